@@ -1,0 +1,178 @@
+"""The portal's configuration, read from environment variables.
+
+Every value has a safe default for a local run (SQLite under instance/, mail to
+a local sink); a bad value stops the portal at start with a message naming the
+variable, rather than failing later in front of a user.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+class ConfigError(RuntimeError):
+    """A configuration variable has a value the portal cannot use."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    """The variable's value, or the content of the file named by NAME_FILE (for secrets)."""
+    file_name = os.environ.get(f"{name}_FILE")
+    if file_name:
+        try:
+            return Path(file_name).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE: cannot read {file_name}: {exc}") from exc
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {value!r}")
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    value = _env(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a whole number, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name}: must be at least {minimum}, got {number}")
+    return number
+
+
+def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    value = _env(name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a number, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name}: must be at least {minimum}, got {number}")
+    return number
+
+
+def _instance_dir() -> Path:
+    path = Path(_env("PORTAL_INSTANCE_DIR", str(BASE_DIR / "instance")))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _secret_key(instance: Path) -> str:
+    """SECRET_KEY from the environment, or one generated once into instance/."""
+    value = _env("SECRET_KEY")
+    if value is not None:
+        if len(value) < 32:
+            raise ConfigError("SECRET_KEY: must be at least 32 characters long")
+        return value
+    key_file = instance / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32), encoding="utf-8")
+        key_file.chmod(0o600)
+    return key_file.read_text(encoding="utf-8").strip()
+
+
+def _database_url(instance: Path) -> str:
+    url = _env("DATABASE_URL", f"sqlite:///{instance / 'portal.sqlite3'}")
+    assert url is not None
+    # Hosting platforms hand out postgres:// URLs; SQLAlchemy wants an explicit driver.
+    if url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url[len("postgres://"):]
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    if not url.startswith(("sqlite:", "postgresql+psycopg:")):
+        raise ConfigError(f"DATABASE_URL: only sqlite:/// and postgresql:// URLs are supported, got {url!r}")
+    return url
+
+
+def _base_url() -> str:
+    value = _env("PORTAL_BASE_URL", "http://127.0.0.1:5000")
+    assert value is not None
+    parsed = urlparse(value)
+    if parsed.scheme not in {"http", "https"} or not parsed.netloc:
+        raise ConfigError(f"PORTAL_BASE_URL: expected an http(s) address like https://chisocchc.gov.vn, got {value!r}")
+    return value.rstrip("/")
+
+
+def _timezone() -> str:
+    value = _env("PORTAL_TIMEZONE", "Asia/Ho_Chi_Minh")
+    assert value is not None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"PORTAL_TIMEZONE: unknown time zone {value!r}") from None
+    return value
+
+
+class Config:
+    """Built from the environment when instantiated, so tests can set variables first."""
+
+    def __init__(self) -> None:
+        instance = _instance_dir()
+        self.INSTANCE_DIR = str(instance)
+        self.SECRET_KEY = _secret_key(instance)
+        self.SQLALCHEMY_DATABASE_URI = _database_url(instance)
+        self.PORTAL_BASE_URL = _base_url()
+        self.PORTAL_TIMEZONE = _timezone()
+        self.PORTAL_DEMO = env_bool("PORTAL_DEMO", False)
+
+        secure = self.PORTAL_BASE_URL.startswith("https://")
+        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", secure)
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_NAME = "cchc_session" if not secure else "__Host-cchc_session"
+        self.PERMANENT_SESSION_LIFETIME = env_int("PORTAL_SESSION_HOURS", 8, minimum=1) * 3600
+        self.REMEMBER_COOKIE_SECURE = secure
+        self.WTF_CSRF_TIME_LIMIT = None  # the session's lifetime bounds the token already
+
+        # Uploads: the respondent list is the largest thing a province sends.
+        self.MAX_CONTENT_LENGTH = env_int("PORTAL_MAX_UPLOAD_MB", 5, minimum=1) * 1024 * 1024
+
+        # Login throttling: per address (Flask-Limiter) and per account (in the database).
+        self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+        self.LOGIN_RATE_PER_ADDRESS = _env("PORTAL_LOGIN_RATE", "20 per 10 minutes")
+        self.LOGIN_MAX_FAILURES = env_int("PORTAL_LOGIN_MAX_FAILURES", 5, minimum=1)
+        self.LOGIN_LOCK_MINUTES = env_int("PORTAL_LOGIN_LOCK_MINUTES", 15, minimum=1)
+
+        # Argon2id cost; tests lower it so that hashing does not dominate the run.
+        self.PASSWORD_HASH_TIME_COST = env_int("PORTAL_PASSWORD_TIME_COST", 3, minimum=1)
+        self.PASSWORD_HASH_MEMORY_KIB = env_int("PORTAL_PASSWORD_MEMORY_KIB", 65536, minimum=8)
+
+        self.MAIL_SERVER = _env("MAIL_SERVER", "127.0.0.1")
+        self.MAIL_PORT = env_int("MAIL_PORT", 8025, minimum=1)
+        self.MAIL_USE_TLS = env_bool("MAIL_USE_TLS", False)
+        self.MAIL_USE_SSL = env_bool("MAIL_USE_SSL", False)
+        if self.MAIL_USE_TLS and self.MAIL_USE_SSL:
+            raise ConfigError("MAIL_USE_TLS and MAIL_USE_SSL: choose one, not both")
+        self.MAIL_USERNAME = _env("MAIL_USERNAME")
+        self.MAIL_PASSWORD = _env("MAIL_PASSWORD")
+        self.MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", "Bộ Nội vụ <khaosat@chisocchc.local>")
+        self.MAIL_SUPPRESS_SEND = env_bool("MAIL_SUPPRESS_SEND", False)
+        self.MAIL_CONFIGURED = _env("MAIL_SERVER") is not None or self.PORTAL_DEMO
+
+        self.COMPRESS_MIMETYPES = [
+            "text/html", "text/css", "text/plain", "application/javascript", "text/javascript",
+            "application/json", "image/svg+xml",
+        ]
+        self.COMPRESS_ALGORITHM = ["br", "gzip"]
+        self.COMPRESS_MIN_SIZE = 500
+        self.SEND_FILE_MAX_AGE_DEFAULT = 0

@@ -1,0 +1,177 @@
+"""Cổng Chỉ số CCHC: the application factory."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, Response, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import text
+
+from portal.extensions import compress, csrf, db, htmx, limiter, login_manager, mail
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Any = None) -> Flask:
+    """Build the portal. `config` is a Config-like object or a dict of overrides (tests)."""
+    from config import Config
+
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=None)
+    base = Config()
+    app.config.from_object(base)
+    if isinstance(config, dict):
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+
+    from portal.domain.accounts import configure_hasher
+
+    configure_hasher(app.config["PASSWORD_HASH_TIME_COST"], app.config["PASSWORD_HASH_MEMORY_KIB"])
+
+    db.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    compress.init_app(app)
+    mail.init_app(app)
+    htmx.init_app(app)
+    _init_login(app)
+
+    from portal.assets import init_assets
+
+    init_assets(app, ROOT / "static")
+    _register_blueprints(app)
+    _register_template_helpers(app)
+
+    from portal.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+    from portal.cli import register_cli
+
+    register_cli(app)
+
+    @app.get("/healthz")
+    def healthz() -> tuple[str, int, dict[str, str]]:
+        try:
+            db.session.exec(text("SELECT 1")).one()
+        except Exception:  # noqa: BLE001 - any failure means "not healthy"
+            return "database unavailable\n", 503, {"Content-Type": "text/plain; charset=utf-8"}
+        return "ok\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+    limiter.exempt(healthz)
+    app.after_request(_security_headers)
+    return app
+
+
+def _init_login(app: Flask) -> None:
+    from portal.models import User
+    from portal.permissions import BEFORE_PASSWORD_CHANGE, is_public
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        ident, _, tail = user_id.partition(":")
+        if not ident.isdigit():
+            return None
+        user = db.session.get(User, int(ident))
+        if user is None or not user.is_active or user.password_hash[-12:] != tail:
+            return None
+        return user
+
+    @login_manager.unauthorized_handler
+    def unauthorized() -> Response:
+        target = url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None)
+        if request.htmx:
+            response = Response(status=204)
+            response.headers["HX-Redirect"] = target
+            return response
+        return redirect(target)
+
+    @app.before_request
+    def require_login() -> Response | None:
+        if is_public(request.endpoint):
+            return None
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if current_user.must_change_password and request.endpoint not in BEFORE_PASSWORD_CHANGE:
+            target = url_for("auth.change_password")
+            if request.htmx:
+                response = Response(status=204)
+                response.headers["HX-Redirect"] = target
+                return response
+            return redirect(target)
+        return None
+
+
+def _register_blueprints(app: Flask) -> None:
+    from portal.auth.routes import bp as auth_bp
+    from portal.home.routes import bp as home_bp
+    from portal.ministry.routes import bp as ministry_bp
+    from portal.notices.routes import bp as notices_bp
+
+    for blueprint in (auth_bp, home_bp, notices_bp, ministry_bp):
+        app.register_blueprint(blueprint)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    tz = ZoneInfo(app.config["PORTAL_TIMEZONE"])
+
+    @app.template_filter("date_vn")
+    def date_vn(value: date | datetime | None) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, datetime):
+            value = value.astimezone(tz)
+        return value.strftime("%d/%m/%Y")
+
+    @app.template_filter("datetime_vn")
+    def datetime_vn(value: datetime | None) -> str:
+        if value is None:
+            return ""
+        return value.astimezone(tz).strftime("%H:%M %d/%m/%Y")
+
+    @app.template_filter("days_left_vn")
+    def days_left_vn(days: int) -> str:
+        if days > 1:
+            return f"còn {days} ngày"
+        if days == 1:
+            return "còn 1 ngày (hết hạn ngày mai)"
+        if days == 0:
+            return "hết hạn hôm nay"
+        return f"đã quá hạn {-days} ngày"
+
+    @app.template_filter("number_vn")
+    def number_vn(value: int | float) -> str:
+        return f"{value:,}".replace(",", ".")
+
+    @app.context_processor
+    def header_context() -> dict[str, Any]:
+        from portal.domain.notices import unread_count
+
+        unread = 0
+        if current_user.is_authenticated and current_user.province_id is not None:
+            unread = unread_count(db.session, current_user)
+        return {"unread_notices": unread, "demo_mode": app.config.get("PORTAL_DEMO", False)}
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    # htmx needs no inline script of ours; its own indicator styles are injected, hence style-src.
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    )
+    if response.mimetype == "text/html" and "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "no-store"
+    return response

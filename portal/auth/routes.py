@@ -1,0 +1,73 @@
+"""Login ("Đăng nhập dành cho cán bộ, công chức"), the first-login password change, logout."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from portal.auth.forms import ChangePasswordForm, LoginForm
+from portal.domain import accounts
+from portal.extensions import db, limiter
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: an open redirect would make the login page a phishing tool."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("home.index")
+
+
+@bp.route("/dang-nhap", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_PER_ADDRESS"], methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            user = accounts.authenticate(
+                db.session, form.username.data or "", form.password.data or "",
+                max_failures=current_app.config["LOGIN_MAX_FAILURES"],
+                lock_minutes=current_app.config["LOGIN_LOCK_MINUTES"],
+            )
+        except accounts.LoginRefused as refused:
+            error = refused.message
+        else:
+            session.clear()  # a fresh session on login: nothing carried over from before
+            login_user(user)
+            session.permanent = True
+            if user.must_change_password:
+                return redirect(url_for("auth.change_password"))
+            return redirect(_safe_next(request.args.get("next")))
+    status = 401 if error else 200
+    return render_template("auth/login.html", form=form, error=error), status
+
+
+@bp.route("/doi-mat-khau", methods=["GET", "POST"])
+def change_password():
+    form = ChangePasswordForm()
+    problems: list[str] = []
+    if form.validate_on_submit():
+        was_forced = current_user.must_change_password
+        problems = accounts.change_password(db.session, current_user, form.current.data, form.new.data,
+                                            form.confirm.data)
+        if not problems:
+            # The session id embeds the hash's tail: log in again under the new one.
+            login_user(current_user, fresh=True)
+            flash("Đã đổi mật khẩu." + (" Chào mừng bạn đến với Cổng Chỉ số CCHC." if was_forced else ""),
+                  "success")
+            return redirect(url_for("home.index"))
+    return render_template("auth/change_password.html", form=form, problems=problems), 422 if problems else 200
+
+
+@bp.post("/dang-xuat")
+def logout():
+    logout_user()
+    session.clear()
+    flash("Bạn đã đăng xuất.", "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,223 @@
+"""Accounts: password hashing, login with per-account throttling, password changes, provisioning."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session, select
+
+from portal.models import Province, Role, User, utcnow
+
+_hasher = PasswordHasher()
+
+# Letters that cannot be mistaken for one another on a printed sheet (no 0/O, 1/l/I).
+_OTP_ALPHABET = "abcdefghjkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY346789"
+MIN_PASSWORD_LENGTH = 10
+
+
+def configure_hasher(time_cost: int, memory_kib: int) -> None:
+    """Set the Argon2id cost (tests use a cheap one; production keeps the library's default)."""
+    global _hasher
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+
+
+def hash_password(password: str) -> str:
+    """An Argon2id hash of `password`."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """True when `password` matches; never raises for a malformed hash."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def one_time_password() -> str:
+    """A 12-character password from an unambiguous alphabet, for printed sheets."""
+    return "".join(secrets.choice(_OTP_ALPHABET) for _ in range(12))
+
+
+class LoginRefused(Exception):
+    """Login failed; `message` is what the person reads."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+WRONG_CREDENTIALS = "Tên đăng nhập hoặc mật khẩu không đúng."
+
+
+def authenticate(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    max_failures: int,
+    lock_minutes: int,
+    now: datetime | None = None,
+) -> User:
+    """The active user with these credentials, or LoginRefused.
+
+    After `max_failures` wrong passwords in a row the account is locked for
+    `lock_minutes`, whatever address the attempts come from; the person is told
+    when they may try again.
+    """
+    now = now or utcnow()
+    user = session.exec(select(User).where(User.username == username.strip().lower())).first()
+    if user is None:
+        # Spend the same time as a real check so that user names cannot be probed by timing.
+        verify_password(_dummy_hash(), password)
+        raise LoginRefused(WRONG_CREDENTIALS)
+    if user.locked_until and user.locked_until > now:
+        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+        raise LoginRefused(
+            f"Tài khoản tạm khóa do nhập sai mật khẩu nhiều lần. Vui lòng thử lại sau {minutes} phút."
+        )
+    if not verify_password(user.password_hash, password):
+        user.failed_logins += 1
+        if user.failed_logins >= max_failures:
+            user.locked_until = now + timedelta(minutes=lock_minutes)
+            user.failed_logins = 0
+        session.add(user)
+        session.commit()
+        raise LoginRefused(WRONG_CREDENTIALS)
+    if not user.is_active:
+        raise LoginRefused("Tài khoản đã bị khóa. Vui lòng liên hệ Bộ Nội vụ.")
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    session.add(user)
+    session.commit()
+    return user
+
+
+_DUMMY: list[str] = []
+
+
+def _dummy_hash() -> str:
+    if not _DUMMY:
+        _DUMMY.append(hash_password(secrets.token_hex(8)))
+    return _DUMMY[0]
+
+
+def password_problems(user: User, new_password: str, confirm: str) -> list[str]:
+    """Why `new_password` cannot be used, in Vietnamese; empty when it is fine."""
+    problems = []
+    if new_password != confirm:
+        problems.append("Hai lần nhập mật khẩu mới không khớp.")
+    if len(new_password) < MIN_PASSWORD_LENGTH:
+        problems.append(f"Mật khẩu mới phải có ít nhất {MIN_PASSWORD_LENGTH} ký tự.")
+    if not any(ch.isalpha() for ch in new_password) or not any(ch.isdigit() for ch in new_password):
+        problems.append("Mật khẩu mới phải có cả chữ và số.")
+    if user.username.lower() in new_password.lower():
+        problems.append("Mật khẩu mới không được chứa tên đăng nhập.")
+    if verify_password(user.password_hash, new_password):
+        problems.append("Mật khẩu mới phải khác mật khẩu hiện tại.")
+    return problems
+
+
+def change_password(session: Session, user: User, current: str, new_password: str, confirm: str) -> list[str]:
+    """Change the password after checking the current one; returns the problems (none on success)."""
+    if not verify_password(user.password_hash, current):
+        return ["Mật khẩu hiện tại không đúng."]
+    problems = password_problems(user, new_password, confirm)
+    if problems:
+        return problems
+    user.password_hash = hash_password(new_password)
+    user.must_change_password = False
+    user.password_changed_at = utcnow()
+    session.add(user)
+    session.commit()
+    return []
+
+
+def create_user(
+    session: Session,
+    username: str,
+    role: Role,
+    *,
+    password: str | None = None,
+    province_id: int | None = None,
+    full_name: str = "",
+    must_change_password: bool = True,
+    password_hash: str | None = None,
+) -> tuple[User, str]:
+    """Create an account; returns it and its password (a one-time one when none is given)."""
+    if role in (Role.PROVINCE, Role.IT_FOCAL) and province_id is None:
+        raise ValueError("province and IT focal accounts belong to a province")
+    if role == Role.MINISTRY and province_id is not None:
+        raise ValueError("ministry accounts belong to no province")
+    password = password or one_time_password()
+    user = User(
+        username=username.strip().lower(),
+        role=role.value,
+        province_id=province_id,
+        full_name=full_name,
+        password_hash=password_hash or hash_password(password),
+        must_change_password=must_change_password,
+    )
+    session.add(user)
+    session.flush()
+    return user, password
+
+
+@dataclass(frozen=True)
+class ProvisionedAccount:
+    province: str
+    username: str
+    password: str | None  # None: the account existed and its password was left alone
+
+
+def provision_provinces(
+    session: Session, *, reset: set[str] | frozenset[str] = frozenset()
+) -> list[ProvisionedAccount]:
+    """One account per province, named by the province's slug, each with a one-time password.
+
+    Existing accounts keep their passwords unless their user name is in `reset`,
+    so running this twice never locks a province out behind its back.
+    """
+    existing = {u.username: u for u in session.exec(select(User).where(User.role == Role.PROVINCE.value))}
+    sheet = []
+    for province in session.exec(select(Province).where(Province.is_active).order_by(Province.id)):
+        user = existing.get(province.slug)
+        if user is None:
+            _user, password = create_user(session, province.slug, Role.PROVINCE, province_id=province.id,
+                                          full_name=f"UBND {province.name}")
+            sheet.append(ProvisionedAccount(province.name, province.slug, password))
+        elif province.slug in reset:
+            password = one_time_password()
+            user.password_hash = hash_password(password)
+            user.must_change_password = True
+            user.failed_logins = 0
+            user.locked_until = None
+            session.add(user)
+            sheet.append(ProvisionedAccount(province.name, province.slug, password))
+        else:
+            sheet.append(ProvisionedAccount(province.name, province.slug, None))
+    session.commit()
+    return sheet
+
+
+def reset_password(session: Session, actor: User, user: User) -> str:
+    """Give `user` a new one-time password (to change at next login); audited. Returns the password."""
+    from portal.domain import audit
+
+    password = one_time_password()
+    user.password_hash = hash_password(password)
+    user.must_change_password = True
+    user.failed_logins = 0
+    user.locked_until = None
+    session.add(user)
+    audit.record(session, actor, "Cấp lại mật khẩu", province_id=user.province_id,
+                 detail=f"Tài khoản {user.username}")
+    session.commit()
+    return password

@@ -1,0 +1,37 @@
+"""The audit log: who did what to whose work, when and why."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from portal.models import AuditEntry, User
+
+
+def record(
+    session: Session,
+    actor: User | None,
+    action: str,
+    *,
+    province_id: int | None = None,
+    detail: str = "",
+    reason: str = "",
+) -> AuditEntry:
+    """Add an entry to the log (committed with the caller's transaction)."""
+    entry = AuditEntry(
+        actor_id=actor.id if actor else None,
+        actor_name=actor.username if actor else "hệ thống",
+        province_id=province_id,
+        action=action,
+        detail=detail,
+        reason=reason,
+    )
+    session.add(entry)
+    return entry
+
+
+def entries(session: Session, *, province_id: int | None = None, limit: int = 200) -> list[AuditEntry]:
+    """The newest entries first, for one province or for all."""
+    query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
+    if province_id is not None:
+        query = query.where(AuditEntry.province_id == province_id)
+    return list(session.exec(query))

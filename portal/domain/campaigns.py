@@ -1,0 +1,67 @@
+"""The current campaign and its deadlines, read in the portal's time zone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, select
+
+from portal.models import Campaign, utcnow
+
+
+def current_campaign(session: Session) -> Campaign | None:
+    """The campaign the portal is working on (the ministry marks one as current)."""
+    campaign = session.exec(select(Campaign).where(Campaign.is_current == True)).first()  # noqa: E712
+    if campaign is None:
+        campaign = session.exec(select(Campaign).order_by(Campaign.year.desc())).first()
+    return campaign
+
+
+def end_of_day_utc(day: date, tz_name: str) -> datetime:
+    """The last moment of `day` in the portal's time zone, in UTC (23:59:59.999999 local)."""
+    local_end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=ZoneInfo(tz_name))
+    return local_end.astimezone(UTC) - timedelta(microseconds=1)
+
+
+def is_past(day: date, tz_name: str, now: datetime | None = None) -> bool:
+    """True once the whole of `day` has passed in the portal's time zone."""
+    return (now or utcnow()) > end_of_day_utc(day, tz_name)
+
+
+def local_today(tz_name: str, now: datetime | None = None) -> date:
+    """Today's date in the portal's time zone."""
+    return (now or utcnow()).astimezone(ZoneInfo(tz_name)).date()
+
+
+@dataclass(frozen=True)
+class Deadline:
+    key: str
+    label: str
+    day: date
+    days_left: int  # negative once passed
+    passed: bool
+
+
+DEADLINE_LABELS = {
+    "it_focal_deadline": "Đăng ký đầu mối kỹ thuật CNTT",
+    "list_deadline": "Gửi danh sách đối tượng khảo sát",
+    "self_assessment_deadline": "Hoàn thành tự đánh giá, chấm điểm",
+    "response_deadline": "Hạn trả lời phiếu khảo sát",
+}
+
+
+def deadlines(campaign: Campaign, tz_name: str, now: datetime | None = None) -> list[Deadline]:
+    """The campaign's deadlines in date order, each with the days left from today."""
+    today = local_today(tz_name, now)
+    items = []
+    for key, label in DEADLINE_LABELS.items():
+        day: date = getattr(campaign, key)
+        items.append(Deadline(key, label, day, (day - today).days, is_past(day, tz_name, now)))
+    return sorted(items, key=lambda d: d.day)
+
+
+def next_deadline(campaign: Campaign, tz_name: str, now: datetime | None = None) -> Deadline | None:
+    """The nearest deadline that has not passed, or None when all have."""
+    return next((d for d in deadlines(campaign, tz_name, now) if not d.passed), None)

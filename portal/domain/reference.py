@@ -1,0 +1,202 @@
+"""Loading a campaign's reference data into the database as editable rows.
+
+The facts come from the project's seed files (portal/seed/, copied from the
+ministry's 2021 documents) and from the `vietnam-provinces` package (63
+provinces and their districts with official codes). Loading is idempotent and
+only inserts what is missing, so running it again never undoes the ministry's edits.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from datetime import date
+from importlib import resources
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from portal.domain.text import clean, fold
+from portal.models import (
+    Campaign,
+    Department,
+    DepartmentType,
+    District,
+    Ministry,
+    PositionTitle,
+    Province,
+    RespondentGroup,
+)
+
+SEED = Path(str(resources.files("portal") / "seed"))
+
+# Department types a province has only in particular cases; the ministry adds them where needed.
+_NOT_EVERYWHERE = {"SVHTT", "SDL", "SQHKT"}
+_SQHKT_PROVINCES = {"ha-noi", "ho-chi-minh"}
+
+
+def read_seed(name: str) -> list[dict[str, str]]:
+    """Rows of one seed CSV (UTF-8) as dicts."""
+    with (SEED / name).open(encoding="utf-8", newline="") as handle:
+        return [{k: clean(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+def slugify(name: str) -> str:
+    """'Bà Rịa - Vũng Tàu' -> 'ba-ria-vung-tau'."""
+    return re.sub(r"[^a-z0-9]+", "-", fold(name)).strip("-")
+
+
+def _short_province_name(name: str) -> str:
+    for prefix in ("Thành phố ", "Tỉnh "):
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name
+
+
+def _district_type(name: str) -> str:
+    for prefix, kind in (("Quận ", "quận"), ("Huyện ", "huyện"), ("Thị xã ", "thị xã"), ("Thành phố ", "thành phố")):
+        if name.startswith(prefix):
+            return kind
+    return "huyện"
+
+
+def localise_department_name(name: str, province: Province) -> str:
+    """In centrally-run cities 'tỉnh' reads 'thành phố': 'Thanh tra tỉnh' -> 'Thanh tra thành phố'."""
+    if province.is_centrally_run:
+        return re.sub(r"\btỉnh\b", "thành phố", name)
+    return name
+
+
+def load_reference_data(session: Session) -> dict[str, int]:
+    """Insert every missing reference row; returns how many rows of each kind were added."""
+    added = {
+        "ministries": _load_ministries(session),
+        "department_types": _load_department_types(session),
+        "provinces": 0,
+        "districts": 0,
+    }
+    added["provinces"], added["districts"] = _load_divisions(session)
+    added["departments"] = _load_departments(session)
+    campaign, added["campaigns"] = _load_campaign_2021(session)
+    added["groups"], added["positions"] = load_groups(session, campaign)
+    session.commit()
+    return added
+
+
+def _load_ministries(session: Session) -> int:
+    known = set(session.exec(select(Ministry.code)))
+    rows = [Ministry(code=r["code"], name=r["name"], kind=r["kind"]) for r in read_seed("ministries-2021.csv")
+            if r["code"] not in known]
+    session.add_all(rows)
+    session.flush()
+    return len(rows)
+
+
+def _load_department_types(session: Session) -> int:
+    ministries = {m.code: m.id for m in session.exec(select(Ministry))}
+    known = set(session.exec(select(DepartmentType.code)))
+    rows = [
+        DepartmentType(code=r["code"], name=r["name"], ministry_id=ministries[r["parent_ministry"]], note=r["note"],
+                       seeded_everywhere=r["code"] not in _NOT_EVERYWHERE)
+        for r in read_seed("department-types-2021.csv")
+        if r["code"] not in known
+    ]
+    session.add_all(rows)
+    session.flush()
+    return len(rows)
+
+
+def _load_divisions(session: Session) -> tuple[int, int]:
+    import vietnam_provinces
+
+    data = json.loads(Path(vietnam_provinces.NESTED_DIVISIONS_JSON_PATH).read_text(encoding="utf-8"))
+    known_provinces = set(session.exec(select(Province.id)))
+    known_districts = set(session.exec(select(District.id)))
+    provinces = districts = 0
+    for item in data:
+        name = clean(item["name"])
+        if item["code"] not in known_provinces:
+            short = _short_province_name(name)
+            session.add(Province(id=item["code"], name=name, short_name=short, slug=slugify(short),
+                                 is_centrally_run=name.startswith("Thành phố ")))
+            provinces += 1
+    session.flush()
+    for item in data:
+        for district in item["districts"]:
+            if district["code"] in known_districts:
+                continue
+            dname = clean(district["name"])
+            session.add(District(id=district["code"], province_id=item["code"], name=dname,
+                                 division_type=_district_type(dname)))
+            districts += 1
+    session.flush()
+    return provinces, districts
+
+
+def _load_departments(session: Session) -> int:
+    types = list(session.exec(select(DepartmentType).order_by(DepartmentType.id)))
+    existing = {(d.province_id, d.department_type_id) for d in session.exec(select(Department))}
+    count = 0
+    for province in session.exec(select(Province)):
+        for dtype in types:
+            wanted = dtype.seeded_everywhere or (dtype.code == "SQHKT" and province.slug in _SQHKT_PROVINCES)
+            if wanted and (province.id, dtype.id) not in existing:
+                session.add(Department(province_id=province.id, department_type_id=dtype.id,
+                                       ministry_id=dtype.ministry_id,
+                                       name=localise_department_name(dtype.name, province)))
+                count += 1
+    session.flush()
+    return count
+
+
+def _campaign_facts() -> tuple[dict[str, str], dict[str, str]]:
+    rows = read_seed("campaign-2021.csv")
+    return {row["key"]: row["value"] for row in rows}, {row["key"]: row["source"] for row in rows}
+
+
+def _load_campaign_2021(session: Session) -> tuple[Campaign, int]:
+    facts, sources = _campaign_facts()
+    year = int(facts["year"])
+    campaign = session.exec(select(Campaign).where(Campaign.year == year, Campaign.is_demo == False)).first()  # noqa: E712
+    if campaign is not None:
+        return campaign, 0
+    has_current = session.exec(select(Campaign).where(Campaign.is_current == True)).first() is not None  # noqa: E712
+    campaign = Campaign(
+        year=year,
+        name=f"Xác định Chỉ số CCHC năm {year}",
+        is_current=not has_current,
+        plan_ref=sources["year"].split(" (")[0],
+        framework_ref=facts["framework"],
+        guide_ref=facts["self_assessment_guide"],
+        questionnaire_ref=facts["questionnaires"],
+        it_focal_deadline=date.fromisoformat(facts["it_focal_point_deadline"]),
+        list_deadline=date.fromisoformat(facts["respondent_list_deadline"]),
+        self_assessment_deadline=date.fromisoformat(facts["self_assessment_deadline"]),
+        response_deadline=date.fromisoformat(facts["survey_response_deadline"]),
+    )
+    session.add(campaign)
+    session.flush()
+    return campaign, 1
+
+
+def load_groups(session: Session, campaign: Campaign) -> tuple[int, int]:
+    """Give `campaign` the four 2021 respondent groups and their position titles, if it has none."""
+    if session.exec(select(RespondentGroup).where(RespondentGroup.campaign_id == campaign.id)).first():
+        return 0, 0
+    groups: dict[str, RespondentGroup] = {}
+    for row in read_seed("respondent-groups-2021.csv"):
+        forms = {f.strip() for f in row["forms"].split(";")}
+        group = RespondentGroup(campaign_id=campaign.id, code=row["code"], number=int(row["priority"]),
+                                name=row["name"], who=row["who"], answers_locality_form="locality" in forms,
+                                answers_ministry_form="ministry" in forms)
+        session.add(group)
+        groups[group.code] = group
+    session.flush()
+    positions = 0
+    for row in read_seed("positions-2021.csv"):
+        session.add(PositionTitle(group_id=groups[row["group"]].id, title=row["title"],
+                                  common_forms=row["common_forms"], note=row["note"]))
+        positions += 1
+    session.flush()
+    return len(groups), positions

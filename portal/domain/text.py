@@ -1,0 +1,33 @@
+"""Normalising the Vietnamese text people type into forms and spreadsheets."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_SPACES = re.compile(r"\s+")
+
+
+def clean(value: object) -> str:
+    """Return `value` as NFC text, trimmed, with runs of whitespace as one space.
+
+    Officials' files mix precomposed and decomposed letters and carry stray
+    non-breaking spaces; every comparison in the portal starts from this form.
+    """
+    if value is None:
+        return ""
+    text = unicodedata.normalize("NFC", str(value))
+    # Zero-width characters come in through copy and paste from web pages.
+    text = text.replace("\u200b", "").replace("\ufeff", "")
+    return _SPACES.sub(" ", text).strip()
+
+
+def fold(value: object) -> str:
+    """Return a key for loose matching: lower case, no diacritics, đ as d.
+
+    "Chức vụ", "CHUC VU" and "chuc  vu" all fold to "chuc vu".
+    """
+    text = clean(value).lower().replace("đ", "d")
+    decomposed = unicodedata.normalize("NFD", text)
+    stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+    return unicodedata.normalize("NFC", stripped)

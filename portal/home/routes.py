@@ -1,0 +1,27 @@
+"""Each role's home page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template
+from flask_login import current_user
+
+from portal.domain import notices, overview
+from portal.extensions import db
+from portal.models import Role
+from portal.permissions import own_province
+
+bp = Blueprint("home", __name__)
+
+
+@bp.get("/")
+def index():
+    tz = current_app.config["PORTAL_TIMEZONE"]
+    summary = overview.overview(db.session, tz)
+    if current_user.role == Role.MINISTRY:
+        return render_template("home/ministry.html", summary=summary,
+                               stats=overview.account_stats(db.session),
+                               sent=notices.sent_notices(db.session, limit=5))
+    province = own_province(db.session, current_user)
+    latest = notices.notices_for(db.session, current_user, limit=5)
+    template = "home/province.html" if current_user.role == Role.PROVINCE else "home/it_focal.html"
+    return render_template(template, summary=summary, province=province, latest=latest)

@@ -1,0 +1,88 @@
+"""The only door to province-scoped rows, and the role checks.
+
+Every view that touches something belonging to a province gets it through a
+`get_<thing>_for_user` helper here: a province account and its IT focal point
+see their own province only; the ministry sees all. A row of another province
+is answered with 404, exactly like a row that does not exist, so ids cannot be
+probed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort
+from flask_login import current_user
+from sqlmodel import Session
+
+from portal.domain import notices
+from portal.models import Notice, Province, Role, User
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Endpoints an anonymous visitor may reach; everything else requires a login.
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "assets.static", "healthz"})
+# Blueprints that are public as a whole (the respondent behind a personal link).
+PUBLIC_BLUEPRINTS = frozenset({"survey"})
+# Endpoints reachable before the first-login password change.
+BEFORE_PASSWORD_CHANGE = frozenset({"auth.change_password", "auth.logout", "assets.static", "healthz"})
+
+
+def is_public(endpoint: str | None) -> bool:
+    if endpoint is None:
+        return True  # 404s: let the error handler answer
+    blueprint = endpoint.rpartition(".")[0]
+    return endpoint in PUBLIC_ENDPOINTS or blueprint in PUBLIC_BLUEPRINTS
+
+
+def roles_required(*roles: Role) -> Callable[[F], F]:
+    """Allow the view to the given roles only; others get 403."""
+    allowed = {r.value for r in roles}
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated or current_user.role not in allowed:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+ministry_only = roles_required(Role.MINISTRY)
+province_staff = roles_required(Role.PROVINCE, Role.IT_FOCAL)
+
+
+def can_see_province(user: User, province_id: int) -> bool:
+    """The ministry sees every province; everyone else only their own."""
+    return user.role == Role.MINISTRY or user.province_id == province_id
+
+
+def get_province_for_user(session: Session, user: User, province_id: int) -> Province:
+    """The province when the user may see it; 404 otherwise."""
+    province = session.get(Province, province_id)
+    if province is None or not can_see_province(user, province_id):
+        abort(404)
+    return province
+
+
+def own_province(session: Session, user: User) -> Province:
+    """The province of a province or IT focal account; 403 for accounts without one."""
+    if user.province_id is None:
+        abort(403)
+    province = session.get(Province, user.province_id)
+    if province is None:
+        abort(403)
+    return province
+
+
+def get_notice_for_user(session: Session, user: User, notice_id: int) -> Notice:
+    """A notice sent to the user's province; 404 for any other."""
+    notice = notices.notice_for_user(session, user, notice_id)
+    if notice is None:
+        abort(404)
+    return notice

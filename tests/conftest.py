@@ -1,0 +1,173 @@
+"""Fixtures: the app on SQLite and on PostgreSQL, a client, and users of every role.
+
+Every test that uses `app` runs once per database backend. PostgreSQL comes from
+PORTAL_TEST_DATABASE_URL (a server URL whose user may create databases) or, when
+that is unset, from a throwaway cluster started for the run. With CI set, a
+PostgreSQL that cannot be started fails the run instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Config reads the environment when the app is built; keep test runs out of the developer's instance/.
+_INSTANCE = tempfile.mkdtemp(prefix="cchc-instance-")
+os.environ.setdefault("PORTAL_INSTANCE_DIR", _INSTANCE)
+os.environ.setdefault("PORTAL_PASSWORD_TIME_COST", "1")
+os.environ.setdefault("PORTAL_PASSWORD_MEMORY_KIB", "8")
+
+from sqlmodel import Session  # noqa: E402
+
+from portal import create_app  # noqa: E402
+from portal.domain import accounts  # noqa: E402
+from portal.extensions import db  # noqa: E402
+from portal.models import Role, User  # noqa: E402
+from tests.support.database import (  # noqa: E402
+    PreparedDatabase,
+    create_postgres_database,
+    drop_postgres_database,
+)
+
+PASSWORD = "MatKhau2021cchc"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--db", default=",".join(BACKENDS),
+                     help="comma-separated database backends to run the app tests on (sqlite,postgresql)")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    url = os.environ.get("PORTAL_TEST_DATABASE_URL")
+    if url:
+        yield url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+        return
+    from tests.support.pgcluster import ClusterUnavailable, start_cluster
+
+    try:
+        cluster = start_cluster()
+    except ClusterUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI: {exc}")
+        pytest.skip(f"PostgreSQL unavailable: {exc}")
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database" in metafunc.fixturenames:
+        chosen = [b.strip() for b in metafunc.config.getoption("--db").split(",") if b.strip()]
+        metafunc.parametrize("database", chosen, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PreparedDatabase]:
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "portal.sqlite3"
+        prepared = PreparedDatabase(f"sqlite:///{path}")
+        yield prepared
+        prepared.dispose()
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = create_postgres_database(server)
+    prepared = PreparedDatabase(url)
+    yield prepared
+    prepared.dispose()
+    drop_postgres_database(server, url)
+
+
+@pytest.fixture
+def app_config(database: PreparedDatabase) -> dict:
+    """Overrides for the app under test; a test may change them before asking for `app`."""
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database.url,
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "PORTAL_BASE_URL": "http://localhost",
+        "SERVER_NAME": None,
+    }
+
+
+@pytest.fixture
+def app(app_config: dict, database: PreparedDatabase):
+    application = create_app(app_config)
+    with application.app_context():
+        yield application
+    db.engine.dispose() if db.engine is not None else None
+    database.reset()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def session(app) -> Iterator[Session]:
+    with db.new_session() as s:
+        yield s
+
+
+def make_user(session: Session, username: str, role: Role, province_id: int | None = None,
+              *, must_change: bool = False, password: str = PASSWORD) -> User:
+    user, _ = accounts.create_user(session, username, role, password=password, province_id=province_id,
+                                   must_change_password=must_change)
+    session.commit()
+    return user
+
+
+HA_NOI, HAI_PHONG = 1, 31
+
+
+@pytest.fixture
+def ministry_user(session) -> User:
+    return make_user(session, "bonoivu", Role.MINISTRY)
+
+
+@pytest.fixture
+def province_user(session) -> User:
+    return make_user(session, "ha-noi", Role.PROVINCE, HA_NOI)
+
+
+@pytest.fixture
+def it_focal_user(session) -> User:
+    return make_user(session, "ha-noi-cntt", Role.IT_FOCAL, HA_NOI)
+
+
+@pytest.fixture
+def other_province_user(session) -> User:
+    return make_user(session, "hai-phong", Role.PROVINCE, HAI_PHONG)
+
+
+@pytest.fixture
+def other_it_focal_user(session) -> User:
+    return make_user(session, "hai-phong-cntt", Role.IT_FOCAL, HAI_PHONG)
+
+
+def log_in(client, user: User) -> None:
+    """Put the user in the test client's session, as a completed login does."""
+    with client.session_transaction() as sess:
+        sess["_user_id"] = user.get_id()
+        sess["_fresh"] = True
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    path = Path(os.environ.get("PORTAL_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,74 @@
+"""Test databases: created once per backend, emptied of everything but reference data after each test."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from sqlalchemy import Engine, create_engine, delete, func, select, text, update
+from sqlmodel import Session, SQLModel
+
+from portal.database import upgrade_schema
+from portal.domain.reference import load_reference_data, read_seed
+from portal.extensions import make_engine
+from portal.models import Campaign
+
+REFERENCE_TABLES = ("campaign", "province", "district", "ministry", "departmenttype", "department",
+                    "respondentgroup", "positiontitle")
+
+
+def create_postgres_database(server_url: str) -> str:
+    """A fresh database on the server; returns its URL."""
+    name = f"cchc_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0'))
+    admin.dispose()
+    return server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_postgres_database(server_url: str, url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+class PreparedDatabase:
+    """A migrated database with reference data, and the row ids that belong to that baseline."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = make_engine(url)
+        upgrade_schema(self.engine)
+        with Session(self.engine) as session:
+            load_reference_data(session)
+        self.baseline: dict[str, int] = {}
+        with self.engine.connect() as connection:
+            for name in REFERENCE_TABLES:
+                table = SQLModel.metadata.tables[name]
+                self.baseline[name] = connection.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+
+    def reset(self) -> None:
+        """Remove every row a test added; put the 2021 campaign back as seeded."""
+        facts = {row["key"]: row["value"] for row in read_seed("campaign-2021.csv")}
+        with self.engine.begin() as connection:
+            for table in reversed(SQLModel.metadata.sorted_tables):
+                if table.name in self.baseline:
+                    connection.execute(delete(table).where(table.c.id > self.baseline[table.name]))
+                else:
+                    connection.execute(delete(table))
+            connection.execute(update(Campaign).values(
+                is_current=True,
+                it_focal_deadline=date.fromisoformat(facts["it_focal_point_deadline"]),
+                list_deadline=date.fromisoformat(facts["respondent_list_deadline"]),
+                self_assessment_deadline=date.fromisoformat(facts["self_assessment_deadline"]),
+                response_deadline=date.fromisoformat(facts["survey_response_deadline"]),
+            ))
+            if connection.dialect.name == "postgresql":
+                # Ids keep counting after deletes; tests never rely on particular values.
+                pass
+
+    def dispose(self) -> None:
+        self.engine.dispose()
