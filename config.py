@@ -85,8 +85,18 @@ def _secret_key(instance: Path) -> str:
         return value
     key_file = instance / "secret_key"
     if not key_file.exists():
-        key_file.write_text(secrets.token_hex(32), encoding="utf-8")
-        key_file.chmod(0o600)
+        # Written private from the first byte, then linked into place: gunicorn workers starting together
+        # must all end up with the one key that won, never each with its own.
+        draft = instance / f".secret_key.{os.getpid()}"
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_hex(32))
+        try:
+            os.link(draft, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return key_file.read_text(encoding="utf-8").strip()
 
 
@@ -168,6 +178,8 @@ class Config:
         self.MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", "Bộ Nội vụ <khaosat@chisocchc.local>")
         self.MAIL_SUPPRESS_SEND = env_bool("MAIL_SUPPRESS_SEND", False)
         self.MAIL_CONFIGURED = _env("MAIL_SERVER") is not None or self.PORTAL_DEMO
+        # Where the portal tells the ministry that a province sent its list (none: in-portal notice only).
+        self.PORTAL_MINISTRY_EMAIL = _env("PORTAL_MINISTRY_EMAIL")
 
         self.COMPRESS_MIMETYPES = [
             "text/html", "text/css", "text/plain", "application/javascript", "text/javascript",

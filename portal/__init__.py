@@ -114,10 +114,11 @@ def _init_login(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from portal.auth.routes import bp as auth_bp
     from portal.home.routes import bp as home_bp
+    from portal.lists.routes import bp as lists_bp
     from portal.ministry.routes import bp as ministry_bp
     from portal.notices.routes import bp as notices_bp
 
-    for blueprint in (auth_bp, home_bp, notices_bp, ministry_bp):
+    for blueprint in (auth_bp, home_bp, notices_bp, lists_bp, ministry_bp):
         app.register_blueprint(blueprint)
 
 

@@ -118,6 +118,11 @@ class RespondentGroup(SQLModel, table=True):
     answers_locality_form: bool = True
     answers_ministry_form: bool = False
 
+    @property
+    def label(self) -> str:
+        """How the group reads in drop-downs and lists: "2. Lãnh đạo cấp sở"."""
+        return f"{self.number}. {self.name}"
+
 
 class PositionTitle(SQLModel, table=True):
     """A position title that fits a group, with the forms people write it in (';'-separated)."""
@@ -209,3 +214,212 @@ class AuditEntry(SQLModel, table=True):
     action: str
     detail: str = ""
     reason: str = ""
+
+
+# ---------------------------------------------------------------- respondent lists
+
+
+class ListStatus(StrEnum):
+    DRAFT = "draft"  # đang nhập
+    SENT = "sent"  # đã gửi
+    RETURNED = "returned"  # trả lại để chỉnh sửa
+
+
+LIST_STATUS_LABELS = {
+    None: "Chưa nhập",
+    ListStatus.DRAFT: "Đang nhập",
+    ListStatus.SENT: "Đã gửi",
+    ListStatus.RETURNED: "Trả lại",
+}
+
+
+class RespondentList(SQLModel, table=True):
+    """A province's list of people to survey in one campaign: a draft until sent, then locked."""
+
+    __table_args__ = (UniqueConstraint("campaign_id", "province_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    province_id: int = Field(foreign_key="province.id", index=True)
+    status: str = ListStatus.DRAFT.value
+    # Bumped by every change, so that a form built on an older state (a second tab, a double
+    # click) is recognised instead of silently applied.
+    version: int = 0
+    source_filename: str = ""
+    uploaded_at: datetime | None = None
+    check_notices: str = "[]"  # JSON: messages of the last check (merges, council priority …)
+    sent_at: datetime | None = None
+    sent_by_id: int | None = Field(default=None, foreign_key="user.id")
+    returned_at: datetime | None = None
+    return_reason: str = ""
+    extension_until: date | None = None
+    launched_at: datetime | None = None  # when the ministry sent the survey to this list
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Respondent(SQLModel, table=True):
+    """A person on a province's list. Their answers are stored elsewhere, never beside them."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    list_id: int = Field(foreign_key="respondentlist.id", index=True)
+    province_id: int = Field(foreign_key="province.id", index=True)
+    row_number: int = 0  # the row the person had in the uploaded file, or its place in the list
+    full_name: str = ""
+    position: str = ""
+    group_id: int | None = Field(default=None, foreign_key="respondentgroup.id", index=True)
+    group_text: str = ""  # what the province wrote, kept for rows whose group is not recognised
+    unit: str = ""
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    district_id: int | None = Field(default=None, foreign_key="district.id")
+    ministry_id: int | None = Field(default=None, foreign_key="ministry.id")
+    answers_ministry_form: bool = False
+    email: str = Field(default="", index=True)
+    phone: str = ""
+    note: str = ""
+    search_text: str = ""  # folded name, email and unit, for diacritics-insensitive search
+    problems: str = "[]"  # JSON: [{"column": …, "message": …}] from the last check
+    error_count: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class MinistryNotice(SQLModel, table=True):
+    """A message from the portal to the ministry's staff (a list sent, …)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str
+    body: str = ""
+    province_id: int | None = Field(default=None, foreign_key="province.id")
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    read_at: datetime | None = None
+
+
+# ---------------------------------------------------------------- the survey
+
+
+class QuestionnaireVersion(SQLModel, table=True):
+    """One imported set of survey forms; answers record the version they answered."""
+
+    __table_args__ = (UniqueConstraint("campaign_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    version: int
+    title: str
+    source_name: str = ""
+    document: str  # the checked questionnaire as JSON (see portal/domain/questionnaires.py)
+    is_sample: bool = False
+    is_current: bool = True
+    frozen_at: datetime | None = None  # set at the first launch: then it can no longer be replaced
+    imported_at: datetime = Field(default_factory=utcnow)
+    imported_by_id: int | None = Field(default=None, foreign_key="user.id")
+
+
+class DeliveryStatus(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"  # refused by the SMTP server (5xx) or retries exhausted
+    BOUNCED = "bounced"  # accepted, then returned by the recipient's server
+    DELAYED = "delayed"  # a bounce said the server is still trying
+
+
+class Invitation(SQLModel, table=True):
+    """A respondent's personal survey link and what is known of its delivery.
+
+    The link is derived from `nonce` with the portal's secret key (see
+    portal/domain/invitations.py), so a copy of the database alone cannot answer.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    respondent_id: int = Field(foreign_key="respondent.id", unique=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    province_id: int = Field(foreign_key="province.id", index=True)
+    questionnaire_version_id: int = Field(foreign_key="questionnaireversion.id")
+    nonce: str
+    form_codes: str  # comma-separated codes of the forms this respondent answers
+    created_at: datetime = Field(default_factory=utcnow)
+    first_opened_at: datetime | None = None
+    delivery_status: str = Field(default=DeliveryStatus.QUEUED.value, index=True)
+    delivery_at: datetime | None = None
+    delivery_reply: str = ""
+    last_reminded_at: datetime | None = None
+    reminder_count: int = 0
+
+
+class FormState(StrEnum):
+    NOT_STARTED = "not_started"  # chưa trả lời
+    IN_PROGRESS = "in_progress"  # đang trả lời
+    SUBMITTED = "submitted"  # đã gửi
+
+
+class FormProgress(SQLModel, table=True):
+    """Whether a respondent has answered a form: all a province may know, never the answers."""
+
+    __table_args__ = (UniqueConstraint("invitation_id", "form_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    invitation_id: int = Field(foreign_key="invitation.id", index=True)
+    province_id: int = Field(foreign_key="province.id", index=True)
+    form_code: str
+    state: str = FormState.NOT_STARTED.value
+    started_at: datetime | None = None
+    submitted_at: datetime | None = None
+
+
+class Answer(SQLModel, table=True):
+    """The answers to one form, kept apart from who gave them.
+
+    `response_key` is an HMAC of the invitation and form under the portal's
+    secret key: the respondent's link finds it again, but the table itself names
+    no person. Province, group and parent ministry stay, for the results.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    response_key: str = Field(unique=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    province_id: int = Field(foreign_key="province.id", index=True)
+    group_code: str
+    ministry_code: str | None = None
+    form_code: str
+    questionnaire_version_id: int = Field(foreign_key="questionnaireversion.id")
+    answers: str = "{}"  # JSON: question id -> value
+    submitted: bool = False
+    updated_at: datetime = Field(default_factory=utcnow)
+    submitted_at: datetime | None = None
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One email to one recipient, moving queued -> sending -> sent / failed / bounced."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(index=True)  # invitation | reminder | …
+    invitation_id: int | None = Field(default=None, foreign_key="invitation.id", index=True)
+    province_id: int | None = Field(default=None, foreign_key="province.id", index=True)
+    to_addr: str
+    subject: str
+    body_text: str
+    body_html: str = ""
+    bounce_token: str = Field(index=True)  # in the VERP return path: bounces+<token>@domain
+    message_id: str = Field(default="", index=True)
+    status: str = Field(default=DeliveryStatus.QUEUED.value, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    claimed_by: str = ""
+    claimed_at: datetime | None = None
+    last_reply: str = ""
+    queued_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ReminderSchedule(SQLModel, table=True):
+    """A day on which the worker reminds every respondent who has not finished."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    send_on: date
+    created_by_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    enqueued_at: datetime | None = None
+    enqueued_count: int = 0

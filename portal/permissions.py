@@ -18,7 +18,7 @@ from flask_login import current_user
 from sqlmodel import Session
 
 from portal.domain import notices
-from portal.models import Notice, Province, Role, User
+from portal.models import Notice, Province, Respondent, Role, User
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,6 +55,7 @@ def roles_required(*roles: Role) -> Callable[[F], F]:
 
 ministry_only = roles_required(Role.MINISTRY)
 province_staff = roles_required(Role.PROVINCE, Role.IT_FOCAL)
+province_only = roles_required(Role.PROVINCE)
 
 
 def can_see_province(user: User, province_id: int) -> bool:
@@ -86,3 +87,11 @@ def get_notice_for_user(session: Session, user: User, notice_id: int) -> Notice:
     if notice is None:
         abort(404)
     return notice
+
+
+def get_respondent_for_user(session: Session, user: User, respondent_id: int) -> Respondent:
+    """A person on the user's own province list (province accounts only); 404 for anyone else's."""
+    person = session.get(Respondent, respondent_id)
+    if person is None or user.role != Role.PROVINCE or person.province_id != user.province_id:
+        abort(404)
+    return person

@@ -100,11 +100,20 @@ def app_config(database: PreparedDatabase) -> dict:
 
 @pytest.fixture
 def app(app_config: dict, database: PreparedDatabase):
+    # No app context stays pushed during the test: each client request must get its own, as in
+    # production (otherwise `g`, and with it the logged-in user and the db session, would leak
+    # from one request to the next). Tests that need one use `app_ctx`.
     application = create_app(app_config)
-    with application.app_context():
-        yield application
-    db.engine.dispose() if db.engine is not None else None
+    yield application
+    if db.engine is not None:
+        db.engine.dispose()
     database.reset()
+
+
+@pytest.fixture
+def app_ctx(app):
+    with app.app_context() as ctx:
+        yield ctx
 
 
 @pytest.fixture

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from io import BytesIO
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlmodel import select
 
-from portal.domain import accounts, audit, campaign_admin, notices, overview
+from portal.domain import accounts, audit, campaign_admin, lists, notices, overview
 from portal.domain.campaigns import DEADLINE_LABELS, current_campaign
+from portal.domain.dates import parse_date_vn
 from portal.extensions import db
-from portal.models import Department, District, Province, User
+from portal.models import LIST_STATUS_LABELS, Department, District, Province, User
 from portal.permissions import get_province_for_user, ministry_only
 
 bp = Blueprint("ministry", __name__, url_prefix="/bo")
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.before_request
@@ -84,3 +89,100 @@ def campaign():
 @bp.get("/nhat-ky")
 def audit_log():
     return render_template("ministry/audit.html", entries=audit.entries(db.session, limit=500))
+
+
+# ---------------------------------------------------------------- respondent lists of the provinces
+
+
+def _campaign_or_404():
+    item = current_campaign(db.session)
+    if item is None:
+        abort(404)
+    return item
+
+
+@bp.get("/danh-sach")
+def lists_table():
+    item = _campaign_or_404()
+    status = request.args.get("trang-thai", "")
+    rows = lists.ministry_table(db.session, item, status=status)
+    totals: dict[int, int] = {}
+    for row in rows:
+        for group_id, count in row.counts.items():
+            totals[group_id] = totals.get(group_id, 0) + count
+    return render_template("ministry/lists.html", campaign=item, status=status, rows=rows, totals=totals,
+                           groups=lists.campaign_groups(db.session, item),
+                           inbox=lists.unread_ministry_notices(db.session),
+                           statuses=LIST_STATUS_LABELS)
+
+
+@bp.post("/danh-sach/da-doc")
+def lists_inbox_read():
+    lists.mark_ministry_notices_read(db.session)
+    return redirect(url_for("ministry.lists_table"), code=303)
+
+
+def _province_list(province_id: int):
+    item = _campaign_or_404()
+    province = get_province_for_user(db.session, current_user, province_id)
+    return item, province, lists.list_for(db.session, item, province.id)
+
+
+@bp.get("/danh-sach/<int:province_id>")
+def province_list(province_id: int):
+    item, province, rlist = _province_list(province_id)
+    page = lists.review_page(db.session, rlist, show=request.args.get("loc", ""), query=request.args.get("q", ""),
+                             page=request.args.get("trang", 1, type=int)) if rlist else None
+    return render_template("ministry/province_list.html", campaign=item, province=province, rlist=rlist, page=page,
+                           summary=lists.summary(db.session, rlist, item),
+                           groups={g.id: g for g in lists.campaign_groups(db.session, item)},
+                           deadline=lists.deadline_of(rlist, item), problems_of=lists.row_problems,
+                           entries=audit.entries(db.session, province_id=province.id, limit=20),
+                           show=request.args.get("loc", ""), query=request.args.get("q", ""), error=None)
+
+
+@bp.post("/danh-sach/<int:province_id>/tra-lai")
+def return_list(province_id: int):
+    item, province, rlist = _province_list(province_id)
+    until = parse_date_vn(request.form.get("extension_until", "")) if request.form.get("extension_until") else None
+    try:
+        if rlist is None:
+            raise lists.ListError("Tỉnh, thành phố này chưa có danh sách.")
+        if request.form.get("extension_until") and until is None:
+            raise lists.ListError("Ngày gia hạn không hợp lệ; hãy nhập theo dạng dd/mm/yyyy.")
+        lists.return_list(db.session, current_user, rlist, province, request.form.get("reason", ""),
+                          extension_until=until)
+    except lists.ListError as problem:
+        db.session.rollback()
+        flash(problem.message, "error")
+    else:
+        flash(f"Đã trả lại danh sách cho {province.name} để chỉnh sửa.", "success")
+    return redirect(url_for("ministry.province_list", province_id=province.id), code=303)
+
+
+@bp.post("/danh-sach/<int:province_id>/gia-han")
+def extend_list(province_id: int):
+    item, province, rlist = _province_list(province_id)
+    until = parse_date_vn(request.form.get("until", ""))
+    try:
+        if until is None:
+            raise lists.ListError("Vui lòng nhập ngày gia hạn theo dạng dd/mm/yyyy.")
+        rlist = rlist or lists.get_or_create_list(db.session, item, province.id)
+        lists.grant_extension(db.session, current_user, rlist, province, until, request.form.get("reason", ""),
+                              tz_name=current_app.config["PORTAL_TIMEZONE"])
+    except lists.ListError as problem:
+        db.session.rollback()
+        flash(problem.message, "error")
+    else:
+        flash(f"Đã gia hạn gửi danh sách cho {province.name} đến {until:%d/%m/%Y}.", "success")
+    return redirect(url_for("ministry.province_list", province_id=province.id), code=303)
+
+
+@bp.get("/danh-sach/<int:province_id>/xuat.xlsx")
+def export_list(province_id: int):
+    item, province, rlist = _province_list(province_id)
+    if rlist is None:
+        abort(404)
+    data = lists.export_list(db.session, rlist, item, province)
+    return send_file(BytesIO(data), mimetype=XLSX, as_attachment=True,
+                     download_name=f"danh-sach-khao-sat-{province.slug}.xlsx")

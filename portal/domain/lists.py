@@ -1,0 +1,631 @@
+"""A province's respondent list: import, check, edit, send; the ministry's returns and extensions.
+
+The rules themselves (what a valid row is, who is the same person, the council
+priority) live in `respondent_rules`; reading and writing spreadsheets in
+`spreadsheets`. This module keeps the draft in the database and decides what a
+province may do with it, when.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import delete, func, insert, update
+from sqlmodel import Session, select
+
+from portal.domain import audit, respondent_rules, spreadsheets
+from portal.domain.campaigns import end_of_day_utc, is_past
+from portal.domain.notices import post_system_notice
+from portal.domain.text import clean, fold
+from portal.models import (
+    LIST_STATUS_LABELS,
+    Campaign,
+    Department,
+    District,
+    ListStatus,
+    Ministry,
+    MinistryNotice,
+    PositionTitle,
+    Province,
+    Respondent,
+    RespondentGroup,
+    RespondentList,
+    User,
+    utcnow,
+)
+
+EDITABLE_FIELDS = ("full_name", "position", "group", "unit", "email", "phone", "note")
+
+
+class ListError(Exception):
+    """Something the province or the ministry cannot do now; `message` says why, in Vietnamese."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# ---------------------------------------------------------------- the list and its deadline
+
+
+def list_for(session: Session, campaign: Campaign, province_id: int) -> RespondentList | None:
+    """The province's list in this campaign, if it has started one."""
+    return session.exec(select(RespondentList).where(RespondentList.campaign_id == campaign.id,
+                                                     RespondentList.province_id == province_id)).first()
+
+
+def get_or_create_list(session: Session, campaign: Campaign, province_id: int) -> RespondentList:
+    """The province's list, created empty on first use."""
+    rlist = list_for(session, campaign, province_id)
+    if rlist is None:
+        rlist = RespondentList(campaign_id=campaign.id, province_id=province_id)
+        session.add(rlist)
+        session.commit()
+    return rlist
+
+
+def deadline_of(rlist: RespondentList | None, campaign: Campaign) -> date:
+    """The day the list is due: the campaign's, or the extension the ministry granted this province."""
+    if rlist is not None and rlist.extension_until and rlist.extension_until > campaign.list_deadline:
+        return rlist.extension_until
+    return campaign.list_deadline
+
+
+@dataclass(frozen=True)
+class Editability:
+    allowed: bool
+    reason: str
+    deadline: date
+
+
+def editability(rlist: RespondentList, campaign: Campaign, tz_name: str, now: datetime | None = None) -> Editability:
+    """Whether the province may change or send its list now, and if not, why."""
+    deadline = deadline_of(rlist, campaign)
+    if rlist.status == ListStatus.SENT:
+        return Editability(False, "Danh sách đã được gửi Bộ Nội vụ nên không thể sửa. Nếu cần chỉnh sửa, "
+                                  "hãy đề nghị Bộ Nội vụ trả lại danh sách.", deadline)
+    if is_past(deadline, tz_name, now):
+        return Editability(False, f"Đã hết hạn gửi danh sách ({deadline:%d/%m/%Y}). Danh sách không thể sửa "
+                                  "hay gửi nữa; nếu cần, hãy đề nghị Bộ Nội vụ gia hạn.", deadline)
+    return Editability(True, "", deadline)
+
+
+def _require_editable(rlist: RespondentList, campaign: Campaign, tz_name: str, now: datetime | None) -> None:
+    state = editability(rlist, campaign, tz_name, now)
+    if not state.allowed:
+        raise ListError(state.reason)
+
+
+# ---------------------------------------------------------------- reference data for the rules
+
+
+def campaign_groups(session: Session, campaign: Campaign) -> list[RespondentGroup]:
+    """The campaign's respondent groups in the ministry's order."""
+    return list(session.exec(select(RespondentGroup).where(RespondentGroup.campaign_id == campaign.id)
+                             .order_by(RespondentGroup.number)))
+
+
+def province_refs(session: Session, campaign: Campaign, province: Province) -> respondent_rules.ProvinceRefs:
+    """What the rules need to know of this province: its groups, departments and districts."""
+    groups = campaign_groups(session, campaign)
+    positions = session.exec(select(PositionTitle).where(PositionTitle.group_id.in_([g.id for g in groups]))
+                             .order_by(PositionTitle.id)).all()
+    group_refs = tuple(
+        respondent_rules.GroupRef(
+            code=g.code, number=g.number, name=g.name, answers_ministry_form=g.answers_ministry_form,
+            positions=tuple(respondent_rules.PositionRef(p.title, respondent_rules.parse_common_forms(p.common_forms))
+                            for p in positions if p.group_id == g.id),
+        )
+        for g in groups
+    )
+    departments = session.exec(select(Department, Ministry).join(Ministry, Ministry.id == Department.ministry_id)
+                               .where(Department.province_id == province.id).order_by(Department.id)).all()
+    districts = session.exec(select(District).where(District.province_id == province.id).order_by(District.id)).all()
+    return respondent_rules.ProvinceRefs(
+        province_name=province.name,
+        is_centrally_run_city=province.is_centrally_run,
+        groups=group_refs,
+        departments=tuple(respondent_rules.DepartmentRef(d.id, d.name, m.code, m.name) for d, m in departments),
+        districts=tuple(respondent_rules.DistrictRef(d.id, d.name) for d in districts),
+    )
+
+
+def unit_names(session: Session, province: Province) -> list[str]:
+    """The province's departments and districts, for suggestions while typing a unit."""
+    departments = session.exec(select(Department.name).where(Department.province_id == province.id)
+                               .order_by(Department.id)).all()
+    districts = session.exec(select(District.name).where(District.province_id == province.id)
+                             .order_by(District.id)).all()
+    return [*departments, *districts]
+
+
+def template_for(session: Session, campaign: Campaign, province: Province) -> bytes:
+    """The .xlsx template pre-filled with this province's groups, departments and districts."""
+    refs = province_refs(session, campaign, province)
+    return spreadsheets.build_template(
+        province_name=province.name,
+        groups=[g.label for g in campaign_groups(session, campaign)],
+        departments=[d.name for d in refs.departments],
+        districts=[d.name for d in refs.districts],
+    )
+
+
+# ---------------------------------------------------------------- applying a check to the database
+
+
+@dataclass
+class _Lookups:
+    group_ids: dict[str, int]
+    group_labels: dict[str, str]
+    ministry_ids: dict[str, int]
+
+    @classmethod
+    def load(cls, session: Session, campaign: Campaign) -> _Lookups:
+        groups = campaign_groups(session, campaign)
+        return cls({g.code: g.id for g in groups}, {g.code: g.label for g in groups},
+                   {m.code: m.id for m in session.exec(select(Ministry))})
+
+
+def _row_values(row: respondent_rules.CheckedRow, raw_group: str, lookups: _Lookups) -> dict:
+    errors = [p for p in row.problems if p.level == "error"]
+    return {
+        "row_number": row.number,
+        "full_name": row.full_name,
+        "position": row.position,
+        "group_id": lookups.group_ids.get(row.group_code) if row.group_code else None,
+        # Recognised groups are stored in their canonical wording so a later check reads them back.
+        "group_text": lookups.group_labels.get(row.group_code, raw_group) if row.group_code else raw_group,
+        "unit": row.unit,
+        "department_id": row.department_id,
+        "district_id": row.district_id,
+        "ministry_id": lookups.ministry_ids.get(row.ministry_code) if row.ministry_code else None,
+        "answers_ministry_form": row.answers_ministry_form,
+        "email": row.email,
+        "phone": row.phone,
+        "note": row.note,
+        "search_text": fold(f"{row.full_name} {row.email} {row.unit} {row.position}"),
+        "problems": json.dumps([{"column": p.column, "message": p.message, "level": p.level} for p in row.problems],
+                               ensure_ascii=False),
+        "error_count": len(errors),
+    }
+
+
+def _notices_json(check: respondent_rules.ListCheck) -> str:
+    return json.dumps([p.message for p in check.notices], ensure_ascii=False)
+
+
+@dataclass
+class ImportOutcome:
+    """What an upload did: rows kept, merged away, with errors, and what the file reader skipped."""
+
+    kept: int
+    dropped: int
+    errors: int
+    rows_with_errors: int
+    notices: list[str] = field(default_factory=list)
+    example_rows_skipped: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+
+
+def import_file(
+    session: Session,
+    user: User,
+    rlist: RespondentList,
+    campaign: Campaign,
+    province: Province,
+    data: bytes,
+    filename: str,
+    *,
+    tz_name: str,
+    max_bytes: int = spreadsheets.DEFAULT_MAX_BYTES,
+    max_rows: int = spreadsheets.DEFAULT_MAX_ROWS,
+    now: datetime | None = None,
+) -> ImportOutcome:
+    """Replace the draft with the rows of an uploaded file, checked.
+
+    A file that cannot be read raises ListError (or SpreadsheetError's message
+    as ListError) and leaves the saved draft exactly as it was.
+    """
+    _require_editable(rlist, campaign, tz_name, now)
+    try:
+        sheet = spreadsheets.read_respondent_file(data, filename, max_rows=max_rows, max_bytes=max_bytes)
+    except spreadsheets.SpreadsheetError as problem:
+        raise ListError(problem.message) from problem
+    rows = [respondent_rules.RowInput(key=r.number, number=r.number,
+                                      values={k: r.values.get(k, "") for k in EDITABLE_FIELDS})
+            for r in sheet.rows]
+    check = respondent_rules.check_list(rows, province_refs(session, campaign, province))
+    raw_groups = {r.key: r.values.get("group", "") for r in rows}
+    lookups = _Lookups.load(session, campaign)
+    now = now or utcnow()
+    values = [{**_row_values(row, clean(raw_groups.get(row.key, "")), lookups), "list_id": rlist.id,
+               "province_id": rlist.province_id, "created_at": now, "updated_at": now} for row in check.rows]
+    # One transaction: the old draft disappears only together with the new one's arrival.
+    session.exec(delete(Respondent).where(Respondent.list_id == rlist.id))
+    if values:
+        session.exec(insert(Respondent), params=values)
+    rlist.source_filename = filename[:200]
+    rlist.uploaded_at = now
+    rlist.check_notices = _notices_json(check)
+    rlist.version += 1
+    rlist.updated_at = now
+    session.add(rlist)
+    audit.record(session, user, "Tải lên danh sách", province_id=rlist.province_id,
+                 detail=f"{filename[:120]}: {len(check.rows)} người, {check.error_count} lỗi, "
+                        f"{len(check.dropped)} dòng gộp")
+    session.commit()
+    return ImportOutcome(
+        kept=len(check.rows), dropped=len(check.dropped), errors=check.error_count,
+        rows_with_errors=sum(1 for r in check.rows if r.has_errors),
+        notices=[p.message for p in check.notices], example_rows_skipped=sheet.example_rows_skipped,
+        ignored_columns=sheet.ignored_columns,
+    )
+
+
+def _as_input(person: Respondent) -> respondent_rules.RowInput:
+    return respondent_rules.RowInput(key=person.id, number=person.row_number, values={
+        "full_name": person.full_name, "position": person.position, "group": person.group_text,
+        "unit": person.unit, "email": person.email, "phone": person.phone, "note": person.note,
+    })
+
+
+def recheck(
+    session: Session, rlist: RespondentList, campaign: Campaign, province: Province
+) -> respondent_rules.ListCheck:
+    """Check the whole draft again (after an edit): update changed rows, remove merged ones."""
+    people = session.exec(select(Respondent).where(Respondent.list_id == rlist.id)
+                          .order_by(Respondent.row_number, Respondent.id)).all()
+    check = respondent_rules.check_list([_as_input(p) for p in people], province_refs(session, campaign, province))
+    lookups = _Lookups.load(session, campaign)
+    by_id = {p.id: p for p in people}
+    now = utcnow()
+    for row in check.rows:
+        person = by_id[row.key]
+        values = _row_values(row, person.group_text, lookups)
+        changed = {k: v for k, v in values.items() if getattr(person, k) != v}
+        if changed:
+            for key, value in changed.items():
+                setattr(person, key, value)
+            person.updated_at = now
+            session.add(person)
+    dropped = [d.key for d in check.dropped]
+    if dropped:
+        session.exec(delete(Respondent).where(Respondent.id.in_(dropped)))
+    rlist.check_notices = _notices_json(check)
+    rlist.version += 1
+    rlist.updated_at = now
+    session.add(rlist)
+    return check
+
+
+def _clean_values(values: dict[str, str]) -> dict[str, str]:
+    return {key: clean(values.get(key, ""))[:300] for key in EDITABLE_FIELDS}
+
+
+def _apply_values(person: Respondent, values: dict[str, str]) -> None:
+    cleaned = _clean_values(values)
+    person.full_name = cleaned["full_name"]
+    person.position = cleaned["position"]
+    person.group_text = cleaned["group"]
+    person.unit = cleaned["unit"]
+    person.email = cleaned["email"]
+    person.phone = cleaned["phone"]
+    person.note = cleaned["note"]
+    person.updated_at = utcnow()
+
+
+@dataclass
+class EditOutcome:
+    respondent: Respondent | None  # None when the edit made the row merge into another
+    check: respondent_rules.ListCheck
+    message: str = ""
+
+
+def _merged_message(check: respondent_rules.ListCheck, key: int) -> str:
+    return next((d.message for d in check.dropped if d.key == key), "")
+
+
+def update_respondent(
+    session: Session, user: User, rlist: RespondentList, campaign: Campaign, province: Province,
+    person: Respondent, values: dict[str, str], *, tz_name: str, now: datetime | None = None,
+) -> EditOutcome:
+    """Save an edited row and check the list again."""
+    _require_editable(rlist, campaign, tz_name, now)
+    _apply_values(person, values)
+    session.add(person)
+    session.flush()
+    person_id = person.id
+    check = recheck(session, rlist, campaign, province)
+    session.commit()
+    survivor = session.get(Respondent, person_id)
+    return EditOutcome(survivor, check, _merged_message(check, person_id))
+
+
+def add_respondent(
+    session: Session, user: User, rlist: RespondentList, campaign: Campaign, province: Province,
+    values: dict[str, str], *, tz_name: str, now: datetime | None = None,
+) -> EditOutcome:
+    """Add a row at the end of the list and check the list again."""
+    _require_editable(rlist, campaign, tz_name, now)
+    cleaned = _clean_values(values)
+    if not any(cleaned.values()):
+        raise ListError("Dòng mới chưa có nội dung: hãy nhập ít nhất họ tên và email.")
+    last = session.exec(select(func.max(Respondent.row_number)).where(Respondent.list_id == rlist.id)).one()
+    person = Respondent(list_id=rlist.id, province_id=rlist.province_id, row_number=(last or 0) + 1)
+    _apply_values(person, values)
+    session.add(person)
+    session.flush()
+    person_id = person.id
+    check = recheck(session, rlist, campaign, province)
+    session.commit()
+    return EditOutcome(session.get(Respondent, person_id), check, _merged_message(check, person_id))
+
+
+def delete_respondent(
+    session: Session, user: User, rlist: RespondentList, campaign: Campaign, province: Province,
+    person: Respondent, *, tz_name: str, now: datetime | None = None,
+) -> respondent_rules.ListCheck:
+    """Remove a row and check the list again (a removed duplicate may clear another row's error)."""
+    _require_editable(rlist, campaign, tz_name, now)
+    session.delete(person)
+    session.flush()
+    check = recheck(session, rlist, campaign, province)
+    session.commit()
+    return check
+
+
+def row_problems(person: Respondent) -> list[dict]:
+    """The row's problems from its last check: [{"column", "message", "level"}]."""
+    return json.loads(person.problems or "[]")
+
+
+def list_notices(rlist: RespondentList | None) -> list[str]:
+    """The informational messages of the last check (merges, council priority, fixed phones)."""
+    return json.loads(rlist.check_notices or "[]") if rlist else []
+
+
+# ---------------------------------------------------------------- reading the list
+
+
+@dataclass
+class Summary:
+    """Counts for the review page, the send confirmation and the ministry's table."""
+
+    total: int = 0
+    errors: int = 0
+    rows_with_errors: int = 0
+    by_group: list[tuple[RespondentGroup, int]] = field(default_factory=list)
+    without_group: int = 0
+    two_forms: int = 0
+    ministries: list[tuple[str, int]] = field(default_factory=list)
+
+
+def summary(session: Session, rlist: RespondentList | None, campaign: Campaign) -> Summary:
+    """How many people per group, errors left, people answering two forms, parent ministries involved."""
+    groups = campaign_groups(session, campaign)
+    if rlist is None:
+        return Summary(by_group=[(g, 0) for g in groups])
+    where = Respondent.list_id == rlist.id
+    per_group = dict(session.exec(select(Respondent.group_id, func.count()).where(where)
+                                  .group_by(Respondent.group_id)).all())
+    total = sum(per_group.values())
+    errors, rows_with_errors = session.exec(
+        select(func.coalesce(func.sum(Respondent.error_count), 0),
+               func.count().filter(Respondent.error_count > 0)).select_from(Respondent).where(where)).one()
+    two_forms = session.exec(select(func.count()).select_from(Respondent)
+                             .where(where, Respondent.answers_ministry_form == True)).one()  # noqa: E712
+    ministries = session.exec(
+        select(Ministry.name, func.count()).select_from(Respondent)
+        .join(Ministry, Ministry.id == Respondent.ministry_id)
+        .where(where, Respondent.answers_ministry_form == True)  # noqa: E712
+        .group_by(Ministry.name).order_by(func.count().desc(), Ministry.name)).all()
+    return Summary(total=total, errors=int(errors), rows_with_errors=int(rows_with_errors),
+                   by_group=[(g, per_group.get(g.id, 0)) for g in groups], without_group=per_group.get(None, 0),
+                   two_forms=two_forms, ministries=[(name, count) for name, count in ministries])
+
+
+@dataclass
+class Page:
+    rows: list[Respondent]
+    total: int
+    page: int
+    pages: int
+    per_page: int
+
+
+def review_page(
+    session: Session, rlist: RespondentList, *, show: str = "", query: str = "", page: int = 1, per_page: int = 100,
+) -> Page:
+    """One page of the list for review, rows with errors first.
+
+    `show` is "loi" (errors only), a group id as text, or "" (everyone); `query`
+    matches name, email, unit and position without regard to case or diacritics.
+    """
+    conditions = [Respondent.list_id == rlist.id]
+    if show == "loi":
+        conditions.append(Respondent.error_count > 0)
+    elif show == "khong-nhom":
+        conditions.append(Respondent.group_id.is_(None))
+    elif show.isdigit():
+        conditions.append(Respondent.group_id == int(show))
+    folded = fold(query)
+    if folded:
+        conditions.append(Respondent.search_text.contains(folded, autoescape=True))
+    total = session.exec(select(func.count()).select_from(Respondent).where(*conditions)).one()
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    rows = session.exec(select(Respondent).where(*conditions)
+                        .order_by((Respondent.error_count > 0).desc(), Respondent.row_number, Respondent.id)
+                        .offset((page - 1) * per_page).limit(per_page)).all()
+    return Page(list(rows), total, page, pages, per_page)
+
+
+# ---------------------------------------------------------------- sending, returning, extending
+
+
+def send_list(
+    session: Session, user: User, rlist: RespondentList, campaign: Campaign, province: Province,
+    *, version: int, tz_name: str, now: datetime | None = None,
+) -> bool:
+    """Send the list to the ministry and lock it. Returns False when it had already been sent.
+
+    Refused (ListError) after the deadline, with errors left, when empty, or when
+    the list changed since the confirmation page was shown (`version`).
+    """
+    if rlist.status == ListStatus.SENT:
+        return False
+    _require_editable(rlist, campaign, tz_name, now)
+    facts = summary(session, rlist, campaign)
+    if facts.total == 0:
+        raise ListError("Danh sách chưa có người nào. Hãy tải lên hoặc nhập danh sách trước khi gửi.")
+    if facts.errors or facts.without_group:
+        raise ListError(f"Danh sách còn {facts.rows_with_errors} dòng có lỗi. Hãy sửa hết lỗi trước khi gửi.")
+    now = now or utcnow()
+    # Conditional update: of two tabs or a double click, exactly one send wins.
+    result = session.exec(update(RespondentList).where(
+        RespondentList.id == rlist.id, RespondentList.version == version,
+        RespondentList.status != ListStatus.SENT.value,
+    ).values(status=ListStatus.SENT.value, sent_at=now, sent_by_id=user.id, version=version + 1, updated_at=now))
+    if result.rowcount != 1:
+        session.rollback()
+        session.refresh(rlist)
+        if rlist.status == ListStatus.SENT:
+            return False
+        raise ListError("Danh sách đã thay đổi kể từ khi bạn mở trang xác nhận. Vui lòng xem lại tóm tắt rồi gửi lại.")
+    counts = ", ".join(f"nhóm {g.number}: {n}" for g, n in facts.by_group)
+    audit.record(session, user, "Gửi danh sách", province_id=rlist.province_id,
+                 detail=f"{facts.total} người ({counts}); {facts.two_forms} người trả lời hai phiếu")
+    session.add(MinistryNotice(title=f"{province.name} đã gửi danh sách đối tượng khảo sát",
+                               body=f"{facts.total} người ({counts}).", province_id=province.id, created_at=now))
+    session.commit()
+    session.refresh(rlist)
+    return True
+
+
+def return_list(
+    session: Session, actor: User, rlist: RespondentList, province: Province, reason: str,
+    *, extension_until: date | None = None,
+) -> None:
+    """The ministry returns a sent list for correction, with a reason; the province is told."""
+    reason = clean(reason)
+    if not reason:
+        raise ListError("Vui lòng nêu lý do trả lại để địa phương biết cần chỉnh sửa gì.")
+    if rlist.status != ListStatus.SENT:
+        raise ListError("Chỉ trả lại được danh sách đã gửi.")
+    now = utcnow()
+    rlist.status = ListStatus.RETURNED.value
+    rlist.returned_at = now
+    rlist.return_reason = reason
+    if extension_until:
+        rlist.extension_until = extension_until
+    rlist.version += 1
+    rlist.updated_at = now
+    session.add(rlist)
+    detail = f"Hạn mới: {extension_until:%d/%m/%Y}" if extension_until else ""
+    audit.record(session, actor, "Trả lại danh sách để chỉnh sửa", province_id=province.id, detail=detail,
+                 reason=reason)
+    session.commit()
+    body = f"Lý do: {reason}"
+    if extension_until:
+        body += f"\nHạn gửi lại: {extension_until:%d/%m/%Y}."
+    post_system_notice(session, province.id, "Bộ Nội vụ trả lại danh sách đối tượng khảo sát để chỉnh sửa", body)
+
+
+def grant_extension(
+    session: Session, actor: User, rlist: RespondentList, province: Province, until: date, reason: str,
+    *, tz_name: str, now: datetime | None = None,
+) -> None:
+    """Let one province edit and send its list until `until` (end of that day)."""
+    reason = clean(reason)
+    if not reason:
+        raise ListError("Vui lòng nêu lý do gia hạn.")
+    if end_of_day_utc(until, tz_name) < (now or utcnow()):
+        raise ListError("Ngày gia hạn phải từ hôm nay trở đi.")
+    old = rlist.extension_until
+    rlist.extension_until = until
+    rlist.version += 1
+    rlist.updated_at = utcnow()
+    session.add(rlist)
+    audit.record(session, actor, "Gia hạn gửi danh sách", province_id=province.id,
+                 detail=f"{old:%d/%m/%Y} → {until:%d/%m/%Y}" if old else f"Đến {until:%d/%m/%Y}", reason=reason)
+    session.commit()
+    post_system_notice(session, province.id, f"Bộ Nội vụ gia hạn gửi danh sách đến {until:%d/%m/%Y}",
+                       f"Lý do: {reason}")
+
+
+# ---------------------------------------------------------------- the ministry's table and exports
+
+
+@dataclass
+class ProvinceListRow:
+    province: Province
+    rlist: RespondentList | None
+    status_label: str
+    counts: dict[int, int]  # group id -> people
+    total: int
+    errors: int
+
+
+def ministry_table(session: Session, campaign: Campaign, *, status: str = "") -> list[ProvinceListRow]:
+    """Every province with its list status and counts per group, in one pass over the data."""
+    provinces = session.exec(select(Province).where(Province.is_active).order_by(Province.id)).all()
+    lists = {r.province_id: r for r in session.exec(select(RespondentList)
+                                                     .where(RespondentList.campaign_id == campaign.id))}
+    counts: dict[int, Counter] = {}
+    errors: Counter = Counter()
+    rows = session.exec(
+        select(Respondent.list_id, Respondent.group_id, func.count(), func.sum(Respondent.error_count))
+        .join(RespondentList, RespondentList.id == Respondent.list_id)
+        .where(RespondentList.campaign_id == campaign.id)
+        .group_by(Respondent.list_id, Respondent.group_id)).all()
+    for list_id, group_id, count, error_sum in rows:
+        counts.setdefault(list_id, Counter())[group_id] += count
+        errors[list_id] += int(error_sum or 0)
+    table = []
+    for province in provinces:
+        rlist = lists.get(province.id)
+        per_group = dict(counts.get(rlist.id, Counter())) if rlist else {}
+        total = sum(per_group.values())
+        key = None if rlist is None or (total == 0 and rlist.uploaded_at is None) else ListStatus(rlist.status)
+        item = ProvinceListRow(province, rlist, LIST_STATUS_LABELS[key], per_group, total,
+                               errors[rlist.id] if rlist else 0)
+        if not status or status == (key.value if key else "none"):
+            table.append(item)
+    return table
+
+
+def export_list(session: Session, rlist: RespondentList, campaign: Campaign, province: Province) -> bytes:
+    """The list as a formula-safe .xlsx."""
+    groups = {g.id: g for g in session.exec(select(RespondentGroup)
+                                            .where(RespondentGroup.campaign_id == campaign.id))}
+    ministries = {m.id: m.name for m in session.exec(select(Ministry))}
+    people = session.exec(select(Respondent).where(Respondent.list_id == rlist.id)
+                          .order_by(Respondent.row_number, Respondent.id)).all()
+    headers = ["STT", "Họ và tên", "Chức vụ", "Nhóm đối tượng", "Cơ quan/đơn vị", "Email công vụ",
+               "Số điện thoại", "Bộ chủ quản (phiếu thứ hai)", "Ghi chú", "Lỗi còn lại"]
+    rows = []
+    for number, person in enumerate(people, start=1):
+        group = groups.get(person.group_id) if person.group_id else None
+        rows.append([number, person.full_name, person.position,
+                     group.label if group else person.group_text, person.unit,
+                     person.email, person.phone,
+                     ministries.get(person.ministry_id, "") if person.answers_ministry_form else "", person.note,
+                     "; ".join(p["message"] for p in row_problems(person) if p.get("level") == "error")])
+    status = LIST_STATUS_LABELS[ListStatus(rlist.status)]
+    return spreadsheets.export_rows(headers, rows, sheet_title="Danh sách",
+                                    title=f"Danh sách đối tượng khảo sát: {province.name} ({status})")
+
+
+def unread_ministry_notices(session: Session) -> list[MinistryNotice]:
+    """Messages to the ministry not yet read, newest first."""
+    return list(session.exec(select(MinistryNotice).where(MinistryNotice.read_at.is_(None))
+                             .order_by(MinistryNotice.created_at.desc()).limit(50)))
+
+
+def mark_ministry_notices_read(session: Session) -> None:
+    session.exec(update(MinistryNotice).where(MinistryNotice.read_at.is_(None)).values(read_at=utcnow()))
+    session.commit()
+

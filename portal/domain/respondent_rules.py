@@ -1,0 +1,1390 @@
+"""Rules that check a province's list of survey respondents (sociological survey, PAR Index).
+
+Pure module: plain dataclasses in, plain dataclasses out; no Flask, no database.
+The database layer calls :func:`check_list` on import and again on the whole list after
+each in-place edit of a draft row, so the checks are cheap: lookup tables are built once
+per ``ProvinceRefs`` (cached by value), loose matches of units, positions and groups are
+memoised on those tables, cell normalisation is memoised, ordinary ASCII e-mail addresses
+skip the (slower) email_validator call, and the cyclic GC is paused during a check.
+
+Decisions worth knowing (see also the docstrings below):
+
+* Names are NFC, trimmed, single-spaced; a name typed ALL IN CAPITALS is turned into
+  "Nguyễn Văn A" form (other casings are kept as typed).
+* The council group is the group with code ``HDND`` (or whose name mentions the People's
+  Council). Its position column is free text; its unit column is optional free text.
+* Same person = same folded full name and (same e-mail or same unit). The council row
+  wins over any other group; otherwise the lower group number wins (2 before 3 before
+  4); within a group the first row wins.
+* "Giám đốc/Phó Giám đốc" followed by a unit under the department ("Giám đốc Trung tâm
+  …", "Phó Giám đốc Bệnh viện …") counts as division level, i.e. the group listing
+  "Trưởng phòng".
+* The same person in groups 2/3/4 at once keeps the lower group number (the more senior
+  role: a deputy director who also heads a division is surveyed as a director).
+* "Trưởng ban/Phó Trưởng ban" is read as the Ban Dân tộc leader (group 2) as in the 2021
+  reference list, whatever the unit.
+* Rows are never removed for being blank: a blank row gets its "required" errors (use
+  :func:`is_blank` to skip blank spreadsheet lines on import).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gc
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+
+import email_validator
+from email_validator import EmailNotValidError, validate_email
+
+from portal.domain.text import clean, fold
+
+# The same cells come back on every re-check of a list: remember their cleaned/folded forms.
+_clean = functools.lru_cache(maxsize=65536)(clean)
+_fold = functools.lru_cache(maxsize=65536)(fold)
+
+__all__ = [
+    "COLUMNS",
+    "COL_EMAIL",
+    "COL_GROUP",
+    "COL_NAME",
+    "COL_PHONE",
+    "COL_POSITION",
+    "COL_UNIT",
+    "CheckedRow",
+    "DepartmentRef",
+    "DistrictRef",
+    "Dropped",
+    "GroupRef",
+    "ListCheck",
+    "PositionRef",
+    "Problem",
+    "ProvinceRefs",
+    "RowInput",
+    "check_list",
+    "default_groups_2021",
+    "is_blank",
+    "is_council_group",
+    "parse_common_forms",
+]
+
+# --------------------------------------------------------------------------------------
+# Column headers (as in the ministry's template) and value keys
+# --------------------------------------------------------------------------------------
+
+COL_NAME = "Họ và tên"
+COL_POSITION = "Chức vụ"
+COL_GROUP = "Nhóm đối tượng"
+COL_UNIT = "Cơ quan/đơn vị"
+COL_EMAIL = "Email công vụ"
+COL_PHONE = "Số điện thoại"
+COL_NOTE = "Ghi chú"
+
+#: value key -> column header
+COLUMNS: dict[str, str] = {
+    "full_name": COL_NAME,
+    "position": COL_POSITION,
+    "group": COL_GROUP,
+    "unit": COL_UNIT,
+    "email": COL_EMAIL,
+    "phone": COL_PHONE,
+    "note": COL_NOTE,
+}
+
+Level = Literal["error", "notice"]
+
+# --------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PositionRef:
+    """A position of a respondent group and the forms people write it in."""
+
+    title: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GroupRef:
+    """A respondent group (1 council deputies, 2 department leaders, …)."""
+
+    code: str
+    number: int
+    name: str
+    answers_ministry_form: bool
+    positions: tuple[PositionRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class DepartmentRef:
+    """A department (or equivalent) of the province, with its parent ministry."""
+
+    id: int
+    name: str
+    ministry_code: str
+    ministry_name: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DistrictRef:
+    """A district-level unit of the province, official full name ("Huyện Đông Anh")."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class ProvinceRefs:
+    """Everything the rules need to know about one province."""
+
+    province_name: str
+    is_centrally_run_city: bool
+    groups: tuple[GroupRef, ...]
+    departments: tuple[DepartmentRef, ...]
+    districts: tuple[DistrictRef, ...]
+
+
+@dataclass(frozen=True)
+class RowInput:
+    """One respondent row as typed: ``values`` keyed by :data:`COLUMNS` keys."""
+
+    key: int
+    number: int
+    values: dict[str, str]
+
+
+# --------------------------------------------------------------------------------------
+# Outputs
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A message about a row; ``message`` is complete Vietnamese text, plain (not HTML)."""
+
+    number: int
+    column: str | None
+    message: str
+    level: Level = "error"
+
+
+@dataclass
+class CheckedRow:
+    """A row that stays in the list, normalised, with its own problems."""
+
+    key: int
+    number: int
+    full_name: str
+    position: str
+    group_code: str | None
+    department_id: int | None
+    district_id: int | None
+    unit: str
+    email: str
+    phone: str
+    note: str
+    ministry_code: str | None
+    answers_ministry_form: bool
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def has_errors(self) -> bool:
+        """True when at least one problem of the row is an error."""
+        return any(p.level == "error" for p in self.problems)
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A row removed because it repeats a person kept in another row."""
+
+    key: int
+    number: int
+    kept_key: int
+    kept_number: int
+    message: str
+
+
+@dataclass
+class ListCheck:
+    """Result of :func:`check_list`.
+
+    ``notices`` holds every informational message: the row-level ones (also found in
+    that row's ``problems``) and the merge messages (whose rows are in ``dropped``).
+    """
+
+    rows: list[CheckedRow]
+    dropped: list[Dropped] = field(default_factory=list)
+    notices: list[Problem] = field(default_factory=list)
+    group_codes: tuple[str, ...] = ()
+
+    @property
+    def problems(self) -> list[Problem]:
+        """All problems of the kept rows (errors and row notices), in row order."""
+        return [p for row in self.rows for p in row.problems]
+
+    @property
+    def errors(self) -> list[Problem]:
+        """Only the error-level problems."""
+        return [p for row in self.rows for p in row.problems if p.level == "error"]
+
+    @property
+    def error_count(self) -> int:
+        """Number of error-level problems; the list can be sent only when it is 0."""
+        return sum(1 for row in self.rows for p in row.problems if p.level == "error")
+
+    def counts_by_group(self) -> dict[str, int]:
+        """Kept rows per group code (every known group listed, rows without a group left out)."""
+        counts = dict.fromkeys(self.group_codes, 0)
+        for row in self.rows:
+            if row.group_code is not None:
+                counts[row.group_code] = counts.get(row.group_code, 0) + 1
+        return counts
+
+
+# --------------------------------------------------------------------------------------
+# The 2021 reference data (mirrors shared/reference/*-2021.csv)
+# --------------------------------------------------------------------------------------
+
+_ANY_TITLE_PREFIX = "any title"
+
+# (code, number, name, answers_ministry_form, ((title, common_forms), …))
+_GROUPS_2021: tuple[tuple[str, int, str, bool, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "HDND", 1, "Đại biểu Hội đồng nhân dân cấp tỉnh", False,
+        (("Đại biểu HĐND tỉnh", "any title: a deputy often lists a main job"),),
+    ),
+    (
+        "LD_SO", 2, "Lãnh đạo cấp sở", True,
+        (
+            ("Giám đốc Sở", "Giám đốc; GĐ; Quyền Giám đốc; Q. Giám đốc"),
+            ("Phó Giám đốc Sở", "Phó Giám đốc; PGĐ; P. Giám đốc"),
+            ("Chánh Thanh tra tỉnh", "Chánh Thanh tra; Chánh Thanh tra thành phố"),
+            ("Phó Chánh Thanh tra tỉnh", "Phó Chánh Thanh tra"),
+            ("Chánh Văn phòng UBND tỉnh", "Chánh Văn phòng UBND; Chánh VP UBND"),
+            ("Phó Chánh Văn phòng UBND tỉnh", "Phó Chánh Văn phòng UBND; Phó Chánh VP UBND"),
+            ("Trưởng Ban Dân tộc", "Trưởng ban"),
+            ("Phó Trưởng Ban Dân tộc", "Phó Trưởng ban"),
+        ),
+    ),
+    (
+        "LD_PHONG", 3, "Lãnh đạo cấp phòng thuộc sở", True,
+        (
+            ("Trưởng phòng", "TP; Trưởng phòng …; Quyền Trưởng phòng"),
+            ("Phó Trưởng phòng", "PTP; Phó phòng; Phó Trưởng phòng …"),
+            ("Chánh Văn phòng Sở", "Chánh Văn phòng"),
+            ("Phó Chánh Văn phòng Sở", "Phó Chánh Văn phòng"),
+            ("Chánh Thanh tra Sở", "Chánh Thanh tra"),
+            ("Phó Chánh Thanh tra Sở", "Phó Chánh Thanh tra"),
+            ("Chi cục trưởng", "Chi cục trưởng Chi cục …"),
+            ("Phó Chi cục trưởng", "Phó Chi cục trưởng Chi cục …"),
+        ),
+    ),
+    (
+        "LD_HUYEN", 4, "Lãnh đạo UBND cấp huyện", False,
+        (
+            ("Chủ tịch UBND huyện",
+             "Chủ tịch UBND; Chủ tịch UBND quận / thị xã / thành phố thuộc tỉnh; CT UBND"),
+            ("Phó Chủ tịch UBND huyện",
+             "Phó Chủ tịch UBND; PCT UBND; Phó Chủ tịch UBND quận / thị xã / thành phố thuộc tỉnh"),
+        ),
+    ),
+)
+
+
+def parse_common_forms(text: str) -> tuple[str, ...]:
+    """Split a ``common_forms`` cell of positions-2021.csv into aliases.
+
+    Items are separated by ``;``. A cell that describes instead of listing ("any title:
+    …", used for council deputies) gives no alias. "…" placeholders are kept; the
+    matcher reads every alias as "followed by anything" anyway.
+    """
+    text = clean(text)
+    if not text or fold(text).startswith(_ANY_TITLE_PREFIX):
+        return ()
+    return tuple(part for part in (clean(p) for p in text.split(";")) if part)
+
+
+def default_groups_2021() -> tuple[GroupRef, ...]:
+    """The four 2021 respondent groups with their positions (for tests and seed code)."""
+    return tuple(
+        GroupRef(
+            code=code,
+            number=number,
+            name=name,
+            answers_ministry_form=ministry,
+            positions=tuple(PositionRef(title, parse_common_forms(forms)) for title, forms in positions),
+        )
+        for code, number, name, ministry, positions in _GROUPS_2021
+    )
+
+
+def is_council_group(group: GroupRef) -> bool:
+    """True for the provincial People's Council group (free-text position, wins overlaps)."""
+    name = fold(group.name)
+    return group.code.upper() == "HDND" or "hoi dong nhan dan" in name or "hdnd" in name.split()
+
+
+def is_blank(row: RowInput) -> bool:
+    """True when every cell of the row is empty after cleaning (a blank spreadsheet line)."""
+    return not any(clean(v) for v in row.values.values())
+
+
+# --------------------------------------------------------------------------------------
+# Text keys
+# --------------------------------------------------------------------------------------
+
+_VOWELS = frozenset("aeiouy")
+_BREAKS = re.compile(r"\s*[-–—,;:()\[\]/|\\+]\s*")
+_NON_WORD = re.compile(r"[^\w|]+")
+_DIGITS_IN_WORD = re.compile(r"^(q|h|tx|tp|p)(\d+)$")
+
+# Loose phrase forms shared by unit and position keys (applied on folded text).
+_UNIT_PHRASES = (
+    (re.compile(r"\buy ban nhan dan\b"), "ubnd"),
+    (re.compile(r"\bhoi dong nhan dan\b"), "hdnd"),
+    (re.compile(r"\bvan phong\b"), "vp"),
+    (re.compile(r"\bthanh pho\b"), "tp"),
+    (re.compile(r"\bthi xa\b"), "tx"),
+)
+_POSITION_PHRASES = (
+    (re.compile(r"\buy ban nhan dan\b"), "ubnd"),
+    (re.compile(r"\bhoi dong nhan dan\b"), "hdnd"),
+    (re.compile(r"\bvan phong\b"), "vp"),
+    (re.compile(r"\bgiam doc\b"), "gd"),
+    (re.compile(r"\bchu tich\b"), "ct"),
+    (re.compile(r"\btruong phong\b"), "tp"),
+    (re.compile(r"\bpho phong\b"), "pho tp"),
+    (re.compile(r"\bthuong truc\b"), " "),
+)
+_POSITION_WORDS = {"pgd": "pho gd", "ptp": "pho tp", "pct": "pho ct", "pcct": "pho chi cuc truong"}
+_RANKS = (("pho", "chanh"), ("chanh",), ("pho", "truong"), ("truong",))
+_CHAIR_KEYS = (("ct", "ubnd"), ("pho", "ct", "ubnd"))
+_DIRECTOR_KEYS = (("gd",), ("pho", "gd"))
+# Units under a department whose head is styled "Giám đốc" (division level).
+_SUB_UNITS = (
+    "trung tam", "benh vien", "ban quan ly", "quy", "vien", "bao tang", "thu vien", "nha hat",
+    "nha van hoa", "nha xuat ban", "dai phat thanh", "cang vu", "cong ty", "khu", "vuon quoc gia",
+    "truong", "xi nghiep", "doan", "chi nhanh", "vp dang ky",
+)
+_PROVINCE_MARKERS = frozenset({"tinh", "tp"})
+
+
+def _fold_punct(text: str, breaks: bool) -> str:
+    s = _fold(text).replace("&", " va ")
+    s = _BREAKS.sub(" | " if breaks else " ", s)
+    s = _NON_WORD.sub(" ", s)
+    if not breaks:
+        s = s.replace("|", " ")
+    return s
+
+
+@functools.lru_cache(maxsize=16384)
+def _position_key(text: str) -> tuple[str, ...]:
+    """Tokens of a position in canonical form: "P.GĐ Sở Y tế" -> ("pho", "gd", "so", "y", "te")."""
+    s = _fold_punct(text, breaks=False).replace("…", " ").replace("_", " ")
+    for pattern, repl in _POSITION_PHRASES:
+        s = pattern.sub(repl, s)
+    tokens: list[str] = []
+    for i, tok in enumerate(s.split()):
+        if tok in _POSITION_WORDS:
+            tokens.extend(_POSITION_WORDS[tok].split())
+        elif i == 0 and tok == "p":
+            tokens.append("pho")
+        elif i == 0 and tok == "q":
+            tokens.append("quyen")
+        else:
+            tokens.append(tok)
+    while tokens and tokens[0] in ("quyen", "phu"):  # "Quyền Giám đốc", "Phụ trách …"
+        tokens.pop(0)
+        if tokens and tokens[0] == "trach":
+            tokens.pop(0)
+    return tuple(tokens)
+
+
+def _is_acronym_token(tok: str) -> bool:
+    return tok.isalpha() and not (_VOWELS & set(tok))
+
+
+def _unit_tokens(text: str, acronyms: dict[str, tuple[str, ...]]) -> list[str]:
+    """Tokens of a unit name; separators kept as "|"; "KH&ĐT" -> "ke hoach va dau tu"."""
+    s = _fold_punct(text, breaks=True)
+    for pattern, repl in _UNIT_PHRASES:
+        s = pattern.sub(repl, s)
+    raw = s.split()
+    tokens: list[str] = []
+    i = 0
+    while i < len(raw):
+        tok = raw[i]
+        if acronyms and _is_acronym_token(tok):
+            end = i
+            while end < len(raw) and (_is_acronym_token(raw[end]) or raw[end] in ("va", "|")):
+                end += 1
+            found = False
+            for j in range(end, i, -1):
+                squashed = "".join(t for t in raw[i:j] if t not in ("va", "|"))
+                if squashed in acronyms:
+                    tokens.extend(acronyms[squashed])
+                    i = j
+                    found = True
+                    break
+            if found:
+                continue
+        match = _DIGITS_IN_WORD.match(tok)
+        if match:
+            tokens.extend((match.group(1), match.group(2)))
+        else:
+            tokens.append(tok)
+        i += 1
+    return [t.lstrip("0") or "0" if t.isdigit() else t for t in tokens]
+
+
+def _plain(tokens: list[str]) -> tuple[list[str], set[int]]:
+    """Drop "|" markers; return the tokens and the indexes that follow a separator."""
+    plain: list[str] = []
+    breaks: set[int] = set()
+    for tok in tokens:
+        if tok == "|":
+            breaks.add(len(plain))
+        else:
+            plain.append(tok)
+    breaks.add(len(plain))
+    return plain, breaks
+
+
+def _remove_seq(tokens: list[str], seq: tuple[str, ...]) -> list[str]:
+    if not seq:
+        return tokens
+    out: list[str] = []
+    i, n = 0, len(seq)
+    while i < len(tokens):
+        if tuple(tokens[i:i + n]) == seq:
+            i += n
+        else:
+            out.append(tokens[i])
+            i += 1
+    return out
+
+
+def _strip_markers(tokens: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    out = list(tokens)
+    if out and out[0] == "so":
+        out.pop(0)
+    while out and out[-1] in _PROVINCE_MARKERS:
+        out.pop()
+    return tuple(out)
+
+
+def _lower_first(text: str) -> str:
+    """"Tỉnh Quảng Ninh" -> "tỉnh Quảng Ninh" (for use inside a sentence)."""
+    for prefix in ("Tỉnh ", "Thành phố "):
+        if text.startswith(prefix):
+            return prefix.lower() + text[len(prefix):]
+    return text
+
+
+def _short_name(name: str) -> str:
+    short = name.replace("Hội đồng nhân dân", "HĐND").replace("Ủy ban nhân dân", "UBND")
+    return short.removesuffix(" cấp tỉnh")
+
+
+def _quote(value: str) -> str:
+    return f"“{value}”"
+
+
+def _msg(number: int, column: str | None, text: str) -> str:
+    where = f"Dòng {number}, cột {column}" if column else f"Dòng {number}"
+    text = text.rstrip()
+    if not text.endswith((".", "?", "!")):
+        text += "."
+    return f"{where}: {text}"
+
+
+# --------------------------------------------------------------------------------------
+# Lookup tables for one province
+# --------------------------------------------------------------------------------------
+
+_KIND_WORDS = {"quan": "quan", "q": "quan", "huyen": "huyen", "h": "huyen", "tx": "tx", "tp": "tp"}
+_MEMO_LIMIT = 50_000
+
+
+def _remember(memo: dict, key: object, value: object) -> None:
+    """Store a memoised answer; start afresh when a long-lived process has seen too many."""
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
+
+
+@dataclass(frozen=True)
+class _DistrictMatch:
+    district: DistrictRef | None
+    candidates: tuple[DistrictRef, ...] = ()
+    reinterpreted: bool = False
+
+
+class _Index:
+    """Lookup tables derived once from a ProvinceRefs."""
+
+    def __init__(self, refs: ProvinceRefs) -> None:
+        self.refs = refs
+        self.groups = tuple(sorted(refs.groups, key=lambda g: g.number))
+        self.by_code = {g.code: g for g in self.groups}
+        self.by_number = {g.number: g for g in self.groups}
+        self.province_label = _lower_first(clean(refs.province_name))
+        self._build_group_words()
+        self._build_positions()
+        self._build_departments()
+        self._build_districts()
+
+    # ---- groups ----------------------------------------------------------------------
+
+    _GROUP_IGNORED = frozenset(
+        {"cap", "tinh", "thanh", "pho", "tp", "thuoc", "cua", "nhom", "doi", "tuong", "va", "cac", "thi",
+         "xa", "tx", "n"}
+    )
+    _GROUP_EXPAND = {
+        "hdnd": ("hoi", "dong", "nhan", "dan"),
+        "ubnd": ("uy", "ban", "nhan", "dan"),
+        "ld": ("lanh", "dao"),
+        "db": ("dai", "bieu"),
+        "dbhdnd": ("dai", "bieu", "hoi", "dong", "nhan", "dan"),
+        "quan": ("huyen",),
+        "q": ("huyen",),
+    }
+
+    @classmethod
+    def group_words(cls, text: str) -> frozenset[str]:
+        words: set[str] = set()
+        for tok in _fold_punct(text, breaks=False).replace("_", " ").split():
+            for word in cls._GROUP_EXPAND.get(tok, (tok,)):
+                if word not in cls._GROUP_IGNORED:
+                    words.add(word)
+        return frozenset(words)
+
+    def _build_group_words(self) -> None:
+        self.group_name_words = {g.code: self.group_words(g.name) for g in self.groups}
+        self.code_keys = {re.sub(r"[\W_]+", "", fold(g.code)): g for g in self.groups}
+        self.council_numbers = frozenset(g.number for g in self.groups if is_council_group(g))
+        self.group_memo: dict[str, tuple[GroupRef | None, str | None]] = {}
+
+    def groups_from_words(self, words: frozenset[str]) -> list[GroupRef]:
+        if not words:
+            return []
+        candidates = [g for g in self.groups if words <= self.group_name_words[g.code]]
+        if len(candidates) <= 1:
+            return candidates
+        full = [g for g in candidates if self.group_name_words[g.code] == words]
+        return full if full else candidates
+
+    # ---- positions -------------------------------------------------------------------
+
+    def _build_positions(self) -> None:
+        # alias tokens -> {group number}; the council group takes any title and is left out.
+        self.aliases: dict[tuple[str, ...], set[int]] = defaultdict(set)
+        self.division_group: GroupRef | None = None
+        self.district_group: GroupRef | None = None
+        for group in self.groups:
+            if is_council_group(group):
+                continue
+            for pos in group.positions:
+                title_key = _position_key(pos.title)
+                if title_key == ("tp",) and self.division_group is None:
+                    self.division_group = group
+                if title_key[:2] == ("ct", "ubnd") and self.district_group is None:
+                    self.district_group = group
+                for text in (pos.title, *pos.aliases):
+                    key = _position_key(text)
+                    if key:
+                        self.aliases[key].add(group.number)
+        self.max_alias = max((len(k) for k in self.aliases), default=0)
+        self.group_titles = {
+            g.number: ", ".join(p.title for p in g.positions) for g in self.groups
+        }
+        self._position_memo: dict[tuple[tuple[str, ...], int | None, bool], frozenset[int]] = {}
+
+    def position_groups(
+        self, key: tuple[str, ...], dept: DepartmentRef | None, has_district: bool
+    ) -> frozenset[int]:
+        """Group numbers (council excluded) a position fits, given the row's unit."""
+        memo_key = (key, dept.id if dept else None, has_district)
+        cached = self._position_memo.get(memo_key)
+        if cached is None:
+            cached = self._classify(key, dept, has_district)
+            _remember(self._position_memo, memo_key, cached)
+        return cached
+
+    def _classify(
+        self, key: tuple[str, ...], dept: DepartmentRef | None, has_district: bool
+    ) -> frozenset[int]:
+        dept_key = self.dept_position_keys.get(dept.id) if dept else None
+        rank, body = _split_rank(key)
+        # "Chánh Văn phòng" in "Văn phòng UBND tỉnh" reads "Chánh Văn phòng UBND tỉnh".
+        if rank and body and dept_key and len(dept_key) > len(body) and dept_key[: len(body)] == body:
+            key = rank + dept_key
+        # A bare "Chủ tịch"/"Phó Chủ tịch" whose unit is a district is the People's Committee's.
+        if key in (("ct",), ("pho", "ct")) and has_district:
+            key = (*key, "ubnd")
+        best: tuple[str, ...] | None = None
+        for length in range(min(len(key), self.max_alias), 0, -1):
+            if key[:length] in self.aliases:
+                best = key[:length]
+                break
+        if best is None:
+            return frozenset()
+        groups = set(self.aliases[best])
+        tail = key[len(best):]
+        if len(groups) > 1 and dept_key is not None:
+            # Same words in two groups ("Chánh Thanh tra"): heads the department itself when the
+            # department is named after the body, otherwise heads a division inside a Sở.
+            _, alias_body = _split_rank(best)
+            leads = bool(alias_body) and dept_key[: len(alias_body)] == alias_body
+            groups = {min(groups)} if leads else {max(groups)}
+        if best in _CHAIR_KEYS and self._is_province_level(tail):
+            return frozenset()
+        if best in _DIRECTOR_KEYS and self.division_group is not None:
+            joined = " ".join(tail)
+            if any(joined == s or joined.startswith(s + " ") for s in _SUB_UNITS):
+                groups = {self.division_group.number}
+        return frozenset(groups)
+
+    def _is_province_level(self, tail: tuple[str, ...]) -> bool:
+        """"tỉnh", "tỉnh Quảng Ninh", (in a centrally-run city) "thành phố" alone."""
+        rest = list(tail)
+        for seq in self.province_seqs:
+            rest = _remove_seq(rest, seq)
+        if rest and rest[0] == "tinh":
+            return len(rest) == 1 or len(rest) < len(tail)
+        if rest in (["thanh", "pho"], ["tp"]):
+            return self.refs.is_centrally_run_city or len(rest) < len(tail)
+        return not rest and len(rest) < len(tail)
+
+    # ---- departments -----------------------------------------------------------------
+
+    def _build_departments(self) -> None:
+        bare = fold(self.refs.province_name).split()
+        for prefix in (["thanh", "pho"], ["tinh"], ["tp"]):
+            if bare[: len(prefix)] == prefix and len(bare) > len(prefix):
+                bare = bare[len(prefix):]
+                break
+        seqs = [tuple(bare)]
+        if len(bare) >= 3:
+            seqs.append(("".join(w[0] for w in bare),))  # "hcm"
+        self.province_seqs = tuple(s for s in seqs if s)
+
+        # Acronyms of department names: "ke hoach va dau tu" -> "khdt" (unique ones, 3+ letters).
+        # Parts between "và" or a dash count too: "Nông nghiệp và PTNT", "Lao động - TB&XH".
+        acronyms: dict[str, tuple[str, ...] | None] = {}
+        for dept in self.refs.departments:
+            for text in (dept.name, *dept.aliases):
+                words = _strip_markers([t for t in _unit_tokens(text, {}) if t != "|"])
+                if not words or not all(_VOWELS & set(w) for w in words):
+                    continue
+                phrases = [words]
+                part: list[str] = []
+                for tok in [*_strip_markers(_unit_tokens(text, {})), "|"]:
+                    if tok in ("va", "|"):
+                        if part and len(part) < len(words):
+                            phrases.append(tuple(part))
+                        part = []
+                    else:
+                        part.append(tok)
+                for phrase in phrases:
+                    acronym = "".join(w[0] for w in phrase if w not in ("va", "|"))
+                    if len(acronym) < 3:
+                        continue
+                    if acronym in acronyms and acronyms[acronym] != phrase:
+                        acronyms[acronym] = None
+                    else:
+                        acronyms[acronym] = phrase
+        self.acronyms = {k: v for k, v in acronyms.items() if v is not None}
+
+        self.departments = {d.id: d for d in self.refs.departments}
+        self.dept_keys: dict[tuple[str, ...], set[int]] = defaultdict(set)
+        self.so_keys: dict[tuple[str, ...], set[int]] = defaultdict(set)
+        self.other_keys: dict[tuple[str, ...], set[int]] = defaultdict(set)
+        self.dept_position_keys: dict[int, tuple[str, ...]] = {}
+        for dept in self.refs.departments:
+            self.dept_position_keys[dept.id] = _position_key(dept.name)
+            for text in (dept.name, *dept.aliases):
+                plain, _ = _plain(self._unit_tokens_no_province(text))
+                key = _strip_markers(plain)
+                if not key:
+                    continue
+                self.dept_keys[key].add(dept.id)
+                if plain[0] == "so":
+                    self.so_keys[key].add(dept.id)
+                else:
+                    self.other_keys[key].add(dept.id)
+        self.max_so_key = max((len(k) for k in self.so_keys), default=0)
+        self._dept_memo: dict[str, tuple[DepartmentRef, ...]] = {}
+
+    def _unit_tokens_no_province(self, text: str) -> list[str]:
+        tokens = _unit_tokens(text, self.acronyms)
+        for seq in self.province_seqs:
+            tokens = _remove_seq(tokens, seq)
+        return tokens
+
+    def match_department(self, text: str) -> tuple[DepartmentRef, ...]:
+        """Departments named by a unit text: one on success, none or several otherwise."""
+        cached = self._dept_memo.get(text)
+        if cached is None:
+            cached = self._match_department(text)
+            _remember(self._dept_memo, text, cached)
+        return cached
+
+    def _match_department(self, text: str) -> tuple[DepartmentRef, ...]:
+        plain, breaks = _plain(self._unit_tokens_no_province(text))
+        if not plain:
+            return ()
+        exact = self.dept_keys.get(_strip_markers(plain))
+        if exact:
+            return self._depts(exact)
+        # Named explicitly: "… Sở Tài chính …" (the longest name after the word "Sở"), or a
+        # department not called "Sở" closed by a separator or "tỉnh" ("Phòng 1 - Thanh tra tỉnh").
+        found: set[int] = set()
+        n = len(plain)
+        for i, tok in enumerate(plain):
+            if tok == "so":
+                for j in range(min(n, i + 1 + self.max_so_key), i + 1, -1):
+                    ids = self.so_keys.get(tuple(plain[i + 1:j]))
+                    if ids:
+                        found |= ids
+                        break
+        for key, ids in self.other_keys.items():
+            size = len(key)
+            for i in range(n - size + 1):
+                if tuple(plain[i:i + size]) != key or (i > 0 and plain[i - 1] == "phong"):
+                    continue
+                j = i + size
+                if j in breaks or plain[j] in _PROVINCE_MARKERS:
+                    found |= ids
+        if found:
+            return self._depts(found)
+        # Otherwise one segment is a department name without "Sở" ("Tài chính - Phòng Ngân sách").
+        cuts = sorted(breaks | {0})
+        for start, end in zip(cuts, cuts[1:], strict=False):
+            ids = self.dept_keys.get(_strip_markers(plain[start:end]))
+            if ids:
+                found |= ids
+        return self._depts(found)
+
+    def _depts(self, ids: set[int]) -> tuple[DepartmentRef, ...]:
+        return tuple(self.departments[i] for i in sorted(ids))
+
+    # ---- districts -------------------------------------------------------------------
+
+    def _build_districts(self) -> None:
+        self.district_names: dict[tuple[str, ...], list[tuple[str | None, DistrictRef]]] = defaultdict(list)
+        for district in self.refs.districts:
+            kind, name = self._split_kind(_unit_tokens(district.name, {}))
+            if name:
+                self.district_names[name].append((kind, district))
+        self._district_memo: dict[str, _DistrictMatch] = {}
+
+    @staticmethod
+    def _split_kind(tokens: list[str]) -> tuple[str | None, tuple[str, ...]]:
+        plain = [t for t in tokens if t != "|"]
+        while plain and plain[0] in ("ubnd", "hdnd", "va", "vp", "lanh", "dao"):
+            plain.pop(0)
+        if plain and plain[0] in _KIND_WORDS:
+            return _KIND_WORDS[plain[0]], tuple(plain[1:])
+        return None, tuple(plain)
+
+    def match_district(self, text: str) -> _DistrictMatch:
+        """The district named by a unit text ("UBND huyện Đông Anh", "Q.1", "Đông Anh")."""
+        cached = self._district_memo.get(text)
+        if cached is None:
+            cached = self._match_district(text)
+            _remember(self._district_memo, text, cached)
+        return cached
+
+    def _match_district(self, text: str) -> _DistrictMatch:
+        tokens = _unit_tokens(text, {})
+        attempts: list[list[str]] = [tokens]
+        stripped = list(tokens)
+        for seq in self.province_seqs:
+            stripped = _remove_seq(stripped, seq)
+        while stripped and stripped[-1] in ("tinh", "tp", "|"):
+            stripped.pop()
+        attempts.append(stripped)
+        # Also each segment between separators ("Huyện Vân Đồn - Quảng Ninh").
+        segment: list[str] = []
+        for tok in [*stripped, "|"]:
+            if tok == "|":
+                if segment:
+                    attempts.append(segment)
+                segment = []
+            else:
+                segment.append(tok)
+        best = _DistrictMatch(None)
+        for attempt in attempts:
+            kind, name = self._split_kind(attempt)
+            entries = self.district_names.get(name, [])
+            if not entries:
+                continue
+            same_kind = [d for k, d in entries if kind is None or k == kind]
+            if len(same_kind) == 1:
+                return _DistrictMatch(same_kind[0])
+            if not same_kind and len(entries) == 1:
+                # "Huyện Sơn Tây" for "Thị xã Sơn Tây": a unit renamed on upgrade.
+                best = best if best.district else _DistrictMatch(entries[0][1], reinterpreted=True)
+                continue
+            choices = same_kind or [d for _, d in entries]
+            if not best.district and not best.candidates:
+                best = _DistrictMatch(None, tuple(choices))
+        return best
+
+
+def _split_rank(key: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    for rank in _RANKS:
+        if key[: len(rank)] == rank:
+            return rank, key[len(rank):]
+    return (), ()
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_index(refs: ProvinceRefs) -> _Index:
+    return _Index(refs)
+
+
+def _index_for(refs: ProvinceRefs) -> _Index:
+    try:
+        return _cached_index(refs)
+    except TypeError:  # lists instead of tuples somewhere: not hashable, build afresh
+        return _Index(refs)
+
+
+# --------------------------------------------------------------------------------------
+# Field normalisers
+# --------------------------------------------------------------------------------------
+
+_NAME_ALLOWED_PUNCT = frozenset(" '’-.")
+_LEGACY_SIGNS = re.compile(r"[\u00a1-\u00bf\u00d7\u00f7]")
+
+
+# A plain name: words of letters separated by spaces, apostrophes, hyphens or dots.
+_PLAIN_NAME = re.compile(r"[^\W\d_]+(?:[ '’.-]+[^\W\d_]+)*\.?")
+
+
+@functools.lru_cache(maxsize=16384)
+def _normalise_name(raw: str) -> tuple[str, str | None]:
+    name = _clean(raw)
+    if not name:
+        return "", "chưa ghi họ và tên"
+    if name.isupper() and len(name) > 1:
+        name = " ".join(w[:1].upper() + w[1:].lower() for w in name.split(" "))
+    if _PLAIN_NAME.fullmatch(name):
+        return name, None
+    if not any(c.isalpha() for c in name):
+        return name, f"họ và tên {_quote(name)} không có chữ cái"
+    odd = {c for c in name if not (c.isalpha() or unicodedata.category(c) == "Mn")}
+    bad = sorted(odd - _NAME_ALLOWED_PUNCT)
+    if not bad:
+        return name, None
+    hint = ""
+    if _LEGACY_SIGNS.search(name):
+        hint = " (có thể tệp dùng bảng mã cũ TCVN3 hoặc VNI; hãy chuyển sang Unicode)"
+    return name, f"họ và tên {_quote(name)} có ký tự không hợp lệ: {' '.join(bad)}{hint}"
+
+
+# Ordinary ASCII addresses: dot-atom local part of at most 64 characters, host labels without
+# leading, trailing or doubled hyphens, a letters-only top-level domain, no special-use domain.
+_EMAIL_FAST = re.compile(
+    r"(?=[^@]{1,64}@)[a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*@(?:[a-z0-9]+(?:-[a-z0-9]+)*\.)+[a-z]{2,24}"
+)
+_SPECIAL_USE = re.compile(
+    r"(?:^|\.)(?:" + "|".join(re.escape(d) for d in email_validator.SPECIAL_USE_DOMAIN_NAMES) + r")$"
+)
+_EMAIL_SPLIT = re.compile(r"[;,\s]+")
+
+
+def _email_syntax_ok(email: str) -> bool:
+    """Fast path for ordinary ASCII addresses, the library for anything else."""
+    if _EMAIL_FAST.fullmatch(email) and len(email) <= 254:
+        domain = email[email.index("@") + 1:]
+        if (len(domain) <= 63 or all(len(x) <= 63 for x in domain.split("."))) and not _SPECIAL_USE.search(
+            domain
+        ):
+            return True
+    return _email_ok_by_library(email)
+
+
+@functools.lru_cache(maxsize=8192)
+def _email_ok_by_library(email: str) -> bool:
+    try:
+        validate_email(email, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=16384)
+def _normalise_email(raw: str) -> tuple[str, str | None]:
+    text = clean(raw)
+    if not text:
+        return "", "chưa ghi email công vụ"
+    email = text
+    bracket = re.search(r"<([^<>]*)>", email)
+    if bracket:
+        email = bracket.group(1)
+    email = email.strip().strip("<>").strip()
+    if email.lower().startswith("mailto:"):
+        email = email[7:].strip()
+    email = email.rstrip(".,;:").lower()
+    parts = [p for p in _EMAIL_SPLIT.split(email) if "@" in p]
+    if len(parts) > 1:
+        return email, f"ô có nhiều địa chỉ ({_quote(text)}); chỉ ghi một hộp thư công vụ"
+    if _email_syntax_ok(email):
+        return email, None
+    reason = ""
+    if "@" not in email:
+        reason = " (thiếu dấu @)"
+    elif email.count("@") > 1:
+        reason = " (có nhiều hơn một dấu @)"
+    elif " " in email:
+        reason = " (có khoảng trắng)"
+    elif not email.isascii():
+        reason = " (có chữ có dấu hoặc ký tự ngoài bảng chữ cái tiếng Anh)"
+    elif "." not in email.rsplit("@", 1)[1]:
+        reason = " (tên miền sau dấu @ không đầy đủ)"
+    elif ".." in email:
+        reason = " (có hai dấu chấm liền nhau)"
+    return email, f"địa chỉ {_quote(text)} không hợp lệ{reason}"
+
+
+_PHONE_SEPARATORS = re.compile(r"[\s.\-()–]")
+_PHONE_MANY = re.compile(r"[;,/|]|\bhoac\b|\bor\b")
+_PHONE_FLOAT = re.compile(r"(\d+)\.0+")
+_PHONE_SCI = re.compile(r"\d(?:\.\d+)?[eE]\+?\d+")
+_PHONE_RULE = "số trong nước gồm 10 chữ số (di động) hoặc 11 chữ số (cố định), bắt đầu bằng 0"
+
+
+@functools.lru_cache(maxsize=16384)
+def _normalise_phone(raw: str) -> tuple[str, str | None, str | None]:
+    """Return (phone, error, notice)."""
+    text = clean(raw)
+    if not text:
+        return "", None, None
+    pieces = [p for p in _PHONE_MANY.split(_fold(text)) if re.search(r"\d{6}", _PHONE_SEPARATORS.sub("", p))]
+    if len(pieces) > 1:
+        return text, f"ô có nhiều số ({_quote(text)}); chỉ ghi một số điện thoại", None
+    value = text
+    float_match = _PHONE_FLOAT.fullmatch(value)
+    if float_match:
+        value = float_match.group(1)
+    elif _PHONE_SCI.fullmatch(value):
+        try:
+            number = Decimal(value)
+            if number == number.to_integral_value():
+                value = str(int(number))
+        except InvalidOperation:
+            pass
+    plus = value.startswith("+")
+    digits = _PHONE_SEPARATORS.sub("", value[1:] if plus else value)
+    if not digits.isdigit() or not digits.isascii():
+        return text, f"số {_quote(text)} có ký tự không phải chữ số", None
+    bad = f"số {_quote(text)} không hợp lệ ({_PHONE_RULE})"
+    if not plus and digits.startswith("00"):
+        plus, digits = True, digits[2:]
+    if plus:
+        if digits.startswith("84"):
+            national = digits[2:].removeprefix("0")
+            if len(national) in (9, 10) and national[0] != "0":
+                return "+84" + national, None, None
+            return text, f"số {_quote(text)} không hợp lệ (sau +84 cần 9 hoặc 10 chữ số)", None
+        if 8 <= len(digits) <= 15:
+            return "+" + digits, None, None
+        return text, f"số {_quote(text)} không hợp lệ (số quốc tế gồm 8 đến 15 chữ số)", None
+    if digits.startswith("84") and len(digits) in (11, 12):
+        return "+84" + digits[2:], None, None
+    notice = None
+    if not digits.startswith("0") and (len(digits) == 9 or (len(digits) == 10 and digits[0] == "2")):
+        fixed = "0" + digits
+        notice = (
+            f"số {_quote(text)} bị mất số 0 ở đầu (ô kiểu số trong bảng tính), đã sửa thành {_quote(fixed)}"
+        )
+        digits = fixed
+    if not digits.startswith("0") or digits[1] == "0" or len(digits) not in (10, 11):
+        return text, bad, None
+    if len(digits) == 11 and digits[1] == "1":
+        return text, f"số {_quote(text)} là đầu số di động 11 số cũ (đã đổi sang 10 số từ năm 2018)", None
+    return digits, None, notice
+
+
+# --------------------------------------------------------------------------------------
+# Group
+# --------------------------------------------------------------------------------------
+
+_GROUP_NUMBER = re.compile(r"^(?:nhom|n)?\s*(\d+|iv|i{1,3})\b\s*(.*)$")
+_ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4}
+
+
+def _groups_list(index: _Index) -> str:
+    return "; ".join(f"{g.number} – {g.name}" for g in index.groups)
+
+
+def _label(group: GroupRef) -> str:
+    return f"nhóm {group.number} ({_short_name(group.name)})"
+
+
+def _resolve_group(raw: str, index: _Index) -> tuple[GroupRef | None, str | None]:
+    cached = index.group_memo.get(raw)
+    if cached is None:
+        cached = _read_group(raw, index)
+        _remember(index.group_memo, raw, cached)
+    return cached
+
+
+def _read_group(raw: str, index: _Index) -> tuple[GroupRef | None, str | None]:
+    text = _clean(raw)
+    choices = f"ghi một trong các nhóm: {_groups_list(index)}"
+    if not text:
+        return None, f"chưa ghi nhóm đối tượng; {choices}"
+    folded = _fold_punct(text, breaks=False).strip()
+    float_match = _PHONE_FLOAT.fullmatch(_fold(text))
+    if float_match:
+        folded = float_match.group(1)
+    code_key = re.sub(r"[\W_]+", "", _fold(text))
+    if code_key in index.code_keys:
+        return index.code_keys[code_key], None
+    number_match = _GROUP_NUMBER.match(folded)
+    if number_match:
+        token = number_match.group(1)
+        number = _ROMAN[token] if token in _ROMAN else int(token)
+        rest = index.group_words(number_match.group(2))
+        by_number = index.by_number.get(number)
+        if by_number is None:
+            return None, f"không có nhóm số {number} ({_quote(text)}); {choices}"
+        named = index.groups_from_words(rest)
+        if len(named) == 1 and named[0] is not by_number:
+            return None, (
+                f"{_quote(text)} không rõ: số {number} là {_label(by_number)}, còn tên là "
+                f"{_label(named[0])}; {choices}"
+            )
+        return by_number, None
+    named = index.groups_from_words(index.group_words(text))
+    if len(named) == 1:
+        return named[0], None
+    if len(named) > 1:
+        options = ", ".join(_label(g) for g in named)
+        return None, f"{_quote(text)} có thể là {options}; ghi rõ số nhóm"
+    return None, f"không nhận ra nhóm {_quote(text)}; {choices}"
+
+
+# --------------------------------------------------------------------------------------
+# The check
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Work:
+    """A row being checked, with the keys used for merging."""
+
+    row: CheckedRow
+    order: int
+    group: GroupRef | None
+    name_key: str
+    unit_key: tuple[str, object] | None
+    notices: list[Problem] = field(default_factory=list)
+
+
+def _check_row(row: RowInput, order: int, index: _Index) -> _Work:
+    values = row.values
+    n = row.number
+    errors: list[Problem] = []
+    notices: list[Problem] = []
+
+    def error(column: str | None, text: str) -> None:
+        errors.append(Problem(n, column, _msg(n, column, text), "error"))
+
+    def notice(column: str | None, text: str) -> None:
+        notices.append(Problem(n, column, _msg(n, column, text), "notice"))
+
+    full_name, name_error = _normalise_name(values.get("full_name", ""))
+    if name_error:
+        error(COL_NAME, name_error)
+
+    position = _clean(values.get("position", ""))
+    unit_text = _clean(values.get("unit", ""))
+    note = _clean(values.get("note", ""))
+
+    email, email_error = _normalise_email(values.get("email", ""))
+    if email_error:
+        error(COL_EMAIL, email_error)
+
+    phone, phone_error, phone_notice = _normalise_phone(values.get("phone", ""))
+    if phone_error:
+        error(COL_PHONE, phone_error)
+    if phone_notice:
+        notice(COL_PHONE, phone_notice)
+
+    group, group_error = _resolve_group(values.get("group", ""), index)
+    if group_error:
+        error(COL_GROUP, group_error)
+
+    council = group is not None and group.number in index.council_numbers
+    department: DepartmentRef | None = None
+    district: DistrictRef | None = None
+    unit = unit_text
+    unit_key: tuple[str, object] | None = ("text", _fold(unit_text)) if unit_text else None
+
+    if group is not None and not council:
+        if not unit_text:
+            error(COL_UNIT, f"chưa ghi cơ quan/đơn vị (bắt buộc với {_label(group)})")
+        elif index.district_group is not None and group.number == index.district_group.number:
+            match = index.match_district(unit_text)
+            if match.district is not None:
+                district = match.district
+                unit = district.name
+                if match.reinterpreted:
+                    notice(COL_UNIT, f"{_quote(unit_text)} được hiểu là {district.name}")
+            elif match.candidates:
+                names = ", ".join(d.name for d in match.candidates)
+                error(COL_UNIT, f"{_quote(unit_text)} khớp với nhiều đơn vị: {names}; ghi rõ tên đầy đủ")
+            else:
+                error(
+                    COL_UNIT,
+                    f"{_quote(unit_text)} không phải quận, huyện, thị xã hoặc thành phố thuộc "
+                    f"{index.province_label}",
+                )
+        else:
+            found = index.match_department(unit_text)
+            if len(found) == 1:
+                department = found[0]
+                unit = department.name
+            elif found:
+                names = ", ".join(d.name for d in found)
+                error(COL_UNIT, f"{_quote(unit_text)} khớp với nhiều cơ quan: {names}; ghi rõ một cơ quan")
+            else:
+                error(
+                    COL_UNIT,
+                    f"{_quote(unit_text)} không phải sở hoặc cơ quan tương đương của {index.province_label}",
+                )
+    elif council and unit_text:
+        # Free text for deputies; still resolved quietly so the same person can be recognised.
+        found = index.match_department(unit_text)
+        if len(found) == 1:
+            unit_key = ("department", found[0].id)
+        else:
+            match = index.match_district(unit_text)
+            if match.district is not None and not match.reinterpreted:
+                unit_key = ("district", match.district.id)
+    if department is not None:
+        unit_key = ("department", department.id)
+    elif district is not None:
+        unit_key = ("district", district.id)
+
+    if not position:
+        error(COL_POSITION, "chưa ghi chức vụ")
+    elif group is not None and not council:
+        fits = index.position_groups(_position_key(position), department, district is not None)
+        if group.number not in fits:
+            if fits:
+                others = " hoặc ".join(_label(index.by_number[g]) for g in sorted(fits))
+                error(COL_POSITION, f"chức vụ {_quote(position)} thuộc {others}, không thuộc {_label(group)}")
+            else:
+                titles = index.group_titles.get(group.number, "")
+                listing = f"; nhóm này gồm: {titles} và tương đương" if titles else ""
+                error(
+                    COL_POSITION,
+                    f"chức vụ {_quote(position)} không phải chức vụ của {_label(group)}{listing}",
+                )
+
+    answers_ministry = bool(group and group.answers_ministry_form)
+    checked = CheckedRow(
+        key=row.key,
+        number=n,
+        full_name=full_name,
+        position=position,
+        group_code=group.code if group else None,
+        department_id=department.id if department else None,
+        district_id=district.id if district else None,
+        unit=unit,
+        email=email,
+        phone=phone,
+        note=note,
+        ministry_code=department.ministry_code if department and answers_ministry else None,
+        answers_ministry_form=answers_ministry,
+        problems=[*errors, *notices],
+    )
+    checked.problems.sort(key=lambda p: (_COLUMN_ORDER.get(p.column, 99), p.level != "error"))
+    return _Work(checked, order, group, _fold(full_name), unit_key, notices)
+
+
+_COLUMN_ORDER = {col: i for i, col in enumerate(COLUMNS.values())}
+
+
+def _find(parent: list[int], i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def _merge(works: list[_Work], index: _Index) -> tuple[list[_Work], list[Dropped], list[Problem]]:
+    """Merge rows of the same person; return kept rows, dropped rows and merge notices."""
+    parent = list(range(len(works)))
+
+    def link(members: list[int]) -> None:
+        first = _find(parent, members[0])
+        for other in members[1:]:
+            root = _find(parent, other)
+            if root != first:
+                parent[root] = first
+
+    by_email: dict[tuple[str, str], list[int]] = defaultdict(list)
+    by_unit: dict[tuple[str, tuple[str, object]], list[int]] = defaultdict(list)
+    for i, work in enumerate(works):
+        if work.group is None or not work.name_key:
+            continue
+        if work.row.email:
+            by_email[(work.name_key, work.row.email)].append(i)
+        if work.unit_key is not None:
+            by_unit[(work.name_key, work.unit_key)].append(i)
+    for members in (*by_email.values(), *by_unit.values()):
+        if len(members) > 1:
+            link(members)
+
+    clusters: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(works)):
+        clusters[_find(parent, i)].append(i)
+
+    dropped_ids: set[int] = set()
+    dropped: list[Dropped] = []
+    notices: list[Problem] = []
+    for members in clusters.values():
+        if len(members) == 1:
+            continue
+
+        def rank(i: int) -> tuple[bool, int, int]:
+            group = works[i].group
+            assert group is not None
+            return (group.number not in index.council_numbers, group.number, works[i].order)
+
+        kept_i = min(members, key=rank)
+        kept = works[kept_i]
+        assert kept.group is not None
+        for i in sorted(members, key=lambda m: works[m].order):
+            if i == kept_i:
+                continue
+            gone = works[i]
+            assert gone.group is not None
+            message = _merge_message(gone, kept, index)
+            if gone.row.phone and not kept.row.phone:
+                kept.row.phone = gone.row.phone
+                message += (
+                    f" Đã chuyển số điện thoại {_quote(gone.row.phone)} từ dòng {gone.row.number} "
+                    f"sang dòng {kept.row.number}."
+                )
+            dropped_ids.add(i)
+            dropped.append(Dropped(gone.row.key, gone.row.number, kept.row.key, kept.row.number, message))
+            notices.append(Problem(gone.row.number, None, message, "notice"))
+    kept_works = [w for i, w in enumerate(works) if i not in dropped_ids]
+    return kept_works, dropped, notices
+
+
+def _merge_message(gone: _Work, kept: _Work, index: _Index) -> str:
+    g, k = gone.row, kept.row
+    assert gone.group is not None and kept.group is not None
+    name = k.full_name
+    if gone.group is kept.group:
+        same_email = bool(g.email) and g.email == k.email
+        why = "cùng email" if same_email else "cùng họ tên và cơ quan/đơn vị"
+        text = (
+            f"Dòng {g.number}: {name} trùng với dòng {k.number} ({why}) trong {_label(kept.group)}; "
+            f"đã bỏ dòng {g.number}, giữ dòng {k.number}."
+        )
+    elif kept.group.number in index.council_numbers:
+        text = (
+            f"Dòng {g.number}: {name} ({_label(gone.group)}) cũng là đại biểu ở dòng {k.number}; "
+            f"mỗi người chỉ khảo sát một lần, giữ ở {_label(kept.group)} theo quy định, "
+            f"đã bỏ dòng {g.number}."
+        )
+    else:
+        text = (
+            f"Dòng {g.number}: {name} ({_label(gone.group)}) cũng có ở dòng {k.number} "
+            f"({_label(kept.group)}); mỗi người chỉ khảo sát một lần, giữ ở nhóm xếp trước "
+            f"({_label(kept.group)}), đã bỏ dòng {g.number}."
+        )
+    if g.email and k.email and g.email != k.email:
+        text += (
+            f" Email ở dòng {g.number} ({_quote(g.email)}) khác email ở dòng {k.number} "
+            f"({_quote(k.email)}); hãy kiểm tra hộp thư công vụ của người này."
+        )
+    return text
+
+
+def _flag_shared_emails(works: list[_Work]) -> None:
+    """One mailbox written for two different people: an error on every such row."""
+    by_email: dict[str, list[_Work]] = defaultdict(list)
+    for work in works:
+        if work.row.email and work.name_key:
+            by_email[work.row.email].append(work)
+    for email, members in by_email.items():
+        if len({w.name_key for w in members}) < 2:
+            continue
+        for work in members:
+            others = ", ".join(
+                f"dòng {o.row.number} ({o.row.full_name})" for o in members if o.name_key != work.name_key
+            )
+            n = work.row.number
+            text = (
+                f"địa chỉ {_quote(email)} cũng được ghi cho người khác: {others}; "
+                "mỗi người cần một hộp thư công vụ riêng"
+            )
+            problem = Problem(n, COL_EMAIL, _msg(n, COL_EMAIL, text), "error")
+            problems = work.row.problems
+            email_order = _COLUMN_ORDER[COL_EMAIL]
+            at = next(
+                (i for i, p in enumerate(problems) if _COLUMN_ORDER.get(p.column, 99) > email_order),
+                len(problems),
+            )
+            problems.insert(at, problem)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a list is checked.
+
+    A check allocates tens of thousands of small acyclic objects; left on, the collector
+    walks the whole (large, in a web process) heap several times and doubles the run time.
+    Nothing is lost: the collector runs as usual once it is back on.
+    """
+    was_enabled = gc.isenabled()
+    if was_enabled:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def check_list(rows: list[RowInput], refs: ProvinceRefs) -> ListCheck:
+    """Check and normalise a province's whole respondent list.
+
+    Every row is checked in full (one error never hides another); then rows of the same
+    person are merged (council role first, then the lower group number, then the first
+    row) and a mailbox written for two different people is flagged on both rows.
+    """
+    index = _index_for(refs)
+    with _gc_paused():
+        works = [_check_row(row, order, index) for order, row in enumerate(rows)]
+        kept, dropped, merge_notices = _merge(works, index)
+        _flag_shared_emails(kept)
+    notices = [p for w in kept for p in w.notices] + merge_notices
+    notices.sort(key=lambda p: p.number)
+    return ListCheck(
+        rows=[w.row for w in kept],
+        dropped=dropped,
+        notices=notices,
+        group_codes=tuple(g.code for g in index.groups),
+    )

@@ -1,0 +1,1148 @@
+"""Reading and writing the respondent-list spreadsheets that provinces upload.
+
+Each province officer uploads the list of people to survey, usually as the .xlsx
+template this module builds, sometimes as a CSV saved by Excel on Vietnamese
+Windows. The reader is forgiving about what people do to a list (title rows,
+columns in another order, headers typed without diacritics, numbers turned into
+floats) and strict about what can hurt the server (zip bombs, huge sparse
+sheets, files that are not spreadsheets at all). Every file-level problem is a
+`SpreadsheetError` whose message an officer can act on; row-level checks belong
+to the validator, not here.
+
+Pure module: no Flask, no database.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+import re
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from itertools import islice
+from typing import Any
+
+import python_calamine
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+
+from portal.domain.text import clean, fold
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("stt", "STT"),
+    ("full_name", "Họ và tên"),
+    ("position", "Chức vụ"),
+    ("group", "Nhóm đối tượng"),
+    ("unit", "Cơ quan/đơn vị"),
+    ("email", "Email công vụ"),
+    ("phone", "Số điện thoại"),
+    ("note", "Ghi chú"),
+)
+HEADERS: dict[str, str] = dict(COLUMNS)
+
+DEFAULT_MAX_ROWS = 20_000
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+DEFAULT_MAX_UNPACKED_BYTES = 100 * 1024 * 1024
+
+# The header may sit below a title ("DANH SÁCH ĐỐI TƯỢNG KHẢO SÁT ...").
+HEADER_SCAN_ROWS = 20
+REQUIRED_KEYS = ("full_name", "email")
+# Rows of the template's list sheet that carry the drop-downs and text formats.
+TEMPLATE_ROWS = 3000
+
+LIST_SHEET = "Danh sách"
+GUIDE_SHEET = "Hướng dẫn"
+CHOICES_SHEET = "Danh mục"
+
+_MIB = 1024 * 1024
+
+# Header texts people write, per canonical column. Matching folds case and
+# diacritics and drops punctuation and parenthesised notes ("Email (*)"); a
+# header that starts with one of these, word for word, also matches
+# ("Họ và tên người được khảo sát"), but an exact match wins over a prefix one.
+_HEADER_ALIASES: dict[str, tuple[str, ...]] = {
+    "stt": ("STT", "TT", "Số TT", "Số thứ tự", "Thứ tự"),
+    "full_name": ("Họ và tên", "Họ tên", "Họ và tên người được khảo sát", "Full name"),
+    "position": ("Chức vụ", "Chức danh", "Chức vụ, chức danh", "Chức danh, chức vụ"),
+    "group": ("Nhóm đối tượng", "Nhóm", "Đối tượng", "Nhóm đối tượng khảo sát", "Nhóm khảo sát"),
+    "unit": (
+        "Cơ quan/đơn vị", "Cơ quan", "Đơn vị", "Cơ quan, đơn vị", "Đơn vị công tác", "Cơ quan công tác",
+        "Nơi công tác", "Tên cơ quan", "Tên đơn vị", "Tên cơ quan, đơn vị", "Cơ quan, đơn vị công tác",
+    ),
+    "email": (
+        "Email công vụ", "Email", "E-mail", "Mail", "Thư điện tử", "Địa chỉ email", "Địa chỉ e-mail",
+        "Địa chỉ thư điện tử", "Hộp thư công vụ", "Hộp thư điện tử", "Thư công vụ",
+    ),
+    "phone": (
+        "Số điện thoại", "Điện thoại", "SĐT", "Số ĐT", "ĐT", "Di động", "Số di động", "Điện thoại di động",
+        "ĐTDĐ", "Số ĐTDĐ", "Phone",
+    ),
+    "note": ("Ghi chú",),
+}
+
+_PARENTHESISED = re.compile(r"\([^)]*\)")
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+_COLUMN_NUMBER = re.compile(r"^[(\[]?\d{1,2}[)\]]?$")
+
+
+def _header_words(value: object) -> str:
+    """Fold a header cell to plain words: "Email công vụ (*)" → "email cong vu"."""
+    text = _PARENTHESISED.sub(" ", fold(value))
+    return _NOT_WORD.sub(" ", text).strip()
+
+
+_ALIASES: dict[str, str] = {
+    _header_words(alias): key for key, aliases in _HEADER_ALIASES.items() for alias in aliases
+}
+# Longest first, so "Tên cơ quan ..." is tried before anything shorter.
+_ALIASES_LONGEST_FIRST = sorted(_ALIASES.items(), key=lambda item: -len(item[0]))
+
+
+class SpreadsheetError(Exception):
+    """A file-level problem with an uploaded list, explained for the officer.
+
+    `message` is Vietnamese, for a non-technical reader; `code` is a short
+    stable name for code and tests ("empty", "too_large", "not_spreadsheet",
+    "xls", "encrypted", "corrupt", "zip_bomb", "sheet_too_large", "encoding",
+    "csv_format", "no_header", "no_data", "too_many_rows").
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class SheetRow:
+    """One respondent row: `number` is the row number the officer sees in Excel
+    (for a CSV, the record's position in the file, which is its line number
+    unless a quoted cell spans lines); `values` has every canonical key, "" for
+    columns the file does not have."""
+
+    number: int
+    values: dict[str, str]
+
+
+@dataclass
+class SheetReadResult:
+    """What `read_respondent_file` found in an upload."""
+
+    rows: list[SheetRow]
+    example_rows_skipped: int
+    blank_rows_skipped: int
+    ignored_columns: list[str]
+    sheet_name: str | None
+    columns: list[str] = field(default_factory=list)  # recognised keys, in the file's order
+    header_row: int = 0  # number of the (last) header row, as the officer sees it
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_respondent_file(
+    data: bytes,
+    filename: str,
+    *,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES,
+) -> SheetReadResult:
+    """Read a respondent list from an .xlsx or .csv upload.
+
+    The format is recognised from the content; `filename` only sharpens the
+    messages. Old .xls (Excel 97–2003) files are refused with a request to save
+    them as .xlsx: the reader for that format allocates the whole sheet grid
+    up front, so a 5 KB .xls can take a gigabyte, and the container cannot be
+    checked cheaply first as a zip can.
+
+    The header row is the row, among the first 20 of a sheet, with the most
+    recognised column names; it must have "Họ và tên" and "Email công vụ" (in
+    any spelling `_HEADER_ALIASES` knows). A header split over two rows (merged
+    cells) is understood, and a row of column numbers ("(1)", "(2)", …) right
+    under it is treated as part of it. In a workbook, the sheet with the best
+    header is read (the template puts its instructions first).
+
+    Rows below the header are skipped when they are:
+    - blank: every recognised column other than STT is empty (pre-numbered
+      empty rows and text in unrecognised columns do not make a row);
+    - examples: the STT cell, folded (no case, diacritics, spaces or
+      punctuation), starts with "vidu" or "vd", so "Ví dụ", "VD", "vd 2" and
+      "Ví dụ:" all mark an example.
+
+    Every value is text passed through `clean()`: whole numbers lose the ".0"
+    calamine gives them, dates read dd/mm/yyyy, formulas are never evaluated
+    (a workbook's cached result is used, "" when there is none) and CSV text
+    such as "=HYPERLINK(...)" or "<script>" stays as typed.
+
+    Raises `SpreadsheetError` for any file-level problem, including a file
+    without data rows and one with more than `max_rows` of them.
+    """
+    if not data:
+        raise SpreadsheetError(
+            "empty", "Tệp tải lên trống (0 byte). Hãy kiểm tra lại tệp danh sách rồi tải lên lần nữa."
+        )
+    if len(data) > max_bytes:
+        raise SpreadsheetError(
+            "too_large",
+            f"Tệp quá lớn ({_megabytes(len(data), round_up=True)} MB). Dung lượng tối đa cho phép là "
+            f"{_megabytes(max_bytes)} MB. Hãy xóa các trang tính, hình ảnh không cần thiết hoặc chia danh "
+            "sách thành nhiều tệp.",
+        )
+    if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
+        return _read_workbook(data, max_rows=max_rows, max_unpacked_bytes=max_unpacked_bytes)
+    if data.startswith(_CFB_MAGIC):
+        raise _container_error(data)
+    _refuse_known_binary(data, filename)
+    return _read_csv(data, max_rows=max_rows)
+
+
+def _megabytes(size: int, *, round_up: bool = False) -> str:
+    """Size in MB the Vietnamese way: 5 → "5", 0.5 → "0,5"; an upload's own
+    size is rounded up to a tenth so it never reads as equal to the limit."""
+    value = size / _MIB
+    if round_up:
+        value = math.ceil(value * 10) / 10
+    return f"{value:g}".replace(".", ",")
+
+
+def _thousands(number: int) -> str:
+    return f"{number:,}".replace(",", ".")
+
+
+# ----------------------------------------------------------------- content sniffing
+
+_CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_SAVE_AS_XLSX = (
+    "Hãy mở tệp bằng Excel, chọn Lưu thành (Save As) kiểu “Excel Workbook (*.xlsx)” rồi tải lên lại."
+)
+_NOT_SPREADSHEET = "Tệp không phải bảng tính Excel (.xlsx) hoặc CSV"
+_BINARY_KINDS: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF", "tệp PDF"),
+    (b"\x89PNG", "tệp hình ảnh"),
+    (b"\xff\xd8\xff", "tệp hình ảnh"),
+    (b"GIF87a", "tệp hình ảnh"),
+    (b"GIF89a", "tệp hình ảnh"),
+    (b"II*\x00", "tệp hình ảnh"),
+    (b"MM\x00*", "tệp hình ảnh"),
+    (b"RIFF", "tệp hình ảnh hoặc âm thanh"),
+    (b"{\\rtf", "văn bản Word (RTF)"),
+    (b"Rar!", "tệp nén RAR"),
+    (b"7z\xbc\xaf", "tệp nén 7z"),
+    (b"\x1f\x8b", "tệp nén"),
+)
+_MARKUP_STARTS = ("<!doctype", "<html", "<head", "<body", "<table", "<meta", "<?xml", "<xml")
+
+
+def _not_spreadsheet(what: str | None = None) -> SpreadsheetError:
+    detail = f" (đây là {what})" if what else ""
+    return SpreadsheetError(
+        "not_spreadsheet",
+        f"{_NOT_SPREADSHEET}{detail}. Hãy tải lên tệp danh sách theo mẫu của Cổng (.xlsx) hoặc tệp .csv.",
+    )
+
+
+def _refuse_known_binary(data: bytes, filename: str) -> None:
+    """Refuse PDFs, images, web pages and other files dressed up as lists."""
+    for magic, what in _BINARY_KINDS:
+        if data.startswith(magic):
+            raise _not_spreadsheet(what)
+    head = data[:2048]
+    for bom, codec in _BOMS:
+        if head.startswith(bom):
+            head_text = head[len(bom):].decode(codec, errors="ignore")
+            break
+    else:
+        head_text = head.decode("latin-1")
+    start = head_text.lstrip().lower()
+    if start.startswith(_MARKUP_STARTS):
+        extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+        named = f" được đặt đuôi .{extension}" if extension in ("xls", "xlsx", "csv") else ""
+        # Many systems export "Excel" files that are really web pages or
+        # Excel 2003 XML; Excel opens them, we do not.
+        raise SpreadsheetError(
+            "not_spreadsheet",
+            f"{_NOT_SPREADSHEET}: đây là trang web (HTML/XML){named} dù mở được bằng Excel. {_SAVE_AS_XLSX}",
+        )
+
+
+def _container_error(data: bytes) -> SpreadsheetError:
+    """Explain an OLE/CFB container: a password-protected workbook or an old .xls."""
+    if "EncryptedPackage".encode("utf-16-le") in data:
+        return _encrypted()
+    if "Workbook".encode("utf-16-le") in data or "Book".encode("utf-16-le") in data:
+        return SpreadsheetError(
+            "xls",
+            f"Tệp Excel 97–2003 (.xls) chưa được hỗ trợ. {_SAVE_AS_XLSX}",
+        )
+    return _not_spreadsheet("tệp Office cũ không phải bảng tính, ví dụ văn bản Word .doc")
+
+
+def _encrypted() -> SpreadsheetError:
+    return SpreadsheetError(
+        "encrypted",
+        "Tệp đang được đặt mật khẩu nên hệ thống không đọc được. Hãy mở tệp bằng Excel, gỡ mật khẩu "
+        "(Tệp › Thông tin › Bảo vệ sổ làm việc › Mã hóa bằng mật khẩu, xóa mật khẩu rồi lưu) và tải "
+        "lên lại.",
+    )
+
+
+# ----------------------------------------------------------------------- workbooks
+
+_MAX_ZIP_ENTRIES = 2000
+# Spreadsheet XML compresses well, but not a hundredfold over megabytes.
+_MAX_COMPRESSION_RATIO = 100
+_RATIO_CHECK_FROM = _MIB
+# calamine builds a dense grid spanning every cell that has content: cap it.
+_MAX_SHEET_CELLS = 2_000_000
+_INFLATE_CHUNK = 1 << 20
+
+
+def _corrupt() -> SpreadsheetError:
+    return SpreadsheetError(
+        "corrupt",
+        "Tệp bảng tính bị hỏng hoặc chưa được tải lên hết nên không đọc được. Hãy mở tệp bằng Excel để "
+        "kiểm tra, lưu lại rồi tải lên lần nữa.",
+    )
+
+
+def _zip_bomb(max_unpacked_bytes: int) -> SpreadsheetError:
+    return SpreadsheetError(
+        "zip_bomb",
+        "Tệp có cấu trúc nén bất thường (khi giải nén vượt quá "
+        f"{_megabytes(max_unpacked_bytes)} MB hoặc có tỷ lệ nén bất thường) nên không thể đọc an toàn. "
+        "Hãy sao chép danh sách sang một tệp Excel mới rồi tải lên lại.",
+    )
+
+
+def _read_workbook(data: bytes, *, max_rows: int, max_unpacked_bytes: int) -> SheetReadResult:
+    _check_package(data, max_unpacked_bytes)
+    try:
+        workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except python_calamine.PasswordError:
+        raise _encrypted() from None
+    except Exception:  # calamine reports broken files with many exception types
+        raise _corrupt() from None
+
+    best: tuple[tuple[int, ...], python_calamine.CalamineSheet, _Header, str] | None = None
+    best_incomplete: _Header | None = None
+    for index, meta in enumerate(workbook.sheets_metadata):
+        if meta.typ != python_calamine.SheetTypeEnum.WorkSheet:
+            continue
+        try:
+            sheet = workbook.get_sheet_by_index(index)
+            head = sheet.to_python(skip_empty_area=False, nrows=HEADER_SCAN_ROWS)
+        except Exception:
+            raise _corrupt() from None
+        header = _find_header([[_cell_text(value) for value in row] for row in head])
+        if header is None:
+            continue
+        if not header.complete:
+            if best_incomplete is None or header.score > best_incomplete.score:
+                best_incomplete = header
+            continue
+        visible = meta.visible == python_calamine.SheetVisibleEnum.Visible
+        rank = (header.score, int(visible), -index)
+        if best is None or rank > best[0]:
+            best = (rank, sheet, header, meta.name)
+    if best is None:
+        raise _no_header_error(best_incomplete)
+    _, sheet, header, sheet_name = best
+    try:
+        records = sheet.to_python(skip_empty_area=False)
+    except Exception:
+        raise _corrupt() from None
+    return _collect(records, header, max_rows=max_rows, sheet_name=sheet_name)
+
+
+def _check_package(data: bytes, max_unpacked_bytes: int) -> None:
+    """Check a zip before any parser sees it: that it is a workbook, that it is
+    whole, and that it cannot blow up in memory.
+
+    Declared sizes and compression ratios are checked first; then every entry
+    is inflated here, with a running budget, because a lying header can
+    declare a small size for a stream that inflates to gigabytes. Worksheets
+    are also scanned for the furthest cell with content (see `_sheet_extent`).
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        entries = archive.infolist()
+    except Exception:  # zipfile raises many kinds (BadZipFile, NotImplementedError, ...) for damage
+        raise _corrupt() from None
+    names = {entry.filename.lower().lstrip("/") for entry in entries}
+    if "xl/workbook.xml" not in names:
+        if "xl/workbook.bin" in names:
+            raise SpreadsheetError(
+                "not_spreadsheet", f"Tệp Excel dạng nhị phân (.xlsb) chưa được hỗ trợ. {_SAVE_AS_XLSX}"
+            )
+        if "mimetype" in names and "content.xml" in names:
+            raise SpreadsheetError(
+                "not_spreadsheet",
+                "Tệp OpenDocument (.ods) chưa được hỗ trợ. Hãy mở tệp và lưu lại dưới dạng Excel (.xlsx) "
+                "rồi tải lên lại.",
+            )
+        if "word/document.xml" in names:
+            raise _not_spreadsheet("văn bản Word")
+        if "[content_types].xml" in names:
+            raise _not_spreadsheet("tệp Office không phải bảng tính")
+        raise _not_spreadsheet("tệp nén ZIP")
+    if len(entries) > _MAX_ZIP_ENTRIES:
+        raise _zip_bomb(max_unpacked_bytes)
+    if sum(entry.file_size for entry in entries) > max_unpacked_bytes:
+        raise _zip_bomb(max_unpacked_bytes)
+    for entry in entries:
+        compressed = max(entry.compress_size, 1)
+        if entry.file_size > _RATIO_CHECK_FROM and entry.file_size > compressed * _MAX_COMPRESSION_RATIO:
+            raise _zip_bomb(max_unpacked_bytes)
+
+    budget = max_unpacked_bytes
+    for entry in entries:
+        content = _inflate(data, entry, budget, max_unpacked_bytes)
+        budget -= len(content)
+        if b"sheetData" in content:
+            _check_sheet_extent(content)
+
+
+def _inflate(data: bytes, entry: zipfile.ZipInfo, budget: int, max_unpacked_bytes: int) -> bytes:
+    """Inflate one entry from the raw archive, never past its declared size or the budget."""
+    if entry.flag_bits & 0x1:  # zip-level encryption: not something Excel writes
+        raise _corrupt()
+    start = entry.header_offset
+    local = data[start:start + 30]
+    if len(local) < 30 or not local.startswith(b"PK\x03\x04"):
+        raise _corrupt()
+    name_length, extra_length = struct.unpack("<HH", local[26:30])
+    begin = start + 30 + name_length + extra_length
+    raw = data[begin:begin + entry.compress_size]
+    if len(raw) != entry.compress_size:
+        raise _corrupt()
+    limit = min(entry.file_size, budget)
+    if entry.compress_type == zipfile.ZIP_STORED:
+        content = raw
+        if len(content) > limit:
+            raise _zip_bomb(max_unpacked_bytes)
+    elif entry.compress_type == zipfile.ZIP_DEFLATED:
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        chunks: list[bytes] = []
+        produced = 0
+        pending = raw
+        try:
+            while not inflater.eof:
+                chunk = inflater.decompress(pending, _INFLATE_CHUNK)
+                pending = inflater.unconsumed_tail
+                produced += len(chunk)
+                if produced > limit:
+                    raise _zip_bomb(max_unpacked_bytes)
+                chunks.append(chunk)
+                if not chunk and not pending:
+                    break  # the stream ended early: truncated
+        except zlib.error:
+            raise _corrupt() from None
+        if not inflater.eof:
+            raise _corrupt()
+        content = b"".join(chunks)
+    else:
+        raise _corrupt()
+    if len(content) != entry.file_size or zlib.crc32(content) != entry.CRC:
+        raise _corrupt()
+    return content
+
+
+# A <row> or <c> start tag, with its r="B12" attribute when it has one.
+_CELL_OR_ROW_TAG = re.compile(
+    rb"""<(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])"""
+    rb"""(?:[^>]*?\sr\s*=\s*["']([A-Za-z]{0,3})(\d{0,9})["'][^>]*>|[^>]*>)"""
+)
+
+
+def _sheet_extent(xml: bytes) -> tuple[int, int]:
+    """Return (rows, columns) spanned by the cells of a worksheet's XML.
+
+    Follows the positions a reader gives cells: the `r` attribute when there
+    is one, otherwise the next row or the next column. Empty cells count too,
+    which errs on the safe side.
+    """
+    row = column = max_row = max_column = 0
+    letters_seen: dict[bytes, int] = {}
+    for tag, letters, digits in _CELL_OR_ROW_TAG.findall(xml):
+        if tag == b"row":
+            row = int(digits) if digits else row + 1
+            column = 0
+            continue
+        if letters:
+            column = letters_seen.get(letters) or letters_seen.setdefault(
+                letters, _column_number(letters.decode("ascii"))
+            )
+            if digits:
+                row = int(digits)
+        else:
+            column += 1
+        if row > max_row:
+            max_row = row
+        if column > max_column:
+            max_column = column
+    return max_row, max_column
+
+
+def _check_sheet_extent(xml: bytes) -> None:
+    rows, columns = _sheet_extent(xml)
+    if rows * columns > _MAX_SHEET_CELLS:
+        last_column = get_column_letter(min(columns, 18278))
+        raise SpreadsheetError(
+            "sheet_too_large",
+            f"Bảng tính có dữ liệu trải tới dòng {_thousands(rows)} và cột {last_column}, "
+            "vượt xa vùng của một danh sách. Hãy xóa các ô thừa nằm ngoài danh sách (hoặc sao chép danh sách "
+            "sang một tệp mới) rồi tải lên lại.",
+        )
+
+
+def _column_number(letters: str) -> int:
+    number = 0
+    for letter in letters.upper():
+        number = number * 26 + ord(letter) - ord("A") + 1
+    return number
+
+
+# ---------------------------------------------------------------------------- CSV
+
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+_DELIMITERS = (",", ";", "\t")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _encoding_error() -> SpreadsheetError:
+    return SpreadsheetError(
+        "encoding",
+        "Không nhận dạng được bảng mã chữ (encoding) của tệp CSV. Hãy mở tệp bằng Excel và lưu lại dưới "
+        "dạng “CSV UTF-8 (Comma delimited)” hoặc “Excel Workbook (*.xlsx)” rồi tải lên lại.",
+    )
+
+
+def _decode(data: bytes) -> str:
+    """Decode CSV bytes: a BOM decides; then UTF-16 without BOM if the bytes
+    look like it; then strict UTF-8; then Windows-1258, the code page of
+    Excel's CSV on Vietnamese Windows."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom):].decode(codec)
+            except UnicodeDecodeError:
+                raise _encoding_error() from None
+    if b"\x00" in data[:4096]:
+        sample = data[:4096]
+        odd_zeros = sample[1::2].count(0)
+        even_zeros = sample[0::2].count(0)
+        half = len(sample) // 2 or 1
+        codec = None
+        if odd_zeros > half * 0.3 and even_zeros < half * 0.05:
+            codec = "utf-16-le"
+        elif even_zeros > half * 0.3 and odd_zeros < half * 0.05:
+            codec = "utf-16-be"
+        if codec is None:
+            raise _not_spreadsheet()
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            raise _encoding_error() from None
+    for codec in ("utf-8", "cp1258"):
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    raise _encoding_error()
+
+
+def _read_csv(data: bytes, *, max_rows: int) -> SheetReadResult:
+    text = _decode(data)
+    sample = text[:20000]
+    if len(_CONTROL_CHARACTERS.findall(sample)) > max(2, len(sample) // 200):
+        raise _not_spreadsheet()
+    if not clean(text):
+        raise SpreadsheetError("empty", "Tệp tải lên không có nội dung. Hãy kiểm tra lại tệp danh sách.")
+
+    best: tuple[tuple[int, ...], str, _Header] | None = None
+    for delimiter in _DELIMITERS:
+        head = _first_records(text, delimiter)
+        header = _find_header([[clean(cell) for cell in record] for record in head])
+        if header is None:
+            continue
+        width = len(head[header.last_row])
+        rank = (int(header.complete), header.score, width)
+        if best is None or rank > best[0]:
+            best = (rank, delimiter, header)
+    if best is None or not best[2].complete:
+        raise _no_header_error(best[2] if best else None)
+    _, delimiter, header = best
+    return _collect(_csv_records(text, delimiter), header, max_rows=max_rows, sheet_name=None)
+
+
+def _first_records(text: str, delimiter: str) -> list[list[str]]:
+    """The records a header could be in; a format error further on is
+    reported when the rows are read, not while guessing the separator."""
+    records: list[list[str]] = []
+    try:
+        records.extend(islice(_csv_records(text, delimiter), HEADER_SCAN_ROWS))
+    except SpreadsheetError:
+        pass
+    return records
+
+
+def _csv_records(text: str, delimiter: str) -> Iterator[list[str]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        yield from reader
+    except csv.Error:
+        raise SpreadsheetError(
+            "csv_format",
+            f"Tệp CSV bị lỗi định dạng ở khoảng dòng {reader.line_num} (có thể thiếu dấu ngoặc kép đóng). "
+            "Hãy mở tệp bằng Excel, kiểm tra rồi lưu lại.",
+        ) from None
+
+
+# ------------------------------------------------------------------ header and rows
+
+
+@dataclass
+class _Header:
+    last_row: int  # 0-based index of the (last) header row
+    columns: dict[int, str]  # column position → canonical key
+    ignored: list[str]
+
+    @property
+    def score(self) -> int:
+        return len(self.columns)
+
+    @property
+    def complete(self) -> bool:
+        found = set(self.columns.values())
+        return all(key in found for key in REQUIRED_KEYS)
+
+
+def _match_header(label: str) -> tuple[str, int] | None:
+    """Return (canonical key, strength) for a header cell: 2 exact, 1 prefix."""
+    words = _header_words(label)
+    if not words:
+        return None
+    if words in _ALIASES:
+        return _ALIASES[words], 2
+    for alias, key in _ALIASES_LONGEST_FIRST:
+        if words.startswith(alias + " "):
+            return key, 1
+    return None
+
+
+def _assign_columns(labels: Sequence[str], last_row: int) -> _Header:
+    chosen: dict[str, tuple[int, int]] = {}  # key → (column, strength)
+    for column, label in enumerate(labels):
+        match = _match_header(label)
+        if match is None:
+            continue
+        key, strength = match
+        if key not in chosen or strength > chosen[key][1]:
+            chosen[key] = (column, strength)
+    columns = {column: key for key, (column, _) in chosen.items()}
+    ignored = [clean(label) for column, label in enumerate(labels) if column not in columns and clean(label)]
+    return _Header(last_row=last_row, columns=dict(sorted(columns.items())), ignored=ignored)
+
+
+def _find_header(head: list[list[str]]) -> _Header | None:
+    """Pick the header among the first rows: most recognised columns, needing
+    name and email; a header split over two rows is tried when one row alone
+    lacks them. Returns the best candidate, complete or not, or None."""
+    best: tuple[tuple[int, ...], _Header] | None = None
+    for index, labels in enumerate(head[:HEADER_SCAN_ROWS]):
+        candidates = [(_assign_columns(labels, index), 1)]
+        if not candidates[0][0].complete and index + 1 < len(head):
+            lower = head[index + 1]
+            combined = []
+            for column in range(max(len(labels), len(lower))):
+                upper_label = labels[column] if column < len(labels) else ""
+                lower_label = lower[column] if column < len(lower) else ""
+                if _match_header(lower_label):
+                    combined.append(lower_label)
+                elif _match_header(upper_label):
+                    combined.append(upper_label)
+                else:
+                    combined.append(lower_label or upper_label)
+            candidates.append((_assign_columns(combined, index + 1), 2))
+        for header, height in candidates:
+            if header.score == 0:
+                continue
+            rank = (int(header.complete), header.score, -header.last_row, -height)
+            if best is None or rank > best[0]:
+                best = (rank, header)
+    return best[1] if best else None
+
+
+def _no_header_error(header: _Header | None) -> SpreadsheetError:
+    expected = ", ".join(f"“{name}”" for _, name in COLUMNS)
+    required = " và ".join(f"“{HEADERS[key]}”" for key in REQUIRED_KEYS)
+    if header is not None and header.score >= 2:
+        found = set(header.columns.values())
+        missing = " và ".join(f"“{HEADERS[key]}”" for key in REQUIRED_KEYS if key not in found)
+        opening = f"Dòng tiêu đề (dòng {header.last_row + 1}) thiếu cột {missing}."
+    else:
+        opening = f"Không tìm thấy dòng tiêu đề của danh sách trong {HEADER_SCAN_ROWS} dòng đầu của tệp."
+    return SpreadsheetError(
+        "no_header",
+        f"{opening} Dòng tiêu đề phải có ít nhất các cột {required}; các cột được nhận diện là {expected}. "
+        "Nên dùng tệp mẫu tải từ Cổng.",
+    )
+
+
+def _is_example(stt: str) -> bool:
+    if not stt or stt.isdigit():
+        return False
+    marker = _NOT_WORD.sub("", fold(stt))
+    return marker.startswith(("vidu", "vd"))
+
+
+def _is_column_numbering(values: Iterable[str]) -> bool:
+    filled = [value for value in values if value]
+    return len(filled) >= 3 and all(_COLUMN_NUMBER.match(value) for value in filled)
+
+
+def _collect(
+    records: Iterable[Sequence[object]],
+    header: _Header,
+    *,
+    max_rows: int,
+    sheet_name: str | None,
+) -> SheetReadResult:
+    keys = [key for key, _ in COLUMNS]
+    positions = list(header.columns.items())
+    rows: list[SheetRow] = []
+    examples = blanks = 0
+    first_data_row = header.last_row + 1
+    for number, record in enumerate(records, start=1):
+        if number <= first_data_row:
+            continue
+        width = len(record)
+        values = dict.fromkeys(keys, "")
+        for column, key in positions:
+            if column < width:
+                values[key] = _cell_text(record[column])
+        if number == first_data_row + 1 and _is_column_numbering(values.values()):
+            continue
+        if not any(value for key, value in values.items() if key != "stt"):
+            blanks += 1
+            continue
+        if _is_example(values["stt"]):
+            examples += 1
+            continue
+        if len(rows) >= max_rows:
+            raise SpreadsheetError(
+                "too_many_rows",
+                "Tệp có quá nhiều dòng dữ liệu: mỗi lần tải lên chỉ nhận tối đa "
+                f"{_thousands(max_rows)} dòng. Hãy chia danh sách thành nhiều tệp nhỏ hơn rồi tải lên lần "
+                "lượt.",
+            )
+        rows.append(SheetRow(number=number, values=values))
+    if not rows:
+        raise SpreadsheetError(
+            "no_data",
+            "Tệp không có dòng dữ liệu nào: dưới dòng tiêu đề "
+            f"(dòng {header.last_row + 1}) chỉ có dòng trống hoặc dòng ví dụ. Hãy nhập danh sách đối tượng "
+            "khảo sát, mỗi người một dòng, rồi tải lên lại.",
+        )
+    return SheetReadResult(
+        rows=rows,
+        example_rows_skipped=examples,
+        blank_rows_skipped=blanks,
+        ignored_columns=header.ignored,
+        sheet_name=sheet_name,
+        columns=[key for _, key in positions],
+        header_row=header.last_row + 1,
+    )
+
+
+def _cell_text(value: object) -> str:
+    """Turn a cell as calamine or csv gives it into the text the officer typed."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _number_text(value)
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0, 0):
+            return value.strftime("%d/%m/%Y")
+        return value.strftime("%d/%m/%Y %H:%M")
+    if isinstance(value, dt.date):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M" if value.second == 0 else "%H:%M:%S")
+    return clean(value)
+
+
+def _number_text(value: float) -> str:
+    """912345678.0 → "912345678", 3.5 → "3.5", never "9.12e+08"."""
+    if math.isnan(value) or math.isinf(value):
+        return ""
+    if value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    text = f"{value:.15g}"  # Excel shows 15 significant digits
+    if "e" in text:
+        text = format(Decimal(text), "f")
+    return text
+
+
+# ---------------------------------------------------------------------- the template
+
+_HEADER_FONT = Font(bold=True)
+_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+_THIN = Side(style="thin", color="999999")
+_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+_EXAMPLE_FONT = Font(italic=True, color="808080")
+_COLUMN_WIDTHS = {
+    "stt": 8, "full_name": 28, "position": 30, "group": 38, "unit": 42, "email": 34, "phone": 16, "note": 26,
+}
+_CENTRAL_CITIES = ("ha noi", "ho chi minh", "hai phong", "da nang", "can tho")
+
+
+def _locality(province_name: str) -> tuple[str, str]:
+    """Return ("tỉnh" or "thành phố", short name): the five centrally-run
+    cities say "thành phố" in unit names (HĐND thành phố Hà Nội)."""
+    name = clean(province_name)
+    folded = fold(name)
+    for prefix in ("thanh pho ", "tp. ", "tp ", "tinh "):
+        if folded.startswith(prefix):
+            name = name[len(prefix):].strip()
+            folded = folded[len(prefix):].strip()
+            break
+    word = "thành phố" if folded in _CENTRAL_CITIES else "tỉnh"
+    return word, name
+
+
+def _default_examples(
+    province_name: str, groups: list[str], departments: list[str], districts: list[str]
+) -> list[dict[str, str]]:
+    word, short = _locality(province_name)
+
+    def group(index: int) -> str:
+        return groups[index] if index < len(groups) else (groups[0] if groups else "")
+
+    examples = [
+        {
+            "full_name": "Nguyễn Văn An", "position": f"Phó Chủ tịch HĐND {word}", "group": group(0),
+            "unit": f"Hội đồng nhân dân {word} {short}".strip(), "email": "nvan@vidu.gov.vn",
+            "phone": "0912345678", "note": "Dòng ví dụ, không nhập",
+        },
+        {
+            "full_name": "Trần Thị Bình", "position": "Phó Giám đốc", "group": group(1),
+            "unit": departments[0] if departments else f"Sở Nội vụ {word} {short}".strip(),
+            "email": "ttbinh@vidu.gov.vn", "phone": "0987654321", "note": "",
+        },
+    ]
+    if districts:
+        examples.append({
+            "full_name": "Lê Văn Cường", "position": "Phó Chủ tịch UBND", "group": group(3),
+            "unit": districts[0], "email": "lvcuong@vidu.gov.vn", "phone": "0901234567", "note": "",
+        })
+    return examples
+
+
+def _council_group(groups: list[str]) -> str:
+    for name in groups:
+        folded = fold(name)
+        if "hoi dong nhan dan" in folded or "hdnd" in folded:
+            return name
+    return groups[0] if groups else "Đại biểu Hội đồng nhân dân cấp tỉnh"
+
+
+def build_template(
+    *,
+    province_name: str,
+    groups: list[str],
+    departments: list[str],
+    districts: list[str],
+    examples: list[dict[str, str]] | None = None,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> bytes:
+    """Build the .xlsx template a province fills in.
+
+    Sheets: "Hướng dẫn" (instructions), "Danh sách" (header, frozen, with
+    example rows whose STT says "Ví dụ", drop-downs for the group and the unit
+    on the first `TEMPLATE_ROWS` rows) and the hidden "Danh mục" holding the
+    drop-down lists (an inline list is limited to 255 characters). The unit
+    drop-down accepts other text too: council deputies write where they work.
+    `examples` are dicts keyed like `COLUMNS`; by default they are made up
+    from the given lists.
+    """
+    workbook = Workbook()
+    guide = workbook.active
+    guide.title = GUIDE_SHEET
+    sheet = workbook.create_sheet(LIST_SHEET)
+    choices = workbook.create_sheet(CHOICES_SHEET)
+    choices.sheet_state = "hidden"
+
+    _write_guide(guide, province_name=province_name, groups=groups, max_rows=max_rows, max_bytes=max_bytes)
+
+    keys = [key for key, _ in COLUMNS]
+    for column, (key, name) in enumerate(COLUMNS, start=1):
+        cell = sheet.cell(row=1, column=column, value=name)
+        cell.font = _HEADER_FONT
+        cell.fill = _HEADER_FILL
+        cell.border = _BORDER
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        letter = get_column_letter(column)
+        sheet.column_dimensions[letter].width = _COLUMN_WIDTHS[key]
+        if key == "phone":
+            # Text format keeps the leading 0 of phone numbers typed in.
+            sheet.column_dimensions[letter].number_format = "@"
+    sheet.row_dimensions[1].height = 30
+    sheet.freeze_panes = "A2"
+
+    if examples is None:
+        examples = _default_examples(province_name, groups, departments, districts)
+    for offset, example in enumerate(examples):
+        for column, key in enumerate(keys, start=1):
+            value = "Ví dụ" if key == "stt" else clean(example.get(key, ""))
+            cell = sheet.cell(row=2 + offset, column=column, value=value)
+            cell.font = _EXAMPLE_FONT
+            cell.data_type = "s"
+            cell.number_format = "@"
+
+    last_row = 1 + TEMPLATE_ROWS
+    group_column = get_column_letter(keys.index("group") + 1)
+    unit_column = get_column_letter(keys.index("unit") + 1)
+    choices["A1"] = HEADERS["group"]
+    choices["B1"] = HEADERS["unit"]
+    choices["A1"].font = choices["B1"].font = _HEADER_FONT
+    units = [clean(name) for name in [*departments, *districts] if clean(name)]
+    for index, name in enumerate(groups, start=2):
+        choices.cell(row=index, column=1, value=clean(name)).data_type = "s"
+    for index, name in enumerate(units, start=2):
+        choices.cell(row=index, column=2, value=name).data_type = "s"
+    choices.column_dimensions["A"].width = 45
+    choices.column_dimensions["B"].width = 60
+
+    if groups:
+        workbook.defined_names["DanhMucNhom"] = DefinedName(
+            "DanhMucNhom", attr_text=f"'{CHOICES_SHEET}'!$A$2:$A${len(groups) + 1}"
+        )
+        group_rule = DataValidation(
+            type="list", formula1="DanhMucNhom", allow_blank=True, showErrorMessage=True, errorStyle="stop",
+            errorTitle="Nhóm đối tượng", error="Hãy chọn một nhóm trong danh sách thả xuống.",
+            showInputMessage=True, promptTitle="Nhóm đối tượng",
+            prompt="Chọn một nhóm đối tượng trong danh sách thả xuống.",
+        )
+        group_rule.add(f"{group_column}2:{group_column}{last_row}")
+        sheet.add_data_validation(group_rule)
+    if units:
+        workbook.defined_names["DanhMucDonVi"] = DefinedName(
+            "DanhMucDonVi", attr_text=f"'{CHOICES_SHEET}'!$B$2:$B${len(units) + 1}"
+        )
+        unit_rule = DataValidation(
+            type="list", formula1="DanhMucDonVi", allow_blank=True, showErrorMessage=False,
+            showInputMessage=True, promptTitle="Cơ quan/đơn vị",
+            prompt="Chọn trong danh sách hoặc tự ghi tên cơ quan, đơn vị (đại biểu HĐND ghi nơi công tác).",
+        )
+        unit_rule.add(f"{unit_column}2:{unit_column}{last_row}")
+        sheet.add_data_validation(unit_rule)
+
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _write_guide(
+    guide: Worksheet, *, province_name: str, groups: list[str], max_rows: int, max_bytes: int
+) -> None:
+    word, _ = _locality(province_name)
+    council = _council_group(groups)
+    lines: list[tuple[str, str, str]] = [  # (style, column A, column B)
+        ("title", "HƯỚNG DẪN NHẬP DANH SÁCH ĐỐI TƯỢNG KHẢO SÁT CHỈ SỐ CẢI CÁCH HÀNH CHÍNH", ""),
+        ("subtitle", f"Địa phương: {clean(province_name)}", ""),
+        ("", "", ""),
+        ("section", "1. Cách nhập", ""),
+        ("", "", f"Nhập danh sách ở trang tính “{LIST_SHEET}”, mỗi người một dòng, bắt đầu từ dòng ngay dưới "
+                 "dòng tiêu đề. Không đổi tên, không xóa các cột tiêu đề."),
+        ("", "", "Các dòng có ô STT ghi “Ví dụ” là dòng mẫu: hệ thống tự bỏ qua khi đọc tệp, có thể để "
+                 "nguyên hoặc xóa đi. Dòng trống cũng được bỏ qua."),
+        ("", "", "Không nhập công thức; mỗi ô chỉ ghi một thông tin."),
+        ("", "", ""),
+        ("section", "2. Ý nghĩa các cột", ""),
+        ("column", HEADERS["stt"], "Số thứ tự: 1, 2, 3…"),
+        ("column", HEADERS["full_name"], "Họ và tên đầy đủ, có dấu. Ví dụ: Nguyễn Văn An."),
+        ("column", HEADERS["position"], "Chức vụ hiện tại, ví dụ: Giám đốc Sở, Phó Trưởng phòng, Phó Chủ "
+                                         "tịch UBND huyện. Đại biểu HĐND ghi chức vụ chính đang đảm nhiệm."),
+        ("column", HEADERS["group"], "Chọn trong danh sách thả xuống một trong các nhóm đối tượng ở mục 3."),
+        ("column", HEADERS["unit"], "Chọn cơ quan, đơn vị công tác trong danh sách thả xuống. Đại biểu HĐND "
+                                     "có thể tự ghi nơi công tác nếu không có trong danh sách."),
+        ("column", HEADERS["email"], "Địa chỉ hộp thư công vụ của chính người được khảo sát; phiếu khảo sát "
+                                      "được gửi tới địa chỉ này."),
+        ("column", HEADERS["phone"], "Số điện thoại di động, ví dụ 0912345678 (cột đã định dạng văn bản để "
+                                      "giữ số 0 ở đầu)."),
+        ("column", HEADERS["note"], "Thông tin thêm, nếu có."),
+        ("", "", ""),
+        ("section", "3. Nhóm đối tượng khảo sát", ""),
+        *[("", "", f"{number}. {clean(name)}") for number, name in enumerate(groups, start=1)],
+        ("", "", f"Người vừa là đại biểu HĐND {word} vừa thuộc nhóm khác (ví dụ Giám đốc Sở là đại biểu "
+                 f"HĐND) chỉ ghi một lần, ở nhóm “{clean(council)}”."),
+        ("", "", "Khảo sát toàn bộ những người thuộc các nhóm trên, không chọn mẫu."),
+        ("", "", ""),
+        ("section", "4. Tệp được chấp nhận", ""),
+        ("", "", "Tệp Excel .xlsx (nên dùng chính tệp mẫu này) hoặc tệp .csv (UTF-8, UTF-16 hoặc "
+                 "Windows-1258; phân cách bằng dấu phẩy, chấm phẩy hoặc tab)."),
+        ("", "", "Tệp Excel 97–2003 (.xls) cần mở bằng Excel và lưu lại dưới dạng .xlsx. Tệp đặt mật khẩu "
+                 "phải gỡ mật khẩu trước khi tải lên."),
+        ("", "", f"Dung lượng tối đa {_megabytes(max_bytes)} MB; mỗi tệp tối đa {_thousands(max_rows)} dòng "
+                 "dữ liệu."),
+        ("", "", "Sau khi tải lên, kiểm tra lại danh sách trên Cổng trước khi bấm “Gửi danh sách”."),
+    ]
+    for row, (style, label, text) in enumerate(lines, start=1):
+        first = guide.cell(row=row, column=1, value=label or None)
+        second = guide.cell(row=row, column=2, value=text or None)
+        second.alignment = Alignment(wrap_text=True, vertical="top")
+        first.alignment = Alignment(vertical="top", wrap_text=style == "column")
+        if style == "title":
+            first.font = Font(bold=True, size=14, color="1F4E79")
+        elif style in ("subtitle", "section", "column"):
+            first.font = Font(bold=True)
+    guide.column_dimensions["A"].width = 24
+    guide.column_dimensions["B"].width = 100
+
+
+# ------------------------------------------------------------------------- exports
+
+_FORMULA_STARTS = ("=", "+", "-", "@")
+_MAX_CELL_TEXT = 32767
+
+
+def neutralise_formula(value: str) -> str:
+    """Prefix a single quote to text a spreadsheet could run as a formula.
+
+    Following OWASP's CSV-injection advice: text starting with =, +, -, @, a
+    tab or a carriage return, also after leading whitespace, gets a leading
+    "'" so Excel and LibreOffice show it instead of evaluating it. A phone
+    number "+84912345678" becomes "'+84912345678", still readable.
+    """
+    if value.startswith(("\t", "\r")) or value.lstrip().startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def export_rows(
+    headers: list[str],
+    rows: list[list[object]],
+    *,
+    sheet_title: str,
+    title: str | None = None,
+) -> bytes:
+    """Write rows to a formatted .xlsx: optional bold title, bold frozen header,
+    column widths fitted to the content.
+
+    Text goes through `neutralise_formula` and is stored as a text cell, so
+    Excel never evaluates it and phone numbers stay text; numbers and dates
+    stay numbers and dates.
+    """
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(_safe_sheet_title(sheet_title))
+    width = max([len(headers), *(len(row) for row in rows)])
+    widths = [len(str(name)) for name in headers] + [0] * (width - len(headers))
+    prepared: list[list[object]] = []
+    for row in rows:
+        values = [_export_value(value) for value in row]
+        for index, value in enumerate(values):
+            widths[index] = max(widths[index], len(_display(value)))
+        prepared.append(values)
+    for index, chars in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = min(max(chars + 2, 8), 60)
+
+    header_row = 3 if title else 1
+    # A write-only sheet writes its view with the first row: freeze first.
+    sheet.freeze_panes = f"A{header_row + 1}"
+    if title:
+        cell = WriteOnlyCell(sheet, value=_text_value(title))
+        cell.font = Font(bold=True, size=13)
+        cell.data_type = "s"
+        sheet.append([cell])
+        sheet.append([])
+    header_cells = []
+    for name in headers:
+        cell = WriteOnlyCell(sheet, value=_text_value(str(name)))
+        cell.data_type = "s"
+        cell.font = _HEADER_FONT
+        cell.fill = _HEADER_FILL
+        cell.border = _BORDER
+        cell.alignment = Alignment(vertical="center", wrap_text=True)
+        header_cells.append(cell)
+    sheet.append(header_cells)
+    for values in prepared:
+        sheet.append([_export_cell(sheet, value) for value in values])
+
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _safe_sheet_title(title: str) -> str:
+    text = re.sub(r"[\[\]:*?/\\]", "-", clean(title)).strip("'")
+    return text[:31] or "Sheet1"
+
+
+def _text_value(value: str) -> str:
+    text = ILLEGAL_CHARACTERS_RE.sub("", neutralise_formula(value))
+    return text[:_MAX_CELL_TEXT]
+
+
+def _export_value(value: object) -> object:
+    if value is None or isinstance(value, (bool, int, float, dt.date, dt.time)):
+        if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+            return ""
+        return value
+    if isinstance(value, Decimal):
+        return float(value)
+    return _text_value(str(value))
+
+
+def _display(value: object) -> str:
+    """The text a cell shows, to size its column."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return "dd/mm/yyyy hh:mm"
+    if isinstance(value, dt.date):
+        return "dd/mm/yyyy"
+    return str(value)
+
+
+def _export_cell(sheet: Any, value: object) -> object:
+    if isinstance(value, str):
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"
+        cell.number_format = "@"
+        return cell
+    if isinstance(value, dt.datetime):
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.number_format = "dd/mm/yyyy hh:mm"
+        return cell
+    if isinstance(value, dt.date):
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.number_format = "dd/mm/yyyy"
+        return cell
+    return value

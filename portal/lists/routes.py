@@ -1,0 +1,218 @@
+"""Khảo sát Chỉ số CCHC > Nhập danh sách đối tượng: template, upload, review and fix, send."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+
+from portal.domain import lists
+from portal.domain.campaigns import current_campaign
+from portal.extensions import db
+from portal.models import RespondentGroup
+from portal.permissions import get_respondent_for_user, own_province, province_only
+
+bp = Blueprint("lists", __name__, url_prefix="/khao-sat/danh-sach")
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@bp.before_request
+@province_only
+def _province_only() -> None:
+    """The list is the province account's job (IT focal points and the ministry have their own pages)."""
+
+
+def _context():
+    campaign = current_campaign(db.session)
+    if campaign is None:
+        abort(404)
+    province = own_province(db.session, current_user)
+    rlist = lists.get_or_create_list(db.session, campaign, province.id)
+    return campaign, province, rlist
+
+
+def _tz() -> str:
+    return current_app.config["PORTAL_TIMEZONE"]
+
+
+def _groups(campaign) -> dict[int, RespondentGroup]:
+    return {g.id: g for g in lists.campaign_groups(db.session, campaign)}
+
+
+def _page_context(campaign, province, rlist) -> dict:
+    return {
+        "campaign": campaign, "province": province, "rlist": rlist,
+        "state": lists.editability(rlist, campaign, _tz()),
+        "summary": lists.summary(db.session, rlist, campaign),
+        "groups": _groups(campaign),
+        "max_upload_mb": current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024),
+    }
+
+
+@bp.get("/")
+def index():
+    campaign, province, rlist = _context()
+    return render_template("lists/index.html", **_page_context(campaign, province, rlist), error=None)
+
+
+@bp.get("/mau.xlsx")
+def template():
+    campaign, province, _rlist = _context()
+    data = lists.template_for(db.session, campaign, province)
+    return send_file(BytesIO(data), mimetype=XLSX, as_attachment=True,
+                     download_name=f"mau-danh-sach-khao-sat-{province.slug}.xlsx")
+
+
+@bp.post("/tai-len")
+def upload():
+    campaign, province, rlist = _context()
+    upload = request.files.get("file")
+    error = None
+    if upload is None or not upload.filename:
+        error = "Vui lòng chọn tệp danh sách (.xlsx hoặc .csv) trước khi bấm “Tải lên”."
+    else:
+        try:
+            outcome = lists.import_file(db.session, current_user, rlist, campaign, province, upload.read(),
+                                        upload.filename, tz_name=_tz(),
+                                        max_bytes=current_app.config["MAX_CONTENT_LENGTH"])
+        except lists.ListError as problem:
+            db.session.rollback()
+            error = problem.message
+        else:
+            flash(f"Đã nhập {outcome.kept} người từ tệp “{upload.filename}”"
+                  + (f", gộp {outcome.dropped} dòng trùng" if outcome.dropped else "")
+                  + (f"; còn {outcome.rows_with_errors} dòng có lỗi cần sửa." if outcome.errors else "; không có lỗi."),
+                  "warning" if outcome.errors else "success")
+            return redirect(url_for("lists.review"), code=303)
+    db.session.refresh(rlist)
+    return render_template("lists/index.html", **_page_context(campaign, province, rlist), error=error), 422
+
+
+@bp.get("/ra-soat")
+def review():
+    campaign, province, rlist = _context()
+    show, query = request.args.get("loc", ""), request.args.get("q", "")
+    page = lists.review_page(db.session, rlist, show=show, query=query,
+                             page=request.args.get("trang", 1, type=int))
+    context = {**_page_context(campaign, province, rlist), "page": page, "show": show, "query": query,
+               "notices": lists.list_notices(rlist), "problems_of": lists.row_problems,
+               "units": lists.unit_names(db.session, province)}
+    if request.htmx and request.htmx.target == "list-table":
+        return render_template("lists/_table.html", **context)
+    return render_template("lists/review.html", **context)
+
+
+def _row_response(campaign, province, rlist, person, *, message: str = ""):
+    context = {**_page_context(campaign, province, rlist), "person": person, "problems_of": lists.row_problems,
+               "message": message, "oob": True}
+    return render_template("lists/_row.html", **context)
+
+
+@bp.get("/nguoi/<int:respondent_id>")
+def row(respondent_id: int):
+    campaign, province, rlist = _context()
+    person = get_respondent_for_user(db.session, current_user, respondent_id)
+    if not request.htmx:
+        return redirect(url_for("lists.review") + f"#r-{person.id}")
+    return _row_response(campaign, province, rlist, person)
+
+
+@bp.get("/nguoi/<int:respondent_id>/sua")
+def edit(respondent_id: int):
+    campaign, province, rlist = _context()
+    person = get_respondent_for_user(db.session, current_user, respondent_id)
+    context = {**_page_context(campaign, province, rlist), "person": person, "values": None,
+               "problems_of": lists.row_problems}
+    if request.htmx:
+        return render_template("lists/_row_edit.html", **context)
+    return render_template("lists/edit.html", **context)
+
+
+@bp.post("/nguoi/<int:respondent_id>")
+def save(respondent_id: int):
+    campaign, province, rlist = _context()
+    person = get_respondent_for_user(db.session, current_user, respondent_id)
+    try:
+        outcome = lists.update_respondent(db.session, current_user, rlist, campaign, province, person,
+                                          request.form.to_dict(), tz_name=_tz())
+    except lists.ListError as problem:
+        db.session.rollback()
+        if request.htmx:
+            return render_template("errors/_error.html", status=409, title="Không lưu được", message=problem.message), \
+                409, {"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"}
+        flash(problem.message, "error")
+        return redirect(url_for("lists.review"))
+    if request.htmx:
+        return _row_response(campaign, province, rlist, outcome.respondent, message=outcome.message)
+    flash(outcome.message or "Đã lưu.", "success" if outcome.respondent and not outcome.respondent.error_count
+          else "warning")
+    anchor = f"#r-{outcome.respondent.id}" if outcome.respondent else ""
+    return redirect(url_for("lists.review") + anchor, code=303)
+
+
+@bp.post("/nguoi/<int:respondent_id>/xoa")
+def remove(respondent_id: int):
+    campaign, province, rlist = _context()
+    person = get_respondent_for_user(db.session, current_user, respondent_id)
+    name = person.full_name
+    try:
+        lists.delete_respondent(db.session, current_user, rlist, campaign, province, person, tz_name=_tz())
+    except lists.ListError as problem:
+        db.session.rollback()
+        flash(problem.message, "error")
+        return redirect(url_for("lists.review"), code=303)
+    if request.htmx:
+        return _row_response(campaign, province, rlist, None, message=f"Đã xóa “{name}” khỏi danh sách.")
+    flash(f"Đã xóa “{name}” khỏi danh sách.", "success")
+    return redirect(url_for("lists.review"), code=303)
+
+
+@bp.post("/them")
+def add():
+    campaign, province, rlist = _context()
+    try:
+        outcome = lists.add_respondent(db.session, current_user, rlist, campaign, province, request.form.to_dict(),
+                                       tz_name=_tz())
+    except lists.ListError as problem:
+        db.session.rollback()
+        flash(problem.message, "error")
+        return redirect(url_for("lists.review") + "#them", code=303)
+    flash(outcome.message or "Đã thêm một người vào danh sách.", "success")
+    anchor = f"#r-{outcome.respondent.id}" if outcome.respondent else ""
+    return redirect(url_for("lists.review", loc="") + anchor, code=303)
+
+
+@bp.route("/gui", methods=["GET", "POST"])
+def send():
+    campaign, province, rlist = _context()
+    error = None
+    if request.method == "POST":
+        try:
+            sent = lists.send_list(db.session, current_user, rlist, campaign, province,
+                                   version=request.form.get("version", -1, type=int), tz_name=_tz())
+        except lists.ListError as problem:
+            db.session.rollback()
+            db.session.refresh(rlist)
+            error = problem.message
+        else:
+            if sent:
+                from portal.emails import tell_ministry_list_sent
+
+                tell_ministry_list_sent(province, rlist)
+                flash("Đã gửi danh sách đến Bộ Nội vụ.", "success")
+            else:
+                flash("Danh sách này đã được gửi trước đó; không gửi lại.", "info")
+            return redirect(url_for("lists.index"), code=303)
+    return render_template("lists/send.html", **_page_context(campaign, province, rlist), error=error), \
+        422 if error else 200
+
+
+@bp.get("/xuat.xlsx")
+def export():
+    campaign, province, rlist = _context()
+    data = lists.export_list(db.session, rlist, campaign, province)
+    return send_file(BytesIO(data), mimetype=XLSX, as_attachment=True,
+                     download_name=f"danh-sach-khao-sat-{province.slug}.xlsx")
+
