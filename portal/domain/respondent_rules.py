@@ -21,26 +21,22 @@ Decisions worth knowing (see also the docstrings below):
   "Trưởng phòng".
 * The same person in groups 2/3/4 at once keeps the lower group number (the more senior
   role: a deputy director who also heads a division is surveyed as a director).
-* "Trưởng ban/Phó Trưởng ban" is read as the Ban Dân tộc leader (group 2) as in the 2021
-  reference list, whatever the unit.
+* "Trưởng ban/Phó Trưởng ban" is a group 2 position in a Ban (Ban Dân tộc), and division
+  level elsewhere ("Trưởng ban Quản lý dự án" of a Sở).
 * Rows are never removed for being blank: a blank row gets its "required" errors (use
   :func:`is_blank` to skip blank spreadsheet lines on import).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
-import email_validator
 from email_validator import EmailNotValidError, validate_email
 
 from portal.domain.text import clean, fold
@@ -114,7 +110,12 @@ class PositionRef:
 
 @dataclass(frozen=True)
 class GroupRef:
-    """A respondent group (1 council deputies, 2 department leaders, …)."""
+    """A respondent group (1 council deputies, 2 department leaders, …).
+
+    The council group (code ``HDND``) takes any position. A group given no positions takes
+    any position too; the district group is the one listing "Chủ tịch UBND …" (or, without
+    positions, the one whose name says "huyện"): its unit must be a district.
+    """
 
     code: str
     number: int
@@ -369,6 +370,7 @@ _POSITION_WORDS = {"pgd": "pho gd", "ptp": "pho tp", "pct": "pho ct", "pcct": "p
 _RANKS = (("pho", "chanh"), ("chanh",), ("pho", "truong"), ("truong",))
 _CHAIR_KEYS = (("ct", "ubnd"), ("pho", "ct", "ubnd"))
 _DIRECTOR_KEYS = (("gd",), ("pho", "gd"))
+_BOARD_KEYS = (("truong", "ban"), ("pho", "truong", "ban"))
 # Units under a department whose head is styled "Giám đốc" (division level).
 _SUB_UNITS = (
     "trung tam", "benh vien", "ban quan ly", "quy", "vien", "bao tang", "thu vien", "nha hat",
@@ -376,6 +378,7 @@ _SUB_UNITS = (
     "truong", "xi nghiep", "doan", "chi nhanh", "vp dang ky",
 )
 _PROVINCE_MARKERS = frozenset({"tinh", "tp"})
+_NOT_CODE = re.compile(r"[\W_]+")
 
 
 def _fold_punct(text: str, breaks: bool) -> str:
@@ -571,7 +574,7 @@ class _Index:
 
     def _build_group_words(self) -> None:
         self.group_name_words = {g.code: self.group_words(g.name) for g in self.groups}
-        self.code_keys = {re.sub(r"[\W_]+", "", fold(g.code)): g for g in self.groups}
+        self.code_keys = {_NOT_CODE.sub("", fold(g.code)): g for g in self.groups}
         self.council_numbers = frozenset(g.number for g in self.groups if is_council_group(g))
         self.group_memo: dict[str, tuple[GroupRef | None, str | None]] = {}
 
@@ -604,6 +607,9 @@ class _Index:
                     key = _position_key(text)
                     if key:
                         self.aliases[key].add(group.number)
+        if self.district_group is None:  # positions not loaded: fall back on the group's name
+            named = [g for g in self.groups if "huyen" in _fold(g.name).split()]
+            self.district_group = named[0] if len(named) == 1 else None
         self.max_alias = max((len(k) for k in self.aliases), default=0)
         self.group_titles = {
             g.number: ", ".join(p.title for p in g.positions) for g in self.groups
@@ -613,7 +619,8 @@ class _Index:
     def position_groups(
         self, key: tuple[str, ...], dept: DepartmentRef | None, has_district: bool
     ) -> frozenset[int]:
-        """Group numbers (council excluded) a position fits, given the row's unit."""
+        """Group numbers (council excluded) a position fits, given the row's department and
+        whether the row is in the district group (where a bare "Chủ tịch" is the UBND chair)."""
         memo_key = (key, dept.id if dept else None, has_district)
         cached = self._position_memo.get(memo_key)
         if cached is None:
@@ -629,7 +636,7 @@ class _Index:
         # "Chánh Văn phòng" in "Văn phòng UBND tỉnh" reads "Chánh Văn phòng UBND tỉnh".
         if rank and body and dept_key and len(dept_key) > len(body) and dept_key[: len(body)] == body:
             key = rank + dept_key
-        # A bare "Chủ tịch"/"Phó Chủ tịch" whose unit is a district is the People's Committee's.
+        # A bare "Chủ tịch"/"Phó Chủ tịch" listed in the district group is the People's Committee's.
         if key in (("ct",), ("pho", "ct")) and has_district:
             key = (*key, "ubnd")
         best: tuple[str, ...] | None = None
@@ -649,10 +656,18 @@ class _Index:
             groups = {min(groups)} if leads else {max(groups)}
         if best in _CHAIR_KEYS and self._is_province_level(tail):
             return frozenset()
-        if best in _DIRECTOR_KEYS and self.division_group is not None:
-            joined = " ".join(tail)
-            if any(joined == s or joined.startswith(s + " ") for s in _SUB_UNITS):
-                groups = {self.division_group.number}
+        if self.division_group is not None:
+            if best in _DIRECTOR_KEYS:
+                # "Giám đốc Trung tâm …" heads a unit under the department: division level.
+                joined = " ".join(tail)
+                if any(joined == s or joined.startswith(s + " ") for s in _SUB_UNITS):
+                    groups = {self.division_group.number}
+            elif best in _BOARD_KEYS:
+                # "Trưởng ban" leads the department only in a Ban (Ban Dân tộc); "Trưởng ban Quản lý
+                # dự án" of a Sở is division level.
+                in_board = dept_key[:1] == ("ban",) if dept_key else (not tail or tail[:2] == ("dan", "toc"))
+                if not in_board:
+                    groups = {self.division_group.number}
         return frozenset(groups)
 
     def _is_province_level(self, tail: tuple[str, ...]) -> bool:
@@ -895,30 +910,13 @@ def _normalise_name(raw: str) -> tuple[str, str | None]:
     return name, f"họ và tên {_quote(name)} có ký tự không hợp lệ: {' '.join(bad)}{hint}"
 
 
-# Ordinary ASCII addresses: dot-atom local part of at most 64 characters, host labels without
-# leading, trailing or doubled hyphens, a letters-only top-level domain, no special-use domain.
-_EMAIL_FAST = re.compile(
-    r"(?=[^@]{1,64}@)[a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*@(?:[a-z0-9]+(?:-[a-z0-9]+)*\.)+[a-z]{2,24}"
-)
-_SPECIAL_USE = re.compile(
-    r"(?:^|\.)(?:" + "|".join(re.escape(d) for d in email_validator.SPECIAL_USE_DOMAIN_NAMES) + r")$"
-)
 _EMAIL_SPLIT = re.compile(r"[;,\s]+")
+_EMAIL_BRACKETS = re.compile(r"<([^<>]*)>")
 
 
+@functools.lru_cache(maxsize=16384)
 def _email_syntax_ok(email: str) -> bool:
-    """Fast path for ordinary ASCII addresses, the library for anything else."""
-    if _EMAIL_FAST.fullmatch(email) and len(email) <= 254:
-        domain = email[email.index("@") + 1:]
-        if (len(domain) <= 63 or all(len(x) <= 63 for x in domain.split("."))) and not _SPECIAL_USE.search(
-            domain
-        ):
-            return True
-    return _email_ok_by_library(email)
-
-
-@functools.lru_cache(maxsize=8192)
-def _email_ok_by_library(email: str) -> bool:
+    """Syntax only, by email-validator (no DNS); cached, since a list is re-checked after every edit."""
     try:
         validate_email(email, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
@@ -932,7 +930,7 @@ def _normalise_email(raw: str) -> tuple[str, str | None]:
     if not text:
         return "", "chưa ghi email công vụ"
     email = text
-    bracket = re.search(r"<([^<>]*)>", email)
+    bracket = _EMAIL_BRACKETS.search(email)
     if bracket:
         email = bracket.group(1)
     email = email.strip().strip("<>").strip()
@@ -963,6 +961,7 @@ def _normalise_email(raw: str) -> tuple[str, str | None]:
 _PHONE_SEPARATORS = re.compile(r"[\s.\-()–]")
 _PHONE_MANY = re.compile(r"[;,/|]|\bhoac\b|\bor\b")
 _PHONE_FLOAT = re.compile(r"(\d+)\.0+")
+_SIX_DIGITS = re.compile(r"\d{6}")
 _PHONE_SCI = re.compile(r"\d(?:\.\d+)?[eE]\+?\d+")
 _PHONE_RULE = "số trong nước gồm 10 chữ số (di động) hoặc 11 chữ số (cố định), bắt đầu bằng 0"
 
@@ -973,7 +972,7 @@ def _normalise_phone(raw: str) -> tuple[str, str | None, str | None]:
     text = clean(raw)
     if not text:
         return "", None, None
-    pieces = [p for p in _PHONE_MANY.split(_fold(text)) if re.search(r"\d{6}", _PHONE_SEPARATORS.sub("", p))]
+    pieces = [p for p in _PHONE_MANY.split(_fold(text)) if _SIX_DIGITS.search(_PHONE_SEPARATORS.sub("", p))]
     if len(pieces) > 1:
         return text, f"ô có nhiều số ({_quote(text)}); chỉ ghi một số điện thoại", None
     value = text
@@ -1052,7 +1051,7 @@ def _read_group(raw: str, index: _Index) -> tuple[GroupRef | None, str | None]:
     float_match = _PHONE_FLOAT.fullmatch(_fold(text))
     if float_match:
         folded = float_match.group(1)
-    code_key = re.sub(r"[\W_]+", "", _fold(text))
+    code_key = _NOT_CODE.sub("", _fold(text))
     if code_key in index.code_keys:
         return index.code_keys[code_key], None
     number_match = _GROUP_NUMBER.match(folded)
@@ -1184,8 +1183,9 @@ def _check_row(row: RowInput, order: int, index: _Index) -> _Work:
 
     if not position:
         error(COL_POSITION, "chưa ghi chức vụ")
-    elif group is not None and not council:
-        fits = index.position_groups(_position_key(position), department, district is not None)
+    elif group is not None and not council and group.positions:
+        in_district_group = index.district_group is not None and group.number == index.district_group.number
+        fits = index.position_groups(_position_key(position), department, in_district_group)
         if group.number not in fits:
             if fits:
                 others = " hoặc ".join(_label(index.by_number[g]) for g in sorted(fits))
@@ -1350,24 +1350,6 @@ def _flag_shared_emails(works: list[_Work]) -> None:
             problems.insert(at, problem)
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a list is checked.
-
-    A check allocates tens of thousands of small acyclic objects; left on, the collector
-    walks the whole (large, in a web process) heap several times and doubles the run time.
-    Nothing is lost: the collector runs as usual once it is back on.
-    """
-    was_enabled = gc.isenabled()
-    if was_enabled:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def check_list(rows: list[RowInput], refs: ProvinceRefs) -> ListCheck:
     """Check and normalise a province's whole respondent list.
 
@@ -1376,10 +1358,9 @@ def check_list(rows: list[RowInput], refs: ProvinceRefs) -> ListCheck:
     row) and a mailbox written for two different people is flagged on both rows.
     """
     index = _index_for(refs)
-    with _gc_paused():
-        works = [_check_row(row, order, index) for order, row in enumerate(rows)]
-        kept, dropped, merge_notices = _merge(works, index)
-        _flag_shared_emails(kept)
+    works = [_check_row(row, order, index) for order, row in enumerate(rows)]
+    kept, dropped, merge_notices = _merge(works, index)
+    _flag_shared_emails(kept)
     notices = [p for w in kept for p in w.notices] + merge_notices
     notices.sort(key=lambda p: p.number)
     return ListCheck(
