@@ -1,0 +1,120 @@
+"""The ministry's questionnaire pages: import a set of forms, replace it until launch, preview each form."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from sqlmodel import select
+
+from portal.domain import questionnaires
+from portal.domain.campaigns import current_campaign
+from portal.extensions import db
+from portal.models import Campaign, User
+from portal.permissions import ministry_only
+
+bp = Blueprint("questionnaires", __name__, url_prefix="/bo/phieu-khao-sat")
+
+YAML_MIMETYPE = "application/yaml"
+
+
+@bp.before_request
+@ministry_only
+def _ministry_only() -> None:
+    """Every page here is the ministry's."""
+
+
+def _campaign() -> Campaign:
+    campaign = current_campaign(db.session)
+    if campaign is None:
+        abort(404)
+    return campaign
+
+
+def _index_page(campaign: Campaign, error: questionnaires.QuestionnaireError | None = None, status: int = 200):
+    rows = questionnaires.versions(db.session, campaign)
+    current = next((row for row in rows if row.is_current), None)
+    importer_ids = {row.imported_by_id for row in rows if row.imported_by_id is not None}
+    importers = ({u.id: u for u in db.session.exec(select(User).where(User.id.in_(importer_ids)))}
+                 if importer_ids else {})
+    return render_template(
+        "questionnaires/index.html", campaign=campaign, rows=rows, current=current,
+        questionnaire=questionnaires.load(current) if current else None, importers=importers,
+        groups=questionnaires.group_labels(db.session, campaign), error=error,
+        targets=questionnaires.TARGET_LABELS, frozen_message=questionnaires.FROZEN_MESSAGE,
+        max_size=f"{questionnaires.MAX_BYTES // (1024 * 1024)} MB",
+    ), status
+
+
+@bp.get("/")
+def index():
+    return _index_page(_campaign())
+
+
+@bp.post("/nhap")
+def upload():
+    campaign = _campaign()
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _index_page(campaign, questionnaires.QuestionnaireError(
+            "Vui lòng chọn tệp bộ phiếu (.yaml) trước khi bấm “Nhập bộ phiếu”."), 422)
+    try:
+        version = questionnaires.import_questionnaire(
+            db.session, current_user, campaign, upload.read(questionnaires.MAX_BYTES + 1), upload.filename)
+    except questionnaires.QuestionnaireError as problem:
+        db.session.rollback()
+        return _index_page(campaign, problem, 422)
+    flash(f"Đã nhập bộ phiếu “{version.title}” (phiên bản {version.version}); đây là bộ phiếu đang dùng.", "success")
+    return redirect(url_for("questionnaires.index"), code=303)
+
+
+@bp.post("/nap-mau")
+def load_sample():
+    campaign = _campaign()
+    if questionnaires.current_version(db.session, campaign) is not None:
+        flash("Đợt khảo sát đã có bộ phiếu nên không nạp bộ phiếu mẫu.", "warning")
+        return redirect(url_for("questionnaires.index"), code=303)
+    try:
+        version = questionnaires.load_sample(db.session, campaign, current_user)
+    except questionnaires.QuestionnaireError as problem:
+        db.session.rollback()
+        return _index_page(campaign, problem, 422)
+    flash(f"Đã nạp bộ phiếu mẫu (phiên bản {version.version}). Đây là PHIẾU MẪU, không phải nội dung chính thức: "
+          "hãy nhập bộ phiếu chính thức trước khi phát hành khảo sát.", "warning")
+    return redirect(url_for("questionnaires.index"), code=303)
+
+
+@bp.get("/phien-ban-<int:number>.yaml")
+def download(number: int):
+    row = questionnaires.version_by_number(db.session, _campaign(), number)
+    if row is None:
+        abort(404)
+    imported = row.imported_at.astimezone(ZoneInfo(current_app.config["PORTAL_TIMEZONE"]))
+    header = (f"# {row.title}\n# Phiên bản {row.version}, nhập lúc {imported:%H:%M %d/%m/%Y}"
+              f"{' từ tệp ' + row.source_name if row.source_name else ''}; tải về từ Cổng Chỉ số CCHC.\n")
+    text = header + questionnaires.to_yaml(questionnaires.load(row))
+    return Response(text, mimetype=YAML_MIMETYPE, headers={
+        "Content-Disposition": f'attachment; filename="bo-phieu-phien-ban-{row.version}.yaml"'})
+
+
+@bp.get("/bo-phieu-mau.yaml")
+def sample_file():
+    return send_file(questionnaires.sample_path(), mimetype=YAML_MIMETYPE, as_attachment=True,
+                     download_name="bo-phieu-mau-2021.yaml")
+
+
+@bp.get("/xem/<form_code>")
+def preview(form_code: str):
+    campaign = _campaign()
+    number = request.args.get("phien-ban", type=int)
+    row = (questionnaires.version_by_number(db.session, campaign, number) if number
+           else questionnaires.current_version(db.session, campaign))
+    if row is None:
+        abort(404)
+    form = questionnaires.load(row).form(form_code)
+    if form is None:
+        abort(404)
+    return render_template("questionnaires/preview.html", row=row, form=form,
+                           groups=questionnaires.group_labels(db.session, campaign),
+                           targets=questionnaires.TARGET_LABELS)
