@@ -15,8 +15,19 @@ bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths: an open redirect would make the login page a phishing tool."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    """Only same-site paths: an open redirect would make the login page a phishing tool.
+
+    Browsers read a backslash as a slash and drop tabs and newlines, so "/\\evil.example" and
+    "/<tab>/evil.example" would leave the site too: any such character sends the person home instead.
+    """
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and not any(ord(ch) < 32 or ord(ch) == 127 for ch in target)
+        and not urlsplit(target).netloc
+    ):
         return target
     return url_for("home.index")
 
@@ -44,7 +55,7 @@ def login():
             if user.must_change_password:
                 return redirect(url_for("auth.change_password"))
             return redirect(_safe_next(request.args.get("next")))
-    status = 401 if error else 200
+    status = 401 if error else 422 if form.errors else 200
     return render_template("auth/login.html", form=form, error=error), status
 
 
@@ -53,16 +64,17 @@ def change_password():
     form = ChangePasswordForm()
     problems: list[str] = []
     if form.validate_on_submit():
-        was_forced = current_user.must_change_password
-        problems = accounts.change_password(db.session, current_user, form.current.data, form.new.data,
-                                            form.confirm.data)
+        user = current_user._get_current_object()  # the User itself: login_user must not store the proxy
+        was_forced = user.must_change_password
+        problems = accounts.change_password(db.session, user, form.current.data, form.new.data, form.confirm.data)
         if not problems:
             # The session id embeds the hash's tail: log in again under the new one.
-            login_user(current_user, fresh=True)
+            login_user(user, fresh=True)
             flash("Đã đổi mật khẩu." + (" Chào mừng bạn đến với Cổng Chỉ số CCHC." if was_forced else ""),
                   "success")
             return redirect(url_for("home.index"))
-    return render_template("auth/change_password.html", form=form, problems=problems), 422 if problems else 200
+    status = 422 if problems or form.errors else 200
+    return render_template("auth/change_password.html", form=form, problems=problems), status
 
 
 @bp.post("/dang-xuat")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -76,7 +77,7 @@ def authenticate(
         verify_password(_dummy_hash(), password)
         raise LoginRefused(WRONG_CREDENTIALS)
     if user.locked_until and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+        minutes = max(1, math.ceil((user.locked_until - now).total_seconds() / 60))
         raise LoginRefused(
             f"Tài khoản tạm khóa do nhập sai mật khẩu nhiều lần. Vui lòng thử lại sau {minutes} phút."
         )
@@ -170,6 +171,14 @@ def create_user(
     return user, password
 
 
+class UnknownAccounts(ValueError):
+    """Names given for a reset that are not province accounts."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(", ".join(names))
+        self.names = names
+
+
 @dataclass(frozen=True)
 class ProvisionedAccount:
     province: str
@@ -186,6 +195,11 @@ def provision_provinces(
     so running this twice never locks a province out behind its back.
     """
     existing = {u.username: u for u in session.exec(select(User).where(User.role == Role.PROVINCE.value))}
+    slugs = set(session.exec(select(Province.slug).where(Province.is_active)))
+    unknown = sorted(set(reset) - slugs)
+    if unknown:
+        # A typo must not pass for a reset: the ministry would hand out a password that does not work.
+        raise UnknownAccounts(unknown)
     sheet = []
     for province in session.exec(select(Province).where(Province.is_active).order_by(Province.id)):
         user = existing.get(province.slug)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 
 from sqlalchemy import Engine, create_engine, delete, func, select, text, update
 from sqlmodel import Session, SQLModel
 
 from portal.database import upgrade_schema
-from portal.domain.reference import load_reference_data, read_seed
+from portal.domain.reference import load_reference_data
 from portal.extensions import make_engine
-from portal.models import Campaign
 
 REFERENCE_TABLES = ("campaign", "province", "district", "ministry", "departmenttype", "department",
                     "respondentgroup", "positiontitle")
@@ -45,30 +43,25 @@ class PreparedDatabase:
         with Session(self.engine) as session:
             load_reference_data(session)
         self.baseline: dict[str, int] = {}
+        campaign = SQLModel.metadata.tables["campaign"]
         with self.engine.connect() as connection:
+            # Tests may edit the seeded campaign (deadlines, name, references): all of it is put back.
+            self.campaigns = [dict(row._mapping) for row in connection.execute(select(campaign))]
             for name in REFERENCE_TABLES:
                 table = SQLModel.metadata.tables[name]
                 self.baseline[name] = connection.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
 
     def reset(self) -> None:
-        """Remove every row a test added; put the 2021 campaign back as seeded."""
-        facts = {row["key"]: row["value"] for row in read_seed("campaign-2021.csv")}
+        """Remove every row a test added; put the seeded campaign back exactly as it was."""
+        campaign = SQLModel.metadata.tables["campaign"]
         with self.engine.begin() as connection:
             for table in reversed(SQLModel.metadata.sorted_tables):
                 if table.name in self.baseline:
                     connection.execute(delete(table).where(table.c.id > self.baseline[table.name]))
                 else:
                     connection.execute(delete(table))
-            connection.execute(update(Campaign).values(
-                is_current=True,
-                it_focal_deadline=date.fromisoformat(facts["it_focal_point_deadline"]),
-                list_deadline=date.fromisoformat(facts["respondent_list_deadline"]),
-                self_assessment_deadline=date.fromisoformat(facts["self_assessment_deadline"]),
-                response_deadline=date.fromisoformat(facts["survey_response_deadline"]),
-            ))
-            if connection.dialect.name == "postgresql":
-                # Ids keep counting after deletes; tests never rely on particular values.
-                pass
+            for row in self.campaigns:
+                connection.execute(update(campaign).where(campaign.c.id == row["id"]).values(**row))
 
     def dispose(self) -> None:
         self.engine.dispose()

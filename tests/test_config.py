@@ -1,0 +1,123 @@
+"""config.py: values come from the environment, bad ones stop the portal with the variable's name."""
+
+from __future__ import annotations
+
+import pytest
+
+from config import Config, ConfigError
+
+# Variables a developer's shell might carry into the run; each test starts without them.
+_VARIABLES = ("DATABASE_URL", "SECRET_KEY", "SECRET_KEY_FILE", "PORTAL_BASE_URL", "PORTAL_TIMEZONE", "MAIL_PORT",
+              "MAIL_USE_TLS", "MAIL_USE_SSL", "MAIL_SERVER", "PORTAL_DEMO", "SESSION_COOKIE_SECURE")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch, tmp_path):
+    for name in _VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PORTAL_INSTANCE_DIR", str(tmp_path / "instance"))
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DATABASE_URL", "mysql://portal@localhost/cchc"),
+        ("DATABASE_URL", "oracle+cx_oracle://portal@db/cchc"),
+        ("PORTAL_BASE_URL", "ftp://chisocchc.gov.vn"),
+        ("PORTAL_BASE_URL", "chisocchc.gov.vn"),
+        ("PORTAL_TIMEZONE", "Asia/Hanoi_Nowhere"),
+        ("MAIL_PORT", "hai mươi lăm"),
+        ("MAIL_PORT", "0"),
+        ("SECRET_KEY", "too-short"),
+        ("MAIL_USE_TLS", "maybe"),
+        ("PORTAL_LOGIN_MAX_FAILURES", "five"),
+    ],
+)
+def test_bad_value_stops_the_portal_naming_the_variable(monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(ConfigError) as caught:
+        Config()
+
+    assert str(caught.value).startswith(variable)
+
+
+def test_tls_and_ssl_together_are_refused_naming_both(monkeypatch):
+    monkeypatch.setenv("MAIL_USE_TLS", "true")
+    monkeypatch.setenv("MAIL_USE_SSL", "true")
+
+    with pytest.raises(ConfigError) as caught:
+        Config()
+
+    assert "MAIL_USE_TLS" in str(caught.value)
+    assert "MAIL_USE_SSL" in str(caught.value)
+
+
+def test_unreadable_secret_file_is_refused_naming_the_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv("SECRET_KEY_FILE", str(tmp_path / "missing"))
+
+    with pytest.raises(ConfigError) as caught:
+        Config()
+
+    assert str(caught.value).startswith("SECRET_KEY_FILE")
+
+
+def test_secret_key_is_read_from_the_file_named_by_secret_key_file(monkeypatch, tmp_path):
+    key_file = tmp_path / "secret"
+    key_file.write_text("k" * 40 + "\n", encoding="utf-8")
+    monkeypatch.setenv("SECRET_KEY_FILE", str(key_file))
+
+    assert Config().SECRET_KEY == "k" * 40
+
+
+def test_secret_key_is_generated_once_into_the_instance_folder_and_kept(tmp_path):
+    first = Config().SECRET_KEY
+    second = Config().SECRET_KEY
+
+    key_file = tmp_path / "instance" / "secret_key"
+    assert key_file.read_text(encoding="utf-8") == first
+    assert len(first) == 64
+    assert second == first
+    assert key_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_secret_key_from_the_environment_wins_over_the_generated_one(monkeypatch, tmp_path):
+    Config()
+    monkeypatch.setenv("SECRET_KEY", "s" * 32)
+
+    assert Config().SECRET_KEY == "s" * 32
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://cchc:pw@db.local:5432/cchc", "postgresql+psycopg://cchc:pw@db.local:5432/cchc"),
+        ("postgresql://cchc@db.local/cchc", "postgresql+psycopg://cchc@db.local/cchc"),
+        ("postgresql+psycopg://cchc@db.local/cchc", "postgresql+psycopg://cchc@db.local/cchc"),
+        ("sqlite:////srv/cchc/portal.sqlite3", "sqlite:////srv/cchc/portal.sqlite3"),
+    ],
+)
+def test_database_url_is_normalised_to_the_psycopg_driver(monkeypatch, given, expected):
+    monkeypatch.setenv("DATABASE_URL", given)
+
+    assert Config().SQLALCHEMY_DATABASE_URI == expected
+
+
+def test_defaults_run_locally_on_sqlite_in_the_instance_folder(tmp_path):
+    config = Config()
+
+    assert config.SQLALCHEMY_DATABASE_URI == f"sqlite:///{tmp_path / 'instance' / 'portal.sqlite3'}"
+    assert config.PORTAL_TIMEZONE == "Asia/Ho_Chi_Minh"
+    assert config.PORTAL_BASE_URL == "http://127.0.0.1:5000"
+    assert config.SESSION_COOKIE_SECURE is False
+    assert config.SESSION_COOKIE_HTTPONLY is True
+
+
+def test_an_https_base_url_makes_the_session_cookie_secure(monkeypatch):
+    monkeypatch.setenv("PORTAL_BASE_URL", "https://chisocchc.gov.vn/")
+
+    config = Config()
+
+    assert config.PORTAL_BASE_URL == "https://chisocchc.gov.vn"
+    assert config.SESSION_COOKIE_SECURE is True
+    assert config.SESSION_COOKIE_NAME == "__Host-cchc_session"

@@ -1,0 +1,404 @@
+"""The isolation matrix: who can reach which route, proved for every route the portal has.
+
+Every endpoint is classified in ACCESS below; the tests walk the app's URL map, so
+a route that nobody classified fails `test_every_endpoint_is_classified`, and each
+classified route is then tried by an anonymous visitor, a province account and an
+IT focal account of Hà Nội, with every id in its URL taken from another province
+(Hải Phòng). Each case is its own test, named by role, method and URL rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import func
+from sqlalchemy import select as select_rows
+from sqlmodel import Session, SQLModel, select
+
+from portal import create_app
+from portal.domain import notices
+from portal.domain.campaigns import current_campaign
+from portal.models import AuditEntry, NoticeRead, Respondent, RespondentList, User
+from portal.permissions import is_public
+from tests.conftest import HA_NOI, HAI_PHONG, log_in
+
+PUBLIC = "public"  # anyone, logged in or not
+ANY_LOGGED_IN = "any logged in"  # every role, each sees its own
+PROVINCE_SCOPED = "province-scoped"  # rows of one province: its accounts see theirs, never another's
+MINISTRY_ONLY = "ministry only"  # the ministry's pages: 403 for every other role
+
+# Who may reach each endpoint: an endpoint name, or "blueprint.*" for every route of a blueprint.
+# A NEW ROUTE MUST BE ADDED HERE (with the lists, survey, progress, delivery blueprints and any later one);
+# test_every_endpoint_is_classified fails until it is. Exact names win over "blueprint.*".
+ACCESS: dict[str, str] = {
+    "auth.login": PUBLIC,
+    "assets.static": PUBLIC,
+    "healthz": PUBLIC,
+    "survey.*": PUBLIC,  # respondents, behind their personal link (the token is the permission)
+    "home.index": ANY_LOGGED_IN,
+    "auth.change_password": ANY_LOGGED_IN,
+    "auth.logout": ANY_LOGGED_IN,
+    "notices.*": PROVINCE_SCOPED,
+    "lists.*": PROVINCE_SCOPED,  # the province's respondent list (province accounts only; 403 for IT focal)
+    "progress.*": PROVINCE_SCOPED,  # the province's survey progress and reminders
+    "ministry.*": MINISTRY_ONLY,
+    # Launching the survey and its automatic reminder days (named although "ministry.*" covers them).
+    "ministry.launch": MINISTRY_ONLY,
+    "ministry.add_reminder": MINISTRY_ONLY,
+    "ministry.remove_reminder": MINISTRY_ONLY,
+    "questionnaires.*": MINISTRY_ONLY,  # the campaign's questionnaires, under /bo/
+    "delivery.*": PROVINCE_SCOPED,  # delivery errors of the province; corrections by its IT focal point
+    "demo_mail.*": PUBLIC,  # the demo mailbox: 404 unless PORTAL_DEMO is on
+}
+
+SECRET_TITLE = "Thông báo riêng cho Hải Phòng"
+
+
+def _respondent_of(session: Session, owner: User) -> int:
+    """A person on the other province's respondent list."""
+    campaign = current_campaign(session)
+    assert campaign is not None
+    rlist = RespondentList(campaign_id=campaign.id, province_id=owner.province_id)
+    session.add(rlist)
+    session.flush()
+    person = Respondent(list_id=rlist.id, province_id=owner.province_id, full_name=SECRET_TITLE,
+                        email="bi.mat@haiphong.gov.vn")
+    session.add(person)
+    session.commit()
+    return person.id
+
+
+def _invitation_of(session: Session, owner: User) -> int:
+    """An invitation (a delivery error, even) of a person on the other province's list."""
+    from portal.models import DeliveryStatus, Invitation
+    from tests.support.survey import load_questionnaire
+
+    version = load_questionnaire(session)
+    invitation = Invitation(respondent_id=_respondent_of(session, owner), campaign_id=version.campaign_id,
+                            province_id=owner.province_id, questionnaire_version_id=version.id, nonce="00" * 16,
+                            form_codes="DP-LDSO", delivery_status=DeliveryStatus.BOUNCED.value,
+                            delivery_reply=SECRET_TITLE)
+    session.add(invitation)
+    session.commit()
+    return invitation.id
+
+
+# For each URL argument, how to make a row that belongs to the *other* province (`owner` is Hải Phòng's account).
+# A new route whose URL has another argument must add its maker here, or the matrix fails naming it.
+ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
+    "notice_id": lambda session, owner: notices.post_system_notice(session, owner.province_id, SECRET_TITLE).id,
+    "province_id": lambda session, owner: owner.province_id,
+    "user_id": lambda session, owner: owner.id,
+    "respondent_id": _respondent_of,
+    "invitation_id": _invitation_of,
+    # Ids of the campaign's own things, which belong to no province: any value tests the guard.
+    "schedule_id": lambda session, owner: 1,
+    "number": lambda session, owner: 1,
+    "form_code": lambda session, owner: "DP",
+}
+
+# One form posted to every POST route: a field for what each route changes, so that a missing guard
+# would show as a changed database. New routes add the fields they read.
+POST_FORM = {
+    "title": "Thông báo không được phép gửi",
+    "body": "Nội dung",
+    "audience": "all",
+    "province_ids": [str(HA_NOI), str(HAI_PHONG)],
+    "it_focal_deadline": "01/01/2030",
+    "list_deadline": "02/01/2030",
+    "self_assessment_deadline": "03/01/2030",
+    "response_deadline": "04/01/2030",
+    # the respondent list: a row's fields, the send form's version, the ministry's return and extension
+    "full_name": "Người không được phép thêm",
+    "position": "Giám đốc",
+    "group": "2. Lãnh đạo cấp sở",
+    "unit": "Sở Tài chính",
+    "email": "khong.duoc.phep@example.vn",
+    "phone": "0912345678",
+    "note": "",
+    "version": "1",
+    "reason": "Không được phép",
+    "until": "30/01/2030",
+    "extension_until": "30/01/2030",
+    # the survey: the ministry's launch and reminder days, the province's reminders
+    "scope": "all",
+    "send_on": "20/02/2022",
+    "all": "1",
+}
+
+
+def access_of(endpoint: str) -> str | None:
+    return ACCESS.get(endpoint) or ACCESS.get(endpoint.rpartition(".")[0] + ".*")
+
+
+def _routes() -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(endpoint, method, rule, arguments) for every route, read from an app built without a database."""
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "RATELIMIT_ENABLED": False,
+                      "SECRET_KEY": "collection-only-secret-key-0123456789abcdef"})
+    return sorted(
+        (rule.endpoint, method, rule.rule, tuple(sorted(rule.arguments)))
+        for rule in app.url_map.iter_rules()
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+    )
+
+
+ROUTES = _routes()
+
+
+def routes_with(*classes: str, method: str | None = None, with_arguments: bool | None = None):
+    return [
+        pytest.param(endpoint, verb, arguments, id=f"{verb} {rule}")
+        for endpoint, verb, rule, arguments in ROUTES
+        if access_of(endpoint) in classes
+        and (method is None or verb == method)
+        and (with_arguments is None or bool(arguments) == with_arguments)
+    ]
+
+
+def build_url(app, session: Session, endpoint: str, arguments: tuple[str, ...], owner: User) -> str:
+    values = {}
+    for name in arguments:
+        if name not in ARGUMENT_MAKERS:
+            pytest.fail(f"{endpoint}: add a maker for the URL argument {name!r} to ARGUMENT_MAKERS")
+        values[name] = ARGUMENT_MAKERS[name](session, owner)
+    return app.url_map.bind("localhost").build(endpoint, values)
+
+
+def send(client, method: str, url: str, **kwargs):
+    if method == "POST":
+        kwargs.setdefault("data", POST_FORM)
+    return client.open(url, method=method, **kwargs)
+
+
+def database_snapshot(session: Session, *, own_province_id: int | None = None) -> dict[str, list[tuple]]:
+    """Every row of every table, to prove that a refused request wrote nothing.
+
+    Rows of the acting user's own province are left out: opening a page may set up the user's own
+    province (an empty draft list); what must never change is another province's rows and shared ones.
+    The large, read-only geography is only counted.
+    """
+    session.rollback()  # a fresh transaction: see what the request committed, on either backend
+    snapshot = {}
+    for table in SQLModel.metadata.sorted_tables:
+        if table.name in {"district", "department", "positiontitle"}:
+            snapshot[table.name] = [(session.exec(select(func.count()).select_from(table)).one(),)]
+            continue
+        query = select_rows(table)
+        if own_province_id is not None and "province_id" in table.c:
+            query = query.where(table.c.province_id.is_distinct_from(own_province_id))
+        snapshot[table.name] = sorted(tuple(map(repr, row)) for row in session.connection().execute(query))
+    return snapshot
+
+
+# ---------------------------------------------------------------- (a) every route is classified
+
+
+def test_every_endpoint_is_classified(app):
+    unclassified = sorted({rule.endpoint for rule in app.url_map.iter_rules() if access_of(rule.endpoint) is None})
+
+    assert unclassified == [], f"add these endpoints to ACCESS in {__name__}: {unclassified}"
+
+
+def test_classification_names_only_endpoints_that_exist(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+
+    stale = sorted(name for name in ACCESS if not name.endswith(".*") and name not in endpoints)
+
+    assert stale == []
+
+
+def test_public_endpoints_are_exactly_those_the_login_check_lets_through(app):
+    endpoints = sorted({rule.endpoint for rule in app.url_map.iter_rules()})
+
+    disagreeing = [e for e in endpoints if is_public(e) != (access_of(e) == PUBLIC)]
+
+    assert disagreeing == []
+
+
+def test_the_matrix_covers_every_class_of_route():
+    classes = {access_of(endpoint) for endpoint, *_ in ROUTES}
+
+    assert {PUBLIC, ANY_LOGGED_IN, PROVINCE_SCOPED, MINISTRY_ONLY} <= classes
+
+
+# ---------------------------------------------------------------- (b) anonymous visitors
+
+
+@pytest.mark.parametrize(("endpoint", "method", "arguments"),
+                         routes_with(ANY_LOGGED_IN, PROVINCE_SCOPED, MINISTRY_ONLY))
+def test_anonymous_visitor_is_sent_to_the_login_page(app, client, session, other_province_user, endpoint, method,
+                                                     arguments):
+    url = build_url(app, session, endpoint, arguments, other_province_user)
+    before = database_snapshot(session)
+
+    response = send(client, method, url)
+
+    assert response.status_code in {302, 401, 403}
+    if response.status_code == 302:
+        assert response.headers["Location"].startswith("/dang-nhap")
+    assert SECRET_TITLE.encode() not in response.get_data()
+    assert database_snapshot(session) == before
+
+
+@pytest.mark.parametrize(("endpoint", "method", "arguments"),
+                         routes_with(ANY_LOGGED_IN, PROVINCE_SCOPED, MINISTRY_ONLY))
+def test_anonymous_htmx_request_gets_hx_redirect_to_the_login_page(app, client, session, other_province_user,
+                                                                   endpoint, method, arguments):
+    url = build_url(app, session, endpoint, arguments, other_province_user)
+
+    response = send(client, method, url, headers={"HX-Request": "true"})
+
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"].startswith("/dang-nhap")
+    assert response.get_data() == b""
+
+
+@pytest.mark.parametrize(("endpoint", "method", "arguments"), routes_with(PUBLIC, method="GET", with_arguments=False))
+def test_anonymous_visitor_reaches_the_public_pages(app, client, endpoint, method, arguments):
+    response = send(client, method, app.url_map.bind("localhost").build(endpoint))
+
+    assert response.status_code not in {401, 403}
+    assert not response.headers.get("Location", "").startswith("/dang-nhap")
+
+
+# ---------------------------------------------------------------- (c) the ministry's pages
+
+PROVINCE_STAFF = ["province_user", "it_focal_user"]
+
+
+@pytest.mark.parametrize("role", PROVINCE_STAFF)
+@pytest.mark.parametrize(("endpoint", "method", "arguments"), routes_with(MINISTRY_ONLY))
+def test_province_staff_get_403_on_every_ministry_route(request, app, client, session, other_province_user, role,
+                                                        endpoint, method, arguments):
+    user = request.getfixturevalue(role)
+    log_in(client, user)
+    url = build_url(app, session, endpoint, arguments, other_province_user)
+    before = database_snapshot(session)
+
+    response = send(client, method, url)
+
+    assert response.status_code == 403
+    assert "Không có quyền truy cập" in response.get_data(as_text=True)
+    assert database_snapshot(session) == before
+
+
+@pytest.mark.parametrize(("endpoint", "method", "arguments"), routes_with(MINISTRY_ONLY, method="GET"))
+def test_the_ministry_reaches_every_ministry_page(app, client, session, ministry_user, other_province_user, endpoint,
+                                                 method, arguments):
+    """The control for the 403s above: the ministry is let through (a download of something not made yet is 404)."""
+    log_in(client, ministry_user)
+    url = build_url(app, session, endpoint, arguments, other_province_user)
+
+    assert send(client, method, url).status_code in {200, 404}
+
+
+# ---------------------------------------------------------------- (d) another province's rows
+
+
+@pytest.mark.parametrize("role", PROVINCE_STAFF)
+@pytest.mark.parametrize(("endpoint", "method", "arguments"), routes_with(PROVINCE_SCOPED, with_arguments=True))
+def test_province_staff_reach_nothing_of_another_province(request, app, client, session, other_province_user, role,
+                                                          endpoint, method, arguments):
+    user = request.getfixturevalue(role)
+    log_in(client, user)
+    url = build_url(app, session, endpoint, arguments, other_province_user)
+    before = database_snapshot(session, own_province_id=user.province_id)
+
+    plain = send(client, method, url)
+    fragment = send(client, method, url, headers={"HX-Request": "true"})
+
+    # 404 for a row of another province, exactly as for a row that does not exist; 403 for a role the whole
+    # blueprint refuses (an IT focal account on the respondent list).
+    assert plain.status_code in {403, 404}
+    assert fragment.status_code == plain.status_code
+    assert SECRET_TITLE.encode() not in plain.get_data() + fragment.get_data()
+    assert database_snapshot(session, own_province_id=user.province_id) == before
+
+
+@pytest.mark.parametrize("role", PROVINCE_STAFF)
+@pytest.mark.parametrize(("endpoint", "method", "arguments"),
+                         routes_with(ANY_LOGGED_IN, PROVINCE_SCOPED, method="GET", with_arguments=False))
+def test_province_staff_pages_never_show_another_province_notice(request, app, client, session, other_province_user,
+                                                                 role, endpoint, method, arguments):
+    notices.post_system_notice(session, HAI_PHONG, SECRET_TITLE)
+    log_in(client, request.getfixturevalue(role))
+
+    response = send(client, method, build_url(app, session, endpoint, arguments, other_province_user))
+
+    assert response.status_code in {200, 403}  # 403: a blueprint closed to this role as a whole
+    assert SECRET_TITLE.encode() not in response.get_data()
+
+
+@pytest.mark.parametrize("role", PROVINCE_STAFF)
+def test_province_staff_see_their_own_province_notice(request, client, session, role):
+    """The control for the test above: a notice to Hà Nội does show, on the home page and the notices page."""
+    notices.post_system_notice(session, HA_NOI, "Thông báo cho Hà Nội")
+    log_in(client, request.getfixturevalue(role))
+
+    assert "Thông báo cho Hà Nội" in client.get("/").get_data(as_text=True)
+    assert "Thông báo cho Hà Nội" in client.get("/thong-bao/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", PROVINCE_STAFF)
+def test_marking_another_province_notice_read_is_404_and_leaves_it_unread(request, client, session, other_province_user,
+                                                                          role):
+    secret = notices.post_system_notice(session, HAI_PHONG, SECRET_TITLE)
+    log_in(client, request.getfixturevalue(role))
+
+    response = client.post(f"/thong-bao/{secret.id}/da-doc")
+
+    assert response.status_code == 404
+    assert session.exec(select(func.count()).select_from(NoticeRead)).one() == 0
+    assert notices.unread_count(session, other_province_user) == 1
+
+
+@pytest.mark.parametrize("role", PROVINCE_STAFF)
+def test_marking_all_read_touches_only_the_own_province_notices(request, client, session, other_province_user, role):
+    secret = notices.post_system_notice(session, HAI_PHONG, SECRET_TITLE)
+    own = notices.post_system_notice(session, HA_NOI, "Thông báo cho Hà Nội")
+    user = request.getfixturevalue(role)
+    log_in(client, user)
+
+    client.post("/thong-bao/da-doc-tat-ca")
+
+    assert [(r.notice_id, r.user_id) for r in session.exec(select(NoticeRead))] == [(own.id, user.id)]
+    assert notices.unread_count(session, other_province_user) == 1
+    assert secret.id not in {r.notice_id for r in session.exec(select(NoticeRead))}
+
+
+# ---------------------------------------------------------------- (e) a ministry page about another province
+
+
+@pytest.mark.parametrize("role", PROVINCE_STAFF)
+@pytest.mark.parametrize("province_id", [HAI_PHONG, HA_NOI])
+def test_ministry_page_of_a_province_is_403_for_province_staff(request, client, session, role, province_id):
+    log_in(client, request.getfixturevalue(role))
+
+    response = client.get(f"/bo/tinh-thanh/{province_id}")
+
+    assert response.status_code == 403
+    assert "Hải Phòng" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", PROVINCE_STAFF)
+def test_province_staff_cannot_reset_another_province_password(request, client, session, other_province_user, role):
+    log_in(client, request.getfixturevalue(role))
+
+    response = client.post(f"/bo/tinh-thanh/{HAI_PHONG}/cap-lai-mat-khau/{other_province_user.id}")
+
+    assert response.status_code == 403
+    session.expire_all()
+    assert session.get(User, other_province_user.id).password_hash == other_province_user.password_hash
+    assert session.exec(select(func.count()).select_from(AuditEntry)).one() == 0
+
+
+def test_the_ministry_cannot_reset_a_password_through_another_province_url(client, session, ministry_user,
+                                                                          other_province_user):
+    log_in(client, ministry_user)
+
+    response = client.post(f"/bo/tinh-thanh/{HA_NOI}/cap-lai-mat-khau/{other_province_user.id}")
+
+    assert response.status_code == 404
+    session.expire_all()
+    assert session.get(User, other_province_user.id).password_hash == other_province_user.password_hash

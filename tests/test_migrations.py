@@ -1,0 +1,68 @@
+"""The Alembic migrations build exactly the schema the models describe, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+from sqlmodel import SQLModel
+
+from portal.database import alembic_config, upgrade_schema
+from portal.extensions import db, make_engine
+from tests.support.database import create_postgres_database, drop_postgres_database
+
+
+def test_the_alembic_head_matches_the_models(app):
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "render_as_batch": True})
+        differences = compare_metadata(context, SQLModel.metadata)
+
+    assert differences == [], "write a migration: alembic revision --autogenerate -m '...'"
+
+
+def test_the_test_database_is_at_the_newest_migration(app):
+    head = ScriptDirectory.from_config(alembic_config(app.config["SQLALCHEMY_DATABASE_URI"])).get_current_head()
+
+    with db.engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+
+    assert current == head
+
+
+def test_there_is_one_line_of_migrations(app):
+    heads = ScriptDirectory.from_config(alembic_config(app.config["SQLALCHEMY_DATABASE_URI"])).get_heads()
+
+    assert len(heads) == 1, f"merge the migration heads: {heads}"
+
+
+@pytest.fixture
+def empty_database_url(app_config, request, tmp_path):
+    if app_config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = create_postgres_database(server)
+    yield url
+    drop_postgres_database(server, url)
+
+
+def test_every_migration_downgrades_and_upgrades_again(empty_database_url):
+    engine = make_engine(empty_database_url)
+    try:
+        upgrade_schema(engine)
+        cfg = alembic_config(empty_database_url)
+        with engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.downgrade(cfg, "base")
+        assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+
+        upgrade_schema(engine)
+
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, SQLModel.metadata) == []
+    finally:
+        engine.dispose()
