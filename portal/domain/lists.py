@@ -237,31 +237,48 @@ def import_file(
     rows = [respondent_rules.RowInput(key=r.number, number=r.number,
                                       values={k: r.values.get(k, "") for k in EDITABLE_FIELDS})
             for r in sheet.rows]
+    outcome = import_rows(session, user, rlist, campaign, province, rows, filename, now=now)
+    outcome.example_rows_skipped = sheet.example_rows_skipped
+    outcome.ignored_columns = sheet.ignored_columns
+    return outcome
+
+
+def import_rows(
+    session: Session,
+    user: User | None,
+    rlist: RespondentList,
+    campaign: Campaign,
+    province: Province,
+    rows: list[respondent_rules.RowInput],
+    source: str,
+    *,
+    now: datetime | None = None,
+) -> ImportOutcome:
+    """Check `rows` and make them the draft, replacing the previous one in one transaction."""
     check = respondent_rules.check_list(rows, province_refs(session, campaign, province))
     raw_groups = {r.key: r.values.get("group", "") for r in rows}
     lookups = _Lookups.load(session, campaign)
     now = now or utcnow()
     values = [{**_row_values(row, clean(raw_groups.get(row.key, "")), lookups), "list_id": rlist.id,
                "province_id": rlist.province_id, "created_at": now, "updated_at": now} for row in check.rows]
-    # One transaction: the old draft disappears only together with the new one's arrival.
+    # The old draft disappears only together with the new one's arrival.
     session.exec(delete(Respondent).where(Respondent.list_id == rlist.id))
     if values:
         session.exec(insert(Respondent), params=values)
-    rlist.source_filename = filename[:200]
+    rlist.source_filename = source[:200]
     rlist.uploaded_at = now
     rlist.check_notices = _notices_json(check)
     rlist.version += 1
     rlist.updated_at = now
     session.add(rlist)
     audit.record(session, user, "Tải lên danh sách", province_id=rlist.province_id,
-                 detail=f"{filename[:120]}: {len(check.rows)} người, {check.error_count} lỗi, "
+                 detail=f"{source[:120]}: {len(check.rows)} người, {check.error_count} lỗi, "
                         f"{len(check.dropped)} dòng gộp")
     session.commit()
     return ImportOutcome(
         kept=len(check.rows), dropped=len(check.dropped), errors=check.error_count,
         rows_with_errors=sum(1 for r in check.rows if r.has_errors),
-        notices=[p.message for p in check.notices], example_rows_skipped=sheet.example_rows_skipped,
-        ignored_columns=sheet.ignored_columns,
+        notices=[p.message for p in check.notices],
     )
 
 
@@ -272,9 +289,17 @@ def _as_input(person: Respondent) -> respondent_rules.RowInput:
     })
 
 
-def recheck(
-    session: Session, rlist: RespondentList, campaign: Campaign, province: Province
-) -> respondent_rules.ListCheck:
+@dataclass
+class Recheck:
+    """A check of the whole draft after an edit, and the rows it changed: a review page showing them must
+    refresh them too (fixing one of two rows that share a mailbox clears the other's error)."""
+
+    check: respondent_rules.ListCheck
+    changed_ids: list[int] = field(default_factory=list)  # rows whose stored values or problems changed
+    dropped_ids: list[int] = field(default_factory=list)  # rows merged into another one and removed
+
+
+def recheck(session: Session, rlist: RespondentList, campaign: Campaign, province: Province) -> Recheck:
     """Check the whole draft again (after an edit): update changed rows, remove merged ones."""
     people = session.exec(select(Respondent).where(Respondent.list_id == rlist.id)
                           .order_by(Respondent.row_number, Respondent.id)).all()
@@ -282,6 +307,7 @@ def recheck(
     lookups = _Lookups.load(session, campaign)
     by_id = {p.id: p for p in people}
     now = utcnow()
+    changed_ids = []
     for row in check.rows:
         person = by_id[row.key]
         values = _row_values(row, person.group_text, lookups)
@@ -291,6 +317,7 @@ def recheck(
                 setattr(person, key, value)
             person.updated_at = now
             session.add(person)
+            changed_ids.append(person.id)
     dropped = [d.key for d in check.dropped]
     if dropped:
         session.exec(delete(Respondent).where(Respondent.id.in_(dropped)))
@@ -298,7 +325,7 @@ def recheck(
     rlist.version += 1
     rlist.updated_at = now
     session.add(rlist)
-    return check
+    return Recheck(check, changed_ids, dropped)
 
 
 def _clean_values(values: dict[str, str]) -> dict[str, str]:
@@ -322,6 +349,17 @@ class EditOutcome:
     respondent: Respondent | None  # None when the edit made the row merge into another
     check: respondent_rules.ListCheck
     message: str = ""
+    other_changed_ids: list[int] = field(default_factory=list)  # other rows the check changed
+    other_dropped_ids: list[int] = field(default_factory=list)  # other rows merged away
+
+
+def _outcome(session: Session, person_id: int, result: Recheck) -> EditOutcome:
+    others_dropped = [i for i in result.dropped_ids if i != person_id]
+    # Say why a row disappears, whether it is the edited one or another that now repeats it.
+    message = _merged_message(result.check, person_id) or " ".join(
+        d.message for d in result.check.dropped if d.key in others_dropped)
+    return EditOutcome(session.get(Respondent, person_id), result.check, message,
+                       [i for i in result.changed_ids if i != person_id], others_dropped)
 
 
 def _merged_message(check: respondent_rules.ListCheck, key: int) -> str:
@@ -338,10 +376,9 @@ def update_respondent(
     session.add(person)
     session.flush()
     person_id = person.id
-    check = recheck(session, rlist, campaign, province)
+    result = recheck(session, rlist, campaign, province)
     session.commit()
-    survivor = session.get(Respondent, person_id)
-    return EditOutcome(survivor, check, _merged_message(check, person_id))
+    return _outcome(session, person_id, result)
 
 
 def add_respondent(
@@ -359,22 +396,22 @@ def add_respondent(
     session.add(person)
     session.flush()
     person_id = person.id
-    check = recheck(session, rlist, campaign, province)
+    result = recheck(session, rlist, campaign, province)
     session.commit()
-    return EditOutcome(session.get(Respondent, person_id), check, _merged_message(check, person_id))
+    return _outcome(session, person_id, result)
 
 
 def delete_respondent(
     session: Session, user: User, rlist: RespondentList, campaign: Campaign, province: Province,
     person: Respondent, *, tz_name: str, now: datetime | None = None,
-) -> respondent_rules.ListCheck:
+) -> Recheck:
     """Remove a row and check the list again (a removed duplicate may clear another row's error)."""
     _require_editable(rlist, campaign, tz_name, now)
     session.delete(person)
     session.flush()
-    check = recheck(session, rlist, campaign, province)
+    result = recheck(session, rlist, campaign, province)
     session.commit()
-    return check
+    return result
 
 
 def row_problems(person: Respondent) -> list[dict]:

@@ -10,7 +10,7 @@ from flask_login import current_user
 from portal.domain import lists
 from portal.domain.campaigns import current_campaign
 from portal.extensions import db
-from portal.models import RespondentGroup
+from portal.models import Respondent, RespondentGroup
 from portal.permissions import get_respondent_for_user, own_province, province_only
 
 bp = Blueprint("lists", __name__, url_prefix="/khao-sat/danh-sach")
@@ -104,10 +104,13 @@ def review():
     return render_template("lists/review.html", **context)
 
 
-def _row_response(campaign, province, rlist, person, *, message: str = ""):
+def _row_response(campaign, province, rlist, person, *, message: str = "", changed_ids=(), dropped_ids=()):
+    """The HTMX answer about one row: the row itself, the message and summary, and any other row the
+    whole-list check changed or merged away."""
+    others = [other for other in (db.session.get(Respondent, i) for i in changed_ids) if other is not None]
     context = {**_page_context(campaign, province, rlist), "person": person, "problems_of": lists.row_problems,
-               "message": message, "oob": True}
-    return render_template("lists/_row.html", **context)
+               "message": message, "oob": True, "others": others, "removed_ids": list(dropped_ids)}
+    return render_template("lists/_row_saved.html", **context)
 
 
 @bp.get("/nguoi/<int:respondent_id>")
@@ -145,7 +148,8 @@ def save(respondent_id: int):
         flash(problem.message, "error")
         return redirect(url_for("lists.review"))
     if request.htmx:
-        return _row_response(campaign, province, rlist, outcome.respondent, message=outcome.message)
+        return _row_response(campaign, province, rlist, outcome.respondent, message=outcome.message,
+                             changed_ids=outcome.other_changed_ids, dropped_ids=outcome.other_dropped_ids)
     flash(outcome.message or "Đã lưu.", "success" if outcome.respondent and not outcome.respondent.error_count
           else "warning")
     anchor = f"#r-{outcome.respondent.id}" if outcome.respondent else ""
@@ -158,13 +162,14 @@ def remove(respondent_id: int):
     person = get_respondent_for_user(db.session, current_user, respondent_id)
     name = person.full_name
     try:
-        lists.delete_respondent(db.session, current_user, rlist, campaign, province, person, tz_name=_tz())
+        result = lists.delete_respondent(db.session, current_user, rlist, campaign, province, person, tz_name=_tz())
     except lists.ListError as problem:
         db.session.rollback()
         flash(problem.message, "error")
         return redirect(url_for("lists.review"), code=303)
     if request.htmx:
-        return _row_response(campaign, province, rlist, None, message=f"Đã xóa “{name}” khỏi danh sách.")
+        return _row_response(campaign, province, rlist, None, message=f"Đã xóa “{name}” khỏi danh sách.",
+                             changed_ids=result.changed_ids, dropped_ids=result.dropped_ids)
     flash(f"Đã xóa “{name}” khỏi danh sách.", "success")
     return redirect(url_for("lists.review"), code=303)
 
@@ -181,7 +186,7 @@ def add():
         return redirect(url_for("lists.review") + "#them", code=303)
     flash(outcome.message or "Đã thêm một người vào danh sách.", "success")
     anchor = f"#r-{outcome.respondent.id}" if outcome.respondent else ""
-    return redirect(url_for("lists.review", loc="") + anchor, code=303)
+    return redirect(url_for("lists.review") + anchor, code=303)
 
 
 @bp.route("/gui", methods=["GET", "POST"])
