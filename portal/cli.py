@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 import click
-from flask import Flask, current_app, render_template
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from portal.extensions import db
@@ -68,7 +68,13 @@ def provision_provinces_command(out: Path, reset: tuple[str, ...]) -> None:
     from portal.domain import accounts
 
     with db.new_session() as session:
-        sheet = accounts.provision_provinces(session, reset=set(reset))
+        try:
+            sheet = accounts.provision_provinces(session, reset={name.strip().lower() for name in reset})
+        except accounts.UnknownAccounts as unknown:
+            raise click.ClickException(
+                f"Không có tài khoản tỉnh nào tên {', '.join(unknown.names)}; không cấp lại mật khẩu nào. "
+                "Tên tài khoản tỉnh là tên tỉnh không dấu, nối bằng gạch ngang, ví dụ ha-noi."
+            ) from None
     if out.suffix.lower() == ".csv":
         with out.open("w", encoding="utf-8-sig", newline="") as handle:
             writer = csv.writer(handle)
@@ -76,8 +82,9 @@ def provision_provinces_command(out: Path, reset: tuple[str, ...]) -> None:
             for row in sheet:
                 writer.writerow([row.province, row.username, row.password or "(đã cấp trước đây, không đổi)"])
     else:
-        html = render_template("cli/accounts_sheet.html", sheet=sheet,
-                               login_url=current_app.config["PORTAL_BASE_URL"] + "/dang-nhap")
+        # Straight from the Jinja environment: the app's context processors need a request (a logged-in user).
+        html = current_app.jinja_env.get_template("cli/accounts_sheet.html").render(
+            sheet=sheet, login_url=current_app.config["PORTAL_BASE_URL"] + "/dang-nhap")
         out.write_text(html, encoding="utf-8")
     out.chmod(0o600)
     new = sum(1 for row in sheet if row.password)
@@ -95,11 +102,16 @@ def demo_command(password: str | None) -> None:
         campaign = demo.ensure_demo_campaign(session, current_app.config["PORTAL_TIMEZONE"])
         created = demo.create_demo_accounts(session, password)
         demo.post_demo_notices(session)
+        samples = demo.build_sample_data(session, campaign, tz_name=current_app.config["PORTAL_TIMEZONE"],
+                                         base_url=current_app.config["PORTAL_BASE_URL"],
+                                         mail_domain=current_app.config["PORTAL_MAIL_DOMAIN"])
     path = Path(current_app.config["INSTANCE_DIR"]) / "demo-accounts.txt"
     lines = [f"{a.username}\t{a.role}\t{a.province}\t{a.password or '(giữ mật khẩu cũ)'}" for a in created]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     path.chmod(0o600)
     click.echo(f"Đợt chạy thử: {campaign.name}")
+    for line in samples:
+        click.echo(f"  Danh sách mẫu: {line}")
     click.echo("Tài khoản chạy thử (tên đăng nhập / mật khẩu):")
     shown = [a for a in created if a.username in {demo.DEMO_ADMIN, "ha-noi", "hai-phong", "ha-noi-cntt",
                                                    "hai-phong-cntt", "da-nang"}]
@@ -109,3 +121,113 @@ def demo_command(password: str | None) -> None:
                    f"  {account.province}")
     click.echo(f"  … và {len(created) - len(shown)} tài khoản khác (mỗi tỉnh một tài khoản <tên-tỉnh> và "
                f"<tên-tỉnh>-cntt). Danh sách đầy đủ: {path}")
+
+
+@portal_cli.command("worker")
+@click.option("--once", is_flag=True,
+              help="Chạy mỗi việc một lần (nhắc hẹn, thu hồi thư kẹt, một lô thư) rồi thoát / "
+                   "run every job once (reminders, sweep, one batch) and exit: for tests and cron.")
+def worker_command(once: bool) -> None:
+    """Tiến trình gửi thư và việc định kỳ / the worker: sends the outbox, sweeps, queues reminders.
+
+    Chạy riêng một tiến trình, không chạy trong gunicorn. Dừng bằng Ctrl+C hoặc
+    SIGTERM: thư đang gửi được gửi xong, các thư còn lại trả về hàng đợi.
+
+    Run it as one process of its own, never inside gunicorn. Ctrl+C or SIGTERM
+    lets the message on the wire finish and returns the rest of its batch to
+    the queue. Settings: MAIL_* (SMTP server), PORTAL_MAIL_RATE,
+    PORTAL_OUTBOX_BATCH, PORTAL_OUTBOX_INTERVAL, PORTAL_OUTBOX_STUCK_MINUTES,
+    PORTAL_MAIL_MAX_ATTEMPTS, PORTAL_BOUNCE_ADDRESS.
+    """
+    import logging
+
+    from portal import jobs
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if once:
+        with jobs.stop_on_signals():
+            tried = jobs.run_once(app)
+        click.echo(f"Đã xử lý {tried} thư.")
+        return
+    jobs.run_worker(app)
+
+
+@portal_cli.command("bounces")
+@click.option("--once", is_flag=True,
+              help="Đọc hộp thư báo lỗi một lần rồi thoát / read the bounce mailbox once and exit (cron, tests).")
+def bounces_command(once: bool) -> None:
+    """Đọc thư báo lỗi gửi thư / read the bounce mailbox and mark the messages it names.
+
+    Đọc Maildir (PORTAL_BOUNCE_MAILDIR) hoặc thư mục IMAP qua TLS
+    (PORTAL_BOUNCE_IMAP_HOST, _PORT, _USER, _PASSWORD, _FOLDER), ghi nhận thư bị
+    trả lại hoặc chậm, rồi in số đếm. Không có --once: đọc lại sau mỗi
+    PORTAL_BOUNCE_INTERVAL giây đến khi Ctrl+C (tiến trình worker đã làm việc
+    này; lệnh dùng khi không chạy worker).
+
+    Reads the configured source, records bounced and delayed messages, prints
+    the counts. Without --once it reads again every PORTAL_BOUNCE_INTERVAL
+    seconds until Ctrl+C (the worker already does this).
+    """
+    import imaplib
+
+    from portal import jobs
+    from portal.domain import bounces
+    from portal.models import utcnow
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not bounces.source_configured(app.config):
+        raise click.ClickException("Chưa cấu hình hộp thư báo lỗi: đặt PORTAL_BOUNCE_MAILDIR hoặc "
+                                   "PORTAL_BOUNCE_IMAP_HOST (cùng _USER, _PASSWORD).")
+    with jobs.stop_on_signals():
+        while True:
+            try:
+                result = bounces.intake_configured(app, utcnow())
+            except (OSError, imaplib.IMAP4.error) as exc:  # unreachable, TLS or login refused, unreadable
+                if once:
+                    raise click.ClickException(f"Không đọc được hộp thư báo lỗi: {exc}") from None
+                click.echo(f"Không đọc được hộp thư báo lỗi, thử lại sau: {exc}", err=True)
+            else:
+                click.echo(f"Thư báo lỗi mới: {result.processed} (bị trả lại {result.permanent}, chậm "
+                           f"{result.temporary}, không rõ thư gốc {result.unmatched}, không đọc được "
+                           f"{result.unparsed}); đã xử lý trước đây: {result.duplicates}.")
+            if once or jobs.stop_requested.wait(app.config["PORTAL_BOUNCE_INTERVAL"]):
+                return
+
+
+@portal_cli.command("mail-sink")
+@click.option("--port", default=8025, show_default=True, type=click.IntRange(1, 65535),
+              help="Cổng SMTP trên 127.0.0.1 / SMTP port on 127.0.0.1.")
+@click.option("--maildir", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Thư mục Maildir lưu thư (mặc định PORTAL_DEMO_MAILDIR, instance/demo-mail) / "
+                   "where caught mail is stored.")
+def mail_sink_command(port: int, maildir: Path | None) -> None:
+    """Hộp thư giả lập cho máy thử / a local mail sink for a demo machine.
+
+    Nhận mọi thư gửi tới 127.0.0.1:PORT và lưu vào một Maildir, không chuyển
+    tiếp đi đâu. Ở chế độ chạy thử (PORTAL_DEMO=1), cổng hiển thị các thư này
+    tại “Hộp thư thử nghiệm” (/hop-thu-thu-nghiem). Dừng bằng Ctrl+C.
+
+    Accepts every message sent to 127.0.0.1:PORT and files it in a Maildir;
+    it never relays. Stop with Ctrl+C.
+    """
+    import signal
+    import threading
+
+    from portal.mailsink import start_sink
+
+    folder = maildir or Path(current_app.config["PORTAL_DEMO_MAILDIR"])
+    try:
+        controller = start_sink(folder, port=port)
+    except (OSError, RuntimeError) as exc:
+        raise click.ClickException(f"Không mở được cổng 127.0.0.1:{port}: {exc}") from None
+    click.echo(f"Hộp thư giả lập nhận thư tại 127.0.0.1:{port}, lưu vào {folder} (Ctrl+C để dừng).")
+    stopped = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stopped.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        stopped.wait()
+    finally:
+        controller.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

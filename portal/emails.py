@@ -13,13 +13,20 @@ from portal.models import Province, RespondentList
 log = logging.getLogger(__name__)
 
 
+def render_email(name: str, context: dict) -> tuple[str, str, str]:
+    """Subject, text body and HTML body of the email `name`, from its template trio."""
+    context = {**context, "base_url": current_app.config["PORTAL_BASE_URL"]}
+    subject = " ".join(render_template(f"emails/{name}-subject.txt", **context).split())
+    return (subject, render_template(f"emails/{name}-body.txt", **context),
+            render_template(f"emails/{name}-body.html", **context))
+
+
 def make_message(name: str, to: str, context: dict) -> Message:
     """A Vietnamese text-and-HTML message from the template trio `name`."""
-    context = {**context, "base_url": current_app.config["PORTAL_BASE_URL"]}
-    subject = render_template(f"emails/{name}-subject.txt", **context).strip()
+    subject, text, html = render_email(name, context)
     message = Message(subject=subject, recipients=[to], sender=current_app.config["MAIL_DEFAULT_SENDER"])
-    message.body = render_template(f"emails/{name}-body.txt", **context)
-    message.html = render_template(f"emails/{name}-body.html", **context)
+    message.body = text
+    message.html = html
     message.charset = "utf-8"
     return message
 

@@ -9,8 +9,9 @@ from sqlmodel import Session, select
 
 from portal.domain import accounts, notices
 from portal.domain.campaigns import local_today
+from portal.domain.it_focal import focal_username
 from portal.domain.reference import load_groups
-from portal.models import Campaign, Notice, Province, Role, User
+from portal.models import Campaign, Notice, Province, Role, User, utcnow
 
 DEMO_ADMIN = "bonoivu"
 
@@ -21,10 +22,6 @@ class DemoAccount:
     role: str
     province: str
     password: str | None  # None: existed already, password unchanged
-
-
-def focal_username(province: Province) -> str:
-    return f"{province.slug}-cntt"
 
 
 def ensure_demo_campaign(session: Session, tz_name: str) -> Campaign:
@@ -74,6 +71,14 @@ def create_demo_accounts(session: Session, password: str | None) -> list[DemoAcc
     for province in session.exec(select(Province).where(Province.is_active).order_by(Province.id)):
         add(province.slug, Role.PROVINCE, province, f"UBND {province.name}")
         add(focal_username(province), Role.IT_FOCAL, province, f"Đầu mối CNTT {province.short_name}")
+    # Demo IT focal points count as registered by the province, with plausible details.
+    for user in session.exec(select(User).where(User.role == Role.IT_FOCAL.value, User.registered_at.is_(None))):
+        province = session.get(Province, user.province_id)
+        user.position = "Chuyên viên Trung tâm Công nghệ thông tin, Sở Thông tin và Truyền thông"
+        user.email = f"cntt@{province.slug}.gov.vn"
+        user.phone = f"09{province.id:08d}"
+        user.registered_at = utcnow()
+        session.add(user)
     session.commit()
     return created
 
@@ -92,3 +97,129 @@ def post_demo_notices(session: Session) -> None:
         "3. Hoàn thành tự đánh giá, chấm điểm trước hạn.\n"
         "Đây là dữ liệu chạy thử.",
     )
+
+
+# ---------------------------------------------------------------- sample lists, a launched survey, answers
+
+_FAMILY = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô",
+           "Dương", "Lý")
+_MIDDLE = ("Văn", "Thị", "Hữu", "Đức", "Minh", "Thanh", "Quốc", "Ngọc", "Thu", "Hoàng", "Xuân", "Kim")
+_GIVEN = ("An", "Bình", "Cường", "Dũng", "Hà", "Hải", "Hùng", "Hương", "Lan", "Linh", "Long", "Mai", "Nam", "Nga",
+          "Phong", "Phương", "Quân", "Sơn", "Thảo", "Trang", "Tuấn", "Việt", "Yến", "Khánh", "Giang", "Hiếu")
+
+
+def sample_rows(session: Session, province: Province, *, errors: bool = False, seed: int = 0) -> list[dict[str, str]]:
+    """A plausible respondent list for a province (about 60 people of the four groups).
+
+    With `errors`, a few rows carry the mistakes officers really make, to fix in the review table.
+    """
+    import random
+
+    from portal.domain.text import fold
+    from portal.models import Department, District
+
+    rng = random.Random(f"{province.slug}:{seed}")
+    used: set[str] = set()
+
+    def person() -> tuple[str, str]:
+        while True:
+            name = f"{rng.choice(_FAMILY)} {rng.choice(_MIDDLE)} {rng.choice(_GIVEN)}"
+            *others, given = fold(name).split()
+            local = f"{given}.{''.join(part[0] for part in others)}"
+            if local not in used:
+                used.add(local)
+                return name, f"{local}@{province.slug}.gov.vn"
+
+    departments = session.exec(select(Department).where(Department.province_id == province.id)
+                               .order_by(Department.id)).all()
+    districts = session.exec(select(District).where(District.province_id == province.id)
+                             .order_by(District.id)).all()
+    rows: list[dict[str, str]] = []
+
+    def add(position: str, group: str, unit: str) -> None:
+        name, email = person()
+        rows.append({"full_name": name, "position": position, "group": group, "unit": unit, "email": email,
+                     "phone": f"09{rng.randrange(10_000_000, 99_999_999)}", "note": ""})
+
+    council = "HĐND thành phố" if province.is_centrally_run else "HĐND tỉnh"
+    for title in ("Phó Chủ tịch HĐND", "Trưởng ban Pháp chế", "Trưởng ban Kinh tế - Ngân sách", "Đại biểu",
+                  "Đại biểu", "Đại biểu", "Đại biểu", "Đại biểu"):
+        add(title, "1", council)
+    for department in departments[:8]:
+        add("Giám đốc", "2", department.name)
+        add("Phó Giám đốc", "2", department.name)
+        add("Trưởng phòng Tổ chức - Hành chính", "3", department.name)
+        add("Phó Trưởng phòng Kế hoạch - Tài chính", "3", department.name)
+    for district in districts[:6]:
+        add("Chủ tịch UBND", "4", district.name)
+        add("Phó Chủ tịch UBND", "4", district.name)
+    if errors:
+        rows[3]["email"] = rows[3]["email"].replace("@", "@@")  # a typo in an address
+        rows[12]["unit"] = "Sở Không Có Thật"  # a department the province does not have
+        rows[14]["position"] = "Trưởng phòng Ngân sách"  # a division head listed among directors
+        rows[20]["full_name"] = ""  # a missing name
+        rows.append({**rows[9], "group": "1", "unit": council})  # a director who is also a deputy: merged
+    return rows
+
+
+def build_sample_data(
+    session: Session, campaign: Campaign, *, tz_name: str, base_url: str, mail_domain: str
+) -> list[str]:
+    """Lists for three provinces, in three states, and a launched survey with some answers for Hà Nội.
+
+    Hà Nội: sent, survey launched, a third of the forms answered. Hải Phòng:
+    sent, waiting for the ministry to launch. Đà Nẵng: a draft with mistakes to fix.
+    Safe to run again: provinces that already have a list are left alone.
+    """
+    from portal.domain import answers, invitations, lists, questionnaires
+    from portal.domain.respondent_rules import RowInput
+    from portal.models import FormProgress, Invitation, ListStatus
+
+    done: list[str] = []
+    admin = session.exec(select(User).where(User.username == DEMO_ADMIN)).first()
+    if questionnaires.current_version(session, campaign) is None:
+        questionnaires.load_sample(session, campaign, admin)
+    plan = (("ha-noi", "launched"), ("hai-phong", "sent"), ("da-nang", "draft"))
+    for slug, state in plan:
+        province = session.exec(select(Province).where(Province.slug == slug)).first()
+        account = session.exec(select(User).where(User.username == slug)).first()
+        if province is None or lists.list_for(session, campaign, province.id) is not None:
+            continue
+        rlist = lists.get_or_create_list(session, campaign, province.id)
+        rows = sample_rows(session, province, errors=state == "draft")
+        lists.import_rows(session, account, rlist, campaign, province,
+                          [RowInput(key=n, number=n + 1, values=row) for n, row in enumerate(rows, start=1)],
+                          "danh-sach-mau.xlsx")
+        if state != "draft":
+            sent = lists.send_list(session, account, rlist, campaign, province, version=rlist.version, tz_name=tz_name)
+            assert sent and rlist.status == ListStatus.SENT
+        done.append(f"{province.name}: {state}")
+    hanoi = session.exec(select(Province).where(Province.slug == "ha-noi")).first()
+    if hanoi and any(c.province.id == hanoi.id for c in invitations.launch_candidates(session, campaign)):
+        invitations.launch(session, admin, campaign, [hanoi.id], base_url=base_url, mail_domain=mail_domain,
+                           tz_name=tz_name)
+        questionnaire = questionnaires.load(questionnaires.current_version(session, campaign))
+        forms = {f.code: f for f in questionnaire.forms}
+        for number, invitation in enumerate(session.exec(select(Invitation).where(Invitation.province_id == hanoi.id)
+                                                         .order_by(Invitation.id)).all()):
+            if number % 3:
+                continue
+            for progress_row in session.exec(select(FormProgress).where(FormProgress.invitation_id == invitation.id)):
+                form = forms[progress_row.form_code]
+                answers.save_draft(session, invitation, campaign, form, _sample_answers(form, number),
+                                   tz_name=tz_name)
+                if number % 2 == 0:
+                    answers.submit(session, invitation, campaign, form, tz_name=tz_name)
+    return done
+
+
+def _sample_answers(form, seed: int) -> dict[str, list[str]]:
+    raw: dict[str, list[str]] = {}
+    for position, question in enumerate(form.questions):
+        if question.kind in ("single", "multiple") and question.options:
+            raw[question.id] = [question.options[(seed + position) % len(question.options)].value]
+        elif question.kind == "number":
+            raw[question.id] = [str(int(question.min or 0) + (seed % 3))]
+        elif question.kind == "text":
+            raw[question.id] = ["Không có ý kiến thêm."]
+    return raw

@@ -1,0 +1,490 @@
+"""The email outbox: queue, claim, send, retry, sweep.
+
+Every email is one `OutboxMessage` row moving queued -> sending -> sent / failed
+(and later bounced, from bounce intake). The worker (portal/jobs.py) runs
+`run_once` every few seconds:
+
+1. `claim_batch` marks a batch of due rows "sending" with a conditional UPDATE
+   per row (`... WHERE id = :id AND status = 'queued'`, rowcount checked) and
+   commits before any SMTP talk, so two workers, on one server or two, never
+   hold the same row.
+2. `send_batch` sends them over one SMTP connection, one message per recipient
+   (so each refusal is seen), at `PORTAL_MAIL_RATE` messages per second, with a
+   VERP envelope sender `bounces+<token>@domain` so a later bounce names its row.
+3. Each outcome is written in its own short transaction right after its
+   message (`record_outcome`): sent; failed on a 5xx with the server's reply;
+   queued again with backoff on a 4xx or a broken connection (failed after
+   `PORTAL_MAIL_MAX_ATTEMPTS`). When the connection breaks, the rest of the
+   batch goes back to the queue without counting an attempt.
+4. `sweep_stuck` returns rows left in "sending" by a worker that died.
+
+Delivery guarantee: killing the worker at any moment loses no message. The one
+message that was on the wire when it died may have been accepted by the server
+without the worker recording it; the sweep queues it again, so that message,
+and only that one, may arrive twice. Every other message is sent exactly once,
+provided a batch takes well under PORTAL_OUTBOX_STUCK_MINUTES (config.py refuses
+a batch size and rate that would not), so the sweep never takes a live claim.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import smtplib
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.header import Header
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import Table
+from sqlmodel import Session, select, update
+
+from portal.models import DeliveryStatus, Invitation, OutboxMessage, utcnow
+
+log = logging.getLogger(__name__)
+
+# Outbox kinds whose outcome is also shown on the respondent's invitation (progress pages read one row).
+INVITATION_KINDS = frozenset({"invitation", "reminder"})
+MAX_BACKOFF = timedelta(minutes=60)
+# The UPDATEs run once or twice per message, so they go to the tables themselves: an ORM-enabled UPDATE
+# costs about three times as much, to keep in step objects these short sessions do not hold.
+_OUTBOX: Table = OutboxMessage.__table__  # type: ignore[attr-defined]
+_INVITATION: Table = Invitation.__table__  # type: ignore[attr-defined]
+_WIRE = compat32.clone(linesep="\r\n")  # SMTP wants CRLF line ends
+
+QUEUED = DeliveryStatus.QUEUED.value
+SENDING = DeliveryStatus.SENDING.value
+SENT = DeliveryStatus.SENT.value
+FAILED = DeliveryStatus.FAILED.value
+
+
+# ---------------------------------------------------------------- queue
+
+
+def enqueue(
+    session: Session,
+    *,
+    kind: str,
+    to_addr: str,
+    subject: str,
+    body_text: str,
+    body_html: str = "",
+    invitation_id: int | None = None,
+    province_id: int | None = None,
+    mail_domain: str,
+    now: datetime | None = None,
+) -> OutboxMessage:
+    """Add one message to the outbox. Does not commit: the caller commits it with its own changes,
+    so that, say, a launch and its invitation emails are stored together or not at all."""
+    now = now or utcnow()
+    message = OutboxMessage(
+        kind=kind, to_addr=to_addr, subject=subject, body_text=body_text, body_html=body_html,
+        invitation_id=invitation_id, province_id=province_id,
+        bounce_token=secrets.token_hex(16), message_id=make_msgid(domain=mail_domain),
+        status=QUEUED, attempts=0, next_attempt_at=now, queued_at=now, updated_at=now,
+    )
+    session.add(message)
+    return message
+
+
+def claim_batch(session: Session, worker_id: str, limit: int, now: datetime) -> list[OutboxMessage]:
+    """Claim up to `limit` due messages for `worker_id`, oldest first, and commit the claim.
+
+    Each row is claimed by an UPDATE that only changes a row still queued and
+    due; a row another worker took in the meantime changes nothing (rowcount 0)
+    and is left out. Rows are claimed in one order by every worker, so two
+    claims on PostgreSQL wait for each other but never deadlock. The claim
+    counts one attempt.
+    """
+    candidates = session.exec(
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status == QUEUED, OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.queued_at, OutboxMessage.id)
+        .limit(limit)
+    ).all()
+    claimed: list[int] = []
+    for ident in candidates:
+        result = session.exec(
+            update(_OUTBOX)
+            .where(_OUTBOX.c.id == ident, _OUTBOX.c.status == QUEUED, _OUTBOX.c.next_attempt_at <= now)
+            .values(status=SENDING, claimed_by=worker_id, claimed_at=now, attempts=_OUTBOX.c.attempts + 1,
+                    updated_at=now)
+        )
+        if result.rowcount == 1:
+            claimed.append(ident)
+    session.commit()
+    if not claimed:
+        return []
+    return list(session.exec(
+        select(OutboxMessage).where(OutboxMessage.id.in_(claimed))
+        .order_by(OutboxMessage.queued_at, OutboxMessage.id)
+        .execution_options(populate_existing=True)
+    ))
+
+
+def sweep_stuck(session: Session, *, older_than: timedelta, now: datetime) -> int:
+    """Queue again the messages claimed longer ago than `older_than` and still "sending"; commits.
+
+    Such a row belongs to a worker that died (or was killed) mid-batch. Its
+    attempt stays counted. At most the message that was on the wire at that
+    moment may already have been delivered, and is then delivered twice.
+    Returns how many rows were queued again.
+    """
+    result = session.exec(
+        update(_OUTBOX)
+        .where(_OUTBOX.c.status == SENDING, _OUTBOX.c.claimed_at <= now - older_than)
+        .values(status=QUEUED, claimed_by="", claimed_at=None, updated_at=now)
+    )
+    session.commit()
+    if result.rowcount:
+        log.warning("returned %d message(s) stuck in 'sending' to the queue", result.rowcount)
+    return result.rowcount
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long a message waits after its `attempts`-th try failed for a temporary reason."""
+    return min(timedelta(minutes=2 ** min(attempts, 10)), MAX_BACKOFF)
+
+
+def record_outcome(
+    session: Session,
+    message_id: int,
+    status: str,
+    reply: str,
+    now: datetime,
+    *,
+    retry_at: datetime | None = None,
+    released: bool = False,
+) -> bool:
+    """Store what happened to the outbox row `message_id` (its id, not its Message-ID); does not commit.
+
+    `status` is sent, failed or bounced (bounce intake), or queued for a retry
+    at `retry_at`. `released` puts a claimed row back untried: the attempt the
+    claim counted is given back and nothing else changes. Rows of invitations
+    and reminders also update their invitation's delivery_status, delivery_at
+    and delivery_reply. Returns False when the row was not changed (unknown, or
+    a retry for a row no longer "sending").
+    """
+    statement = update(_OUTBOX).where(_OUTBOX.c.id == message_id)
+    if released:
+        statement = statement.where(_OUTBOX.c.status == SENDING).values(
+            status=QUEUED, attempts=_OUTBOX.c.attempts - 1, claimed_by="", claimed_at=None, updated_at=now)
+    elif status == QUEUED:
+        # A retry only ever follows a claim: never put back a row that was meanwhile sent or failed.
+        statement = statement.where(_OUTBOX.c.status == SENDING).values(
+            status=QUEUED, next_attempt_at=retry_at or now, last_reply=reply, claimed_by="", claimed_at=None,
+            updated_at=now)
+    else:
+        values: dict[str, Any] = {"status": status, "last_reply": reply, "updated_at": now}
+        if status == SENT:
+            values["sent_at"] = now
+        statement = statement.values(**values)
+    changed = session.exec(statement.returning(_OUTBOX.c.kind, _OUTBOX.c.invitation_id)).first()
+    if changed is None:
+        return False
+    kind, invitation_id = changed
+    if not released and invitation_id is not None and kind in INVITATION_KINDS:
+        session.exec(update(_INVITATION).where(_INVITATION.c.id == invitation_id)
+                     .values(delivery_status=status, delivery_at=now, delivery_reply=reply))
+    return True
+
+
+# ---------------------------------------------------------------- send
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """What sending needs from the configuration (the SMTP server itself is flask-mail's MAIL_*)."""
+
+    sender: str
+    bounce_address: str  # bounces@domain -> envelope sender bounces+<token>@domain
+    rate: float = 0.0  # messages per second; 0 = as fast as the server takes them
+    max_attempts: int = 8
+    timeout: float = 30.0  # seconds for each SMTP step
+
+    @classmethod
+    def from_config(cls, config: Any) -> MailSettings:
+        return cls(sender=config["MAIL_DEFAULT_SENDER"], bounce_address=config["PORTAL_BOUNCE_ADDRESS"],
+                   rate=config["PORTAL_MAIL_RATE"], max_attempts=config["PORTAL_MAIL_MAX_ATTEMPTS"],
+                   timeout=config["PORTAL_MAIL_TIMEOUT"])
+
+    def envelope_from(self, bounce_token: str) -> str:
+        local, _, domain = self.bounce_address.partition("@")
+        return f"{local}+{bounce_token}@{domain}"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The outcome of one claimed message, as `record_outcome` stores it."""
+
+    outbox_id: int
+    status: str  # sent | failed | queued (retry at retry_at, or released untried)
+    reply: str
+    at: datetime
+    retry_at: datetime | None = None
+    released: bool = False  # put back without trying: the connection broke before its turn
+
+
+class SmtpReplyError(Exception):
+    """A reply other than 250 to DATA's end (smtplib does not raise for it)."""
+
+
+def build_message(message: OutboxMessage, *, sender: str) -> bytes:
+    """The MIME message of an outbox row, ready for DATA: text and HTML, its own Message-ID, marked automatic.
+
+    Built with the standard library's compat32 classes rather than flask-mail's
+    Message: the same structure (multipart/alternative, UTF-8 parts in base64,
+    encoded-word headers) in a quarter of the time, which is most of a send.
+    """
+    if message.body_html:
+        # Our own boundary: "=_" never occurs in base64 and 96 random bits never in plain ASCII text, so
+        # the generator need not search the bodies for a clash (a regex compiled per message).
+        mime: MIMEBase = MIMEMultipart("alternative", boundary=f"=_cchc_{secrets.token_hex(12)}")
+        mime.attach(MIMEText(message.body_text, "plain", "utf-8"))
+        mime.attach(MIMEText(message.body_html, "html", "utf-8"))
+    else:
+        mime = MIMEText(message.body_text, "plain", "utf-8")
+    name, address = parseaddr(sender)
+    for header, value in (("Subject", message.subject), ("To", message.to_addr)):
+        if "\r" in value or "\n" in value:
+            raise ValueError(f"{header} chứa ký tự xuống dòng")
+    mime["Subject"] = Header(message.subject, "utf-8")
+    mime["From"] = formataddr((name, address), "utf-8")
+    mime["To"] = message.to_addr
+    mime["Date"] = formatdate(localtime=True)
+    mime["Message-ID"] = message.message_id
+    mime["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to the bounce address
+    mime["X-Auto-Response-Suppress"] = "All"  # the same for Exchange
+    mime["X-CCHC-Outbox-Id"] = str(message.id)
+    return mime.as_bytes(policy=_WIRE)
+
+
+def send_batch(
+    messages: Sequence[OutboxMessage],
+    *,
+    settings: MailSettings,
+    record: Callable[[SendResult], None] | None = None,
+    stop: threading.Event | None = None,
+    now: datetime | None = None,
+) -> list[SendResult]:
+    """Send claimed messages over one SMTP connection; needs an app context (flask-mail's MAIL_*).
+
+    `record` is called with each result as soon as it is known, so the caller
+    can store it before the next message goes out. `stop` (set by SIGTERM)
+    ends the batch after the current message; the rest are released. `now`
+    fixes the clock (tests); otherwise each result is stamped when it happens.
+    """
+    results: list[SendResult] = []
+
+    def finish(result: SendResult) -> None:
+        results.append(result)
+        if record is not None:
+            record(result)
+
+    def release(rest: Sequence[OutboxMessage]) -> None:
+        for item in rest:
+            finish(SendResult(item.id, QUEUED, "", now or utcnow(), released=True))
+
+    try:
+        host = _connect(settings.timeout)
+    except OSError as exc:  # refused, unreachable, TLS or login failure (SMTPException is an OSError)
+        log.error("cannot connect to the SMTP server, %d message(s) wait for the next run: %s", len(messages), exc)
+        release(messages)
+        return results
+    pacer = _Pacer(settings.rate, stop)
+    try:
+        for index, message in enumerate(messages):
+            if stop is not None and stop.is_set():
+                release(messages[index:])
+                break
+            pacer.wait()
+            at = now or utcnow()
+            try:
+                reply = _transmit(host, settings, message)
+            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException, SmtpReplyError) as exc:
+                code, reply = _refusal(exc)
+                finish(_refused(message, settings, code, reply, at))
+                if host is not None and host.sock is None:  # 421, or lost while ending the transaction
+                    release(messages[index + 1:])  # the rest wait for the next run and a new connection
+                    break
+            except OSError as exc:  # SMTPServerDisconnected, ConnectionError, socket.timeout, …
+                finish(_retry(message, settings, f"Mất kết nối SMTP: {exc or type(exc).__name__}", at))
+                log.warning("SMTP connection lost at outbox message %s: %s", message.id, exc)
+                release(messages[index + 1:])
+                break
+            except ValueError as exc:  # an address or header that cannot go on the wire (before any command)
+                finish(SendResult(message.id, FAILED, f"Thư không gửi được: {exc}", at))
+            else:
+                finish(SendResult(message.id, SENT, reply, at))
+    finally:
+        _quit(host)
+    return results
+
+
+def _connect(timeout: float) -> smtplib.SMTP | None:
+    """A connection per flask-mail's MAIL_* settings (None when MAIL_SUPPRESS_SEND), with a timeout."""
+    state = current_app.extensions["mail"]
+    if state.suppress:
+        return None
+    factory = smtplib.SMTP_SSL if state.use_ssl else smtplib.SMTP
+    host = factory(state.server, state.port, timeout=timeout)
+    try:
+        if state.use_tls:
+            host.starttls()
+        if state.username and state.password:
+            host.login(state.username, state.password)
+    except BaseException:
+        host.close()
+        raise
+    return host
+
+
+def _quit(host: smtplib.SMTP | None) -> None:
+    if host is None:
+        return
+    try:
+        host.quit()
+    except OSError:  # SMTPServerDisconnected and the like: nothing left to say goodbye to
+        host.close()
+
+
+def _transmit(host: smtplib.SMTP | None, settings: MailSettings, message: OutboxMessage) -> str:
+    """MAIL FROM, RCPT TO, DATA for one recipient; the server's final reply ("250 2.0.0 Ok: queued as …").
+
+    smtplib's sendmail would do the same but drops the final reply, which is
+    what a mail administrator asks for when tracing a message.
+    """
+    if not message.to_addr.isascii():
+        raise ValueError(f"địa chỉ {message.to_addr!r} có ký tự ngoài ASCII")
+    payload = build_message(message, sender=settings.sender)
+    if host is None:
+        return "250 not sent (MAIL_SUPPRESS_SEND)"
+    host.ehlo_or_helo_if_needed()
+    envelope_from = settings.envelope_from(message.bounce_token)
+    code, text = host.mail(envelope_from)
+    if code != 250:
+        _reset(host, code)
+        raise smtplib.SMTPSenderRefused(code, text, envelope_from)
+    code, text = host.rcpt(message.to_addr)
+    if code not in (250, 251):
+        _reset(host, code)
+        raise smtplib.SMTPRecipientsRefused({message.to_addr: (code, text)})
+    try:
+        code, text = host.data(payload)
+    except smtplib.SMTPDataError as exc:  # DATA itself refused
+        _reset(host, exc.smtp_code)
+        raise
+    if code != 250:
+        _reset(host, code)
+        raise SmtpReplyError(code, _reply(code, text))
+    return _reply(code, text)
+
+
+def _reset(host: smtplib.SMTP, code: int) -> None:
+    """After a refusal: end the transaction so the connection serves the next message (or close it)."""
+    if code == 421:  # the server is closing the connection
+        host.close()
+        return
+    try:
+        host.rset()
+    except OSError:
+        host.close()  # the refusal stands; the batch ends after it
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"{code} {' '.join(text.split())}".strip()
+
+
+def _refusal(exc: Exception) -> tuple[int, str]:
+    """The code and reply text of a refusal, whichever way smtplib reported it."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code, text = next(iter(exc.recipients.values()))
+        return code, _reply(code, text)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code, _reply(exc.smtp_code, exc.smtp_error)
+    code, reply = exc.args
+    return code, reply
+
+
+def _refused(message: OutboxMessage, settings: MailSettings, code: int, reply: str, at: datetime) -> SendResult:
+    if 500 <= code < 600:
+        return SendResult(message.id, FAILED, reply, at)
+    return _retry(message, settings, reply, at)
+
+
+def _retry(message: OutboxMessage, settings: MailSettings, reply: str, at: datetime) -> SendResult:
+    """Queue again with backoff, or fail the message once its attempts are used up."""
+    if message.attempts >= settings.max_attempts:
+        return SendResult(message.id, FAILED, reply, at)
+    return SendResult(message.id, QUEUED, reply, at, retry_at=at + retry_delay(message.attempts))
+
+
+class _Pacer:
+    """Keeps to `rate` messages per second (0: no limit); a stop request cuts the wait short."""
+
+    def __init__(self, rate: float, stop: threading.Event | None) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.stop = stop
+        self.next_at = time.monotonic()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        delay = self.next_at - time.monotonic()
+        if delay > 0:
+            if self.stop is not None:
+                self.stop.wait(delay)
+            else:
+                time.sleep(delay)
+        self.next_at = max(self.next_at, time.monotonic() - self.interval) + self.interval
+
+
+# ---------------------------------------------------------------- one run of the worker
+
+
+def run_once(
+    app: Flask,
+    worker_id: str,
+    *,
+    limit: int,
+    stop: threading.Event | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Claim a batch, send it, record each outcome as it comes; returns how many messages were tried.
+
+    Should the database fail mid-batch, the rows not yet recorded stay "sending"
+    until `sweep_stuck` returns them.
+    """
+    from portal.extensions import db
+
+    with app.app_context():
+        with db.new_session() as session:
+            messages = claim_batch(session, worker_id, limit, now or utcnow())
+        if not messages:
+            return 0
+
+        with db.new_session() as records:
+
+            def store(result: SendResult) -> None:
+                # Each outcome is its own transaction, committed before the next message goes out.
+                record_outcome(records, result.outbox_id, result.status, result.reply, result.at,
+                               retry_at=result.retry_at, released=result.released)
+                records.commit()
+
+            results = send_batch(messages, settings=MailSettings.from_config(app.config), record=store, stop=stop,
+                                 now=now)
+    tried = sum(1 for result in results if not result.released)
+    log.info("outbox: %d tried, %d sent, %d released (%s)", tried,
+             sum(1 for result in results if result.status == SENT), len(results) - tried, worker_id)
+    return tried

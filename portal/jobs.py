@@ -1,0 +1,175 @@
+"""The worker: scheduled jobs in their own process, `flask --app wsgi portal worker`.
+
+Never started inside gunicorn: with several web workers every job would run
+once per worker. Each job is thin: it opens a session (or lets the domain
+function do it), calls one domain function, and closes.
+
+    send outbox batch   every PORTAL_OUTBOX_INTERVAL seconds  (outbox.run_once)
+    sweep stuck rows    every 60 seconds                      (outbox.sweep_stuck)
+    reminders           every 10 minutes                      (invitations.enqueue_due_reminders)
+    bounce intake       every PORTAL_BOUNCE_INTERVAL seconds  (bounces.intake_configured), when a bounce
+                        mailbox is configured (PORTAL_BOUNCE_MAILDIR or PORTAL_BOUNCE_IMAP_HOST)
+
+SIGTERM or SIGINT lets the message on the wire finish, puts the rest of its
+batch back in the queue, and stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+from portal.domain import bounces, outbox
+from portal.extensions import db
+from portal.models import utcnow
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 60
+REMINDER_MINUTES = 10
+
+# Set by SIGTERM/SIGINT: the send job ends its batch after the current message.
+stop_requested = threading.Event()
+# Held while a job runs, so that stopping can wait for the current one to end.
+_busy = threading.Lock()
+
+
+def worker_id() -> str:
+    """Who claimed a row: host and process, readable in the outbox table."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def send_outbox(app: Flask, worker: str, *, drain: bool = True) -> int:
+    """Send due messages batch after batch while batches come back full (one batch only unless `drain`).
+
+    Draining keeps a long queue going at PORTAL_MAIL_RATE instead of one batch
+    per interval; each batch is claimed afresh, so no claim gets old enough for
+    the sweep.
+    """
+    limit = app.config["PORTAL_OUTBOX_BATCH"]
+    total = 0
+    with _busy:
+        while not stop_requested.is_set():
+            tried = outbox.run_once(app, worker, limit=limit, stop=stop_requested)
+            total += tried
+            if not drain or tried < limit:
+                break
+    return total
+
+
+def sweep_outbox(app: Flask, older_than: timedelta | None = None) -> int:
+    """Queue again messages left in "sending" by a worker that died."""
+    if older_than is None:
+        older_than = timedelta(minutes=app.config["PORTAL_OUTBOX_STUCK_MINUTES"])
+    with app.app_context(), db.new_session() as session:
+        return outbox.sweep_stuck(session, older_than=older_than, now=utcnow())
+
+
+def enqueue_reminders(app: Flask) -> int:
+    """Queue the automatic reminders whose day has come (skipped while that code is not there yet)."""
+    try:
+        from portal.domain.invitations import enqueue_due_reminders
+    except ImportError as exc:
+        log.info("reminders skipped: %s", exc)
+        return 0
+    config = app.config
+    with app.app_context(), db.new_session() as session:
+        count = enqueue_due_reminders(session, now=utcnow(), tz_name=config["PORTAL_TIMEZONE"],
+                                      mail_domain=config["PORTAL_MAIL_DOMAIN"], base_url=config["PORTAL_BASE_URL"])
+    if count:
+        log.info("queued %d reminder(s)", count)
+    return count
+
+
+def intake_bounces(app: Flask) -> int:
+    """Read the bounce mailbox once and mark the messages it names; returns how many new messages it held."""
+    if not bounces.source_configured(app.config):
+        return 0
+    return bounces.intake_configured(app, utcnow()).processed
+
+
+def run_once(app: Flask) -> int:
+    """One pass of every job, for `portal worker --once` (tests, cron): reminders, bounces, sweep, one batch."""
+    _guarded(enqueue_reminders, app)
+    _guarded(intake_bounces, app)
+    _guarded(sweep_outbox, app)
+    return send_outbox(app, worker_id(), drain=False)
+
+
+def _guarded(job, *args) -> None:
+    try:
+        job(*args)
+    except Exception:  # noqa: BLE001 - one failing job must not keep the others from running
+        log.exception("job %s failed", job.__name__)
+
+
+def build_scheduler(app: Flask) -> BlockingScheduler:
+    """The worker's scheduler: the send job starts at once, then every PORTAL_OUTBOX_INTERVAL seconds."""
+    scheduler = BlockingScheduler(executors={"default": ThreadPoolExecutor(max_workers=3)}, timezone="UTC")
+    # Never two runs of one job at once; runs missed while one was busy collapse into one.
+    one_at_a_time = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
+    me = worker_id()
+    now = utcnow()
+    scheduler.add_job(send_outbox, "interval", seconds=app.config["PORTAL_OUTBOX_INTERVAL"], args=[app, me],
+                      id="send_outbox", name="send outbox batch", next_run_time=now, **one_at_a_time)
+    scheduler.add_job(sweep_outbox, "interval", seconds=SWEEP_SECONDS, args=[app], id="sweep_outbox",
+                      name="sweep stuck outbox rows", next_run_time=now, **one_at_a_time)
+    scheduler.add_job(enqueue_reminders, "interval", minutes=REMINDER_MINUTES, args=[app], id="reminders",
+                      name="automatic reminders", next_run_time=now + timedelta(seconds=2), **one_at_a_time)
+    if bounces.source_configured(app.config):
+        scheduler.add_job(intake_bounces, "interval", seconds=app.config["PORTAL_BOUNCE_INTERVAL"], args=[app],
+                          id="bounce_intake", name="bounce intake", next_run_time=now + timedelta(seconds=5),
+                          **one_at_a_time)
+    return scheduler
+
+
+@contextmanager
+def stop_on_signals(on_stop=None) -> Iterator[None]:
+    """While inside: SIGTERM and SIGINT set `stop_requested` (then call `on_stop`); handlers restored after."""
+    stop_requested.clear()
+
+    def handle(signum, _frame) -> None:
+        log.info("received %s: finishing the current message, then stopping", signal.Signals(signum).name)
+        stop_requested.set()
+        if on_stop is not None:
+            on_stop()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class _QuietSkips(logging.Filter):
+    """A send job still busy when its next run comes is normal (max_instances=1), not worth a warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+def run_worker(app: Flask) -> None:
+    """Run the scheduler until SIGTERM/SIGINT, then wait for the job in progress to end."""
+    # APScheduler logs every run at INFO: every few seconds, for ever. Our jobs log what they did.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler.scheduler").addFilter(_QuietSkips())
+    scheduler = build_scheduler(app)
+    with stop_on_signals(lambda: scheduler.shutdown(wait=False)):
+        log.info("worker %s started: outbox every %ss, batch %d, %s msg/s", worker_id(),
+                 app.config["PORTAL_OUTBOX_INTERVAL"], app.config["PORTAL_OUTBOX_BATCH"],
+                 app.config["PORTAL_MAIL_RATE"] or "unlimited")
+        scheduler.start()
+        with _busy:  # the batch in progress has released what it did not send
+            pass
+    log.info("worker stopped")

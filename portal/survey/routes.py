@@ -1,0 +1,130 @@
+"""The respondent behind a personal link: no login, no JavaScript, one short page per form.
+
+The link itself is the credential (an unguessable HMAC, see domain/invitations.py),
+so these forms carry no CSRF token: a token tied to a session cookie would only
+make a respondent who left a form open overnight lose their answers.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
+from portal.domain import answers, invitations
+from portal.extensions import csrf, db, limiter
+from portal.models import Campaign, Respondent
+
+bp = Blueprint("survey", __name__, url_prefix="/phieu")
+csrf.exempt(bp)
+
+# Guessing links: only answers of "link not valid" count against an address, so a whole office
+# behind one NAT address answering with good links is not throttled by them. An address that has
+# used up its allowance waits out the window for every link, good ones too: answering a good link
+# while refusing wrong ones would let the guessing go on.
+guess_limit = limiter.shared_limit(lambda: current_app.config["PORTAL_LINK_GUESS_RATE"], scope="survey-links",
+                                   deduct_when=lambda response: response.status_code == 404)
+
+
+def _tz() -> str:
+    return current_app.config["PORTAL_TIMEZONE"]
+
+
+def _invalid():
+    return render_template("survey/invalid.html"), 404
+
+
+def _load(token: str):
+    invitation = invitations.invitation_for_token(db.session, token)
+    if invitation is None:
+        return None
+    campaign = db.session.get(Campaign, invitation.campaign_id)
+    person = db.session.get(Respondent, invitation.respondent_id)
+    return invitation, campaign, person
+
+
+def _form(invitation, code: str):
+    return next((f for f in invitations.invitation_forms(db.session, invitation) if f.code == code), None)
+
+
+@bp.get("/<token>")
+@guess_limit
+def overview(token: str):
+    loaded = _load(token)
+    if loaded is None:
+        return _invalid()
+    invitation, campaign, person = loaded
+    answers.mark_opened(db.session, invitation)
+    progress = answers.progress_of(db.session, invitation)
+    return render_template("survey/overview.html", token=token, person=person, campaign=campaign,
+                           forms=invitations.invitation_forms(db.session, invitation), progress=progress,
+                           closed=answers.is_closed(campaign, _tz()))
+
+
+@bp.route("/<token>/<code>", methods=["GET", "POST"])
+@guess_limit
+def form(token: str, code: str):
+    loaded = _load(token)
+    form_def = _form(loaded[0], code) if loaded else None
+    if loaded is None or form_def is None:
+        return _invalid()
+    invitation, campaign, person = loaded
+    state = answers.progress_of(db.session, invitation)[code]
+    context = {"token": token, "person": person, "campaign": campaign, "form": form_def, "state": state}
+    if state.state == "submitted":
+        return redirect(url_for("survey.thanks", token=token, code=code), code=303)
+    if answers.is_closed(campaign, _tz()):
+        return render_template("survey/closed.html", **context), 410
+    if request.method == "GET":
+        answers.mark_opened(db.session, invitation)
+        return render_template("survey/form.html", **context, errors={}, saved=False,
+                               values=answers.saved_values(db.session, invitation, code))
+    result = answers.save_draft(db.session, invitation, campaign, form_def, request.form.to_dict(flat=False),
+                                tz_name=_tz())
+    if result.already:
+        return redirect(url_for("survey.thanks", token=token, code=code), code=303)
+    if result.closed:
+        return render_template("survey/closed.html", **context), 410
+    if request.form.get("action") == "submit":
+        final = answers.submit_check(db.session, invitation, form_def)
+        if not final and not result.errors:
+            return render_template("survey/confirm.html", **context)
+        errors = {**final, **result.errors}
+        return render_template("survey/form.html", **context, errors=errors, saved=True, values=result.values), 422
+    return render_template("survey/form.html", **context, errors=result.errors, saved=True, values=result.values), \
+        422 if result.errors else 200
+
+
+@bp.post("/<token>/<code>/gui")
+@guess_limit
+def submit(token: str, code: str):
+    loaded = _load(token)
+    form_def = _form(loaded[0], code) if loaded else None
+    if loaded is None or form_def is None:
+        return _invalid()
+    invitation, campaign, person = loaded
+    result = answers.submit(db.session, invitation, campaign, form_def, tz_name=_tz())
+    if result.closed:
+        return render_template("survey/closed.html", token=token, person=person, campaign=campaign,
+                               form=form_def), 410
+    if result.errors:
+        return render_template("survey/form.html", token=token, person=person, campaign=campaign, form=form_def,
+                               state=answers.progress_of(db.session, invitation)[code], errors=result.errors,
+                               saved=False, values=result.values), 422
+    return redirect(url_for("survey.thanks", token=token, code=code), code=303)
+
+
+@bp.get("/<token>/<code>/cam-on")
+@guess_limit
+def thanks(token: str, code: str):
+    loaded = _load(token)
+    form_def = _form(loaded[0], code) if loaded else None
+    if loaded is None or form_def is None:
+        return _invalid()
+    invitation, campaign, person = loaded
+    progress = answers.progress_of(db.session, invitation)
+    if progress[code].state != "submitted":
+        # Nothing to thank for yet (a bookmarked or guessed address): "sent at —" would mislead.
+        return redirect(url_for("survey.form", token=token, code=code), code=303)
+    forms = invitations.invitation_forms(db.session, invitation)
+    remaining = [f for f in forms if progress[f.code].state != "submitted"]
+    return render_template("survey/thanks.html", token=token, person=person, campaign=campaign, form=form_def,
+                           state=progress[code], remaining=remaining)

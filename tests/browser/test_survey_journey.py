@@ -1,0 +1,159 @@
+"""The survey in Chromium: the ministry launches it, a respondent answers on a phone from the emailed link.
+
+Hà Nội's list is sent in the database beforehand and the campaign's deadlines are moved ahead, because
+the journey runs in real time. The outbox is sent into a real SMTP server on loopback (aiosmtpd), and the
+respondent's link is read from the caught email's text body. The respondent uses a fresh browser context
+each time (no cookies: only the link), sized like a small phone (360 × 740).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from sqlmodel import select
+
+from portal.domain import outbox
+from portal.domain.campaigns import current_campaign, local_today
+from portal.models import FormProgress, FormState, Invitation, Role, utcnow
+from tests.conftest import HA_NOI, PASSWORD, make_user
+from tests.support.smtp import SmtpSink
+from tests.support.survey import complete_answers, first_half, form_def, load_questionnaire, send_list, sent_invitations
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 360, "height": 740}
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    with SmtpSink() as running:
+        yield running
+
+
+@pytest.fixture
+def app_config(app_config: dict, sink: SmtpSink) -> dict:
+    return {**app_config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": sink.port, "MAIL_SUPPRESS_SEND": False,
+            "MAIL_USE_TLS": False, "MAIL_USE_SSL": False, "MAIL_USERNAME": None, "MAIL_PASSWORD": None,
+            "PORTAL_MAIL_RATE": 0}
+
+
+def shot(page: Page, artifacts_dir, name: str, database) -> None:
+    backend = database.url.split(":")[0].split("+")[0]
+    page.screenshot(path=str(artifacts_dir / f"survey-{name}-{backend}.png"), full_page=True)
+
+
+def fill(page: Page, form, answers: dict[str, list[str]]) -> None:
+    """Answer as a person does: click the choices, type the numbers and texts."""
+    kinds = {q.id: q.kind for q in form.questions}
+    for qid, values in answers.items():
+        if kinds[qid] in ("single", "multiple"):
+            for value in values:
+                page.locator(f'input[name="{qid}"][value="{value}"]').check()
+        else:
+            page.locator(f'[name="{qid}"]').fill(values[0])
+
+
+def fits_the_phone(page: Page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_the_ministry_launches_and_a_respondent_answers_on_a_phone_from_the_emailed_link(
+    app, page: Page, browser: Browser, live_server, session, sink, artifacts_dir, database
+):
+    page.set_default_timeout(15_000)
+    ministry = make_user(session, "bonoivu", Role.MINISTRY)
+    campaign = current_campaign(session)
+    today = local_today(app.config["PORTAL_TIMEZONE"])
+    campaign.list_deadline = today + timedelta(days=5)
+    campaign.self_assessment_deadline = today + timedelta(days=20)
+    campaign.response_deadline = today + timedelta(days=30)
+    session.add(campaign)
+    session.commit()
+    send_list(session, HA_NOI, now=utcnow())
+    load_questionnaire(session, ministry)
+    app.config["PORTAL_BASE_URL"] = live_server  # the emailed links lead to this server
+
+    # The ministry launches the survey for Hà Nội.
+    page.goto(live_server + "/dang-nhap")
+    page.get_by_label("Tên đăng nhập").fill("bonoivu")
+    page.get_by_label("Mật khẩu").fill(PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.goto(live_server + "/bo/phat-hanh")
+    expect(page.get_by_role("heading", name="Phát hành khảo sát", exact=True)).to_be_visible()
+    page.get_by_label("Chỉ các địa phương được chọn").check()
+    page.get_by_label(re.compile(r"Hà Nội \(8 người\)")).check()
+    shot(page, artifacts_dir, "1-launch", database)
+    page.get_by_role("button", name="Phát hành khảo sát").click()
+    expect(page.locator("#flash")).to_contain_text("Đã phát hành khảo sát cho 1 tỉnh, thành phố: 8 thư mời")
+    shot(page, artifacts_dir, "2-launched", database)
+
+    # The worker sends the outbox into the SMTP sink; the respondent's link comes from the email's text.
+    assert outbox.run_once(app, "journey", limit=50) == 8
+    assert sink.wait_for(8)
+    person = next(p for p in sent_invitations(app, session, HA_NOI) if p.group_code == "LD_SO")
+    [received] = [m.message for m in sink.messages if m.rcpt_tos == [person.respondent.email]]
+    text = received.get_body(preferencelist=("plain",)).get_content()
+    link = re.search(r"https?://\S+/phieu/\S+", text).group(0)
+    assert link == f"{live_server}{person.url}"
+    locality = form_def(session, "DP-LDSO")
+    answers = complete_answers(locality, text="Cần rút ngắn thời gian giải quyết hồ sơ đất đai.")
+    half = first_half(locality, answers)
+
+    # On the phone: open the link, answer half of the locality form, save for later, close the browser.
+    phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2,
+                                locale="vi-VN")
+    respondent = phone.new_page()
+    respondent.set_default_timeout(15_000)
+    respondent.goto(link)
+    expect(respondent.get_by_role("heading", name=f"Kính chào {person.respondent.full_name}")).to_be_visible()
+    expect(respondent.locator("li.card")).to_have_count(2)
+    expect(respondent.locator("li.card").first).to_contain_text("Chưa trả lời")
+    assert fits_the_phone(respondent)
+    shot(respondent, artifacts_dir, "3-respondent-forms", database)
+    respondent.locator("li.card").first.get_by_role("link", name="Bắt đầu trả lời").click()
+    expect(respondent.get_by_role("heading", name=locality.title)).to_be_visible()
+    fill(respondent, locality, half)
+    shot(respondent, artifacts_dir, "4-half-answered", database)
+    respondent.get_by_role("button", name="Lưu, trả lời tiếp sau").click()
+    expect(respondent.get_by_role("status")).to_contain_text("Đã lưu câu trả lời")
+    assert fits_the_phone(respondent)
+    shot(respondent, artifacts_dir, "5-saved", database)
+    phone.close()
+
+    # Later, a new browser (no cookies): the same link shows the form in progress and the saved answers.
+    phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2,
+                                locale="vi-VN")
+    respondent = phone.new_page()
+    respondent.set_default_timeout(15_000)
+    respondent.goto(link)
+    expect(respondent.locator("li.card").first).to_contain_text("Đang trả lời")
+    shot(respondent, artifacts_dir, "6-back-later", database)
+    respondent.locator("li.card").first.get_by_role("link", name="Trả lời tiếp").click()
+    kinds = {q.id: q.kind for q in locality.questions}
+    for qid, values in half.items():
+        if kinds[qid] in ("single", "multiple"):
+            for value in values:
+                expect(respondent.locator(f'input[name="{qid}"][value="{value}"]')).to_be_checked()
+        else:
+            expect(respondent.locator(f'[name="{qid}"]')).to_have_value(values[0])
+    shot(respondent, artifacts_dir, "7-saved-answers-shown", database)
+    fill(respondent, locality, {qid: v for qid, v in answers.items() if qid not in half})
+    respondent.get_by_role("button", name="Gửi phiếu").click()
+    expect(respondent.get_by_role("heading", name="Xác nhận gửi phiếu")).to_be_visible()
+    shot(respondent, artifacts_dir, "8-confirm", database)
+    respondent.get_by_role("button", name="Xác nhận gửi phiếu").click()
+    expect(respondent.get_by_role("heading", name="Cảm ơn Ông/Bà")).to_be_visible()
+    expect(respondent.get_by_text("Ông/Bà còn 1 phiếu chưa gửi")).to_be_visible()
+    assert fits_the_phone(respondent)
+    shot(respondent, artifacts_dir, "9-thanks", database)
+    phone.close()
+
+    session.expire_all()
+    states = {p.form_code: p.state for p in session.exec(
+        select(FormProgress).where(FormProgress.invitation_id == person.invitation.id))}
+    assert states == {"DP-LDSO": FormState.SUBMITTED, "BO-LD": FormState.NOT_STARTED}
+    assert session.get(Invitation, person.invitation.id).first_opened_at is not None

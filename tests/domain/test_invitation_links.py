@@ -1,0 +1,36 @@
+"""Personal survey links: unguessable, rebuilt identically for re-sent emails, useless without the key."""
+
+from portal.domain.invitations import MAC_BYTES, link_token, response_key
+from portal.models import Invitation
+
+SECRET = "x" * 40
+
+
+def invitation(ident: int = 7, nonce: str = "ab" * 16) -> Invitation:
+    return Invitation(id=ident, respondent_id=1, campaign_id=1, province_id=1, questionnaire_version_id=1,
+                      nonce=nonce, form_codes="DP-LDSO")
+
+
+def test_link_carries_the_id_and_160_bits_of_mac():
+    token = link_token(invitation(), SECRET)
+    ident, _, mac = token.partition(".")
+    assert ident == "7"
+    assert MAC_BYTES * 8 >= 128
+    assert len(mac) == 27  # 20 bytes, base64url without padding
+
+
+def test_the_same_invitation_always_gets_the_same_link():
+    assert link_token(invitation(), SECRET) == link_token(invitation(), SECRET)
+
+
+def test_another_key_or_nonce_gives_another_link():
+    base = link_token(invitation(), SECRET)
+    assert link_token(invitation(), "y" * 40) != base
+    assert link_token(invitation(nonce="cd" * 16), SECRET) != base
+
+
+def test_answer_keys_differ_per_form_and_never_contain_the_invitation_id():
+    first = response_key(7, "DP-LDSO", SECRET)
+    assert first != response_key(7, "BO-LD", SECRET)
+    assert first != response_key(8, "DP-LDSO", SECRET)
+    assert len(first) == 64 and "7" not in first[:1]

@@ -1,0 +1,238 @@
+"""Launching the survey from /bo/phat-hanh: invitations, emails, notices, the questionnaire frozen.
+
+Hà Nội and Hải Phòng have sent short lists (two people of each group: 8 people, 12 forms each); the
+clock is frozen on 01/02/2022, inside the 2021 response period.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from portal.domain import questionnaires
+from portal.models import (
+    FormProgress,
+    Invitation,
+    Notice,
+    NoticeRecipient,
+    OutboxMessage,
+    Province,
+    QuestionnaireVersion,
+    Respondent,
+    RespondentList,
+)
+from tests.conftest import HA_NOI, HAI_PHONG, log_in
+from tests.html_helpers import text_of
+from tests.support.survey import AFTER_DEADLINE, DURING_SURVEY, load_questionnaire, send_list
+
+LAUNCH = "/bo/phat-hanh"
+NOTICE_TITLE = "Bộ Nội vụ đã gửi phiếu khảo sát"
+
+
+@pytest.fixture
+def clock(time_machine):
+    time_machine.move_to(DURING_SURVEY, tick=False)
+    return time_machine
+
+
+@pytest.fixture
+def lists_sent(session, clock) -> None:
+    send_list(session, HA_NOI)
+    send_list(session, HAI_PHONG)
+
+
+@pytest.fixture
+def ready(session, ministry_user, lists_sent) -> None:
+    load_questionnaire(session, ministry_user)
+
+
+def count(session: Session, model, *conditions) -> int:
+    session.expire_all()
+    return session.exec(select(func.count()).select_from(model).where(*conditions)).one()
+
+
+def launch(client, **form):
+    return client.post(LAUNCH, data=form, follow_redirects=True)
+
+
+def said(response) -> str:
+    return text_of(response.get_data(as_text=True))
+
+
+def respondents_of(session: Session, province_id: int) -> list[Respondent]:
+    return list(session.exec(select(Respondent).where(Respondent.province_id == province_id)))
+
+
+def notices_to(session: Session, province_id: int) -> list[str]:
+    session.expire_all()
+    return list(session.exec(select(Notice.title).join(NoticeRecipient, NoticeRecipient.notice_id == Notice.id)
+                             .where(NoticeRecipient.province_id == province_id)))
+
+
+def nothing_launched(session: Session) -> bool:
+    return (count(session, Invitation), count(session, OutboxMessage), count(session, FormProgress),
+            count(session, RespondentList, RespondentList.launched_at.is_not(None))) == (0, 0, 0, 0)
+
+
+def test_launching_every_ready_province_invites_each_respondent_once_and_tells_each_province(
+        app, client, session, ministry_user, province_user, ready):
+    log_in(client, ministry_user)
+
+    response = launch(client, scope="all")
+
+    assert "Đã phát hành khảo sát cho 2 tỉnh, thành phố: 16 thư mời đang được gửi." in said(response)
+    people = respondents_of(session, HA_NOI) + respondents_of(session, HAI_PHONG)
+    invited = session.exec(select(Invitation)).all()
+    assert sorted(i.respondent_id for i in invited) == sorted(p.id for p in people)
+    emails = session.exec(select(OutboxMessage)).all()
+    assert sorted((m.kind, m.invitation_id) for m in emails) == sorted(("invitation", i.id) for i in invited)
+    by_id = {p.id: p for p in people}
+    for message in emails:
+        person = by_id[next(i.respondent_id for i in invited if i.id == message.invitation_id)]
+        assert message.to_addr == person.email and person.full_name in message.body_text
+        assert "20/02/2022" in message.body_text
+    assert count(session, FormProgress) == 24  # groups 2 and 3 answer two forms
+    assert notices_to(session, HA_NOI) == [NOTICE_TITLE] and notices_to(session, HAI_PHONG) == [NOTICE_TITLE]
+    log_in(client, province_user)
+    assert NOTICE_TITLE in client.get("/thong-bao/").get_data(as_text=True)
+
+
+def test_launching_chosen_provinces_leaves_the_others_waiting(client, session, ministry_user, ready):
+    log_in(client, ministry_user)
+
+    response = launch(client, scope="chosen", province_ids=[str(HA_NOI)])
+
+    assert "Đã phát hành khảo sát cho 1 tỉnh, thành phố: 8 thư mời đang được gửi." in said(response)
+    assert count(session, Invitation, Invitation.province_id == HA_NOI) == 8
+    assert count(session, Invitation, Invitation.province_id == HAI_PHONG) == 0
+    assert count(session, OutboxMessage, OutboxMessage.province_id == HAI_PHONG) == 0
+    assert notices_to(session, HAI_PHONG) == []
+    assert "Các địa phương đã gửi danh sách, chưa phát hành (1)" in said(response)
+    assert f'name="province_ids" value="{HAI_PHONG}"' in response.get_data(as_text=True)
+
+
+def test_a_second_launch_does_nothing_more(client, session, ministry_user, ready):
+    log_in(client, ministry_user)
+    launch(client, scope="all")
+    before = [count(session, model) for model in (Invitation, OutboxMessage, FormProgress, Notice)]
+
+    again_all = launch(client, scope="all")
+    again_chosen = launch(client, scope="chosen", province_ids=[str(HA_NOI), str(HAI_PHONG)])
+
+    for response in (again_all, again_chosen):
+        assert "Không có tỉnh, thành phố nào đã gửi danh sách mà chưa được phát hành khảo sát." in said(response)
+    assert [count(session, model) for model in (Invitation, OutboxMessage, FormProgress, Notice)] == before
+
+
+def test_a_province_whose_list_is_not_sent_is_not_launched_even_when_chosen(client, session, ministry_user, ready):
+    da_nang = session.exec(select(Province).where(Province.slug == "da-nang")).one()
+    log_in(client, ministry_user)
+
+    response = launch(client, scope="chosen", province_ids=[str(da_nang.id)])
+
+    assert "Không có tỉnh, thành phố nào đã gửi danh sách mà chưa được phát hành khảo sát." in said(response)
+    assert nothing_launched(session)
+
+
+def test_launching_chosen_provinces_with_none_chosen_is_refused(client, session, ministry_user, ready):
+    log_in(client, ministry_user)
+
+    response = launch(client, scope="chosen")
+
+    assert "Vui lòng chọn ít nhất một tỉnh, thành phố." in said(response)
+    assert nothing_launched(session)
+
+
+def test_the_launch_freezes_the_questionnaire_and_a_later_import_is_refused(client, session, ministry_user,
+                                                                           lists_sent):
+    log_in(client, ministry_user)
+    sample = questionnaires.sample_path().read_bytes()
+
+    def upload():
+        return client.post("/bo/phieu-khao-sat/nhap", data={"file": (io.BytesIO(sample), "bo-phieu.yaml")},
+                           content_type="multipart/form-data")
+
+    assert upload().status_code == 303  # replaceable until the launch
+    launch(client, scope="all")
+    refused = upload()
+
+    assert refused.status_code == 422
+    assert questionnaires.FROZEN_MESSAGE in refused.get_data(as_text=True)
+    session.expire_all()
+    versions = session.exec(select(QuestionnaireVersion)).all()
+    assert [(v.version, v.is_current, v.frozen_at is not None) for v in versions] == [(1, True, True)]
+    assert {i.questionnaire_version_id for i in session.exec(select(Invitation))} == {versions[0].id}
+    assert "đã khóa từ 09:00 01/02/2022" in said(client.get(LAUNCH))
+
+
+def test_launching_without_a_questionnaire_is_refused_with_a_message(client, session, ministry_user, lists_sent):
+    log_in(client, ministry_user)
+
+    page = client.get(LAUNCH).get_data(as_text=True)
+    response = launch(client, scope="all")
+
+    assert "Chưa có bộ phiếu." in text_of(page)
+    assert '<button type="submit" disabled>Phát hành khảo sát</button>' in page
+    assert "Chưa có bộ phiếu khảo sát. Hãy nhập bộ phiếu (hoặc nạp bộ phiếu mẫu) trước khi phát hành." in said(
+        response)
+    assert nothing_launched(session)
+
+
+def test_launching_after_the_response_deadline_is_refused_with_a_message(client, session, ministry_user, ready,
+                                                                         clock):
+    clock.move_to(AFTER_DEADLINE, tick=False)
+    log_in(client, ministry_user)
+
+    response = launch(client, scope="all")
+
+    assert "Đã quá hạn trả lời phiếu của đợt này; không thể phát hành khảo sát." in said(response)
+    assert nothing_launched(session)
+    session.expire_all()
+    assert session.exec(select(QuestionnaireVersion)).one().frozen_at is None
+
+
+def test_two_launches_at_once_invite_each_respondent_once_and_neither_fails(app, session, ministry_user, ready):
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+    errors: list[BaseException] = []
+
+    def click() -> None:
+        client = app.test_client()
+        log_in(client, ministry_user)
+        try:
+            barrier.wait(timeout=10)
+            statuses.append(client.post(LAUNCH, data={"scope": "all"}).status_code)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=click) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == [] and statuses == [303, 303]
+    assert count(session, Invitation) == 16
+    assert count(session, OutboxMessage) == 16
+    assert len(notices_to(session, HA_NOI)) == 1 and len(notices_to(session, HAI_PHONG)) == 1
+
+
+def test_a_questionnaire_replaced_during_the_launch_refuses_it_with_a_message(client, session, ministry_user, ready,
+                                                                             monkeypatch):
+    def replaced(*args, **kwargs):
+        # What freeze() finds when an import committed between reading the current version and freezing it.
+        raise questionnaires.QuestionnaireError("Bộ phiếu vừa được thay thế bằng phiên bản mới; vui lòng tải lại "
+                                                "trang rồi phát hành lại.")
+
+    monkeypatch.setattr(questionnaires, "freeze", replaced)
+    log_in(client, ministry_user)
+
+    response = launch(client, scope="all")
+
+    assert response.status_code == 200
+    assert "Bộ phiếu vừa được thay thế bằng phiên bản mới" in said(response)
+    assert nothing_launched(session)

@@ -1,0 +1,339 @@
+"""Reminders: the province's "Đôn đốc" (once a day per respondent) and the ministry's automatic schedule.
+
+The survey is launched for a short Hà Nội list (two people of each group) on 01/02/2022 at 09:00 +07;
+one respondent of group 1 has finished, one of group 2 has sent one of their two forms.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import date, datetime
+
+import pytest
+from sqlmodel import Session, select
+
+from portal.domain import invitations
+from portal.models import DeliveryStatus, Invitation, OutboxMessage, ReminderSchedule
+from tests.conftest import HAI_PHONG, log_in
+from tests.html_helpers import text_of
+from tests.support.survey import (
+    DURING_SURVEY,
+    TZ,
+    LaunchedSurvey,
+    answer,
+    finish,
+    launch,
+    launch_survey,
+    send_list,
+    sent_invitations,
+)
+
+REMIND = "/khao-sat/tien-do/don-doc"
+SCHEDULE = "/bo/phat-hanh/lich-nhac"
+
+
+@pytest.fixture
+def clock(time_machine):
+    time_machine.move_to(DURING_SURVEY, tick=False)
+    return time_machine
+
+
+@pytest.fixture
+def survey(app, session, ministry_user, clock) -> LaunchedSurvey:
+    launched = launch_survey(app, session, ministry_user)
+    finish(app, session, launched.of_group("HDND"))
+    answer(app, session, launched.of_group("LD_SO"), "DP-LDSO")  # one of two forms sent: not finished
+    return launched
+
+
+def reminders(session: Session) -> list[OutboxMessage]:
+    session.expire_all()
+    return list(session.exec(select(OutboxMessage).where(OutboxMessage.kind == "reminder")
+                             .order_by(OutboxMessage.id)))
+
+
+def reminded_addresses(session: Session) -> list[str]:
+    return sorted(m.to_addr for m in reminders(session))
+
+
+def unfinished_addresses(survey: LaunchedSurvey) -> list[str]:
+    finished = survey.of_group("HDND").respondent.email
+    return sorted(p.respondent.email for p in survey.invitations if p.respondent.email != finished)
+
+
+def remind(client, **form):
+    return client.post(REMIND, data=form, follow_redirects=True)
+
+
+def row_of(page: str, person) -> str:
+    """The visible text of the respondent's row on the progress page."""
+    return text_of(page.split(f'id="p-{person.respondent.id}"', 1)[1].split("</tr>", 1)[0])
+
+
+# ---------------------------------------------------------------- the province's "Đôn đốc"
+
+
+def test_reminding_one_respondent_queues_one_reminder_with_their_link(client, session, province_user, survey):
+    person = survey.of_group("LD_HUYEN")
+    log_in(client, province_user)
+
+    response = remind(client, invitation_id=str(person.invitation.id))
+
+    assert response.status_code == 200
+    assert "Đã gửi thư đôn đốc đến 1 người." in text_of(response.get_data(as_text=True))
+    [message] = reminders(session)
+    assert message.to_addr == person.respondent.email
+    assert message.invitation_id == person.invitation.id and message.status == DeliveryStatus.QUEUED
+    assert f"http://localhost{person.url}" in message.body_text
+
+
+def test_reminding_a_finished_respondent_queues_nothing_and_says_why(client, session, province_user, survey):
+    log_in(client, province_user)
+
+    response = remind(client, invitation_id=str(survey.of_group("HDND").invitation.id))
+
+    assert "Đã gửi thư đôn đốc đến 0 người. 1 người đã hoàn thành phiếu." in text_of(response.get_data(as_text=True))
+    assert reminders(session) == []
+
+
+def test_reminding_all_reaches_exactly_those_not_finished(client, session, province_user, survey):
+    log_in(client, province_user)
+
+    response = remind(client, all="1")
+
+    assert "Đã gửi thư đôn đốc đến 7 người." in text_of(response.get_data(as_text=True))
+    assert reminded_addresses(session) == unfinished_addresses(survey)
+    assert survey.of_group("LD_SO").respondent.email in reminded_addresses(session)  # half done is not done
+
+
+def test_a_second_reminder_the_same_day_queues_nothing_and_says_so_and_the_next_day_works(
+        client, session, province_user, survey, clock):
+    log_in(client, province_user)
+    person = survey.of_group("LD_PHONG")
+    remind(client, all="1")
+
+    again_all = remind(client, all="1")
+    again_one = remind(client, invitation_id=str(person.invitation.id))
+    clock.move_to(datetime(2022, 2, 1, 23, 30, tzinfo=TZ), tick=False)
+    log_in(client, province_user)  # a session lasts 8 hours
+    late_evening = remind(client, all="1")
+
+    for response in (again_all, again_one, late_evening):
+        text = text_of(response.get_data(as_text=True))
+        assert "Đã gửi thư đôn đốc đến 0 người." in text
+        assert "đã được đôn đốc hôm nay (mỗi người tối đa một lần một ngày)" in text
+    assert "7 người đã được đôn đốc hôm nay" in text_of(again_all.get_data(as_text=True))
+    assert len(reminders(session)) == 7
+
+    # 06:30 on 02/02 in Hà Nội is still 01/02 in UTC: the day is the portal's.
+    clock.move_to(datetime(2022, 2, 2, 6, 30, tzinfo=TZ), tick=False)
+    log_in(client, province_user)
+    next_day = remind(client, invitation_id=str(person.invitation.id))
+
+    assert "Đã gửi thư đôn đốc đến 1 người." in text_of(next_day.get_data(as_text=True))
+    assert len(reminders(session)) == 8
+    session.expire_all()
+    invitation = session.get(Invitation, person.invitation.id)
+    assert invitation.reminder_count == 2
+    assert invitation.last_reminded_at == datetime(2022, 2, 2, 6, 30, tzinfo=TZ)
+
+
+def test_a_double_click_on_remind_queues_one_reminder(app, session, province_user, survey):
+    person = survey.of_group("LD_PHONG")
+    barrier = threading.Barrier(4)
+    statuses: list[int] = []
+
+    def click(target: dict) -> None:
+        client = app.test_client()
+        log_in(client, province_user)
+        barrier.wait(timeout=10)
+        statuses.append(client.post(REMIND, data=target).status_code)
+
+    targets = [{"invitation_id": str(person.invitation.id)}] * 2 + [{"all": "1"}] * 2
+    threads = [threading.Thread(target=click, args=(target,)) for target in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert statuses == [303] * 4
+    assert reminded_addresses(session) == unfinished_addresses(survey)  # each once
+    session.expire_all()
+    assert session.get(Invitation, person.invitation.id).reminder_count == 1
+
+
+def test_the_progress_page_shows_when_each_respondent_was_reminded(client, session, province_user, survey, clock):
+    log_in(client, province_user)
+    reminded, other, finished = survey.of_group("LD_PHONG"), survey.of_group("LD_HUYEN"), survey.of_group("HDND")
+    remind(client, invitation_id=str(reminded.invitation.id))
+    clock.move_to(datetime(2022, 2, 3, 14, 5, tzinfo=TZ), tick=False)
+    log_in(client, province_user)  # a session lasts 8 hours
+    remind(client, all="1")
+
+    page = client.get("/khao-sat/tien-do/").get_data(as_text=True)
+
+    assert "14:05 03/02/2022 (2 lần)" in row_of(page, reminded)
+    assert "14:05 03/02/2022" in row_of(page, other) and "lần" not in row_of(page, other)
+    assert re.search(r"\d\d:\d\d \d\d/\d\d/\d{4}", row_of(page, finished)) is None  # never reminded, never sent
+    assert f'id="c-{finished.invitation.id}"' not in page  # nothing to choose for someone finished
+    assert f'id="c-{other.invitation.id}"' in page
+
+
+def test_another_province_invitation_ids_are_ignored(app, client, session, ministry_user, province_user, survey):
+    send_list(session, HAI_PHONG)
+    launch(app, session, ministry_user, [HAI_PHONG])
+    theirs = sent_invitations(app, session, HAI_PHONG)
+    own = survey.of_group("LD_HUYEN")
+    log_in(client, province_user)
+
+    only_theirs = remind(client, invitation_id=[str(p.invitation.id) for p in theirs])
+    mixed = remind(client, invitation_id=[str(theirs[0].invitation.id), str(own.invitation.id)])
+
+    assert "Đã gửi thư đôn đốc đến 0 người." in text_of(only_theirs.get_data(as_text=True))
+    assert "Đã gửi thư đôn đốc đến 1 người." in text_of(mixed.get_data(as_text=True))
+    assert reminded_addresses(session) == [own.respondent.email]
+    session.expire_all()
+    assert all(session.get(Invitation, p.invitation.id).last_reminded_at is None for p in theirs)
+
+
+@pytest.mark.parametrize("form", [{"all": "1"}, {"invitation_id": "ONE"}])
+def test_it_focal_accounts_cannot_remind(client, session, it_focal_user, survey, form):
+    log_in(client, it_focal_user)
+    if form.get("invitation_id"):
+        form = {"invitation_id": str(survey.of_group("LD_HUYEN").invitation.id)}
+
+    response = client.post(REMIND, data=form)
+
+    assert response.status_code == 403
+    assert reminders(session) == []
+    page = client.get("/khao-sat/tien-do/").get_data(as_text=True)
+    assert "Đôn đốc tất cả người chưa hoàn thành" not in page and "Đôn đốc những người đã chọn" not in page
+
+
+# ---------------------------------------------------------------- the ministry's automatic reminders
+
+
+@pytest.fixture
+def two_reminders_at_most(app_config):
+    app_config["PORTAL_MAX_REMINDERS"] = 2
+
+
+def schedule(client, day: str):
+    return client.post(SCHEDULE, data={"send_on": day}, follow_redirects=True)
+
+
+def scheduled_days(session: Session) -> list[date]:
+    session.expire_all()
+    return [s.send_on for s in session.exec(select(ReminderSchedule).order_by(ReminderSchedule.send_on))]
+
+
+def test_the_ministry_schedules_reminder_days_until_the_deadline_and_at_most_the_configured_number(
+        two_reminders_at_most, client, session, ministry_user, survey):
+    log_in(client, ministry_user)
+
+    after_deadline = schedule(client, "21/02/2022")
+    past = schedule(client, "31/01/2022")
+    garbled = schedule(client, "ngày mai")
+    last_day = schedule(client, "20/02/2022")
+    duplicate = schedule(client, "20/02/2022")
+    first = schedule(client, "05/02/2022")
+    too_many = schedule(client, "10/02/2022")
+
+    assert "Ngày nhắc phải từ hôm nay đến hạn trả lời phiếu (20/02/2022)." in after_deadline.get_data(as_text=True)
+    assert "Ngày nhắc phải từ hôm nay đến hạn trả lời phiếu (20/02/2022)." in past.get_data(as_text=True)
+    assert "Vui lòng nhập ngày nhắc theo dạng dd/mm/yyyy." in garbled.get_data(as_text=True)
+    assert "Đã đặt lịch nhắc ngày 20/02/2022." in last_day.get_data(as_text=True)
+    assert "Đã có lần nhắc ngày 20/02/2022." in duplicate.get_data(as_text=True)
+    assert "Đã đặt lịch nhắc ngày 05/02/2022." in first.get_data(as_text=True)
+    assert "Mỗi đợt chỉ đặt tối đa 2 lần nhắc tự động." in too_many.get_data(as_text=True)
+    assert scheduled_days(session) == [date(2022, 2, 5), date(2022, 2, 20)]
+    page = text_of(too_many.get_data(as_text=True))
+    assert "05/02/2022: chưa đến ngày" in page and "Thêm lịch nhắc" not in page
+
+
+def test_the_ministry_removes_a_reminder_day_not_sent_yet_but_not_one_already_sent(
+        app, client, session, ministry_user, survey, clock):
+    log_in(client, ministry_user)
+    schedule(client, "01/02/2022")
+    schedule(client, "05/02/2022")
+    today, later = session.exec(select(ReminderSchedule).order_by(ReminderSchedule.send_on)).all()
+    run_due_reminders(app, session)
+
+    kept = client.post(f"{SCHEDULE}/{today.id}/xoa", follow_redirects=True)
+    removed = client.post(f"{SCHEDULE}/{later.id}/xoa", follow_redirects=True)
+
+    assert "Lần nhắc này đã được gửi nên không thể xóa." in kept.get_data(as_text=True)
+    assert removed.status_code == 200
+    assert scheduled_days(session) == [date(2022, 2, 1)]
+    assert "đã gửi 7 thư nhắc lúc 09:00 01/02/2022" in text_of(removed.get_data(as_text=True))
+
+
+def run_due_reminders(app, session: Session) -> int:
+    with app.app_context():
+        return invitations.enqueue_due_reminders(
+            session, now=datetime.now(TZ), tz_name=app.config["PORTAL_TIMEZONE"],
+            mail_domain=app.config["PORTAL_MAIL_DOMAIN"], base_url=app.config["PORTAL_BASE_URL"])
+
+
+def test_due_reminders_go_once_to_those_not_finished_whose_invitation_was_not_refused(
+        app, session, ministry_user, survey, clock):
+    refused, bounced = survey.of_group("LD_HUYEN", 0), survey.of_group("LD_HUYEN", 1)
+    for person, status in ((refused, DeliveryStatus.FAILED), (bounced, DeliveryStatus.BOUNCED)):
+        invitation = session.get(Invitation, person.invitation.id)
+        invitation.delivery_status = status.value
+        session.add(invitation)
+    session.commit()
+    with app.app_context():
+        invitations.schedule_reminder(session, ministry_user, survey.campaign, date(2022, 2, 3),
+                                      tz_name=app.config["PORTAL_TIMEZONE"], max_reminders=3)
+
+    not_yet = run_due_reminders(app, session)
+    clock.move_to(datetime(2022, 2, 3, 7, 0, tzinfo=TZ), tick=False)
+    first_run = run_due_reminders(app, session)
+    second_run = run_due_reminders(app, session)
+
+    expected = sorted(set(unfinished_addresses(survey)) - {refused.respondent.email, bounced.respondent.email})
+    assert (not_yet, first_run, second_run) == (0, 5, 0)
+    assert reminded_addresses(session) == expected
+    session.expire_all()
+    [item] = session.exec(select(ReminderSchedule)).all()
+    assert item.enqueued_count == 5 and item.enqueued_at == datetime(2022, 2, 3, 7, 0, tzinfo=TZ)
+
+
+def test_two_workers_running_due_reminders_at_once_remind_each_respondent_once(
+        app, session, ministry_user, survey):
+    from portal.extensions import db
+
+    with app.app_context():
+        invitations.schedule_reminder(session, ministry_user, survey.campaign, date(2022, 2, 1),
+                                      tz_name=app.config["PORTAL_TIMEZONE"], max_reminders=3)
+    barrier = threading.Barrier(2)
+    counts: list[int] = []
+
+    def worker() -> None:
+        with app.app_context(), db.new_session() as own:
+            barrier.wait(timeout=10)
+            counts.append(run_due_reminders(app, own))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sum(counts) == 7
+    assert reminded_addresses(session) == unfinished_addresses(survey)
+
+
+def test_a_reminder_day_that_comes_after_the_deadline_has_passed_sends_nothing(
+        app, session, ministry_user, survey, clock):
+    with app.app_context():
+        invitations.schedule_reminder(session, ministry_user, survey.campaign, date(2022, 2, 20),
+                                      tz_name=app.config["PORTAL_TIMEZONE"], max_reminders=3)
+    clock.move_to(datetime(2022, 2, 21, 8, 0, tzinfo=TZ), tick=False)  # the worker was down on the 20th
+
+    assert run_due_reminders(app, session) == 0
+    assert reminders(session) == []
+    session.expire_all()
+    assert session.exec(select(ReminderSchedule)).one().enqueued_at is not None

@@ -1,0 +1,543 @@
+"""The respondent's side, through HTTP: the personal link, the forms, drafts, one submission, the deadline.
+
+Every test launches the 2021 survey for a short Hà Nội list (two people of each group) with the clock
+frozen on 01/02/2022, inside the response period that ends on 20/02/2022 at 23:59:59 +07.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+import zipfile
+from collections import deque
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from portal.domain import invitations
+from portal.domain.invitations import response_key
+from portal.models import Answer, FormProgress, FormState, Invitation, OutboxMessage, RespondentGroup
+from tests.conftest import log_in
+from tests.html_helpers import text_of
+from tests.support.survey import (
+    AFTER_DEADLINE,
+    DURING_SURVEY,
+    JUST_BEFORE_DEADLINE,
+    LaunchedSurvey,
+    SentInvitation,
+    complete_answers,
+    first_half,
+    form_def,
+    form_states,
+    form_values,
+    launch_survey,
+)
+
+INVALID = "Đường liên kết không hợp lệ"
+CLOSED = "Đã hết hạn trả lời phiếu"
+SECRET_TEXT = "ý-kiến-bí-mật-123"
+
+
+@pytest.fixture
+def during_survey(time_machine):
+    time_machine.move_to(DURING_SURVEY, tick=False)
+    return time_machine
+
+
+@pytest.fixture
+def survey(app, session, ministry_user, during_survey) -> LaunchedSurvey:
+    return launch_survey(app, session, ministry_user)
+
+
+def stored_answer(app, session: Session, person: SentInvitation, code: str) -> Answer | None:
+    session.expire_all()
+    key = response_key(person.invitation.id, code, app.config["SECRET_KEY"])
+    return session.exec(select(Answer).where(Answer.response_key == key)).first()
+
+
+def progress_of(session: Session, person: SentInvitation, code: str) -> FormProgress:
+    session.expire_all()
+    return session.exec(select(FormProgress).where(FormProgress.invitation_id == person.invitation.id,
+                                                   FormProgress.form_code == code)).one()
+
+
+def count(session: Session, model, *conditions) -> int:
+    session.expire_all()
+    return session.exec(select(func.count()).select_from(model).where(*conditions)).one()
+
+
+def as_stored(raw: dict[str, list[str]], form) -> dict:
+    """What the portal keeps for posted answers: one value for single/number/text, a list for multiple."""
+    kinds = {q.id: q.kind for q in form.questions}
+    return {qid: (values if kinds[qid] == "multiple" else int(values[0]) if kinds[qid] == "number" else values[0])
+            for qid, values in raw.items()}
+
+
+def save(client, person: SentInvitation, code: str, raw: dict, action: str = "save"):
+    return client.post(person.form_url(code), data={**raw, "action": action})
+
+
+def submit_completely(client, person: SentInvitation, code: str, raw: dict) -> None:
+    assert save(client, person, code, raw, "submit").status_code == 200
+    response = client.post(person.submit_url(code))
+    assert response.status_code == 303
+
+
+# ---------------------------------------------------------------- the respondent's page
+
+
+def test_the_link_opens_the_respondents_page_with_each_form_and_its_state(app, client, session, survey):
+    person = survey.of_group("LD_SO")
+    locality, ministry = form_def(session, "DP-LDSO"), form_def(session, "BO-LD")
+
+    first = client.get(person.url)
+
+    assert first.status_code == 200
+    page = first.get_data(as_text=True)
+    assert f"Kính chào {person.respondent.full_name}" in page
+    assert form_states(page) == {locality.title: "Chưa trả lời", ministry.title: "Chưa trả lời"}
+    assert "20/02/2022" in page
+
+    save(client, person, "DP-LDSO", first_half(locality, complete_answers(locality)))
+    assert form_states(client.get(person.url).get_data(as_text=True)) == {
+        locality.title: "Đang trả lời", ministry.title: "Chưa trả lời"}
+
+    submit_completely(client, person, "BO-LD", complete_answers(ministry))
+    assert form_states(client.get(person.url).get_data(as_text=True)) == {
+        locality.title: "Đang trả lời", ministry.title: "Đã gửi"}
+    session.expire_all()
+    assert session.get(Invitation, person.invitation.id).first_opened_at is not None
+
+
+@pytest.mark.parametrize(("group", "forms"), [
+    ("HDND", ["DP-HDND"]),
+    ("LD_SO", ["DP-LDSO", "BO-LD"]),
+    ("LD_PHONG", ["DP-LDPHONG", "BO-LD"]),
+    ("LD_HUYEN", ["DP-LDHUYEN"]),
+])
+def test_groups_2_and_3_answer_the_locality_and_the_ministry_form_groups_1_and_4_the_locality_form_only(
+        client, session, survey, group, forms):
+    person = survey.of_group(group)
+
+    page = client.get(person.url).get_data(as_text=True)
+
+    assert list(form_states(page)) == [form_def(session, code).title for code in forms]
+    linked = re.findall(rf'href="/phieu/{re.escape(person.token)}/([^"/]+)"', page)
+    assert linked == forms
+    for code in forms:
+        assert client.get(person.form_url(code)).status_code == 200
+    # Another group's form is not theirs: the same page as any unknown link.
+    others = {"DP-HDND", "DP-LDSO", "DP-LDPHONG", "DP-LDHUYEN", "BO-LD"} - set(forms)
+    for code in others:
+        response = client.get(person.form_url(code))
+        assert response.status_code == 404
+        assert INVALID in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br"])
+def test_every_form_page_weighs_under_14_kb_compressed_and_needs_no_javascript(client, survey, encoding):
+    for person in (survey.of_group("HDND"), survey.of_group("LD_SO"), survey.of_group("LD_PHONG"),
+                   survey.of_group("LD_HUYEN")):
+        for code in person.form_codes:
+            response = client.get(person.form_url(code), headers={"Accept-Encoding": encoding})
+
+            assert response.status_code == 200
+            assert response.headers["Content-Encoding"] == encoding
+            assert len(response.get_data()) < 14 * 1024
+            plain = client.get(person.form_url(code), headers={"Accept-Encoding": "identity"})
+            assert "<script" not in plain.get_data(as_text=True)
+            assert 'name="viewport" content="width=device-width' in plain.get_data(as_text=True)
+
+
+def test_saving_half_then_coming_back_later_from_the_link_shows_the_saved_answers(app, session, survey):
+    person = survey.of_group("LD_PHONG")
+    form = form_def(session, "DP-LDPHONG")
+    half = first_half(form, complete_answers(form))
+
+    saved = save(app.test_client(), person, form.code, half)
+
+    assert saved.status_code == 200
+    assert "Đã lưu câu trả lời" in saved.get_data(as_text=True)
+    later = app.test_client()  # another day, another browser: only the link
+    page = later.get(person.form_url(form.code))
+    assert page.status_code == 200
+    assert form_values(page.get_data(as_text=True)) == half
+    answer = stored_answer(app, session, person, form.code)
+    assert answer is not None and not answer.submitted
+    assert progress_of(session, person, form.code).state == FormState.IN_PROGRESS
+
+
+def test_sending_with_required_answers_missing_shows_the_errors_and_keeps_the_answers(app, client, session, survey):
+    person = survey.of_group("HDND")
+    form = form_def(session, "DP-HDND")
+    half = first_half(form, complete_answers(form))
+    required_left = [q for q in form.questions if q.required and q.id not in half]
+
+    response = save(client, person, form.code, half, "submit")
+
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert f"Còn {len(required_left)} câu cần trả lời hoặc sửa" in page
+    assert page.count('class="field-error"') == len(required_left)
+    assert "Vui lòng chọn một phương án." in page
+    assert form_values(page) == half
+    assert "Xác nhận gửi phiếu" not in page
+    assert progress_of(session, person, form.code).state == FormState.IN_PROGRESS
+    assert not stored_answer(app, session, person, form.code).submitted
+
+
+def test_a_complete_form_asks_once_for_confirmation_then_is_stored_and_thanked(app, client, session, survey):
+    person = survey.of_group("LD_HUYEN")
+    form = form_def(session, "DP-LDHUYEN")
+    answers = complete_answers(form, text=SECRET_TEXT)
+
+    asked = save(client, person, form.code, answers, "submit")
+
+    assert asked.status_code == 200
+    assert "Xác nhận gửi phiếu" in asked.get_data(as_text=True)
+    assert f'action="{person.submit_url(form.code)}"' in asked.get_data(as_text=True)
+    assert progress_of(session, person, form.code).state == FormState.IN_PROGRESS  # not yet sent
+
+    confirmed = client.post(person.submit_url(form.code))
+
+    assert confirmed.status_code == 303
+    assert confirmed.headers["Location"].endswith(f"{person.form_url(form.code)}/cam-on")
+    thanks = client.get(confirmed.headers["Location"])
+    assert thanks.status_code == 200
+    assert "Cảm ơn Ông/Bà" in thanks.get_data(as_text=True)
+    assert "đã hoàn thành tất cả các phiếu" in thanks.get_data(as_text=True)
+    answer = stored_answer(app, session, person, form.code)
+    assert answer.submitted and answer.submitted_at is not None
+    assert answer.form_code == form.code and answer.group_code == "LD_HUYEN"
+    assert answer.questionnaire_version_id == person.invitation.questionnaire_version_id
+    assert json.loads(answer.answers) == as_stored(answers, form)
+    progress = progress_of(session, person, form.code)
+    assert progress.state == FormState.SUBMITTED and progress.submitted_at is not None
+
+
+def test_the_thanks_page_of_a_form_not_sent_yet_leads_back_to_the_form(client, session, survey):
+    person = survey.of_group("HDND")
+
+    response = client.get(f"{person.form_url('DP-HDND')}/cam-on")
+
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(person.form_url("DP-HDND"))
+
+
+def test_a_submitted_form_cannot_be_changed_by_a_later_post_of_the_form_or_of_the_confirmation(
+        app, client, session, survey):
+    person = survey.of_group("LD_SO")
+    form = form_def(session, "DP-LDSO")
+    submit_completely(client, person, form.code, complete_answers(form))
+    before = stored_answer(app, session, person, form.code)
+    other = complete_answers(form, shift=2, text="đã đổi ý")
+
+    for action in ("save", "submit"):
+        response = save(client, person, form.code, other, action)
+        assert response.status_code == 303
+        assert response.headers["Location"].endswith("/cam-on")
+    again = client.post(person.submit_url(form.code))
+    reopened = client.get(person.form_url(form.code))
+
+    assert again.status_code == 303 and reopened.status_code == 303
+    after = stored_answer(app, session, person, form.code)
+    assert (after.answers, after.submitted_at, after.updated_at) == (before.answers, before.submitted_at,
+                                                                      before.updated_at)
+    assert progress_of(session, person, form.code).submitted_at == before.submitted_at
+
+
+def test_two_confirmation_posts_make_one_submitted_answer(app, client, session, survey):
+    person = survey.of_group("HDND")
+    form = form_def(session, "DP-HDND")
+    assert save(client, person, form.code, complete_answers(form), "submit").status_code == 200
+
+    first = client.post(person.submit_url(form.code))
+    second = client.post(person.submit_url(form.code))
+
+    assert (first.status_code, second.status_code) == (303, 303)
+    assert count(session, Answer) == 1
+    assert count(session, Answer, Answer.submitted == True) == 1  # noqa: E712
+    assert count(session, FormProgress, FormProgress.state == FormState.SUBMITTED.value) == 1
+
+
+def _at_once(app, calls: int, request) -> list[int]:
+    """Run `request(client)` in `calls` threads released together; their status codes."""
+    barrier = threading.Barrier(calls)
+    statuses: list[int] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        client = app.test_client()
+        try:
+            barrier.wait(timeout=10)
+            statuses.append(request(client).status_code)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    return statuses
+
+
+def test_confirmations_posted_at_once_from_several_threads_make_one_submitted_answer(app, session, survey):
+    person = survey.of_group("LD_PHONG")
+    form = form_def(session, "BO-LD")
+    assert save(app.test_client(), person, form.code, complete_answers(form), "submit").status_code == 200
+
+    statuses = _at_once(app, 4, lambda client: client.post(person.submit_url(form.code)))
+
+    assert statuses == [303] * 4
+    assert count(session, Answer) == 1
+    assert count(session, Answer, Answer.submitted == True) == 1  # noqa: E712
+    assert count(session, FormProgress, FormProgress.state == FormState.SUBMITTED.value) == 1
+
+
+def test_a_double_click_on_the_first_save_makes_one_answer_and_no_error(app, session, survey):
+    person = survey.of_group("LD_HUYEN")
+    form = form_def(session, "DP-LDHUYEN")
+    half = first_half(form, complete_answers(form))
+
+    statuses = _at_once(app, 4, lambda client: save(client, person, form.code, half))
+
+    assert statuses == [200] * 4
+    assert count(session, Answer) == 1
+    assert form_values(app.test_client().get(person.form_url(form.code)).get_data(as_text=True)) == half
+
+
+def test_a_draft_saved_from_a_stale_tab_after_submission_does_not_overwrite_the_submitted_answers(
+        app, session, survey):
+    person = survey.of_group("HDND")
+    form = form_def(session, "DP-HDND")
+    first_tab, second_tab = app.test_client(), app.test_client()
+    assert first_tab.get(person.form_url(form.code)).status_code == 200
+    submitted = complete_answers(form, text=SECRET_TEXT)
+    submit_completely(second_tab, person, form.code, submitted)
+
+    stale = save(first_tab, person, form.code, first_half(form, complete_answers(form, shift=3)))
+
+    assert stale.status_code == 303
+    assert stale.headers["Location"].endswith("/cam-on")
+    answer = stored_answer(app, session, person, form.code)
+    assert answer.submitted and json.loads(answer.answers) == as_stored(submitted, form)
+    assert count(session, Answer) == 1
+
+
+# ---------------------------------------------------------------- the deadline
+
+
+def test_forms_are_open_until_the_last_second_of_the_deadline_day(client, session, survey, during_survey):
+    person = survey.of_group("HDND")
+    during_survey.move_to(JUST_BEFORE_DEADLINE, tick=False)
+
+    assert client.get(person.form_url("DP-HDND")).status_code == 200
+
+
+def test_after_the_response_deadline_the_forms_are_closed_and_nothing_is_saved(app, client, session, survey,
+                                                                               during_survey):
+    person = survey.of_group("LD_SO")
+    form = form_def(session, "DP-LDSO")
+    complete = complete_answers(form)
+    save(client, person, form.code, first_half(form, complete))
+    before = stored_answer(app, session, person, form.code)
+    during_survey.move_to(AFTER_DEADLINE, tick=False)
+
+    opened = client.get(person.form_url(form.code))
+    saved = save(client, person, form.code, complete)
+    sent = save(client, person, form.code, complete, "submit")
+    confirmed = client.post(person.submit_url(form.code))
+    untouched = client.get(person.form_url("BO-LD"))
+
+    for response in (opened, saved, sent, confirmed, untouched):
+        assert response.status_code == 410
+        text = text_of(response.get_data(as_text=True))
+        assert CLOSED in text
+        assert "23:59 ngày 20/02/2022" in text
+    after = stored_answer(app, session, person, form.code)
+    assert (after.answers, after.updated_at, after.submitted) == (before.answers, before.updated_at, False)
+    assert stored_answer(app, session, person, "BO-LD") is None
+    assert count(session, FormProgress, FormProgress.state == FormState.SUBMITTED.value) == 0
+    overview = client.get(person.url).get_data(as_text=True)
+    assert CLOSED in overview and person.form_url(form.code) not in overview
+
+
+# ---------------------------------------------------------------- forged links and guessing
+
+
+def _forged(survey: LaunchedSurvey) -> dict[str, str]:
+    person, other = survey.invitations[0], survey.invitations[1]
+    ident, _, mac = person.token.partition(".")
+    changed = person.token[:-1] + ("A" if person.token[-1] != "A" else "B")
+    return {
+        "last character changed": changed,
+        "another id with a valid-looking mac": f"{other.invitation.id}.{mac}",
+        "an unknown id": f"987654.{mac}",
+        "the id alone": ident,
+        "the mac alone": mac,
+        "garbage": "khong-phai-duong-lien-ket",
+        "a very long string": f"{ident}." + "A" * 5000,
+        "a very long id": "9" * 3000 + f".{mac}",
+        "a key from another server": invitations.link_token(person.invitation, "another-secret-key-" * 3),
+    }
+
+
+def test_a_forged_or_unknown_link_gets_the_same_invalid_link_page(client, survey):
+    person = survey.of_group("LD_SO")
+    bodies = set()
+
+    for name, token in _forged(survey).items():
+        for method, path in (("GET", f"/phieu/{token}"), ("GET", f"/phieu/{token}/DP-LDSO"),
+                             ("POST", f"/phieu/{token}/DP-LDSO"), ("POST", f"/phieu/{token}/DP-LDSO/gui"),
+                             ("GET", f"/phieu/{token}/DP-LDSO/cam-on")):
+            response = client.open(path, method=method, data={"c1_1": "5", "action": "submit"})
+            assert response.status_code == 404, (name, method, path)
+            bodies.add(response.get_data())
+    bodies.add(client.get(f"{person.url}/KHONG-CO").get_data())
+
+    assert len(bodies) == 1
+    assert INVALID in bodies.pop().decode()
+    assert client.get(person.url).status_code == 200
+
+
+@pytest.fixture
+def guess_limit(app_config):
+    app_config.update(RATELIMIT_ENABLED=True, PORTAL_LINK_GUESS_RATE="5 per minute")
+
+
+def test_guessing_links_is_rate_limited_per_address_while_good_links_keep_working(guess_limit, app, survey):
+    person = survey.of_group("HDND")
+    guesser = app.test_client()
+    wrong = list(_forged(survey).values())
+
+    first_four = [guesser.get(f"/phieu/{token}").status_code for token in wrong[:4]]
+    good_meanwhile = [guesser.get(person.url).status_code for _ in range(3)]  # good links never count
+    fifth = guesser.get(f"/phieu/{wrong[4]}/DP-HDND")
+    sixth = guesser.get(f"/phieu/{wrong[5]}")
+
+    assert first_four == [404] * 4
+    assert good_meanwhile == [200] * 3
+    assert fifth.status_code == 404
+    assert sixth.status_code == 429
+    assert "Thao tác quá nhiều lần" in sixth.get_data(as_text=True)
+    # The address that guessed is held back for the window, whatever it asks next: answering a good
+    # link with 200 and a wrong one with 429 would keep the guessing going.
+    assert guesser.get(person.url).status_code == 429
+    colleague = app.test_client()
+    office = {"REMOTE_ADDR": "203.0.113.7"}
+    assert colleague.get(person.url, environ_base=office).status_code == 200
+    assert colleague.get(person.form_url("DP-HDND"), environ_base=office).status_code == 200
+    assert colleague.get(f"/phieu/{wrong[0]}", environ_base=office).status_code == 404
+
+
+# ---------------------------------------------------------------- re-sent invitations
+
+
+def test_a_re_sent_invitation_carries_the_same_working_link(app, client, session, ministry_user, survey):
+    person = survey.of_group("LD_PHONG")
+    link = f"{app.config['PORTAL_BASE_URL']}{person.url}"
+
+    with app.app_context():
+        invitations.resend(session, ministry_user, session.get(Invitation, person.invitation.id),
+                           base_url=app.config["PORTAL_BASE_URL"], mail_domain=app.config["PORTAL_MAIL_DOMAIN"])
+
+    emails = session.exec(select(OutboxMessage).where(OutboxMessage.invitation_id == person.invitation.id)
+                          .order_by(OutboxMessage.id)).all()
+    assert [m.kind for m in emails] == ["invitation", "invitation"]
+    assert all(link in m.body_text and link in m.body_html for m in emails)
+    assert client.get(person.url).status_code == 200
+
+
+# ---------------------------------------------------------------- answers apart from identities
+
+
+def test_the_answer_table_holds_no_respondent_id_email_or_name(app, client, session, survey):
+    columns = set(Answer.__table__.columns.keys())
+    foreign = {fk.column.table.name for fk in Answer.__table__.foreign_keys}
+
+    assert columns == {"id", "response_key", "campaign_id", "province_id", "group_code", "ministry_code", "form_code",
+                       "questionnaire_version_id", "answers", "submitted", "updated_at", "submitted_at"}
+    assert foreign == {"campaign", "province", "questionnaireversion"}
+    person = survey.of_group("LD_SO")
+    form = form_def(session, "DP-LDSO")
+    submit_completely(client, person, form.code, complete_answers(form, text=SECRET_TEXT))
+    row = stored_answer(app, session, person, form.code)
+    stored = " ".join(str(getattr(row, name)) for name in columns)
+    for identity in (person.respondent.full_name, person.respondent.email, person.respondent.phone, person.token,
+                     person.token.partition(".")[2]):
+        assert identity not in stored
+
+
+def _links(html: str, base: str) -> list[str]:
+    found = re.findall(r'(?:href|hx-get)="([^"#]+)', html)
+    found += [m for tag in re.findall(r"<form\b[^>]*>", html) if 'method="post"' not in tag.lower()
+              for m in re.findall(r'action="([^"#]+)', tag)]
+    paths = []
+    for target in found:
+        absolute = urljoin(base, target.replace("&amp;", "&"))
+        parts = urlsplit(absolute)
+        if parts.netloc in {"", "localhost"} and parts.path.startswith("/"):
+            paths.append(parts.path + (f"?{parts.query}" if parts.query else ""))
+    return paths
+
+
+def _readable(response) -> str:
+    """The response as text; the text of every part of a spreadsheet download."""
+    data = response.get_data()
+    if data[:2] == b"PK":
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return " ".join(archive.read(name).decode("utf-8", "replace") for name in archive.namelist())
+    return data.decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize("role", ["province_user", "it_focal_user"])
+def test_the_province_reaches_no_answer_anywhere_and_sees_only_the_state(request, app, session, survey, role):
+    person = survey.of_group("LD_SO")
+    respondent = app.test_client()
+    submit_completely(respondent, person, "DP-LDSO", complete_answers(form_def(session, "DP-LDSO"),
+                                                                      text=SECRET_TEXT))
+    save(respondent, person, "BO-LD", complete_answers(form_def(session, "BO-LD"), text=SECRET_TEXT + "-nhap"))
+    user = request.getfixturevalue(role)
+    staff = app.test_client()
+    log_in(staff, user)
+    seeds = ["/", "/thong-bao/", "/khao-sat/danh-sach/", "/khao-sat/danh-sach/ra-soat",
+             "/khao-sat/danh-sach/xuat.xlsx", "/khao-sat/tien-do/"]
+    group_ids = [str(g.id) for g in session.exec(select(RespondentGroup)
+                                                  .where(RespondentGroup.campaign_id == survey.campaign.id))]
+    for show in ("", "chua-xong", "chua-mo", "loi-gui", "da-xong", *group_ids):
+        for sort in ("stt", "ten", "nhom", "trang-thai"):
+            seeds.append(f"/khao-sat/tien-do/?loc={show}&xep={sort}&q=")
+    seeds.append(f"/khao-sat/tien-do/?q={person.respondent.email}")
+    seeds += [f"/khao-sat/danh-sach/nguoi/{p.respondent.id}{tail}" for p in survey.invitations for tail in ("", "/sua")]
+    seeds += ["/doi-mat-khau", "/khao-sat/tien-do/?trang=2"]
+
+    seen: set[str] = set()
+    queue = deque(seeds)
+    reached = 0
+    while queue and len(seen) < 300:
+        path = queue.popleft()
+        if path in seen or path.startswith(("/dang-xuat", "/static", "/assets")):
+            continue
+        seen.add(path)
+        for headers in ({}, {"HX-Request": "true"}, {"HX-Request": "true", "HX-Target": "progress-table"}):
+            response = staff.get(path, headers=headers)
+            assert response.status_code in {200, 204, 302, 303, 403, 404}, path
+            body = _readable(response)
+            assert SECRET_TEXT not in body, f"{path} {headers} shows an answer"
+            if response.status_code == 200:
+                reached += 1
+                if not headers and response.mimetype == "text/html":
+                    queue.extend(_links(body, f"http://localhost{path}"))
+
+    assert reached > 20
+    progress = staff.get(f"/khao-sat/tien-do/?q={person.respondent.email}").get_data(as_text=True)
+    row = text_of(progress.split(f'id="p-{person.respondent.id}"', 1)[1].split("</tr>", 1)[0])
+    assert "DP-LDSO: Đã gửi" in row and "BO-LD: Đang trả lời" in row
+    # The survey pages behind the link are the respondent's; logging in gives the province nothing there.
+    assert staff.get(f"/phieu/{person.invitation.id}").status_code == 404
