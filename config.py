@@ -132,6 +132,17 @@ def _timezone() -> str:
     return value
 
 
+def _bounce_address(mail_domain: str) -> str:
+    value = _env("PORTAL_BOUNCE_ADDRESS", f"bounces@{mail_domain}")
+    assert value is not None
+    local, at, domain = value.partition("@")
+    if (not at or not local or not domain or "+" in local or "@" in domain or not value.isascii()
+            or any(c.isspace() for c in value)):
+        raise ConfigError(f"PORTAL_BOUNCE_ADDRESS: expected an address like bounces@chisocchc.gov.vn "
+                          f"(without '+'), got {value!r}")
+    return value
+
+
 class Config:
     """Built from the environment when instantiated, so tests can set variables first."""
 
@@ -180,6 +191,42 @@ class Config:
         self.MAIL_CONFIGURED = _env("MAIL_SERVER") is not None or self.PORTAL_DEMO
         # Where the portal tells the ministry that a province sent its list (none: in-portal notice only).
         self.PORTAL_MINISTRY_EMAIL = _env("PORTAL_MINISTRY_EMAIL")
+        # Who respondents contact about the survey, printed in every invitation.
+        self.PORTAL_CONTACT = _env("PORTAL_CONTACT", "Vụ Cải cách hành chính, Bộ Nội vụ")
+        self.PORTAL_MAX_REMINDERS = env_int("PORTAL_MAX_REMINDERS", 3, minimum=0)
+        # Wrong survey links answered per client address before it is made to wait.
+        # The domain of Message-IDs (and of the bounce address unless PORTAL_BOUNCE_ADDRESS says otherwise).
+        self.PORTAL_MAIL_DOMAIN = _env("PORTAL_MAIL_DOMAIN", urlparse(self.PORTAL_BASE_URL).hostname or "localhost")
+        self.PORTAL_LINK_GUESS_RATE = _env("PORTAL_LINK_GUESS_RATE", "30 per 10 minutes")
+
+        # The outbox and its worker (portal/domain/outbox.py, portal/jobs.py).
+        # VERP: the envelope sender of each message is bounces+<token>@domain, so a bounce names its message.
+        self.PORTAL_BOUNCE_ADDRESS = _bounce_address(self.PORTAL_MAIL_DOMAIN)
+        self.PORTAL_MAIL_RATE = env_float("PORTAL_MAIL_RATE", 10.0)  # messages per second; 0 = no limit
+        self.PORTAL_MAIL_MAX_ATTEMPTS = env_int("PORTAL_MAIL_MAX_ATTEMPTS", 8, minimum=1)
+        self.PORTAL_MAIL_TIMEOUT = env_float("PORTAL_MAIL_TIMEOUT", 30.0, minimum=1.0)  # seconds per SMTP step
+        self.PORTAL_OUTBOX_BATCH = env_int("PORTAL_OUTBOX_BATCH", 50, minimum=1)
+        self.PORTAL_OUTBOX_INTERVAL = env_float("PORTAL_OUTBOX_INTERVAL", 5.0, minimum=0.1)  # seconds
+        self.PORTAL_OUTBOX_STUCK_MINUTES = env_int("PORTAL_OUTBOX_STUCK_MINUTES", 10, minimum=1)
+        if self.PORTAL_MAIL_RATE and self.PORTAL_OUTBOX_BATCH / self.PORTAL_MAIL_RATE >= \
+                self.PORTAL_OUTBOX_STUCK_MINUTES * 60 / 2:
+            # A batch still being sent when the sweep runs would be handed out again and sent twice.
+            raise ConfigError("PORTAL_OUTBOX_BATCH / PORTAL_MAIL_RATE: a batch must take well under "
+                              "PORTAL_OUTBOX_STUCK_MINUTES; use a smaller batch or a higher rate")
+        # Bounce intake (portal/domain/bounces.py): a Maildir fed by the local mail server, or an IMAP folder
+        # over TLS (certificate and host name checked). Neither set: no bounce intake runs.
+        self.PORTAL_BOUNCE_MAILDIR = _env("PORTAL_BOUNCE_MAILDIR")
+        self.PORTAL_BOUNCE_IMAP_HOST = _env("PORTAL_BOUNCE_IMAP_HOST")
+        self.PORTAL_BOUNCE_IMAP_PORT = env_int("PORTAL_BOUNCE_IMAP_PORT", 993, minimum=1)
+        self.PORTAL_BOUNCE_IMAP_USER = _env("PORTAL_BOUNCE_IMAP_USER")
+        self.PORTAL_BOUNCE_IMAP_PASSWORD = _env("PORTAL_BOUNCE_IMAP_PASSWORD")
+        self.PORTAL_BOUNCE_IMAP_FOLDER = _env("PORTAL_BOUNCE_IMAP_FOLDER", "INBOX")
+        if self.PORTAL_BOUNCE_IMAP_HOST and not (self.PORTAL_BOUNCE_IMAP_USER and self.PORTAL_BOUNCE_IMAP_PASSWORD):
+            raise ConfigError("PORTAL_BOUNCE_IMAP_HOST: set PORTAL_BOUNCE_IMAP_USER and PORTAL_BOUNCE_IMAP_PASSWORD "
+                              "(or PORTAL_BOUNCE_IMAP_PASSWORD_FILE) too")
+        self.PORTAL_BOUNCE_INTERVAL = env_int("PORTAL_BOUNCE_INTERVAL", 120, minimum=10)  # seconds
+        # Where `flask portal mail-sink` stores caught mail and "Hộp thư thử nghiệm" reads it (demo only).
+        self.PORTAL_DEMO_MAILDIR = _env("PORTAL_DEMO_MAILDIR", str(instance / "demo-mail"))
 
         self.COMPRESS_MIMETYPES = [
             "text/html", "text/css", "text/plain", "application/javascript", "text/javascript",

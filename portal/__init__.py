@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, redirect, request, url_for
+from flask import Flask, Response, has_request_context, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import text
 
@@ -113,12 +113,18 @@ def _init_login(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from portal.auth.routes import bp as auth_bp
+    from portal.delivery.routes import bp as delivery_bp
+    from portal.demo_mail.routes import bp as demo_mail_bp
     from portal.home.routes import bp as home_bp
     from portal.lists.routes import bp as lists_bp
     from portal.ministry.routes import bp as ministry_bp
     from portal.notices.routes import bp as notices_bp
+    from portal.progress.routes import bp as progress_bp
+    from portal.questionnaires.routes import bp as questionnaires_bp
+    from portal.survey.routes import bp as survey_bp
 
-    for blueprint in (auth_bp, home_bp, notices_bp, lists_bp, ministry_bp):
+    for blueprint in (auth_bp, home_bp, notices_bp, lists_bp, progress_bp, delivery_bp, demo_mail_bp, ministry_bp,
+                      questionnaires_bp, survey_bp):
         app.register_blueprint(blueprint)
 
 
@@ -158,7 +164,7 @@ def _register_template_helpers(app: Flask) -> None:
         from portal.domain.notices import unread_count
 
         unread = 0
-        if current_user.is_authenticated and current_user.province_id is not None:
+        if has_request_context() and current_user.is_authenticated and current_user.province_id is not None:
             unread = unread_count(db.session, current_user)
         return {"unread_notices": unread, "demo_mode": app.config.get("PORTAL_DEMO", False)}
 

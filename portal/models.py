@@ -153,6 +153,7 @@ class User(SQLModel, table=True):
     locked_until: datetime | None = None
     last_login_at: datetime | None = None
     password_changed_at: datetime | None = None
+    registered_at: datetime | None = None  # IT focal points: when the province registered them
     created_at: datetime = Field(default_factory=utcnow)
 
     # flask-login's protocol, written out so the table stays a plain model.
@@ -423,3 +424,19 @@ class ReminderSchedule(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     enqueued_at: datetime | None = None
     enqueued_count: int = 0
+
+
+class BounceMessage(SQLModel, table=True):
+    """A message that arrived at the bounce mailbox, kept once (by its digest) whatever it said."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest: str = Field(unique=True)  # SHA-256 of the raw message: the same bounce is never processed twice
+    source: str = ""  # maildir file name or IMAP uid
+    received_at: datetime = Field(default_factory=utcnow, index=True)
+    outbox_id: int | None = Field(default=None, foreign_key="outboxmessage.id", index=True)
+    province_id: int | None = Field(default=None, foreign_key="province.id", index=True)
+    kind: str = Field(index=True)  # permanent | temporary | unmatched | unparsed
+    addresses: str = ""  # the failed addresses the bounce named, comma-separated
+    reason: str = ""  # the diagnostic text for the expert
+    explanation: str = ""  # the plain Vietnamese explanation shown to the IT focal point
+    raw: str = ""  # kept for unmatched and unparsed messages, so they can be looked at, not lost

@@ -24,8 +24,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # Endpoints an anonymous visitor may reach; everything else requires a login.
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "assets.static", "healthz"})
-# Blueprints that are public as a whole (the respondent behind a personal link).
-PUBLIC_BLUEPRINTS = frozenset({"survey"})
+# Blueprints that are public as a whole: the respondent behind a personal link, and the demo
+# mailbox (which answers 404 unless PORTAL_DEMO is on: a demo respondent has no account).
+PUBLIC_BLUEPRINTS = frozenset({"survey", "demo_mail"})
 # Endpoints reachable before the first-login password change.
 BEFORE_PASSWORD_CHANGE = frozenset({"auth.change_password", "auth.logout", "assets.static", "healthz"})
 

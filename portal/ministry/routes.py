@@ -8,7 +8,18 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from sqlmodel import select
 
-from portal.domain import accounts, audit, campaign_admin, lists, notices, overview
+from portal.domain import (
+    accounts,
+    audit,
+    campaign_admin,
+    invitations,
+    it_focal,
+    lists,
+    notices,
+    overview,
+    progress,
+    questionnaires,
+)
 from portal.domain.campaigns import DEADLINE_LABELS, current_campaign
 from portal.domain.dates import parse_date_vn
 from portal.extensions import db
@@ -186,3 +197,93 @@ def export_list(province_id: int):
     data = lists.export_list(db.session, rlist, item, province)
     return send_file(BytesIO(data), mimetype=XLSX, as_attachment=True,
                      download_name=f"danh-sach-khao-sat-{province.slug}.xlsx")
+
+
+# ---------------------------------------------------------------- launching the survey, reminders
+
+
+@bp.route("/phat-hanh", methods=["GET", "POST"])
+def launch():
+    item = _campaign_or_404()
+    tz = current_app.config["PORTAL_TIMEZONE"]
+    if request.method == "POST":
+        chosen = None if request.form.get("scope") == "all" else [
+            int(v) for v in request.form.getlist("province_ids") if v.isdigit()]
+        try:
+            if chosen is not None and not chosen:
+                raise invitations.LaunchError("Vui lòng chọn ít nhất một tỉnh, thành phố.")
+            outcome = invitations.launch(db.session, current_user, item, chosen,
+                                         base_url=current_app.config["PORTAL_BASE_URL"],
+                                         mail_domain=current_app.config["PORTAL_MAIL_DOMAIN"], tz_name=tz)
+        except invitations.LaunchError as problem:
+            db.session.rollback()
+            flash(problem.message, "error")
+        else:
+            flash(f"Đã phát hành khảo sát cho {len(outcome.provinces)} tỉnh, thành phố: {outcome.invitations} "
+                  "thư mời đang được gửi.", "success")
+        return redirect(url_for("ministry.launch"), code=303)
+    version = questionnaires.current_version(db.session, item)
+    return render_template("ministry/launch.html", campaign=item, version=version,
+                           candidates=invitations.launch_candidates(db.session, item),
+                           schedules=invitations.reminder_schedules(db.session, item),
+                           max_reminders=current_app.config["PORTAL_MAX_REMINDERS"])
+
+
+@bp.post("/phat-hanh/lich-nhac")
+def add_reminder():
+    item = _campaign_or_404()
+    day = parse_date_vn(request.form.get("send_on", ""))
+    try:
+        if day is None:
+            raise invitations.LaunchError("Vui lòng nhập ngày nhắc theo dạng dd/mm/yyyy.")
+        invitations.schedule_reminder(db.session, current_user, item, day,
+                                      tz_name=current_app.config["PORTAL_TIMEZONE"],
+                                      max_reminders=current_app.config["PORTAL_MAX_REMINDERS"])
+    except invitations.LaunchError as problem:
+        db.session.rollback()
+        flash(problem.message, "error")
+    else:
+        flash(f"Đã đặt lịch nhắc ngày {day:%d/%m/%Y}.", "success")
+    return redirect(url_for("ministry.launch") + "#lich-nhac", code=303)
+
+
+@bp.post("/phat-hanh/lich-nhac/<int:schedule_id>/xoa")
+def remove_reminder(schedule_id: int):
+    item = _campaign_or_404()
+    try:
+        invitations.unschedule_reminder(db.session, current_user, item, schedule_id)
+    except invitations.LaunchError as problem:
+        db.session.rollback()
+        flash(problem.message, "error")
+    return redirect(url_for("ministry.launch") + "#lich-nhac", code=303)
+
+
+# ---------------------------------------------------------------- national progress, IT focal points
+
+
+@bp.get("/tien-do")
+def national_progress():
+    item = _campaign_or_404()
+    sort = request.args.get("xep", "ma")
+    table, total = progress.national_table(db.session, item.id, sort=sort)
+    groups = lists.campaign_groups(db.session, item)
+    return render_template("ministry/progress.html", campaign=item, table=table, total=total, groups=groups,
+                           sort=sort, sorts=progress.NATIONAL_SORTS,
+                           chart=sorted((r for r in table if r.expected), key=lambda r: -r.rate))
+
+
+@bp.get("/tien-do/<int:province_id>")
+def province_progress(province_id: int):
+    from portal.progress.routes import render_progress
+
+    item = _campaign_or_404()
+    province = get_province_for_user(db.session, current_user, province_id)
+    return render_progress(item, province, can_remind=False, endpoint="ministry.province_progress",
+                           province_id=province.id)
+
+
+@bp.get("/dau-moi-cntt")
+def focal_points():
+    item = _campaign_or_404()
+    rows = it_focal.ministry_table(db.session, item, current_app.config["PORTAL_TIMEZONE"])
+    return render_template("ministry/focal_points.html", campaign=item, rows=rows)

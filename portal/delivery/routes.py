@@ -1,0 +1,99 @@
+"""The IT focal point: the province's delivery errors, address corrections, re-sends; and its registration."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+
+from portal.domain import delivery, invitations, it_focal
+from portal.domain.campaigns import current_campaign
+from portal.extensions import db
+from portal.models import Role
+from portal.permissions import own_province, province_only, province_staff, roles_required
+
+bp = Blueprint("delivery", __name__, url_prefix="/dau-moi-cntt")
+it_focal_only = roles_required(Role.IT_FOCAL)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _context():
+    campaign = current_campaign(db.session)
+    if campaign is None:
+        abort(404)
+    return campaign, own_province(db.session, current_user)
+
+
+def _invitation(province_id: int, invitation_id: int):
+    invitation = delivery.get_invitation_in_province(db.session, province_id, invitation_id)
+    if invitation is None:
+        abort(404)
+    return invitation
+
+
+def _mail_settings() -> dict[str, str]:
+    return {"base_url": current_app.config["PORTAL_BASE_URL"], "mail_domain": current_app.config["PORTAL_MAIL_DOMAIN"]}
+
+
+@bp.get("/loi-gui")
+@province_staff
+def errors():
+    campaign, province = _context()
+    rows = delivery.errors_for_province(db.session, campaign.id, province.id)
+    return render_template("delivery/errors.html", campaign=campaign, province=province, rows=rows,
+                           can_fix=current_user.role == Role.IT_FOCAL)
+
+
+@bp.get("/loi-gui.xlsx")
+@province_staff
+def export():
+    campaign, province = _context()
+    data = delivery.export_errors(delivery.errors_for_province(db.session, campaign.id, province.id), province.name,
+                                  current_app.config["PORTAL_TIMEZONE"])
+    return send_file(BytesIO(data), mimetype=XLSX, as_attachment=True,
+                     download_name=f"loi-gui-thu-{province.slug}.xlsx")
+
+
+@bp.post("/loi-gui/<int:invitation_id>/sua")
+@it_focal_only
+def correct(invitation_id: int):
+    _campaign, province = _context()
+    invitation = _invitation(province.id, invitation_id)
+    try:
+        email = delivery.correct_address(db.session, current_user, invitation, request.form.get("email", ""),
+                                         **_mail_settings())
+    except delivery.DeliveryError as problem:
+        db.session.rollback()
+        flash(problem.message, "error")
+    else:
+        flash(f"Đã sửa địa chỉ thành {email} và gửi lại thư mời.", "success")
+    return redirect(url_for("delivery.errors"), code=303)
+
+
+@bp.post("/loi-gui/<int:invitation_id>/gui-lai")
+@it_focal_only
+def resend(invitation_id: int):
+    _campaign, province = _context()
+    invitation = _invitation(province.id, invitation_id)
+    invitations.resend(db.session, current_user, invitation, **_mail_settings())
+    flash("Đã đưa thư mời vào hàng đợi gửi lại.", "success")
+    return redirect(url_for("delivery.errors"), code=303)
+
+
+@bp.route("/dang-ky", methods=["GET", "POST"])
+@province_only
+def register():
+    campaign, province = _context()
+    focal = it_focal.focal_point(db.session, province.id)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        registration, errors = it_focal.register(db.session, current_user, province, request.form.to_dict())
+        if registration is not None:
+            if registration.password:
+                return render_template("delivery/registered.html", province=province, user=registration.user,
+                                       password=registration.password)
+            flash("Đã cập nhật thông tin đầu mối CNTT.", "success")
+            return redirect(url_for("delivery.register"), code=303)
+    return render_template("delivery/register.html", campaign=campaign, province=province, focal=focal,
+                           errors=errors, form=request.form), 422 if errors else 200

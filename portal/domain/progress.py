@@ -1,0 +1,329 @@
+"""Counts and rows for the progress views ("Chi tiết tiến độ khảo sát").
+
+Everything here reads invitations, delivery states and form states; nothing
+here reads an answer. A province sees who has answered, never what.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import and_, case, func
+from sqlmodel import Session, select
+
+from portal.domain.text import fold
+from portal.models import (
+    DeliveryStatus,
+    FormProgress,
+    FormState,
+    Invitation,
+    Respondent,
+    RespondentGroup,
+    RespondentList,
+)
+
+FAILED_STATES = (DeliveryStatus.FAILED.value, DeliveryStatus.BOUNCED.value)
+DELIVERY_LABELS = {
+    DeliveryStatus.QUEUED.value: "Đang chờ gửi",
+    DeliveryStatus.SENDING.value: "Đang gửi",
+    DeliveryStatus.SENT.value: "Đã gửi",
+    DeliveryStatus.FAILED.value: "Gửi lỗi",
+    DeliveryStatus.BOUNCED.value: "Bị trả lại",
+    DeliveryStatus.DELAYED.value: "Đang chậm",
+}
+FORM_STATE_LABELS = {
+    FormState.NOT_STARTED.value: "Chưa trả lời",
+    FormState.IN_PROGRESS.value: "Đang trả lời",
+    FormState.SUBMITTED.value: "Đã gửi",
+}
+
+
+@dataclass
+class GroupProgress:
+    """One line of the summary: a group (or the total when `group` is None)."""
+
+    group: RespondentGroup | None
+    people: int = 0
+    invited: int = 0  # invitation accepted by the mail server
+    failed: int = 0  # refused or bounced
+    opened: int = 0
+    started: int = 0
+    forms_expected: int = 0
+    forms_submitted: int = 0
+
+    @property
+    def rate(self) -> float:
+        """Submitted forms over forms expected, in %."""
+        return 100.0 * self.forms_submitted / self.forms_expected if self.forms_expected else 0.0
+
+
+def _list_ids(session: Session, campaign_id: int, province_id: int | None):
+    query = select(RespondentList.id).where(RespondentList.campaign_id == campaign_id)
+    if province_id is not None:
+        query = query.where(RespondentList.province_id == province_id)
+    return query
+
+
+def province_summary(session: Session, campaign_id: int, province_id: int) -> list[GroupProgress]:
+    """Per group and in total: people, invitations delivered, failures, opened, started, forms submitted."""
+    groups = session.exec(select(RespondentGroup).where(RespondentGroup.campaign_id == campaign_id)
+                          .order_by(RespondentGroup.number)).all()
+    lines = {g.id: GroupProgress(g) for g in groups}
+    people = session.exec(
+        select(Respondent.group_id, func.count(Respondent.id),
+               func.count(Invitation.id).filter(Invitation.delivery_status == DeliveryStatus.SENT.value),
+               func.count(Invitation.id).filter(Invitation.delivery_status.in_(FAILED_STATES)),
+               func.count(Invitation.first_opened_at))
+        .select_from(Respondent)
+        .join(Invitation, Invitation.respondent_id == Respondent.id, isouter=True)
+        .where(Respondent.list_id.in_(_list_ids(session, campaign_id, province_id)))
+        .group_by(Respondent.group_id)).all()
+    for group_id, count, invited, failed, opened in people:
+        line = lines.setdefault(group_id, GroupProgress(None))
+        line.people, line.invited, line.failed, line.opened = count, invited, failed, opened
+    forms = session.exec(
+        select(Respondent.group_id, func.count(FormProgress.id),
+               func.count(FormProgress.id).filter(FormProgress.state == FormState.SUBMITTED.value),
+               func.count(func.distinct(case((FormProgress.state != FormState.NOT_STARTED.value,
+                                              FormProgress.invitation_id)))))
+        .select_from(FormProgress)
+        .join(Invitation, Invitation.id == FormProgress.invitation_id)
+        .join(Respondent, Respondent.id == Invitation.respondent_id)
+        .where(FormProgress.province_id == province_id, Invitation.campaign_id == campaign_id)
+        .group_by(Respondent.group_id)).all()
+    for group_id, expected, submitted, started in forms:
+        line = lines.setdefault(group_id, GroupProgress(None))
+        line.forms_expected, line.forms_submitted, line.started = expected, submitted, started
+    total = GroupProgress(None)
+    for line in lines.values():
+        for name in ("people", "invited", "failed", "opened", "started", "forms_expected", "forms_submitted"):
+            setattr(total, name, getattr(total, name) + getattr(line, name))
+    return [*lines.values(), total]
+
+
+@dataclass
+class RespondentProgress:
+    respondent: Respondent
+    invitation: Invitation | None
+    forms: list[FormProgress] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.forms) and all(f.state == FormState.SUBMITTED.value for f in self.forms)
+
+
+@dataclass
+class ProgressPage:
+    rows: list[RespondentProgress]
+    total: int
+    page: int
+    pages: int
+
+
+FILTERS = {
+    "": "Tất cả",
+    "chua-xong": "Chưa hoàn thành phiếu",
+    "chua-mo": "Chưa mở thư",
+    "loi-gui": "Gửi thư lỗi",
+    "da-xong": "Đã hoàn thành",
+}
+SORTS = {"stt": "Thứ tự trong danh sách", "ten": "Họ và tên", "nhom": "Nhóm", "trang-thai": "Tình trạng trả lời"}
+
+
+def respondent_page(
+    session: Session, campaign_id: int, province_id: int, *, query: str = "", show: str = "", sort: str = "stt",
+    page: int = 1, per_page: int = 50,
+) -> ProgressPage:
+    """One page of the province's respondents with their delivery and form states."""
+    open_forms = select(FormProgress.invitation_id).where(FormProgress.state != FormState.SUBMITTED.value)
+    conditions = [Respondent.list_id.in_(_list_ids(session, campaign_id, province_id))]
+    folded = fold(query)
+    if folded:
+        conditions.append(Respondent.search_text.contains(folded, autoescape=True))
+    if show == "chua-xong":
+        conditions.append(Invitation.id.in_(open_forms))
+    elif show == "da-xong":
+        conditions.append(and_(Invitation.id.is_not(None), Invitation.id.not_in(open_forms)))
+    elif show == "chua-mo":
+        conditions.append(and_(Invitation.id.is_not(None), Invitation.first_opened_at.is_(None)))
+    elif show == "loi-gui":
+        conditions.append(Invitation.delivery_status.in_(FAILED_STATES))
+    elif show.isdigit():
+        conditions.append(Respondent.group_id == int(show))
+    base = (select(Respondent, Invitation).select_from(Respondent)
+            .join(Invitation, Invitation.respondent_id == Respondent.id, isouter=True).where(*conditions))
+    total = session.exec(select(func.count()).select_from(base.subquery())).one()
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    submitted = (select(func.count(FormProgress.id)).where(FormProgress.invitation_id == Invitation.id,
+                                                          FormProgress.state == FormState.SUBMITTED.value)
+                 .scalar_subquery())
+    order = {
+        "ten": (Respondent.full_name, Respondent.id),
+        "nhom": (Respondent.group_id, Respondent.row_number, Respondent.id),
+        "trang-thai": (submitted, Respondent.row_number, Respondent.id),
+    }.get(sort, (Respondent.row_number, Respondent.id))
+    rows = session.exec(base.order_by(*order).offset((page - 1) * per_page).limit(per_page)).all()
+    invitation_ids = [inv.id for _person, inv in rows if inv is not None]
+    forms: dict[int, list[FormProgress]] = {}
+    if invitation_ids:
+        for item in session.exec(select(FormProgress).where(FormProgress.invitation_id.in_(invitation_ids))
+                                 .order_by(FormProgress.id)):
+            forms.setdefault(item.invitation_id, []).append(item)
+    return ProgressPage([RespondentProgress(person, inv, forms.get(inv.id, []) if inv else [])
+                         for person, inv in rows], total, page, pages)
+
+
+def invitations_for_province(session: Session, campaign_id: int, province_id: int,
+                             invitation_ids: list[int] | None = None) -> list[Invitation]:
+    """The province's invitations (all, or those ids only: anything of another province is left out)."""
+    query = select(Invitation).where(Invitation.campaign_id == campaign_id, Invitation.province_id == province_id)
+    if invitation_ids is not None:
+        query = query.where(Invitation.id.in_(invitation_ids))
+    return list(session.exec(query))
+
+
+def last_change(session: Session, campaign_id: int, province_id: int) -> datetime | None:
+    """The latest moment anything shown on the province's progress page changed (for cheap polling)."""
+    moments = [
+        session.exec(select(func.max(FormProgress.submitted_at)).where(FormProgress.province_id == province_id)).one(),
+        session.exec(select(func.max(FormProgress.started_at)).where(FormProgress.province_id == province_id)).one(),
+        session.exec(select(func.max(Invitation.delivery_at)).where(Invitation.province_id == province_id,
+                                                                   Invitation.campaign_id == campaign_id)).one(),
+        session.exec(select(func.max(Invitation.first_opened_at)).where(Invitation.province_id == province_id,
+                                                                        Invitation.campaign_id == campaign_id)).one(),
+        session.exec(select(func.max(Invitation.last_reminded_at)).where(Invitation.province_id == province_id,
+                                                                        Invitation.campaign_id == campaign_id)).one(),
+    ]
+    present = [m for m in moments if m is not None]
+    return max(present) if present else None
+
+
+def fingerprint(session: Session, campaign_id: int, province_id: int) -> str:
+    """A short value that changes whenever anything on the province's progress page changes.
+
+    Polling compares it (as an ETag) instead of sending the table again.
+    """
+    moments = [last_change(session, campaign_id, province_id),
+               session.exec(select(func.max(Respondent.updated_at)).where(Respondent.province_id == province_id)).one()]
+    counts = session.exec(select(func.count(FormProgress.id), func.count(FormProgress.submitted_at))
+                          .where(FormProgress.province_id == province_id)).one()
+    return "-".join(str(m.timestamp() if m else 0) for m in moments) + f"-{counts[0]}-{counts[1]}"
+
+
+def unanswered_export(session: Session, campaign_id: int, province_id: int, province_name: str,
+                      tz_name: str) -> bytes:
+    """Everyone who has not submitted all their forms, as a formula-safe .xlsx for follow-up calls."""
+    from zoneinfo import ZoneInfo
+
+    from portal.domain import spreadsheets
+
+    tz = ZoneInfo(tz_name)
+    page = respondent_page(session, campaign_id, province_id, show="chua-xong", per_page=100_000)
+    headers = ["Họ và tên", "Chức vụ", "Cơ quan/đơn vị", "Nhóm", "Email", "Số điện thoại", "Phiếu chưa gửi",
+               "Thư mời", "Đôn đốc gần nhất"]
+    rows = []
+    for row in page.rows:
+        inv = row.invitation
+        missing = ", ".join(f"{f.form_code} ({FORM_STATE_LABELS[f.state].lower()})" for f in row.forms
+                            if f.state != FormState.SUBMITTED.value)
+        rows.append([row.respondent.full_name, row.respondent.position, row.respondent.unit,
+                     row.respondent.group_text, row.respondent.email, row.respondent.phone, missing,
+                     DELIVERY_LABELS.get(inv.delivery_status, "") if inv else "",
+                     inv.last_reminded_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
+                     if inv and inv.last_reminded_at else ""])
+    return spreadsheets.export_rows(headers, rows, sheet_title="Chưa trả lời",
+                                    title=f"Người chưa hoàn thành phiếu khảo sát: {province_name}")
+
+
+# ---------------------------------------------------------------- the ministry's national table
+
+
+@dataclass
+class ProvinceProgress:
+    province_id: int
+    name: str
+    list_status: str
+    people: int = 0
+    invited: int = 0
+    failed: int = 0
+    by_group: dict[int, tuple[int, int]] = field(default_factory=dict)  # group id -> (submitted, expected)
+    submitted: int = 0
+    expected: int = 0
+    last_activity: datetime | None = None
+
+    @property
+    def rate(self) -> float:
+        return 100.0 * self.submitted / self.expected if self.expected else 0.0
+
+    def group_rate(self, group_id: int) -> float | None:
+        submitted, expected = self.by_group.get(group_id, (0, 0))
+        return 100.0 * submitted / expected if expected else None
+
+
+NATIONAL_SORTS = {"ma": "Mã tỉnh", "ten": "Tên", "ty-le": "Tỷ lệ phiếu đã nộp", "loi": "Lỗi gửi thư",
+                  "hoat-dong": "Hoạt động gần nhất"}
+
+
+def national_table(session: Session, campaign_id: int, *, sort: str = "ma") -> tuple[list[ProvinceProgress],
+                                                                                    ProvinceProgress]:
+    """One row per province (and the national totals), in a handful of grouped queries."""
+    from portal.models import LIST_STATUS_LABELS, ListStatus, Province
+
+    lists_by_province = {r.province_id: r for r in session.exec(
+        select(RespondentList).where(RespondentList.campaign_id == campaign_id))}
+    rows: dict[int, ProvinceProgress] = {}
+    for province in session.exec(select(Province).where(Province.is_active).order_by(Province.id)):
+        rlist = lists_by_province.get(province.id)
+        label = LIST_STATUS_LABELS[ListStatus(rlist.status)] if rlist else LIST_STATUS_LABELS[None]
+        rows[province.id] = ProvinceProgress(province.id, province.name, label)
+    for province_id, people in session.exec(
+            select(Respondent.province_id, func.count(Respondent.id))
+            .where(Respondent.list_id.in_(_list_ids(session, campaign_id, None)))
+            .group_by(Respondent.province_id)):
+        rows[province_id].people = people
+    for province_id, invited, failed in session.exec(
+            select(Invitation.province_id,
+                   func.count(Invitation.id).filter(Invitation.delivery_status == DeliveryStatus.SENT.value),
+                   func.count(Invitation.id).filter(Invitation.delivery_status.in_(FAILED_STATES)))
+            .where(Invitation.campaign_id == campaign_id).group_by(Invitation.province_id)):
+        rows[province_id].invited, rows[province_id].failed = invited, failed
+    for province_id, group_id, expected, submitted, last_submit, last_start in session.exec(
+            select(FormProgress.province_id, Respondent.group_id, func.count(FormProgress.id),
+                   func.count(FormProgress.id).filter(FormProgress.state == FormState.SUBMITTED.value),
+                   func.max(FormProgress.submitted_at), func.max(FormProgress.started_at))
+            .select_from(FormProgress)
+            .join(Invitation, Invitation.id == FormProgress.invitation_id)
+            .join(Respondent, Respondent.id == Invitation.respondent_id)
+            .where(Invitation.campaign_id == campaign_id)
+            .group_by(FormProgress.province_id, Respondent.group_id)):
+        row = rows[province_id]
+        row.by_group[group_id] = (submitted, expected)
+        row.submitted += submitted
+        row.expected += expected
+        for moment in (last_submit, last_start):
+            if moment is not None and (row.last_activity is None or moment > row.last_activity):
+                row.last_activity = moment
+    table = list(rows.values())
+    keys = {
+        "ten": lambda r: r.name,
+        "ty-le": lambda r: (-r.rate, r.province_id),
+        "loi": lambda r: (-r.failed, r.province_id),
+        "hoat-dong": lambda r: (-(r.last_activity.timestamp() if r.last_activity else 0), r.province_id),
+    }
+    if sort in keys:
+        table.sort(key=keys[sort])
+    total = ProvinceProgress(0, "Cả nước", "")
+    for row in table:
+        total.people += row.people
+        total.invited += row.invited
+        total.failed += row.failed
+        total.submitted += row.submitted
+        total.expected += row.expected
+        for group_id, (submitted, expected) in row.by_group.items():
+            done, due = total.by_group.get(group_id, (0, 0))
+            total.by_group[group_id] = (done + submitted, due + expected)
+        if row.last_activity and (total.last_activity is None or row.last_activity > total.last_activity):
+            total.last_activity = row.last_activity
+    return table, total

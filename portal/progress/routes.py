@@ -1,0 +1,120 @@
+"""Khảo sát Chỉ số CCHC > Chi tiết tiến độ khảo sát: who has answered (never what), and chasing them."""
+
+from __future__ import annotations
+
+import hashlib
+from io import BytesIO
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user
+
+from portal.domain import answers, invitations, progress
+from portal.domain.campaigns import current_campaign, local_today
+from portal.extensions import db
+from portal.models import Role
+from portal.permissions import own_province, province_staff
+
+bp = Blueprint("progress", __name__, url_prefix="/khao-sat/tien-do")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _context():
+    campaign = current_campaign(db.session)
+    if campaign is None:
+        abort(404)
+    return campaign, own_province(db.session, current_user)
+
+
+def render_progress(campaign, province, *, can_remind: bool, endpoint: str, **url_args):
+    """The progress page of one province, or the fragment a filter or a poll asks for.
+
+    Shared by the province's own page and the ministry's view of it. A poll
+    (HTMX, target "progress-live") is answered 304 when nothing changed (ETag),
+    and 286 (htmx: stop polling) once the response deadline has passed.
+    """
+    tz = current_app.config["PORTAL_TIMEZONE"]
+    args = {"query": request.args.get("q", ""), "show": request.args.get("loc", ""),
+            "sort": request.args.get("xep", "stt")}
+    target = request.htmx.target if request.htmx else None
+    etag = None
+    if target == "progress-live":
+        state = progress.fingerprint(db.session, campaign.id, province.id)
+        key = f"{state}|{sorted(request.args.items(multi=True))}|{can_remind}"
+        etag = hashlib.sha256(key.encode()).hexdigest()[:24]
+        if request.if_none_match.contains(etag):
+            response = make_response("", 304)
+            response.set_etag(etag)
+            return response
+    page = progress.respondent_page(db.session, campaign.id, province.id, **args,
+                                    page=request.args.get("trang", 1, type=int))
+    closed = answers.is_closed(campaign, tz)
+    context = {"campaign": campaign, "province": province, "page": page, **args, "closed": closed,
+               "days_left": (campaign.response_deadline - local_today(tz)).days,
+               "summary": progress.province_summary(db.session, campaign.id, province.id),
+               "filters": progress.FILTERS, "sorts": progress.SORTS, "delivery_labels": progress.DELIVERY_LABELS,
+               "form_labels": progress.FORM_STATE_LABELS, "can_remind": can_remind,
+               "endpoint": endpoint, "url_args": url_args,
+               "self_url": url_for(endpoint, **url_args, **request.args.to_dict())}
+    if target == "progress-live":
+        response = make_response(render_template("progress/_live.html", **context), 286 if closed else 200)
+        response.set_etag(etag)
+        response.headers["Cache-Control"] = "private, no-cache"
+        return response
+    return render_template("progress/index.html", **context)
+
+
+@bp.get("/")
+@province_staff
+def index():
+    campaign, province = _context()
+    return render_progress(campaign, province, can_remind=current_user.role == Role.PROVINCE,
+                           endpoint="progress.index")
+
+
+@bp.get("/chua-tra-loi.xlsx")
+@province_staff
+def export_unanswered():
+    campaign, province = _context()
+    data = progress.unanswered_export(db.session, campaign.id, province.id, province.name,
+                                      current_app.config["PORTAL_TIMEZONE"])
+    return send_file(BytesIO(data), mimetype=XLSX, as_attachment=True,
+                     download_name=f"chua-tra-loi-{province.slug}.xlsx")
+
+
+@bp.post("/don-doc")
+@province_staff
+def remind():
+    if current_user.role != Role.PROVINCE:
+        abort(403)
+    campaign, province = _context()
+    if request.form.get("all"):
+        chosen = None
+    else:
+        chosen = [int(v) for v in request.form.getlist("invitation_id") if v.isdigit()]
+        if not chosen:
+            flash("Chưa chọn người cần đôn đốc.", "error")
+            return redirect(url_for("progress.index"), code=303)
+    # Only this province's invitations are ever looked up: another province's id simply finds nothing.
+    targets = progress.invitations_for_province(db.session, campaign.id, province.id, chosen)
+    outcome = invitations.remind(db.session, current_user, targets, base_url=current_app.config["PORTAL_BASE_URL"],
+                                 mail_domain=current_app.config["PORTAL_MAIL_DOMAIN"],
+                                 tz_name=current_app.config["PORTAL_TIMEZONE"])
+    parts = [f"Đã gửi thư đôn đốc đến {outcome.queued} người."]
+    if outcome.already_today:
+        parts.append(f"{outcome.already_today} người đã được đôn đốc hôm nay (mỗi người tối đa một lần một ngày).")
+    if outcome.finished:
+        parts.append(f"{outcome.finished} người đã hoàn thành phiếu.")
+    flash(" ".join(parts), "success" if outcome.queued else "info")
+    return redirect(request.referrer if request.referrer and "/khao-sat/tien-do" in request.referrer
+                    else url_for("progress.index"), code=303)

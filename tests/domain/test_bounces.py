@@ -1,0 +1,268 @@
+"""Reading bounce messages (portal.domain.bounces: parse_bounce, explain): no database.
+
+The samples in tests/data/bounces are 74 real-world delivery failures (flufl.bounce's own test data, Apache
+License 2.0); manifest.csv lists the permanent and temporary failures each one names.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from portal.domain import bounces
+from portal.domain.bounces import explain, explain_smtp_reply, parse_bounce
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "bounces"
+
+
+@dataclass(frozen=True)
+class Sample:
+    file: str
+    permanent: list[str]  # lower-case, sorted
+    temporary: list[str]
+
+    @property
+    def raw(self) -> bytes:
+        return (DATA / self.file).read_bytes()
+
+    @property
+    def addresses(self) -> list[str]:
+        return self.permanent + self.temporary
+
+    @property
+    def expected_kind(self) -> str:
+        return "permanent" if self.permanent else "temporary" if self.temporary else "unparsed"
+
+
+def read_manifest() -> list[Sample]:
+    with (DATA / "manifest.csv").open(encoding="utf-8", newline="") as handle:
+        return [Sample(row["file"], sorted(a.lower() for a in row["permanent_failures"].split()),
+                       sorted(a.lower() for a in row["temporary_failures"].split()))
+                for row in csv.DictReader(handle)]
+
+
+SAMPLES = read_manifest()
+
+
+def test_the_manifest_names_every_sample_file_once():
+    files = [sample.file for sample in SAMPLES]
+    assert len(files) == len(set(files)) == 74
+    assert sorted(files) == sorted(path.name for path in DATA.glob("*.txt"))
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[sample.file for sample in SAMPLES])
+def test_each_sample_gives_exactly_the_manifest_failures(sample: Sample):
+    parsed = parse_bounce(sample.raw)
+
+    assert parsed.permanent == sample.permanent
+    assert parsed.temporary == sample.temporary
+    assert parsed.addresses == sorted(sample.addresses)
+    assert parsed.kind == sample.expected_kind
+    assert parsed.explanation
+    assert len(parsed.diagnostic) <= 500
+
+
+def test_the_samples_cover_permanent_temporary_and_unreadable_messages():
+    kinds = [sample.expected_kind for sample in SAMPLES]
+    assert (kinds.count("permanent"), kinds.count("temporary"), kinds.count("unparsed")) == (65, 6, 3)
+
+
+def test_an_autoreply_is_not_a_bounce():
+    parsed = parse_bounce((DATA / "qmail_08.txt").read_bytes())  # "Auto reply: Gracias por contactar…"
+
+    assert parsed.kind == "unparsed" and parsed.addresses == []
+    assert parsed.explanation == bounces.NOT_A_BOUNCE
+
+
+# ---------------------------------------------------------------- the fields of a DSN
+
+
+def test_a_dsn_gives_its_status_code_and_diagnostic_code_without_the_type():
+    parsed = parse_bounce((DATA / "dsn_14.txt").read_bytes())
+
+    assert parsed.status_code == "5.1.1"
+    assert parsed.diagnostic == "550 5.1.1 User unknown"
+    assert parsed.explanation == bounces.MAILBOX_UNKNOWN
+
+
+def test_a_status_comment_stands_in_for_a_missing_diagnostic_code():
+    parsed = parse_bounce((DATA / "dsn_01.txt").read_bytes())  # Status: 5.0.0 (recipient reached disk quota)
+
+    assert (parsed.status_code, parsed.diagnostic) == ("5.0.0", "recipient reached disk quota")
+    assert parsed.explanation == bounces.MAILBOX_FULL
+
+
+def test_a_delay_notice_is_temporary_and_explained_as_a_server_not_answering():
+    parsed = parse_bounce((DATA / "dsn_05.txt").read_bytes())
+
+    assert parsed.kind == "temporary" and parsed.temporary == ["userx@example.cz"]
+    assert parsed.status_code == "4.4.1"
+    assert parsed.explanation == bounces.UNAVAILABLE
+
+
+def test_a_free_form_bounce_gives_the_passage_that_says_why():
+    parsed = parse_bounce((DATA / "postfix_02.txt").read_bytes())
+
+    assert parsed.diagnostic.startswith("<yyyyy@digicool.com>: Name service error for domain digicool.com")
+    assert parsed.explanation == bounces.DOMAIN_UNKNOWN
+
+
+def test_the_original_message_id_comes_from_the_returned_message():
+    parsed = parse_bounce((DATA / "dsn_01.txt").read_bytes())
+
+    assert parsed.message_ids == ["<F1218V8zDv60gxapzha000001ae@hotmail.com>"]
+
+
+def test_the_original_message_id_comes_from_returned_headers_and_in_reply_to():
+    headers_only = parse_bounce((DATA / "dsn_08.txt").read_bytes())  # text/rfc822-headers
+    assert "<NEBBLDPBKLOKNHPAEECGAENDCIAA.zope@toenjes.com>" in headers_only.message_ids
+
+    raw = _bounce(extra_headers="In-Reply-To: <abc.123@chisocchc.gov.vn>\r\n")
+    assert parse_bounce(raw).message_ids == ["<abc.123@chisocchc.gov.vn>"]
+
+
+def test_the_verp_token_comes_from_the_address_the_bounce_was_delivered_to():
+    token = "0123456789abcdef0123456789abcdef"
+    raw = _bounce(to=f"bounces+{token}@chisocchc.gov.vn",
+                  extra_headers=f"Delivered-To: bounces+{token}@chisocchc.gov.vn\r\n"
+                                "X-Original-To: bounces+FFEE@chisocchc.gov.vn\r\n")
+
+    parsed = parse_bounce(raw)
+
+    assert parsed.verp_tokens == [token, "ffee"]
+    assert parsed.kind == "permanent" and parsed.permanent == ["huong@hanoi.gov.vn"]
+    assert parsed.status_code == "5.1.1"
+    assert parsed.explanation == bounces.MAILBOX_UNKNOWN
+
+
+def test_the_verp_token_follows_the_configured_local_part_only():
+    raw = _bounce(to="tra-lai+abc123@chisocchc.gov.vn")
+
+    assert parse_bounce(raw).verp_tokens == []
+    assert parse_bounce(raw, bounce_local="tra-lai").verp_tokens == ["abc123"]
+    assert parse_bounce(_bounce(to="xbounces+abc123@example.com")).verp_tokens == []
+
+
+def _bounce(*, to: str = "bounces@chisocchc.gov.vn", extra_headers: str = "") -> bytes:
+    """A Postfix-style DSN for huong@hanoi.gov.vn (550 5.1.1 user unknown)."""
+    return (
+        f"From: MAILER-DAEMON@mx.hanoi.gov.vn\r\nTo: {to}\r\n{extra_headers}"
+        "Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn.1@mx.hanoi.gov.vn>\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you that your message could not\r\n"
+        "be delivered to one or more recipients.\r\n\r\n"
+        "<huong@hanoi.gov.vn>: host mx.hanoi.gov.vn said: 550 5.1.1 <huong@hanoi.gov.vn>: Recipient\r\n"
+        "    address rejected: User unknown in local recipient table\r\n\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.hanoi.gov.vn\r\n\r\n"
+        "Final-Recipient: rfc822; huong@hanoi.gov.vn\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 <huong@hanoi.gov.vn>: Recipient address rejected: User unknown\r\n\r\n"
+        "--B--\r\n"
+    ).encode()
+
+
+# ---------------------------------------------------------------- explanations
+
+
+@pytest.mark.parametrize(("status", "diagnostic", "kind", "expected"), [
+    ("5.1.1", "550 5.1.1 <a@b.vn>: Recipient address rejected", "permanent", bounces.MAILBOX_UNKNOWN),
+    ("", "550 user unknown", "permanent", bounces.MAILBOX_UNKNOWN),
+    ("5.0.0", "No such user here", "permanent", bounces.MAILBOX_UNKNOWN),
+    ("", "The mailbox does not exist", "permanent", bounces.MAILBOX_UNKNOWN),
+    ("", "553 invalid recipient", "permanent", bounces.MAILBOX_UNKNOWN),
+    ("5.1.2", "", "permanent", bounces.DOMAIN_UNKNOWN),
+    ("", "Host not found", "permanent", bounces.DOMAIN_UNKNOWN),
+    ("5.2.2", "", "permanent", bounces.MAILBOX_FULL),
+    ("4.2.2", "", "temporary", bounces.MAILBOX_FULL),
+    ("", "552 Mailbox full", "permanent", bounces.MAILBOX_FULL),
+    ("", "user is over quota", "permanent", bounces.MAILBOX_FULL),
+    ("5.7.1", "Service unavailable; client host blocked", "permanent", bounces.POLICY),
+    ("5.7.26", "", "permanent", bounces.POLICY),
+    ("", "554 rejected as spam", "permanent", bounces.POLICY),
+    ("", "blocked by policy", "permanent", bounces.POLICY),
+    ("", "your IP is on a blacklist", "permanent", bounces.POLICY),
+    ("5.3.4", "", "permanent", bounces.TOO_LARGE),
+    ("5.2.3", "", "permanent", bounces.TOO_LARGE),
+    ("", "message too large", "permanent", bounces.TOO_LARGE),
+    ("4.4.1", "", "temporary", bounces.UNAVAILABLE),
+    ("4.7.0", "Greylisted, please try again later", "temporary", bounces.UNAVAILABLE),
+    ("", "Connection timed out", "temporary", bounces.UNAVAILABLE),
+    ("", "connect to mx.example.vn: Connection refused", "permanent", bounces.UNAVAILABLE),
+    ("", "delivery deferred", "temporary", bounces.UNAVAILABLE),
+    ("", "", "temporary", bounces.UNAVAILABLE),
+    ("5.2.1", "", "permanent", bounces.MAILBOX_DISABLED),
+    ("", "This account has been disabled or discontinued", "permanent", bounces.MAILBOX_DISABLED),
+    ("5.0.0", "Reason 1 (Unable-To-Transfer)", "permanent", bounces.FALLBACK),
+    ("", "", "permanent", bounces.FALLBACK),
+    ("5.1.1", "user unknown", "unparsed", bounces.NOT_A_BOUNCE),
+])
+def test_explain_speaks_plain_vietnamese_for_typical_reasons(status, diagnostic, kind, expected):
+    assert explain(status, diagnostic, kind) == expected
+
+
+def test_the_general_explanation_points_at_the_raw_reason():
+    assert bounces.FALLBACK == "Thư không đến được hộp thư; xem lý do gốc bên dưới."
+
+
+@pytest.mark.parametrize(("reply", "expected"), [
+    ("550 5.1.1 <x@y.vn>: Recipient address rejected: User unknown", bounces.MAILBOX_UNKNOWN),
+    ("550 5.1.2 <x@nowhere.vn>: Recipient address rejected: Domain not found", bounces.DOMAIN_UNKNOWN),
+    ("552 5.2.2 Mailbox full", bounces.MAILBOX_FULL),
+    ("554 5.7.1 Message rejected as spam", bounces.POLICY),
+    ("452 4.2.2 Over quota", bounces.MAILBOX_FULL),
+    ("421 4.4.2 mx.hanoi.gov.vn Error: timeout exceeded", bounces.UNAVAILABLE),
+    ("451 4.3.0 Try again later", bounces.UNAVAILABLE),
+    ("554 Transaction failed", bounces.FALLBACK),
+    ("", bounces.FALLBACK),
+])
+def test_explain_smtp_reply_uses_the_same_words_for_refusals_at_send_time(reply, expected):
+    assert explain_smtp_reply(reply) == expected
+
+
+# ---------------------------------------------------------------- malformed input never raises
+
+
+def _junk(size: int, seed: int) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+MALFORMED = {
+    "empty": b"",
+    "blank lines": b"\r\n\r\n\n",
+    "nul bytes": b"\x00" * 4096,
+    "random bytes": _junk(20_000, 1),
+    "random bytes with a header": b"Subject: x\r\n\r\n" + _junk(5_000, 2),
+    "header without a body": b"From: MAILER-DAEMON@example.com",
+    "header line without a colon": b"this is not a header\r\nnor this\r\n",
+    "multipart without a boundary": b"Content-Type: multipart/report; report-type=delivery-status\r\n\r\nbody\r\n",
+    "truncated multipart": (b"Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n"
+                            b"--B\r\nContent-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; a@"),
+    "truncated base64": (b"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\nVGhpcyBpcyBh==="
+                         b"\xff\xfe"),
+    "unknown charset": b"Content-Type: text/plain; charset=x-no-such-charset\r\n\r\nUser unknown \xe9\r\n",
+    "rfc822 part that is empty": (b"Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n"
+                                  b"Content-Type: message/rfc822\r\n\r\n--B--\r\n"),
+    "rfc822-headers of junk": (b"Content-Type: multipart/report; boundary=B\r\n\r\n--B\r\n"
+                               b"Content-Type: text/rfc822-headers\r\n\r\n\x00\x01\x02:::\r\n--B--\r\n"),
+}
+
+
+@pytest.mark.parametrize("raw", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_input_never_raises(raw: bytes):
+    parsed = parse_bounce(raw)
+
+    assert parsed.kind in ("permanent", "temporary", "unparsed")
+    assert parsed.explanation
+
+
+def test_every_sample_cut_short_anywhere_never_raises():
+    rng = random.Random(int(os.environ.get("BOUNCE_FUZZ_SEED", "5")))
+    for sample in SAMPLES:
+        raw = sample.raw
+        for cut in {len(raw) // 3, len(raw) // 2, rng.randrange(len(raw))}:
+            parse_bounce(raw[:cut])  # must not raise
