@@ -76,8 +76,18 @@ def _identity(session: Session, invitation: Invitation) -> tuple[str, str | None
     return group.code, ministry.code if ministry else None
 
 
+def _day_only(moment: datetime) -> datetime:
+    """Answer rows keep only the day of their changes.
+
+    Exact times would let a copy of the database match an answer to the person
+    whose form state changed at the same instant; the day is all the results need.
+    """
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def _upsert_draft(session: Session, invitation: Invitation, form: questionnaires.FormDef, values: dict,
                   key: str, now: datetime) -> None:
+    now = _day_only(now)
     document = json.dumps(values, ensure_ascii=False)
     exists = session.exec(select(Answer.id).where(Answer.response_key == key)).first()
     if exists is None:
@@ -159,6 +169,7 @@ def submit(
     _upsert_draft(session, invitation, form, values, key, now)
     session.flush()
     session.exec(update(Answer).where(Answer.response_key == key)
-                 .values(submitted=True, submitted_at=now, answers=json.dumps(values, ensure_ascii=False)))
+                 .values(submitted=True, submitted_at=_day_only(now),
+                         answers=json.dumps(values, ensure_ascii=False)))
     session.commit()
     return SaveResult(values, {}, submitted=True)
