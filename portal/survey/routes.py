@@ -7,11 +7,14 @@ make a respondent who left a form open overnight lose their answers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from portal.domain import answers, invitations
+from portal.domain.questionnaires import FormDef
 from portal.extensions import csrf, db, limiter
-from portal.models import Campaign, Respondent
+from portal.models import Campaign, Invitation, Respondent
 
 bp = Blueprint("survey", __name__, url_prefix="/phieu")
 csrf.exempt(bp)
@@ -32,43 +35,56 @@ def _invalid():
     return render_template("survey/invalid.html"), 404
 
 
-def _load(token: str):
+@dataclass
+class _Visit:
+    """What a personal link (and, for a form page, the form code) leads to."""
+
+    token: str
+    invitation: Invitation
+    campaign: Campaign
+    person: Respondent
+    form: FormDef | None
+
+    def context(self, **extra) -> dict:
+        return {"token": self.token, "person": self.person, "campaign": self.campaign, "form": self.form, **extra}
+
+
+def _visit(token: str, code: str | None = None) -> _Visit | None:
+    """None for a forged or unknown link, or a form the respondent does not answer."""
     invitation = invitations.invitation_for_token(db.session, token)
     if invitation is None:
         return None
-    campaign = db.session.get(Campaign, invitation.campaign_id)
-    person = db.session.get(Respondent, invitation.respondent_id)
-    return invitation, campaign, person
-
-
-def _form(invitation, code: str):
-    return next((f for f in invitations.invitation_forms(db.session, invitation) if f.code == code), None)
+    form_def = None
+    if code is not None:
+        form_def = next((f for f in invitations.invitation_forms(db.session, invitation) if f.code == code), None)
+        if form_def is None:
+            return None
+    return _Visit(token, invitation, db.session.get(Campaign, invitation.campaign_id),
+                  db.session.get(Respondent, invitation.respondent_id), form_def)
 
 
 @bp.get("/<token>")
 @guess_limit
 def overview(token: str):
-    loaded = _load(token)
-    if loaded is None:
+    visit = _visit(token)
+    if visit is None:
         return _invalid()
-    invitation, campaign, person = loaded
-    answers.mark_opened(db.session, invitation)
-    progress = answers.progress_of(db.session, invitation)
-    return render_template("survey/overview.html", token=token, person=person, campaign=campaign,
-                           forms=invitations.invitation_forms(db.session, invitation), progress=progress,
-                           closed=answers.is_closed(campaign, _tz()))
+    answers.mark_opened(db.session, visit.invitation)
+    return render_template("survey/overview.html", **visit.context(
+        forms=invitations.invitation_forms(db.session, visit.invitation),
+        progress=answers.progress_of(db.session, visit.invitation),
+        closed=answers.is_closed(visit.campaign, _tz())))
 
 
 @bp.route("/<token>/<code>", methods=["GET", "POST"])
 @guess_limit
 def form(token: str, code: str):
-    loaded = _load(token)
-    form_def = _form(loaded[0], code) if loaded else None
-    if loaded is None or form_def is None:
+    visit = _visit(token, code)
+    if visit is None:
         return _invalid()
-    invitation, campaign, person = loaded
+    invitation, campaign, form_def = visit.invitation, visit.campaign, visit.form
     state = answers.progress_of(db.session, invitation)[code]
-    context = {"token": token, "person": person, "campaign": campaign, "form": form_def, "state": state}
+    context = visit.context(state=state)
     if state.state == "submitted":
         return redirect(url_for("survey.thanks", token=token, code=code), code=303)
     if answers.is_closed(campaign, _tz()):
@@ -96,35 +112,29 @@ def form(token: str, code: str):
 @bp.post("/<token>/<code>/gui")
 @guess_limit
 def submit(token: str, code: str):
-    loaded = _load(token)
-    form_def = _form(loaded[0], code) if loaded else None
-    if loaded is None or form_def is None:
+    visit = _visit(token, code)
+    if visit is None:
         return _invalid()
-    invitation, campaign, person = loaded
-    result = answers.submit(db.session, invitation, campaign, form_def, tz_name=_tz())
+    result = answers.submit(db.session, visit.invitation, visit.campaign, visit.form, tz_name=_tz())
     if result.closed:
-        return render_template("survey/closed.html", token=token, person=person, campaign=campaign,
-                               form=form_def), 410
+        return render_template("survey/closed.html", **visit.context()), 410
     if result.errors:
-        return render_template("survey/form.html", token=token, person=person, campaign=campaign, form=form_def,
-                               state=answers.progress_of(db.session, invitation)[code], errors=result.errors,
-                               saved=False, values=result.values), 422
+        return render_template("survey/form.html", **visit.context(
+            state=answers.progress_of(db.session, visit.invitation)[code], errors=result.errors, saved=False,
+            values=result.values)), 422
     return redirect(url_for("survey.thanks", token=token, code=code), code=303)
 
 
 @bp.get("/<token>/<code>/cam-on")
 @guess_limit
 def thanks(token: str, code: str):
-    loaded = _load(token)
-    form_def = _form(loaded[0], code) if loaded else None
-    if loaded is None or form_def is None:
+    visit = _visit(token, code)
+    if visit is None:
         return _invalid()
-    invitation, campaign, person = loaded
-    progress = answers.progress_of(db.session, invitation)
+    progress = answers.progress_of(db.session, visit.invitation)
     if progress[code].state != "submitted":
         # Nothing to thank for yet (a bookmarked or guessed address): "sent at —" would mislead.
         return redirect(url_for("survey.form", token=token, code=code), code=303)
-    forms = invitations.invitation_forms(db.session, invitation)
+    forms = invitations.invitation_forms(db.session, visit.invitation)
     remaining = [f for f in forms if progress[f.code].state != "submitted"]
-    return render_template("survey/thanks.html", token=token, person=person, campaign=campaign, form=form_def,
-                           state=progress[code], remaining=remaining)
+    return render_template("survey/thanks.html", **visit.context(state=progress[code], remaining=remaining))
