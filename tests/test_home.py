@@ -213,3 +213,17 @@ def test_deadline_edits_are_listed_in_the_audit_log(client, ministry_user):
 
     assert "bonoivu Sửa mốc thời hạn Đăng ký đầu mối kỹ thuật CNTT: 10/01/2022 → 12/01/2022" in page
 
+
+
+def test_province_home_says_where_its_list_and_survey_stand(client, session, province_user, it_focal_user):
+    from tests.support.survey import send_list
+
+    send_list(session, 1, per_group=2)  # two people in each of the four groups
+    log_in(client, province_user)
+
+    page = text_of(client.get("/").get_data(as_text=True))
+
+    assert "Danh sách đối tượng: Đã gửi (8 người)" in page
+    assert "Bộ Nội vụ chưa phát hành phiếu" in page
+    log_in(client, it_focal_user)
+    assert "Danh sách đối tượng: Đã gửi" in text_of(client.get("/").get_data(as_text=True))

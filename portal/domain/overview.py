@@ -67,3 +67,48 @@ def province_accounts(session: Session) -> list[tuple[Province, User | None, Use
         (p, by_role.get((p.id, Role.PROVINCE.value)), by_role.get((p.id, Role.IT_FOCAL.value)))
         for p in session.exec(select(Province).where(Province.is_active).order_by(Province.id))
     ]
+
+
+@dataclass(frozen=True)
+class ProvinceStatus:
+    """Where a province stands in the current campaign, for its home page."""
+
+    list_label: str
+    people: int
+    rows_with_errors: int
+    sent_at: datetime | None
+    launched: bool
+    forms_submitted: int
+    forms_expected: int
+    delivery_errors: int
+    focal_registered: bool
+
+    @property
+    def rate(self) -> float:
+        return 100.0 * self.forms_submitted / self.forms_expected if self.forms_expected else 0.0
+
+
+def province_status(session: Session, campaign: Campaign, province_id: int) -> ProvinceStatus:
+    """The list's state, the survey's progress and open delivery errors of one province."""
+    from portal.domain import delivery, it_focal, lists
+    from portal.models import LIST_STATUS_LABELS, FormProgress, FormState, Invitation, ListStatus
+
+    rlist = lists.list_for(session, campaign, province_id)
+    facts = lists.summary(session, rlist, campaign)
+    started = rlist is not None and (facts.total or rlist.uploaded_at)
+    expected, submitted = session.exec(
+        select(func.count(FormProgress.id),
+               func.count(FormProgress.id).filter(FormProgress.state == FormState.SUBMITTED.value))
+        .join(Invitation, Invitation.id == FormProgress.invitation_id)
+        .where(Invitation.campaign_id == campaign.id, FormProgress.province_id == province_id)).one()
+    errors = session.exec(select(func.count(Invitation.id)).where(
+        Invitation.campaign_id == campaign.id, Invitation.province_id == province_id,
+        Invitation.delivery_status.in_(delivery.ERROR_STATES))).one()
+    focal = it_focal.focal_point(session, province_id)
+    return ProvinceStatus(
+        list_label=LIST_STATUS_LABELS[ListStatus(rlist.status) if started else None],
+        people=facts.total, rows_with_errors=facts.rows_with_errors,
+        sent_at=rlist.sent_at if rlist is not None and rlist.status == ListStatus.SENT else None,
+        launched=rlist is not None and rlist.launched_at is not None,
+        forms_submitted=submitted, forms_expected=expected, delivery_errors=errors,
+        focal_registered=focal is not None and focal.registered_at is not None)

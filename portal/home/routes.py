@@ -24,4 +24,5 @@ def index():
     province = own_province(db.session, current_user)
     latest = notices.notices_for(db.session, current_user, limit=5)
     template = "home/province.html" if current_user.role == Role.PROVINCE else "home/it_focal.html"
-    return render_template(template, summary=summary, province=province, latest=latest)
+    status = overview.province_status(db.session, summary.campaign, province.id) if summary.campaign else None
+    return render_template(template, summary=summary, province=province, latest=latest, status=status)
