@@ -194,9 +194,11 @@ class Config:
         # Who respondents contact about the survey, printed in every invitation.
         self.PORTAL_CONTACT = _env("PORTAL_CONTACT", "Vụ Cải cách hành chính, Bộ Nội vụ")
         self.PORTAL_MAX_REMINDERS = env_int("PORTAL_MAX_REMINDERS", 3, minimum=0)
-        # Wrong survey links answered per client address before it is made to wait.
+        # How often an open progress page asks whether anything changed (an unchanged poll costs a 304).
+        self.PORTAL_PROGRESS_POLL_SECONDS = env_int("PORTAL_PROGRESS_POLL_SECONDS", 30, minimum=1)
         # The domain of Message-IDs (and of the bounce address unless PORTAL_BOUNCE_ADDRESS says otherwise).
         self.PORTAL_MAIL_DOMAIN = _env("PORTAL_MAIL_DOMAIN", urlparse(self.PORTAL_BASE_URL).hostname or "localhost")
+        # Wrong survey links answered per client address before it is made to wait.
         self.PORTAL_LINK_GUESS_RATE = _env("PORTAL_LINK_GUESS_RATE", "30 per 10 minutes")
 
         # The outbox and its worker (portal/domain/outbox.py, portal/jobs.py).

@@ -25,8 +25,9 @@ def _context():
     return campaign, own_province(db.session, current_user)
 
 
-def _invitation(province_id: int, invitation_id: int):
-    invitation = delivery.get_invitation_in_province(db.session, province_id, invitation_id)
+def _invitation(campaign_id: int, province_id: int, invitation_id: int):
+    """An invitation on the province's error list; 404 for any other (another province's, or one delivered)."""
+    invitation = delivery.get_error_in_province(db.session, campaign_id, province_id, invitation_id)
     if invitation is None:
         abort(404)
     return invitation
@@ -58,8 +59,8 @@ def export():
 @bp.post("/loi-gui/<int:invitation_id>/sua")
 @it_focal_only
 def correct(invitation_id: int):
-    _campaign, province = _context()
-    invitation = _invitation(province.id, invitation_id)
+    campaign, province = _context()
+    invitation = _invitation(campaign.id, province.id, invitation_id)
     try:
         email = delivery.correct_address(db.session, current_user, invitation, request.form.get("email", ""),
                                          **_mail_settings())
@@ -74,8 +75,8 @@ def correct(invitation_id: int):
 @bp.post("/loi-gui/<int:invitation_id>/gui-lai")
 @it_focal_only
 def resend(invitation_id: int):
-    _campaign, province = _context()
-    invitation = _invitation(province.id, invitation_id)
+    campaign, province = _context()
+    invitation = _invitation(campaign.id, province.id, invitation_id)
     invitations.resend(db.session, current_user, invitation, **_mail_settings())
     flash("Đã đưa thư mời vào hàng đợi gửi lại.", "success")
     return redirect(url_for("delivery.errors"), code=303)

@@ -7,19 +7,25 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import and_, or_
 from sqlmodel import Session, select
 
 from portal.domain import audit, invitations, spreadsheets
 from portal.domain.notices import post_system_notice
+from portal.domain.outbox import INVITATION_KINDS
 from portal.domain.text import clean, fold
-from portal.models import DeliveryStatus, Invitation, Respondent, User, utcnow
+from portal.models import DeliveryStatus, Invitation, OutboxMessage, Respondent, User, utcnow
 
 ERROR_STATES = (DeliveryStatus.FAILED.value, DeliveryStatus.BOUNCED.value, DeliveryStatus.DELAYED.value)
+RESENDING_STATES = (DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value)
 STATE_LABELS = {
     DeliveryStatus.FAILED.value: "Máy chủ từ chối khi gửi",
     DeliveryStatus.BOUNCED.value: "Thư bị trả lại",
     DeliveryStatus.DELAYED.value: "Đang chậm, máy chủ còn thử lại",
+    DeliveryStatus.QUEUED.value: "Đang gửi lại",
+    DeliveryStatus.SENDING.value: "Đang gửi lại",
 }
+RESENDING = "Thư mời đang chờ gửi lại; dòng này rời danh sách khi thư được gửi thành công."
 
 
 class DeliveryError(Exception):
@@ -28,11 +34,17 @@ class DeliveryError(Exception):
         self.message = message
 
 
-def explain(reply: str) -> str:
+def explain(reply: str, status: str = "") -> str:
     """The plain Vietnamese explanation of a server's reply or a bounce's reason."""
     from portal.domain import bounces
 
-    return bounces.explain_smtp_reply(reply) if reply else "Không rõ lý do."
+    if not reply:
+        return "Không rõ lý do."
+    text = bounces.explain_smtp_reply(reply)
+    if status == DeliveryStatus.DELAYED.value and text == bounces.FALLBACK:
+        # A delay notice that names no reason still says one thing: the server is trying again.
+        return bounces.UNAVAILABLE
+    return text
 
 
 @dataclass
@@ -41,23 +53,64 @@ class ErrorRow:
     respondent: Respondent
     label: str
     explanation: str
+    reason: str  # the raw reason, for the expert
+    resending: bool = False  # corrected or re-sent, waiting for the worker
+
+
+def _failed_before(province_id: int):
+    """Invitations of the province one of whose emails was refused or bounced."""
+    return select(OutboxMessage.invitation_id).where(
+        OutboxMessage.province_id == province_id, OutboxMessage.kind.in_(INVITATION_KINDS),
+        OutboxMessage.status.in_((DeliveryStatus.FAILED.value, DeliveryStatus.BOUNCED.value)))
+
+
+def _in_error_list(campaign_id: int, province_id: int):
+    """The conditions of the error list: undelivered, or sent again after a failure and not yet delivered.
+
+    A corrected or re-sent row stays until the worker has delivered it, so the IT focal point sees
+    it through to the end (and, should the new address fail too, sees the new reason).
+    """
+    return and_(Invitation.campaign_id == campaign_id, Invitation.province_id == province_id,
+                or_(Invitation.delivery_status.in_(ERROR_STATES),
+                    and_(Invitation.delivery_status.in_(RESENDING_STATES),
+                         Invitation.id.in_(_failed_before(province_id)))))
 
 
 def errors_for_province(session: Session, campaign_id: int, province_id: int) -> list[ErrorRow]:
-    """The province's invitations that did not arrive (refused, bounced or delayed), newest first."""
+    """The province's invitations that did not arrive (refused, bounced, delayed, being re-sent), newest first."""
     rows = session.exec(
         select(Invitation, Respondent).join(Respondent, Respondent.id == Invitation.respondent_id)
-        .where(Invitation.campaign_id == campaign_id, Invitation.province_id == province_id,
-               Invitation.delivery_status.in_(ERROR_STATES))
+        .where(_in_error_list(campaign_id, province_id))
         .order_by(Invitation.delivery_at.desc(), Invitation.id)).all()
-    return [ErrorRow(inv, person, STATE_LABELS[inv.delivery_status], explain(inv.delivery_reply))
-            for inv, person in rows]
+    resending = [inv.id for inv, _person in rows if inv.delivery_status in RESENDING_STATES]
+    last_failure: dict[int, str] = {}
+    if resending:
+        for invitation_id, reply in session.exec(
+                select(OutboxMessage.invitation_id, OutboxMessage.last_reply)
+                .where(OutboxMessage.invitation_id.in_(resending),
+                       OutboxMessage.status.in_((DeliveryStatus.FAILED.value, DeliveryStatus.BOUNCED.value)))
+                .order_by(OutboxMessage.id)):
+            last_failure[invitation_id] = reply
+    result = []
+    for inv, person in rows:
+        if inv.delivery_status in RESENDING_STATES:
+            result.append(ErrorRow(inv, person, STATE_LABELS[inv.delivery_status], RESENDING,
+                                   last_failure.get(inv.id, ""), resending=True))
+        else:
+            result.append(ErrorRow(inv, person, STATE_LABELS[inv.delivery_status],
+                                   explain(inv.delivery_reply, inv.delivery_status), inv.delivery_reply))
+    return result
 
 
-def get_invitation_in_province(session: Session, province_id: int, invitation_id: int) -> Invitation | None:
-    """The invitation when it belongs to that province; None otherwise (no probing of other provinces)."""
-    invitation = session.get(Invitation, invitation_id)
-    return invitation if invitation is not None and invitation.province_id == province_id else None
+def get_error_in_province(session: Session, campaign_id: int, province_id: int,
+                          invitation_id: int) -> Invitation | None:
+    """The invitation when it is on the province's error list; None otherwise.
+
+    The IT focal point corrects and re-sends undelivered invitations only: sending the personal link
+    of someone who already received it to another address would hand their answers to whoever reads it.
+    """
+    return session.exec(select(Invitation).where(Invitation.id == invitation_id,
+                                                 _in_error_list(campaign_id, province_id))).first()
 
 
 def correct_address(
@@ -73,7 +126,7 @@ def correct_address(
         email = validate_email(clean(new_email).lower(), check_deliverability=False).normalized.lower()
     except EmailNotValidError:
         raise DeliveryError(f"Địa chỉ “{clean(new_email)}” không hợp lệ.") from None
-    if email == person.email:
+    if email == person.email.lower():
         raise DeliveryError("Địa chỉ mới trùng địa chỉ cũ. Nếu chỉ muốn gửi lại, hãy bấm “Gửi lại”.")
     taken = session.exec(select(Respondent).where(Respondent.list_id == person.list_id, Respondent.email == email,
                                                   Respondent.id != person.id)).first()
@@ -86,10 +139,11 @@ def correct_address(
     session.add(person)
     audit.record(session, actor, "Sửa địa chỉ email người được khảo sát", province_id=invitation.province_id,
                  detail=f"{person.full_name}: {old} → {email}")
+    # The correction and its re-sent invitation land together, or not at all.
+    invitations.resend(session, actor, invitation, base_url=base_url, mail_domain=mail_domain, now=now, commit=False)
     session.commit()
     post_system_notice(session, invitation.province_id, f"Đầu mối CNTT đã sửa địa chỉ email của {person.full_name}",
                        f"{old} → {email}. Thư mời đã được gửi lại đến địa chỉ mới.")
-    invitations.resend(session, actor, invitation, base_url=base_url, mail_domain=mail_domain, now=now)
     return email
 
 
@@ -103,6 +157,6 @@ def export_errors(rows: list[ErrorRow], province_name: str, tz_name: str) -> byt
         return moment.astimezone(tz).strftime("%d/%m/%Y %H:%M") if moment else ""
 
     data = [[r.respondent.full_name, r.respondent.position, r.respondent.unit, r.respondent.email, r.label, when(r),
-             r.explanation, r.invitation.delivery_reply] for r in rows]
+             r.explanation, r.reason] for r in rows]
     return spreadsheets.export_rows(headers, data, sheet_title="Lỗi gửi thư",
                                     title=f"Lỗi gửi thư mời khảo sát: {province_name}")

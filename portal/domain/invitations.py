@@ -222,7 +222,7 @@ def invitation_forms(session: Session, invitation: Invitation) -> list:
 
 def resend(
     session: Session, actor: User | None, invitation: Invitation, *, base_url: str, mail_domain: str,
-    secret: str | None = None, now: datetime | None = None,
+    secret: str | None = None, now: datetime | None = None, commit: bool = True,
 ) -> None:
     """Queue the invitation email again (same link) — after an address was corrected, say."""
     now = now or utcnow()
@@ -234,7 +234,8 @@ def resend(
     invitation.delivery_reply = ""
     session.add(invitation)
     audit.record(session, actor, "Gửi lại thư mời", province_id=invitation.province_id, detail=person.email)
-    session.commit()
+    if commit:
+        session.commit()
 
 
 # ---------------------------------------------------------------- reminders

@@ -131,6 +131,17 @@ FILTERS = {
 SORTS = {"stt": "Thứ tự trong danh sách", "ten": "Họ và tên", "nhom": "Nhóm", "trang-thai": "Tình trạng trả lời"}
 
 
+def _least_done_first():
+    """Sort keys: those still to answer first (fewest forms submitted first), the finished last."""
+    def forms(*conditions):
+        return select(func.count(FormProgress.id)).where(FormProgress.invitation_id == Invitation.id,
+                                                         *conditions).scalar_subquery()
+
+    still_open = forms(FormProgress.state != FormState.SUBMITTED.value)
+    finished = case((and_(Invitation.id.is_not(None), still_open == 0), 1), else_=0)
+    return finished, forms(FormProgress.state == FormState.SUBMITTED.value)
+
+
 def respondent_page(
     session: Session, campaign_id: int, province_id: int, *, query: str = "", show: str = "", sort: str = "stt",
     page: int = 1, per_page: int = 50,
@@ -156,13 +167,11 @@ def respondent_page(
     total = session.exec(select(func.count()).select_from(base.subquery())).one()
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
-    submitted = (select(func.count(FormProgress.id)).where(FormProgress.invitation_id == Invitation.id,
-                                                          FormProgress.state == FormState.SUBMITTED.value)
-                 .scalar_subquery())
     order = {
-        "ten": (Respondent.full_name, Respondent.id),
+        # search_text starts with the folded name: "Đặng" sorts with D, and alike on SQLite and PostgreSQL.
+        "ten": (Respondent.search_text, Respondent.id),
         "nhom": (Respondent.group_id, Respondent.row_number, Respondent.id),
-        "trang-thai": (submitted, Respondent.row_number, Respondent.id),
+        "trang-thai": (*_least_done_first(), Respondent.row_number, Respondent.id),
     }.get(sort, (Respondent.row_number, Respondent.id))
     rows = session.exec(base.order_by(*order).offset((page - 1) * per_page).limit(per_page)).all()
     invitation_ids = [inv.id for _person, inv in rows if inv is not None]
@@ -184,32 +193,25 @@ def invitations_for_province(session: Session, campaign_id: int, province_id: in
     return list(session.exec(query))
 
 
-def last_change(session: Session, campaign_id: int, province_id: int) -> datetime | None:
-    """The latest moment anything shown on the province's progress page changed (for cheap polling)."""
-    moments = [
-        session.exec(select(func.max(FormProgress.submitted_at)).where(FormProgress.province_id == province_id)).one(),
-        session.exec(select(func.max(FormProgress.started_at)).where(FormProgress.province_id == province_id)).one(),
-        session.exec(select(func.max(Invitation.delivery_at)).where(Invitation.province_id == province_id,
-                                                                   Invitation.campaign_id == campaign_id)).one(),
-        session.exec(select(func.max(Invitation.first_opened_at)).where(Invitation.province_id == province_id,
-                                                                        Invitation.campaign_id == campaign_id)).one(),
-        session.exec(select(func.max(Invitation.last_reminded_at)).where(Invitation.province_id == province_id,
-                                                                        Invitation.campaign_id == campaign_id)).one(),
-    ]
-    present = [m for m in moments if m is not None]
-    return max(present) if present else None
-
-
 def fingerprint(session: Session, campaign_id: int, province_id: int) -> str:
     """A short value that changes whenever anything on the province's progress page changes.
 
-    Polling compares it (as an ETag) instead of sending the table again.
+    Polling compares it (as an ETag) instead of building the table again. Times alone are not enough:
+    "Gửi lại" changes an invitation's delivery state and no time, so the counts of each state are in too.
     """
-    moments = [last_change(session, campaign_id, province_id),
-               session.exec(select(func.max(Respondent.updated_at)).where(Respondent.province_id == province_id)).one()]
-    counts = session.exec(select(func.count(FormProgress.id), func.count(FormProgress.submitted_at))
-                          .where(FormProgress.province_id == province_id)).one()
-    return "-".join(str(m.timestamp() if m else 0) for m in moments) + f"-{counts[0]}-{counts[1]}"
+    sent = session.exec(
+        select(func.count(Invitation.id), func.max(Invitation.delivery_at), func.max(Invitation.first_opened_at),
+               func.max(Invitation.last_reminded_at), func.sum(Invitation.reminder_count),
+               *(func.count(Invitation.id).filter(Invitation.delivery_status == status.value)
+                 for status in DeliveryStatus))
+        .where(Invitation.province_id == province_id, Invitation.campaign_id == campaign_id)).one()
+    forms = session.exec(
+        select(func.count(FormProgress.id), func.max(FormProgress.started_at), func.max(FormProgress.submitted_at),
+               *(func.count(FormProgress.id).filter(FormProgress.state == state.value) for state in FormState))
+        .where(FormProgress.province_id == province_id)).one()
+    people = session.exec(select(func.count(Respondent.id), func.max(Respondent.updated_at))
+                          .where(Respondent.province_id == province_id)).one()
+    return "|".join(str(value) for value in (*sent, *forms, *people))
 
 
 def unanswered_export(session: Session, campaign_id: int, province_id: int, province_name: str,
@@ -245,6 +247,7 @@ class ProvinceProgress:
     province_id: int
     name: str
     list_status: str
+    short_name: str = ""
     people: int = 0
     invited: int = 0
     failed: int = 0
@@ -277,7 +280,7 @@ def national_table(session: Session, campaign_id: int, *, sort: str = "ma") -> t
     for province in session.exec(select(Province).where(Province.is_active).order_by(Province.id)):
         rlist = lists_by_province.get(province.id)
         label = LIST_STATUS_LABELS[ListStatus(rlist.status)] if rlist else LIST_STATUS_LABELS[None]
-        rows[province.id] = ProvinceProgress(province.id, province.name, label)
+        rows[province.id] = ProvinceProgress(province.id, province.name, label, province.short_name)
     for province_id, people in session.exec(
             select(Respondent.province_id, func.count(Respondent.id))
             .where(Respondent.list_id.in_(_list_ids(session, campaign_id, None)))
@@ -307,7 +310,7 @@ def national_table(session: Session, campaign_id: int, *, sort: str = "ma") -> t
                 row.last_activity = moment
     table = list(rows.values())
     keys = {
-        "ten": lambda r: r.name,
+        "ten": lambda r: (fold(r.short_name), r.province_id),  # "Tỉnh"/"Thành phố" aside, Đ with D
         "ty-le": lambda r: (-r.rate, r.province_id),
         "loi": lambda r: (-r.failed, r.province_id),
         "hoat-dong": lambda r: (-(r.last_activity.timestamp() if r.last_activity else 0), r.province_id),

@@ -36,42 +36,64 @@ def _context():
     return campaign, own_province(db.session, current_user)
 
 
+def _cached_etag(etag: str) -> str | None:
+    """The validator the client holds for `etag`, if it holds one.
+
+    Flask-Compress sends a compressed fragment's ETag as "<etag>:gzip" (or ":br"), and that is what the
+    browser sends back; both forms mean the same state.
+    """
+    for tag in request.if_none_match.as_set():
+        if tag == etag or tag.startswith(f"{etag}:"):
+            return tag
+    return None
+
+
 def render_progress(campaign, province, *, can_remind: bool, endpoint: str, **url_args):
     """The progress page of one province, or the fragment a filter or a poll asks for.
 
     Shared by the province's own page and the ministry's view of it. A poll
     (HTMX, target "progress-live") is answered 304 when nothing changed (ETag),
-    and 286 (htmx: stop polling) once the response deadline has passed.
+    before any table is built, and 286 (htmx: stop polling) once the response
+    deadline has passed, changed or not.
     """
     tz = current_app.config["PORTAL_TIMEZONE"]
     args = {"query": request.args.get("q", ""), "show": request.args.get("loc", ""),
             "sort": request.args.get("xep", "stt")}
     target = request.htmx.target if request.htmx else None
+    closed = answers.is_closed(campaign, tz)
     etag = None
     if target == "progress-live":
         state = progress.fingerprint(db.session, campaign.id, province.id)
-        key = f"{state}|{sorted(request.args.items(multi=True))}|{can_remind}"
+        key = f"{state}|{sorted(request.args.items(multi=True))}|{can_remind}|{closed}"
         etag = hashlib.sha256(key.encode()).hexdigest()[:24]
-        if request.if_none_match.contains(etag):
+        held = _cached_etag(etag)
+        if held is not None and not closed:
             response = make_response("", 304)
-            response.set_etag(etag)
-            return response
+            response.set_etag(held)
+            return _uncached(response)
     page = progress.respondent_page(db.session, campaign.id, province.id, **args,
                                     page=request.args.get("trang", 1, type=int))
-    closed = answers.is_closed(campaign, tz)
     context = {"campaign": campaign, "province": province, "page": page, **args, "closed": closed,
                "days_left": (campaign.response_deadline - local_today(tz)).days,
                "summary": progress.province_summary(db.session, campaign.id, province.id),
                "filters": progress.FILTERS, "sorts": progress.SORTS, "delivery_labels": progress.DELIVERY_LABELS,
                "form_labels": progress.FORM_STATE_LABELS, "can_remind": can_remind,
                "endpoint": endpoint, "url_args": url_args,
+               "poll_seconds": current_app.config["PORTAL_PROGRESS_POLL_SECONDS"],
                "self_url": url_for(endpoint, **url_args, **request.args.to_dict())}
     if target == "progress-live":
         response = make_response(render_template("progress/_live.html", **context), 286 if closed else 200)
         response.set_etag(etag)
+        return _uncached(response)
+    return _uncached(make_response(render_template("progress/index.html", **context)))
+
+
+def _uncached(response):
+    """The page and its fragment share a URL: a browser must revalidate, and never take one for the other."""
+    response.vary.add("HX-Request")
+    if response.headers.get("ETag"):
         response.headers["Cache-Control"] = "private, no-cache"
-        return response
-    return render_template("progress/index.html", **context)
+    return response
 
 
 @bp.get("/")
