@@ -18,7 +18,7 @@ from flask_login import current_user
 from sqlmodel import Session
 
 from portal.domain import notices
-from portal.models import Notice, Province, Respondent, Role, User
+from portal.models import Campaign, Notice, Province, Respondent, Role, User
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -80,6 +80,16 @@ def own_province(session: Session, user: User) -> Province:
     if province is None:
         abort(403)
     return province
+
+
+def campaign_and_own_province(session: Session, user: User) -> tuple[Campaign, Province]:
+    """The current campaign (404 when there is none) and the user's own province (403 without one)."""
+    from portal.domain.campaigns import current_campaign
+
+    campaign = current_campaign(session)
+    if campaign is None:
+        abort(404)
+    return campaign, own_province(session, user)
 
 
 def get_notice_for_user(session: Session, user: User, notice_id: int) -> Notice:

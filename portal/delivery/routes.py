@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-from io import BytesIO
-
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.domain import delivery, invitations, it_focal
-from portal.domain.campaigns import current_campaign
+from portal.downloads import xlsx_download
 from portal.extensions import db
 from portal.models import Role
-from portal.permissions import own_province, province_only, province_staff, roles_required
+from portal.permissions import campaign_and_own_province, province_only, province_staff, roles_required
 
 bp = Blueprint("delivery", __name__, url_prefix="/dau-moi-cntt")
 it_focal_only = roles_required(Role.IT_FOCAL)
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _context():
-    campaign = current_campaign(db.session)
-    if campaign is None:
-        abort(404)
-    return campaign, own_province(db.session, current_user)
+    return campaign_and_own_province(db.session, current_user)
 
 
 def _invitation(campaign_id: int, province_id: int, invitation_id: int):
@@ -52,8 +46,7 @@ def export():
     campaign, province = _context()
     data = delivery.export_errors(delivery.errors_for_province(db.session, campaign.id, province.id), province.name,
                                   current_app.config["PORTAL_TIMEZONE"])
-    return send_file(BytesIO(data), mimetype=XLSX, as_attachment=True,
-                     download_name=f"loi-gui-thu-{province.slug}.xlsx")
+    return xlsx_download(data, f"loi-gui-thu-{province.slug}.xlsx")
 
 
 @bp.post("/loi-gui/<int:invitation_id>/sua")

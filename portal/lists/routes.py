@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from io import BytesIO
-
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.domain import lists
-from portal.domain.campaigns import current_campaign
+from portal.downloads import xlsx_download
 from portal.extensions import db
 from portal.models import Respondent, RespondentGroup
-from portal.permissions import get_respondent_for_user, own_province, province_only
+from portal.permissions import campaign_and_own_province, get_respondent_for_user, province_only
 
 bp = Blueprint("lists", __name__, url_prefix="/khao-sat/danh-sach")
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.before_request
@@ -25,10 +22,7 @@ def _province_only() -> None:
 
 
 def _context():
-    campaign = current_campaign(db.session)
-    if campaign is None:
-        abort(404)
-    province = own_province(db.session, current_user)
+    campaign, province = campaign_and_own_province(db.session, current_user)
     rlist = lists.get_or_create_list(db.session, campaign, province.id)
     return campaign, province, rlist
 
@@ -61,8 +55,7 @@ def index():
 def template():
     campaign, province, _rlist = _context()
     data = lists.template_for(db.session, campaign, province)
-    return send_file(BytesIO(data), mimetype=XLSX, as_attachment=True,
-                     download_name=f"mau-danh-sach-khao-sat-{province.slug}.xlsx")
+    return xlsx_download(data, f"mau-danh-sach-khao-sat-{province.slug}.xlsx")
 
 
 @bp.post("/tai-len")
@@ -218,6 +211,5 @@ def send():
 def export():
     campaign, province, rlist = _context()
     data = lists.export_list(db.session, rlist, campaign, province)
-    return send_file(BytesIO(data), mimetype=XLSX, as_attachment=True,
-                     download_name=f"danh-sach-khao-sat-{province.slug}.xlsx")
+    return xlsx_download(data, f"danh-sach-khao-sat-{province.slug}.xlsx")
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from io import BytesIO
-
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlmodel import select
 
@@ -22,13 +20,13 @@ from portal.domain import (
 )
 from portal.domain.campaigns import DEADLINE_LABELS, current_campaign
 from portal.domain.dates import parse_date_vn
+from portal.downloads import xlsx_download
 from portal.extensions import db
 from portal.models import LIST_STATUS_LABELS, Department, District, Province, User
 from portal.permissions import get_province_for_user, ministry_only
 
 bp = Blueprint("ministry", __name__, url_prefix="/bo")
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.before_request
@@ -195,8 +193,7 @@ def export_list(province_id: int):
     if rlist is None:
         abort(404)
     data = lists.export_list(db.session, rlist, item, province)
-    return send_file(BytesIO(data), mimetype=XLSX, as_attachment=True,
-                     download_name=f"danh-sach-khao-sat-{province.slug}.xlsx")
+    return xlsx_download(data, f"danh-sach-khao-sat-{province.slug}.xlsx")
 
 
 # ---------------------------------------------------------------- launching the survey, reminders

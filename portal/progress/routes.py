@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from io import BytesIO
 
 from flask import (
     Blueprint,
@@ -14,26 +13,22 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_login import current_user
 
 from portal.domain import answers, invitations, progress
-from portal.domain.campaigns import current_campaign, local_today
+from portal.domain.campaigns import local_today
+from portal.downloads import xlsx_download
 from portal.extensions import db
 from portal.models import Role
-from portal.permissions import own_province, province_staff
+from portal.permissions import campaign_and_own_province, province_staff
 
 bp = Blueprint("progress", __name__, url_prefix="/khao-sat/tien-do")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _context():
-    campaign = current_campaign(db.session)
-    if campaign is None:
-        abort(404)
-    return campaign, own_province(db.session, current_user)
+    return campaign_and_own_province(db.session, current_user)
 
 
 def _cached_etag(etag: str) -> str | None:
@@ -110,8 +105,7 @@ def export_unanswered():
     campaign, province = _context()
     data = progress.unanswered_export(db.session, campaign.id, province.id, province.name,
                                       current_app.config["PORTAL_TIMEZONE"])
-    return send_file(BytesIO(data), mimetype=XLSX, as_attachment=True,
-                     download_name=f"chua-tra-loi-{province.slug}.xlsx")
+    return xlsx_download(data, f"chua-tra-loi-{province.slug}.xlsx")
 
 
 @bp.post("/don-doc")
