@@ -373,6 +373,12 @@ def update_respondent(
     """Save an edited row and check the list again."""
     _require_editable(rlist, campaign, tz_name, now)
     _apply_values(person, values)
+    return _save_and_recheck(session, person, rlist, campaign, province)
+
+
+def _save_and_recheck(
+    session: Session, person: Respondent, rlist: RespondentList, campaign: Campaign, province: Province,
+) -> EditOutcome:
     session.add(person)
     session.flush()
     person_id = person.id
@@ -393,12 +399,7 @@ def add_respondent(
     last = session.exec(select(func.max(Respondent.row_number)).where(Respondent.list_id == rlist.id)).one()
     person = Respondent(list_id=rlist.id, province_id=rlist.province_id, row_number=(last or 0) + 1)
     _apply_values(person, values)
-    session.add(person)
-    session.flush()
-    person_id = person.id
-    result = recheck(session, rlist, campaign, province)
-    session.commit()
-    return _outcome(session, person_id, result)
+    return _save_and_recheck(session, person, rlist, campaign, province)
 
 
 def delete_respondent(
