@@ -121,10 +121,11 @@ def _register_blueprints(app: Flask) -> None:
     from portal.notices.routes import bp as notices_bp
     from portal.progress.routes import bp as progress_bp
     from portal.questionnaires.routes import bp as questionnaires_bp
+    from portal.requests.routes import bp as requests_bp
     from portal.survey.routes import bp as survey_bp
 
     for blueprint in (auth_bp, home_bp, notices_bp, lists_bp, progress_bp, delivery_bp, demo_mail_bp, ministry_bp,
-                      questionnaires_bp, survey_bp):
+                      questionnaires_bp, survey_bp, requests_bp):
         app.register_blueprint(blueprint)
 
 

@@ -254,6 +254,8 @@ class RespondentList(SQLModel, table=True):
     returned_at: datetime | None = None
     return_reason: str = ""
     extension_until: date | None = None
+    # The ministry's extension of the response deadline for this province's respondents.
+    response_extension_until: date | None = None
     launched_at: datetime | None = None  # when the ministry sent the survey to this list
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -440,3 +442,47 @@ class BounceMessage(SQLModel, table=True):
     reason: str = ""  # the diagnostic text for the expert
     explanation: str = ""  # the plain Vietnamese explanation shown to the IT focal point
     raw: str = ""  # kept for unmatched and unparsed messages, so they can be looked at, not lost
+
+
+# ---------------------------------------------------------------- requests to the ministry ("Đề nghị")
+
+
+class RequestKind(StrEnum):
+    LIST_EXTENSION = "list_extension"  # gia hạn gửi danh sách
+    RESPONSE_EXTENSION = "response_extension"  # gia hạn trả lời phiếu
+    LIST_RETURN = "list_return"  # trả lại danh sách đã gửi
+    TECHNICAL = "technical"  # hỗ trợ sự cố kỹ thuật
+
+
+class RequestStatus(StrEnum):
+    OPEN = "open"  # chờ Bộ Nội vụ trả lời
+    GRANTED = "granted"  # chấp thuận (and applied)
+    REFUSED = "refused"  # không chấp thuận, with a reason
+    ANSWERED = "answered"  # trả lời bằng văn bản
+
+
+class ProvinceRequest(SQLModel, table=True):
+    """A province's (or its IT focal point's) request to the ministry, and the ministry's answer."""
+
+    # One form shown once is one request: a second post of the same form (double click, resent
+    # after a timeout) finds the first instead of making another.
+    __table_args__ = (UniqueConstraint("author_id", "form_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    province_id: int = Field(foreign_key="province.id", index=True)
+    author_id: int = Field(foreign_key="user.id")
+    form_key: str
+    kind: str  # a RequestKind value
+    reason: str
+    wanted_until: date | None = None  # the day the province asks for (extensions)
+    file_name: str = ""  # the name the file had on the province's computer
+    file_key: str = ""  # its name in the request files folder (random, never the province's name)
+    file_type: str = ""  # the content type read from its bytes
+    file_size: int = 0
+    status: str = Field(default=RequestStatus.OPEN.value, index=True)
+    answer: str = ""
+    granted_until: date | None = None
+    answered_by_id: int | None = Field(default=None, foreign_key="user.id")
+    answered_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)

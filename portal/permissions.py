@@ -18,7 +18,7 @@ from flask_login import current_user
 from sqlmodel import Session
 
 from portal.domain import notices
-from portal.models import Campaign, Notice, Province, Respondent, Role, User
+from portal.models import Campaign, Notice, Province, ProvinceRequest, Respondent, Role, User
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -106,3 +106,11 @@ def get_respondent_for_user(session: Session, user: User, respondent_id: int) ->
     if person is None or user.role != Role.PROVINCE or person.province_id != user.province_id:
         abort(404)
     return person
+
+
+def get_request_for_user(session: Session, user: User, request_id: int) -> ProvinceRequest:
+    """A request to the ministry: the ministry sees all, a province's accounts their own; 404 otherwise."""
+    item = session.get(ProvinceRequest, request_id)
+    if item is None or not can_see_province(user, item.province_id):
+        abort(404)
+    return item

@@ -50,6 +50,10 @@ ACCESS: dict[str, str] = {
     "questionnaires.*": MINISTRY_ONLY,  # the campaign's questionnaires, under /bo/
     "delivery.*": PROVINCE_SCOPED,  # delivery errors of the province; corrections by its IT focal point
     "demo_mail.*": PUBLIC,  # the demo mailbox: 404 unless PORTAL_DEMO is on
+    # Requests to the ministry: a province's accounts see their own, the ministry all; only the ministry answers.
+    "requests.index": ANY_LOGGED_IN,
+    "requests.*": PROVINCE_SCOPED,
+    "requests.answer": MINISTRY_ONLY,
 }
 
 SECRET_TITLE = "Thông báo riêng cho Hải Phòng"
@@ -67,6 +71,19 @@ def _respondent_of(session: Session, owner: User) -> int:
     session.add(person)
     session.commit()
     return person.id
+
+
+def _request_of(session: Session, owner: User) -> int:
+    """A request of the other province to the ministry, with a file (which must never be served to another)."""
+    from portal.models import ProvinceRequest
+
+    campaign = current_campaign(session)
+    item = ProvinceRequest(campaign_id=campaign.id, province_id=owner.province_id, author_id=owner.id,
+                           form_key="isolation", kind="technical", reason=SECRET_TITLE, file_name="bi-mat.pdf",
+                           file_key="0" * 32, file_type="application/pdf", file_size=10)
+    session.add(item)
+    session.commit()
+    return item.id
 
 
 def _invitation_of(session: Session, owner: User) -> int:
@@ -92,6 +109,7 @@ ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
     "user_id": lambda session, owner: owner.id,
     "respondent_id": _respondent_of,
     "invitation_id": _invitation_of,
+    "request_id": _request_of,
     # Ids of the campaign's own things, which belong to no province: any value tests the guard.
     "schedule_id": lambda session, owner: 1,
     "number": lambda session, owner: 1,
@@ -125,6 +143,12 @@ POST_FORM = {
     "scope": "all",
     "send_on": "20/02/2022",
     "all": "1",
+    # requests to the ministry: the province's form and the ministry's answer
+    "kind": "list_extension",
+    "form_key": "isolation-form",
+    "wanted_until": "30/01/2030",
+    "decision": "grant",
+    "answer": "Không được phép",
 }
 
 

@@ -73,10 +73,10 @@ DUNG_ALONE = (2, "Phạm Thị Dung", 1, "Hội đồng nhân dân thành phố 
 NEW_PERSON = {"full_name": "Vũ Thị Lan", "position": "Phó Giám đốc", "group": GROUP_2, "unit": "Sở Y tế",
               "email": "lan.vt@hanoi.gov.vn", "phone": "0987654321", "note": ""}
 
-LOCKED = ("Danh sách đã được gửi Bộ Nội vụ nên không thể sửa. Nếu cần chỉnh sửa, hãy đề nghị Bộ Nội vụ trả lại "
-          "danh sách.")
-PAST_DEADLINE = ("Đã hết hạn gửi danh sách (15/01/2022). Danh sách không thể sửa hay gửi nữa; nếu cần, hãy đề nghị "
-                 "Bộ Nội vụ gia hạn.")
+LOCKED = ("Danh sách đã được gửi Bộ Nội vụ nên không thể sửa. Nếu cần chỉnh sửa, hãy gửi đề nghị trả lại "
+          "danh sách (mục “Đề nghị”).")
+PAST_DEADLINE = ("Đã hết hạn gửi danh sách (15/01/2022). Danh sách không thể sửa hay gửi nữa; nếu cần, hãy gửi đề "
+                 "nghị gia hạn (mục “Đề nghị”).")
 
 
 @pytest.fixture(autouse=True)

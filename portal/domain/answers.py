@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -30,13 +30,21 @@ from portal.models import (
     Ministry,
     Respondent,
     RespondentGroup,
+    RespondentList,
     utcnow,
 )
 
 
-def is_closed(campaign: Campaign, tz_name: str, now: datetime | None = None) -> bool:
-    """True once the response deadline (end of day, portal time) has passed."""
-    return is_past(campaign.response_deadline, tz_name, now)
+def is_closed(campaign: Campaign, tz_name: str, now: datetime | None = None, *, extension: date | None = None) -> bool:
+    """True once the response deadline (end of day, portal time), or the province's later extension, has passed."""
+    day = extension if extension and extension > campaign.response_deadline else campaign.response_deadline
+    return is_past(day, tz_name, now)
+
+
+def province_extension(session: Session, campaign_id: int, province_id: int) -> date | None:
+    """The response deadline the ministry granted this province (on a request), if any."""
+    return session.exec(select(RespondentList.response_extension_until).where(
+        RespondentList.campaign_id == campaign_id, RespondentList.province_id == province_id)).first()
 
 
 def progress_of(session: Session, invitation: Invitation) -> dict[str, FormProgress]:
@@ -121,7 +129,8 @@ def save_draft(
         raise KeyError(form.code)
     if state.state == FormState.SUBMITTED:
         return SaveResult(saved_values(session, invitation, form.code, secret), {}, submitted=True, already=True)
-    if is_closed(campaign, tz_name, now):
+    if is_closed(campaign, tz_name, now,
+                 extension=province_extension(session, campaign.id, invitation.province_id)):
         return SaveResult({}, {}, closed=True)
     values, errors = questionnaires.check_answers(form, raw, final=False)
     _upsert_draft(session, invitation, form, values, response_key(invitation.id, form.code, secret), now)
@@ -153,7 +162,8 @@ def submit(
     saved = saved_values(session, invitation, form.code, secret)
     if state.state == FormState.SUBMITTED:
         return SaveResult(saved, {}, submitted=True, already=True)
-    if is_closed(campaign, tz_name, now):
+    if is_closed(campaign, tz_name, now,
+                 extension=province_extension(session, campaign.id, invitation.province_id)):
         return SaveResult(saved, {}, closed=True)
     raw = {qid: (value if isinstance(value, list) else [str(value)]) for qid, value in saved.items()}
     values, errors = questionnaires.check_answers(form, raw, final=True)

@@ -74,11 +74,21 @@ def deadline_of(rlist: RespondentList | None, campaign: Campaign) -> date:
     return campaign.list_deadline
 
 
+def response_deadline_of(rlist: RespondentList | None, campaign: Campaign) -> date:
+    """The day the province's respondents must answer by: the campaign's, or the province's extension."""
+    if rlist is not None and rlist.response_extension_until and \
+            rlist.response_extension_until > campaign.response_deadline:
+        return rlist.response_extension_until
+    return campaign.response_deadline
+
+
 @dataclass(frozen=True)
 class Editability:
     allowed: bool
     reason: str
     deadline: date
+    # What the province may ask the ministry for instead (a RequestKind value), shown as a link.
+    request_kind: str = ""
 
 
 def editability(rlist: RespondentList, campaign: Campaign, tz_name: str, now: datetime | None = None) -> Editability:
@@ -86,10 +96,11 @@ def editability(rlist: RespondentList, campaign: Campaign, tz_name: str, now: da
     deadline = deadline_of(rlist, campaign)
     if rlist.status == ListStatus.SENT:
         return Editability(False, "Danh sách đã được gửi Bộ Nội vụ nên không thể sửa. Nếu cần chỉnh sửa, "
-                                  "hãy đề nghị Bộ Nội vụ trả lại danh sách.", deadline)
+                                  "hãy gửi đề nghị trả lại danh sách (mục “Đề nghị”).", deadline, "list_return")
     if is_past(deadline, tz_name, now):
         return Editability(False, f"Đã hết hạn gửi danh sách ({deadline:%d/%m/%Y}). Danh sách không thể sửa "
-                                  "hay gửi nữa; nếu cần, hãy đề nghị Bộ Nội vụ gia hạn.", deadline)
+                                  "hay gửi nữa; nếu cần, hãy gửi đề nghị gia hạn (mục “Đề nghị”).", deadline,
+                           "list_extension")
     return Editability(True, "", deadline)
 
 
@@ -591,6 +602,29 @@ def grant_extension(
                  detail=f"{old:%d/%m/%Y} → {until:%d/%m/%Y}" if old else f"Đến {until:%d/%m/%Y}", reason=reason)
     session.commit()
     post_system_notice(session, province.id, f"Bộ Nội vụ gia hạn gửi danh sách đến {until:%d/%m/%Y}",
+                       f"Lý do: {reason}")
+
+
+def grant_response_extension(
+    session: Session, actor: User, rlist: RespondentList, province: Province, campaign: Campaign, until: date,
+    reason: str, *, tz_name: str, now: datetime | None = None,
+) -> None:
+    """Let the province's respondents answer until `until` (end of that day), after the campaign's deadline."""
+    reason = clean(reason)
+    if not reason:
+        raise ListError("Vui lòng nêu lý do gia hạn.")
+    if until <= campaign.response_deadline:
+        raise ListError(f"Hạn mới phải sau hạn trả lời phiếu của đợt ({campaign.response_deadline:%d/%m/%Y}).")
+    if end_of_day_utc(until, tz_name) < (now or utcnow()):
+        raise ListError("Ngày gia hạn phải từ hôm nay trở đi.")
+    old = rlist.response_extension_until
+    rlist.response_extension_until = until
+    rlist.updated_at = utcnow()
+    session.add(rlist)
+    audit.record(session, actor, "Gia hạn trả lời phiếu khảo sát", province_id=province.id,
+                 detail=f"{old:%d/%m/%Y} → {until:%d/%m/%Y}" if old else f"Đến {until:%d/%m/%Y}", reason=reason)
+    session.commit()
+    post_system_notice(session, province.id, f"Bộ Nội vụ gia hạn trả lời phiếu khảo sát đến {until:%d/%m/%Y}",
                        f"Lý do: {reason}")
 
 

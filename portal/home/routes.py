@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template
 from flask_login import current_user
 
-from portal.domain import notices, overview
+from portal.domain import notices, overview, requests
 from portal.extensions import db
 from portal.models import Role
 from portal.permissions import own_province
@@ -20,7 +20,8 @@ def index():
     if current_user.role == Role.MINISTRY:
         return render_template("home/ministry.html", summary=summary,
                                stats=overview.account_stats(db.session),
-                               sent=notices.sent_notices(db.session, limit=5))
+                               sent=notices.sent_notices(db.session, limit=5),
+                               open_requests=requests.open_count(db.session))
     province = own_province(db.session, current_user)
     latest = notices.notices_for(db.session, current_user, limit=5)
     template = "home/province.html" if current_user.role == Role.PROVINCE else "home/it_focal.html"

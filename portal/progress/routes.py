@@ -55,7 +55,9 @@ def render_progress(campaign, province, *, can_remind: bool, endpoint: str, **ur
     args = {"query": request.args.get("q", ""), "show": request.args.get("loc", ""),
             "sort": request.args.get("xep", "stt")}
     target = request.htmx.target if request.htmx else None
-    closed = answers.is_closed(campaign, tz)
+    extension = answers.province_extension(db.session, campaign.id, province.id)
+    closed = answers.is_closed(campaign, tz, extension=extension)
+    deadline = extension if extension and extension > campaign.response_deadline else campaign.response_deadline
     etag = None
     if target == "progress-live":
         state = progress.fingerprint(db.session, campaign.id, province.id)
@@ -69,7 +71,7 @@ def render_progress(campaign, province, *, can_remind: bool, endpoint: str, **ur
     page = progress.respondent_page(db.session, campaign.id, province.id, **args,
                                     page=request.args.get("trang", 1, type=int))
     context = {"campaign": campaign, "province": province, "page": page, **args, "closed": closed,
-               "days_left": (campaign.response_deadline - local_today(tz)).days,
+               "days_left": (deadline - local_today(tz)).days, "deadline": deadline,
                "summary": progress.province_summary(db.session, campaign.id, province.id),
                "filters": progress.FILTERS, "sorts": progress.SORTS, "delivery_labels": progress.DELIVERY_LABELS,
                "form_labels": progress.FORM_STATE_LABELS, "can_remind": can_remind,

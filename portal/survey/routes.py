@@ -73,7 +73,8 @@ def overview(token: str):
     return render_template("survey/overview.html", **visit.context(
         forms=invitations.invitation_forms(db.session, visit.invitation),
         progress=answers.progress_of(db.session, visit.invitation),
-        closed=answers.is_closed(visit.campaign, _tz())))
+        closed=answers.is_closed(visit.campaign, _tz(), extension=answers.province_extension(
+            db.session, visit.campaign.id, visit.invitation.province_id))))
 
 
 @bp.route("/<token>/<code>", methods=["GET", "POST"])
@@ -87,7 +88,8 @@ def form(token: str, code: str):
     context = visit.context(state=state)
     if state.state == "submitted":
         return redirect(url_for("survey.thanks", token=token, code=code), code=303)
-    if answers.is_closed(campaign, _tz()):
+    if answers.is_closed(campaign, _tz(),
+                         extension=answers.province_extension(db.session, campaign.id, invitation.province_id)):
         return render_template("survey/closed.html", **context), 410
     if request.method == "GET":
         answers.mark_opened(db.session, invitation)
