@@ -1207,13 +1207,15 @@ def test_the_ministry_table_shows_each_province_status_with_counts_per_group(fou
     rows = {row[0]: row for row in table_rows(page(four_provinces, "/bo/danh-sach"))}
 
     assert len(rows) == 63
-    assert rows["Thành phố Hà Nội"] == ["Thành phố Hà Nội", "Đã gửi", "1", "2", "1", "1", "5", "09:00 05/01/2022", ""]
+    assert rows["Thành phố Hà Nội"] == ["Thành phố Hà Nội", "Đã gửi danh sách, chờ phát hành", "1", "2", "1", "1",
+                                        "5", "09:00 05/01/2022", "15/01/2022", "", ""]
     assert rows["Thành phố Hải Phòng"] == ["Thành phố Hải Phòng", "Đang nhập (1 lỗi)", "2", "1", "0", "1", "4", "",
-                                           ""]
+                                           "15/01/2022", "", ""]
     # A returned list keeps the time it was last sent.
     assert rows["Thành phố Đà Nẵng"] == ["Thành phố Đà Nẵng", "Trả lại", "3", "0", "0", "0", "3", "09:00 05/01/2022",
-                                         ""]
-    assert rows["Thành phố Cần Thơ"] == ["Thành phố Cần Thơ", "Chưa nhập", "0", "0", "0", "0", "0", "", ""]
+                                         "15/01/2022", "", ""]
+    assert rows["Thành phố Cần Thơ"] == ["Thành phố Cần Thơ", "Chưa nhập", "0", "0", "0", "0", "0", "", "15/01/2022",
+                                         "", ""]
     assert rows["Tỉnh Quảng Ninh"][1] == "Chưa nhập"
 
 

@@ -13,6 +13,7 @@ from portal.domain import (
     invitations,
     it_focal,
     lists,
+    national,
     notices,
     overview,
     progress,
@@ -22,7 +23,7 @@ from portal.domain.campaigns import DEADLINE_LABELS, current_campaign
 from portal.domain.dates import parse_date_vn
 from portal.downloads import xlsx_download
 from portal.extensions import db
-from portal.models import LIST_STATUS_LABELS, Department, District, Province, User
+from portal.models import Department, District, Province, User
 from portal.permissions import get_province_for_user, ministry_only
 
 bp = Blueprint("ministry", __name__, url_prefix="/bo")
@@ -110,19 +111,32 @@ def _campaign_or_404():
     return item
 
 
+def _tz() -> str:
+    return current_app.config["PORTAL_TIMEZONE"]
+
+
 @bp.get("/danh-sach")
 def lists_table():
     item = _campaign_or_404()
     status = request.args.get("trang-thai", "")
-    rows = lists.ministry_table(db.session, item, status=status)
+    rows = national.lists_table(db.session, item, status=status, tz_name=_tz())
+    groups = lists.campaign_groups(db.session, item)
     totals: dict[int, int] = {}
     for row in rows:
         for group_id, count in row.counts.items():
             totals[group_id] = totals.get(group_id, 0) + count
     return render_template("ministry/lists.html", campaign=item, status=status, rows=rows, totals=totals,
-                           groups=lists.campaign_groups(db.session, item),
-                           inbox=lists.unread_ministry_notices(db.session),
-                           statuses=LIST_STATUS_LABELS)
+                           groups=groups, headers=national.list_headers(groups), filters=national.LIST_FILTERS,
+                           inbox=lists.unread_ministry_notices(db.session))
+
+
+@bp.get("/danh-sach/xuat.xlsx")
+def export_lists_table():
+    item = _campaign_or_404()
+    status = request.args.get("trang-thai", "")
+    rows = national.lists_table(db.session, item, status=status, tz_name=_tz())
+    data = national.lists_export(rows, lists.campaign_groups(db.session, item), item, status=status, tz_name=_tz())
+    return xlsx_download(data, f"danh-sach-cac-dia-phuong-{item.year}.xlsx")
 
 
 @bp.post("/danh-sach/da-doc")
@@ -269,6 +283,13 @@ def national_progress():
                            chart=sorted((r for r in table if r.expected), key=lambda r: -r.rate))
 
 
+@bp.get("/tien-do/xuat.xlsx")
+def export_national_progress():
+    item = _campaign_or_404()
+    data = national.progress_export(db.session, item, sort=request.args.get("xep", "ma"), tz_name=_tz())
+    return xlsx_download(data, f"tien-do-ca-nuoc-{item.year}.xlsx")
+
+
 @bp.get("/tien-do/<int:province_id>")
 def province_progress(province_id: int):
     from portal.progress.routes import render_progress
@@ -282,5 +303,36 @@ def province_progress(province_id: int):
 @bp.get("/dau-moi-cntt")
 def focal_points():
     item = _campaign_or_404()
-    rows = it_focal.ministry_table(db.session, item, current_app.config["PORTAL_TIMEZONE"])
-    return render_template("ministry/focal_points.html", campaign=item, rows=rows)
+    status = request.args.get("tinh-trang", "")
+    rows = national.focal_table(db.session, item, status=status, tz_name=_tz())
+    registered = sum(1 for r in it_focal.ministry_table(db.session, item, _tz()) if r.status in ("on_time", "late"))
+    return render_template("ministry/focal_points.html", campaign=item, rows=rows, status=status,
+                           filters=national.FOCAL_FILTERS, labels=national.FOCAL_LABELS, registered=registered,
+                           headers=national.FOCAL_HEADERS)
+
+
+@bp.get("/dau-moi-cntt/xuat.xlsx")
+def export_focal_points():
+    item = _campaign_or_404()
+    status = request.args.get("tinh-trang", "")
+    rows = national.focal_table(db.session, item, status=status, tz_name=_tz())
+    return xlsx_download(national.focal_export(rows, item, status=status, tz_name=_tz()),
+                         f"dau-moi-cntt-{item.year}.xlsx")
+
+
+@bp.get("/loi-gui-thu")
+def delivery_errors():
+    item = _campaign_or_404()
+    show = request.args.get("loc", "")
+    rows = national.delivery_table(db.session, item, show=show)
+    return render_template("ministry/delivery_errors.html", campaign=item, rows=rows, show=show,
+                           filters=national.DELIVERY_FILTERS, headers=national.DELIVERY_HEADERS)
+
+
+@bp.get("/loi-gui-thu/xuat.xlsx")
+def export_delivery_errors():
+    item = _campaign_or_404()
+    show = request.args.get("loc", "")
+    rows = national.delivery_table(db.session, item, show=show)
+    return xlsx_download(national.delivery_export(rows, item, show=show, tz_name=_tz()),
+                         f"loi-gui-thu-ca-nuoc-{item.year}.xlsx")
