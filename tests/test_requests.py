@@ -340,8 +340,12 @@ def test_granting_a_response_extension_lets_that_province_answer_after_the_deadl
             saved = answers.save_draft(session, invitation, campaign, form_def(session, code),
                                        full_answers(form_def(session, code)), tz_name="Asia/Ho_Chi_Minh")
         progress = client_as(app, province_user).get("/khao-sat/tien-do/")
+        overview = app.test_client().get(person.url)
+        form_page = app.test_client().get(person.form_url(code))
 
     assert not saved.closed
+    assert "Hạn trả lời: hết ngày 27/02/2022" in text_of(overview.get_data(as_text=True))
+    assert form_page.status_code == 200
     assert "Hạn trả lời phiếu: 27/02/2022" in text_of(progress.get_data(as_text=True))
     assert answers.is_closed(campaign, "Asia/Ho_Chi_Minh", datetime(2022, 2, 28, 0, 0, 1, tzinfo=TZ),
                              extension=date(2022, 2, 27))

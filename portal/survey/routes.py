@@ -45,8 +45,17 @@ class _Visit:
     person: Respondent
     form: FormDef | None
 
+    @property
+    def extension(self):
+        """The response deadline the ministry granted the respondent's province, if any."""
+        return answers.province_extension(db.session, self.campaign.id, self.invitation.province_id)
+
     def context(self, **extra) -> dict:
-        return {"token": self.token, "person": self.person, "campaign": self.campaign, "form": self.form, **extra}
+        extension = self.extension
+        deadline = extension if extension and extension > self.campaign.response_deadline \
+            else self.campaign.response_deadline
+        return {"token": self.token, "person": self.person, "campaign": self.campaign, "form": self.form,
+                "deadline": deadline, **extra}
 
 
 def _visit(token: str, code: str | None = None) -> _Visit | None:
@@ -73,8 +82,7 @@ def overview(token: str):
     return render_template("survey/overview.html", **visit.context(
         forms=invitations.invitation_forms(db.session, visit.invitation),
         progress=answers.progress_of(db.session, visit.invitation),
-        closed=answers.is_closed(visit.campaign, _tz(), extension=answers.province_extension(
-            db.session, visit.campaign.id, visit.invitation.province_id))))
+        closed=answers.is_closed(visit.campaign, _tz(), extension=visit.extension)))
 
 
 @bp.route("/<token>/<code>", methods=["GET", "POST"])
@@ -88,8 +96,7 @@ def form(token: str, code: str):
     context = visit.context(state=state)
     if state.state == "submitted":
         return redirect(url_for("survey.thanks", token=token, code=code), code=303)
-    if answers.is_closed(campaign, _tz(),
-                         extension=answers.province_extension(db.session, campaign.id, invitation.province_id)):
+    if answers.is_closed(campaign, _tz(), extension=visit.extension):
         return render_template("survey/closed.html", **context), 410
     if request.method == "GET":
         answers.mark_opened(db.session, invitation)
