@@ -46,3 +46,19 @@ def tell_ministry_list_sent(province: Province, rlist: RespondentList) -> bool:
         log.exception("could not email the ministry about %s", province.slug)
         return False
     return True
+
+
+def tell_ministry_request(province: Province, item, kind_label: str) -> bool:
+    """Email the ministry's address that a province sent a request ("Đề nghị"), where one is configured.
+
+    As for a sent list, the in-portal record comes first and a mail failure is only logged.
+    """
+    to = current_app.config.get("PORTAL_MINISTRY_EMAIL")
+    if not to or not current_app.config.get("MAIL_CONFIGURED"):
+        return False
+    try:
+        mail.send(make_message("request-received", to, {"province": province, "item": item, "kind": kind_label}))
+    except Exception:  # noqa: BLE001 - any SMTP or network failure
+        log.exception("could not email the ministry about a request of %s", province.slug)
+        return False
+    return True

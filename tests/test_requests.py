@@ -165,6 +165,29 @@ def test_the_it_focal_point_asks_for_technical_help(app, session, it_focal_user,
     assert (item.author_id, item.kind, item.wanted_until) == (it_focal_user.id, "technical", None)
 
 
+def test_where_mail_is_configured_the_ministry_is_emailed_once(app_config, session, province_user, files_dir):
+    from portal import create_app
+    from tests.support.smtp import SmtpSink
+
+    with SmtpSink() as sink:
+        app_config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port, MAIL_USE_TLS=False, MAIL_USE_SSL=False,
+                          MAIL_USERNAME=None, MAIL_PASSWORD=None, MAIL_CONFIGURED=True, MAIL_SUPPRESS_SEND=False,
+                          PORTAL_MINISTRY_EMAIL="vucchc@moha.gov.vn")
+        client = client_as(create_app(app_config), province_user)
+        page = client.get("/de-nghi/moi").get_data(as_text=True)
+        ask(client, form_key=form_key_of(page))
+        ask(client, form_key=form_key_of(page))  # the same form again: no second email
+        [item] = the_requests(session)
+
+        [received] = sink.messages
+    body = received.message.get_body(("plain",)).get_content()
+    assert received.rcpt_tos == ["vucchc@moha.gov.vn"]
+    assert received.message["Subject"] == ("[Cổng Chỉ số CCHC] Thành phố Hà Nội đề nghị: gia hạn gửi danh sách "
+                                           "đối tượng khảo sát")
+    assert "Đề nghị gia hạn đến: 25/01/2022." in body
+    assert f"http://localhost/de-nghi/{item.id}" in body
+
+
 # ---------------------------------------------------------------- files
 
 
