@@ -176,11 +176,14 @@ def submit(
                                body=reason[:500], province_id=province.id, created_at=now or utcnow()))
     try:
         session.commit()
-    except IntegrityError:
-        # The same form posted twice at the same moment: the other post won; answer with its request.
+    except BaseException as problem:
+        # Nothing saved: no file left behind either.
         session.rollback()
         if file_fields:
             (files_dir / str(file_fields["file_key"])).unlink(missing_ok=True)
+        if not isinstance(problem, IntegrityError):
+            raise
+        # The same form posted twice at the same moment: the other post won; answer with its request.
         earlier = session.exec(select(ProvinceRequest).where(ProvinceRequest.author_id == author.id,
                                                              ProvinceRequest.form_key == form_key)).one()
         return Submitted(earlier, False)
