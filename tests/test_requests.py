@@ -390,5 +390,5 @@ def test_the_domain_refuses_an_unknown_kind(app, session, province_user, files_d
 
     with pytest.raises(requests.RequestError, match="Vui lòng chọn loại đề nghị"):
         requests.submit(session, province_user, current_campaign(session), session.get(Province, HA_NOI),
-                        {"kind": "bonus", "reason": "x", "form_key": "k"}, None, files_dir=files_dir,
+                        kind="bonus", reason="x", wanted_until=None, form_key="k", upload=None, files_dir=files_dir,
                         max_bytes=1000, tz_name="Asia/Ho_Chi_Minh")

@@ -122,31 +122,29 @@ def file_path(folder: Path, item: ProvinceRequest) -> Path | None:
 
 
 def submit(
-    session: Session, author: User, campaign: Campaign, province: Province, values: dict[str, str],
-    upload: Upload | None, *, files_dir: Path, max_bytes: int, tz_name: str, now: datetime | None = None,
+    session: Session, author: User, campaign: Campaign, province: Province, *, kind: str, reason: str,
+    wanted_until: date | None, form_key: str, upload: Upload | None, files_dir: Path, max_bytes: int, tz_name: str,
+    now: datetime | None = None,
 ) -> Submitted:
     """Record a province's request, keep its file, and tell the ministry.
 
-    `values` holds kind, reason, wanted_until (a date, for extensions) and form_key.
-    A second post of the same form (same author and form_key) returns the first request.
+    `wanted_until` is the day an extension is asked for (ignored for other kinds). A second post
+    of the same form (same author and `form_key`) returns the first request.
     """
-    form_key = clean(values.get("form_key"))
+    form_key = clean(form_key)
     if not form_key:
         raise RequestError("Biểu mẫu đã cũ. Vui lòng mở lại trang “Gửi đề nghị” rồi gửi.")
     earlier = session.exec(select(ProvinceRequest).where(ProvinceRequest.author_id == author.id,
                                                          ProvinceRequest.form_key == form_key)).first()
     if earlier is not None:
         return Submitted(earlier, False)
-    kind = values.get("kind", "")
     if kind not in KIND_LABELS:
         raise RequestError("Vui lòng chọn loại đề nghị.")
-    reason = (values.get("reason") or "").strip()
+    reason = (reason or "").strip()
     if not reason:
         raise RequestError("Vui lòng nêu lý do đề nghị để Bộ Nội vụ xem xét.")
     if len(reason) > MAX_REASON:
         raise RequestError(f"Lý do dài quá {MAX_REASON} ký tự; hãy rút gọn hoặc đính kèm văn bản.")
-    wanted = values.get("wanted_until")
-    wanted_until = wanted if isinstance(wanted, date) else None
     if kind in EXTENSIONS:
         if wanted_until is None:
             raise RequestError("Vui lòng nhập ngày đề nghị gia hạn đến, theo dạng dd/mm/yyyy.")

@@ -43,13 +43,13 @@ def new():
     campaign, province = campaign_and_own_province(db.session, current_user)
     error = None
     if request.method == "POST":
-        values = request.form.to_dict()
-        values["wanted_until"] = parse_date_vn(values.get("wanted_until", ""))  # type: ignore[assignment]
         upload = request.files.get("file")
         try:
             outcome = requests.submit(
-                db.session, current_user, campaign, province, values,
-                requests.Upload(upload.filename or "", upload.read()) if upload and upload.filename else None,
+                db.session, current_user, campaign, province, kind=request.form.get("kind", ""),
+                reason=request.form.get("reason", ""), wanted_until=parse_date_vn(request.form.get("wanted_until", "")),
+                form_key=request.form.get("form_key", ""),
+                upload=requests.Upload(upload.filename or "", upload.read()) if upload and upload.filename else None,
                 files_dir=_files_dir(), max_bytes=current_app.config["MAX_CONTENT_LENGTH"], tz_name=_tz())
         except requests.RequestError as problem:
             db.session.rollback()
