@@ -33,10 +33,13 @@ import logging
 import os
 import re
 import ssl
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
+from email.header import decode_header
 from email.message import Message
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,6 +49,7 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from portal.domain import bounce_explanations as explanations
 from portal.domain import outbox
 from portal.models import BounceMessage, DeliveryStatus, Invitation, OutboxMessage
 
@@ -106,15 +110,26 @@ def _parse(raw: bytes, bounce_local: str) -> ParsedBounce:
     if not raw or not raw.strip():
         return ParsedBounce(kind="unparsed", explanation=explain("", "", "unparsed"))
     message = email.message_from_bytes(raw[:PARSE_LIMIT])
+    blocks = _dsn_blocks(message)
     temporary_raw, permanent_raw = _failures(message)
+    if not temporary_raw and not permanent_raw:
+        # flufl.bounce knows RFC 3464 but not its UTF-8 twin (RFC 6533): read the recipients' blocks ourselves.
+        temporary_raw, permanent_raw = _dsn_failures(blocks)
     permanent = sorted({_address(item) for item in permanent_raw} - {""})
     temporary = sorted({_address(item) for item in temporary_raw} - {""} - set(permanent))
     kind: Kind = "permanent" if permanent else "temporary" if temporary else "unparsed"
-    status_code, diagnostic = _dsn_reason(message, permanent or temporary)
+    status_code, diagnostic = _dsn_reason(blocks, permanent or temporary)
     if not diagnostic:
         diagnostic = _telling_line(message, permanent + temporary)
+    elif explain(status_code, diagnostic, kind) not in _STATED:
+        # The DSN's fields say nothing a reader can act on ("Reason 1 (Unable-To-Transfer)"), but its text
+        # often does ("5.7.1 Unable to relay"): add the passage that states the reason.
+        passage = _telling_line(message, permanent + temporary)
+        if passage and explain("", passage, kind) in _STATED and passage not in diagnostic:
+            diagnostic = f"{diagnostic}; {passage}"
     if not status_code:
-        status_code = _enhanced_code(diagnostic)
+        codes = explanations.enhanced_codes(diagnostic)
+        status_code = codes[0] if codes else ""
     diagnostic = _trim(diagnostic)
     return ParsedBounce(
         kind=kind,
@@ -127,6 +142,10 @@ def _parse(raw: bytes, bounce_local: str) -> ParsedBounce:
         diagnostic=diagnostic,
         explanation=explain(status_code, diagnostic, kind),
     )
+
+
+# The explanations that name a reason of the recipient's side (not the transport's "still retrying").
+_STATED = explanations.SPECIFIC - {explanations.UNAVAILABLE, explanations.GAVE_UP}
 
 
 def _failures(message: Message) -> tuple[frozenset[bytes], frozenset[bytes]]:
@@ -143,25 +162,64 @@ def _address(value: bytes | str) -> str:
     return value.strip().strip("<>").strip().lower()
 
 
-_ENHANCED_CODE = re.compile(r"(?<![\d.])([245]\.\d{1,3}\.\d{1,3})(?![\d.])")
-_BASIC_CODE = re.compile(r"(?<![\d.])([245]\d\d)(?![\d.])")
 _MESSAGE_ID = re.compile(r"<[^<>\s]+@[^<>\s]+>")
 _QUOTED_MESSAGE_ID = re.compile(r"^[ \t>]*Message-ID:[ \t]*(<[^<>\s]+@[^<>\s]+>)", re.IGNORECASE | re.MULTILINE)
+DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")
+_XTEXT = re.compile(r"\\x\{([0-9A-Fa-f]{1,6})\}")
 
 
-def _enhanced_code(text: str) -> str:
-    found = _ENHANCED_CODE.search(text or "")
-    return found.group(1) if found else ""
+def _dsn_blocks(message: Message) -> list[Message]:
+    """The per-message and per-recipient blocks of the report, RFC 3464 or RFC 6533 alike.
 
-
-def _dsn_reason(message: Message, addresses: Sequence[str]) -> tuple[str, str]:
-    """Status and Diagnostic-Code of the DSN's per-recipient block about a failed address (RFC 3464)."""
+    Both are read from the part's bytes as UTF-8 text: RFC 6533 puts UTF-8 in
+    its fields, and servers write raw UTF-8 into a plain RFC 3464 report too,
+    which the email package would otherwise turn into replacement characters.
+    """
     blocks: list[Message] = []
     for part in _parts(message):
-        if part.get_content_type() == "message/delivery-status":
-            payload = part.get_payload()
-            if isinstance(payload, list):
-                blocks.extend(block for block in payload if isinstance(block, Message))
+        if part.get_content_type() not in DSN_TYPES:
+            continue
+        try:
+            whole = part.as_bytes()
+        except Exception:  # noqa: BLE001 - a part the generator cannot write back: nothing to read in it
+            continue
+        body = re.split(rb"\r?\n\r?\n", whole, maxsplit=1)[1] if re.search(rb"\r?\n\r?\n", whole) else b""
+        encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+        if encoding in ("base64", "quoted-printable"):
+            body = email.message_from_bytes(b"Content-Transfer-Encoding: " + encoding.encode() + b"\n\n"
+                                            + body).get_payload(decode=True) or b""
+        text = _text_of(body, "utf-8").replace("\r\n", "\n")
+        for chunk in re.split(r"\n[ \t]*\n", text):
+            if chunk.strip():
+                blocks.append(email.message_from_string(chunk.strip("\n") + "\n"))
+    return blocks
+
+
+def _dsn_failures(blocks: Sequence[Message]) -> tuple[frozenset[str], frozenset[str]]:
+    """(temporary, permanent) recipients of the report's blocks, by their Action field."""
+    temporary: set[str] = set()
+    permanent: set[str] = set()
+    for block in blocks:
+        action = str(block.get("Action", "")).strip().lower()
+        recipient = _recipient(str(block.get("Final-Recipient") or block.get("Original-Recipient") or ""))
+        if not recipient:
+            continue
+        if action == "failed":
+            permanent.add(recipient)
+        elif action == "delayed":
+            temporary.add(recipient)
+    return frozenset(temporary), frozenset(permanent)
+
+
+def _recipient(field_value: str) -> str:
+    """The address of "rfc822; a@b.vn" or "utf-8; nguyễn@b.vn" (RFC 6533 writes odd characters as \\x{HH})."""
+    address = field_value.partition(";")[2] if ";" in field_value else field_value
+    address = _XTEXT.sub(lambda found: chr(int(found.group(1), 16)), address.strip())
+    return address if "@" in address else ""
+
+
+def _dsn_reason(blocks: Sequence[Message], addresses: Sequence[str]) -> tuple[str, str]:
+    """Status and Diagnostic-Code of the DSN's per-recipient block about a failed address (RFC 3464)."""
     recipients = [block for block in blocks if block.get("Status") or block.get("Diagnostic-Code")]
     if not recipients:
         return "", ""
@@ -175,16 +233,48 @@ def _dsn_reason(message: Message, addresses: Sequence[str]) -> tuple[str, str]:
 
     recipients.sort(key=lambda block: (not about_failed(block), failed_first(block)))
     chosen = recipients[0]
-    status = _one_line(str(chosen.get("Status", "")))
-    diagnostic = _one_line(str(chosen.get("Diagnostic-Code", "")))
+    status = _one_line(_header_text(chosen.get("Status", "")))
+    diagnostic = _one_line(_header_text(chosen.get("Diagnostic-Code", "")))
     if ";" in diagnostic[:12]:  # "smtp; 550 5.1.1 …": the type says nothing to a reader
         diagnostic = diagnostic.split(";", 1)[1].strip()
-    code = _enhanced_code(status)
+    codes = explanations.enhanced_codes(status)
+    code = codes[0] if codes and status.startswith(codes[0]) else ""
     if not diagnostic:
         # A Status with a comment says why: "5.0.0 (recipient reached disk quota)".
-        comment = status[len(code):].strip(" ()") if status.startswith(code) else status
-        diagnostic = comment
+        diagnostic = status[len(code):].strip(" ()") if code else status
     return code, diagnostic
+
+
+def _header_text(value: object) -> str:
+    """A header's text, with encoded words (RFC 2047) in any charset and raw 8-bit bytes decoded."""
+    try:
+        pieces = decode_header(value)  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001 - a broken encoded word: keep the text as written
+        return str(value)
+    return "".join(piece if isinstance(piece, str) else _text_of(piece, charset) for piece, charset in pieces)
+
+
+# Charsets that servers declare by default while writing UTF-8: bytes that are valid UTF-8 are read as UTF-8.
+_DEFAULT_CHARSETS = {"", "us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "windows-1252", "cp1252",
+                     "unknown-8bit", "x-unknown", "utf-8", "utf8"}
+
+
+def _text_of(data: bytes, charset: str | None) -> str:
+    """Bytes as text: UTF-8 when they are valid UTF-8 and no other charset is really declared, else the charset."""
+    return unicodedata.normalize("NFC", _decode(data, charset))  # windows-1258 writes tones as combining marks
+
+
+def _decode(data: bytes, charset: str | None) -> str:
+    declared = (charset or "").strip().lower()
+    if declared in _DEFAULT_CHARSETS:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            declared = declared if declared not in ("", "utf-8", "utf8", "unknown-8bit", "x-unknown") else ""
+    try:
+        return data.decode(declared or "utf-8", "replace")
+    except LookupError:  # an unknown charset name
+        return data.decode("utf-8", "replace")
 
 
 _GENERIC_WORDS = re.compile(
@@ -201,29 +291,34 @@ def _telling_line(message: Message, addresses: Sequence[str]) -> str:
     """The passage of a free-form bounce that best says why it failed.
 
     Free-form bounces wrap their reason over several lines, so the candidates
-    are paragraphs (cut at PARAGRAPH_LIMIT characters), scored by what a mail
-    administrator looks for: a status code, an SMTP reply, a known reason, the
-    failed address. The first of the best wins.
+    are paragraphs (cut at PARAGRAPH_LIMIT characters) and, for a long
+    paragraph such as a session transcript, each of its lines; they are scored
+    by what a mail administrator looks for: a status code, an SMTP reply, a
+    known reason, the failed address. The first of the best wins.
     """
     best, best_score = "", 0
     for text in _texts(message):
         for paragraph in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n")):
-            passage = _one_line(paragraph)[:PARAGRAPH_LIMIT]
-            if len(passage) < 6:
-                continue
-            lowered = passage.lower()
-            score = 0
-            if _ENHANCED_CODE.search(passage):
-                score += 3
-            if _SMTP_REPLY.search(passage):
-                score += 2
-            if any(pattern.search(passage) for pattern, _ in _WORD_EXPLANATIONS):
-                score += 3
-            score += min(len(_GENERIC_WORDS.findall(passage)), 2)
-            if any(address in lowered for address in addresses):
-                score += 2
-            if score > best_score:
-                best, best_score = passage, score
+            candidates = [paragraph]
+            if len(_one_line(paragraph)) > PARAGRAPH_LIMIT:
+                candidates += paragraph.split("\n")
+            for candidate in candidates:
+                passage = _one_line(candidate)[:PARAGRAPH_LIMIT]
+                if len(passage) < 6:
+                    continue
+                lowered = passage.lower()
+                score = 0
+                if explanations.ENHANCED_CODE.search(passage):
+                    score += 3
+                if _SMTP_REPLY.search(passage):
+                    score += 2
+                if explanations.has_stated_reason(passage):
+                    score += 3
+                score += min(len(_GENERIC_WORDS.findall(passage)), 2)
+                if any(address in lowered for address in addresses):
+                    score += 2
+                if score > best_score:
+                    best, best_score = passage, score
     return best
 
 
@@ -240,9 +335,13 @@ def _parts(message: Message) -> Iterator[Message]:
 
 
 def _texts(message: Message) -> Iterator[str]:
+    """The text of the bounce's own text parts; an HTML part is read as text (some servers send only HTML)."""
     for part in _parts(message):
-        if part.get_content_type() == "text/plain" or (part is message and not message.is_multipart()):
+        content_type = part.get_content_type()
+        if content_type in ("text/plain", "text/html") or (part is message and not message.is_multipart()):
             text = _decoded(part)
+            if content_type == "text/html" or (part is message and _looks_like_html(text)):
+                text = html_text(text)
             if text:
                 yield text[:TEXT_SCAN_LIMIT]
 
@@ -251,11 +350,51 @@ def _decoded(part: Message) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
-    charset = part.get_content_charset() or "utf-8"
+    return _text_of(payload, part.get_content_charset())
+
+
+def _looks_like_html(text: str) -> bool:
+    return bool(re.search(r"<(html|body|br|p|div|table)\b", text[:2000], re.IGNORECASE))
+
+
+class _HTMLText(HTMLParser):
+    """The text of an HTML document: block elements end lines, scripts and styles are dropped."""
+
+    BLOCKS = frozenset({"br", "p", "div", "tr", "li", "table", "h1", "h2", "h3", "h4", "pre", "blockquote", "hr"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.pieces: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style", "head"):
+            self.skipping += 1
+        elif tag in self.BLOCKS:
+            self.pieces.append("\n\n" if tag in ("p", "div", "table", "tr") else "\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "head"):
+            self.skipping = max(0, self.skipping - 1)
+        elif tag in self.BLOCKS:
+            self.pieces.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.pieces.append(data)
+
+
+def html_text(html: str) -> str:
+    """The readable text of an HTML part, never its markup (stdlib parser: tolerant of broken HTML)."""
+    parser = _HTMLText()
     try:
-        return payload.decode(charset, "replace")
-    except LookupError:  # an unknown charset name
-        return payload.decode("utf-8", "replace")
+        parser.feed(html)
+        parser.close()
+    except Exception:  # noqa: BLE001 - the parser is tolerant, but a mailbox holds anything
+        return re.sub(r"<[^>]*>", " ", html)
+    text = "".join(parser.pieces)
+    # Lines of only spaces become blank lines, so that paragraphs split where the HTML broke them.
+    return re.sub(r"[ \t\r\f\v]+\n", "\n", text)
 
 
 def _verp_tokens(message: Message, bounce_local: str) -> list[str]:
@@ -279,16 +418,18 @@ def _verp_tokens(message: Message, bounce_local: str) -> list[str]:
 
 
 def _attached_headers(message: Message) -> Iterator[Message]:
-    """The headers of the original message a DSN returns (message/rfc822 or text/rfc822-headers)."""
+    """The headers of the original message a DSN returns: message/rfc822 or text/rfc822-headers, or their
+    UTF-8 forms message/global and message/global-headers (RFC 6533)."""
     for part in _parts(message):
         content_type = part.get_content_type()
-        if content_type == "message/rfc822":
-            payload = part.get_payload()
-            if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+        if content_type not in ("message/rfc822", "message/global", "text/rfc822-headers", "message/global-headers"):
+            continue
+        payload = part.get_payload()
+        if isinstance(payload, list):  # the email package parsed a message/* part as a message
+            if payload and isinstance(payload[0], Message):
                 yield payload[0]
-        elif content_type == "text/rfc822-headers":
-            text = _decoded(part) or str(part.get_payload())
-            yield email.message_from_string(text.lstrip())
+        else:
+            yield email.message_from_string((_decoded(part) or str(payload)).lstrip())
 
 
 def _original_message_ids(message: Message) -> list[str]:
@@ -321,86 +462,13 @@ def _trim(text: str, limit: int = DIAGNOSTIC_LIMIT) -> str:
 
 # ---------------------------------------------------------------- explanations
 
-MAILBOX_UNKNOWN = ("Hộp thư không tồn tại: máy chủ thư của người nhận báo không có địa chỉ này. "
-                   "Kiểm tra lại chính tả địa chỉ hoặc hỏi người nhận địa chỉ đúng.")
-DOMAIN_UNKNOWN = ("Tên miền không tồn tại: phần sau dấu @ không có máy chủ thư nhận. "
-                  "Kiểm tra lại tên miền của địa chỉ (ví dụ …gov.vn).")
-MAILBOX_FULL = "Hộp thư đầy: người nhận cần xóa bớt thư, sau đó có thể gửi lại."
-MAILBOX_DISABLED = ("Hộp thư bị khóa hoặc vô hiệu hóa: người nhận cần liên hệ quản trị thư của đơn vị "
-                    "để mở lại, hoặc cho một địa chỉ khác.")
-POLICY = ("Bị từ chối vì chính sách hoặc bị coi là thư rác: máy chủ thư của người nhận chặn thư này. "
-          "Đề nghị quản trị thư của đơn vị nhận cho phép thư từ cổng khảo sát.")
-TOO_LARGE = "Thư quá lớn so với giới hạn của máy chủ thư người nhận."
-UNAVAILABLE = ("Máy chủ thư của người nhận không phản hồi hoặc tạm thời không nhận thư; thư đang được "
-               "thử gửi lại. Nếu kéo dài, báo quản trị thư của đơn vị nhận.")
-NOT_A_BOUNCE = "Không đọc được thư báo lỗi này (có thể là thư tự động trả lời hoặc thư rác); đã lưu lại để xem."
-FALLBACK = "Thư không đến được hộp thư; xem lý do gốc bên dưới."
-
-# Enhanced status codes (RFC 3463) that say enough by themselves; x.0.0 and the like say nothing.
-_CODE_EXPLANATIONS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^[45]\.1\.(1|3|6|10)$"), MAILBOX_UNKNOWN),
-    (re.compile(r"^[45]\.1\.2$|^5\.4\.4$"), DOMAIN_UNKNOWN),
-    (re.compile(r"^[45]\.2\.2$"), MAILBOX_FULL),
-    (re.compile(r"^[45]\.2\.1$"), MAILBOX_DISABLED),
-    (re.compile(r"^[45]\.(3\.4|2\.3)$"), TOO_LARGE),
-    (re.compile(r"^5\.7\.\d+$"), POLICY),
-    (re.compile(r"^4\.(4|7)\.\d+$"), UNAVAILABLE),
-)
-# Words of the diagnostic, in order: the more specific reasons before the general ones.
-_WORD_EXPLANATIONS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"host (not found|unknown)|domain (not found|does not exist|unknown)|no such domain"
-                r"|unrout(e)?able|name service error|nxdomain|\bno mx\b|could not be resolved|bad destination host"
-                r"|unknown domain|domain name not found|unknown host", re.I), DOMAIN_UNKNOWN),
-    (re.compile(r"(mailbox|mailfolder|mail folder|inbox) (is )?full|quota|insufficient (system )?storage"
-                r"|disk full|exceeded storage|mailbox size limit|storage (allocation|limit)|mail ?box has exceeded",
-                re.I), MAILBOX_FULL),
-    (re.compile(r"disabled|inactive|deactivated|suspended|account (is )?locked|mailbox (is )?locked"
-                r"|not active|account (has )?expired|closed account|account closed", re.I), MAILBOX_DISABLED),
-    (re.compile(r"user unknown|unknown user|no such (user|recipient|mailbox|address|local user)|does not exist"
-                r"|doesn'?t exist|not exist|invalid (recipient|mailbox|address|user)|recipient unknown"
-                r"|unknown (recipient|local|mailbox|address)|user not found|mailbox not found|address not found"
-                r"|not a valid|no mailbox|bad destination mailbox|not listed|no longer (valid|available)"
-                r"|(mailbox|user) unavailable|recipient not found|unknown or illegal", re.I), MAILBOX_UNKNOWN),
-    (re.compile(r"too large|too big|size limit|message size|exceeds? (the )?(maximum|size)", re.I), TOO_LARGE),
-    (re.compile(r"spam|blocked|block ?list|black ?list|policy|\brbl\b|spamhaus|reputation|denied|not authori[sz]ed"
-                r"|relay(ing)? (denied|not permitted)|content rejected|\bdmarc\b|\bspf\b", re.I), POLICY),
-    (re.compile(r"time(d)? ?out|connection (refused|reset|lost)|deferred|try again later|temporar|unreachable"
-                r"|could not connect|greylist|delayed|no route|not responding|service unavailable", re.I),
-     UNAVAILABLE),
-)
-
-
-def explain(status_code: str, diagnostic: str, kind: str) -> str:
-    """The plain Vietnamese explanation of a delivery failure, for an IT focal point.
-
-    A specific enhanced status code decides first; then the words of the
-    diagnostic; then the basic SMTP code; a temporary failure with nothing more
-    to say is a server that does not take the message yet.
-    """
-    if kind == "unparsed":
-        return NOT_A_BOUNCE
-    code = (status_code or "").strip()
-    for pattern, text in _CODE_EXPLANATIONS:
-        if pattern.match(code):
-            return text
-    words = diagnostic or ""
-    for pattern, text in _WORD_EXPLANATIONS:
-        if pattern.search(words):
-            return text
-    basic = _BASIC_CODE.search(words)
-    if basic and basic.group(1) in {"552"}:
-        return MAILBOX_FULL
-    if kind == "temporary" or code.startswith("4") or (basic and basic.group(1).startswith("4")):
-        return UNAVAILABLE
-    return FALLBACK
-
-
-def explain_smtp_reply(reply: str) -> str:
-    """The explanation of a refusal the SMTP server gave at send time, e.g. "550 5.1.1 <x@y>: … User unknown"."""
-    text = _one_line(reply or "")
-    basic = _BASIC_CODE.match(text)
-    kind = "temporary" if basic and basic.group(1).startswith("4") else "permanent"
-    return explain(_enhanced_code(text), text, kind)
+# The explanations live in their own module; these names stay here for the callers that know them as bounces.*.
+FALLBACK, NOT_A_BOUNCE, UNAVAILABLE = explanations.FALLBACK, explanations.NOT_A_BOUNCE, explanations.UNAVAILABLE
+MAILBOX_UNKNOWN, DOMAIN_UNKNOWN = explanations.MAILBOX_UNKNOWN, explanations.DOMAIN_UNKNOWN
+MAILBOX_FULL, MAILBOX_DISABLED = explanations.MAILBOX_FULL, explanations.MAILBOX_DISABLED
+POLICY, TOO_LARGE, LOOP, GAVE_UP = explanations.POLICY, explanations.TOO_LARGE, explanations.LOOP, explanations.GAVE_UP
+explain = explanations.explain
+explain_smtp_reply = explanations.explain_smtp_reply
 
 
 # ---------------------------------------------------------------- intake

@@ -35,16 +35,17 @@ class DeliveryError(Exception):
 
 
 def explain(reply: str, status: str = "") -> str:
-    """The plain Vietnamese explanation of a server's reply or a bounce's reason."""
-    from portal.domain import bounces
+    """The plain Vietnamese explanation of a server's reply or a bounce's reason.
+
+    The invitation's state says whether the failure is final: a bounce or a refusal is (the portal has
+    stopped trying), a delay is not. So a final failure is never explained as "being retried".
+    """
+    from portal.domain import bounce_explanations
 
     if not reply:
         return "Không rõ lý do."
-    text = bounces.explain_smtp_reply(reply)
-    if status == DeliveryStatus.DELAYED.value and text == bounces.FALLBACK:
-        # A delay notice that names no reason still says one thing: the server is trying again.
-        return bounces.UNAVAILABLE
-    return text
+    final = None if not status else status != DeliveryStatus.DELAYED.value
+    return bounce_explanations.explain_smtp_reply(reply, final=final)
 
 
 @dataclass
