@@ -18,7 +18,7 @@ from flask_login import current_user
 from sqlmodel import Session
 
 from portal.domain import notices
-from portal.models import Campaign, Notice, Province, ProvinceRequest, Respondent, Role, User
+from portal.models import BounceMessage, Campaign, Notice, Province, ProvinceRequest, Respondent, Role, User
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -114,3 +114,16 @@ def get_request_for_user(session: Session, user: User, request_id: int) -> Provi
     if item is None or not can_see_province(user, item.province_id):
         abort(404)
     return item
+
+
+def get_kept_message_for_user(session: Session, user: User, message_id: int) -> BounceMessage:
+    """A message of the bounce mailbox kept aside: the ministry sees all; a province's accounts only those
+    about their own province's messages (one tied to no province is the ministry's alone); 404 otherwise."""
+    from portal.domain.kept_aside import get_kept_message
+
+    message = get_kept_message(session, message_id)
+    if message is None:
+        abort(404)
+    if user.role != Role.MINISTRY and (message.province_id is None or message.province_id != user.province_id):
+        abort(404)
+    return message

@@ -49,6 +49,9 @@ ACCESS: dict[str, str] = {
     "ministry.remove_reminder": MINISTRY_ONLY,
     "questionnaires.*": MINISTRY_ONLY,  # the campaign's questionnaires, under /bo/
     "delivery.*": PROVINCE_SCOPED,  # delivery errors of the province; corrections by its IT focal point
+    # Bounce messages kept aside: a province's accounts see those about their province, the ministry all.
+    "delivery.kept": PROVINCE_SCOPED,
+    "delivery.kept_message": PROVINCE_SCOPED,
     "demo_mail.*": PUBLIC,  # the demo mailbox: 404 unless PORTAL_DEMO is on
     # Requests to the ministry: a province's accounts see their own, the ministry all; only the ministry answers.
     "requests.index": ANY_LOGGED_IN,
@@ -101,6 +104,18 @@ def _invitation_of(session: Session, owner: User) -> int:
     return invitation.id
 
 
+def _kept_message_of(session: Session, owner: User) -> int:
+    """A message of the bounce mailbox kept aside, about an invitation of the other province."""
+    from portal.models import BounceMessage
+
+    message = BounceMessage(digest="ab" * 32, province_id=owner.province_id, kind="unparsed",
+                            explanation="Không đọc được thư báo lỗi này",
+                            raw=f"From: MAILER-DAEMON@mx.haiphong.gov.vn\nSubject: {SECRET_TITLE}\n\n{SECRET_TITLE}\n")
+    session.add(message)
+    session.commit()
+    return message.id
+
+
 # For each URL argument, how to make a row that belongs to the *other* province (`owner` is Hải Phòng's account).
 # A new route whose URL has another argument must add its maker here, or the matrix fails naming it.
 ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
@@ -110,6 +125,7 @@ ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
     "respondent_id": _respondent_of,
     "invitation_id": _invitation_of,
     "request_id": _request_of,
+    "message_id": _kept_message_of,
     # Ids of the campaign's own things, which belong to no province: any value tests the guard.
     "schedule_id": lambda session, owner: 1,
     "number": lambda session, owner: 1,

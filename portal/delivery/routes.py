@@ -5,14 +5,22 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from portal.domain import delivery, invitations, it_focal
+from portal.domain import delivery, invitations, it_focal, kept_aside
 from portal.downloads import xlsx_download
 from portal.extensions import db
 from portal.models import Role
-from portal.permissions import campaign_and_own_province, province_only, province_staff, roles_required
+from portal.permissions import (
+    campaign_and_own_province,
+    get_kept_message_for_user,
+    own_province,
+    province_only,
+    province_staff,
+    roles_required,
+)
 
 bp = Blueprint("delivery", __name__, url_prefix="/dau-moi-cntt")
 it_focal_only = roles_required(Role.IT_FOCAL)
+staff_or_ministry = roles_required(Role.MINISTRY, Role.PROVINCE, Role.IT_FOCAL)
 
 
 def _context():
@@ -47,6 +55,23 @@ def export():
     data = delivery.export_errors(delivery.errors_for_province(db.session, campaign.id, province.id), province.name,
                                   current_app.config["PORTAL_TIMEZONE"])
     return xlsx_download(data, f"loi-gui-thu-{province.slug}.xlsx")
+
+
+@bp.get("/thu-de-rieng")
+@staff_or_ministry
+def kept():
+    """Messages of the bounce mailbox kept aside: the ministry sees all, a province its own only."""
+    province = None if current_user.role == Role.MINISTRY else own_province(db.session, current_user)
+    rows = kept_aside.kept_messages(db.session, province.id if province else None)
+    return render_template("delivery/kept.html", province=province, rows=rows, labels=kept_aside.KIND_LABELS)
+
+
+@bp.get("/thu-de-rieng/<int:message_id>")
+@staff_or_ministry
+def kept_message(message_id: int):
+    message = get_kept_message_for_user(db.session, current_user, message_id)
+    return render_template("delivery/kept_message.html", message=message, view=kept_aside.readable(message),
+                           labels=kept_aside.KIND_LABELS, limit=kept_aside.DISPLAY_LIMIT)
 
 
 @bp.post("/loi-gui/<int:invitation_id>/sua")

@@ -34,6 +34,7 @@ import os
 import re
 import ssl
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
@@ -188,7 +189,7 @@ def _dsn_blocks(message: Message) -> list[Message]:
         if encoding in ("base64", "quoted-printable"):
             body = email.message_from_bytes(b"Content-Transfer-Encoding: " + encoding.encode() + b"\n\n"
                                             + body).get_payload(decode=True) or b""
-        text = _text_of(body, "utf-8").replace("\r\n", "\n")
+        text = text_of(body, "utf-8").replace("\r\n", "\n")
         for chunk in re.split(r"\n[ \t]*\n", text):
             if chunk.strip():
                 blocks.append(email.message_from_string(chunk.strip("\n") + "\n"))
@@ -233,8 +234,8 @@ def _dsn_reason(blocks: Sequence[Message], addresses: Sequence[str]) -> tuple[st
 
     recipients.sort(key=lambda block: (not about_failed(block), failed_first(block)))
     chosen = recipients[0]
-    status = _one_line(_header_text(chosen.get("Status", "")))
-    diagnostic = _one_line(_header_text(chosen.get("Diagnostic-Code", "")))
+    status = _one_line(header_text(chosen.get("Status", "")))
+    diagnostic = _one_line(header_text(chosen.get("Diagnostic-Code", "")))
     if ";" in diagnostic[:12]:  # "smtp; 550 5.1.1 …": the type says nothing to a reader
         diagnostic = diagnostic.split(";", 1)[1].strip()
     codes = explanations.enhanced_codes(status)
@@ -245,13 +246,13 @@ def _dsn_reason(blocks: Sequence[Message], addresses: Sequence[str]) -> tuple[st
     return code, diagnostic
 
 
-def _header_text(value: object) -> str:
+def header_text(value: object) -> str:
     """A header's text, with encoded words (RFC 2047) in any charset and raw 8-bit bytes decoded."""
     try:
         pieces = decode_header(value)  # type: ignore[arg-type]
     except Exception:  # noqa: BLE001 - a broken encoded word: keep the text as written
         return str(value)
-    return "".join(piece if isinstance(piece, str) else _text_of(piece, charset) for piece, charset in pieces)
+    return "".join(piece if isinstance(piece, str) else text_of(piece, charset) for piece, charset in pieces)
 
 
 # Charsets that servers declare by default while writing UTF-8: bytes that are valid UTF-8 are read as UTF-8.
@@ -259,7 +260,7 @@ _DEFAULT_CHARSETS = {"", "us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1",
                      "unknown-8bit", "x-unknown", "utf-8", "utf8"}
 
 
-def _text_of(data: bytes, charset: str | None) -> str:
+def text_of(data: bytes, charset: str | None) -> str:
     """Bytes as text: UTF-8 when they are valid UTF-8 and no other charset is really declared, else the charset."""
     return unicodedata.normalize("NFC", _decode(data, charset))  # windows-1258 writes tones as combining marks
 
@@ -350,7 +351,7 @@ def _decoded(part: Message) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
-    return _text_of(payload, part.get_content_charset())
+    return text_of(payload, part.get_content_charset())
 
 
 def _looks_like_html(text: str) -> bool:
@@ -484,13 +485,23 @@ class IntakeResult:
     unmatched: int = 0
     unparsed: int = 0
     duplicates: int = 0
+    # New news per province for its IT focal point: {province_id: Counter(permanent=…, temporary=…, kept=…)}.
+    # Only invitations and reminders count (a bounced notice to the IT focal point itself must not notify again).
+    by_province: dict[int, Counter[str]] = field(default_factory=dict, compare=False)
 
     def __add__(self, other: IntakeResult) -> IntakeResult:
-        return IntakeResult(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+        total = IntakeResult(**{f.name: getattr(self, f.name) + getattr(other, f.name)
+                                for f in fields(self) if f.name != "by_province"})
+        for part in (self, other):
+            for province_id, counts in part.by_province.items():
+                total.by_province.setdefault(province_id, Counter()).update(counts)
+        return total
 
-    def record(self, kind: str) -> None:
+    def record(self, kind: str, province_id: int | None = None) -> None:
         setattr(self, kind, getattr(self, kind) + 1)
         self.processed += 1
+        if province_id is not None:
+            self.by_province.setdefault(province_id, Counter())[kind if kind != "unparsed" else "kept"] += 1
 
 
 def intake(
@@ -513,7 +524,7 @@ def intake(
             result.duplicates += 1
             continue
         try:
-            kind = _store(session, source, raw, digest, now, bounce_local)
+            kind, province_id = _store(session, source, raw, digest, now, bounce_local)
             session.commit()
         except IntegrityError:  # another worker stored the same message a moment ago
             session.rollback()
@@ -522,7 +533,7 @@ def intake(
         except Exception:
             session.rollback()
             raise
-        result.record(kind)
+        result.record(kind, province_id)
     if result.processed or result.duplicates:
         log.info("bounces: %s", result)
     return result
@@ -533,8 +544,13 @@ def message_digest(raw: bytes) -> str:
     return hashlib.sha256(raw.replace(b"\r\n", b"\n")).hexdigest()
 
 
-def _store(session: Session, source: str, raw: bytes, digest: str, now: datetime, bounce_local: str) -> str:
-    """Parse, match and apply one new message; returns the kind it was stored as. Does not commit."""
+def _store(session: Session, source: str, raw: bytes, digest: str, now: datetime, bounce_local: str
+           ) -> tuple[str, int | None]:
+    """Parse, match and apply one new message; does not commit.
+
+    Returns the kind it was stored as, and the province whose IT focal point has news: that of the
+    invitation (or reminder) it is about.
+    """
     parsed = parse_bounce(raw, bounce_local=bounce_local)
     matches = _find_messages(session, parsed, now)
     if parsed.kind == "unparsed":
@@ -560,7 +576,8 @@ def _store(session: Session, source: str, raw: bytes, digest: str, now: datetime
         explanation=parsed.explanation,
         raw=_clean(raw[:RAW_LIMIT].decode("utf-8", "replace")) if kind in ("unmatched", "unparsed") else "",
     ))
-    return kind
+    concerned = first is not None and first.kind in outbox.INVITATION_KINDS and first.province_id is not None
+    return kind, first.province_id if concerned else None
 
 
 def _kind_for(parsed: ParsedBounce, message: OutboxMessage) -> str:
@@ -780,20 +797,28 @@ def source_configured(config: Any) -> bool:
 
 def intake_configured(app: Flask, now: datetime, *, ssl_context: ssl.SSLContext | None = None) -> IntakeResult:
     """Read every configured bounce source once (Maildir, then IMAP) and apply what they hold."""
+    from portal.domain import delivery
     from portal.extensions import db
 
     config = app.config
     bounce_local = config["PORTAL_BOUNCE_ADDRESS"].partition("@")[0]
     result = IntakeResult()
     with app.app_context(), db.new_session() as session:
-        if config.get("PORTAL_BOUNCE_MAILDIR"):
-            result += intake(session, read_maildir(config["PORTAL_BOUNCE_MAILDIR"]), now=now,
-                             bounce_local=bounce_local)
-        if config.get("PORTAL_BOUNCE_IMAP_HOST"):
-            source = read_imap(config["PORTAL_BOUNCE_IMAP_HOST"], config["PORTAL_BOUNCE_IMAP_PORT"],
-                               config["PORTAL_BOUNCE_IMAP_USER"] or "", config["PORTAL_BOUNCE_IMAP_PASSWORD"] or "",
-                               config["PORTAL_BOUNCE_IMAP_FOLDER"], ssl_context=ssl_context)
-            result += intake(session, source, now=now, bounce_local=bounce_local)
+        try:
+            if config.get("PORTAL_BOUNCE_MAILDIR"):
+                result += intake(session, read_maildir(config["PORTAL_BOUNCE_MAILDIR"]), now=now,
+                                 bounce_local=bounce_local)
+            if config.get("PORTAL_BOUNCE_IMAP_HOST"):
+                source = read_imap(config["PORTAL_BOUNCE_IMAP_HOST"], config["PORTAL_BOUNCE_IMAP_PORT"],
+                                   config["PORTAL_BOUNCE_IMAP_USER"] or "", config["PORTAL_BOUNCE_IMAP_PASSWORD"] or "",
+                                   config["PORTAL_BOUNCE_IMAP_FOLDER"], ssl_context=ssl_context)
+                result += intake(session, source, now=now, bounce_local=bounce_local)
+        finally:
+            # One notice and one email per province per run, however many bounces the run read; also when
+            # the IMAP source failed after the Maildir was read, so stored news is never left untold.
+            session.rollback()
+            delivery.notify_focal_points(session, result.by_province, base_url=config["PORTAL_BASE_URL"],
+                                         mail_domain=config["PORTAL_MAIL_DOMAIN"], now=now)
     return result
 
 

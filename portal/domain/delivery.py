@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -14,7 +15,7 @@ from portal.domain import audit, invitations, spreadsheets
 from portal.domain.notices import post_system_notice
 from portal.domain.outbox import INVITATION_KINDS
 from portal.domain.text import clean, fold
-from portal.models import DeliveryStatus, Invitation, OutboxMessage, Respondent, User, utcnow
+from portal.models import DeliveryStatus, Invitation, OutboxMessage, Province, Respondent, User, utcnow
 
 ERROR_STATES = (DeliveryStatus.FAILED.value, DeliveryStatus.BOUNCED.value, DeliveryStatus.DELAYED.value)
 RESENDING_STATES = (DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value)
@@ -161,3 +162,48 @@ def export_errors(rows: list[ErrorRow], province_name: str, tz_name: str) -> byt
              r.explanation, r.reason] for r in rows]
     return spreadsheets.export_rows(headers, data, sheet_title="Lỗi gửi thư",
                                     title=f"Lỗi gửi thư mời khảo sát: {province_name}")
+
+
+def notify_focal_points(
+    session: Session, by_province: Mapping[int, Mapping[str, int]], *, base_url: str, mail_domain: str,
+    now: datetime | None = None,
+) -> int:
+    """Tell each province with new delivery errors: one notice, and one email to its IT focal point.
+
+    `by_province` holds what one intake run found per province (bounced, delayed, kept aside), so a run
+    that reads forty bounces of one province posts one notice and queues one email, not forty. The email
+    goes through the outbox to the address the province registered for its IT focal point. Returns how
+    many provinces were told.
+    """
+    from portal.domain import outbox
+    from portal.domain.it_focal import focal_point
+    from portal.emails import render_email
+
+    told = 0
+    for province_id in sorted(by_province):
+        counts = by_province[province_id]
+        bounced, delayed, kept = counts.get("permanent", 0), counts.get("temporary", 0), counts.get("kept", 0)
+        if not bounced + delayed + kept:
+            continue
+        province = session.get(Province, province_id)
+        if province is None:
+            continue
+        lines = [text for number, text in ((bounced, f"{bounced} thư mời bị trả lại"),
+                                           (delayed, f"{delayed} thư mời đang chậm (máy chủ người nhận còn thử lại)"),
+                                           (kept, f"{kept} thư báo lỗi không đọc được, đã để riêng để xem"))
+                 if number]
+        title = f"Có lỗi gửi thư mời mới: {', '.join(lines)}"
+        body = ("Cổng vừa đọc hộp thư báo lỗi và thấy: " + "; ".join(lines) + ". Đầu mối kỹ thuật CNTT của tỉnh "
+                "xem lý do và sửa địa chỉ hoặc gửi lại tại trang “Lỗi gửi thư mời”.")
+        post_system_notice(session, province_id, title[:200], body)
+        focal = focal_point(session, province_id)
+        if focal is not None and focal.is_active and focal.email:
+            subject, text, html = render_email("delivery-errors", {
+                "province": province, "focal": focal, "lines": lines,
+                "errors_url": f"{base_url.rstrip('/')}/dau-moi-cntt/loi-gui",
+                "kept_url": f"{base_url.rstrip('/')}/dau-moi-cntt/thu-de-rieng"})
+            outbox.enqueue(session, kind="delivery-errors", to_addr=focal.email, subject=subject, body_text=text,
+                           body_html=html, province_id=province_id, mail_domain=mail_domain, now=now)
+            session.commit()
+        told += 1
+    return told
