@@ -168,6 +168,8 @@ class Config:
         self.MAX_CONTENT_LENGTH = env_int("PORTAL_MAX_UPLOAD_MB", 5, minimum=1) * 1024 * 1024
         # Files attached to requests ("Đề nghị"): kept outside the web root, served only as attachments.
         self.PORTAL_REQUEST_FILES_DIR = _env("PORTAL_REQUEST_FILES_DIR", str(instance / "request-files"))
+        # Documents the portal keeps (the IT focal point's nomination), outside the web root (static/).
+        self.PORTAL_UPLOAD_DIR = _env("PORTAL_UPLOAD_DIR", str(instance / "uploads"))
 
         # Login throttling: per address (Flask-Limiter) and per account (in the database).
         self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")

@@ -178,6 +178,23 @@ class User(SQLModel, table=True):
         return ROLE_LABELS.get(Role(self.role), self.role)
 
 
+class NominationDocument(SQLModel, table=True):
+    """The province's document nominating its IT focal point (văn bản cử), as uploaded; the newest counts.
+
+    The file lives under PORTAL_UPLOAD_DIR by its content hash, never under the name it was uploaded with.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    province_id: int = Field(foreign_key="province.id", index=True)
+    original_name: str  # as uploaded, for the download's name only
+    content_type: str  # detected from the bytes, not taken from the browser
+    size: int
+    sha256: str
+    stored_name: str  # relative to PORTAL_UPLOAD_DIR
+    uploaded_by_id: int | None = Field(default=None, foreign_key="user.id")
+    uploaded_at: datetime = Field(default_factory=utcnow)
+
+
 # ---------------------------------------------------------------- notices and audit
 
 

@@ -18,7 +18,17 @@ from flask_login import current_user
 from sqlmodel import Session
 
 from portal.domain import notices
-from portal.models import BounceMessage, Campaign, Notice, Province, ProvinceRequest, Respondent, Role, User
+from portal.models import (
+    BounceMessage,
+    Campaign,
+    NominationDocument,
+    Notice,
+    Province,
+    ProvinceRequest,
+    Respondent,
+    Role,
+    User,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -127,3 +137,13 @@ def get_kept_message_for_user(session: Session, user: User, message_id: int) -> 
     if user.role != Role.MINISTRY and (message.province_id is None or message.province_id != user.province_id):
         abort(404)
     return message
+
+
+def get_nomination_for_user(session: Session, user: User, document_id: int) -> NominationDocument:
+    """A nomination document (văn bản cử): the ministry's for any province, a province account's for its own;
+    404 otherwise (the IT focal point uploads nothing and downloads nothing)."""
+    document = session.get(NominationDocument, document_id)
+    if document is None or user.role not in (Role.MINISTRY, Role.PROVINCE) or not can_see_province(
+            user, document.province_id):
+        abort(404)
+    return document

@@ -171,8 +171,9 @@ def test_the_ministry_sees_who_registered_on_time_late_or_not_at_all(client, ses
     assert focal_row(on_the_day, "Thành phố Hải Phòng") == "Chưa đăng ký"  # the day is not over yet
     assert "Đã đăng ký: 3/63." in text_of(after)
     assert focal_row(after, "Thành phố Hà Nội") == (
-        "Đúng hạn Trần Minh Đức Phó Giám đốc Trung tâm CNTT, Sở TT&TT 0912345678 duc.tm@hanoi.gov.vn 15:00 09/01/2022")
-    assert focal_row(after, "Thành phố Đà Nẵng").endswith("23:59 10/01/2022")
+        "Đúng hạn Trần Minh Đức Phó Giám đốc Trung tâm CNTT, Sở TT&TT 0912345678 duc.tm@hanoi.gov.vn 15:00 09/01/2022"
+        " Chưa có")  # registered without the nomination document (văn bản cử)
+    assert focal_row(after, "Thành phố Đà Nẵng").endswith("23:59 10/01/2022 Chưa có")
     assert focal_row(after, "Thành phố Hải Phòng").startswith("Đăng ký muộn Vũ Văn Hùng")
     assert focal_row(after, "Tỉnh Quảng Ninh") == "Quá hạn, chưa đăng ký"
     assert text_of(after).count("Quá hạn, chưa đăng ký") == 60

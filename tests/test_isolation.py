@@ -52,6 +52,7 @@ ACCESS: dict[str, str] = {
     # Bounce messages kept aside: a province's accounts see those about their province, the ministry all.
     "delivery.kept": PROVINCE_SCOPED,
     "delivery.kept_message": PROVINCE_SCOPED,
+    "delivery.nomination_file": PROVINCE_SCOPED,  # the nomination: the province's account and the ministry
     "demo_mail.*": PUBLIC,  # the demo mailbox: 404 unless PORTAL_DEMO is on
     # Requests to the ministry: a province's accounts see their own, the ministry all; only the ministry answers.
     "requests.index": ANY_LOGGED_IN,
@@ -116,6 +117,18 @@ def _kept_message_of(session: Session, owner: User) -> int:
     return message.id
 
 
+def _nomination_of(session: Session, owner: User) -> int:
+    """The other province's nomination document (văn bản cử); its file need not exist for the guard to answer."""
+    from portal.models import NominationDocument
+
+    document = NominationDocument(province_id=owner.province_id, original_name=f"{SECRET_TITLE}.pdf",
+                                  content_type="application/pdf", size=1, sha256="0" * 64,
+                                  stored_name="van-ban-cu/khong-co.pdf")
+    session.add(document)
+    session.commit()
+    return document.id
+
+
 # For each URL argument, how to make a row that belongs to the *other* province (`owner` is Hải Phòng's account).
 # A new route whose URL has another argument must add its maker here, or the matrix fails naming it.
 ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
@@ -126,6 +139,7 @@ ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
     "invitation_id": _invitation_of,
     "request_id": _request_of,
     "message_id": _kept_message_of,
+    "document_id": _nomination_of,
     # Ids of the campaign's own things, which belong to no province: any value tests the guard.
     "schedule_id": lambda session, owner: 1,
     "number": lambda session, owner: 1,

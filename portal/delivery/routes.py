@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
-from portal.domain import delivery, invitations, it_focal, kept_aside
+from portal.domain import delivery, invitations, it_focal, kept_aside, nomination
 from portal.downloads import xlsx_download
 from portal.extensions import db
 from portal.models import Role
 from portal.permissions import (
     campaign_and_own_province,
     get_kept_message_for_user,
+    get_nomination_for_user,
     own_province,
     province_only,
     province_staff,
@@ -107,12 +108,33 @@ def register():
     focal = it_focal.focal_point(db.session, province.id)
     errors: dict[str, str] = {}
     if request.method == "POST":
-        registration, errors = it_focal.register(db.session, current_user, province, request.form.to_dict())
+        upload = request.files.get("nomination")
+        document = (upload.filename, upload.read()) if upload is not None and upload.filename else None
+        registration, errors = it_focal.register(db.session, current_user, province, request.form.to_dict(),
+                                                 document=document, upload_dir=current_app.config["PORTAL_UPLOAD_DIR"],
+                                                 max_bytes=current_app.config["MAX_CONTENT_LENGTH"])
         if registration is not None:
             if registration.password:
                 return render_template("delivery/registered.html", province=province, user=registration.user,
                                        password=registration.password)
-            flash("Đã cập nhật thông tin đầu mối CNTT.", "success")
+            flash("Đã cập nhật thông tin đầu mối CNTT." + (" Đã lưu văn bản cử." if document else ""), "success")
             return redirect(url_for("delivery.register"), code=303)
     return render_template("delivery/register.html", campaign=campaign, province=province, focal=focal,
+                           document=nomination.latest(db.session, province.id), accepted=nomination.ACCEPTED,
+                           max_upload_mb=current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024),
                            errors=errors, form=request.form), 422 if errors else 200
+
+
+@bp.get("/van-ban-cu/<int:document_id>")
+@roles_required(Role.MINISTRY, Role.PROVINCE)
+def nomination_file(document_id: int):
+    """The nomination document, always as an attachment with the type read from its bytes."""
+    document = get_nomination_for_user(db.session, current_user, document_id)
+    path = nomination.stored_path(document, current_app.config["PORTAL_UPLOAD_DIR"])
+    if path is None:
+        abort(404)
+    response = send_file(path, mimetype=document.content_type, as_attachment=True,
+                         download_name=document.original_name, max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

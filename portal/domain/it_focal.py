@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from portal.domain import accounts, audit
 from portal.domain.campaigns import end_of_day_utc
 from portal.domain.text import clean
-from portal.models import Campaign, Province, Role, User, utcnow
+from portal.models import Campaign, NominationDocument, Province, Role, User, utcnow
 
 
 def focal_username(province: Province) -> str:
@@ -40,12 +40,17 @@ def _phone(value: str) -> str | None:
 
 def register(
     session: Session, actor: User, province: Province, values: dict[str, str], now: datetime | None = None,
+    *, document: tuple[str, bytes] | None = None, upload_dir: str = "", max_bytes: int = 0,
 ) -> tuple[Registration | None, dict[str, str]]:
     """Register (or update) the province's IT focal point; returns the errors by field when invalid.
 
     The first registration creates the IT focal account with a one-time password,
-    to be changed at first login; later ones update the details only.
+    to be changed at first login; later ones update the details only. `document`
+    is the nomination (văn bản cử) as (file name, bytes), stored under
+    `upload_dir`; a wrong file refuses the whole form, so nothing is half saved.
     """
+    from portal.domain import nomination
+
     now = now or utcnow()
     full_name, position = clean(values.get("full_name")), clean(values.get("position"))
     errors: dict[str, str] = {}
@@ -61,6 +66,11 @@ def register(
         email = validate_email(email, check_deliverability=False).normalized
     except EmailNotValidError:
         errors["email"] = "Địa chỉ email công vụ không hợp lệ."
+    if document is not None:
+        try:
+            nomination.check(document[1], document[0], max_bytes)
+        except nomination.NominationError as problem:
+            errors["nomination"] = problem.message
     if errors:
         return None, errors
     user = focal_point(session, province.id)
@@ -74,6 +84,9 @@ def register(
     audit.record(session, actor, "Đăng ký đầu mối CNTT" if password else "Cập nhật đầu mối CNTT",
                  province_id=province.id, detail=f"{full_name}, {position}, {phone}, {email}")
     session.commit()
+    if document is not None:
+        nomination.save(session, actor, province, document[0], document[1], upload_dir=upload_dir,
+                        max_bytes=max_bytes, now=now)
     return Registration(user, password), {}
 
 
@@ -82,13 +95,17 @@ class FocalRow:
     province: Province
     user: User | None
     status: str  # "on_time" | "late" | "missing" | "not_due"
+    nomination: NominationDocument | None = None  # the province's newest văn bản cử
 
 
 def ministry_table(session: Session, campaign: Campaign, tz_name: str, now: datetime | None = None) -> list[FocalRow]:
     """Every province with its IT focal point and whether it registered by the campaign's deadline."""
     now = now or utcnow()
     deadline = end_of_day_utc(campaign.it_focal_deadline, tz_name)
+    from portal.domain.nomination import latest_by_province
+
     users = {u.province_id: u for u in session.exec(select(User).where(User.role == Role.IT_FOCAL.value))}
+    documents = latest_by_province(session)
     rows = []
     for province in session.exec(select(Province).where(Province.is_active).order_by(Province.id)):
         user = users.get(province.id)
@@ -97,5 +114,5 @@ def ministry_table(session: Session, campaign: Campaign, tz_name: str, now: date
             status = "on_time" if registered <= deadline else "late"
         else:
             status = "missing" if now > deadline else "not_due"
-        rows.append(FocalRow(province, user, status))
+        rows.append(FocalRow(province, user, status, documents.get(province.id)))
     return rows

@@ -144,7 +144,8 @@ FOCAL_LABELS = {"on_time": "Đúng hạn", "late": "Đăng ký muộn", "missing
                 "not_due": "Chưa đăng ký"}
 FOCAL_FILTERS = {"": "Tất cả", "on_time": "Đăng ký đúng hạn", "late": "Đăng ký muộn",
                  "missing": "Chưa đăng ký, đã quá hạn", "not_due": "Chưa đăng ký, chưa đến hạn"}
-FOCAL_HEADERS = ["Tỉnh, thành phố", "Tình trạng", "Họ và tên", "Chức vụ", "Điện thoại", "Email", "Đăng ký lúc"]
+FOCAL_HEADERS = ["Tỉnh, thành phố", "Tình trạng", "Họ và tên", "Chức vụ", "Điện thoại", "Email", "Đăng ký lúc",
+                 "Văn bản cử"]
 
 
 def focal_table(session: Session, campaign: Campaign, *, status: str = "", tz_name: str,
@@ -157,7 +158,8 @@ def focal_export(rows: list[it_focal.FocalRow], campaign: Campaign, *, status: s
     def line(r: it_focal.FocalRow) -> list[object]:
         u = r.user if r.user is not None and r.user.registered_at else None
         return [r.province.name, FOCAL_LABELS[r.status], u.full_name if u else "", u.position if u else "",
-                u.phone if u else "", u.email if u else "", _when(u.registered_at, tz_name) if u else ""]
+                u.phone if u else "", u.email if u else "", _when(u.registered_at, tz_name) if u else "",
+                r.nomination.original_name if r.nomination else "Chưa có" if u else ""]
 
     shown = f" · {FOCAL_LABELS[status]}" if status in FOCAL_LABELS else ""
     return spreadsheets.export_rows(FOCAL_HEADERS, [line(r) for r in rows], sheet_title="Đầu mối CNTT",
