@@ -615,3 +615,23 @@ def test_imap_over_tls_with_certificate_checks_reads_marks_seen_and_never_takes_
     maildir = tmp_path / "bounces"
     fill_maildir(maildir, raws)
     assert intake(session, read_maildir(maildir), now=NOW) == IntakeResult(duplicates=3)
+
+
+def test_a_global_delivery_status_report_is_applied_not_kept_aside(session, survey):
+    """RFC 6533 (message/global-delivery-status): read like RFC 3464, the invitation marked bounced."""
+    item = survey.send("nguyễn@hanoi.gov.vn")
+    raw = (f"From: MAILER-DAEMON@mx.hanoi.gov.vn\nTo: bounces+{item.bounce_token}@{MAIL_DOMAIN}\n"
+           "Subject: Undelivered\nMIME-Version: 1.0\n"
+           'Content-Type: multipart/report; report-type=global-delivery-status; boundary="B"\n\n'
+           "--B\nContent-Type: text/plain; charset=utf-8\n\nThư không gửi được.\n\n"
+           "--B\nContent-Type: message/global-delivery-status\n\nReporting-MTA: dns; mx.hanoi.gov.vn\n\n"
+           "Final-Recipient: utf-8; nguyễn@hanoi.gov.vn\nAction: failed\nStatus: 5.1.1\n"
+           "Diagnostic-Code: smtp; 550 5.1.1 Hộp thư không tồn tại\n\n--B--\n").encode()
+
+    result = intake(session, [("g1", raw)], now=NOW)
+
+    assert result == IntakeResult(processed=1, permanent=1)
+    assert invitation_states(session)[item.invitation_id] == "bounced"
+    [row] = stored(session)
+    assert (row.kind, row.raw, row.reason) == ("permanent", "", "550 5.1.1 Hộp thư không tồn tại")
+    assert row.explanation == bounces.MAILBOX_UNKNOWN
