@@ -131,7 +131,7 @@ def _parse(raw: bytes, bounce_local: str) -> ParsedBounce:
     if not status_code:
         codes = explanations.enhanced_codes(diagnostic)
         status_code = codes[0] if codes else ""
-    diagnostic = _trim(diagnostic)
+    diagnostic = hide_links(_trim(diagnostic))
     return ParsedBounce(
         kind=kind,
         addresses=sorted(set(permanent) | set(temporary)),
@@ -450,6 +450,17 @@ def _original_message_ids(message: Message) -> list[str]:
         if item not in unique and item not in own:
             unique.append(item)
     return unique
+
+
+# A personal survey link (/phieu/<token>…), wherever the portal runs: a bounce may quote the invitation.
+_SURVEY_LINK = re.compile(r"\S*/phieu/[^\s\"'<>)\]]+")
+HIDDEN_LINK = "[đường dẫn cá nhân đã ẩn]"
+
+
+def hide_links(text: str) -> str:
+    """The text with every personal survey link replaced: whoever holds one answers in the respondent's name,
+    so neither a stored reason nor a kept message shown on a page may hand one out."""
+    return _SURVEY_LINK.sub(HIDDEN_LINK, text)
 
 
 def _one_line(text: str) -> str:

@@ -16,13 +16,12 @@ cut at DISPLAY_LIMIT characters.
 from __future__ import annotations
 
 import email
-import re
 from dataclasses import dataclass, field
 from email.message import Message
 
 from sqlmodel import Session, col, select
 
-from portal.domain.bounces import header_text, html_text, text_of
+from portal.domain.bounces import header_text, hide_links, html_text, text_of
 from portal.models import BounceMessage, Province
 
 KEPT_KINDS = ("unparsed", "unmatched")
@@ -30,9 +29,6 @@ KIND_LABELS = {"unparsed": "Không đọc được", "unmatched": "Không rõ th
 DISPLAY_LIMIT = 20_000  # characters of a message's text shown on the page
 LIST_LIMIT = 200
 SHOWN_HEADERS = ("From", "To", "Date", "Subject")
-# A personal survey link (/phieu/<token>…), wherever the portal runs.
-_SURVEY_LINK = re.compile(r"\S*/phieu/[^\s\"'<>)\]]+")
-HIDDEN_LINK = "[đường dẫn cá nhân đã ẩn]"
 
 
 def kept_messages(session: Session, province_id: int | None, limit: int = LIST_LIMIT
@@ -93,8 +89,3 @@ def _part_text(part: Message) -> str:
     # Stored as text already (decoded from UTF-8 when it was kept): re-encoding it would garble it.
     payload = part.get_payload()
     return payload if isinstance(payload, str) else ""
-
-
-def hide_links(text: str) -> str:
-    """The text with every personal survey link replaced: the page must not hand out a respondent's link."""
-    return _SURVEY_LINK.sub(HIDDEN_LINK, text)

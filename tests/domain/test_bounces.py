@@ -487,3 +487,19 @@ def test_a_reason_only_in_an_html_part_is_read_as_text():
     assert parsed.diagnostic == "Lý do: 550 5.1.1 The email account that you tried to reach does not exist."
     assert parsed.explanation == bounces.MAILBOX_UNKNOWN
     assert "<" not in parsed.diagnostic and "alert" not in parsed.diagnostic
+
+
+def test_a_personal_survey_link_quoted_in_the_reason_is_hidden():
+    """The reason is shown to the province; a respondent's link in it would let anyone answer in their name."""
+    raw = (b"From: MAILER-DAEMON@mx.hanoi.gov.vn\nTo: bounces@chisocchc.gov.vn\nSubject: failure notice\n\n"
+           b"Hi. This is the qmail-send program at mx.hanoi.gov.vn.\n"
+           b"I'm afraid I wasn't able to deliver your message to the following addresses.\n"
+           b"This is a permanent error; I've given up. Sorry it didn't work out.\n\n"
+           b"<huong@hanoi.gov.vn>:\n550 user unknown. Your message: Moi tra loi phieu "
+           b"https://chisocchc.gov.vn/phieu/Abc123-secret-TOKEN xin cam on\n\n"
+           b"--- Below this line is a copy of the message.\n\nKinh gui\n")
+
+    parsed = parse_bounce(raw)
+
+    assert parsed.explanation == bounces.MAILBOX_UNKNOWN
+    assert "secret-TOKEN" not in parsed.diagnostic and bounces.HIDDEN_LINK in parsed.diagnostic
