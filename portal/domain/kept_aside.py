@@ -16,6 +16,7 @@ cut at DISPLAY_LIMIT characters.
 from __future__ import annotations
 
 import email
+import re
 from dataclasses import dataclass, field
 from email.message import Message
 
@@ -75,6 +76,7 @@ def readable(message: BounceMessage, limit: int = DISPLAY_LIMIT) -> Readable:
             name = part.get_filename() or "không tên"
             result.attachments.append(f"{name} ({content_type})")
     text = hide_links("\n\n".join(piece.strip() for piece in pieces if piece.strip()))
+    text = re.sub(r"\n[ \t]*\n(?:[ \t]*\n)+", "\n\n", text)  # HTML's nested blocks leave runs of blank lines
     if len(text) > limit:
         text, result.truncated = text[:limit], True
     result.text = text
