@@ -1,7 +1,7 @@
 """the IT focal point's nomination document (văn bản cử)
 
 Revision ID: delivery_intake
-Revises: 0003
+Revises: requests
 Create Date: 2026-12-02 18:00:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlmodel
 
 
 revision = 'delivery_intake'
-down_revision = '0003'
+down_revision = 'requests'
 branch_labels = None
 depends_on = None
 

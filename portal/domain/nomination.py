@@ -3,8 +3,7 @@
 A province uploads it with the registration. What the file is comes from its
 bytes (the browser's content type and the file name's extension are the
 uploader's word, not proof): PDF, Word (.docx, or the older .doc) or an image
-(JPEG, PNG). Five formats with fixed signatures do not need a library such as
-libmagic; a .docx is told apart from any other zip by its parts.
+(JPEG, PNG), read by `filetype` as request attachments are.
 
 Files are stored under PORTAL_UPLOAD_DIR (outside the web root, so no URL
 reaches them but the download route behind its permission check), named by
@@ -14,14 +13,13 @@ their SHA-256, never by the name they were uploaded with.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import tempfile
-import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePath
 
+import filetype
 from sqlmodel import Session, col, select
 
 from portal.domain import audit
@@ -48,28 +46,23 @@ DOC = Kind("application/msword", ".doc", "Word")
 JPEG = Kind("image/jpeg", ".jpg", "ảnh JPEG")
 PNG = Kind("image/png", ".png", "ảnh PNG")
 ACCEPTED = "PDF, Word (.doc, .docx) hoặc ảnh chụp (.jpg, .png)"
+_BY_MIME = {kind.content_type: kind for kind in (PDF, DOCX, DOC, JPEG, PNG)}
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the container of .doc, but also of .xls and .msi
 _WORD_STREAM = "WordDocument".encode("utf-16-le")
 
 
 def detect(data: bytes) -> Kind | None:
-    """The kind of document the bytes are, or None when they are none of the accepted kinds."""
-    if data.startswith(b"%PDF-"):
-        return PDF
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return PNG
-    if data.startswith(b"\xff\xd8\xff"):
-        return JPEG
-    if data.startswith(_OLE):
-        return DOC if _WORD_STREAM in data else None
-    if data.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                names = set(archive.namelist())
-        except (zipfile.BadZipFile, ValueError):
-            return None
-        return DOCX if {"[Content_Types].xml", "word/document.xml"} <= names else None
-    return None
+    """The kind of document the bytes are, or None when they are none of the accepted kinds.
+
+    `filetype` (as for request attachments) reads the signatures of PDF, .docx, JPEG and PNG; it knows a
+    .doc only when the Word header sits at the usual offset, so an OLE container is also taken as Word
+    when it holds a WordDocument stream (an .xls or .msi holds none).
+    """
+    guessed = filetype.guess(data)
+    kind = _BY_MIME.get(guessed.mime) if guessed is not None else None
+    if kind is None and data.startswith(_OLE) and _WORD_STREAM in data:
+        kind = DOC
+    return kind
 
 
 def check(data: bytes, filename: str, max_bytes: int) -> Kind:
