@@ -42,6 +42,9 @@ class Deadline:
     day: date
     days_left: int  # negative once passed
     passed: bool
+    # For one province: the local day it did what the deadline asks (None: not done, or not known).
+    done_on: date | None = None
+    done_late: bool = False
 
 
 DEADLINE_LABELS = {

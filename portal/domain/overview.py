@@ -1,15 +1,30 @@
-"""What each role's home page shows: its province, the campaign's deadlines and what is due next."""
+"""What each role's home page shows: its province, the campaign's deadlines and what is due next.
+
+The ministry sees the campaign's next deadline. A province and its IT focal point see the tasks that
+are still open for *their* province ("Việc cần làm tiếp theo"), worked out from what it has done
+(IT focal point registered, list sent, survey launched, delivery errors), never from dates alone:
+a province that has done a task is not asked again, and a deadline it met shows as met.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from portal.domain.campaigns import Deadline, current_campaign, deadlines, next_deadline
-from portal.models import Campaign, Province, Role, User
+from portal.domain.campaigns import (
+    Deadline,
+    current_campaign,
+    deadlines,
+    end_of_day_utc,
+    is_past,
+    local_today,
+    next_deadline,
+)
+from portal.models import Campaign, ListStatus, Province, Role, User
 
 # What a province does for each deadline, in the ministry's words.
 TASKS = {
@@ -20,22 +35,37 @@ TASKS = {
 }
 
 
+@dataclass(frozen=True)
+class Task:
+    """One thing a role still has to do (or wait for), with the deadline it answers to."""
+
+    title: str
+    text: str
+    deadline: Deadline | None = None
+    endpoint: str = ""  # the page where it is done
+    link_label: str = ""
+    overdue: bool = False
+
+
 @dataclass
 class Overview:
     campaign: Campaign | None
     deadlines: list[Deadline] = field(default_factory=list)
-    next_deadline: Deadline | None = None
-    next_task: str = ""
+    tasks: list[Task] = field(default_factory=list)
+
+    @property
+    def all_passed(self) -> bool:
+        return bool(self.deadlines) and all(d.passed for d in self.deadlines)
 
 
 def overview(session: Session, tz_name: str, now: datetime | None = None) -> Overview:
-    """The current campaign with its deadlines and the next one due."""
+    """The current campaign with its deadlines and the next one due (the ministry's view)."""
     campaign = current_campaign(session)
     if campaign is None:
         return Overview(None)
     upcoming = next_deadline(campaign, tz_name, now)
-    return Overview(campaign, deadlines(campaign, tz_name, now), upcoming,
-                    TASKS.get(upcoming.key, "") if upcoming else "")
+    tasks = [Task(upcoming.label, TASKS.get(upcoming.key, ""), upcoming)] if upcoming else []
+    return Overview(campaign, deadlines(campaign, tz_name, now), tasks)
 
 
 @dataclass(frozen=True)
@@ -82,6 +112,11 @@ class ProvinceStatus:
     forms_expected: int
     delivery_errors: int
     focal_registered: bool
+    list_state: ListStatus | None = None  # None: nothing entered yet
+    list_deadline: date | None = None  # the campaign's, or the extension granted to this province
+    list_sent_at: datetime | None = None  # set while the list stands sent
+    return_reason: str = ""
+    focal_registered_at: datetime | None = None
 
     @property
     def rate(self) -> float:
@@ -91,7 +126,7 @@ class ProvinceStatus:
 def province_status(session: Session, campaign: Campaign, province_id: int) -> ProvinceStatus:
     """The list's state, the survey's progress and open delivery errors of one province."""
     from portal.domain import delivery, it_focal, lists
-    from portal.models import LIST_STATUS_LABELS, FormProgress, FormState, Invitation, ListStatus
+    from portal.models import LIST_STATUS_LABELS, FormProgress, FormState, Invitation
 
     rlist = lists.list_for(session, campaign, province_id)
     facts = lists.summary(session, rlist, campaign)
@@ -111,4 +146,105 @@ def province_status(session: Session, campaign: Campaign, province_id: int) -> P
         sent_at=rlist.sent_at if rlist is not None and rlist.status == ListStatus.SENT else None,
         launched=rlist is not None and rlist.launched_at is not None,
         forms_submitted=submitted, forms_expected=expected, delivery_errors=errors,
-        focal_registered=focal is not None and focal.registered_at is not None)
+        focal_registered=focal is not None and focal.registered_at is not None,
+        list_state=ListStatus(rlist.status) if started else None,
+        list_deadline=lists.deadline_of(rlist, campaign),
+        list_sent_at=rlist.sent_at if rlist is not None and rlist.status == ListStatus.SENT else None,
+        return_reason=rlist.return_reason if rlist is not None and rlist.status == ListStatus.RETURNED else "",
+        focal_registered_at=focal.registered_at if focal is not None else None)
+
+
+def _local_day(moment: datetime, tz_name: str) -> date:
+    return moment.astimezone(ZoneInfo(tz_name)).date()
+
+
+def province_deadlines(campaign: Campaign, status: ProvinceStatus, tz_name: str,
+                       now: datetime | None = None) -> list[Deadline]:
+    """The campaign's deadlines as they stand for one province.
+
+    The list deadline is the province's own (an extension moves it); a deadline whose task the
+    province has done carries the day it was done, and whether that was after the deadline.
+    """
+    today = local_today(tz_name, now)
+    done_at = {"it_focal_deadline": status.focal_registered_at, "list_deadline": status.list_sent_at}
+    items = []
+    for item in deadlines(campaign, tz_name, now):
+        if item.key == "list_deadline" and status.list_deadline and status.list_deadline != item.day:
+            day = status.list_deadline
+            item = replace(item, day=day, label=f"{item.label} (đã được gia hạn)", days_left=(day - today).days,
+                           passed=is_past(day, tz_name, now))
+        moment = done_at.get(item.key)
+        if moment is not None:
+            item = replace(item, done_on=_local_day(moment, tz_name),
+                           done_late=moment > end_of_day_utc(item.day, tz_name))
+        items.append(item)
+    return sorted(items, key=lambda d: d.day)
+
+
+def province_tasks(campaign: Campaign, status: ProvinceStatus, role: Role | str, tz_name: str,
+                   now: datetime | None = None) -> list[Task]:
+    """What the province account (or its IT focal account) still has to do, most pressing first.
+
+    Worked out from the province's state: a task done is never asked again. The IT focal account
+    registers no one and sends no list, so it sees only its own work: the delivery errors.
+    Once the response deadline has passed the survey is over and nothing is asked any more.
+    """
+    by_key = {d.key: d for d in province_deadlines(campaign, status, tz_name, now)}
+    if by_key["response_deadline"].passed:
+        return []
+    province = Role(role) == Role.PROVINCE
+    tasks: list[Task] = []
+    focal = by_key["it_focal_deadline"]
+    if province and not status.focal_registered:
+        tasks.append(Task(focal.label, TASKS["it_focal_deadline"] if not focal.passed else
+                          "Đã quá hạn nhưng tỉnh chưa đăng ký đầu mối kỹ thuật CNTT: hãy đăng ký ngay để có người "
+                          "xử lý lỗi gửi thư khi khảo sát được phát hành.", focal, "delivery.register",
+                          "Đăng ký đầu mối CNTT", overdue=focal.passed))
+    listed = by_key["list_deadline"]
+    if status.list_state != ListStatus.SENT and province:
+        if listed.passed:
+            text = ("Đã quá hạn nhưng danh sách chưa được gửi: đề nghị Bộ Nội vụ gia hạn, hoàn thành danh sách "
+                    "và bấm “Gửi danh sách”.")
+        elif status.list_state == ListStatus.RETURNED:
+            text = f"Bộ Nội vụ đã trả lại danh sách để chỉnh sửa ({status.return_reason}). Sửa và gửi lại."
+        else:
+            text = TASKS["list_deadline"]
+        tasks.append(Task(listed.label, text, listed, "lists.index", "Mở danh sách", overdue=listed.passed))
+    assessment = by_key["self_assessment_deadline"]
+    if province and not assessment.passed:
+        tasks.append(Task(assessment.label, TASKS["self_assessment_deadline"], assessment))
+    responses = by_key["response_deadline"]
+    if status.list_state != ListStatus.SENT and not province:
+        tasks.append(Task("Chờ tỉnh gửi danh sách đối tượng khảo sát",
+                          "Khi tỉnh đã gửi danh sách và Bộ Nội vụ phát hành khảo sát, hãy theo dõi và xử lý các "
+                          "thư mời không đến được người nhận."))
+    elif status.list_state == ListStatus.SENT and not status.launched:
+        tasks.append(Task("Chờ Bộ Nội vụ phát hành khảo sát",
+                          "Danh sách đã được gửi; Bộ Nội vụ sẽ gửi thư mời đến từng người trong danh sách. "
+                          + ("Khi đó, hãy theo dõi và đôn đốc người được khảo sát." if province else
+                             "Khi đó, hãy theo dõi và xử lý các thư mời không đến được người nhận.")))
+    elif status.launched and province:
+        if status.forms_expected and status.forms_submitted == status.forms_expected:
+            tasks.append(Task("Mọi phiếu đã được nộp", "Tất cả người trong danh sách đã nộp phiếu.",
+                              endpoint="progress.index", link_label="Xem tiến độ khảo sát"))
+        else:
+            tasks.append(Task(responses.label, TASKS["response_deadline"], responses, "progress.index",
+                              "Xem tiến độ khảo sát"))
+    elif status.launched:
+        if status.delivery_errors:
+            tasks.append(Task(f"Xử lý {status.delivery_errors} thư mời chưa đến được người nhận",
+                              "Xem lý do từng lỗi, sửa địa chỉ hoặc hộp thư công vụ và gửi lại thư mời.",
+                              responses, "delivery.errors", "Xem lỗi gửi thư"))
+        else:
+            tasks.append(Task("Theo dõi lỗi gửi thư", "Hiện không có thư mời nào bị lỗi; mỗi lỗi mới hiện ở "
+                              "“Lỗi gửi thư”.", responses, "delivery.errors", "Xem lỗi gửi thư"))
+    # Overdue work first (it is the most pressing), then the rest by deadline; waiting comes last.
+    return sorted(tasks, key=lambda t: (not t.overdue, t.deadline.day if t.deadline else date.max))
+
+
+def province_overview(session: Session, campaign: Campaign, province_id: int, role: Role | str, tz_name: str,
+                      now: datetime | None = None) -> tuple[Overview, ProvinceStatus]:
+    """The home page of a province or its IT focal point: its deadlines and tasks, and its state."""
+    status = province_status(session, campaign, province_id)
+    return (Overview(campaign, province_deadlines(campaign, status, tz_name, now),
+                     province_tasks(campaign, status, role, tz_name, now)), status)

@@ -25,5 +25,7 @@ def index():
     province = own_province(db.session, current_user)
     latest = notices.notices_for(db.session, current_user, limit=5)
     template = "home/province.html" if current_user.role == Role.PROVINCE else "home/it_focal.html"
-    status = overview.province_status(db.session, summary.campaign, province.id) if summary.campaign else None
+    status = None
+    if summary.campaign:
+        summary, status = overview.province_overview(db.session, summary.campaign, province.id, current_user.role, tz)
     return render_template(template, summary=summary, province=province, latest=latest, status=status)
