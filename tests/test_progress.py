@@ -53,6 +53,10 @@ from tests.support.survey import (
     sent_invitations,
 )
 
+# Forms by name, as the province reads them (the people of the sample list work in Sở Nội vụ).
+LOCALITY = "Phiếu đánh giá địa phương"
+MINISTRY = "Phiếu đánh giá bộ chủ quản: Bộ Nội vụ"
+
 PAGE = "/khao-sat/tien-do/"
 EXPORT = "/khao-sat/tien-do/chua-tra-loi.xlsx"
 POLL = {"HX-Request": "true", "HX-Target": "progress-live"}
@@ -283,8 +287,9 @@ def test_each_row_shows_delivery_time_forms_and_never_an_answer(client, province
 
     assert row_text(page, hanoi["B"]) == (
         "Đặng Kim Lan Trưởng ban Pháp chế HĐND thành phố 1 lan.dk@ha-noi.gov.vn Bị trả lại 09:00 01/02/2022 "
-        "DP-HDND: Chưa trả lời")
-    assert row_text(page, hanoi["C"]).endswith("Đã gửi 09:00 01/02/2022 DP-LDSO: Đã gửi BO-LD: Đang trả lời")
+        f"{LOCALITY}: Chưa trả lời")
+    assert row_text(page, hanoi["C"]).endswith(
+        f"Đã gửi thư 09:00 01/02/2022 {LOCALITY}: Đã nộp phiếu {MINISTRY}: Đang trả lời")
     assert "Đang chờ gửi" in row_text(page, hanoi["H"])
 
 
@@ -381,7 +386,7 @@ def test_a_compressed_unchanged_poll_is_answered_304_before_any_table_is_built(a
 
 def _submit(hanoi: Hanoi, client) -> str:
     hanoi.answer("F", "DP-LDPHONG")
-    return "DP-LDPHONG: Đã gửi BO-LD: Chưa trả lời"
+    return f"{LOCALITY}: Đã nộp phiếu {MINISTRY}: Chưa trả lời"
 
 
 def _remind(hanoi: Hanoi, client) -> str:
@@ -402,7 +407,7 @@ def _correct(hanoi: Hanoi, client) -> str:
 
 def _deliver(hanoi: Hanoi, client) -> str:
     hanoi.deliver("H", "sent", now=DURING_SURVEY + timedelta(minutes=1))
-    return "Đã gửi 09:01 01/02/2022"
+    return "Đã gửi thư 09:01 01/02/2022"
 
 
 def _resend(hanoi: Hanoi, client) -> str:
@@ -523,11 +528,11 @@ def test_the_export_lists_only_those_not_finished_and_neutralises_formulas(clien
     rows = read_xlsx(response.data)
     assert rows[0][0] == "Người chưa hoàn thành phiếu khảo sát: Thành phố Hà Nội"
     assert rows[2][:7] == ["Họ và tên", "Chức vụ", "Cơ quan/đơn vị", "Nhóm", "Email", "Số điện thoại",
-                           "Phiếu chưa gửi"]
+                           "Phiếu chưa nộp"]
     people = rows[3:]
     assert [row[4] for row in people] == [hanoi[x].respondent.email for x in "BCDFGH"]
-    assert people[1][6] == "BO-LD (đang trả lời)"  # C: the form still open, not the one sent
-    assert people[3][6] == "DP-LDPHONG (đang trả lời), BO-LD (chưa trả lời)"
+    assert people[1][6] == f"{MINISTRY} (đang trả lời)"  # C: the form still open, not the one sent
+    assert people[3][6] == f"{LOCALITY} (đang trả lời), {MINISTRY} (chưa trả lời)"
     assert people[0][7] == "Bị trả lại"
     assert people[2][0] == "'" + formula  # shown as text, never run
     sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active

@@ -38,6 +38,9 @@ from tests.support.survey import (
 )
 
 INVALID = "Đường liên kết không hợp lệ"
+# Forms by name (the LD_SO and LD_PHONG people of the sample list work in Sở Nội vụ).
+LOCALITY = "Phiếu đánh giá địa phương"
+MINISTRY = "Phiếu đánh giá bộ chủ quản: Bộ Nội vụ"
 CLOSED = "Đã hết hạn trả lời phiếu"
 SECRET_TEXT = "ý-kiến-bí-mật-123"
 
@@ -99,16 +102,16 @@ def test_the_link_opens_the_respondents_page_with_each_form_and_its_state(app, c
     assert first.status_code == 200
     page = first.get_data(as_text=True)
     assert f"Kính chào {person.respondent.full_name}" in page
-    assert form_states(page) == {locality.title: "Chưa trả lời", ministry.title: "Chưa trả lời"}
+    assert form_states(page) == {LOCALITY: "Chưa trả lời", MINISTRY: "Chưa trả lời"}
     assert "20/02/2022" in page
 
     save(client, person, "DP-LDSO", first_half(locality, complete_answers(locality)))
     assert form_states(client.get(person.url).get_data(as_text=True)) == {
-        locality.title: "Đang trả lời", ministry.title: "Chưa trả lời"}
+        LOCALITY: "Đang trả lời", MINISTRY: "Chưa trả lời"}
 
     submit_completely(client, person, "BO-LD", complete_answers(ministry))
     assert form_states(client.get(person.url).get_data(as_text=True)) == {
-        locality.title: "Đang trả lời", ministry.title: "Đã gửi"}
+        LOCALITY: "Đang trả lời", MINISTRY: "Đã nộp phiếu"}
     session.expire_all()
     assert session.get(Invitation, person.invitation.id).first_opened_at is not None
 
@@ -125,7 +128,7 @@ def test_groups_2_and_3_answer_the_locality_and_the_ministry_form_groups_1_and_4
 
     page = client.get(person.url).get_data(as_text=True)
 
-    assert list(form_states(page)) == [form_def(session, code).title for code in forms]
+    assert list(form_states(page)) == [form_def(session, code).for_ministry("Bộ Nội vụ").name for code in forms]
     linked = re.findall(rf'href="/phieu/{re.escape(person.token)}/([^"/]+)"', page)
     assert linked == forms
     for code in forms:
@@ -198,7 +201,7 @@ def test_a_complete_form_asks_once_for_confirmation_then_is_stored_and_thanked(a
     asked = save(client, person, form.code, answers, "submit")
 
     assert asked.status_code == 200
-    assert "Xác nhận gửi phiếu" in asked.get_data(as_text=True)
+    assert "Xác nhận nộp phiếu" in asked.get_data(as_text=True)
     assert f'action="{person.submit_url(form.code)}"' in asked.get_data(as_text=True)
     assert progress_of(session, person, form.code).state == FormState.IN_PROGRESS  # not yet sent
 
@@ -541,6 +544,6 @@ def test_the_province_reaches_no_answer_anywhere_and_sees_only_the_state(request
     assert reached > 20
     progress = staff.get(f"/khao-sat/tien-do/?q={person.respondent.email}").get_data(as_text=True)
     row = text_of(progress.split(f'id="p-{person.respondent.id}"', 1)[1].split("</tr>", 1)[0])
-    assert "DP-LDSO: Đã gửi" in row and "BO-LD: Đang trả lời" in row
+    assert f"{LOCALITY}: Đã nộp phiếu" in row and f"{MINISTRY}: Đang trả lời" in row
     # The survey pages behind the link are the respondent's; logging in gives the province nothing there.
     assert staff.get(f"/phieu/{person.invitation.id}").status_code == 404

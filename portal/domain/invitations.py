@@ -32,6 +32,7 @@ from portal.models import (
     FormState,
     Invitation,
     ListStatus,
+    Ministry,
     Province,
     QuestionnaireVersion,
     ReminderSchedule,
@@ -203,8 +204,9 @@ def _queue_email(
     from portal.domain import outbox
     from portal.emails import render_email
 
+    ministry = ministry_name(session, person)
     subject, text, html = render_email(kind, {
-        "person": person, "forms": forms, "campaign": campaign,
+        "person": person, "forms": [f.for_ministry(ministry) for f in forms], "campaign": campaign,
         "link": link_url(invitation, base_url, secret),
         "contact": current_app.config.get("PORTAL_CONTACT", ""),
     })
@@ -212,12 +214,19 @@ def _queue_email(
                    invitation_id=invitation.id, province_id=invitation.province_id, mail_domain=mail_domain, now=now)
 
 
+def ministry_name(session: Session, person: Respondent) -> str:
+    """The name of the ministry the person's ministry form evaluates ("" when they answer none)."""
+    ministry = session.get(Ministry, person.ministry_id) if person.ministry_id else None
+    return ministry.name if ministry else ""
+
+
 def invitation_forms(session: Session, invitation: Invitation) -> list:
-    """The FormDefs of the invitation, in its order."""
+    """The FormDefs of the invitation, in its order; a ministry form names the respondent's ministry."""
     version = session.get(QuestionnaireVersion, invitation.questionnaire_version_id)
     questionnaire = questionnaires.load(version)
     by_code = {f.code: f for f in questionnaire.forms}
-    return [by_code[code] for code in invitation.form_codes.split(",") if code in by_code]
+    ministry = ministry_name(session, session.get(Respondent, invitation.respondent_id))
+    return [by_code[code].for_ministry(ministry) for code in invitation.form_codes.split(",") if code in by_code]
 
 
 def resend(

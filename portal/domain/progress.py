@@ -18,6 +18,8 @@ from portal.models import (
     FormProgress,
     FormState,
     Invitation,
+    Ministry,
+    QuestionnaireVersion,
     Respondent,
     RespondentGroup,
     RespondentList,
@@ -27,7 +29,7 @@ FAILED_STATES = (DeliveryStatus.FAILED.value, DeliveryStatus.BOUNCED.value)
 DELIVERY_LABELS = {
     DeliveryStatus.QUEUED.value: "Đang chờ gửi",
     DeliveryStatus.SENDING.value: "Đang gửi",
-    DeliveryStatus.SENT.value: "Đã gửi",
+    DeliveryStatus.SENT.value: "Đã gửi thư",
     DeliveryStatus.FAILED.value: "Gửi lỗi",
     DeliveryStatus.BOUNCED.value: "Bị trả lại",
     DeliveryStatus.DELAYED.value: "Đang chậm",
@@ -35,7 +37,7 @@ DELIVERY_LABELS = {
 FORM_STATE_LABELS = {
     FormState.NOT_STARTED.value: "Chưa trả lời",
     FormState.IN_PROGRESS.value: "Đang trả lời",
-    FormState.SUBMITTED.value: "Đã gửi",
+    FormState.SUBMITTED.value: "Đã nộp phiếu",
 }
 
 
@@ -107,6 +109,7 @@ class RespondentProgress:
     respondent: Respondent
     invitation: Invitation | None
     forms: list[FormProgress] = field(default_factory=list)
+    form_names: dict[str, str] = field(default_factory=dict)  # form code -> "Phiếu đánh giá …"
 
     @property
     def finished(self) -> bool:
@@ -180,8 +183,29 @@ def respondent_page(
         for item in session.exec(select(FormProgress).where(FormProgress.invitation_id.in_(invitation_ids))
                                  .order_by(FormProgress.id)):
             forms.setdefault(item.invitation_id, []).append(item)
-    return ProgressPage([RespondentProgress(person, inv, forms.get(inv.id, []) if inv else [])
+    names = _FormNames(session)
+    return ProgressPage([RespondentProgress(person, inv, forms.get(inv.id, []) if inv else [],
+                                            names.of(person, inv) if inv else {})
                          for person, inv in rows], total, page, pages)
+
+
+class _FormNames:
+    """Forms by name, not by the file's code: "Phiếu đánh giá bộ chủ quản: Bộ Tài chính"."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.targets: dict[int, dict[str, str]] = {}  # questionnaire version -> code -> target
+        self.ministries = {m.id: m.name for m in session.exec(select(Ministry))}
+
+    def of(self, person: Respondent, invitation: Invitation) -> dict[str, str]:
+        from portal.domain import questionnaires
+
+        version_id = invitation.questionnaire_version_id
+        if version_id not in self.targets:
+            version = self.session.get(QuestionnaireVersion, version_id)
+            self.targets[version_id] = {f.code: f.target for f in questionnaires.load(version).forms}
+        ministry = self.ministries.get(person.ministry_id, "")
+        return {code: questionnaires.form_name(target, ministry) for code, target in self.targets[version_id].items()}
 
 
 def invitations_for_province(session: Session, campaign_id: int, province_id: int,
@@ -223,12 +247,13 @@ def unanswered_export(session: Session, campaign_id: int, province_id: int, prov
 
     tz = ZoneInfo(tz_name)
     page = respondent_page(session, campaign_id, province_id, show="chua-xong", per_page=100_000)
-    headers = ["Họ và tên", "Chức vụ", "Cơ quan/đơn vị", "Nhóm", "Email", "Số điện thoại", "Phiếu chưa gửi",
+    headers = ["Họ và tên", "Chức vụ", "Cơ quan/đơn vị", "Nhóm", "Email", "Số điện thoại", "Phiếu chưa nộp",
                "Thư mời", "Đôn đốc gần nhất"]
     rows = []
     for row in page.rows:
         inv = row.invitation
-        missing = ", ".join(f"{f.form_code} ({FORM_STATE_LABELS[f.state].lower()})" for f in row.forms
+        missing = ", ".join(f"{row.form_names.get(f.form_code, f.form_code)} ({FORM_STATE_LABELS[f.state].lower()})"
+                            for f in row.forms
                             if f.state != FormState.SUBMITTED.value)
         rows.append([row.respondent.full_name, row.respondent.position, row.respondent.unit,
                      row.respondent.group_text, row.respondent.email, row.respondent.phone, missing,

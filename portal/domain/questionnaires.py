@@ -22,7 +22,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from importlib import resources
@@ -126,6 +126,19 @@ class Section:
     questions: tuple[Question, ...] = ()
 
 
+# What people call the two kinds of form, on every page, export and email; the codes of the file
+# ("DP-LDSO") are keys for the portal, not names for people.
+LOCALITY_FORM_NAME = "Phiếu đánh giá địa phương"
+MINISTRY_FORM_NAME = "Phiếu đánh giá bộ chủ quản"
+
+
+def form_name(target: str, ministry_name: str = "") -> str:
+    """The form's name for people: "Phiếu đánh giá bộ chủ quản: Bộ Tài chính" names the ministry evaluated."""
+    if target == "ministry":
+        return f"{MINISTRY_FORM_NAME}: {ministry_name}" if ministry_name else MINISTRY_FORM_NAME
+    return LOCALITY_FORM_NAME
+
+
 @dataclass(frozen=True)
 class FormDef:
     """One form (phiếu): who answers it (`groups`) and what it evaluates (`target`)."""
@@ -137,6 +150,22 @@ class FormDef:
     intro: str = ""
     sections: tuple[Section, ...] = ()
     minutes: int = DEFAULT_MINUTES
+    # The ministry one respondent's ministry form evaluates (see `for_ministry`); not part of the file.
+    ministry_name: str = ""
+
+    @property
+    def intro_paragraphs(self) -> tuple[str, ...]:
+        """The intro's paragraphs: each line of the file's block is one (blank lines ignored)."""
+        return tuple(line.strip() for line in self.intro.splitlines() if line.strip())
+
+    @property
+    def name(self) -> str:
+        """"Phiếu đánh giá địa phương" or "Phiếu đánh giá bộ chủ quản: Bộ …"."""
+        return form_name(self.target, self.ministry_name)
+
+    def for_ministry(self, ministry_name: str) -> FormDef:
+        """This form as one respondent sees it: a ministry form names the ministry it evaluates."""
+        return replace(self, ministry_name=ministry_name) if self.target == "ministry" and ministry_name else self
 
     @property
     def questions(self) -> tuple[Question, ...]:
