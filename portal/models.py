@@ -239,14 +239,14 @@ class AuditEntry(SQLModel, table=True):
 
 class ListStatus(StrEnum):
     DRAFT = "draft"  # đang nhập
-    SENT = "sent"  # đã gửi
+    SENT = "sent"  # đã gửi danh sách
     RETURNED = "returned"  # trả lại để chỉnh sửa
 
 
 LIST_STATUS_LABELS = {
     None: "Chưa nhập",
     ListStatus.DRAFT: "Đang nhập",
-    ListStatus.SENT: "Đã gửi",
+    ListStatus.SENT: "Đã gửi danh sách",
     ListStatus.RETURNED: "Trả lại",
 }
 
@@ -370,7 +370,7 @@ class Invitation(SQLModel, table=True):
 class FormState(StrEnum):
     NOT_STARTED = "not_started"  # chưa trả lời
     IN_PROGRESS = "in_progress"  # đang trả lời
-    SUBMITTED = "submitted"  # đã gửi
+    SUBMITTED = "submitted"  # đã nộp phiếu
 
 
 class FormProgress(SQLModel, table=True):

@@ -229,10 +229,10 @@ def test_province_home_says_where_its_list_and_survey_stand(client, session, pro
 
     page = text_of(client.get("/").get_data(as_text=True))
 
-    assert "Danh sách đối tượng: Đã gửi (8 người)" in page
+    assert "Danh sách đối tượng: Đã gửi danh sách (8 người)" in page
     assert "Bộ Nội vụ chưa phát hành phiếu" in page
     log_in(client, it_focal_user)
-    assert "Danh sách đối tượng: Đã gửi" in text_of(client.get("/").get_data(as_text=True))
+    assert "Danh sách đối tượng: Đã gửi danh sách" in text_of(client.get("/").get_data(as_text=True))
 
 
 # ---------------------------------------------------------------- the next task follows what the province did

@@ -30,7 +30,7 @@ from tests.html_helpers import text_of
 from tests.support.survey import AFTER_DEADLINE, DURING_SURVEY, load_questionnaire, send_list
 
 LAUNCH = "/bo/phat-hanh"
-NOTICE_TITLE = "Bộ Nội vụ đã gửi phiếu khảo sát"
+NOTICE_TITLE = "Bộ Nội vụ đã phát hành khảo sát"
 
 
 @pytest.fixture

@@ -842,7 +842,7 @@ def test_the_confirmation_shows_counts_per_group_two_form_people_and_parent_mini
     assert "Tổng 5" in text
     assert "Trả lời hai phiếu (địa phương và bộ chủ quản): 3 người." in text
     assert "Bộ chủ quản được đánh giá (phiếu thứ hai) Bộ Tài chính: 2 người Thanh tra Chính phủ: 1 người" in text
-    assert "Bộ Nội vụ sẽ gửi phiếu khảo sát đến 5 địa chỉ thư điện tử trong danh sách." in text
+    assert "Bộ Nội vụ sẽ gửi thư mời trả lời phiếu khảo sát đến 5 địa chỉ thư điện tử trong danh sách." in text
 
 
 def test_sending_locks_the_list_records_who_and_when_and_tells_the_ministry(app, draft, session, province_user,
@@ -861,7 +861,7 @@ def test_sending_locks_the_list_records_who_and_when_and_tells_the_ministry(app,
         ("ha-noi", HA_NOI, "5 người (nhóm 1: 1, nhóm 2: 2, nhóm 3: 1, nhóm 4: 1); 3 người trả lời hai phiếu")
     home = text_of(page(draft, f"{BASE}/"))
     assert "Đã gửi danh sách đến Bộ Nội vụ." in home
-    assert "Đã gửi lúc 09:00 05/01/2022. Danh sách đã khóa" in home
+    assert "Đã gửi danh sách lúc 09:00 05/01/2022. Danh sách đã khóa" in home
     inbox = text_of(page(client_for(app, ministry_user), "/bo/danh-sach"))
     assert "Mới nhận (1) Thành phố Hà Nội đã gửi danh sách đối tượng khảo sát 09:00 05/01/2022" in inbox
 
@@ -1242,7 +1242,7 @@ def test_the_ministry_opens_a_province_list(app, sent, ministry_user):
 
     text = text_of(html)
     assert "Danh sách đối tượng khảo sát: Thành phố Hà Nội" in text
-    assert "Trạng thái: Đã gửi lúc 09:00 05/01/2022. Hạn gửi: 15/01/2022." in text
+    assert "Trạng thái: Đã gửi danh sách lúc 09:00 05/01/2022. Hạn gửi: 15/01/2022." in text
     assert [row[1] for row in table_rows(html) if len(row) == 8] == [name for _, name, *_ in VALID_PEOPLE]
     assert "Trả lại để chỉnh sửa" in text
 

@@ -599,7 +599,7 @@ def test_the_national_totals_equal_the_sum_of_the_provinces(session, nation):
     assert (total.people, total.invited, total.failed, total.submitted, total.expected) == (16, 12, 3, 5, 24)
     assert sorted(rows[HA_NOI].by_group.values()) == [(0, 2), (1, 2), (1, 4), (2, 4)]
     assert sum(done for done, _ in total.by_group.values()) == 5
-    assert rows[HA_NOI].list_status == "Đã gửi" and rows[2].list_status == "Chưa nhập"
+    assert rows[HA_NOI].list_status == "Đã gửi danh sách" and rows[2].list_status == "Chưa nhập"
     # Each province's own figures are those of its own progress page.
     summary = progress.province_summary(session, campaign_id, HA_NOI)[-1]
     assert (summary.people, summary.invited, summary.failed, summary.forms_submitted) == (8, 5, 2, 4)
@@ -614,7 +614,7 @@ def test_the_national_page_shows_the_totals_row(client, ministry_user, nation):
     assert foot.startswith("Cả nước 16 12 3")
     assert "5/24 20,8%" in foot
     row = text_of(page.split('href="/bo/tien-do/1"', 1)[1].split("</tr>", 1)[0])
-    assert "Đã gửi 8 5 2" in row and "4/12 33,3%" in row and "09:00 01/02/2022" in row
+    assert "Đã gửi danh sách 8 5 2" in row and "4/12 33,3%" in row and "09:00 01/02/2022" in row
 
 
 def _province_order(client, sort: str) -> list[int]:

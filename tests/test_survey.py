@@ -188,7 +188,7 @@ def test_sending_with_required_answers_missing_shows_the_errors_and_keeps_the_an
     assert page.count('class="field-error"') == len(required_left)
     assert "Vui lòng chọn một phương án." in page
     assert form_values(page) == half
-    assert "Xác nhận gửi phiếu" not in page
+    assert "Xác nhận nộp phiếu" not in page
     assert progress_of(session, person, form.code).state == FormState.IN_PROGRESS
     assert not stored_answer(app, session, person, form.code).submitted
 

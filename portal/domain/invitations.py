@@ -185,11 +185,11 @@ def launch(
             _queue_email(session, "invitation", invitation, person, campaign, forms, base_url=base_url,
                          mail_domain=mail_domain, secret=secret, now=now)
         audit.record(session, actor, "Phát hành khảo sát", province_id=candidate.province.id,
-                     detail=f"{len(people)} người được gửi phiếu ({version.title}, phiên bản {version.version})")
+                     detail=f"{len(people)} người được gửi thư mời ({version.title}, phiên bản {version.version})")
         session.commit()
-        post_system_notice(session, candidate.province.id, "Bộ Nội vụ đã gửi phiếu khảo sát",
-                           f"Bộ Nội vụ đã gửi phiếu khảo sát đến hộp thư công vụ của {len(people)} người trong "
-                           "danh sách. Theo dõi và đôn đốc tại “Chi tiết tiến độ khảo sát”.")
+        post_system_notice(session, candidate.province.id, "Bộ Nội vụ đã phát hành khảo sát",
+                           "Bộ Nội vụ đã gửi thư mời trả lời phiếu khảo sát đến hộp thư công vụ của "
+                           f"{len(people)} người trong danh sách. Theo dõi và đôn đốc tại “Chi tiết tiến độ khảo sát”.")
         launched.append(candidate.province.name)
         total += len(people)
     if not launched:  # every one was launched by another launch at the same moment

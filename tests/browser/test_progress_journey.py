@@ -111,7 +111,7 @@ def test_a_province_watches_answers_arrive_and_its_it_focal_point_fixes_a_bounce
     done = sum(len(p.form_codes) for p in people[:3])
     expect(submitted).to_have_text(f"{done}/{forms}", timeout=10_000)
     first = page.locator(f"#p-{people[0].respondent.id}")
-    expect(first).to_contain_text(f"{people[0].form_codes[0]}: Đã gửi")
+    expect(first).to_contain_text("Phiếu đánh giá địa phương: Đã nộp phiếu")
     shot(page, artifacts_dir, "2-province-answers-arrived", database)
     answer(app, session, people[3], people[3].form_codes[0])
     expect(submitted).to_have_text(f"{done + 1}/{forms}", timeout=10_000)
@@ -162,7 +162,7 @@ def test_a_province_watches_answers_arrive_and_its_it_focal_point_fixes_a_bounce
     # The province's open page shows the new address, delivered.
     victim_row = page.locator(f"#p-{victim.respondent.id}")
     expect(victim_row).to_contain_text(new_address, timeout=10_000)
-    expect(victim_row).to_contain_text("Đã gửi")
+    expect(victim_row).to_contain_text("Đã gửi thư")
     shot(page, artifacts_dir, "6-province-after-correction", database)
     session.expire_all()
     assert session.get(Invitation, victim.invitation.id).delivery_status == "sent"
