@@ -199,7 +199,7 @@ def province_tasks(campaign: Campaign, status: ProvinceStatus, role: Role | str,
         tasks.append(Task(focal.label, TASKS["it_focal_deadline"] if not focal.passed else
                           "Đã quá hạn nhưng tỉnh chưa đăng ký đầu mối kỹ thuật CNTT: hãy đăng ký ngay để có người "
                           "xử lý lỗi gửi thư khi khảo sát được phát hành.", focal, "delivery.register",
-                          "Đăng ký đầu mối CNTT", overdue=focal.passed))
+                          "Đăng ký ngay", overdue=focal.passed))
     listed = by_key["list_deadline"]
     if status.list_state != ListStatus.SENT and province:
         if listed.passed:
@@ -226,18 +226,18 @@ def province_tasks(campaign: Campaign, status: ProvinceStatus, role: Role | str,
     elif status.launched and province:
         if status.forms_expected and status.forms_submitted == status.forms_expected:
             tasks.append(Task("Mọi phiếu đã được nộp", "Tất cả người trong danh sách đã nộp phiếu.",
-                              endpoint="progress.index", link_label="Xem tiến độ khảo sát"))
+                              endpoint="progress.index", link_label="Theo dõi từng người"))
         else:
             tasks.append(Task(responses.label, TASKS["response_deadline"], responses, "progress.index",
-                              "Xem tiến độ khảo sát"))
+                              "Theo dõi từng người"))
     elif status.launched:
         if status.delivery_errors:
             tasks.append(Task(f"Xử lý {status.delivery_errors} thư mời chưa đến được người nhận",
                               "Xem lý do từng lỗi, sửa địa chỉ hoặc hộp thư công vụ và gửi lại thư mời.",
-                              responses, "delivery.errors", "Xem lỗi gửi thư"))
+                              responses, "delivery.errors", "Xem và xử lý từng lỗi"))
         else:
             tasks.append(Task("Theo dõi lỗi gửi thư", "Hiện không có thư mời nào bị lỗi; mỗi lỗi mới hiện ở "
-                              "“Lỗi gửi thư”.", responses, "delivery.errors", "Xem lỗi gửi thư"))
+                              "“Lỗi gửi thư”.", responses, "delivery.errors", "Xem và xử lý từng lỗi"))
     # Overdue work first (it is the most pressing), then the rest by deadline; waiting comes last.
     return sorted(tasks, key=lambda t: (not t.overdue, t.deadline.day if t.deadline else date.max))
 
