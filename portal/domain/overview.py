@@ -114,6 +114,7 @@ class ProvinceStatus:
     focal_registered: bool
     list_state: ListStatus | None = None  # None: nothing entered yet
     list_deadline: date | None = None  # the campaign's, or the extension granted to this province
+    response_deadline: date | None = None  # likewise for the answers
     list_sent_at: datetime | None = None  # set while the list stands sent
     return_reason: str = ""
     focal_registered_at: datetime | None = None
@@ -149,6 +150,7 @@ def province_status(session: Session, campaign: Campaign, province_id: int) -> P
         focal_registered=focal is not None and focal.registered_at is not None,
         list_state=ListStatus(rlist.status) if started else None,
         list_deadline=lists.deadline_of(rlist, campaign),
+        response_deadline=lists.response_deadline_of(rlist, campaign),
         list_sent_at=rlist.sent_at if rlist is not None and rlist.status == ListStatus.SENT else None,
         return_reason=rlist.return_reason if rlist is not None and rlist.status == ListStatus.RETURNED else "",
         focal_registered_at=focal.registered_at if focal is not None else None)
@@ -162,15 +164,16 @@ def province_deadlines(campaign: Campaign, status: ProvinceStatus, tz_name: str,
                        now: datetime | None = None) -> list[Deadline]:
     """The campaign's deadlines as they stand for one province.
 
-    The list deadline is the province's own (an extension moves it); a deadline whose task the
-    province has done carries the day it was done, and whether that was after the deadline.
+    The list and response deadlines are the province's own (an extension moves them); a deadline whose
+    task the province has done carries the day it was done, and whether that was after the deadline.
     """
     today = local_today(tz_name, now)
     done_at = {"it_focal_deadline": status.focal_registered_at, "list_deadline": status.list_sent_at}
+    own = {"list_deadline": status.list_deadline, "response_deadline": status.response_deadline}
     items = []
     for item in deadlines(campaign, tz_name, now):
-        if item.key == "list_deadline" and status.list_deadline and status.list_deadline != item.day:
-            day = status.list_deadline
+        day = own.get(item.key)
+        if day and day != item.day:
             item = replace(item, day=day, label=f"{item.label} (đã được gia hạn)", days_left=(day - today).days,
                            passed=is_past(day, tz_name, now))
         moment = done_at.get(item.key)

@@ -89,3 +89,14 @@ def test_an_extension_moves_the_provinces_list_deadline():
 
     assert deadline["list_deadline"].day == date(2022, 1, 25)
     assert deadline["list_deadline"].days_left == 5 and not deadline["list_deadline"].passed
+
+
+def test_a_response_extension_keeps_the_survey_going_for_that_province():
+    extended = state(**LAUNCHED, response_deadline=date(2022, 2, 28))
+    after_the_campaigns_deadline = datetime(2022, 2, 22, 9, tzinfo=VN)
+
+    tasks = province_tasks(CAMPAIGN, extended, Role.PROVINCE, TZ, after_the_campaigns_deadline)
+
+    assert [(t.title, t.deadline.day) for t in tasks] == [
+        ("Hạn trả lời phiếu khảo sát (đã được gia hạn)", date(2022, 2, 28))]
+    assert province_tasks(CAMPAIGN, state(**LAUNCHED), Role.PROVINCE, TZ, after_the_campaigns_deadline) == []
