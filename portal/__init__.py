@@ -48,6 +48,11 @@ def create_app(config: Any = None) -> Flask:
     compress.init_app(app)
     mail.init_app(app)
     htmx.init_app(app)
+    from portal.input_cleaning import CleanedRequest
+
+    # After htmx.init_app, which sets its own request class: this one extends it. No NUL or lone
+    # surrogate from any form field or query argument reaches the database.
+    app.request_class = CleanedRequest
     _init_login(app)
 
     from portal.assets import init_assets
