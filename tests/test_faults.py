@@ -392,3 +392,62 @@ def test_postgresql_restarted_gives_the_friendly_page_during_the_gap_saves_nothi
         with app.app_context():
             db.engine.dispose()
         prepared.dispose()
+
+
+# ---------------------------------------------------------------- the worker killed during bounce intake
+
+
+def test_a_bounce_intake_killed_between_storing_a_message_and_marking_it_read_is_finished_once(
+        app_config, session, tmp_path):
+    from tests.test_bounce_intake import (
+        MAIL_DOMAIN,
+        NOW,
+        SAMPLES,
+        Survey,
+        fill_maildir,
+        first_address,
+        outbox_states,
+        stored,
+        with_to,
+    )
+
+    chosen = SAMPLES[:6]
+    survey = Survey(session)
+    sent = {sample.file: survey.send(first_address(sample)) for sample in chosen}
+    maildir = tmp_path / "bounces"
+    fill_maildir(maildir, [with_to(sample.raw, f"bounces+{sent[sample.file].bounce_token}@{MAIL_DOMAIN}")
+                           for sample in chosen])
+
+    died = run_and_die(app_config, f"""
+        from datetime import datetime
+        from sqlmodel import Session
+        from portal.domain import bounces
+
+        real_commit, commits = Session.commit, []
+
+        def commit_then_die_at_the_third(self):
+            real_commit(self)
+            commits.append(1)
+            if len(commits) == 3:
+                die()  # the third bounce is stored; its file is still unread in the Maildir
+
+        Session.commit = commit_then_die_at_the_third
+        with app.app_context():
+            bounces.intake(db.session, bounces.read_maildir({str(maildir)!r}),
+                           now=datetime.fromisoformat({NOW.isoformat()!r}))
+    """)
+
+    assert died
+    assert len(stored(session)) == 3
+    rest = bounces_intake_again(session, maildir, NOW)
+
+    assert (rest.processed, rest.duplicates) == (3, 1)  # the one stored but not marked read is not applied twice
+    assert len(stored(session)) == 6
+    assert len({item.digest for item in stored(session)}) == 6
+    assert "queued" not in outbox_states(session).values()
+
+
+def bounces_intake_again(session: Session, maildir: Path, now):
+    from portal.domain.bounces import intake, read_maildir
+
+    return intake(session, read_maildir(maildir), now=now)
