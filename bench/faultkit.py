@@ -245,8 +245,11 @@ class Scratch:
         url = create_postgres_database(self.cluster.url)
         return url
 
-    def prepare(self, provinces: Iterable[int] = (1,), *, per_group: int | None = None) -> Portal:
-        """Migrate and seed a database, send each province's sample list, launch the survey (deadlines ahead)."""
+    def prepare(self, provinces: Iterable[int] | int = (1,), *, per_group: int | None = None) -> Portal:
+        """Migrate and seed a database, send each province's sample list, launch the survey (deadlines ahead).
+
+        `provinces` are province ids (official codes: 1 Hà Nội, 31 Hải Phòng…) or a number: the first so many.
+        """
         from sqlmodel import Session, select
 
         from portal import create_app
@@ -267,8 +270,11 @@ class Scratch:
         database = PreparedDatabase(url)
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET_KEY, "RATELIMIT_ENABLED": False,
                           "PORTAL_BASE_URL": "http://127.0.0.1", "PORTAL_MAIL_DOMAIN": MAIL_DOMAIN})
-        chosen = list(provinces)
         with Session(database.engine) as session:
+            if isinstance(provinces, int):
+                chosen = list(session.exec(select(Province.id).order_by(Province.id).limit(provinces)))
+            else:
+                chosen = list(provinces)
             ministry, _ = accounts.create_user(session, "bonoivu", Role.MINISTRY, password=PASSWORD,
                                                must_change_password=False)
             for province_id in chosen:
@@ -369,12 +375,15 @@ class Outcome:
     successes: set[tuple[int, str]] = field(default_factory=set)  # (invitation, form) that got the thanks page
     latencies: dict[str, list[float]] = field(default_factory=dict)  # kind of request -> seconds
     friendly_503: int = 0  # 503 answers that were the Vietnamese page
+    errors: dict[str, int] = field(default_factory=dict)  # kind of request -> error answers (4xx, 5xx)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def saw(self, kind: str, reply: Reply) -> None:
         with self.lock:
             self.statuses[reply.status] = self.statuses.get(reply.status, 0) + 1
             self.latencies.setdefault(kind, []).append(reply.seconds)
+            if reply.status >= 400:
+                self.errors[kind] = self.errors.get(kind, 0) + 1
             if reply.status == 503 and "Hệ thống tạm thời gián đoạn" in reply.body:
                 self.friendly_503 += 1
 
