@@ -451,6 +451,9 @@ class OutboxMessage(SQLModel, table=True):
     next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
     claimed_by: str = ""
     claimed_at: datetime | None = None
+    # Until when the claim holds: the sending worker renews it while it sends, and only an expired lease
+    # (its worker died) lets the sweep queue the row again.
+    lease_until: datetime | None = None
     last_reply: str = ""
     queued_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
