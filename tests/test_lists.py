@@ -320,7 +320,8 @@ def test_text_is_normalised_emails_lower_cased_and_phone_numbers_repaired(office
     xuan, yen = people_rows(session)
     assert (xuan.full_name, xuan.position, xuan.unit, xuan.email, xuan.phone) == \
         ("Nguyễn Thị Xuân", "Phó Trưởng phòng", "Sở Y tế", "xuan.nt@hanoi.gov.vn", "0912345678")
-    assert (yen.phone, yen.error_count, xuan.error_count) == ("+84912345679", 0, 0)
+    # "+84 …" reads in the national form every other row has.
+    assert (yen.phone, yen.error_count, xuan.error_count) == ("0912345679", 0, 0)
     assert "Dòng 2, cột Số điện thoại: số “912345678” bị mất số 0 ở đầu (ô kiểu số trong bảng tính), đã sửa thành " \
            "“0912345678”." in text_of(page(officer, f"{BASE}/ra-soat"))
 
@@ -464,8 +465,39 @@ def test_a_formula_in_an_xlsx_is_never_evaluated(officer, session):
 
     assert response.status_code == 303
     (an,) = people_rows(session)
-    assert (an.position, an.phone) == ("", "")  # no cached result in the file: nothing, never a computed "3"
-    assert errors_of(an) == ["Dòng 2, cột Chức vụ: chưa ghi chức vụ."]
+    # No stored result in the file: the officer sees the formula itself, never a computed "3".
+    assert (an.position, an.phone) == ("=CONCATENATE(\"Giám \",\"đốc\")", "=1+2")
+    assert "Dòng 2, cột Số điện thoại: số “=1+2” có ký tự không phải chữ số." in errors_of(an)
+    assert [p["message"] for p in lists.row_problems(an) if p["level"] == "warning"] == [
+        "Dòng 2, cột Chức vụ: ô là công thức “=CONCATENATE(\"Giám \",\"đốc\")” trong tệp, không có giá trị lưu "
+        "kèm; cổng không tính công thức. Hãy nhập giá trị thật.",
+        "Dòng 2, cột Số điện thoại: ô là công thức “=1+2” trong tệp, không có giá trị lưu kèm; cổng không tính "
+        "công thức. Hãy nhập giá trị thật."]
+
+
+def test_a_name_written_as_a_formula_is_shown_as_the_file_has_it_and_flagged_until_the_row_is_saved(
+        officer, session):
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(HEADER)
+    sheet.append(["1", '=PROPER("trần thị bình")', "Trưởng phòng Ngân sách", GROUP_3, "Sở Tài chính",
+                  "binh.tt@hanoi.gov.vn", "", ""])
+    data = io.BytesIO()
+    workbook.save(data)
+
+    upload(officer, data.getvalue())
+
+    (binh,) = people_rows(session)
+    assert binh.full_name == '=PROPER("trần thị bình")'  # was "": the row read as a person without a name
+    review = text_of(page(officer, f"{BASE}/ra-soat"))
+    assert "Dòng 2, cột Họ và tên: chưa có họ tên (ô chỉ có công thức)." in review
+    assert "ô là công thức “=PROPER(\"trần thị bình\")” trong tệp" in review
+
+    officer.post(f"{BASE}/nguoi/{binh.id}", data=row_fields(BINH, full_name="Trần Thị Bình"))
+
+    session.expire_all()
+    (binh,) = people_rows(session)
+    assert (binh.full_name, binh.error_count, lists.row_problems(binh)) == ("Trần Thị Bình", 0, [])
 
 
 # ---------------------------------------------------------------- 3. check
@@ -1264,11 +1296,12 @@ def _cells(data: bytes) -> list[openpyxl.cell.cell.Cell]:
 
 def _assert_formula_safe(data: bytes) -> None:
     cells = _cells(data)
-    values = {cell.value for cell in cells}
+    risky = {"-Nguyễn Văn An", "=SUM(1+2)", "@cmd", '=HYPERLINK("http://evil.example","Bấm")'}
     assert [cell.coordinate for cell in cells if cell.data_type == "f"] == []
-    assert {"'-Nguyễn Văn An", "'=SUM(1+2)", "'+84912345678", "'@cmd",
-            '\'=HYPERLINK("http://evil.example","Bấm")'} <= values
-    assert not [v for v in values if isinstance(v, str) and v.startswith(("=", "+", "-", "@"))]
+    # Exactly the text, as a typed text cell with the quotePrefix style: no stray "'" in Excel or LibreOffice.
+    shown = {cell.value: (cell.data_type, cell.quotePrefix) for cell in cells if cell.value in risky}
+    assert shown == dict.fromkeys(risky, ("s", True))
+    assert not [cell.value for cell in cells if isinstance(cell.value, str) and cell.value.startswith("'")]
 
 
 def test_the_province_export_neutralises_cells_that_could_run_as_formulas(officer):
@@ -1281,8 +1314,8 @@ def test_the_province_export_neutralises_cells_that_could_run_as_formulas(office
     _assert_formula_safe(response.data)
     rows = list(openpyxl.load_workbook(io.BytesIO(response.data)).active.iter_rows(values_only=True))
     assert rows[0][0] == "Danh sách đối tượng khảo sát: Thành phố Hà Nội (Đang nhập)"
-    assert rows[3][:7] == (1, "'-Nguyễn Văn An", "'=SUM(1+2)", GROUP_2, "Sở Tài chính", "an.nv@hanoi.gov.vn",
-                           "'+84912345678")
+    assert rows[3][:7] == (1, "-Nguyễn Văn An", "=SUM(1+2)", GROUP_2, "Sở Tài chính", "an.nv@hanoi.gov.vn",
+                           "0912345678")
 
 
 def test_the_ministry_export_neutralises_cells_that_could_run_as_formulas(app, officer, ministry_user):
