@@ -184,7 +184,8 @@ def _row_values(row: respondent_rules.CheckedRow, raw_group: str, lookups: _Look
     errors = [p for p in row.problems if p.level == "error"]
     # A namesake warning carries its key: the review table offers "they are two people" with it.
     problems = [{"column": p.column, "message": p.message, "level": p.level,
-                 **({"namesake_key": p.namesake_key} if p.namesake_key else {})} for p in row.problems]
+                 **({"namesake_key": p.namesake_key} if p.namesake_key else {}),
+                 **({"add_department": p.add_department} if p.add_department else {})} for p in row.problems]
     return {
         "row_number": row.number,
         "full_name": row.full_name,
@@ -221,7 +222,8 @@ def merge_record(rlist: RespondentList | None) -> list[dict]:
     Kept with the list (not only with the last check), so the province still sees it after
     later edits and the ministry sees it once the list is sent.
     """
-    return json.loads(rlist.merge_record or "[]") if rlist else []
+    entries = json.loads(rlist.merge_record or "[]") if rlist else []
+    return [{**entry, "at": datetime.fromisoformat(entry["at"])} for entry in entries]
 
 
 def dismissed_namesakes(rlist: RespondentList) -> frozenset[str]:
@@ -367,7 +369,7 @@ def recheck(session: Session, rlist: RespondentList, campaign: Campaign, provinc
     dropped = [d.key for d in check.dropped]
     if dropped:
         session.exec(delete(Respondent).where(Respondent.id.in_(dropped)))
-        rlist.merge_record = json.dumps([*merge_record(rlist), *_merge_entries(check, now, cause)],
+        rlist.merge_record = json.dumps([*json.loads(rlist.merge_record or "[]"), *_merge_entries(check, now, cause)],
                                         ensure_ascii=False)
     rlist.check_notices = _notices_json(check)
     rlist.version += 1
@@ -578,14 +580,71 @@ def review_page(
 # ---------------------------------------------------------------- sending, returning, extending
 
 
+# Free mail services: the dispatch asks for each person's official mailbox (hộp thư công vụ) instead.
+PUBLIC_MAIL_DOMAINS = frozenset({
+    "gmail.com", "googlemail.com", "yahoo.com", "yahoo.com.vn", "ymail.com", "rocketmail.com", "hotmail.com",
+    "outlook.com", "outlook.com.vn", "live.com", "msn.com", "icloud.com", "me.com", "aol.com", "mail.ru",
+    "yandex.com", "zoho.com", "proton.me", "protonmail.com", "gmx.com",
+})
+
+
+def _names(items: list[str], limit: int = 12) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" và {len(items) - limit} nơi khác" if len(items) > limit else "")
+
+
+def send_warnings(session: Session, rlist: RespondentList, campaign: Campaign, province: Province) -> list[str]:
+    """What looks incomplete before sending (never a block: the officer confirms or fixes).
+
+    An empty group; a department of the province with no director or deputy (the department
+    leaders' group); a district with no chair or vice-chair (the district leaders' group);
+    addresses at free mail services rather than official mailboxes.
+    """
+    groups = campaign_groups(session, campaign)
+    where = Respondent.list_id == rlist.id
+    warnings = []
+    per_group = dict(session.exec(select(Respondent.group_id, func.count()).where(where)
+                                  .group_by(Respondent.group_id)).all())
+    for group in groups:
+        if not per_group.get(group.id):
+            warnings.append(f"Nhóm {group.number} ({group.name}) chưa có ai.")
+    by_code = {g.code: g for g in groups}
+    leaders = by_code.get("LD_SO")
+    if leaders is not None and per_group.get(leaders.id):
+        led = set(session.exec(select(Respondent.department_id).where(where, Respondent.group_id == leaders.id)))
+        missing = [d.name for d in session.exec(select(Department).where(Department.province_id == province.id)
+                                                 .order_by(Department.id)) if d.id not in led]
+        if missing:
+            warnings.append(f"{len(missing)} sở, ngành chưa có giám đốc hoặc phó giám đốc (nhóm {leaders.number}): "
+                            f"{_names(missing)}.")
+    chairs = by_code.get("LD_HUYEN")
+    if chairs is not None and per_group.get(chairs.id):
+        chaired = set(session.exec(select(Respondent.district_id).where(where, Respondent.group_id == chairs.id)))
+        missing = [d.name for d in session.exec(select(District).where(District.province_id == province.id)
+                                                 .order_by(District.id)) if d.id not in chaired]
+        if missing:
+            warnings.append(f"{len(missing)} quận, huyện, thị xã chưa có chủ tịch hoặc phó chủ tịch UBND "
+                            f"(nhóm {chairs.number}): {_names(missing)}.")
+    private = [(number, email.rpartition("@")[2]) for number, email in session.exec(
+        select(Respondent.row_number, Respondent.email).where(where).order_by(Respondent.row_number))
+        if email.rpartition("@")[2] in PUBLIC_MAIL_DOMAINS]
+    if private:
+        domains = ", ".join(sorted({domain for _, domain in private}))
+        rows = _names([str(number) for number, _ in private], limit=20)
+        warnings.append(f"{len(private)} địa chỉ ngoài hộp thư công vụ ({domains}): dòng {rows}. Công văn đề nghị "
+                        "dùng hộp thư công vụ.")
+    return warnings
+
+
 def send_list(
     session: Session, user: User, rlist: RespondentList, campaign: Campaign, province: Province,
-    *, version: int, tz_name: str, now: datetime | None = None,
+    *, version: int, tz_name: str, confirmed_warnings: bool, now: datetime | None = None,
 ) -> bool:
     """Send the list to the ministry and lock it. Returns False when it had already been sent.
 
-    Refused (ListError) after the deadline, with errors left, when empty, or when
-    the list changed since the confirmation page was shown (`version`).
+    Refused (ListError) after the deadline, with errors left, when empty, when
+    the list changed since the confirmation page was shown (`version`), or when
+    `send_warnings` has something to say and the officer has not confirmed it.
     """
     if rlist.status == ListStatus.SENT:
         return False
@@ -595,6 +654,10 @@ def send_list(
         raise ListError("Danh sách chưa có người nào. Hãy tải lên hoặc nhập danh sách trước khi gửi.")
     if facts.errors or facts.without_group:
         raise ListError(f"Danh sách còn {facts.rows_with_errors} dòng có lỗi. Hãy sửa hết lỗi trước khi gửi.")
+    warnings = send_warnings(session, rlist, campaign, province)
+    if warnings and not confirmed_warnings:
+        raise ListError(f"Danh sách còn {len(warnings)} cảnh báo. Hãy đánh dấu ô xác nhận đã xem các cảnh báo, "
+                        "hoặc sửa danh sách rồi gửi.")
     now = now or utcnow()
     # Conditional update: of two tabs or a double click, exactly one send wins.
     result = session.exec(update(RespondentList).where(
@@ -608,8 +671,9 @@ def send_list(
             return False
         raise ListError("Danh sách đã thay đổi kể từ khi bạn mở trang xác nhận. Vui lòng xem lại tóm tắt rồi gửi lại.")
     counts = ", ".join(f"nhóm {g.number}: {n}" for g, n in facts.by_group)
+    confirmed = f"; đã xác nhận {len(warnings)} cảnh báo" if warnings else ""
     audit.record(session, user, "Gửi danh sách", province_id=rlist.province_id,
-                 detail=f"{facts.total} người ({counts}); {facts.two_forms} người trả lời hai phiếu")
+                 detail=f"{facts.total} người ({counts}); {facts.two_forms} người trả lời hai phiếu{confirmed}")
     session.add(MinistryNotice(title=f"{province.name} đã gửi danh sách đối tượng khảo sát",
                                body=f"{facts.total} người ({counts}).", province_id=province.id, created_at=now))
     session.commit()

@@ -183,6 +183,7 @@ class Problem:
     message: str
     level: Level = "error"
     namesake_key: str | None = None  # on a namesake warning: the key that dismisses it
+    add_department: str | None = None  # on an unknown department: the name the province may add to its list
 
 
 @dataclass
@@ -1113,8 +1114,8 @@ def _check_row(row: RowInput, order: int, index: _Index) -> _Work:
     warnings: list[Problem] = []
     notices: list[Problem] = []
 
-    def error(column: str | None, text: str) -> None:
-        errors.append(Problem(n, column, _msg(n, column, text), "error"))
+    def error(column: str | None, text: str, add_department: str | None = None) -> None:
+        errors.append(Problem(n, column, _msg(n, column, text), "error", add_department=add_department))
 
     def notice(column: str | None, text: str) -> None:
         notices.append(Problem(n, column, _msg(n, column, text), "notice"))
@@ -1193,6 +1194,14 @@ def _check_row(row: RowInput, order: int, index: _Index) -> _Work:
             elif found:
                 names = ", ".join(d.name for d in found)
                 error(COL_UNIT, f"{_quote(unit_text)} khớp với nhiều cơ quan: {names}; ghi rõ một cơ quan")
+            elif _fold(unit_text).startswith(_DEPARTMENT_WORDS):
+                # Provinces differ (Hà Nội's Sở Du lịch): a department the reference data lacks can be added.
+                error(
+                    COL_UNIT,
+                    f"{_quote(unit_text)} chưa có trong danh mục sở, ngành của {index.province_label}; "
+                    "nếu tỉnh có cơ quan này, hãy thêm vào danh mục",
+                    add_department=unit_text,
+                )
             else:
                 error(
                     COL_UNIT,
@@ -1251,6 +1260,7 @@ def _check_row(row: RowInput, order: int, index: _Index) -> _Work:
 
 
 _COLUMN_ORDER = {col: i for i, col in enumerate(COLUMNS.values())}
+_DEPARTMENT_WORDS = ("so ", "ban ")  # folded starts of a department's or an equivalent board's name
 
 
 def _find(parent: list[int], i: int) -> int:

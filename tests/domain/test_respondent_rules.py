@@ -1048,12 +1048,12 @@ def test_unknown_department_is_an_error_naming_the_province() -> None:
     result = check_list(rows, QUANG_NINH)
 
     assert messages(result) == [
-        "Dòng 1, cột Cơ quan/đơn vị: “Sở Du lịch” không phải sở hoặc cơ quan tương đương của "
-        "tỉnh Quảng Ninh.",
+        "Dòng 1, cột Cơ quan/đơn vị: “Sở Du lịch” chưa có trong danh mục sở, ngành của "
+        "tỉnh Quảng Ninh; nếu tỉnh có cơ quan này, hãy thêm vào danh mục.",
         "Dòng 2, cột Cơ quan/đơn vị: “Phòng Nội vụ huyện Vân Đồn” không phải sở hoặc cơ quan tương đương của "
         "tỉnh Quảng Ninh.",
-        "Dòng 3, cột Cơ quan/đơn vị: “Sở Quy hoạch - Kiến trúc” không phải sở hoặc cơ quan tương đương của "
-        "tỉnh Quảng Ninh.",
+        "Dòng 3, cột Cơ quan/đơn vị: “Sở Quy hoạch - Kiến trúc” chưa có trong danh mục sở, ngành của "
+        "tỉnh Quảng Ninh; nếu tỉnh có cơ quan này, hãy thêm vào danh mục.",
     ]
     assert [(r.unit, r.department_id, r.ministry_code) for r in result.rows] == [
         ("Sở Du lịch", None, None),
