@@ -71,6 +71,7 @@ def test_a_namesake_pair_is_kept_apart_and_a_department_is_added_from_the_review
     mai = page.locator("#list-table tbody tr", has_text="Vũ Thanh Mai")
     expect(mai).to_have_count(2)
     expect(mai.first).to_contain_text("cùng họ tên và cơ quan/đơn vị")
+    mai.first.scroll_into_view_if_needed()
     shot(page, artifacts_dir, "namesakes-warned", database)
 
     mai.first.get_by_role("button", name="Đây là những người khác nhau").click()
@@ -84,6 +85,7 @@ def test_a_namesake_pair_is_kept_apart_and_a_department_is_added_from_the_review
     expect(ha).to_have_class("has-error")
     expect(ha).to_contain_text("chưa có trong danh mục sở, ngành")
     ha.get_by_label(re.compile("Bộ, ngành chủ quản của")).select_option(label="Bộ Y tế")
+    ha.scroll_into_view_if_needed()
     shot(page, artifacts_dir, "department-missing", database)
 
     ha.get_by_role("button", name="Thêm sở này vào danh mục của tỉnh").click()
