@@ -75,7 +75,9 @@ def link_url(invitation: Invitation, base_url: str, secret: str | None = None) -
 def invitation_for_token(session: Session, token: str, secret: str | None = None) -> Invitation | None:
     """The invitation a link names, or None for anything forged, truncated or unknown."""
     ident, _, mac_text = (token or "").partition(".")
-    if not ident.isdigit() or len(ident) > 12 or not mac_text or len(mac_text) > 64:
+    # ASCII digits only: "³" or "١٢" pass str.isdigit() yet are no id a link ever carries (int("³") fails).
+    if not (ident.isascii() and ident.isdigit()) or len(ident) > 12 or not mac_text or len(mac_text) > 64 \
+            or not mac_text.isascii():
         return None
     invitation = session.get(Invitation, int(ident))
     expected = link_token(invitation, secret).partition(".")[2] if invitation else _b64(b"\0" * MAC_BYTES)
