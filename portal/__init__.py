@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -164,10 +165,40 @@ def _register_template_helpers(app: Flask) -> None:
     def header_context() -> dict[str, Any]:
         from portal.domain.notices import unread_count
 
-        unread = 0
+        unread: _Lazy | int = 0
         if has_request_context() and current_user.is_authenticated and current_user.province_id is not None:
-            unread = unread_count(db.session, current_user)
+            # Counted only when a template shows it: a fragment (a progress poll) has no header to count for.
+            user = current_user._get_current_object()
+            unread = _Lazy(lambda: unread_count(db.session, user))
         return {"unread_notices": unread, "demo_mode": app.config.get("PORTAL_DEMO", False)}
+
+
+class _Lazy:
+    """A number computed the first time a template reads it."""
+
+    def __init__(self, compute: Callable[[], int]) -> None:
+        self._compute = compute
+        self._value: int | None = None
+
+    @property
+    def value(self) -> int:
+        if self._value is None:
+            self._value = self._compute()
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __int__(self) -> int:
+        return self.value
+
+    def __eq__(self, other: object) -> bool:
+        return self.value == other
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def _security_headers(response: Response) -> Response:
