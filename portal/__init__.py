@@ -13,6 +13,7 @@ from flask_login import current_user
 from sqlalchemy import text
 
 from portal.extensions import compress, csrf, db, htmx, limiter, login_manager, mail
+from portal.sessions import StaffSessionInterface
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,6 +34,7 @@ def create_app(config: Any = None) -> Flask:
 
     configure_hasher(app.config["PASSWORD_HASH_TIME_COST"], app.config["PASSWORD_HASH_MEMORY_KIB"])
 
+    app.session_interface = StaffSessionInterface()  # none for respondents: their link is their credential
     db.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
