@@ -177,8 +177,8 @@ def _upsert_draft(session: Session, visit: Visit, form: questionnaires.FormDef, 
             group_code=visit.group_code, ministry_code=visit.ministry_code if form.target == "ministry" else None,
             form_code=form.code, questionnaire_version_id=invitation.questionnaire_version_id,
             answers=document, submitted=False, updated_at=now, submitted_at=None,
-        ).on_conflict_do_nothing(index_elements=["response_key"]))
-        if created.rowcount == 1:
+        ).on_conflict_do_nothing(index_elements=["response_key"]).returning(Answer.id))
+        if created.first() is not None:  # rowcount is not told reliably by every driver for ON CONFLICT
             return
     # Never overwrite a submitted answer, whatever a stale tab posts.
     session.exec(update(Answer).where(Answer.response_key == key, Answer.submitted == False)  # noqa: E712
