@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -384,6 +384,9 @@ class Invitation(SQLModel, table=True):
     portal/domain/invitations.py), so a copy of the database alone cannot answer.
     """
 
+    # The progress pages and their polls read one province's invitations of one campaign.
+    __table_args__ = (Index("ix_invitation_province_campaign", "province_id", "campaign_id"),)
+
     id: int | None = Field(default=None, primary_key=True)
     respondent_id: int = Field(foreign_key="respondent.id", unique=True)
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
@@ -409,7 +412,9 @@ class FormState(StrEnum):
 class FormProgress(SQLModel, table=True):
     """Whether a respondent has answered a form: all a province may know, never the answers."""
 
-    __table_args__ = (UniqueConstraint("invitation_id", "form_code"),)
+    # The province's counts by state (progress summary, polls) are read from the index alone.
+    __table_args__ = (UniqueConstraint("invitation_id", "form_code"),
+                      Index("ix_formprogress_province_state", "province_id", "state"))
 
     id: int | None = Field(default=None, primary_key=True)
     invitation_id: int = Field(foreign_key="invitation.id", index=True)

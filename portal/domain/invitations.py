@@ -74,19 +74,31 @@ def link_url(invitation: Invitation, base_url: str, secret: str | None = None) -
     return f"{base_url.rstrip('/')}/phieu/{link_token(invitation, secret)}"
 
 
-def invitation_for_token(session: Session, token: str, secret: str | None = None) -> Invitation | None:
-    """The invitation a link names, or None for anything forged, truncated or unknown."""
+def token_id(token: str) -> int | None:
+    """The invitation id a link names, or None when the link is not even well formed."""
     ident, _, mac_text = (token or "").partition(".")
     # ASCII digits only: "³" or "١٢" pass str.isdigit() yet are no id a link ever carries (int("³") fails).
     if not (ident.isascii() and ident.isdigit()) or len(ident) > 12 or not mac_text or len(mac_text) > 64 \
             or not mac_text.isascii():
         return None
-    invitation = session.get(Invitation, int(ident))
+    return int(ident)
+
+
+def token_matches(invitation: Invitation | None, token: str, secret: str | None = None) -> bool:
+    """Whether the link was made by the portal for this invitation (False for None)."""
+    mac_text = (token or "").partition(".")[2]
     expected = link_token(invitation, secret).partition(".")[2] if invitation else _b64(b"\0" * MAC_BYTES)
     # compare_digest runs in constant time, and runs even when the id is unknown.
-    if not hmac.compare_digest(expected.encode(), mac_text.encode()) or invitation is None:
+    return hmac.compare_digest(expected.encode(), mac_text.encode()) and invitation is not None
+
+
+def invitation_for_token(session: Session, token: str, secret: str | None = None) -> Invitation | None:
+    """The invitation a link names, or None for anything forged, truncated or unknown."""
+    ident = token_id(token)
+    if ident is None:
         return None
-    return invitation
+    invitation = session.get(Invitation, ident)
+    return invitation if token_matches(invitation, token, secret) else None
 
 
 def response_key(invitation_id: int, form_code: str, secret: str | None = None) -> str:
