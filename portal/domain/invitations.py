@@ -112,6 +112,57 @@ def launch_candidates(session: Session, campaign: Campaign) -> list[LaunchCandid
     return [LaunchCandidate(province, rlist, count) for rlist, province, count in rows]
 
 
+NOTHING_TO_LAUNCH = "Không có tỉnh, thành phố nào đã gửi danh sách mà chưa được phát hành khảo sát."
+NONE_CHOSEN = "Vui lòng chọn ít nhất một tỉnh, thành phố."
+NO_QUESTIONNAIRE = "Chưa có bộ phiếu khảo sát. Hãy nhập bộ phiếu (hoặc nạp bộ phiếu mẫu) trước khi phát hành."
+SAMPLE_NOT_ACCEPTED = ("Bộ phiếu đang dùng là PHIẾU MẪU, không phải bộ phiếu chính thức. Nếu vẫn phát hành bằng phiếu "
+                       "mẫu, hãy đánh dấu ô xác nhận; nếu không, hãy nhập bộ phiếu chính thức trước.")
+PLAN_CHANGED = ("Danh sách các địa phương được phát hành đã thay đổi kể từ khi trang xác nhận được mở. "
+                "Vui lòng xem lại rồi xác nhận lần nữa.")
+
+
+@dataclass
+class LaunchPlan:
+    """Exactly what a launch of the chosen provinces would do, shown before anything is sent."""
+
+    candidates: list[LaunchCandidate]  # the chosen provinces that are ready, in code order
+    not_ready: list[Province]  # chosen, but not (or no longer) waiting for a launch
+    version: QuestionnaireVersion | None
+
+    @property
+    def emails(self) -> int:
+        """One invitation email per person, whether they answer one form or two."""
+        return sum(c.people for c in self.candidates)
+
+    @property
+    def is_sample(self) -> bool:
+        return bool(self.version and self.version.is_sample)
+
+    @property
+    def province_ids(self) -> list[int]:
+        return [c.province.id for c in self.candidates]
+
+
+def plan_launch(session: Session, campaign: Campaign, province_ids: Iterable[int] | None) -> LaunchPlan:
+    """The provinces a launch of `province_ids` (None: every province ready) would reach, and how many emails.
+
+    Raises LaunchError when nothing was chosen or none of the chosen is ready.
+    """
+    candidates = launch_candidates(session, campaign)
+    not_ready: list[Province] = []
+    if province_ids is not None:
+        wanted = set(province_ids)
+        if not wanted:
+            raise LaunchError(NONE_CHOSEN)
+        ready_ids = {c.province.id for c in candidates}
+        candidates = [c for c in candidates if c.province.id in wanted]
+        not_ready = list(session.exec(select(Province).where(Province.id.in_(wanted - ready_ids))
+                                      .order_by(Province.id)))
+    if not candidates:
+        raise LaunchError(NOTHING_TO_LAUNCH)
+    return LaunchPlan(candidates, not_ready, questionnaires.current_version(session, campaign))
+
+
 @dataclass
 class LaunchOutcome:
     provinces: list[str]
@@ -127,29 +178,33 @@ def launch(
     base_url: str,
     mail_domain: str,
     tz_name: str,
+    accept_sample: bool = False,
+    expected_emails: int | None = None,
     secret: str | None = None,
     now: datetime | None = None,
 ) -> LaunchOutcome:
     """Send the survey to the respondents of the chosen provinces (None: every province ready).
 
-    Freezes the questionnaire, creates one invitation per respondent covering
-    their one or two forms, queues one email each, tells each province. Each
-    province is committed on its own, so a failure half way keeps what was done
-    and a second run continues with the rest.
+    Refused while the questionnaire is the sample unless `accept_sample`, and, when
+    `expected_emails` is given (what the confirmation page showed), when the launch
+    would now send a different number of emails. Freezes the questionnaire, creates
+    one invitation per respondent covering their one or two forms, queues one email
+    each, tells each province. Each province is committed on its own, so a failure
+    half way keeps what was done and a second run continues with the rest.
     """
     now = now or utcnow()
     if is_past(campaign.response_deadline, tz_name, now):
         raise LaunchError("Đã quá hạn trả lời phiếu của đợt này; không thể phát hành khảo sát.")
     version = questionnaires.current_version(session, campaign)
     if version is None:
-        raise LaunchError("Chưa có bộ phiếu khảo sát. Hãy nhập bộ phiếu (hoặc nạp bộ phiếu mẫu) trước khi phát hành.")
+        raise LaunchError(NO_QUESTIONNAIRE)
+    if version.is_sample and not accept_sample:
+        raise LaunchError(SAMPLE_NOT_ACCEPTED)
     questionnaire = questionnaires.load(version)
-    candidates = launch_candidates(session, campaign)
-    if province_ids is not None:
-        wanted = set(province_ids)
-        candidates = [c for c in candidates if c.province.id in wanted]
-    if not candidates:
-        raise LaunchError("Không có tỉnh, thành phố nào đã gửi danh sách mà chưa được phát hành khảo sát.")
+    plan = plan_launch(session, campaign, province_ids)
+    if expected_emails is not None and (plan.emails != expected_emails or plan.not_ready):
+        raise LaunchError(PLAN_CHANGED)
+    candidates = plan.candidates
     groups = {g.id: g for g in session.exec(select(RespondentGroup).where(RespondentGroup.campaign_id == campaign.id))}
     launched, total = [], 0
     for candidate in candidates:
@@ -193,7 +248,7 @@ def launch(
         launched.append(candidate.province.name)
         total += len(people)
     if not launched:  # every one was launched by another launch at the same moment
-        raise LaunchError("Không có tỉnh, thành phố nào đã gửi danh sách mà chưa được phát hành khảo sát.")
+        raise LaunchError(NOTHING_TO_LAUNCH)
     return LaunchOutcome(launched, total)
 
 

@@ -213,31 +213,67 @@ def export_list(province_id: int):
 # ---------------------------------------------------------------- launching the survey, reminders
 
 
-@bp.route("/phat-hanh", methods=["GET", "POST"])
+def _chosen_provinces(values) -> list[int]:
+    return sorted({int(v) for v in values.getlist("province_ids") if v.isdigit()})
+
+
+@bp.get("/phat-hanh")
 def launch():
+    """Choose the provinces: the ticks are the only thing that decides the scope."""
     item = _campaign_or_404()
-    tz = current_app.config["PORTAL_TIMEZONE"]
-    if request.method == "POST":
-        chosen = None if request.form.get("scope") == "all" else [
-            int(v) for v in request.form.getlist("province_ids") if v.isdigit()]
-        try:
-            if chosen is not None and not chosen:
-                raise invitations.LaunchError("Vui lòng chọn ít nhất một tỉnh, thành phố.")
-            outcome = invitations.launch(db.session, current_user, item, chosen,
-                                         base_url=current_app.config["PORTAL_BASE_URL"],
-                                         mail_domain=current_app.config["PORTAL_MAIL_DOMAIN"], tz_name=tz)
-        except invitations.LaunchError as problem:
-            db.session.rollback()
-            flash(problem.message, "error")
-        else:
-            flash(f"Đã phát hành khảo sát cho {len(outcome.provinces)} tỉnh, thành phố: {outcome.invitations} "
-                  "thư mời đang được gửi.", "success")
-        return redirect(url_for("ministry.launch"), code=303)
-    version = questionnaires.current_version(db.session, item)
-    return render_template("ministry/launch.html", campaign=item, version=version,
-                           candidates=invitations.launch_candidates(db.session, item),
+    return _launch_page(item, all_ticked=request.args.get("chon") == "tat-ca",
+                        ticked=_chosen_provinces(request.args))
+
+
+def _launch_page(item, *, ticked, all_ticked: bool = False, error: str | None = None):
+    candidates = invitations.launch_candidates(db.session, item)
+    return render_template("ministry/launch.html", campaign=item,
+                           version=questionnaires.current_version(db.session, item), candidates=candidates,
+                           ticked={c.province.id for c in candidates} if all_ticked else set(ticked), error=error,
                            schedules=invitations.reminder_schedules(db.session, item),
                            max_reminders=current_app.config["PORTAL_MAX_REMINDERS"])
+
+
+@bp.route("/phat-hanh/xac-nhan", methods=["GET", "POST"])
+def launch_confirm():
+    """Show exactly which provinces and how many emails; the POST of this page is what sends."""
+    item = _campaign_or_404()
+    values = request.form if request.method == "POST" else request.args
+    chosen = _chosen_provinces(values)
+    try:
+        plan = invitations.plan_launch(db.session, item, chosen)
+        if plan.version is None:
+            raise invitations.LaunchError(invitations.NO_QUESTIONNAIRE)
+    except invitations.LaunchError as problem:
+        if request.method == "GET":  # back on the choice, the ticks kept, the reason above them
+            return _launch_page(item, ticked=chosen, error=problem.message)
+        flash(problem.message, "error")
+        return redirect(url_for("ministry.launch"), code=303)
+    error = None
+    if request.method == "POST":
+        try:
+            outcome = invitations.launch(
+                db.session, current_user, item, chosen, base_url=current_app.config["PORTAL_BASE_URL"],
+                mail_domain=current_app.config["PORTAL_MAIL_DOMAIN"], tz_name=_tz(),
+                accept_sample=request.form.get("accept_sample") == "1",
+                expected_emails=request.form.get("emails", type=int, default=-1))
+        except invitations.LaunchError as problem:
+            db.session.rollback()
+            if problem.message not in (invitations.SAMPLE_NOT_ACCEPTED, invitations.PLAN_CHANGED):
+                flash(problem.message, "error")
+                return redirect(url_for("ministry.launch"), code=303)
+            error = problem.message
+            try:  # show the page again as things now stand
+                plan = invitations.plan_launch(db.session, item, chosen)
+            except invitations.LaunchError as again:
+                flash(again.message, "error")
+                return redirect(url_for("ministry.launch"), code=303)
+        else:
+            flash(f"Đã phát hành khảo sát cho {len(outcome.provinces)} tỉnh, thành phố: {outcome.invitations} "
+                  f"thư mời đang được gửi ({', '.join(outcome.provinces)}).", "success")
+            return redirect(url_for("ministry.launch"), code=303)
+    return render_template("ministry/launch_confirm.html", campaign=item, plan=plan, error=error), \
+        422 if error else 200
 
 
 @bp.post("/phat-hanh/lich-nhac")
