@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 
 from portal.domain import answers, invitations
 from portal.domain.questionnaires import FormDef
@@ -63,6 +63,9 @@ def _visit(token: str, code: str | None = None) -> _Visit | None:
     invitation = invitations.invitation_for_token(db.session, token)
     if invitation is None:
         return None
+    if invitation.withdrawn_at is not None:
+        # A real link whose person the province removed from its list: say so, rather than "not valid".
+        abort(make_response(render_template("survey/withdrawn.html"), 410))
     form_def = None
     if code is not None:
         form_def = next((f for f in invitations.invitation_forms(db.session, invitation) if f.code == code), None)
