@@ -167,7 +167,14 @@ def _register_template_helpers(app: Flask) -> None:
         unread = 0
         if has_request_context() and current_user.is_authenticated and current_user.province_id is not None:
             unread = unread_count(db.session, current_user)
-        return {"unread_notices": unread, "demo_mode": app.config.get("PORTAL_DEMO", False)}
+        return {"unread_notices": unread, "demo_mode": app.config.get("PORTAL_DEMO", False),
+                "campaign_contact": _campaign_contact}
+
+    def _campaign_contact():
+        """The current campaign's contact, looked up only by the templates that show it."""
+        from portal.domain.campaigns import contact_of, current_campaign
+
+        return contact_of(current_campaign(db.session), app.config.get("PORTAL_CONTACT", ""))
 
 
 def _security_headers(response: Response) -> Response:

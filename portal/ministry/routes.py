@@ -90,10 +90,26 @@ def campaign():
     if item is not None and request.method == "POST":
         errors = campaign_admin.update_deadlines(db.session, current_user, item, request.form.to_dict())
         if not errors:
-            flash("Đã lưu các mốc thời hạn.", "success")
+            flash("Đã lưu các mốc thời hạn. Các tỉnh, thành phố liên quan đã được thông báo trên Cổng.", "success")
             return redirect(url_for("ministry.campaign"))
-    return render_template("ministry/campaign.html", campaign=item, labels=DEADLINE_LABELS, errors=errors,
-                           form=request.form, tz=current_app.config["PORTAL_TIMEZONE"]), 422 if errors else 200
+    return _campaign_page(item, errors=errors, form=request.form)
+
+
+def _campaign_page(item, *, errors=None, form=None, contact_errors=None, contact_form=None):
+    bad = bool(errors or contact_errors)
+    return render_template("ministry/campaign.html", campaign=item, labels=DEADLINE_LABELS, errors=errors or {},
+                           form=form or {}, contact_errors=contact_errors or {}, contact_form=contact_form or {},
+                           tz=current_app.config["PORTAL_TIMEZONE"]), 422 if bad else 200
+
+
+@bp.post("/chien-dich/lien-he")
+def campaign_contact():
+    item = _campaign_or_404()
+    errors = campaign_admin.update_contact(db.session, current_user, item, request.form.to_dict())
+    if errors:
+        return _campaign_page(item, contact_errors=errors, contact_form=request.form)
+    flash("Đã lưu người liên hệ của đợt đánh giá.", "success")
+    return redirect(url_for("ministry.campaign") + "#lien-he", code=303)
 
 
 @bp.get("/nhat-ky")
