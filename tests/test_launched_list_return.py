@@ -46,7 +46,7 @@ def fields_of(person: Respondent, **changes: str) -> dict[str, str]:
 def send_again(client, session: Session):
     rlist = lists.list_for(session, current_campaign(session), HA_NOI)
     session.refresh(rlist)
-    return client.post(f"{BASE}/gui", data={"version": str(rlist.version)}, follow_redirects=True)
+    return client.post(f"{BASE}/gui", data={"version": str(rlist.version), "xac_nhan": "1"}, follow_redirects=True)
 
 
 def audit_actions(session: Session) -> list[str]:

@@ -37,6 +37,7 @@ from portal.models import Answer, Invitation, OutboxMessage, Province, Responden
 from tests.conftest import HA_NOI, HAI_PHONG, log_in, make_user
 from tests.html_helpers import text_of
 from tests.support.big_list import generated_rows
+from tests.support.statements import Statements, count_statements
 from tests.support.survey import (
     AFTER_DEADLINE,
     DURING_SURVEY,
@@ -698,3 +699,52 @@ def test_the_ministry_view_of_an_unknown_province_is_404(client, ministry_user, 
     log_in(client, ministry_user)
 
     assert client.get("/bo/tien-do/999").status_code == 404
+
+
+# ---------------------------------------------------------------- statements per request
+
+
+def progress_statements(app, client, headers: dict) -> Statements:
+    client.get(PAGE, headers=headers)  # warm: the first request of a client compiles templates
+    with app.app_context(), count_statements() as statements:
+        response = client.get(PAGE, headers=headers)
+    assert response.status_code in {200, 304}
+    return statements
+
+
+def test_the_progress_fragment_sends_a_fixed_handful_of_statements_scoped_to_the_province(
+        app, client, province_user, hanoi):
+    log_in(client, province_user)
+
+    statements = progress_statements(app, client, POLL)
+
+    # user, campaign, province, extension; fingerprint; one page of rows with its total; their forms;
+    # groups; the two summary aggregates. None per row, none for the notices badge of a header it lacks.
+    assert len(statements) <= 10, statements.text()
+    assert not any("noticerecipient" in s for s in statements)
+    assert not any("questionnaireversion" in s for s in statements)  # parsed once per process
+    survey_tables = re.compile(r"\b(respondent|invitation|formprogress)\b")
+    for statement in statements:
+        if survey_tables.search(statement.split("FROM", 1)[-1]):
+            # Each one filters on the province's own column, never on the campaign alone (the whole country).
+            assert re.search(r"(respondent|invitation|formprogress)\.province_id = ", statement), statement
+
+
+def test_more_people_in_the_province_means_no_more_statements(app, client, session, province_user, hanoi):
+    log_in(client, province_user)
+    before = len(progress_statements(app, client, POLL))
+    for letter in "BDGH":
+        hanoi.open(letter)
+
+    after = progress_statements(app, client, POLL)
+
+    assert len(after) == before, after.text()
+
+
+def test_an_unchanged_poll_costs_one_statement_beyond_the_request_basics(app, client, province_user, hanoi):
+    log_in(client, province_user)
+    etag = client.get(PAGE, headers=POLL).headers["ETag"]
+
+    statements = progress_statements(app, client, {**POLL, "If-None-Match": etag})
+
+    assert len(statements) <= 5, statements.text()  # user, campaign, province, extension, fingerprint

@@ -1,7 +1,7 @@
 """the campaign's contact; withdrawn invitations; outbox messages that expire
 
 Revision ID: launch_and_contact
-Revises: delivery_intake
+Revises: scale_indexes
 Create Date: 2026-12-03 07:00:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlmodel
 
 
 revision = 'launch_and_contact'
-down_revision = 'delivery_intake'
+down_revision = 'scale_indexes'
 branch_labels = None
 depends_on = None
 
