@@ -200,7 +200,15 @@ def _register_template_helpers(app: Flask) -> None:
             # Counted only when a template shows it: a fragment (a progress poll) has no header to count for.
             user = current_user._get_current_object()
             unread = _Lazy(lambda: unread_count(db.session, user))
-        return {"unread_notices": unread, "demo_mode": app.config.get("PORTAL_DEMO", False)}
+        return {"unread_notices": unread, "demo_mode": app.config.get("PORTAL_DEMO", False),
+                "campaign_contact": _campaign_contact}
+
+    def _campaign_contact(campaign=None):
+        """The contact of `campaign` (a page that has it) or of the current campaign, looked up only by the
+        templates that show it."""
+        from portal.domain.campaigns import contact_of, current_campaign
+
+        return contact_of(campaign or current_campaign(db.session), app.config.get("PORTAL_CONTACT", ""))
 
 
 class _Lazy:

@@ -52,6 +52,12 @@ class Campaign(SQLModel, table=True):
     list_deadline: date
     self_assessment_deadline: date
     response_deadline: date
+    # Whom provinces and respondents ask about the campaign, as the dispatch names them; shown on survey
+    # pages, the invalid-link page, invitations and reminders, and the staff footer.
+    contact_name: str = ""
+    contact_unit: str = ""
+    contact_phone: str = ""
+    contact_email: str = ""
 
 
 class Province(SQLModel, table=True):
@@ -388,7 +394,9 @@ class Invitation(SQLModel, table=True):
     __table_args__ = (Index("ix_invitation_province_campaign", "province_id", "campaign_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    respondent_id: int = Field(foreign_key="respondent.id", unique=True)
+    # None once the province removed the person from a list already launched: the invitation stays,
+    # withdrawn, so its link can say so and the audit log keeps what happened.
+    respondent_id: int | None = Field(default=None, foreign_key="respondent.id", unique=True)
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
     province_id: int = Field(foreign_key="province.id", index=True)
     questionnaire_version_id: int = Field(foreign_key="questionnaireversion.id")
@@ -401,6 +409,7 @@ class Invitation(SQLModel, table=True):
     delivery_reply: str = ""
     last_reminded_at: datetime | None = None
     reminder_count: int = 0
+    withdrawn_at: datetime | None = None  # the link answers 410 "đã được thu hồi" from then on
 
 
 class FormState(StrEnum):
@@ -463,6 +472,8 @@ class OutboxMessage(SQLModel, table=True):
     status: str = Field(default=DeliveryStatus.QUEUED.value, index=True)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    # A message not sent by then is dropped (status "expired"): a reminder after the response deadline.
+    expires_at: datetime | None = None
     claimed_by: str = ""
     claimed_at: datetime | None = None
     # Until when the claim holds: the sending worker renews it while it sends, and only an expired lease
