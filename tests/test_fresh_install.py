@@ -14,8 +14,10 @@ from portal import create_app
 from portal.domain.campaigns import current_campaign
 from portal.extensions import db, make_engine
 from portal.models import Campaign
+from tests.conftest import log_in
 from tests.html_helpers import text_of
 from tests.test_cli import empty_database, invoke  # noqa: F401 - the fixture of a database with no schema
+from tests.test_isolation import ROUTES  # read at import: it builds an app of its own
 
 NEW_PASSWORD = "MatKhauMoi2026cchc"
 
@@ -82,3 +84,27 @@ def test_the_production_path_asks_the_ministry_for_a_campaign_and_then_every_rol
         assert province.get("/khao-sat/danh-sach/mau.xlsx").status_code == 200
     finally:
         db.engine.dispose()
+
+
+def test_no_page_fails_before_the_first_campaign(request, client, session, ministry_user, province_user,
+                                                 it_focal_user):
+    """Every page without ids in its URL, for every role, while no campaign is current: a page or a clear 409,
+    never a 500."""
+    campaign = current_campaign(session)
+    campaign.is_current, campaign.is_template = False, True
+    session.add(campaign)
+    session.commit()
+    failures = []
+    for user in (ministry_user, province_user, it_focal_user):
+        log_in(client, user)
+        for endpoint, method, rule, arguments in ROUTES:
+            if method != "GET" or arguments or endpoint in {"auth.logout"}:
+                continue
+            response = client.get(rule)
+            if response.status_code >= 500:
+                failures.append(f"{user.username} {rule}: {response.status_code}")
+            if response.status_code == 409 and "Bộ Nội vụ chưa mở đợt đánh giá nào" not in text_of(
+                    response.get_data(as_text=True)):
+                failures.append(f"{user.username} {rule}: 409 without the message")
+
+    assert failures == []
