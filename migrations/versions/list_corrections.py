@@ -1,7 +1,7 @@
 """lists: the merge record, dismissed namesakes, formula cells, departments a province adds
 
 Revision ID: list_corrections
-Revises: sessions_and_locks
+Revises: outbox_lease
 Create Date: 2026-12-03 06:30:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlmodel
 
 
 revision = 'list_corrections'
-down_revision = 'sessions_and_locks'
+down_revision = 'outbox_lease'
 branch_labels = None
 depends_on = None
 
