@@ -51,11 +51,12 @@ def create_app(config: Any = None) -> Flask:
     compress.init_app(app)
     mail.init_app(app)
     htmx.init_app(app)
-    from portal.input_cleaning import CleanedRequest
+    from portal.input_cleaning import CleanedRequest, StorableIntegerConverter
 
     # After htmx.init_app, which sets its own request class: this one extends it. No NUL or lone
     # surrogate from any form field or query argument reaches the database.
     app.request_class = CleanedRequest
+    app.url_map.converters["int"] = StorableIntegerConverter
     _init_login(app)
 
     from portal.assets import init_assets
