@@ -207,9 +207,19 @@ def _register_template_helpers(app: Flask) -> None:
     def _campaign_contact(campaign=None):
         """The contact of `campaign` (a page that has it) or of the current campaign, looked up only by the
         templates that show it."""
+        from sqlalchemy.exc import SQLAlchemyError
+
         from portal.domain.campaigns import contact_of, current_campaign
 
-        return contact_of(campaign or current_campaign(db.session), app.config.get("PORTAL_CONTACT", ""))
+        fallback = app.config.get("PORTAL_CONTACT", "")
+        if campaign is None:
+            try:
+                campaign = current_campaign(db.session)
+            except SQLAlchemyError:
+                # The "database unavailable" page shows this footer too: it must render with the server gone.
+                db.session.rollback()
+                return contact_of(None, fallback)
+        return contact_of(campaign, fallback)
 
 
 class _Lazy:
