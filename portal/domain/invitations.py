@@ -231,22 +231,36 @@ def invitation_forms(session: Session, invitation: Invitation) -> list:
     return [by_code[code].for_ministry(ministry) for code in invitation.form_codes.split(",") if code in by_code]
 
 
+PENDING_STATES = (DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value)
+
+
 def resend(
     session: Session, actor: User | None, invitation: Invitation, *, base_url: str, mail_domain: str,
-    secret: str | None = None, now: datetime | None = None, commit: bool = True,
-) -> None:
-    """Queue the invitation email again (same link) — after an address was corrected, say."""
+    secret: str | None = None, now: datetime | None = None, commit: bool = True, even_if_pending: bool = False,
+) -> bool:
+    """Queue the invitation email again (same link); False when one is already waiting to go.
+
+    The invitation's state is claimed with one conditional UPDATE, so of a double click, three clicks or
+    two IT focal points at once exactly one queues an email: one pending re-send per invitation.
+    `even_if_pending` skips that condition (an address corrected while the last email is on the wire).
+    """
     now = now or utcnow()
+    statement = update(Invitation).where(Invitation.id == invitation.id)
+    if not even_if_pending:
+        statement = statement.where(Invitation.delivery_status.not_in(PENDING_STATES))
+    claimed = session.exec(statement.values(delivery_status=DeliveryStatus.QUEUED.value, delivery_reply="")
+                           .execution_options(synchronize_session=False))
+    session.expire(invitation, ["delivery_status", "delivery_reply"])
+    if claimed.rowcount != 1:
+        return False
     person = session.get(Respondent, invitation.respondent_id)
     campaign = session.get(Campaign, invitation.campaign_id)
     _queue_email(session, "invitation", invitation, person, campaign, invitation_forms(session, invitation),
                  base_url=base_url, mail_domain=mail_domain, secret=secret, now=now)
-    invitation.delivery_status = DeliveryStatus.QUEUED.value
-    invitation.delivery_reply = ""
-    session.add(invitation)
     audit.record(session, actor, "Gửi lại thư mời", province_id=invitation.province_id, detail=person.email)
     if commit:
         session.commit()
+    return True
 
 
 # ---------------------------------------------------------------- reminders

@@ -86,8 +86,10 @@ def enqueue(
     """Add one message to the outbox. Does not commit: the caller commits it with its own changes,
     so that, say, a launch and its invitation emails are stored together or not at all."""
     now = now or utcnow()
+    from portal.domain.addresses import deliverable
+
     message = OutboxMessage(
-        kind=kind, to_addr=to_addr, subject=subject, body_text=body_text, body_html=body_html,
+        kind=kind, to_addr=deliverable(to_addr), subject=subject, body_text=body_text, body_html=body_html,
         invitation_id=invitation_id, province_id=province_id,
         bounce_token=secrets.token_hex(16), message_id=make_msgid(domain=mail_domain),
         status=QUEUED, attempts=0, next_attempt_at=now, queued_at=now, updated_at=now,
