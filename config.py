@@ -143,6 +143,21 @@ def _bounce_address(mail_domain: str) -> str:
     return value
 
 
+def outbox_batch_worst_case(batch: int, timeout: float, rate: float) -> float:
+    """Seconds a batch may take at worst: every message waits its pace and then the whole SMTP timeout."""
+    return batch * (timeout + (1.0 / rate if rate > 0 else 0.0))
+
+
+def check_outbox_lease(batch: int, timeout: float, rate: float, lease: int) -> None:
+    """Refuse a batch size, SMTP timeout and pace whose worst case outlasts the outbox lease."""
+    worst = outbox_batch_worst_case(batch, timeout, rate)
+    if worst > lease:
+        raise ConfigError(
+            f"PORTAL_OUTBOX_LEASE_SECONDS: a batch may take up to {worst:.0f} s (PORTAL_OUTBOX_BATCH {batch} × "
+            f"(PORTAL_MAIL_TIMEOUT {timeout:g} s + 1/PORTAL_MAIL_RATE)), longer than the lease of {lease} s; "
+            "use a smaller batch, a shorter timeout or a longer lease")
+
+
 class Config:
     """Built from the environment when instantiated, so tests can set variables first."""
 
@@ -223,12 +238,14 @@ class Config:
         self.PORTAL_MAIL_TIMEOUT = env_float("PORTAL_MAIL_TIMEOUT", 30.0, minimum=1.0)  # seconds per SMTP step
         self.PORTAL_OUTBOX_BATCH = env_int("PORTAL_OUTBOX_BATCH", 50, minimum=1)
         self.PORTAL_OUTBOX_INTERVAL = env_float("PORTAL_OUTBOX_INTERVAL", 5.0, minimum=0.1)  # seconds
-        self.PORTAL_OUTBOX_STUCK_MINUTES = env_int("PORTAL_OUTBOX_STUCK_MINUTES", 10, minimum=1)
-        if self.PORTAL_MAIL_RATE and self.PORTAL_OUTBOX_BATCH / self.PORTAL_MAIL_RATE >= \
-                self.PORTAL_OUTBOX_STUCK_MINUTES * 60 / 2:
-            # A batch still being sent when the sweep runs would be handed out again and sent twice.
-            raise ConfigError("PORTAL_OUTBOX_BATCH / PORTAL_MAIL_RATE: a batch must take well under "
-                              "PORTAL_OUTBOX_STUCK_MINUTES; use a smaller batch or a higher rate")
+        # A claimed batch is leased: the sending worker renews the lease as it goes, and the sweep takes back
+        # only rows whose lease expired (their worker died). The worst case of a batch must fit in the lease,
+        # so that a worker that cannot renew for a while still never has its batch handed to another.
+        if _env("PORTAL_OUTBOX_STUCK_MINUTES") is not None:
+            raise ConfigError("PORTAL_OUTBOX_STUCK_MINUTES: replaced by PORTAL_OUTBOX_LEASE_SECONDS (default 1800)")
+        self.PORTAL_OUTBOX_LEASE_SECONDS = env_int("PORTAL_OUTBOX_LEASE_SECONDS", 1800, minimum=10)
+        check_outbox_lease(self.PORTAL_OUTBOX_BATCH, self.PORTAL_MAIL_TIMEOUT, self.PORTAL_MAIL_RATE,
+                           self.PORTAL_OUTBOX_LEASE_SECONDS)
         # Bounce intake (portal/domain/bounces.py): a Maildir fed by the local mail server, or an IMAP folder
         # over TLS (certificate and host name checked). Neither set: no bounce intake runs.
         self.PORTAL_BOUNCE_MAILDIR = _env("PORTAL_BOUNCE_MAILDIR")

@@ -102,6 +102,10 @@ class Department(SQLModel, table=True):
     department_type_id: int | None = Field(default=None, foreign_key="departmenttype.id")
     ministry_id: int = Field(foreign_key="ministry.id")
     name: str
+    # Where a department particular to this province comes from: the seed's source, or who added it.
+    source: str = ""
+    added_by_id: int | None = Field(default=None, foreign_key="user.id")  # a province account that added it
+    added_at: datetime | None = None
 
 
 class RespondentGroup(SQLModel, table=True):
@@ -289,7 +293,11 @@ class RespondentList(SQLModel, table=True):
     version: int = 0
     source_filename: str = ""
     uploaded_at: datetime | None = None
-    check_notices: str = "[]"  # JSON: messages of the last check (merges, council priority …)
+    check_notices: str = "[]"  # JSON: messages of the last check (council priority, fixed phones …)
+    # JSON: every merge the portal made, kept across edits: [{"at", "rows": [gone, kept], "message"}]
+    merge_record: str = "[]"
+    # JSON: the keys of rows the officer confirmed are different people with one name (respondent_rules)
+    dismissed_namesakes: str = "[]"
     sent_at: datetime | None = None
     sent_by_id: int | None = Field(default=None, foreign_key="user.id")
     returned_at: datetime | None = None
@@ -323,6 +331,7 @@ class Respondent(SQLModel, table=True):
     search_text: str = ""  # folded name, email and unit, for diacritics-insensitive search
     problems: str = "[]"  # JSON: [{"column": …, "message": …}] from the last check
     error_count: int = 0
+    formula_cells: str = "{}"  # JSON: {value key: formula text} of cells the uploaded workbook held as formulas
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -451,6 +460,9 @@ class OutboxMessage(SQLModel, table=True):
     next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
     claimed_by: str = ""
     claimed_at: datetime | None = None
+    # Until when the claim holds: the sending worker renews it while it sends, and only an expired lease
+    # (its worker died) lets the sweep queue the row again.
+    lease_until: datetime | None = None
     last_reply: str = ""
     queued_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None

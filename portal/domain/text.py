@@ -34,3 +34,9 @@ def fold(value: object) -> str:
     decomposed = unicodedata.normalize("NFD", text)
     stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
     return unicodedata.normalize("NFC", stripped)
+
+
+# Shown when a file cannot be written (the disk or the quota is full): nothing was saved, so the person may
+# simply try again later.
+DISK_FULL_MESSAGE = ("Máy chủ tạm thời không còn đủ chỗ để lưu tệp nên chưa có gì được lưu. "
+                     "Vui lòng thử lại sau ít phút; nếu vẫn lỗi, hãy báo Bộ Nội vụ.")
