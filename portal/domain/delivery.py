@@ -8,7 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, or_
 from sqlmodel import Session, select
 
 from portal.domain import addresses, audit, invitations, spreadsheets
@@ -153,17 +153,9 @@ def correct_address(
     session.add(person)
     audit.record(session, actor, "Sửa địa chỉ email người được khảo sát", province_id=invitation.province_id,
                  detail=f"{person.full_name}: {old} → {email}")
-    # The correction and its re-sent invitation land together, or not at all. An email still waiting in the
-    # outbox (an earlier correction or "Gửi lại") goes to the new address instead: never two pending ones.
-    if not invitations.resend(session, actor, invitation, base_url=base_url, mail_domain=mail_domain, now=now,
-                              commit=False):
-        redirected = session.exec(
-            update(OutboxMessage).where(OutboxMessage.invitation_id == invitation.id,
-                                        OutboxMessage.status == DeliveryStatus.QUEUED.value)
-            .values(to_addr=email).execution_options(synchronize_session=False))
-        if redirected.rowcount == 0:  # the pending one is on the wire to the old address: send one more
-            invitations.resend(session, actor, invitation, base_url=base_url, mail_domain=mail_domain, now=now,
-                               commit=False, even_if_pending=True)
+    # The correction and its re-sent invitation land together, or not at all; never two emails waiting.
+    invitations.resend_to_corrected_address(session, actor, invitation, email, base_url=base_url,
+                                            mail_domain=mail_domain, now=now)
     session.commit()
     post_system_notice(session, invitation.province_id, f"Đầu mối CNTT đã sửa địa chỉ email của {person.full_name}",
                        f"{old} → {email}. Thư mời đã được gửi lại đến địa chỉ mới.")

@@ -153,7 +153,7 @@ def launch(app: Flask, session: Session, actor: User, province_ids: Iterable[int
         return invitations.launch(session, actor, campaign, None if province_ids is None else list(province_ids),
                                   base_url=app.config["PORTAL_BASE_URL"],
                                   mail_domain=app.config["PORTAL_MAIL_DOMAIN"],
-                                  tz_name=app.config["PORTAL_TIMEZONE"], now=now)
+                                  tz_name=app.config["PORTAL_TIMEZONE"], accept_sample=True, now=now)
 
 
 def launch_survey(
