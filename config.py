@@ -175,7 +175,12 @@ class Config:
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_NAME = "cchc_session" if not secure else "__Host-cchc_session"
-        self.PERMANENT_SESSION_LIFETIME = env_int("PORTAL_SESSION_HOURS", 8, minimum=1) * 3600
+        self.PERMANENT_SESSION_LIFETIME = env_int("PORTAL_SESSION_HOURS", 8, minimum=1) * 3600  # idle
+        # However active, a session ends this long after its login (a stolen cookie does not live forever).
+        self.PORTAL_SESSION_MAX_HOURS = env_int("PORTAL_SESSION_MAX_HOURS", 12, minimum=1)
+        # How many proxies in front of gunicorn append to X-Forwarded-For/-Proto/-Host (Werkzeug's
+        # ProxyFix): 1 behind the README's nginx. 0 trusts no such header, as when gunicorn faces clients.
+        self.PORTAL_PROXY_HOPS = env_int("PORTAL_PROXY_HOPS", 0, minimum=0)
         self.REMEMBER_COOKIE_SECURE = secure
         self.WTF_CSRF_TIME_LIMIT = None  # the session's lifetime bounds the token already
 
@@ -186,12 +191,17 @@ class Config:
         # Documents the portal keeps (the IT focal point's nomination), outside the web root (static/).
         self.PORTAL_UPLOAD_DIR = _env("PORTAL_UPLOAD_DIR", str(instance / "uploads"))
 
-        # Login throttling: per address (Flask-Limiter) and per account (in the database).
-        self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+        # Rate limits (Flask-Limiter): counted in the portal's own database by default (portaldb://), so
+        # every gunicorn worker, and every server on one PostgreSQL, shares one count per client.
+        self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "portaldb://")
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
         self.LOGIN_RATE_PER_ADDRESS = _env("PORTAL_LOGIN_RATE", "20 per 10 minutes")
+        # Login throttling per account and address, with an account-wide ceiling that slows down
+        # rather than locks (portal/domain/login_throttle.py).
         self.LOGIN_MAX_FAILURES = env_int("PORTAL_LOGIN_MAX_FAILURES", 5, minimum=1)
         self.LOGIN_LOCK_MINUTES = env_int("PORTAL_LOGIN_LOCK_MINUTES", 15, minimum=1)
+        self.LOGIN_ACCOUNT_CEILING = env_int("PORTAL_LOGIN_ACCOUNT_CEILING", 100, minimum=1)
+        self.LOGIN_SLOWDOWN_SECONDS = env_int("PORTAL_LOGIN_SLOWDOWN_SECONDS", 30, minimum=1)
 
         # Argon2id cost; tests lower it so that hashing does not dominate the run.
         self.PASSWORD_HASH_TIME_COST = env_int("PORTAL_PASSWORD_TIME_COST", 3, minimum=1)

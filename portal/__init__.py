@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, has_request_context, redirect, request, url_for
-from flask_login import current_user
+from flask import Flask, Response, has_request_context, redirect, request, session, url_for
+from flask_login import current_user, logout_user
 from sqlalchemy import text
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.extensions import compress, csrf, db, htmx, limiter, login_manager, mail
+from portal.sessions import StaffSessionInterface
 
 ROOT = Path(__file__).resolve().parent.parent
+# The session key holding when the person logged in (seconds since the epoch), for the absolute lifetime.
+SESSION_STARTED = "_started"
 
 
 def create_app(config: Any = None) -> Flask:
@@ -32,12 +38,24 @@ def create_app(config: Any = None) -> Flask:
 
     configure_hasher(app.config["PASSWORD_HASH_TIME_COST"], app.config["PASSWORD_HASH_MEMORY_KIB"])
 
+    if app.config["PORTAL_PROXY_HOPS"]:
+        # Behind nginx, the client's address, scheme and host come in X-Forwarded-*; only the entries the
+        # trusted proxies appended are read, so a client cannot pick its own address for the limits.
+        hops = app.config["PORTAL_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+    app.session_interface = StaffSessionInterface()  # none for respondents: their link is their credential
     db.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
     compress.init_app(app)
     mail.init_app(app)
     htmx.init_app(app)
+    from portal.input_cleaning import CleanedRequest
+
+    # After htmx.init_app, which sets its own request class: this one extends it. No NUL or lone
+    # surrogate from any form field or query argument reaches the database.
+    app.request_class = CleanedRequest
     _init_login(app)
 
     from portal.assets import init_assets
@@ -78,11 +96,15 @@ def _init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        ident, _, tail = user_id.partition(":")
-        if not ident.isdigit():
+        # "id:session_version:hash tail" (User.get_id): a session whose version was raised (logout, a
+        # password change or reset) or whose password changed since is refused, even with a valid cookie.
+        ident, _, rest = user_id.partition(":")
+        version, _, tail = rest.partition(":")
+        if not (ident.isascii() and ident.isdigit() and version.isascii() and version.isdigit()):
             return None
         user = db.session.get(User, int(ident))
-        if user is None or not user.is_active or user.password_hash[-12:] != tail:
+        if (user is None or not user.is_active or user.session_version != int(version)
+                or user.password_hash[-12:] != tail):
             return None
         return user
 
@@ -94,6 +116,15 @@ def _init_login(app: Flask) -> None:
             response.headers["HX-Redirect"] = target
             return response
         return redirect(target)
+
+    @app.before_request
+    def end_sessions_past_their_lifetime() -> None:
+        # PERMANENT_SESSION_LIFETIME is the idle limit, renewed by each request; this one is absolute.
+        started = session.get(SESSION_STARTED)
+        if started is not None and (not isinstance(started, (int, float))
+                                    or time.time() - started > app.config["PORTAL_SESSION_MAX_HOURS"] * 3600):
+            logout_user()
+            session.clear()
 
     @app.before_request
     def require_login() -> Response | None:
@@ -164,10 +195,48 @@ def _register_template_helpers(app: Flask) -> None:
     def header_context() -> dict[str, Any]:
         from portal.domain.notices import unread_count
 
-        unread = 0
+        unread: _Lazy | int = 0
         if has_request_context() and current_user.is_authenticated and current_user.province_id is not None:
-            unread = unread_count(db.session, current_user)
-        return {"unread_notices": unread, "demo_mode": app.config.get("PORTAL_DEMO", False)}
+            # Counted only when a template shows it: a fragment (a progress poll) has no header to count for.
+            user = current_user._get_current_object()
+            unread = _Lazy(lambda: unread_count(db.session, user))
+        return {"unread_notices": unread, "demo_mode": app.config.get("PORTAL_DEMO", False),
+                "campaign_contact": _campaign_contact}
+
+    def _campaign_contact(campaign=None):
+        """The contact of `campaign` (a page that has it) or of the current campaign, looked up only by the
+        templates that show it."""
+        from portal.domain.campaigns import contact_of, current_campaign
+
+        return contact_of(campaign or current_campaign(db.session), app.config.get("PORTAL_CONTACT", ""))
+
+
+class _Lazy:
+    """A number computed the first time a template reads it."""
+
+    def __init__(self, compute: Callable[[], int]) -> None:
+        self._compute = compute
+        self._value: int | None = None
+
+    @property
+    def value(self) -> int:
+        if self._value is None:
+            self._value = self._compute()
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __int__(self) -> int:
+        return self.value
+
+    def __eq__(self, other: object) -> bool:
+        return self.value == other
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def _security_headers(response: Response) -> Response:
@@ -180,6 +249,9 @@ def _security_headers(response: Response) -> Response:
         "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
         "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     )
+    if request.is_secure:
+        # The portal is served over https (as seen after ProxyFix): browsers must never fall back to http.
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     if response.mimetype == "text/html" and "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "no-store"
     return response

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -52,6 +52,12 @@ class Campaign(SQLModel, table=True):
     list_deadline: date
     self_assessment_deadline: date
     response_deadline: date
+    # Whom provinces and respondents ask about the campaign, as the dispatch names them; shown on survey
+    # pages, the invalid-link page, invitations and reminders, and the staff footer.
+    contact_name: str = ""
+    contact_unit: str = ""
+    contact_phone: str = ""
+    contact_email: str = ""
 
 
 class Province(SQLModel, table=True):
@@ -102,6 +108,10 @@ class Department(SQLModel, table=True):
     department_type_id: int | None = Field(default=None, foreign_key="departmenttype.id")
     ministry_id: int = Field(foreign_key="ministry.id")
     name: str
+    # Where a department particular to this province comes from: the seed's source, or who added it.
+    source: str = ""
+    added_by_id: int | None = Field(default=None, foreign_key="user.id")  # a province account that added it
+    added_at: datetime | None = None
 
 
 class RespondentGroup(SQLModel, table=True):
@@ -149,8 +159,9 @@ class User(SQLModel, table=True):
     password_hash: str
     must_change_password: bool = True
     is_active: bool = True
-    failed_logins: int = 0
-    locked_until: datetime | None = None
+    # Part of every session's id (get_id): raising it ends every open session of the account at once
+    # (logout, password change or reset, account disabled), since a signed cookie cannot be taken back.
+    session_version: int = 0
     last_login_at: datetime | None = None
     password_changed_at: datetime | None = None
     registered_at: datetime | None = None  # IT focal points: when the province registered them
@@ -166,8 +177,8 @@ class User(SQLModel, table=True):
         return False
 
     def get_id(self) -> str:
-        # The hash's tail changes with the password, so changing it ends other sessions.
-        return f"{self.id}:{self.password_hash[-12:]}"
+        # The session version, and the hash's tail (which changes with the password), end old sessions.
+        return f"{self.id}:{self.session_version}:{self.password_hash[-12:]}"
 
     @property
     def is_ministry(self) -> bool:
@@ -176,6 +187,29 @@ class User(SQLModel, table=True):
     @property
     def role_label(self) -> str:
         return ROLE_LABELS.get(Role(self.role), self.role)
+
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Password checks of one account from one client address ("*": from anywhere) in the current window.
+
+    Times are seconds since the epoch, so that one atomic UPSERT can compare and reset them the same way
+    on SQLite and PostgreSQL (portal/domain/login_throttle.py).
+    """
+
+    username: str = Field(primary_key=True)
+    source: str = Field(primary_key=True)
+    attempts: int = 0
+    window_start: float = 0.0
+    last_attempt_at: float = 0.0
+
+
+class RateLimitCounter(SQLModel, table=True):
+    """A Flask-Limiter counter shared by every gunicorn worker (portal/ratelimit_storage.py)."""
+
+    key: str = Field(primary_key=True)
+    count: int = 0
+    expires_at: float = 0.0  # seconds since the epoch
 
 
 class NominationDocument(SQLModel, table=True):
@@ -265,7 +299,11 @@ class RespondentList(SQLModel, table=True):
     version: int = 0
     source_filename: str = ""
     uploaded_at: datetime | None = None
-    check_notices: str = "[]"  # JSON: messages of the last check (merges, council priority …)
+    check_notices: str = "[]"  # JSON: messages of the last check (council priority, fixed phones …)
+    # JSON: every merge the portal made, kept across edits: [{"at", "rows": [gone, kept], "message"}]
+    merge_record: str = "[]"
+    # JSON: the keys of rows the officer confirmed are different people with one name (respondent_rules)
+    dismissed_namesakes: str = "[]"
     sent_at: datetime | None = None
     sent_by_id: int | None = Field(default=None, foreign_key="user.id")
     returned_at: datetime | None = None
@@ -299,6 +337,7 @@ class Respondent(SQLModel, table=True):
     search_text: str = ""  # folded name, email and unit, for diacritics-insensitive search
     problems: str = "[]"  # JSON: [{"column": …, "message": …}] from the last check
     error_count: int = 0
+    formula_cells: str = "{}"  # JSON: {value key: formula text} of cells the uploaded workbook held as formulas
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -351,8 +390,13 @@ class Invitation(SQLModel, table=True):
     portal/domain/invitations.py), so a copy of the database alone cannot answer.
     """
 
+    # The progress pages and their polls read one province's invitations of one campaign.
+    __table_args__ = (Index("ix_invitation_province_campaign", "province_id", "campaign_id"),)
+
     id: int | None = Field(default=None, primary_key=True)
-    respondent_id: int = Field(foreign_key="respondent.id", unique=True)
+    # None once the province removed the person from a list already launched: the invitation stays,
+    # withdrawn, so its link can say so and the audit log keeps what happened.
+    respondent_id: int | None = Field(default=None, foreign_key="respondent.id", unique=True)
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
     province_id: int = Field(foreign_key="province.id", index=True)
     questionnaire_version_id: int = Field(foreign_key="questionnaireversion.id")
@@ -365,6 +409,7 @@ class Invitation(SQLModel, table=True):
     delivery_reply: str = ""
     last_reminded_at: datetime | None = None
     reminder_count: int = 0
+    withdrawn_at: datetime | None = None  # the link answers 410 "đã được thu hồi" from then on
 
 
 class FormState(StrEnum):
@@ -376,7 +421,9 @@ class FormState(StrEnum):
 class FormProgress(SQLModel, table=True):
     """Whether a respondent has answered a form: all a province may know, never the answers."""
 
-    __table_args__ = (UniqueConstraint("invitation_id", "form_code"),)
+    # The province's counts by state (progress summary, polls) are read from the index alone.
+    __table_args__ = (UniqueConstraint("invitation_id", "form_code"),
+                      Index("ix_formprogress_province_state", "province_id", "state"))
 
     id: int | None = Field(default=None, primary_key=True)
     invitation_id: int = Field(foreign_key="invitation.id", index=True)
@@ -425,6 +472,8 @@ class OutboxMessage(SQLModel, table=True):
     status: str = Field(default=DeliveryStatus.QUEUED.value, index=True)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    # A message not sent by then is dropped (status "expired"): a reminder after the response deadline.
+    expires_at: datetime | None = None
     claimed_by: str = ""
     claimed_at: datetime | None = None
     # Until when the claim holds: the sending worker renews it while it sends, and only an expired lease

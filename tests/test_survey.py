@@ -23,6 +23,7 @@ from portal.domain.invitations import response_key
 from portal.models import Answer, FormProgress, FormState, Invitation, OutboxMessage, RespondentGroup
 from tests.conftest import log_in
 from tests.html_helpers import text_of
+from tests.support.statements import count_statements
 from tests.support.survey import (
     AFTER_DEADLINE,
     DURING_SURVEY,
@@ -442,6 +443,17 @@ def test_guessing_links_is_rate_limited_per_address_while_good_links_keep_workin
     assert colleague.get(f"/phieu/{wrong[0]}", environ_base=office).status_code == 404
 
 
+@pytest.mark.parametrize("ident", ["³", "١٢", "１", "²⁵", "\u0663"])
+def test_tokens_with_non_ascii_digits_are_an_invalid_link_and_count_as_guesses(guess_limit, app, survey, ident):
+    guesser = app.test_client()
+    mac = survey.invitations[0].token.partition(".")[2]
+
+    statuses = [guesser.get(f"/phieu/{ident}.{mac}").status_code for _ in range(5)]
+    statuses.append(guesser.get(f"/phieu/{ident}.x/DP-HDND").status_code)
+
+    assert statuses == [404] * 5 + [429]
+
+
 # ---------------------------------------------------------------- re-sent invitations
 
 
@@ -547,3 +559,46 @@ def test_the_province_reaches_no_answer_anywhere_and_sees_only_the_state(request
     assert f"{LOCALITY}: Đã nộp phiếu" in row and f"{MINISTRY}: Đang trả lời" in row
     # The survey pages behind the link are the respondent's; logging in gives the province nothing there.
     assert staff.get(f"/phieu/{person.invitation.id}").status_code == 404
+
+
+
+# ---------------------------------------------------------------- what a respondent's request costs
+
+
+def survey_requests(person: SentInvitation, form) -> list[tuple[str, str, dict | None]]:
+    draft = {**first_half(form, complete_answers(form)), "action": "save"}
+    return [("GET", person.url, None), ("GET", person.form_url(form.code), None),
+            ("POST", person.form_url(form.code), draft), ("POST", person.form_url(form.code), draft),
+            ("GET", person.form_url(form.code), None)]
+
+
+def test_a_respondents_page_or_saved_draft_takes_one_or_two_statements(app, client, session, survey):
+    person = survey.of_group("LD_SO")
+    form = form_def(session, person.form_codes[0])
+    client.get(person.form_url(form.code))  # the questionnaire is parsed once per process, here
+    counts = []
+    for method, path, data in survey_requests(person, form):
+        with app.app_context(), count_statements() as statements:
+            response = client.open(path, method=method, data=data)
+        assert response.status_code == 200, (method, path, response.status_code)
+        counts.append((method, path, len(statements), [s[:60] for s in statements]))
+
+    # GET: the visit (invitation, person, campaign, extension, form states, saved answer in one SELECT).
+    # POST: the visit and the saved answer; the first save of a form also marks it started.
+    assert [c[2] for c in counts] == [1, 1, 3, 2, 1], counts
+
+
+@pytest.mark.parametrize("staff_cookie", [False, True], ids=["no cookie", "a staff session in the same browser"])
+def test_respondent_pages_write_no_session_cookie(client, session, survey, ministry_user, staff_cookie):
+    if staff_cookie:
+        log_in(client, ministry_user)
+        with client.session_transaction() as sess:
+            sess.permanent = True  # as a real login makes it: refreshed on every response of the portal
+    person = survey.of_group("LD_SO")
+    form = form_def(session, person.form_codes[0])
+
+    for method, path, data in survey_requests(person, form) + [("POST", person.submit_url(form.code), None)]:
+        response = client.open(path, method=method, data=data)
+        assert response.status_code in {200, 303, 422}, (method, path, response.status_code)
+        assert "Set-Cookie" not in response.headers, (method, path, response.headers.getlist("Set-Cookie"))
+        assert "Cookie" not in response.headers.get("Vary", ""), (method, path)

@@ -1,7 +1,7 @@
 """Outbox claims carry a lease the sending worker renews; the sweep takes back only expired leases
 
 Revision ID: outbox_lease
-Revises: delivery_intake
+Revises: sessions_and_locks
 Create Date: 2026-12-03 06:30:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlmodel
 
 
 revision = 'outbox_lease'
-down_revision = 'delivery_intake'
+down_revision = 'sessions_and_locks'
 branch_labels = None
 depends_on = None
 

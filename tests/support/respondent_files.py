@@ -33,7 +33,7 @@ HA_NOI_DEPARTMENTS = {
     "Sở Tài nguyên và Môi trường": "Bộ Tài nguyên và Môi trường",
     "Sở Thông tin và Truyền thông": "Bộ Thông tin và Truyền thông",
     "Sở Lao động - Thương binh và Xã hội": "Bộ Lao động - Thương binh và Xã hội",
-    "Sở Văn hóa, Thể thao và Du lịch": "Bộ Văn hóa, Thể thao và Du lịch",
+    "Sở Văn hóa và Thể thao": "Bộ Văn hóa, Thể thao và Du lịch", "Sở Du lịch": "Bộ Văn hóa, Thể thao và Du lịch",
     "Sở Khoa học và Công nghệ": "Bộ Khoa học và Công nghệ", "Sở Giáo dục và Đào tạo": "Bộ Giáo dục và Đào tạo",
     "Sở Y tế": "Bộ Y tế", "Thanh tra thành phố": "Thanh tra Chính phủ",
     "Văn phòng Ủy ban nhân dân thành phố": "Văn phòng Chính phủ",
@@ -62,9 +62,11 @@ _GIVEN = ["An", "Bình", "Cường", "Dũng", "Giang", "Hà", "Hải", "Hạnh",
 
 
 def people_names() -> Iterable[str]:
-    """Distinct, plausible Vietnamese names: 6,400 of them before any repeats."""
-    for given, surname, middle in itertools.product(_GIVEN, _SURNAMES, _MIDDLE):
-        yield f"{surname} {middle} {given}"
+    """Distinct, plausible Vietnamese names, as many as asked: the first 6,400 with one given name, then
+    the same with a second one ("Nguyễn Văn An Bình"), so a 20,000-row list never runs out."""
+    for second in ("", *_GIVEN):
+        for given, surname, middle in itertools.product(_GIVEN, _SURNAMES, _MIDDLE):
+            yield f"{surname} {middle} {given} {second}".rstrip()
 
 
 def realistic_rows(count: int) -> list[list[str]]:
