@@ -485,7 +485,7 @@ def dismiss_namesake(
     """The officer confirms that rows with one name in one unit are different people: the warning goes,
     for good (until a contact of theirs changes), and the decision is audited."""
     _require_editable(rlist, campaign, tz_name, now)
-    key = key.strip()[:600]
+    key = key.strip()[:4000]
     names = session.exec(select(Respondent.full_name, Respondent.row_number, Respondent.problems)
                          .where(Respondent.list_id == rlist.id)).all()
     rows = [number for _, number, problems in names
