@@ -216,11 +216,8 @@ def _register_template_helpers(app: Flask) -> None:
             try:
                 campaign = current_campaign(db.session)
             except SQLAlchemyError:
-                # The page saying the database is unavailable must still render: show the configured unit.
-                try:
-                    db.session.rollback()
-                except SQLAlchemyError:
-                    pass
+                # The "database unavailable" page shows this footer too: it must render with the server gone.
+                db.session.rollback()
                 return contact_of(None, fallback)
         return contact_of(campaign, fallback)
 
