@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from datetime import timedelta
@@ -24,6 +23,7 @@ from portal.domain import outbox
 from portal.models import OutboxMessage, utcnow
 from tests.domain.test_outbox import MAIL_DOMAIN, mail_config, queue
 from tests.support.smtp import SmtpSink
+from tests.support.threads import race
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -174,23 +174,16 @@ def test_two_worker_processes_on_one_database_never_send_a_message_twice(session
 
 def test_two_workers_in_threads_racing_batch_after_batch_never_send_a_message_twice(app, session, sink):
     queue(session, 60)
-    barrier = threading.Barrier(2)
-    tried: dict[str, int] = {}
 
-    def work(name: str) -> None:
-        barrier.wait()
+    def work(name: str) -> int:
         total = 0
         while (count := outbox.run_once(app, name, limit=4)) or statuses_left(app):
             total += count
-        tried[name] = total
+        return total
 
-    threads = [threading.Thread(target=work, args=(name,)) for name in ("a:1", "b:2")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    tried = race(lambda: work("a:1"), lambda: work("b:2"))
 
-    assert sum(tried.values()) == 60
+    assert sum(tried) == 60
     assert sink.count() == 60
     assert_each_delivered_once(session, sink)
 
