@@ -11,8 +11,8 @@ from sqlmodel import select
 
 from portal.domain import accounts, notices
 from portal.models import NoticeRead, Role, User
-from tests.conftest import HA_NOI, PASSWORD, log_in, make_user
-from tests.html_helpers import csrf_token, text_of
+from tests.support.accounts import HA_NOI, PASSWORD, log_in, make_user
+from tests.support.html import csrf_token, text_of
 
 NEW_PASSWORD = "ChiSoCCHC2022moi"
 WRONG_CREDENTIALS = "Tên đăng nhập hoặc mật khẩu không đúng."
@@ -357,12 +357,6 @@ def test_the_address_limit_leaves_other_addresses_and_the_login_page_alone(limit
 
 # ---------------------------------------------------------------- CSRF
 
-
-@pytest.fixture
-def csrf_client(app_config, request):
-    """A client of an app that checks CSRF tokens, as in production."""
-    app_config["WTF_CSRF_ENABLED"] = True
-    return request.getfixturevalue("client")
 
 
 def test_login_without_a_csrf_token_is_refused_with_the_vietnamese_page(csrf_client, province_user):

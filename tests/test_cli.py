@@ -14,7 +14,7 @@ from portal import create_app
 from portal.domain import accounts
 from portal.extensions import db, make_engine
 from portal.models import Campaign, District, Notice, Province, Role, User
-from tests.conftest import make_user
+from tests.support.accounts import make_user
 from tests.support.database import create_postgres_database, drop_postgres_database
 
 DEMO_PASSWORD = "ChayThu2021demo"

@@ -9,9 +9,9 @@ import pytest
 
 from portal import mailsink
 from portal.domain import outbox
-from tests.conftest import log_in
-from tests.domain.test_outbox import MAIL_DOMAIN, queue
-from tests.support.smtp import free_port
+from tests.support.accounts import log_in
+from tests.support.outbox import queue
+from tests.support.smtp import MAIL_DOMAIN, free_port
 
 
 @pytest.fixture

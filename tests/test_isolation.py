@@ -21,7 +21,7 @@ from portal.domain import notices
 from portal.domain.campaigns import current_campaign
 from portal.models import AuditEntry, NoticeRead, Respondent, RespondentList, User
 from portal.permissions import is_public
-from tests.conftest import HA_NOI, HAI_PHONG, log_in
+from tests.support.accounts import HA_NOI, HAI_PHONG, log_in
 
 PUBLIC = "public"  # anyone, logged in or not
 ANY_LOGGED_IN = "any logged in"  # every role, each sees its own

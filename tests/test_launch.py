@@ -25,8 +25,8 @@ from portal.models import (
     Respondent,
     RespondentList,
 )
-from tests.conftest import HA_NOI, HAI_PHONG, log_in
-from tests.html_helpers import text_of
+from tests.support.accounts import HA_NOI, HAI_PHONG, log_in
+from tests.support.html import text_of
 from tests.support.survey import AFTER_DEADLINE, DURING_SURVEY, load_questionnaire, send_list
 
 LAUNCH = "/bo/phat-hanh"

@@ -13,8 +13,8 @@ import pytest
 from portal.assets import htmx_path
 from portal.domain import notices
 from portal.models import Role
-from tests.conftest import HA_NOI, PASSWORD, log_in, make_user
-from tests.html_helpers import form_fields
+from tests.support.accounts import HA_NOI, PASSWORD, log_in, make_user
+from tests.support.html import form_fields
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 ONE_YEAR = "public, max-age=31536000, immutable"

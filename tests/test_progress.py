@@ -34,9 +34,9 @@ from portal.domain import answers, bounces, delivery, invitations, outbox, progr
 from portal.domain.text import fold
 from portal.extensions import db
 from portal.models import Answer, Invitation, OutboxMessage, Province, Respondent, RespondentGroup, Role
-from tests.conftest import HA_NOI, HAI_PHONG, log_in, make_user
-from tests.html_helpers import text_of
+from tests.support.accounts import HA_NOI, HAI_PHONG, log_in, make_user
 from tests.support.big_list import generated_rows
+from tests.support.html import text_of
 from tests.support.survey import (
     AFTER_DEADLINE,
     DURING_SURVEY,

@@ -14,8 +14,8 @@ from sqlmodel import Session, select
 
 from portal.domain import invitations
 from portal.models import DeliveryStatus, Invitation, OutboxMessage, ReminderSchedule
-from tests.conftest import HAI_PHONG, log_in
-from tests.html_helpers import text_of
+from tests.support.accounts import HAI_PHONG, log_in
+from tests.support.html import text_of
 from tests.support.survey import (
     DURING_SURVEY,
     TZ,

@@ -1,4 +1,4 @@
-from tests.conftest import log_in
+from tests.support.accounts import log_in
 
 
 def test_login_page_is_titled_for_officials(client):

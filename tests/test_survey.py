@@ -21,8 +21,8 @@ from sqlmodel import Session, select
 from portal.domain import invitations
 from portal.domain.invitations import response_key
 from portal.models import Answer, FormProgress, FormState, Invitation, OutboxMessage, RespondentGroup
-from tests.conftest import log_in
-from tests.html_helpers import text_of
+from tests.support.accounts import log_in
+from tests.support.html import text_of
 from tests.support.survey import (
     AFTER_DEADLINE,
     DURING_SURVEY,

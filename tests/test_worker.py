@@ -21,17 +21,12 @@ from sqlmodel import func, select
 from portal import jobs
 from portal.domain import outbox
 from portal.models import OutboxMessage, utcnow
-from tests.domain.test_outbox import MAIL_DOMAIN, mail_config, queue
-from tests.support.smtp import SmtpSink
+from tests.support.outbox import queue
+from tests.support.smtp import MAIL_DOMAIN, SmtpSink, mail_config
 from tests.support.threads import race
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-@pytest.fixture
-def sink():
-    with SmtpSink() as running:
-        yield running
 
 
 @pytest.fixture
