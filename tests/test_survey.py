@@ -478,6 +478,23 @@ def test_the_answer_table_holds_no_respondent_id_email_or_name(app, client, sess
     for identity in (person.respondent.full_name, person.respondent.email, person.respondent.phone, person.token,
                      person.token.partition(".")[2]):
         assert identity not in stored
+    # Every column accounted for, so none can carry the invitation's or the respondent's id: the key is an
+    # HMAC (64 hex digits, nothing readable around it, another secret gives another key) ...
+    assert re.fullmatch(r"[0-9a-f]{64}", row.response_key)
+    assert row.response_key != response_key(person.invitation.id, form.code, "another-secret-" + "x" * 40)
+    # ... the other columns hold exactly what the results need ...
+    assert (row.campaign_id, row.province_id, row.group_code, row.form_code, row.questionnaire_version_id,
+            row.submitted) == (survey.campaign.id, survey.province.id, "LD_SO", form.code,
+                               person.invitation.questionnaire_version_id, True)
+    assert row.ministry_code is None or re.fullmatch(r"[A-Z_]+", row.ministry_code)
+    # ... and the answers are the questions' answers, nothing else.
+    posted = complete_answers(form, text=SECRET_TEXT)
+    answers = json.loads(row.answers)
+    assert set(answers) == set(posted)
+    for question, value in answers.items():
+        given = value if isinstance(value, list) else [value]
+        assert [str(item) for item in given] == posted[question] or [float(item) for item in given] == [
+            float(item) for item in posted[question]], question
 
 
 def _links(html: str, base: str) -> list[str]:
