@@ -129,6 +129,14 @@ def _nomination_of(session: Session, owner: User) -> int:
     return document.id
 
 
+def _questionnaire_version(session: Session):
+    """The campaign's questionnaire (the sample), loaded once: its version and forms exist for the pages."""
+    from portal.domain import questionnaires
+    from tests.support.survey import load_questionnaire
+
+    return questionnaires.current_version(session, current_campaign(session)) or load_questionnaire(session)
+
+
 # For each URL argument, how to make a row that belongs to the *other* province (`owner` is Hải Phòng's account).
 # A new route whose URL has another argument must add its maker here, or the matrix fails naming it.
 ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
@@ -142,8 +150,8 @@ ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
     "document_id": _nomination_of,
     # Ids of the campaign's own things, which belong to no province: any value tests the guard.
     "schedule_id": lambda session, owner: 1,
-    "number": lambda session, owner: 1,
-    "form_code": lambda session, owner: "DP",
+    "number": lambda session, owner: _questionnaire_version(session).version,
+    "form_code": lambda session, owner: _questionnaire_version(session) and "DP-LDSO",
 }
 
 # One form posted to every POST route: a field for what each route changes, so that a missing guard
@@ -340,11 +348,16 @@ def test_province_staff_get_403_on_every_ministry_route(request, app, client, se
 @pytest.mark.parametrize(("endpoint", "method", "arguments"), routes_with(MINISTRY_ONLY, method="GET"))
 def test_the_ministry_reaches_every_ministry_page(app, client, session, ministry_user, other_province_user, endpoint,
                                                  method, arguments):
-    """The control for the 403s above: the ministry is let through (a download of something not made yet is 404)."""
+    """The control for the 403s above: with real ids (the other province's list, the loaded questionnaire's version
+    and form) the ministry gets each page itself, so a 403 there is the guard and nothing else."""
+    from portal.domain import lists
+
+    lists.get_or_create_list(session, current_campaign(session), other_province_user.province_id)
+    session.commit()
     log_in(client, ministry_user)
     url = build_url(app, session, endpoint, arguments, other_province_user)
 
-    assert send(client, method, url).status_code in {200, 404}
+    assert send(client, method, url).status_code == 200
 
 
 # ---------------------------------------------------------------- (d) another province's rows
