@@ -156,7 +156,9 @@ def test_the_portal_keeps_working_after_an_error(broken_app, province_user):
     log_in(client, province_user)
     client.get("/hong")
 
-    assert client.get("/").status_code == 200
+    home = client.get("/")
+    assert home.status_code == 200
+    assert "Tài khoản của Ủy ban nhân dân Thành phố Hà Nội" in text_of(home.get_data(as_text=True))
 
 
 # ---------------------------------------------------------------- CSRF

@@ -26,7 +26,8 @@ from tests.support.html import text_of
 from tests.support.survey import (
     AFTER_DEADLINE,
     DURING_SURVEY,
-    JUST_BEFORE_DEADLINE,
+    FIRST_MOMENT_AFTER_DEADLINE,
+    LAST_MOMENT_OF_DEADLINE,
     LaunchedSurvey,
     SentInvitation,
     complete_answers,
@@ -339,11 +340,18 @@ def test_a_draft_saved_from_a_stale_tab_after_submission_does_not_overwrite_the_
 # ---------------------------------------------------------------- the deadline
 
 
-def test_forms_are_open_until_the_last_second_of_the_deadline_day(client, session, survey, during_survey):
+def test_forms_are_open_and_take_a_submission_until_the_last_moment_of_the_deadline_day(
+        app, client, session, survey, during_survey):
     person = survey.of_group("HDND")
-    during_survey.move_to(JUST_BEFORE_DEADLINE, tick=False)
+    form = form_def(session, "DP-HDND")
+    during_survey.move_to(LAST_MOMENT_OF_DEADLINE, tick=False)
 
-    assert client.get(person.form_url("DP-HDND")).status_code == 200
+    assert client.get(person.form_url(form.code)).status_code == 200
+    submit_completely(client, person, form.code, complete_answers(form))
+
+    assert stored_answer(app, session, person, form.code).submitted
+    during_survey.move_to(FIRST_MOMENT_AFTER_DEADLINE, tick=False)
+    assert client.get(survey.of_group("HDND", 1).form_url(form.code)).status_code == 410  # a moment later: closed
 
 
 def test_after_the_response_deadline_the_forms_are_closed_and_nothing_is_saved(app, client, session, survey,
