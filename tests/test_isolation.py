@@ -137,6 +137,17 @@ def _questionnaire_version(session: Session):
     return questionnaires.current_version(session, current_campaign(session)) or load_questionnaire(session)
 
 
+def _added_department_of(session: Session, owner: User) -> int:
+    """A department the other province added to its own list; only the ministry may correct it."""
+    from portal.models import Department
+
+    department = Department(province_id=owner.province_id, ministry_id=1, name=SECRET_TITLE,
+                            added_by_id=owner.id)
+    session.add(department)
+    session.commit()
+    return department.id
+
+
 # For each URL argument, how to make a row that belongs to the *other* province (`owner` is Hải Phòng's account).
 # A new route whose URL has another argument must add its maker here, or the matrix fails naming it.
 ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
@@ -148,6 +159,7 @@ ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
     "request_id": _request_of,
     "message_id": _kept_message_of,
     "document_id": _nomination_of,
+    "department_id": _added_department_of,
     # Ids of the campaign's own things, which belong to no province: any value tests the guard.
     "schedule_id": lambda session, owner: 1,
     "number": lambda session, owner: _questionnaire_version(session).version,
@@ -177,6 +189,10 @@ POST_FORM = {
     "reason": "Không được phép",
     "until": "30/01/2030",
     "extension_until": "30/01/2030",
+    # a department a province adds, or the ministry corrects; dismissing a namesake warning
+    "ten": "Sở không được phép thêm",
+    "bo": "1",
+    "key": "khong-duoc-phep",
     # the survey: the ministry's launch and reminder days, the province's reminders
     "scope": "all",
     "send_on": "20/02/2022",

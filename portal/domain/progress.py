@@ -163,7 +163,7 @@ def respondent_page(
         conditions.append(and_(Invitation.id.is_not(None), Invitation.first_opened_at.is_(None)))
     elif show == "loi-gui":
         conditions.append(Invitation.delivery_status.in_(FAILED_STATES))
-    elif show.isdigit():
+    elif show.isascii() and show.isdigit() and len(show) < 10:  # "³" or a 30-digit number: no group
         conditions.append(Respondent.group_id == int(show))
     base = (select(Respondent, Invitation).select_from(Respondent)
             .join(Invitation, Invitation.respondent_id == Respondent.id, isouter=True).where(*conditions))

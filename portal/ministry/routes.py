@@ -10,6 +10,7 @@ from portal.domain import (
     accounts,
     audit,
     campaign_admin,
+    departments,
     invitations,
     it_focal,
     lists,
@@ -69,7 +70,7 @@ def notices_page():
     error = None
     if request.method == "POST":
         audience = request.form.get("audience", "all")
-        chosen = [int(v) for v in request.form.getlist("province_ids") if v.isdigit()]
+        chosen = [int(v) for v in request.form.getlist("province_ids") if v.isascii() and v.isdigit()]
         try:
             notice = notices.post_notice(db.session, current_user, request.form.get("title", ""),
                                          request.form.get("body", ""),
@@ -156,7 +157,10 @@ def province_list(province_id: int):
     item, province, rlist = _province_list(province_id)
     page = lists.review_page(db.session, rlist, show=request.args.get("loc", ""), query=request.args.get("q", ""),
                              page=request.args.get("trang", 1, type=int)) if rlist else None
+    # The merge record is the province's working file until it sends; then the ministry sees it too.
+    merges = lists.merge_record(rlist) if rlist and rlist.status == "sent" else []
     return render_template("ministry/province_list.html", campaign=item, province=province, rlist=rlist, page=page,
+                           merges=merges,
                            summary=lists.summary(db.session, rlist, item),
                            groups={g.id: g for g in lists.campaign_groups(db.session, item)},
                            deadline=lists.deadline_of(rlist, item), problems_of=lists.row_problems,
@@ -210,6 +214,30 @@ def export_list(province_id: int):
     return xlsx_download(data, f"danh-sach-khao-sat-{province.slug}.xlsx")
 
 
+@bp.get("/so-nganh-dia-phuong")
+def province_departments():
+    """Every department a province added to its own list of departments, to review and correct."""
+    return render_template("ministry/province_departments.html",
+                           rows=departments.additions(db.session), ministries=departments.ministries(db.session))
+
+
+@bp.post("/so-nganh-dia-phuong/<int:department_id>")
+def correct_province_department(department_id: int):
+    department = db.session.get(Department, department_id)
+    if department is None or department.added_by_id is None:
+        abort(404)
+    try:
+        departments.correct_department(db.session, current_user, department, current_campaign(db.session),
+                                       request.form.get("ten", ""), request.form.get("bo", type=int),
+                                       request.form.get("ly_do", ""))
+    except departments.DepartmentError as problem:
+        db.session.rollback()
+        flash(problem.message, "error")
+    else:
+        flash(f"Đã sửa “{department.name}”; tỉnh đã được thông báo.", "success")
+    return redirect(url_for("ministry.province_departments") + f"#d-{department_id}", code=303)
+
+
 # ---------------------------------------------------------------- launching the survey, reminders
 
 
@@ -219,7 +247,7 @@ def launch():
     tz = current_app.config["PORTAL_TIMEZONE"]
     if request.method == "POST":
         chosen = None if request.form.get("scope") == "all" else [
-            int(v) for v in request.form.getlist("province_ids") if v.isdigit()]
+            int(v) for v in request.form.getlist("province_ids") if v.isascii() and v.isdigit()]
         try:
             if chosen is not None and not chosen:
                 raise invitations.LaunchError("Vui lòng chọn ít nhất một tỉnh, thành phố.")

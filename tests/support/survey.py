@@ -125,7 +125,7 @@ def send_list(
                       "danh-sach-mau.xlsx", now=now)
     session.refresh(rlist)
     assert lists.send_list(session, account, rlist, campaign, province, version=rlist.version, tz_name=tz_name,
-                           now=now)
+                           confirmed_warnings=True, now=now)
     assert rlist.status == ListStatus.SENT
     return rlist
 
