@@ -583,3 +583,24 @@ def test_the_province_reaches_no_answer_anywhere_and_sees_only_the_state(request
     assert f"{LOCALITY}: Đã nộp phiếu" in row and f"{MINISTRY}: Đang trả lời" in row
     # The survey pages behind the link are the respondent's; logging in gives the province nothing there.
     assert staff.get(f"/phieu/{person.invitation.id}").status_code == 404
+
+
+def test_the_final_submit_of_an_incomplete_form_is_refused_naming_each_missing_question_and_keeps_the_draft(
+        app, client, session, survey):
+    person = survey.of_group("LD_SO")
+    form = form_def(session, "DP-LDSO")
+    half = first_half(form, complete_answers(form))
+    save(client, person, form.code, half)
+    missing = [q for q in form.questions if q.id not in half and q.required]
+    assert missing
+
+    response = client.post(person.submit_url(form.code))  # the confirmation posted without the form's own check
+
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    for question in missing:
+        assert f'href="#q-{question.id}"' in page or f'href="#f-{question.id}"' in page, question.id
+    row = stored_answer(app, session, person, form.code)
+    assert not row.submitted and row.submitted_at is None
+    assert set(json.loads(row.answers)) == set(half)  # the draft kept as it was
+    assert progress_of(session, person, form.code).state == FormState.IN_PROGRESS
