@@ -10,7 +10,6 @@ import io
 import threading
 
 import pytest
-from sqlalchemy import func
 from sqlmodel import Session, select
 
 from portal.domain import questionnaires
@@ -26,6 +25,7 @@ from portal.models import (
     RespondentList,
 )
 from tests.support.accounts import HA_NOI, HAI_PHONG, log_in
+from tests.support.database import count_rows
 from tests.support.html import text_of
 from tests.support.survey import AFTER_DEADLINE, DURING_SURVEY, load_questionnaire, send_list
 
@@ -50,10 +50,6 @@ def ready(session, ministry_user, lists_sent) -> None:
     load_questionnaire(session, ministry_user)
 
 
-def count(session: Session, model, *conditions) -> int:
-    session.expire_all()
-    return session.exec(select(func.count()).select_from(model).where(*conditions)).one()
-
 
 def launch(client, **form):
     return client.post(LAUNCH, data=form, follow_redirects=True)
@@ -74,8 +70,8 @@ def notices_to(session: Session, province_id: int) -> list[str]:
 
 
 def nothing_launched(session: Session) -> bool:
-    return (count(session, Invitation), count(session, OutboxMessage), count(session, FormProgress),
-            count(session, RespondentList, RespondentList.launched_at.is_not(None))) == (0, 0, 0, 0)
+    return (count_rows(session, Invitation), count_rows(session, OutboxMessage), count_rows(session, FormProgress),
+            count_rows(session, RespondentList, RespondentList.launched_at.is_not(None))) == (0, 0, 0, 0)
 
 
 def test_launching_every_ready_province_invites_each_respondent_once_and_tells_each_province(
@@ -95,7 +91,7 @@ def test_launching_every_ready_province_invites_each_respondent_once_and_tells_e
         person = by_id[next(i.respondent_id for i in invited if i.id == message.invitation_id)]
         assert message.to_addr == person.email and person.full_name in message.body_text
         assert "20/02/2022" in message.body_text
-    assert count(session, FormProgress) == 24  # groups 2 and 3 answer two forms
+    assert count_rows(session, FormProgress) == 24  # groups 2 and 3 answer two forms
     assert notices_to(session, HA_NOI) == [NOTICE_TITLE] and notices_to(session, HAI_PHONG) == [NOTICE_TITLE]
     log_in(client, province_user)
     assert NOTICE_TITLE in client.get("/thong-bao/").get_data(as_text=True)
@@ -107,9 +103,9 @@ def test_launching_chosen_provinces_leaves_the_others_waiting(client, session, m
     response = launch(client, scope="chosen", province_ids=[str(HA_NOI)])
 
     assert "Đã phát hành khảo sát cho 1 tỉnh, thành phố: 8 thư mời đang được gửi." in said(response)
-    assert count(session, Invitation, Invitation.province_id == HA_NOI) == 8
-    assert count(session, Invitation, Invitation.province_id == HAI_PHONG) == 0
-    assert count(session, OutboxMessage, OutboxMessage.province_id == HAI_PHONG) == 0
+    assert count_rows(session, Invitation, Invitation.province_id == HA_NOI) == 8
+    assert count_rows(session, Invitation, Invitation.province_id == HAI_PHONG) == 0
+    assert count_rows(session, OutboxMessage, OutboxMessage.province_id == HAI_PHONG) == 0
     assert notices_to(session, HAI_PHONG) == []
     assert "Các địa phương đã gửi danh sách, chưa phát hành (1)" in said(response)
     assert f'name="province_ids" value="{HAI_PHONG}"' in response.get_data(as_text=True)
@@ -118,14 +114,14 @@ def test_launching_chosen_provinces_leaves_the_others_waiting(client, session, m
 def test_a_second_launch_does_nothing_more(client, session, ministry_user, ready):
     log_in(client, ministry_user)
     launch(client, scope="all")
-    before = [count(session, model) for model in (Invitation, OutboxMessage, FormProgress, Notice)]
+    before = [count_rows(session, model) for model in (Invitation, OutboxMessage, FormProgress, Notice)]
 
     again_all = launch(client, scope="all")
     again_chosen = launch(client, scope="chosen", province_ids=[str(HA_NOI), str(HAI_PHONG)])
 
     for response in (again_all, again_chosen):
         assert "Không có tỉnh, thành phố nào đã gửi danh sách mà chưa được phát hành khảo sát." in said(response)
-    assert [count(session, model) for model in (Invitation, OutboxMessage, FormProgress, Notice)] == before
+    assert [count_rows(session, model) for model in (Invitation, OutboxMessage, FormProgress, Notice)] == before
 
 
 def test_a_province_whose_list_is_not_sent_is_not_launched_even_when_chosen(client, session, ministry_user, ready):
@@ -216,8 +212,8 @@ def test_two_launches_at_once_invite_each_respondent_once_and_neither_fails(app,
         thread.join(timeout=60)
 
     assert errors == [] and statuses == [303, 303]
-    assert count(session, Invitation) == 16
-    assert count(session, OutboxMessage) == 16
+    assert count_rows(session, Invitation) == 16
+    assert count_rows(session, OutboxMessage) == 16
     assert len(notices_to(session, HA_NOI)) == 1 and len(notices_to(session, HAI_PHONG)) == 1
 
 

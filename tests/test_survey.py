@@ -15,13 +15,13 @@ from collections import deque
 from urllib.parse import urljoin, urlsplit
 
 import pytest
-from sqlalchemy import func
 from sqlmodel import Session, select
 
 from portal.domain import invitations
 from portal.domain.invitations import response_key
 from portal.models import Answer, FormProgress, FormState, Invitation, OutboxMessage, RespondentGroup
 from tests.support.accounts import log_in
+from tests.support.database import count_rows
 from tests.support.html import text_of
 from tests.support.survey import (
     AFTER_DEADLINE,
@@ -68,10 +68,6 @@ def progress_of(session: Session, person: SentInvitation, code: str) -> FormProg
     return session.exec(select(FormProgress).where(FormProgress.invitation_id == person.invitation.id,
                                                    FormProgress.form_code == code)).one()
 
-
-def count(session: Session, model, *conditions) -> int:
-    session.expire_all()
-    return session.exec(select(func.count()).select_from(model).where(*conditions)).one()
 
 
 def as_stored(raw: dict[str, list[str]], form) -> dict:
@@ -266,9 +262,9 @@ def test_two_confirmation_posts_make_one_submitted_answer(app, client, session, 
     second = client.post(person.submit_url(form.code))
 
     assert (first.status_code, second.status_code) == (303, 303)
-    assert count(session, Answer) == 1
-    assert count(session, Answer, Answer.submitted == True) == 1  # noqa: E712
-    assert count(session, FormProgress, FormProgress.state == FormState.SUBMITTED.value) == 1
+    assert count_rows(session, Answer) == 1
+    assert count_rows(session, Answer, Answer.submitted == True) == 1  # noqa: E712
+    assert count_rows(session, FormProgress, FormProgress.state == FormState.SUBMITTED.value) == 1
 
 
 def _at_once(app, calls: int, request) -> list[int]:
@@ -302,9 +298,9 @@ def test_confirmations_posted_at_once_from_several_threads_make_one_submitted_an
     statuses = _at_once(app, 4, lambda client: client.post(person.submit_url(form.code)))
 
     assert statuses == [303] * 4
-    assert count(session, Answer) == 1
-    assert count(session, Answer, Answer.submitted == True) == 1  # noqa: E712
-    assert count(session, FormProgress, FormProgress.state == FormState.SUBMITTED.value) == 1
+    assert count_rows(session, Answer) == 1
+    assert count_rows(session, Answer, Answer.submitted == True) == 1  # noqa: E712
+    assert count_rows(session, FormProgress, FormProgress.state == FormState.SUBMITTED.value) == 1
 
 
 def test_a_double_click_on_the_first_save_makes_one_answer_and_no_error(app, session, survey):
@@ -315,7 +311,7 @@ def test_a_double_click_on_the_first_save_makes_one_answer_and_no_error(app, ses
     statuses = _at_once(app, 4, lambda client: save(client, person, form.code, half))
 
     assert statuses == [200] * 4
-    assert count(session, Answer) == 1
+    assert count_rows(session, Answer) == 1
     assert form_values(app.test_client().get(person.form_url(form.code)).get_data(as_text=True)) == half
 
 
@@ -334,7 +330,7 @@ def test_a_draft_saved_from_a_stale_tab_after_submission_does_not_overwrite_the_
     assert stale.headers["Location"].endswith("/cam-on")
     answer = stored_answer(app, session, person, form.code)
     assert answer.submitted and json.loads(answer.answers) == as_stored(submitted, form)
-    assert count(session, Answer) == 1
+    assert count_rows(session, Answer) == 1
 
 
 # ---------------------------------------------------------------- the deadline
@@ -377,7 +373,7 @@ def test_after_the_response_deadline_the_forms_are_closed_and_nothing_is_saved(a
     after = stored_answer(app, session, person, form.code)
     assert (after.answers, after.updated_at, after.submitted) == (before.answers, before.updated_at, False)
     assert stored_answer(app, session, person, "BO-LD") is None
-    assert count(session, FormProgress, FormProgress.state == FormState.SUBMITTED.value) == 0
+    assert count_rows(session, FormProgress, FormProgress.state == FormState.SUBMITTED.value) == 0
     overview = client.get(person.url).get_data(as_text=True)
     assert CLOSED in overview and person.form_url(form.code) not in overview
 
