@@ -34,6 +34,7 @@ from tests.support.database import (  # noqa: E402
     drop_postgres_database,
 )
 from tests.support.smtp import SmtpSink  # noqa: E402
+from tests.support.survey import DURING_SURVEY  # noqa: E402
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -161,6 +162,18 @@ def other_province_user(session) -> User:
 @pytest.fixture
 def other_it_focal_user(session) -> User:
     return make_user(session, "hai-phong-cntt", Role.IT_FOCAL, HAI_PHONG)
+
+
+@pytest.fixture
+def clock(time_machine):
+    """The clock frozen on a morning of the 2021 survey (01/02/2022 09:00, giờ Việt Nam); move it with move_to."""
+    time_machine.move_to(DURING_SURVEY, tick=False)
+    return time_machine
+
+
+@pytest.fixture
+def during_survey(clock):
+    return clock
 
 
 @pytest.fixture

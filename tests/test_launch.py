@@ -27,16 +27,11 @@ from portal.models import (
 from tests.support.accounts import HA_NOI, HAI_PHONG, log_in
 from tests.support.database import count_rows
 from tests.support.html import text_of
-from tests.support.survey import AFTER_DEADLINE, DURING_SURVEY, load_questionnaire, send_list
+from tests.support.survey import AFTER_DEADLINE, load_questionnaire, send_list
 
 LAUNCH = "/bo/phat-hanh"
 NOTICE_TITLE = "Bộ Nội vụ đã phát hành khảo sát"
 
-
-@pytest.fixture
-def clock(time_machine):
-    time_machine.move_to(DURING_SURVEY, tick=False)
-    return time_machine
 
 
 @pytest.fixture

@@ -66,11 +66,6 @@ REFUSED_REPLY = "550 5.7.1 Message rejected as spam"
 DSN = (Path(__file__).parent / "data" / "bounces" / "dsn_14.txt").read_bytes()
 
 
-@pytest.fixture
-def clock(time_machine):
-    time_machine.move_to(DURING_SURVEY, tick=False)
-    return time_machine
-
 
 class Hanoi:
     """The hand-built fixture: the people A to H of the module docstring."""

@@ -17,7 +17,6 @@ from portal.models import DeliveryStatus, Invitation, OutboxMessage, ReminderSch
 from tests.support.accounts import HAI_PHONG, log_in
 from tests.support.html import text_of
 from tests.support.survey import (
-    DURING_SURVEY,
     TZ,
     LaunchedSurvey,
     answer,
@@ -32,11 +31,6 @@ from tests.support.threads import race
 REMIND = "/khao-sat/tien-do/don-doc"
 SCHEDULE = "/bo/phat-hanh/lich-nhac"
 
-
-@pytest.fixture
-def clock(time_machine):
-    time_machine.move_to(DURING_SURVEY, tick=False)
-    return time_machine
 
 
 @pytest.fixture

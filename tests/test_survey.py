@@ -25,7 +25,6 @@ from tests.support.database import count_rows
 from tests.support.html import text_of
 from tests.support.survey import (
     AFTER_DEADLINE,
-    DURING_SURVEY,
     FIRST_MOMENT_AFTER_DEADLINE,
     LAST_MOMENT_OF_DEADLINE,
     LaunchedSurvey,
@@ -45,11 +44,6 @@ MINISTRY = "Phiếu đánh giá bộ chủ quản: Bộ Nội vụ"
 CLOSED = "Đã hết hạn trả lời phiếu"
 SECRET_TEXT = "ý-kiến-bí-mật-123"
 
-
-@pytest.fixture
-def during_survey(time_machine):
-    time_machine.move_to(DURING_SURVEY, tick=False)
-    return time_machine
 
 
 @pytest.fixture
