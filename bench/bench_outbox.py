@@ -1,39 +1,31 @@
-"""Outbox throughput against plain smtplib, in one run, to the same local SMTP sink.
+"""The outbox worker against plain smtplib sending the same prepared messages, to the same local SMTP sink.
 
-    python bench/bench_outbox.py            # N=500
-    python bench/bench_outbox.py -n 2000
+    ./scripts/bench --only outbox                # through the runner (every database, docs/benchmarks.md)
+    python bench/bench_outbox.py -n 2000 --db sqlite
+    python bench/bench_outbox.py --quick         # 50 messages, one round: a smoke run
 
-(a) smtplib: the same N messages, each composed by the outbox's own
-    `build_message` and sent with `sendmail` over one connection, each with its
-    VERP envelope sender. (a′) the same with every message composed before the
-    clock starts: the ceiling of the transport alone.
-(b) the outbox: enqueue N rows in one transaction, then `run_once` batches
-    until the queue is empty: claim (one UPDATE per row, committed), build the
-    MIME message, MAIL/RCPT/DATA, record each outcome in its own transaction.
-    SQLite in a temporary folder, migrated and seeded as the tests prepare it.
-
-Both talk to an aiosmtpd sink on loopback, in a process of its own, that only counts. The goal: the
-outbox sends at least half as fast as smtplib alone. Prints a Markdown table.
+(a) baseline: smtplib sends N messages over one connection, each composed beforehand (by the outbox's own
+    `build_message`, with its VERP envelope sender): the transport alone. Composing is the portal's cost.
+(b) the outbox: N rows enqueued in one transaction (not timed), then `run_once` batches until the queue is
+    empty: claim, build the MIME message, MAIL/RCPT/DATA, record each outcome.
+Paired round by round, the median of each kept; on SQLite and on a throwaway PostgreSQL cluster. The sink
+is aiosmtpd on loopback in a process of its own that only counts. Goal: (b) at least half as fast as (a).
 """
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
-import os
 import smtplib
+import statistics
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import make_msgid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-_SCRATCH = tempfile.mkdtemp(prefix="cchc-bench-outbox-")
-os.environ["PORTAL_INSTANCE_DIR"] = _SCRATCH  # before config is read: keep the developer's instance/ untouched
+from harness import Figure, arguments, backends, databases, peak_rss_mb, report, scratch
+
+_SCRATCH = scratch("cchc-bench-outbox-")
 
 from aiosmtpd.controller import Controller  # noqa: E402
 from sqlmodel import Session, func, select  # noqa: E402
@@ -78,8 +70,7 @@ def bodies(n: int) -> tuple[str, str]:
     return text, html
 
 
-def prepare_database(path: Path) -> str:
-    url = f"sqlite:///{path}"
+def prepare_database(url: str) -> str:
     engine = make_engine(url)
     upgrade_schema(engine)
     with Session(engine) as session:
@@ -139,69 +130,64 @@ def bench_outbox(app, count: int, *, enqueue_into: list[Timing], send_into: list
     assert left == 0, f"{left} messages not sent"
 
 
+def measure(backend: str, url: str, port: int, counter, count: int, batch: int, rounds: int) -> list[Figure]:
+    print(f"[{backend}] {count} messages, {rounds} rounds …", file=sys.stderr)
+    url = prepare_database(url)
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-secret-key-long-enough-0123456789abcdef",
+        "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port, "MAIL_SUPPRESS_SEND": False,
+        "MAIL_DEFAULT_SENDER": SENDER, "PORTAL_MAIL_DOMAIN": DOMAIN, "PORTAL_BOUNCE_ADDRESS": f"bounces@{DOMAIN}",
+        "PORTAL_MAIL_RATE": 0.0, "PORTAL_OUTBOX_BATCH": batch,
+    })
+    prepared: list[Timing] = []
+    enqueued: list[Timing] = []
+    sent: list[Timing] = []
+    bench_smtplib(port, 20, prerender=True, into=[])  # warm every path up
+    bench_outbox(app, 20, enqueue_into=[], send_into=[])
+    with counter.get_lock():
+        counter.value = 0
+    for _ in range(rounds):  # interleaved, so a busy moment of the machine hits both paths alike
+        bench_smtplib(port, count, prerender=True, into=prepared)
+        bench_outbox(app, count, enqueue_into=enqueued, send_into=sent)
+    expected = 2 * count * rounds
+    assert counter.value == expected, f"the sink counted {counter.value}, expected {expected}"
+    if db.engine is not None:
+        db.engine.dispose()
+    base = count / statistics.median(t.wall for t in prepared)
+    rate = count / statistics.median(t.wall for t in sent)
+    cpu = statistics.median(t.cpu for t in sent) / count * 1000
+    return [Figure("outbox", backend, f"outbox worker sending {count:,} messages (batch {batch}; "
+                                      f"{cpu:.2f} ms CPU each)", rate, "msg/s",
+                   "smtplib sending the same prepared messages over one connection", base, rate / base,
+                   "≥ 0.5×", rate / base >= 0.5)]
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, default=500, help="messages per measurement (default 500)")
-    parser.add_argument("--batch", type=int, default=100, help="outbox batch size (default 100)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds, the best of each path is kept (default 3)")
+    parser = arguments(__doc__.splitlines()[0], rounds=3)
+    parser.add_argument("-n", type=int, default=2000, help="messages per round (default 2,000)")
+    parser.add_argument("--batch", type=int, default=50, help="outbox batch size (default 50, as configured)")
     args = parser.parse_args()
+    count, rounds = (50, 1) if args.quick else (args.n, args.rounds)
 
     port = _free_port()
     counter, ready, stop = multiprocessing.Value("i", 0), multiprocessing.Event(), multiprocessing.Event()
     sink = multiprocessing.Process(target=run_sink, args=(port, counter, ready, stop), daemon=True)
     sink.start()
-    plain: list[Timing] = []
-    ceiling: list[Timing] = []
-    enqueued: list[Timing] = []
-    sent: list[Timing] = []
+    figures: list[Figure] = []
     try:
         if not ready.wait(10):
             raise SystemExit("the SMTP sink did not start")
-        url = prepare_database(Path(_SCRATCH) / "bench.sqlite3")
-        app = create_app({
-            "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-secret-key-long-enough-0123456789abcdef",
-            "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port, "MAIL_SUPPRESS_SEND": False,
-            "MAIL_DEFAULT_SENDER": SENDER, "PORTAL_MAIL_DOMAIN": DOMAIN, "PORTAL_BOUNCE_ADDRESS": f"bounces@{DOMAIN}",
-            "PORTAL_MAIL_RATE": 0.0, "PORTAL_OUTBOX_BATCH": args.batch,
-        })
-        bench_smtplib(port, 20, prerender=False, into=[])  # warm every path up
-        bench_outbox(app, 20, enqueue_into=[], send_into=[])
-        with counter.get_lock():
-            counter.value = 0
-        for _ in range(args.rounds):  # interleaved, so a busy moment of the machine hits every path alike
-            bench_smtplib(port, args.n, prerender=False, into=plain)
-            bench_smtplib(port, args.n, prerender=True, into=ceiling)
-            bench_outbox(app, args.n, enqueue_into=enqueued, send_into=sent)
-        expected = 3 * args.n * args.rounds
-        assert counter.value == expected, f"the sink counted {counter.value}, expected {expected}"
+        for backend in backends(args.db):
+            with databases(backend, _SCRATCH) as new_url:
+                if new_url is not None:
+                    figures += measure(backend, new_url("outbox"), port, counter, count, args.batch, rounds)
     finally:
         stop.set()
         sink.join(10)
         if sink.is_alive():
             sink.kill()
-
-    def best(timings: list[Timing]) -> Timing:
-        return min(timings, key=lambda t: t.wall)
-
-    base = args.n / best(plain).wall
-    rows = [
-        ("(a) smtplib, one connection, composing each message", best(plain)),
-        ("(a′) smtplib, one connection, messages composed beforehand", best(ceiling)),
-        ("(b) outbox: run_once batches until empty", best(sent)),
-        (f"(b′) outbox including enqueue ({best(enqueued).wall:.3f} s)",
-         Timing(best(enqueued).wall + best(sent).wall, best(enqueued).cpu + best(sent).cpu)),
-    ]
-    print(f"Outbox against plain smtplib: {args.n} messages to an aiosmtpd sink on loopback in its own process; "
-          f"SQLite, batch {args.batch}, no rate limit; best of {args.rounds} rounds; {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}.\n")
-    print("| path | seconds | messages/s | rate vs (a) | CPU ms per message |")
-    print("|---|---:|---:|---:|---:|")
-    for label, timing in rows:
-        rate = args.n / timing.wall
-        print(f"| {label} | {timing.wall:.3f} | {rate:,.0f} | {rate / base:.2f} | {timing.cpu / args.n * 1000:.2f} |")
-    ratio = (args.n / best(sent).wall) / base
-    print(f"\nGoal, the outbox at least half as fast as smtplib sending the same messages: {ratio:.2f}, "
-          f"{'met' if ratio >= 0.5 else 'NOT met'}.")
+    figures.append(Figure("outbox", "-", "peak resident memory of the bench process", peak_rss_mb(), "MB"))
+    report("The outbox against smtplib sending prepared messages", figures, args.json)
 
 
 def _free_port() -> int:

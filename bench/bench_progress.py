@@ -1,55 +1,44 @@
-"""Progress pages on a national data set: each page against the bare queries that feed it, and what a poll costs.
+"""The province's progress fragment against its bare SQL, and how it grows with the country.
 
-    python bench/bench_progress.py                  # SQLite and PostgreSQL (a throwaway cluster)
-    python bench/bench_progress.py --repeat 9       # best of 9 instead of 5
+    ./scripts/bench --only progress                  # through the runner (every database, docs/benchmarks.md)
+    python bench/bench_progress.py --db sqlite       # this bench alone
+    python bench/bench_progress.py --quick           # small sizes, one round: a smoke run
 
-Data set, bulk-inserted (SQLAlchemy Core, one transaction) into a database migrated and seeded as the tests
-prepare it: 63 provinces, each with a sent and launched list; 50,000 respondents (Hà Nội: 2,000, the others
-~770 each) in the four groups (20/30/30/20 %), one invitation each, one or two forms each (~80,000
-FormProgress rows). Delivery: 93 % sent, 2 % refused, 2 % bounced, 1 % delayed, 2 % queued; 70 % of the
-delivered opened; of those, per form, 55 % submitted and 15 % in progress. The campaign's deadlines are moved
-ahead, so the survey is open (a poll is answered 200/304, not 286).
+Data sets, bulk-inserted (SQLAlchemy Core) into a database migrated and seeded as the tests prepare it: 63
+provinces, each with a sent and launched list; Hà Nội with 2,000 people and the nation with 12,500, then
+100,000 (quick: 200 of 1,260), in the four groups (20/30/30/20 %), one invitation each, one or two forms
+each. Delivery: 93 % sent, 2 % refused, 2 % bounced, 1 % delayed, 2 % queued; 70 % of the delivered opened;
+of those, per form, 55 % submitted and 15 % in progress. The survey is open (a poll is answered 200/304).
 
-Measured per backend, best of N after one warm-up:
-(a) the progress fragment of the 2,000-respondent province (HTMX GET, target "progress-live", through the Flask
-    test client, logged in as the province) against `progress.province_summary` + `progress.respondent_page`
-    called directly; the same sorted by answer state; an unchanged poll (304) against `progress.fingerprint`.
-(b) the national table page /bo/tien-do (logged in as the ministry) against `progress.national_table`.
-(c) bytes on the wire for a poll: unchanged (304: no body; its headers) against changed (the fragment, gzip and
-    brotli as Flask-Compress sends them, and uncompressed).
-
-PostgreSQL comes from tests/support/pgcluster.py (Debian's server binaries); without them only SQLite runs.
-Prints Markdown tables.
+Measured per backend and national size, paired round by round, median of --rounds:
+(a) the progress fragment of Hà Nội (HTMX GET, target "progress-live", Flask test client, logged in as the
+    province: fingerprint, summary, first page of 50 rows, rendering) against the bare SQL that feeds it,
+    written by hand and run on a raw DBAPI connection: the two summary aggregates, one page of rows with
+    their forms, the count. Goal ≤ 2×.
+(b) an unchanged poll (304) against the bare fingerprint SQL.
+(c) flatness: the fragment at 100,000 people against the same at 12,500 (Hà Nội fixed). Goal ≤ 1.2×.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import random
 import sys
-import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-_SCRATCH = tempfile.mkdtemp(prefix="cchc-bench-progress-")
-os.environ["PORTAL_INSTANCE_DIR"] = _SCRATCH  # before config is read: keep the developer's instance/ untouched
-os.environ.setdefault("PORTAL_PASSWORD_TIME_COST", "1")
-os.environ.setdefault("PORTAL_PASSWORD_MEMORY_KIB", "8")
+from harness import Figure, arguments, backends, databases, paired, peak_rss_mb, report, scratch
+
+_SCRATCH = scratch("cchc-bench-progress-")
 
 from sqlalchemy import func, insert, text  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
 from portal import create_app  # noqa: E402
-from portal.domain import accounts, demo, progress, questionnaires  # noqa: E402
+from portal.domain import accounts, demo, questionnaires  # noqa: E402
 from portal.domain.campaigns import current_campaign, local_today  # noqa: E402
 from portal.domain.text import fold  # noqa: E402
-from portal.extensions import db  # noqa: E402
+from portal.extensions import db, make_engine  # noqa: E402
 from portal.models import (  # noqa: E402
     FormProgress,
     Invitation,
@@ -60,16 +49,15 @@ from portal.models import (  # noqa: E402
     Role,
     User,
 )
-from tests.support.database import PreparedDatabase, create_postgres_database  # noqa: E402
+from tests.support.database import PreparedDatabase  # noqa: E402
 
 HA_NOI = 1
-BIG_PROVINCE = 2_000
-TOTAL = 50_000
 GROUPS = (("HDND", 0.20, ("DP-HDND",)), ("LD_SO", 0.30, ("DP-LDSO", "BO-LD")),
           ("LD_PHONG", 0.30, ("DP-LDPHONG", "BO-LD")), ("LD_HUYEN", 0.20, ("DP-LDHUYEN",)))
 POSITIONS = {"HDND": "Đại biểu HĐND", "LD_SO": "Giám đốc", "LD_PHONG": "Trưởng phòng", "LD_HUYEN": "Chủ tịch UBND"}
 POLL = {"HX-Request": "true", "HX-Target": "progress-live"}
 PASSWORD = "Bench2021cchc"
+PAGE = "/khao-sat/tien-do/"
 
 
 # ---------------------------------------------------------------- the data set
@@ -82,8 +70,8 @@ class DataSet:
     seconds: float = 0.0
 
 
-def generate(database: PreparedDatabase, tz_name: str, seed: int = 2021) -> DataSet:
-    """Bulk-insert the national data set; returns its size."""
+def generate(database: PreparedDatabase, tz_name: str, total: int, big: int, seed: int = 2021) -> DataSet:
+    """Bulk-insert a national data set of `total` people, `big` of them in Hà Nội; returns its size."""
     rng = random.Random(seed)
     began = time.perf_counter()
     now = datetime.now(UTC)
@@ -106,8 +94,8 @@ def generate(database: PreparedDatabase, tz_name: str, seed: int = 2021) -> Data
                                                   .where(RespondentGroup.campaign_id == campaign.id))}
         provinces = list(session.exec(select(Province).where(Province.is_active).order_by(Province.id)))
         others = len(provinces) - 1
-        sizes = {p.id: BIG_PROVINCE if p.id == HA_NOI else (TOTAL - BIG_PROVINCE) // others for p in provinces}
-        sizes[provinces[-1].id] += TOTAL - sum(sizes.values())
+        sizes = {p.id: big if p.id == HA_NOI else (total - big) // others for p in provinces}
+        sizes[provinces[-1].id] += total - sum(sizes.values())
 
         def next_id(model) -> int:
             return (session.exec(select(func.max(model.id))).one() or 0) + 1
@@ -177,143 +165,147 @@ def generate(database: PreparedDatabase, tz_name: str, seed: int = 2021) -> Data
     return DataSet(len(people), len(forms), time.perf_counter() - began)
 
 
+# ---------------------------------------------------------------- the bare SQL
+
+
+SUMMARY_PEOPLE = """
+SELECT r.group_id, count(r.id),
+       count(i.id) FILTER (WHERE i.delivery_status = 'sent'),
+       count(i.id) FILTER (WHERE i.delivery_status IN ('failed', 'bounced')),
+       count(i.first_opened_at)
+FROM respondent r LEFT JOIN invitation i ON i.respondent_id = r.id
+WHERE r.list_id = %s GROUP BY r.group_id"""
+SUMMARY_FORMS = """
+SELECT r.group_id, count(f.id), count(f.id) FILTER (WHERE f.state = 'submitted'),
+       count(DISTINCT CASE WHEN f.state <> 'not_started' THEN f.invitation_id END)
+FROM formprogress f JOIN invitation i ON i.id = f.invitation_id JOIN respondent r ON r.id = i.respondent_id
+WHERE f.province_id = %s GROUP BY r.group_id"""
+PAGE_ROWS = """
+SELECT r.id, r.row_number, r.full_name, r.position, r.unit, r.group_text, r.email, r.phone,
+       i.id, i.delivery_status, i.delivery_reply, i.first_opened_at, i.last_reminded_at
+FROM respondent r LEFT JOIN invitation i ON i.respondent_id = r.id
+WHERE r.list_id = %s ORDER BY r.row_number, r.id LIMIT 50"""
+PAGE_COUNT = "SELECT count(*) FROM respondent WHERE list_id = %s"
+PAGE_FORMS = "SELECT invitation_id, form_code, state, submitted_at FROM formprogress WHERE invitation_id IN ({})"
+FINGERPRINT = """
+SELECT (SELECT count(*) FROM invitation WHERE province_id = %s AND campaign_id = %s),
+       (SELECT max(first_opened_at) FROM invitation WHERE province_id = %s AND campaign_id = %s),
+       (SELECT count(*) FROM formprogress WHERE province_id = %s AND state = 'submitted'),
+       (SELECT max(submitted_at) FROM formprogress WHERE province_id = %s),
+       (SELECT max(updated_at) FROM respondent WHERE province_id = %s)"""
+
+
+class BareSQL:
+    """The hand-written queries on a raw DBAPI connection (sqlite3 or psycopg), no ORM, no Flask."""
+
+    def __init__(self, url: str, campaign_id: int, list_id: int) -> None:
+        self.engine = make_engine(url)
+        self.connection = self.engine.raw_connection()
+        self.qmark = url.startswith("sqlite")
+        self.campaign_id, self.list_id = campaign_id, list_id
+
+    def run(self, sql: str, params: tuple) -> list:
+        cursor = self.connection.cursor()
+        cursor.execute(sql.replace("%s", "?") if self.qmark else sql, params)
+        rows = cursor.fetchall()
+        cursor.close()
+        return rows
+
+    def fragment(self) -> None:
+        self.run(SUMMARY_PEOPLE, (self.list_id,))
+        self.run(SUMMARY_FORMS, (HA_NOI,))
+        rows = self.run(PAGE_ROWS, (self.list_id,))
+        self.run(PAGE_COUNT, (self.list_id,))
+        ids = [row[8] for row in rows if row[8] is not None]
+        self.run(PAGE_FORMS.format(", ".join(["%s"] * len(ids))), tuple(ids))
+        self.connection.rollback()  # end the read transaction, as a request does
+
+    def fingerprint(self) -> None:
+        c = self.campaign_id
+        self.run(FINGERPRINT, (HA_NOI, c, HA_NOI, c, HA_NOI, HA_NOI, HA_NOI))
+        self.connection.rollback()
+
+    def close(self) -> None:
+        self.connection.close()
+        self.engine.dispose()
+
+
 # ---------------------------------------------------------------- measuring
 
 
-def best_ms(action: Callable[[], object], repeat: int) -> float:
-    action()  # warm-up: templates compiled, statements cached, pages in the database's cache
-    times = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - began)
-    return min(times) * 1000
-
-
-def header_bytes(response) -> int:
-    """Bytes of the status line and headers as an HTTP/1.1 server sends them."""
-    lines = [f"HTTP/1.1 {response.status}"] + [f"{name}: {value}" for name, value in response.headers.items()]
-    return len(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace"))
-
-
-@dataclass
-class Result:
-    backend: str
-    data: DataSet
-    timings: list[tuple[str, float, str, float]]  # case, ms, bare case, bare ms
-    wire: list[tuple[str, int, int]]  # case, status line + headers bytes, body bytes
-    cookie: int
-
-
-def measure(backend: str, url: str, repeat: int) -> Result:
-    print(f"[{backend}] preparing the database …", file=sys.stderr)
+def measure(backend: str, url: str, total: int, big: int, rounds: int) -> tuple[float, list[Figure]]:
+    """Figures at one national size; returns (the fragment's median ms, the figures)."""
+    print(f"[{backend}] {total:,} people: preparing the database …", file=sys.stderr)
     database = PreparedDatabase(url)
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": False,
                       "SECRET_KEY": "bench-progress-secret-key-0123456789abcdef", "SERVER_NAME": None})
-    print(f"[{backend}] generating the national data set …", file=sys.stderr)
-    data = generate(database, app.config["PORTAL_TIMEZONE"])
-    print(f"[{backend}] {data.respondents} respondents, {data.forms} forms in {data.seconds:.1f} s",
+    data = generate(database, app.config["PORTAL_TIMEZONE"], total, big)
+    print(f"[{backend}] {data.respondents:,} respondents, {data.forms:,} forms in {data.seconds:.1f} s",
           file=sys.stderr)
     with Session(database.engine) as session:
         users = {u.username: u for u in session.exec(select(User))}
         campaign_id = current_campaign(session).id
-        big = session.exec(select(func.count(Respondent.id)).where(Respondent.province_id == HA_NOI)).one()
-        assert big == BIG_PROVINCE, big
+        list_id = session.exec(select(RespondentList.id).where(RespondentList.campaign_id == campaign_id,
+                                                               RespondentList.province_id == HA_NOI)).one()
     database.dispose()
 
-    def client_for(username: str):
-        client = app.test_client()
-        with client.session_transaction() as sess:
-            sess["_user_id"] = users[username].get_id()
-            sess["_fresh"] = True
-            sess.permanent = True  # as a real login makes it: the cookie is refreshed on every response
-        return client
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = users["ha-noi"].get_id()
+        sess["_fresh"] = True
 
-    province, ministry = client_for("ha-noi"), client_for("bonoivu")
-    page = "/khao-sat/tien-do/"
-
-    def get(client, path: str, status: int, **headers):
-        response = client.get(path, headers=headers)
-        assert response.status_code == status, (path, response.status_code)
+    def get(status: int, **headers):
+        response = client.get(PAGE, headers=headers)
+        assert response.status_code == status, response.status_code
         return response
 
-    fragment = get(province, page, 200, **POLL)
-    etag = fragment.headers["ETag"]
-
-    def bare(call: Callable[[Session], object]) -> Callable[[], object]:
-        def run() -> object:
-            with app.app_context(), db.new_session() as session:
-                return call(session)
-        return run
-
-    def page_queries(sort: str) -> Callable[[Session], object]:
-        def run(session: Session) -> object:
-            return (progress.province_summary(session, campaign_id, HA_NOI),
-                    progress.respondent_page(session, campaign_id, HA_NOI, sort=sort))
-        return run
-
-    print(f"[{backend}] measuring …", file=sys.stderr)
-    timings = [
-        ("progress fragment, 2,000 people (page 1 of 40)", best_ms(lambda: get(province, page, 200, **POLL), repeat),
-         "province_summary + respondent_page", best_ms(bare(page_queries("stt")), repeat)),
-        ("the same, sorted by answer state", best_ms(lambda: get(province, f"{page}?xep=trang-thai", 200, **POLL),
-                                                     repeat),
-         "the same queries, sorted by state", best_ms(bare(page_queries("trang-thai")), repeat)),
-        ("unchanged poll (304)", best_ms(lambda: get(province, page, 304, **POLL, **{"If-None-Match": etag}),
-                                         repeat),
-         "fingerprint", best_ms(bare(lambda s: progress.fingerprint(s, campaign_id, HA_NOI)), repeat)),
-        ("national table page /bo/tien-do, 63 provinces", best_ms(lambda: get(ministry, "/bo/tien-do", 200), repeat),
-         "national_table", best_ms(bare(lambda s: progress.national_table(s, campaign_id)), repeat)),
+    etag = get(200, **POLL).headers["ETag"]
+    bare = BareSQL(url, campaign_id, list_id)
+    try:
+        fragment, fragment_bare = paired(rounds, lambda: get(200, **POLL), bare.fragment)
+        poll, poll_bare = paired(rounds, lambda: get(304, **POLL, **{"If-None-Match": etag}), bare.fingerprint)
+    finally:
+        bare.close()
+        if db.engine is not None:
+            db.engine.dispose()
+    size = f"{big:,} of {total:,} people"
+    figures = [
+        Figure("progress", backend, f"progress fragment, Hà Nội ({size})", fragment * 1000, "ms",
+               "bare SQL: summary + one page of rows (raw DBAPI)", fragment_bare * 1000, fragment / fragment_bare,
+               "≤ 2×", fragment / fragment_bare <= 2),
+        Figure("progress", backend, f"unchanged poll, 304 ({size})", poll * 1000, "ms",
+               "bare SQL: the fingerprint (raw DBAPI)", poll_bare * 1000, poll / poll_bare, "≤ 2×",
+               poll / poll_bare <= 2),
     ]
-
-    unchanged = get(province, page, 304, **POLL, **{"If-None-Match": etag})
-    wire = [("unchanged poll: 304", header_bytes(unchanged), len(unchanged.data))]
-    for encoding in ("gzip", "br", "identity"):
-        changed = get(province, page, 200, **POLL, **{"Accept-Encoding": encoding})
-        assert changed.headers.get("Content-Encoding", "identity") == encoding
-        wire.append((f"changed poll: fragment, {encoding}", header_bytes(changed), len(changed.data)))
-    cookie = sum(len(f"Set-Cookie: {v}\r\n") for v in unchanged.headers.getlist("Set-Cookie"))
-    return Result(backend, data, timings, wire, cookie)
-
-
-def report(results: list[Result], repeat: int) -> None:
-    print(f"\n### Progress pages against their bare queries (best of {repeat}, ms)\n")
-    print("| backend | page or request | ms | bare database work | ms | ratio |")
-    print("|---|---|---:|---|---:|---:|")
-    for result in results:
-        for case, ms, bare_case, bare_ms in result.timings:
-            print(f"| {result.backend} | {case} | {ms:.1f} | {bare_case} | {bare_ms:.1f} | {ms / bare_ms:.1f}× |")
-    print("\n### Bytes of one poll (HTTP/1.1 status line and headers + body)\n")
-    print("| backend | poll | headers | body | total |")
-    print("|---|---|---:|---:|---:|")
-    for result in results:
-        for case, head, body in result.wire:
-            print(f"| {result.backend} | {case} | {head} | {body} | {head + body} |")
-    print("\nData sets: " + "; ".join(f"{r.backend}: {r.data.respondents:,} respondents, {r.data.forms:,} forms, "
-                                      f"generated in {r.data.seconds:.1f} s" for r in results))
-    print(f"The headers include the refreshed session cookie ({results[0].cookie} bytes of Set-Cookie).")
+    return fragment * 1000, figures
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeat", type=int, default=5, help="best of this many runs")
+    parser = arguments(__doc__.split("\n")[0])
+    parser.add_argument("--province", type=int, default=2_000, help="Hà Nội's people (default 2,000)")
+    parser.add_argument("--nations", default="12500,100000", help="national sizes (default 12500,100000)")
     args = parser.parse_args()
-
-    results = [measure("SQLite", f"sqlite:///{_SCRATCH}/bench.sqlite3", args.repeat)]
-    from tests.support.pgcluster import ClusterUnavailable, start_cluster
-
-    try:
-        cluster = start_cluster()
-    except ClusterUnavailable as exc:
-        print(f"PostgreSQL skipped: {exc}", file=sys.stderr)
-    else:
-        try:
-            results.append(measure("PostgreSQL", create_postgres_database(cluster.url), args.repeat))
-        finally:
-            if db.engine is not None:
-                db.engine.dispose()
-            cluster.stop()
-    report(results, args.repeat)
+    big, nations, rounds = args.province, [int(n) for n in args.nations.split(",")], args.rounds
+    if args.quick:
+        big, nations, rounds = 200, [1_260], 1
+    figures: list[Figure] = []
+    for backend in backends(args.db):
+        with databases(backend, _SCRATCH) as new_url:
+            if new_url is None:
+                continue
+            fragments = []
+            for total in nations:
+                ms, found = measure(backend, new_url(f"progress-{total}"), total, big, rounds)
+                fragments.append(ms)
+                figures += found
+            if len(nations) > 1:
+                growth = fragments[-1] / fragments[0]
+                figures.append(Figure("progress", backend,
+                                      f"progress fragment at {nations[-1]:,} people (Hà Nội {big:,})",
+                                      fragments[-1], "ms", f"the same at {nations[0]:,} people", fragments[0],
+                                      growth, "≤ 1.2× (flat in the national size)", growth <= 1.2))
+    figures.append(Figure("progress", "-", "peak resident memory of the bench process", peak_rss_mb(), "MB"))
+    report("Progress fragment against its bare SQL", figures, args.json)
 
 
 if __name__ == "__main__":

@@ -1,27 +1,23 @@
-"""The respondent's form: its page weight, and its GET and POST throughput under gunicorn, in one run.
+"""The respondent's form under gunicorn against a trivial Flask app under the same flags, and its weight.
 
-    python bench/bench_survey.py                       # 5 s per case, 8 concurrent clients
-    python bench/bench_survey.py --seconds 10 --concurrency 16
+    ./scripts/bench --only survey                      # through the runner (every database, docs/benchmarks.md)
+    python bench/bench_survey.py --db sqlite           # this bench alone
+    python bench/bench_survey.py --quick               # short cases, one round: a smoke run
 
-Preparation: SQLite in a temporary folder, migrated and seeded as the tests prepare it; Hà Nội's sample list
-(52 people of the four groups) sent and the survey launched with the shipped sample questionnaire; the
-campaign's deadlines moved ahead so the forms are open.
+Preparation: a database migrated and seeded as the tests prepare it (SQLite file or a throwaway PostgreSQL
+cluster); Hà Nội's sample list (52 people of the four groups) sent and the survey launched with the shipped
+sample questionnaire; the campaign's deadlines moved ahead so the forms are open.
 
-(a) Page weight of GET /phieu/<token>/<form> for the largest sample form: the bytes gunicorn serves with no
-    compression, with gzip and with brotli (Flask-Compress, as in production), against the goal of 14 KB
-    compressed; and, for reference, gzip -9 and brotli quality 11 of the same page, and the stylesheet.
-(b) Throughput under `gunicorn --no-control-socket -w 2` on loopback: GET of the form page and POST saving a
-    draft (half the answers, spread over the respondents of that form), against GET /healthz of the same app
-    (one SELECT 1). A small load generator of our own: threads, one http.client connection each, a fixed
-    concurrency for a fixed time. Requests/s and the ratio to /healthz.
-
-Prints Markdown tables.
+Two gunicorn servers (`--no-control-socket -w 2`, sync workers, loopback): the portal, and bench/trivial_app.py
+(a Flask app answering "ok"). A small load generator of our own (threads, one http.client connection each,
+8 at once) runs each case for --seconds; round after round the cases alternate, and the median of each is kept:
+GET of the largest form page (18 questions) against GET of the trivial app (goal ≥ 0.25×); POST saving a draft
+(half the answers, spread over the respondents of that form) against POST of the same body to the trivial app
+(goal ≥ 0.1×). Then the page's weight: raw, gzip and brotli as served (goal under 14 KB compressed).
 """
 
 from __future__ import annotations
 
-import argparse
-import gzip
 import http.client
 import os
 import shutil
@@ -29,7 +25,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -37,16 +32,12 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-_SCRATCH = tempfile.mkdtemp(prefix="cchc-bench-survey-")
-SECRET_KEY = "bench-survey-secret-key-0123456789abcdef0123456789"
-os.environ["PORTAL_INSTANCE_DIR"] = _SCRATCH  # before config is read: keep the developer's instance/ untouched
-os.environ["SECRET_KEY"] = SECRET_KEY  # the links made here must open in the gunicorn workers
-os.environ.setdefault("PORTAL_PASSWORD_TIME_COST", "1")
-os.environ.setdefault("PORTAL_PASSWORD_MEMORY_KIB", "8")
+from harness import ROOT, Figure, arguments, backends, databases, peak_rss_mb, report, scratch
 
-import brotli  # noqa: E402
+_SCRATCH = scratch("cchc-bench-survey-")
+SECRET_KEY = "bench-survey-secret-key-0123456789abcdef0123456789"
+os.environ["SECRET_KEY"] = SECRET_KEY  # the links made here must open in the gunicorn workers
+
 from sqlmodel import Session, select  # noqa: E402
 
 from portal import create_app  # noqa: E402
@@ -113,18 +104,18 @@ def fetch(port: int, path: str, *, encoding: str = "identity") -> tuple[int, byt
         connection.close()
 
 
-def wait_until_up(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
+def wait_until_up(port: int, process: subprocess.Popen, timeout: float = 30.0, path: str = "/healthz") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {process.returncode}")
         try:
-            if fetch(port, "/healthz")[0] == 200:
+            if fetch(port, path)[0] == 200:
                 return
         except OSError:
             pass
         time.sleep(0.1)
-    raise RuntimeError("gunicorn did not answer /healthz in time")
+    raise RuntimeError(f"gunicorn did not answer {path} in time")
 
 
 @dataclass
@@ -188,27 +179,32 @@ def run_case(name: str, port: int, make_request, *, seconds: float, concurrency:
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="length of each throughput case")
-    parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    args = parser.parse_args()
+def start_gunicorn(app_spec: str, port: int, workers: int, env: dict, cwd: Path) -> subprocess.Popen:
+    command = [str(Path(sys.executable).parent / "gunicorn"), "--no-control-socket", "-w", str(workers),
+               "-b", f"127.0.0.1:{port}", "--log-level", "warning", app_spec]
+    return subprocess.Popen(command, cwd=cwd, env=env)
 
-    database_url = f"sqlite:///{_SCRATCH}/bench.sqlite3"
-    print("Preparing: Hà Nội's sample list sent, the survey launched …", file=sys.stderr)
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def measure(backend: str, database_url: str, args) -> list[Figure]:
+    print(f"[{backend}] preparing: Hà Nội's sample list sent, the survey launched …", file=sys.stderr)
     app, urls, forms = prepare(database_url)
-
-    port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "PORTAL_INSTANCE_DIR": _SCRATCH, "SECRET_KEY": SECRET_KEY,
            "PYTHONPATH": str(ROOT)}
-    command = [str(Path(sys.executable).parent / "gunicorn"), "--no-control-socket", "-w", str(args.workers),
-               "-b", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    port, trivial_port = free_port(), free_port()
+    portal = start_gunicorn("wsgi:app", port, args.workers, env, ROOT)
+    trivial = start_gunicorn("trivial_app:app", trivial_port, args.workers, env, ROOT / "bench")
     try:
-        wait_until_up(port, process)
-
-        # (a) page weight: every sample form once, the largest one measured.
+        wait_until_up(port, portal)
+        wait_until_up(trivial_port, trivial, path="/")
         sizes = {}
         for code, paths in urls.items():
             status, body, _ = fetch(port, paths[0])
@@ -221,66 +217,68 @@ def main() -> None:
         _, brotlied, br_headers = fetch(port, page, encoding="br")
         assert gzip_headers.get("content-encoding") == "gzip", gzip_headers
         assert br_headers.get("content-encoding") == "br", br_headers
-        links = [part.split('"')[0] for part in raw.decode().split('href="')[1:]]
-        stylesheet = next(link for link in links if ".css" in link)
-        _, css_raw, _ = fetch(port, stylesheet)
-        _, css_br, _ = fetch(port, stylesheet, encoding="br")
 
-        # (b) throughput: /healthz, the form page, saving a draft.
         form = forms[largest]
         draft = urlencode({**first_half(form, complete_answers(form)), "action": "save"}, doseq=True).encode()
         posts = urls[largest]
         form_headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept-Encoding": "gzip, br"}
-        cases = [
-            ("GET /healthz", lambda n, i: ("GET", "/healthz", None, {}), 200),
-            (f"GET form page ({largest})", lambda n, i: ("GET", page, None, {"Accept-Encoding": "gzip, br"}), 200),
-            (f"POST save draft ({largest}, {len(posts)} respondents)",
-             lambda n, i: ("POST", posts[(n + i * args.concurrency) % len(posts)], draft, form_headers), 200),
-        ]
-        for name, make, expected in cases[:1]:
-            run_case(name, port, make, seconds=min(1.0, args.seconds), concurrency=args.concurrency,
-                     expected=expected)  # warm up both workers
-        results = [run_case(name, port, make, seconds=args.seconds, concurrency=args.concurrency, expected=expected)
-                   for name, make, expected in cases]
+        cases = {
+            "trivial GET": (trivial_port, lambda n, i: ("GET", "/", None, {"Accept-Encoding": "gzip, br"})),
+            "form GET": (port, lambda n, i: ("GET", page, None, {"Accept-Encoding": "gzip, br"})),
+            "trivial POST": (trivial_port, lambda n, i: ("POST", "/", draft, form_headers)),
+            "draft POST": (port, lambda n, i: ("POST", posts[(n + i * args.concurrency) % len(posts)], draft,
+                                               form_headers)),
+        }
+        for name, (where, make) in cases.items():  # warm up every worker of both servers
+            run_case(name, where, make, seconds=min(0.5, args.seconds), concurrency=args.concurrency, expected=200)
+        rates: dict[str, list[float]] = {name: [] for name in cases}
+        errors = 0
+        for _ in range(args.rounds):
+            for name, (where, make) in cases.items():
+                result = run_case(name, where, make, seconds=args.seconds, concurrency=args.concurrency,
+                                  expected=200)
+                rates[name].append(result.rate)
+                errors += result.errors
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        shutil.rmtree(_SCRATCH, ignore_errors=True)
-
-    kb = 1024
-    print(f"\n### Respondent form page weight ({largest}: {len(form.questions)} questions; "
-          f"goal under {GOAL_BYTES // kb} KB compressed)\n")
-    print("| Response | Bytes | KB | Under 14 KB |")
-    print("|---|---:|---:|---|")
-    rows = [
-        (f"GET {largest} page, uncompressed", len(raw)),
-        ("… gzip as served (Flask-Compress)", len(gzipped)),
-        ("… brotli as served (Flask-Compress)", len(brotlied)),
-        ("… gzip -9 (reference)", len(gzip.compress(raw, 9))),
-        ("… brotli quality 11 (reference)", len(brotli.compress(raw, quality=11))),
-        ("portal.css, uncompressed (first visit only; cached after)", len(css_raw)),
-        ("portal.css, brotli as served", len(css_br)),
+        stop(portal)
+        stop(trivial)
+    rate = {name: statistics.median(values) for name, values in rates.items()}
+    get_ratio = rate["form GET"] / rate["trivial GET"]
+    post_ratio = rate["draft POST"] / rate["trivial POST"]
+    flags = f"gunicorn -w {args.workers}, {args.concurrency} clients"
+    assert errors == 0, f"{errors} requests failed"
+    return [
+        Figure("survey", backend, f"GET the form page ({largest}, {len(form.questions)} questions; {flags})",
+               rate["form GET"], "req/s", "GET of a trivial Flask app, same flags", rate["trivial GET"], get_ratio,
+               "≥ 0.25×", get_ratio >= 0.25),
+        Figure("survey", backend, f"POST saving a draft ({flags})", rate["draft POST"], "req/s",
+               "POST of the same body to the trivial app", rate["trivial POST"], post_ratio, "≥ 0.1×",
+               post_ratio >= 0.1),
+        Figure("survey", backend, f"the form page, gzip as served ({len(raw):,} B raw)", len(gzipped) / 1024, "KB",
+               goal="< 14 KB", met=len(gzipped) < 14 * 1024),
+        Figure("survey", backend, "the form page, brotli as served", len(brotlied) / 1024, "KB",
+               goal="< 14 KB", met=len(brotlied) < 14 * 1024),
     ]
-    for label, size in rows:
-        print(f"| {label} | {size:,} | {size / kb:.1f} | {'yes' if size < GOAL_BYTES else 'no'} |")
-    other = ", ".join(f"{code} {size / kb:.1f}" for code, size in sorted(sizes.items()))
-    print(f"\nUncompressed KB of every sample form page: {other}.")
 
-    healthz = results[0].rate
-    print(f"\n### Throughput under gunicorn (-w {args.workers} sync, SQLite, loopback; "
-          f"{args.concurrency} concurrent clients, {args.seconds:g} s per case)\n")
-    print("| Case | Requests | Requests/s | Mean ms | p95 ms | Errors | vs /healthz |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for result in results:
-        latencies = sorted(result.latencies) or [0.0]
-        p95 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))]
-        print(f"| {result.name} | {len(result.latencies)} | {result.rate:,.0f} | "
-              f"{statistics.fmean(latencies) * 1000:.1f} | {p95 * 1000:.1f} | {result.errors} | "
-              f"{result.rate / healthz:.2f} |")
+
+def main() -> None:
+    parser = arguments(__doc__.split("\n")[0], rounds=3)
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each case per round")
+    parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.rounds, args.concurrency = 0.5, 1, 4
+    figures: list[Figure] = []
+    try:
+        for backend in backends(args.db):
+            with databases(backend, _SCRATCH) as new_url:
+                if new_url is not None:
+                    figures += measure(backend, new_url("survey"), args)
+    finally:
+        shutil.rmtree(_SCRATCH, ignore_errors=True)
+    figures.append(Figure("survey", "-", "peak resident memory of the bench process", peak_rss_mb(), "MB"))
+    report("The respondent's form under gunicorn against a trivial Flask app", figures, args.json)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy import text
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.extensions import compress, csrf, db, htmx, limiter, login_manager, mail
+from portal.sessions import StaffSessionInterface
 
 ROOT = Path(__file__).resolve().parent.parent
 # The session key holding when the person logged in (seconds since the epoch), for the absolute lifetime.
@@ -42,6 +44,7 @@ def create_app(config: Any = None) -> Flask:
         hops = app.config["PORTAL_PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
+    app.session_interface = StaffSessionInterface()  # none for respondents: their link is their credential
     db.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -192,10 +195,48 @@ def _register_template_helpers(app: Flask) -> None:
     def header_context() -> dict[str, Any]:
         from portal.domain.notices import unread_count
 
-        unread = 0
+        unread: _Lazy | int = 0
         if has_request_context() and current_user.is_authenticated and current_user.province_id is not None:
-            unread = unread_count(db.session, current_user)
-        return {"unread_notices": unread, "demo_mode": app.config.get("PORTAL_DEMO", False)}
+            # Counted only when a template shows it: a fragment (a progress poll) has no header to count for.
+            user = current_user._get_current_object()
+            unread = _Lazy(lambda: unread_count(db.session, user))
+        return {"unread_notices": unread, "demo_mode": app.config.get("PORTAL_DEMO", False),
+                "campaign_contact": _campaign_contact}
+
+    def _campaign_contact(campaign=None):
+        """The contact of `campaign` (a page that has it) or of the current campaign, looked up only by the
+        templates that show it."""
+        from portal.domain.campaigns import contact_of, current_campaign
+
+        return contact_of(campaign or current_campaign(db.session), app.config.get("PORTAL_CONTACT", ""))
+
+
+class _Lazy:
+    """A number computed the first time a template reads it."""
+
+    def __init__(self, compute: Callable[[], int]) -> None:
+        self._compute = compute
+        self._value: int | None = None
+
+    @property
+    def value(self) -> int:
+        if self._value is None:
+            self._value = self._compute()
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __int__(self) -> int:
+        return self.value
+
+    def __eq__(self, other: object) -> bool:
+        return self.value == other
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def _security_headers(response: Response) -> Response:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -52,6 +52,12 @@ class Campaign(SQLModel, table=True):
     list_deadline: date
     self_assessment_deadline: date
     response_deadline: date
+    # Whom provinces and respondents ask about the campaign, as the dispatch names them; shown on survey
+    # pages, the invalid-link page, invitations and reminders, and the staff footer.
+    contact_name: str = ""
+    contact_unit: str = ""
+    contact_phone: str = ""
+    contact_email: str = ""
 
 
 class Province(SQLModel, table=True):
@@ -384,8 +390,13 @@ class Invitation(SQLModel, table=True):
     portal/domain/invitations.py), so a copy of the database alone cannot answer.
     """
 
+    # The progress pages and their polls read one province's invitations of one campaign.
+    __table_args__ = (Index("ix_invitation_province_campaign", "province_id", "campaign_id"),)
+
     id: int | None = Field(default=None, primary_key=True)
-    respondent_id: int = Field(foreign_key="respondent.id", unique=True)
+    # None once the province removed the person from a list already launched: the invitation stays,
+    # withdrawn, so its link can say so and the audit log keeps what happened.
+    respondent_id: int | None = Field(default=None, foreign_key="respondent.id", unique=True)
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
     province_id: int = Field(foreign_key="province.id", index=True)
     questionnaire_version_id: int = Field(foreign_key="questionnaireversion.id")
@@ -398,6 +409,7 @@ class Invitation(SQLModel, table=True):
     delivery_reply: str = ""
     last_reminded_at: datetime | None = None
     reminder_count: int = 0
+    withdrawn_at: datetime | None = None  # the link answers 410 "đã được thu hồi" from then on
 
 
 class FormState(StrEnum):
@@ -409,7 +421,9 @@ class FormState(StrEnum):
 class FormProgress(SQLModel, table=True):
     """Whether a respondent has answered a form: all a province may know, never the answers."""
 
-    __table_args__ = (UniqueConstraint("invitation_id", "form_code"),)
+    # The province's counts by state (progress summary, polls) are read from the index alone.
+    __table_args__ = (UniqueConstraint("invitation_id", "form_code"),
+                      Index("ix_formprogress_province_state", "province_id", "state"))
 
     id: int | None = Field(default=None, primary_key=True)
     invitation_id: int = Field(foreign_key="invitation.id", index=True)
@@ -458,6 +472,8 @@ class OutboxMessage(SQLModel, table=True):
     status: str = Field(default=DeliveryStatus.QUEUED.value, index=True)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    # A message not sent by then is dropped (status "expired"): a reminder after the response deadline.
+    expires_at: datetime | None = None
     claimed_by: str = ""
     claimed_at: datetime | None = None
     # Until when the claim holds: the sending worker renews it while it sends, and only an expired lease

@@ -45,6 +45,7 @@ ACCESS: dict[str, str] = {
     "ministry.*": MINISTRY_ONLY,
     # Launching the survey and its automatic reminder days (named although "ministry.*" covers them).
     "ministry.launch": MINISTRY_ONLY,
+    "ministry.launch_confirm": MINISTRY_ONLY,
     "ministry.add_reminder": MINISTRY_ONLY,
     "ministry.remove_reminder": MINISTRY_ONLY,
     "questionnaires.*": MINISTRY_ONLY,  # the campaign's questionnaires, under /bo/
@@ -194,7 +195,8 @@ POST_FORM = {
     "bo": "1",
     "key": "khong-duoc-phep",
     # the survey: the ministry's launch and reminder days, the province's reminders
-    "scope": "all",
+    "emails": "8",
+    "accept_sample": "1",
     "send_on": "20/02/2022",
     "all": "1",
     # requests to the ministry: the province's form and the ministry's answer

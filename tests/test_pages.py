@@ -52,8 +52,15 @@ def gzip_weight(client, path: str) -> tuple[int, int]:
 # ---------------------------------------------------------------- static files
 
 
-def test_pages_link_static_files_by_content_hash(client):
-    page = client.get("/dang-nhap").get_data(as_text=True)
+def notices_page(client, session, province_user) -> str:
+    """A page that uses htmx: its notices are marked read with hx-post."""
+    notices.post_notice(session, None, "Thông báo có nút đánh dấu đã đọc", "")
+    log_in(client, province_user)
+    return client.get("/thong-bao/").get_data(as_text=True)
+
+
+def test_pages_link_static_files_by_content_hash(client, session, province_user):
+    page = notices_page(client, session, province_user)
 
     urls = asset_urls(page)
 
@@ -120,8 +127,8 @@ def test_unknown_static_name_is_404(client, path):
     assert client.get(path).status_code == 404
 
 
-def test_htmx_is_served_by_the_portal(client):
-    page = client.get("/dang-nhap").get_data(as_text=True)
+def test_htmx_is_served_by_the_portal(client, session, province_user):
+    page = notices_page(client, session, province_user)
     src = re.search(r'<script src="([^"]+)" defer></script>', page).group(1)
 
     response = client.get(src, headers={"Accept-Encoding": "br"})
@@ -133,6 +140,43 @@ def test_htmx_is_served_by_the_portal(client):
     body = brotli.decompress(response.get_data())
     assert body.startswith(b"var htmx=function(){")
     assert body == htmx_path().read_bytes()
+
+
+def test_htmx_is_served_precompressed_with_gzip_too(client, session, province_user):
+    src = asset_urls(notices_page(client, session, province_user))["htmx.min.js"]
+
+    response = client.get(src, headers={"Accept-Encoding": "gzip"})
+
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert response.headers["Cache-Control"] == ONE_YEAR
+    assert gzip.decompress(response.get_data()) == htmx_path().read_bytes()
+
+
+def test_login_page_does_not_load_htmx(client):
+    page = client.get("/dang-nhap").get_data(as_text=True)
+
+    assert "htmx" not in page
+    assert "<script" not in page
+    assert "hx-" not in page
+    assert list(asset_urls(page)) == ["portal.css"]
+
+
+@pytest.mark.parametrize("role", ["province_user", "it_focal_user", "ministry_user"])
+def test_home_pages_without_htmx_attributes_do_not_load_htmx(client, request, role):
+    log_in(client, request.getfixturevalue(role))
+
+    page = client.get("/").get_data(as_text=True)
+
+    assert "hx-" not in page
+    assert "htmx" not in page
+
+
+def test_a_page_with_htmx_attributes_loads_htmx_and_sends_its_csrf_header(client, session, province_user):
+    page = notices_page(client, session, province_user)
+
+    assert 'hx-post="' in page
+    assert '<script src="/static/htmx.min.' in page
+    assert '<body hx-headers=\'{"X-CSRFToken": "' in page
 
 
 # ---------------------------------------------------------------- compressed pages and their weight
@@ -155,7 +199,9 @@ def test_html_is_sent_plain_when_compression_is_not_accepted(client):
 
 def test_login_page_weighs_under_14_kb_with_gzip(client, artifacts_dir):
     html, with_css = gzip_weight(client, "/dang-nhap")
+    page = client.get("/dang-nhap").get_data(as_text=True)
 
+    assert asset_urls(page).keys() == {"portal.css"}  # nothing but its own HTML and CSS
     (artifacts_dir / "page-weight-login.txt").write_text(f"html {html} B, with stylesheet {with_css} B (gzip)\n")
     assert with_css < PAGE_BUDGET
 

@@ -37,6 +37,7 @@ from portal.models import Answer, Invitation, OutboxMessage, Province, Responden
 from tests.support.accounts import HA_NOI, HAI_PHONG, log_in, make_user
 from tests.support.big_list import generated_rows
 from tests.support.html import text_of
+from tests.support.statements import Statements, count_statements
 from tests.support.survey import (
     AFTER_DEADLINE,
     DURING_SURVEY,
@@ -529,9 +530,10 @@ def test_the_export_lists_only_those_not_finished_and_neutralises_formulas(clien
     assert people[1][6] == f"{MINISTRY} (đang trả lời)"  # C: the form still open, not the one sent
     assert people[3][6] == f"{LOCALITY} (đang trả lời), {MINISTRY} (chưa trả lời)"
     assert people[0][7] == "Bị trả lại"
-    assert people[2][0] == "'" + formula  # shown as text, never run
+    assert people[2][0] == formula  # shown as the text it is, with no stray apostrophe
     sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
     assert all(cell.data_type == "s" for cell in sheet[6] if cell.value is not None)
+    assert sheet.cell(row=6, column=1).quotePrefix  # kept text, never run, even after an edit in Excel
 
 
 # ---------------------------------------------------------------- never an answer
@@ -693,3 +695,52 @@ def test_the_ministry_view_of_an_unknown_province_is_404(client, ministry_user, 
     log_in(client, ministry_user)
 
     assert client.get("/bo/tien-do/999").status_code == 404
+
+
+# ---------------------------------------------------------------- statements per request
+
+
+def progress_statements(app, client, headers: dict) -> Statements:
+    client.get(PAGE, headers=headers)  # warm: the first request of a client compiles templates
+    with app.app_context(), count_statements() as statements:
+        response = client.get(PAGE, headers=headers)
+    assert response.status_code in {200, 304}
+    return statements
+
+
+def test_the_progress_fragment_sends_a_fixed_handful_of_statements_scoped_to_the_province(
+        app, client, province_user, hanoi):
+    log_in(client, province_user)
+
+    statements = progress_statements(app, client, POLL)
+
+    # user, campaign, province, extension; fingerprint; one page of rows with its total; their forms;
+    # groups; the two summary aggregates. None per row, none for the notices badge of a header it lacks.
+    assert len(statements) <= 10, statements.text()
+    assert not any("noticerecipient" in s for s in statements)
+    assert not any("questionnaireversion" in s for s in statements)  # parsed once per process
+    survey_tables = re.compile(r"\b(respondent|invitation|formprogress)\b")
+    for statement in statements:
+        if survey_tables.search(statement.split("FROM", 1)[-1]):
+            # Each one filters on the province's own column, never on the campaign alone (the whole country).
+            assert re.search(r"(respondent|invitation|formprogress)\.province_id = ", statement), statement
+
+
+def test_more_people_in_the_province_means_no_more_statements(app, client, session, province_user, hanoi):
+    log_in(client, province_user)
+    before = len(progress_statements(app, client, POLL))
+    for letter in "BDGH":
+        hanoi.open(letter)
+
+    after = progress_statements(app, client, POLL)
+
+    assert len(after) == before, after.text()
+
+
+def test_an_unchanged_poll_costs_one_statement_beyond_the_request_basics(app, client, province_user, hanoi):
+    log_in(client, province_user)
+    etag = client.get(PAGE, headers=POLL).headers["ETag"]
+
+    statements = progress_statements(app, client, {**POLL, "If-None-Match": etag})
+
+    assert len(statements) <= 5, statements.text()  # user, campaign, province, extension, fingerprint

@@ -23,6 +23,7 @@ from portal.models import Answer, FormProgress, FormState, Invitation, OutboxMes
 from tests.support.accounts import log_in
 from tests.support.database import count_rows
 from tests.support.html import text_of
+from tests.support.statements import count_statements
 from tests.support.survey import (
     AFTER_DEADLINE,
     FIRST_MOMENT_AFTER_DEADLINE,
@@ -594,3 +595,45 @@ def test_the_final_submit_of_an_incomplete_form_is_refused_naming_each_missing_q
     assert not row.submitted and row.submitted_at is None
     assert set(json.loads(row.answers)) == set(half)  # the draft kept as it was
     assert progress_of(session, person, form.code).state == FormState.IN_PROGRESS
+
+
+# ---------------------------------------------------------------- what a respondent's request costs
+
+
+def survey_requests(person: SentInvitation, form) -> list[tuple[str, str, dict | None]]:
+    draft = {**first_half(form, complete_answers(form)), "action": "save"}
+    return [("GET", person.url, None), ("GET", person.form_url(form.code), None),
+            ("POST", person.form_url(form.code), draft), ("POST", person.form_url(form.code), draft),
+            ("GET", person.form_url(form.code), None)]
+
+
+def test_a_respondents_page_or_saved_draft_takes_one_or_two_statements(app, client, session, survey):
+    person = survey.of_group("LD_SO")
+    form = form_def(session, person.form_codes[0])
+    client.get(person.form_url(form.code))  # the questionnaire is parsed once per process, here
+    counts = []
+    for method, path, data in survey_requests(person, form):
+        with app.app_context(), count_statements() as statements:
+            response = client.open(path, method=method, data=data)
+        assert response.status_code == 200, (method, path, response.status_code)
+        counts.append((method, path, len(statements), [s[:60] for s in statements]))
+
+    # GET: the visit (invitation, person, campaign, extension, form states, saved answer in one SELECT).
+    # POST: the visit and the saved answer; the first save of a form also marks it started.
+    assert [c[2] for c in counts] == [1, 1, 3, 2, 1], counts
+
+
+@pytest.mark.parametrize("staff_cookie", [False, True], ids=["no cookie", "a staff session in the same browser"])
+def test_respondent_pages_write_no_session_cookie(client, session, survey, ministry_user, staff_cookie):
+    if staff_cookie:
+        log_in(client, ministry_user)
+        with client.session_transaction() as sess:
+            sess.permanent = True  # as a real login makes it: refreshed on every response of the portal
+    person = survey.of_group("LD_SO")
+    form = form_def(session, person.form_codes[0])
+
+    for method, path, data in survey_requests(person, form) + [("POST", person.submit_url(form.code), None)]:
+        response = client.open(path, method=method, data=data)
+        assert response.status_code in {200, 303, 422}, (method, path, response.status_code)
+        assert "Set-Cookie" not in response.headers, (method, path, response.headers.getlist("Set-Cookie"))
+        assert "Cookie" not in response.headers.get("Vary", ""), (method, path)

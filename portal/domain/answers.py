@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import update
+from sqlalchemy import and_, false, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from portal.domain import questionnaires
 from portal.domain.campaigns import is_past
-from portal.domain.invitations import response_key
+from portal.domain.invitations import response_key, token_id, token_matches
 from portal.models import (
     Answer,
     Campaign,
@@ -45,6 +45,81 @@ def province_extension(session: Session, campaign_id: int, province_id: int) -> 
     """The response deadline the ministry granted this province (on a request), if any."""
     return session.exec(select(RespondentList.response_extension_until).where(
         RespondentList.campaign_id == campaign_id, RespondentList.province_id == province_id)).first()
+
+
+@dataclass
+class Visit:
+    """Everything a respondent's page needs about the person behind a link, read in one statement.
+
+    The answer is the one to the form asked for (None for the overview, or before the first save);
+    `forms` are the invitation's forms in order, a ministry form naming the respondent's ministry.
+    """
+
+    invitation: Invitation
+    campaign: Campaign
+    person: Respondent
+    group_code: str
+    ministry_code: str | None
+    ministry_name: str
+    extension: date | None
+    states: dict[str, FormProgress]
+    answer: Answer | None
+    forms: list[questionnaires.FormDef] = field(default_factory=list)
+
+    @property
+    def deadline(self) -> date:
+        """The last day to answer: the campaign's, or the province's later extension."""
+        extension, deadline = self.extension, self.campaign.response_deadline
+        return extension if extension and extension > deadline else deadline
+
+    def closed(self, tz_name: str, now: datetime | None = None) -> bool:
+        return is_closed(self.campaign, tz_name, now, extension=self.extension)
+
+    def form(self, code: str) -> questionnaires.FormDef | None:
+        return next((f for f in self.forms if f.code == code), None)
+
+    def saved(self) -> dict:
+        """What was saved or submitted for the form asked for (empty when nothing yet)."""
+        return json.loads(self.answer.answers) if self.answer else {}
+
+
+def load_visit(session: Session, invitation_id: int, code: str | None = None,
+               secret: str | None = None) -> Visit | None:
+    """The invitation with its person, campaign, deadline extension, form states and the answer to
+    form `code`, in one statement (the questionnaire itself comes from the per-process cache)."""
+    answer_on = (and_(Answer.response_key == response_key(invitation_id, code, secret), FormProgress.form_code == code)
+                 if code else false())
+    rows = session.exec(
+        select(Invitation, Respondent, Campaign, RespondentList.response_extension_until, RespondentGroup.code,
+               Ministry.code, Ministry.name, FormProgress, Answer)
+        .join(Respondent, Respondent.id == Invitation.respondent_id)
+        .join(Campaign, Campaign.id == Invitation.campaign_id)
+        .join(RespondentList, and_(RespondentList.campaign_id == Invitation.campaign_id,
+                                   RespondentList.province_id == Invitation.province_id), isouter=True)
+        .join(RespondentGroup, RespondentGroup.id == Respondent.group_id, isouter=True)
+        .join(Ministry, Ministry.id == Respondent.ministry_id, isouter=True)
+        .join(FormProgress, FormProgress.invitation_id == Invitation.id, isouter=True)
+        .join(Answer, answer_on, isouter=True)
+        .where(Invitation.id == invitation_id).order_by(FormProgress.id)).all()
+    if not rows:
+        return None
+    invitation, person, campaign, extension, group_code, ministry_code, ministry_name = rows[0][:7]
+    states = {row[7].form_code: row[7] for row in rows if row[7] is not None}
+    answer = next((row[8] for row in rows if row[8] is not None), None)
+    by_code = {f.code: f for f in questionnaires.load_frozen(session, invitation.questionnaire_version_id).forms}
+    forms = [by_code[c].for_ministry(ministry_name or "") for c in invitation.form_codes.split(",") if c in by_code]
+    return Visit(invitation, campaign, person, group_code or "", ministry_code, ministry_name or "", extension,
+                 states, answer, forms)
+
+
+def visit_for_token(session: Session, token: str, code: str | None = None,
+                    secret: str | None = None) -> Visit | None:
+    """What a personal link leads to, or None for anything forged, truncated or unknown."""
+    ident = token_id(token)
+    if ident is None:
+        return None
+    visit = load_visit(session, ident, code, secret)
+    return visit if token_matches(visit.invitation if visit else None, token, secret) else None
 
 
 def progress_of(session: Session, invitation: Invitation) -> dict[str, FormProgress]:
@@ -77,13 +152,6 @@ class SaveResult:
     closed: bool = False
 
 
-def _identity(session: Session, invitation: Invitation) -> tuple[str, str | None]:
-    person = session.get(Respondent, invitation.respondent_id)
-    group = session.get(RespondentGroup, person.group_id)
-    ministry = session.get(Ministry, person.ministry_id) if person.ministry_id else None
-    return group.code, ministry.code if ministry else None
-
-
 def _day_only(moment: datetime) -> datetime:
     """Answer rows keep only the day of their changes.
 
@@ -93,25 +161,24 @@ def _day_only(moment: datetime) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _upsert_draft(session: Session, invitation: Invitation, form: questionnaires.FormDef, values: dict,
+def _upsert_draft(session: Session, visit: Visit, form: questionnaires.FormDef, values: dict,
                   key: str, now: datetime) -> None:
     now = _day_only(now)
+    invitation = visit.invitation
     document = json.dumps(values, ensure_ascii=False)
-    exists = session.exec(select(Answer.id).where(Answer.response_key == key)).first()
-    if exists is None:
+    if visit.answer is None:
         # The first save. A double click sends two at once: both find no row, and a plain INSERT would
         # fail on the unique key for the second. ON CONFLICT DO NOTHING lets the second one fall through
         # to the update below, like any later save.
-        group_code, ministry_code = _identity(session, invitation)
         dialect = session.get_bind().dialect.name
         insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
         created = session.exec(insert(Answer).values(
             response_key=key, campaign_id=invitation.campaign_id, province_id=invitation.province_id,
-            group_code=group_code, ministry_code=ministry_code if form.target == "ministry" else None,
+            group_code=visit.group_code, ministry_code=visit.ministry_code if form.target == "ministry" else None,
             form_code=form.code, questionnaire_version_id=invitation.questionnaire_version_id,
             answers=document, submitted=False, updated_at=now, submitted_at=None,
-        ).on_conflict_do_nothing(index_elements=["response_key"]))
-        if created.rowcount == 1:
+        ).on_conflict_do_nothing(index_elements=["response_key"]).returning(Answer.id))
+        if created.first() is not None:  # rowcount is not told reliably by every driver for ON CONFLICT
             return
     # Never overwrite a submitted answer, whatever a stale tab posts.
     session.exec(update(Answer).where(Answer.response_key == key, Answer.submitted == False)  # noqa: E712
@@ -121,49 +188,58 @@ def _upsert_draft(session: Session, invitation: Invitation, form: questionnaires
 def save_draft(
     session: Session, invitation: Invitation, campaign: Campaign, form: questionnaires.FormDef,
     raw: Mapping[str, list[str]], *, tz_name: str, secret: str | None = None, now: datetime | None = None,
+    visit: Visit | None = None,
 ) -> SaveResult:
-    """Keep what the respondent has answered so far; invalid values are reported, not kept."""
+    """Keep what the respondent has answered so far; invalid values are reported, not kept.
+
+    `visit` is what the page already read of this invitation and form (load_visit); without it, it is read here.
+    """
     now = now or utcnow()
-    state = progress_of(session, invitation).get(form.code)
+    visit = visit or load_visit(session, invitation.id, form.code, secret)
+    state = visit.states.get(form.code)
     if state is None:
         raise KeyError(form.code)
     if state.state == FormState.SUBMITTED:
-        return SaveResult(saved_values(session, invitation, form.code, secret), {}, submitted=True, already=True)
-    if is_closed(campaign, tz_name, now,
-                 extension=province_extension(session, campaign.id, invitation.province_id)):
+        return SaveResult(visit.saved(), {}, submitted=True, already=True)
+    if visit.closed(tz_name, now):
         return SaveResult({}, {}, closed=True)
     values, errors = questionnaires.check_answers(form, raw, final=False)
-    _upsert_draft(session, invitation, form, values, response_key(invitation.id, form.code, secret), now)
-    session.exec(update(FormProgress).where(FormProgress.id == state.id,
-                                            FormProgress.state == FormState.NOT_STARTED.value)
-                 .values(state=FormState.IN_PROGRESS.value, started_at=now))
+    _upsert_draft(session, visit, form, values, response_key(invitation.id, form.code, secret), now)
+    if state.state == FormState.NOT_STARTED:
+        session.exec(update(FormProgress).where(FormProgress.id == state.id,
+                                                FormProgress.state == FormState.NOT_STARTED.value)
+                     .values(state=FormState.IN_PROGRESS.value, started_at=now))
     session.commit()
     return SaveResult(values, errors)
+
+
+def final_errors(form: questionnaires.FormDef, saved: Mapping) -> dict[str, str]:
+    """What stops these saved answers from being submitted (required questions left), by question id."""
+    raw = {qid: (value if isinstance(value, list) else [str(value)]) for qid, value in saved.items()}
+    return questionnaires.check_answers(form, raw, final=True)[1]
 
 
 def submit_check(session: Session, invitation: Invitation, form: questionnaires.FormDef,
                  secret: str | None = None) -> dict[str, str]:
     """What still stops the saved answers from being submitted (required questions left), by question id."""
-    saved = saved_values(session, invitation, form.code, secret)
-    raw = {qid: (value if isinstance(value, list) else [str(value)]) for qid, value in saved.items()}
-    return questionnaires.check_answers(form, raw, final=True)[1]
+    return final_errors(form, saved_values(session, invitation, form.code, secret))
 
 
 def submit(
     session: Session, invitation: Invitation, campaign: Campaign, form: questionnaires.FormDef,
-    *, tz_name: str, secret: str | None = None, now: datetime | None = None,
+    *, tz_name: str, secret: str | None = None, now: datetime | None = None, visit: Visit | None = None,
 ) -> SaveResult:
     """Submit the saved answers of a form, once. Returns the missing/invalid ones when not complete."""
     now = now or utcnow()
-    state = progress_of(session, invitation).get(form.code)
+    visit = visit or load_visit(session, invitation.id, form.code, secret)
+    state = visit.states.get(form.code)
     if state is None:
         raise KeyError(form.code)
     key = response_key(invitation.id, form.code, secret)
-    saved = saved_values(session, invitation, form.code, secret)
+    saved = visit.saved()
     if state.state == FormState.SUBMITTED:
         return SaveResult(saved, {}, submitted=True, already=True)
-    if is_closed(campaign, tz_name, now,
-                 extension=province_extension(session, campaign.id, invitation.province_id)):
+    if visit.closed(tz_name, now):
         return SaveResult(saved, {}, closed=True)
     raw = {qid: (value if isinstance(value, list) else [str(value)]) for qid, value in saved.items()}
     values, errors = questionnaires.check_answers(form, raw, final=True)
@@ -176,8 +252,8 @@ def submit(
     if claimed.rowcount != 1:
         session.rollback()
         return SaveResult(saved_values(session, invitation, form.code, secret), {}, submitted=True, already=True)
-    _upsert_draft(session, invitation, form, values, key, now)
-    session.flush()
+    if visit.answer is None:  # a form with nothing required can be submitted before any save
+        _upsert_draft(session, visit, form, values, key, now)
     session.exec(update(Answer).where(Answer.response_key == key)
                  .values(submitted=True, submitted_at=_day_only(now),
                          answers=json.dumps(values, ensure_ascii=False)))

@@ -197,8 +197,9 @@ def build_sample_data(
         done.append(f"{province.name}: {state}")
     hanoi = session.exec(select(Province).where(Province.slug == "ha-noi")).first()
     if hanoi and any(c.province.id == hanoi.id for c in invitations.launch_candidates(session, campaign)):
+        # The demo knowingly runs on the sample questionnaire.
         invitations.launch(session, admin, campaign, [hanoi.id], base_url=base_url, mail_domain=mail_domain,
-                           tz_name=tz_name)
+                           tz_name=tz_name, accept_sample=True)
         questionnaire = questionnaires.load(questionnaires.current_version(session, campaign))
         forms = {f.code: f for f in questionnaire.forms}
         for number, invitation in enumerate(session.exec(select(Invitation).where(Invitation.province_id == hanoi.id)

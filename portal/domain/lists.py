@@ -39,6 +39,10 @@ from portal.models import (
 
 EDITABLE_FIELDS = ("full_name", "position", "group", "unit", "email", "phone", "note")
 
+LAUNCHED_NO_REPLACE = ("Bộ Nội vụ đã phát hành khảo sát cho danh sách này, nên không thể tải lên tệp thay thế cả "
+                       "danh sách. Hãy thêm người, sửa hoặc xóa từng dòng trong bảng rà soát: người được thêm sẽ "
+                       "nhận thư mời, địa chỉ được sửa sẽ được gửi lại thư mời, người bị xóa sẽ bị thu hồi thư mời.")
+
 
 class ListError(Exception):
     """Something the province or the ministry cannot do now; `message` says why, in Vietnamese."""
@@ -269,6 +273,8 @@ def import_file(
     as ListError) and leaves the saved draft exactly as it was.
     """
     _require_editable(rlist, campaign, tz_name, now)
+    if rlist.launched_at is not None:
+        raise ListError(LAUNCHED_NO_REPLACE)
     try:
         sheet = spreadsheets.read_respondent_file(data, filename, max_rows=max_rows, max_bytes=max_bytes)
     except spreadsheets.SpreadsheetError as problem:
@@ -294,7 +300,12 @@ def import_rows(
     *,
     now: datetime | None = None,
 ) -> ImportOutcome:
-    """Check `rows` and make them the draft, replacing the previous one in one transaction."""
+    """Check `rows` and make them the draft, replacing the previous one in one transaction.
+
+    Refused once the survey was launched to this list: people already invited keep their rows.
+    """
+    if rlist.launched_at is not None:
+        raise ListError(LAUNCHED_NO_REPLACE)
     check = _check(session, rlist, campaign, province, rows)
     raw_groups = {r.key: r.values.get("group", "") for r in rows}
     formulas = {r.key: r.formulas for r in rows}
@@ -368,7 +379,7 @@ def recheck(session: Session, rlist: RespondentList, campaign: Campaign, provinc
             changed_ids.append(person.id)
     dropped = [d.key for d in check.dropped]
     if dropped:
-        session.exec(delete(Respondent).where(Respondent.id.in_(dropped)))
+        _remove_people(session, None, dropped)
         rlist.merge_record = json.dumps([*json.loads(rlist.merge_record or "[]"), *_merge_entries(check, now, cause)],
                                         ensure_ascii=False)
     rlist.check_notices = _notices_json(check)
@@ -461,8 +472,7 @@ def delete_respondent(
 ) -> Recheck:
     """Remove a row and check the list again (a removed duplicate may clear another row's error)."""
     _require_editable(rlist, campaign, tz_name, now)
-    session.delete(person)
-    session.flush()
+    _remove_people(session, user, [person.id])
     result = recheck(session, rlist, campaign, province, "Xóa một dòng")
     session.commit()
     return result
@@ -475,7 +485,7 @@ def dismiss_namesake(
     """The officer confirms that rows with one name in one unit are different people: the warning goes,
     for good (until a contact of theirs changes), and the decision is audited."""
     _require_editable(rlist, campaign, tz_name, now)
-    key = key.strip()[:600]
+    key = key.strip()[:4000]
     names = session.exec(select(Respondent.full_name, Respondent.row_number, Respondent.problems)
                          .where(Respondent.list_id == rlist.id)).all()
     rows = [number for _, number, problems in names
@@ -489,6 +499,15 @@ def dismiss_namesake(
                  detail=f"{name}: dòng {', '.join(str(n) for n in sorted(rows))}")
     session.commit()
     return result
+
+
+def _remove_people(session: Session, actor: User | None, ids: list[int]) -> None:
+    """Delete rows; a person already invited has their invitation withdrawn first (and audited)."""
+    from portal.domain import invitations
+
+    invitations.withdraw_for_respondents(session, actor, ids)
+    session.exec(delete(Respondent).where(Respondent.id.in_(ids)))
+    session.flush()
 
 
 def row_problems(person: Respondent) -> list[dict]:
@@ -639,16 +658,26 @@ def send_warnings(session: Session, rlist: RespondentList, campaign: Campaign, p
 def send_list(
     session: Session, user: User, rlist: RespondentList, campaign: Campaign, province: Province,
     *, version: int, tz_name: str, confirmed_warnings: bool, now: datetime | None = None,
+    base_url: str | None = None, mail_domain: str | None = None,
 ) -> bool:
     """Send the list to the ministry and lock it. Returns False when it had already been sent.
 
     Refused (ListError) after the deadline, with errors left, when empty, when
     the list changed since the confirmation page was shown (`version`), or when
     `send_warnings` has something to say and the officer has not confirmed it.
+
+    A list the survey was already launched to (returned, then sent again) is followed
+    up in the same transaction: people added are invited, corrected addresses get their
+    invitation again on the same link (`base_url` and `mail_domain` default to the app's).
     """
     if rlist.status == ListStatus.SENT:
         return False
     _require_editable(rlist, campaign, tz_name, now)
+    launched = rlist.launched_at is not None
+    if launched and is_past(response_deadline_of(rlist, campaign), tz_name, now):
+        raise ListError(f"Đã hết hạn trả lời phiếu ({response_deadline_of(rlist, campaign):%d/%m/%Y}): người được "
+                        "thêm không thể trả lời nữa. Hãy gửi đề nghị gia hạn trả lời phiếu (mục “Đề nghị”) "
+                        "trước khi gửi lại danh sách.")
     facts = summary(session, rlist, campaign)
     if facts.total == 0:
         raise ListError("Danh sách chưa có người nào. Hãy tải lên hoặc nhập danh sách trước khi gửi.")
@@ -674,10 +703,33 @@ def send_list(
     confirmed = f"; đã xác nhận {len(warnings)} cảnh báo" if warnings else ""
     audit.record(session, user, "Gửi danh sách", province_id=rlist.province_id,
                  detail=f"{facts.total} người ({counts}); {facts.two_forms} người trả lời hai phiếu{confirmed}")
+    follow_up = None
+    if launched:
+        from flask import current_app
+
+        from portal.domain import invitations
+
+        try:
+            follow_up = invitations.follow_up_launched_list(
+                session, user, rlist, campaign,
+                base_url=base_url if base_url is not None else current_app.config["PORTAL_BASE_URL"],
+                mail_domain=mail_domain if mail_domain is not None else current_app.config["PORTAL_MAIL_DOMAIN"],
+                now=now)
+        except invitations.LaunchError as problem:
+            session.rollback()
+            raise ListError(problem.message) from problem
+    body = f"{facts.total} người ({counts})."
+    if follow_up is not None:
+        body += (f" Khảo sát đã được phát hành cho danh sách này: đã gửi thư mời đến {follow_up.invited} người "
+                 f"được thêm, gửi lại thư mời đến {follow_up.resent} địa chỉ được sửa.")
     session.add(MinistryNotice(title=f"{province.name} đã gửi danh sách đối tượng khảo sát",
-                               body=f"{facts.total} người ({counts}).", province_id=province.id, created_at=now))
+                               body=body, province_id=province.id, created_at=now))
     session.commit()
     session.refresh(rlist)
+    if follow_up is not None and (follow_up.invited or follow_up.resent):
+        post_system_notice(session, province.id, "Đã gửi thư mời theo danh sách được sửa",
+                           f"Đã gửi thư mời đến {follow_up.invited} người được thêm và gửi lại thư mời đến "
+                           f"{follow_up.resent} người có địa chỉ được sửa (cùng đường liên kết).")
     return True
 
 

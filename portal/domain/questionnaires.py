@@ -20,6 +20,7 @@ import json
 import math
 import re
 import unicodedata
+import weakref
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from sqlalchemy import func, update
+from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -1070,6 +1071,25 @@ def version_by_number(session: Session, campaign: Campaign, number: int) -> Ques
 def load(version: QuestionnaireVersion) -> Questionnaire:
     """The questionnaire a stored version holds."""
     return from_document(version.document)
+
+
+# Frozen versions by database and id. A version is frozen at the first launch and never changes after,
+# so a respondent's page or a progress poll need not read its document (tens of KB) and parse it again.
+# Keyed by engine too: tests (and a CLI pointed elsewhere) open several databases in one process.
+_FROZEN: weakref.WeakKeyDictionary[Engine, dict[int, Questionnaire]] = weakref.WeakKeyDictionary()
+
+
+def load_frozen(session: Session, version_id: int) -> Questionnaire:
+    """The questionnaire of a version invitations point to, parsed once per process when frozen."""
+    engine = session.get_bind()
+    cached = _FROZEN.get(engine, {}).get(version_id)
+    if cached is not None:
+        return cached
+    version = session.get(QuestionnaireVersion, version_id)
+    questionnaire = load(version)
+    if version.frozen_at is not None:
+        _FROZEN.setdefault(engine, {})[version_id] = questionnaire
+    return questionnaire
 
 
 def group_labels(session: Session, campaign: Campaign) -> dict[str, str]:

@@ -7,14 +7,11 @@ make a respondent who left a form open overnight lose their answers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 
 from portal.domain import answers, invitations
 from portal.domain.questionnaires import FormDef
 from portal.extensions import csrf, db, limiter
-from portal.models import Campaign, Invitation, Respondent
 
 bp = Blueprint("survey", __name__, url_prefix="/phieu")
 csrf.exempt(bp)
@@ -35,81 +32,68 @@ def _invalid():
     return render_template("survey/invalid.html"), 404
 
 
-@dataclass
-class _Visit:
-    """What a personal link (and, for a form page, the form code) leads to."""
-
-    token: str
-    invitation: Invitation
-    campaign: Campaign
-    person: Respondent
-    form: FormDef | None
-
-    @property
-    def extension(self):
-        """The response deadline the ministry granted the respondent's province, if any."""
-        return answers.province_extension(db.session, self.campaign.id, self.invitation.province_id)
-
-    def context(self, **extra) -> dict:
-        extension = self.extension
-        deadline = extension if extension and extension > self.campaign.response_deadline \
-            else self.campaign.response_deadline
-        return {"token": self.token, "person": self.person, "campaign": self.campaign, "form": self.form,
-                "deadline": deadline, **extra}
+def _context(visit: answers.Visit, token: str, form: FormDef | None, **extra) -> dict:
+    return {"token": token, "person": visit.person, "campaign": visit.campaign, "form": form,
+            "deadline": visit.deadline, **extra}
 
 
-def _visit(token: str, code: str | None = None) -> _Visit | None:
-    """None for a forged or unknown link, or a form the respondent does not answer."""
-    invitation = invitations.invitation_for_token(db.session, token)
-    if invitation is None:
+def _visit(token: str, code: str | None = None) -> tuple[answers.Visit, FormDef | None] | None:
+    """None for a forged or unknown link, or a form the respondent does not answer.
+
+    One statement reads all a page needs (answers.load_visit); the questionnaire is parsed once per process.
+    """
+    visit = answers.visit_for_token(db.session, token, code)
+    if visit is None:
+        withdrawn = invitations.invitation_for_token(db.session, token)
+        if withdrawn is not None and withdrawn.withdrawn_at is not None:
+            # A real link whose person the province removed from its list: say so, rather than "not valid".
+            abort(make_response(render_template("survey/withdrawn.html"), 410))
         return None
     form_def = None
     if code is not None:
-        form_def = next((f for f in invitations.invitation_forms(db.session, invitation) if f.code == code), None)
-        if form_def is None:
+        form_def = visit.form(code)
+        if form_def is None or code not in visit.states:
             return None
-    return _Visit(token, invitation, db.session.get(Campaign, invitation.campaign_id),
-                  db.session.get(Respondent, invitation.respondent_id), form_def)
+    return visit, form_def
 
 
 @bp.get("/<token>")
 @guess_limit
 def overview(token: str):
-    visit = _visit(token)
-    if visit is None:
+    found = _visit(token)
+    if found is None:
         return _invalid()
+    visit, _ = found
     answers.mark_opened(db.session, visit.invitation)
-    return render_template("survey/overview.html", **visit.context(
-        forms=invitations.invitation_forms(db.session, visit.invitation),
-        progress=answers.progress_of(db.session, visit.invitation),
-        closed=answers.is_closed(visit.campaign, _tz(), extension=visit.extension)))
+    return render_template("survey/overview.html", **_context(
+        visit, token, None, forms=visit.forms, progress=visit.states, closed=visit.closed(_tz())))
 
 
 @bp.route("/<token>/<code>", methods=["GET", "POST"])
 @guess_limit
 def form(token: str, code: str):
-    visit = _visit(token, code)
-    if visit is None:
+    found = _visit(token, code)
+    if found is None:
         return _invalid()
-    invitation, campaign, form_def = visit.invitation, visit.campaign, visit.form
-    state = answers.progress_of(db.session, invitation)[code]
-    context = visit.context(state=state)
+    visit, form_def = found
+    invitation, campaign = visit.invitation, visit.campaign
+    state = visit.states[code]
+    context = _context(visit, token, form_def, state=state)
     if state.state == "submitted":
         return redirect(url_for("survey.thanks", token=token, code=code), code=303)
-    if answers.is_closed(campaign, _tz(), extension=visit.extension):
+    if visit.closed(_tz()):
         return render_template("survey/closed.html", **context), 410
     if request.method == "GET":
         answers.mark_opened(db.session, invitation)
-        return render_template("survey/form.html", **context, errors={}, saved=False,
-                               values=answers.saved_values(db.session, invitation, code))
+        return render_template("survey/form.html", **context, errors={}, saved=False, values=visit.saved())
     result = answers.save_draft(db.session, invitation, campaign, form_def, request.form.to_dict(flat=False),
-                                tz_name=_tz())
+                                tz_name=_tz(), visit=visit)
     if result.already:
         return redirect(url_for("survey.thanks", token=token, code=code), code=303)
     if result.closed:
         return render_template("survey/closed.html", **context), 410
     if request.form.get("action") == "submit":
-        final = answers.submit_check(db.session, invitation, form_def)
+        final = answers.final_errors(form_def, result.values)
         if not final and not result.errors:
             return render_template("survey/confirm.html", **context)
         errors = {**final, **result.errors}
@@ -121,15 +105,16 @@ def form(token: str, code: str):
 @bp.post("/<token>/<code>/gui")
 @guess_limit
 def submit(token: str, code: str):
-    visit = _visit(token, code)
-    if visit is None:
+    found = _visit(token, code)
+    if found is None:
         return _invalid()
-    result = answers.submit(db.session, visit.invitation, visit.campaign, visit.form, tz_name=_tz())
+    visit, form_def = found
+    result = answers.submit(db.session, visit.invitation, visit.campaign, form_def, tz_name=_tz(), visit=visit)
     if result.closed:
-        return render_template("survey/closed.html", **visit.context()), 410
+        return render_template("survey/closed.html", **_context(visit, token, form_def)), 410
     if result.errors:
-        return render_template("survey/form.html", **visit.context(
-            state=answers.progress_of(db.session, visit.invitation)[code], errors=result.errors, saved=False,
+        return render_template("survey/form.html", **_context(
+            visit, token, form_def, state=visit.states[code], errors=result.errors, saved=False,
             values=result.values)), 422
     return redirect(url_for("survey.thanks", token=token, code=code), code=303)
 
@@ -137,13 +122,14 @@ def submit(token: str, code: str):
 @bp.get("/<token>/<code>/cam-on")
 @guess_limit
 def thanks(token: str, code: str):
-    visit = _visit(token, code)
-    if visit is None:
+    found = _visit(token, code)
+    if found is None:
         return _invalid()
-    progress = answers.progress_of(db.session, visit.invitation)
+    visit, form_def = found
+    progress = visit.states
     if progress[code].state != "submitted":
         # Nothing to thank for yet (a bookmarked or guessed address): "sent at —" would mislead.
         return redirect(url_for("survey.form", token=token, code=code), code=303)
-    forms = invitations.invitation_forms(db.session, visit.invitation)
-    remaining = [f for f in forms if progress[f.code].state != "submitted"]
-    return render_template("survey/thanks.html", **visit.context(state=progress[code], remaining=remaining))
+    remaining = [f for f in visit.forms if f.code in progress and progress[f.code].state != "submitted"]
+    return render_template("survey/thanks.html", **_context(visit, token, form_def, state=progress[code],
+                                                            remaining=remaining))

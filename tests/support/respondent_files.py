@@ -62,9 +62,11 @@ _GIVEN = ["An", "Bình", "Cường", "Dũng", "Giang", "Hà", "Hải", "Hạnh",
 
 
 def people_names() -> Iterable[str]:
-    """Distinct, plausible Vietnamese names: 6,400 of them before any repeats."""
-    for given, surname, middle in itertools.product(_GIVEN, _SURNAMES, _MIDDLE):
-        yield f"{surname} {middle} {given}"
+    """Distinct, plausible Vietnamese names, as many as asked: the first 6,400 with one given name, then
+    the same with a second one ("Nguyễn Văn An Bình"), so a 20,000-row list never runs out."""
+    for second in ("", *_GIVEN):
+        for given, surname, middle in itertools.product(_GIVEN, _SURNAMES, _MIDDLE):
+            yield f"{surname} {middle} {given} {second}".rstrip()
 
 
 def realistic_rows(count: int) -> list[list[str]]:

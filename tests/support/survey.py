@@ -44,6 +44,7 @@ DURING_SURVEY = datetime(2022, 2, 1, 9, 0, tzinfo=TZ)
 # A little after the response deadline: 20/02/2022 23:59:59 +07 has passed.
 AFTER_DEADLINE = datetime(2022, 2, 21, 0, 0, 1, tzinfo=TZ)
 # The last moment of the deadline day: 20/02/2022 23:59:59.999999 +07 (a form is still open then).
+JUST_BEFORE_DEADLINE = datetime(2022, 2, 20, 23, 59, 58, tzinfo=TZ)
 LAST_MOMENT_OF_DEADLINE = datetime(2022, 2, 20, 23, 59, 59, 999999, tzinfo=TZ)
 FIRST_MOMENT_AFTER_DEADLINE = datetime(2022, 2, 21, 0, 0, 0, tzinfo=TZ)
 
@@ -155,7 +156,7 @@ def launch(app: Flask, session: Session, actor: User, province_ids: Iterable[int
         return invitations.launch(session, actor, campaign, None if province_ids is None else list(province_ids),
                                   base_url=app.config["PORTAL_BASE_URL"],
                                   mail_domain=app.config["PORTAL_MAIL_DOMAIN"],
-                                  tz_name=app.config["PORTAL_TIMEZONE"], now=now)
+                                  tz_name=app.config["PORTAL_TIMEZONE"], accept_sample=True, now=now)
 
 
 def launch_survey(

@@ -1,0 +1,25 @@
+"""The benchmark command keeps working: its quick mode runs a bench end to end and writes the table."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_quick_benchmark_run_measures_the_progress_fragment_and_writes_its_table(tmp_path):
+    out = tmp_path / "benchmarks.md"
+
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "run_all.py"), "--quick", "--only", "progress",
+                           "--db", "sqlite", "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    table = out.read_text(encoding="utf-8")
+    assert table.startswith("# Benchmarks")
+    assert "- Machine: " in table and "- Date: " in table
+    assert "| SQLite | progress fragment, Hà Nội (200 of 1,260 people) | " in table
+    assert "| bare SQL: summary + one page of rows (raw DBAPI) | " in table
+    assert "## Failed" not in table
