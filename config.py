@@ -143,6 +143,21 @@ def _bounce_address(mail_domain: str) -> str:
     return value
 
 
+def outbox_batch_worst_case(batch: int, timeout: float, rate: float) -> float:
+    """Seconds a batch may take at worst: every message waits its pace and then the whole SMTP timeout."""
+    return batch * (timeout + (1.0 / rate if rate > 0 else 0.0))
+
+
+def check_outbox_lease(batch: int, timeout: float, rate: float, lease: int) -> None:
+    """Refuse a batch size, SMTP timeout and pace whose worst case outlasts the outbox lease."""
+    worst = outbox_batch_worst_case(batch, timeout, rate)
+    if worst > lease:
+        raise ConfigError(
+            f"PORTAL_OUTBOX_LEASE_SECONDS: a batch may take up to {worst:.0f} s (PORTAL_OUTBOX_BATCH {batch} × "
+            f"(PORTAL_MAIL_TIMEOUT {timeout:g} s + 1/PORTAL_MAIL_RATE)), longer than the lease of {lease} s; "
+            "use a smaller batch, a shorter timeout or a longer lease")
+
+
 class Config:
     """Built from the environment when instantiated, so tests can set variables first."""
 
@@ -160,7 +175,12 @@ class Config:
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_NAME = "cchc_session" if not secure else "__Host-cchc_session"
-        self.PERMANENT_SESSION_LIFETIME = env_int("PORTAL_SESSION_HOURS", 8, minimum=1) * 3600
+        self.PERMANENT_SESSION_LIFETIME = env_int("PORTAL_SESSION_HOURS", 8, minimum=1) * 3600  # idle
+        # However active, a session ends this long after its login (a stolen cookie does not live forever).
+        self.PORTAL_SESSION_MAX_HOURS = env_int("PORTAL_SESSION_MAX_HOURS", 12, minimum=1)
+        # How many proxies in front of gunicorn append to X-Forwarded-For/-Proto/-Host (Werkzeug's
+        # ProxyFix): 1 behind the README's nginx. 0 trusts no such header, as when gunicorn faces clients.
+        self.PORTAL_PROXY_HOPS = env_int("PORTAL_PROXY_HOPS", 0, minimum=0)
         self.REMEMBER_COOKIE_SECURE = secure
         self.WTF_CSRF_TIME_LIMIT = None  # the session's lifetime bounds the token already
 
@@ -171,12 +191,17 @@ class Config:
         # Documents the portal keeps (the IT focal point's nomination), outside the web root (static/).
         self.PORTAL_UPLOAD_DIR = _env("PORTAL_UPLOAD_DIR", str(instance / "uploads"))
 
-        # Login throttling: per address (Flask-Limiter) and per account (in the database).
-        self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+        # Rate limits (Flask-Limiter): counted in the portal's own database by default (portaldb://), so
+        # every gunicorn worker, and every server on one PostgreSQL, shares one count per client.
+        self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "portaldb://")
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
         self.LOGIN_RATE_PER_ADDRESS = _env("PORTAL_LOGIN_RATE", "20 per 10 minutes")
+        # Login throttling per account and address, with an account-wide ceiling that slows down
+        # rather than locks (portal/domain/login_throttle.py).
         self.LOGIN_MAX_FAILURES = env_int("PORTAL_LOGIN_MAX_FAILURES", 5, minimum=1)
         self.LOGIN_LOCK_MINUTES = env_int("PORTAL_LOGIN_LOCK_MINUTES", 15, minimum=1)
+        self.LOGIN_ACCOUNT_CEILING = env_int("PORTAL_LOGIN_ACCOUNT_CEILING", 100, minimum=1)
+        self.LOGIN_SLOWDOWN_SECONDS = env_int("PORTAL_LOGIN_SLOWDOWN_SECONDS", 30, minimum=1)
 
         # Argon2id cost; tests lower it so that hashing does not dominate the run.
         self.PASSWORD_HASH_TIME_COST = env_int("PORTAL_PASSWORD_TIME_COST", 3, minimum=1)
@@ -213,12 +238,14 @@ class Config:
         self.PORTAL_MAIL_TIMEOUT = env_float("PORTAL_MAIL_TIMEOUT", 30.0, minimum=1.0)  # seconds per SMTP step
         self.PORTAL_OUTBOX_BATCH = env_int("PORTAL_OUTBOX_BATCH", 50, minimum=1)
         self.PORTAL_OUTBOX_INTERVAL = env_float("PORTAL_OUTBOX_INTERVAL", 5.0, minimum=0.1)  # seconds
-        self.PORTAL_OUTBOX_STUCK_MINUTES = env_int("PORTAL_OUTBOX_STUCK_MINUTES", 10, minimum=1)
-        if self.PORTAL_MAIL_RATE and self.PORTAL_OUTBOX_BATCH / self.PORTAL_MAIL_RATE >= \
-                self.PORTAL_OUTBOX_STUCK_MINUTES * 60 / 2:
-            # A batch still being sent when the sweep runs would be handed out again and sent twice.
-            raise ConfigError("PORTAL_OUTBOX_BATCH / PORTAL_MAIL_RATE: a batch must take well under "
-                              "PORTAL_OUTBOX_STUCK_MINUTES; use a smaller batch or a higher rate")
+        # A claimed batch is leased: the sending worker renews the lease as it goes, and the sweep takes back
+        # only rows whose lease expired (their worker died). The worst case of a batch must fit in the lease,
+        # so that a worker that cannot renew for a while still never has its batch handed to another.
+        if _env("PORTAL_OUTBOX_STUCK_MINUTES") is not None:
+            raise ConfigError("PORTAL_OUTBOX_STUCK_MINUTES: replaced by PORTAL_OUTBOX_LEASE_SECONDS (default 1800)")
+        self.PORTAL_OUTBOX_LEASE_SECONDS = env_int("PORTAL_OUTBOX_LEASE_SECONDS", 1800, minimum=10)
+        check_outbox_lease(self.PORTAL_OUTBOX_BATCH, self.PORTAL_MAIL_TIMEOUT, self.PORTAL_MAIL_RATE,
+                           self.PORTAL_OUTBOX_LEASE_SECONDS)
         # Bounce intake (portal/domain/bounces.py): a Maildir fed by the local mail server, or an IMAP folder
         # over TLS (certificate and host name checked). Neither set: no bounce intake runs.
         self.PORTAL_BOUNCE_MAILDIR = _env("PORTAL_BOUNCE_MAILDIR")

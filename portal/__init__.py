@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, has_request_context, redirect, request, url_for
-from flask_login import current_user
+from flask import Flask, Response, has_request_context, redirect, request, session, url_for
+from flask_login import current_user, logout_user
 from sqlalchemy import text
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.extensions import compress, csrf, db, htmx, limiter, login_manager, mail
 from portal.sessions import StaffSessionInterface
 
 ROOT = Path(__file__).resolve().parent.parent
+# The session key holding when the person logged in (seconds since the epoch), for the absolute lifetime.
+SESSION_STARTED = "_started"
 
 
 def create_app(config: Any = None) -> Flask:
@@ -35,12 +39,23 @@ def create_app(config: Any = None) -> Flask:
     configure_hasher(app.config["PASSWORD_HASH_TIME_COST"], app.config["PASSWORD_HASH_MEMORY_KIB"])
 
     app.session_interface = StaffSessionInterface()  # none for respondents: their link is their credential
+    if app.config["PORTAL_PROXY_HOPS"]:
+        # Behind nginx, the client's address, scheme and host come in X-Forwarded-*; only the entries the
+        # trusted proxies appended are read, so a client cannot pick its own address for the limits.
+        hops = app.config["PORTAL_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
     db.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
     compress.init_app(app)
     mail.init_app(app)
     htmx.init_app(app)
+    from portal.input_cleaning import CleanedRequest
+
+    # After htmx.init_app, which sets its own request class: this one extends it. No NUL or lone
+    # surrogate from any form field or query argument reaches the database.
+    app.request_class = CleanedRequest
     _init_login(app)
 
     from portal.assets import init_assets
@@ -81,11 +96,15 @@ def _init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        ident, _, tail = user_id.partition(":")
-        if not ident.isdigit():
+        # "id:session_version:hash tail" (User.get_id): a session whose version was raised (logout, a
+        # password change or reset) or whose password changed since is refused, even with a valid cookie.
+        ident, _, rest = user_id.partition(":")
+        version, _, tail = rest.partition(":")
+        if not (ident.isascii() and ident.isdigit() and version.isascii() and version.isdigit()):
             return None
         user = db.session.get(User, int(ident))
-        if user is None or not user.is_active or user.password_hash[-12:] != tail:
+        if (user is None or not user.is_active or user.session_version != int(version)
+                or user.password_hash[-12:] != tail):
             return None
         return user
 
@@ -97,6 +116,15 @@ def _init_login(app: Flask) -> None:
             response.headers["HX-Redirect"] = target
             return response
         return redirect(target)
+
+    @app.before_request
+    def end_sessions_past_their_lifetime() -> None:
+        # PERMANENT_SESSION_LIFETIME is the idle limit, renewed by each request; this one is absolute.
+        started = session.get(SESSION_STARTED)
+        if started is not None and (not isinstance(started, (int, float))
+                                    or time.time() - started > app.config["PORTAL_SESSION_MAX_HOURS"] * 3600):
+            logout_user()
+            session.clear()
 
     @app.before_request
     def require_login() -> Response | None:
@@ -213,6 +241,9 @@ def _security_headers(response: Response) -> Response:
         "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
         "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     )
+    if request.is_secure:
+        # The portal is served over https (as seen after ProxyFix): browsers must never fall back to http.
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     if response.mimetype == "text/html" and "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "no-store"
     return response

@@ -136,7 +136,7 @@ def worker_command(once: bool) -> None:
     Run it as one process of its own, never inside gunicorn. Ctrl+C or SIGTERM
     lets the message on the wire finish and returns the rest of its batch to
     the queue. Settings: MAIL_* (SMTP server), PORTAL_MAIL_RATE,
-    PORTAL_OUTBOX_BATCH, PORTAL_OUTBOX_INTERVAL, PORTAL_OUTBOX_STUCK_MINUTES,
+    PORTAL_OUTBOX_BATCH, PORTAL_OUTBOX_INTERVAL, PORTAL_OUTBOX_LEASE_SECONDS,
     PORTAL_MAIL_MAX_ATTEMPTS, PORTAL_BOUNCE_ADDRESS.
     """
     import logging

@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, Response, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,12 @@ MESSAGES = {
     500: ("Đã xảy ra lỗi", "Hệ thống gặp sự cố khi xử lý yêu cầu. Dữ liệu đã lưu trước đó không bị ảnh hưởng. "
           "Vui lòng thử lại sau; nếu lỗi còn tiếp diễn, hãy liên hệ Bộ Nội vụ."),
 }
+# The database gone for a moment (PostgreSQL restarting, a network cut, SQLite busy beyond its timeout): the
+# request's transaction was rolled back, so nothing of it was saved; the pool reconnects on the next request.
+UNAVAILABLE_MESSAGE = ("Hệ thống tạm thời gián đoạn",
+                       "Máy chủ dữ liệu đang tạm thời không phản hồi nên thao tác vừa rồi chưa được lưu. "
+                       "Dữ liệu đã lưu trước đó không bị ảnh hưởng. Vui lòng đợi khoảng một phút rồi thử lại.")
+RETRY_AFTER_SECONDS = 30
 CSRF_MESSAGE = ("Phiên làm việc đã hết hạn",
                 "Biểu mẫu đã hết hiệu lực (có thể do mở quá lâu hoặc đã đăng nhập lại ở nơi khác). "
                 "Vui lòng tải lại trang và gửi lại; dữ liệu đã lưu trước đó không bị mất.")
@@ -62,13 +69,44 @@ def register_error_handlers(app: Flask) -> None:
             response.headers["Allow"] = ", ".join(error.valid_methods)
         return response
 
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error: OperationalError) -> Response:
+        return _unavailable(error)
+
+    @app.errorhandler(DBAPIError)
+    def database_error(error: DBAPIError) -> Response:
+        # A connection the server dropped surfaces as another DBAPIError subclass (InterfaceError and the
+        # like, flagged as a disconnect); any other database error is a real fault: the 500 page.
+        if error.connection_invalidated:
+            return _unavailable(error)
+        log.error("database error", exc_info=error)
+        _rollback()
+        return render_error(500, *MESSAGES[500])
+
     @app.errorhandler(InternalServerError)
     def server_error(error: InternalServerError) -> Response:
-        log.error("unhandled error", exc_info=error.original_exception or error)
-        try:
-            from portal.extensions import db
-
-            db.session.rollback()
-        except Exception:  # noqa: BLE001 - the page must render even when the database is down
-            pass
+        original = error.original_exception
+        if isinstance(original, OperationalError) or (isinstance(original, DBAPIError)
+                                                      and original.connection_invalidated):
+            return _unavailable(original)
+        log.error("unhandled error", exc_info=original or error)
+        _rollback()
         return render_error(500, *MESSAGES[500])
+
+
+def _rollback() -> None:
+    try:
+        from portal.extensions import db
+
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the page must render even when the database is down
+        pass
+
+
+def _unavailable(error: Exception) -> Response:
+    """503 with the Vietnamese page (or fragment) and Retry-After; the request's transaction is rolled back."""
+    log.warning("database unavailable: %s", str(error).splitlines()[0] if str(error) else type(error).__name__)
+    _rollback()
+    response = render_error(503, *UNAVAILABLE_MESSAGE)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

@@ -16,6 +16,8 @@ from htmx_flask import Htmx
 from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
 
+import portal.ratelimit_storage  # noqa: F401 - registers the portaldb:// storage scheme with Flask-Limiter
+
 
 def make_engine(url: str) -> Engine:
     """An engine with the settings the portal relies on for either database."""

@@ -5,7 +5,7 @@ once per worker. Each job is thin: it opens a session (or lets the domain
 function do it), calls one domain function, and closes.
 
     send outbox batch   every PORTAL_OUTBOX_INTERVAL seconds  (outbox.run_once)
-    sweep stuck rows    every 60 seconds                      (outbox.sweep_stuck)
+    sweep stuck rows    every 60 seconds: expired leases      (outbox.sweep_stuck)
     reminders           every 10 minutes                      (invitations.enqueue_due_reminders)
     bounce intake       every PORTAL_BOUNCE_INTERVAL seconds  (bounces.intake_configured), when a bounce
                         mailbox is configured (PORTAL_BOUNCE_MAILDIR or PORTAL_BOUNCE_IMAP_HOST)
@@ -53,8 +53,7 @@ def send_outbox(app: Flask, worker: str, *, drain: bool = True) -> int:
     """Send due messages batch after batch while batches come back full (one batch only unless `drain`).
 
     Draining keeps a long queue going at PORTAL_MAIL_RATE instead of one batch
-    per interval; each batch is claimed afresh, so no claim gets old enough for
-    the sweep.
+    per interval; each batch is claimed afresh with its own lease.
     """
     limit = app.config["PORTAL_OUTBOX_BATCH"]
     total = 0
@@ -67,12 +66,10 @@ def send_outbox(app: Flask, worker: str, *, drain: bool = True) -> int:
     return total
 
 
-def sweep_outbox(app: Flask, older_than: timedelta | None = None) -> int:
-    """Queue again messages left in "sending" by a worker that died."""
-    if older_than is None:
-        older_than = timedelta(minutes=app.config["PORTAL_OUTBOX_STUCK_MINUTES"])
+def sweep_outbox(app: Flask) -> int:
+    """Queue again messages left in "sending" by a worker that died: those whose lease has expired."""
     with app.app_context(), db.new_session() as session:
-        return outbox.sweep_stuck(session, older_than=older_than, now=utcnow())
+        return outbox.sweep_stuck(session, now=utcnow())
 
 
 def enqueue_reminders(app: Flask) -> int:

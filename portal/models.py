@@ -149,8 +149,9 @@ class User(SQLModel, table=True):
     password_hash: str
     must_change_password: bool = True
     is_active: bool = True
-    failed_logins: int = 0
-    locked_until: datetime | None = None
+    # Part of every session's id (get_id): raising it ends every open session of the account at once
+    # (logout, password change or reset, account disabled), since a signed cookie cannot be taken back.
+    session_version: int = 0
     last_login_at: datetime | None = None
     password_changed_at: datetime | None = None
     registered_at: datetime | None = None  # IT focal points: when the province registered them
@@ -166,8 +167,8 @@ class User(SQLModel, table=True):
         return False
 
     def get_id(self) -> str:
-        # The hash's tail changes with the password, so changing it ends other sessions.
-        return f"{self.id}:{self.password_hash[-12:]}"
+        # The session version, and the hash's tail (which changes with the password), end old sessions.
+        return f"{self.id}:{self.session_version}:{self.password_hash[-12:]}"
 
     @property
     def is_ministry(self) -> bool:
@@ -176,6 +177,29 @@ class User(SQLModel, table=True):
     @property
     def role_label(self) -> str:
         return ROLE_LABELS.get(Role(self.role), self.role)
+
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Password checks of one account from one client address ("*": from anywhere) in the current window.
+
+    Times are seconds since the epoch, so that one atomic UPSERT can compare and reset them the same way
+    on SQLite and PostgreSQL (portal/domain/login_throttle.py).
+    """
+
+    username: str = Field(primary_key=True)
+    source: str = Field(primary_key=True)
+    attempts: int = 0
+    window_start: float = 0.0
+    last_attempt_at: float = 0.0
+
+
+class RateLimitCounter(SQLModel, table=True):
+    """A Flask-Limiter counter shared by every gunicorn worker (portal/ratelimit_storage.py)."""
+
+    key: str = Field(primary_key=True)
+    count: int = 0
+    expires_at: float = 0.0  # seconds since the epoch
 
 
 class NominationDocument(SQLModel, table=True):
@@ -432,6 +456,9 @@ class OutboxMessage(SQLModel, table=True):
     next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
     claimed_by: str = ""
     claimed_at: datetime | None = None
+    # Until when the claim holds: the sending worker renews it while it sends, and only an expired lease
+    # (its worker died) lets the sweep queue the row again.
+    lease_until: datetime | None = None
     last_reply: str = ""
     queued_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None

@@ -121,3 +121,29 @@ def test_an_https_base_url_makes_the_session_cookie_secure(monkeypatch):
     assert config.PORTAL_BASE_URL == "https://chisocchc.gov.vn"
     assert config.SESSION_COOKIE_SECURE is True
     assert config.SESSION_COOKIE_NAME == "__Host-cchc_session"
+
+
+def test_a_batch_whose_worst_case_outlasts_the_outbox_lease_is_refused(monkeypatch):
+    # 50 messages that may each wait the full 30 s timeout and a 0.1 s pace: 1505 s, over a 600 s lease.
+    monkeypatch.setenv("PORTAL_OUTBOX_BATCH", "50")
+    monkeypatch.setenv("PORTAL_MAIL_TIMEOUT", "30")
+    monkeypatch.setenv("PORTAL_MAIL_RATE", "10")
+    monkeypatch.setenv("PORTAL_OUTBOX_LEASE_SECONDS", "600")
+
+    with pytest.raises(ConfigError) as caught:
+        Config()
+
+    assert str(caught.value).startswith("PORTAL_OUTBOX_LEASE_SECONDS: a batch may take up to 1505 s")
+    monkeypatch.setenv("PORTAL_OUTBOX_BATCH", "19")  # 19 × 30.1 = 572 s fits
+    assert Config().PORTAL_OUTBOX_LEASE_SECONDS == 600
+
+
+def test_the_default_outbox_settings_fit_their_lease_and_the_old_stuck_minutes_are_refused(monkeypatch):
+    for name in ("PORTAL_OUTBOX_BATCH", "PORTAL_MAIL_TIMEOUT", "PORTAL_MAIL_RATE", "PORTAL_OUTBOX_LEASE_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    assert Config().PORTAL_OUTBOX_LEASE_SECONDS == 1800
+
+    monkeypatch.setenv("PORTAL_OUTBOX_STUCK_MINUTES", "10")
+    with pytest.raises(ConfigError) as caught:
+        Config()
+    assert "PORTAL_OUTBOX_LEASE_SECONDS" in str(caught.value)

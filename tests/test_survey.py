@@ -443,6 +443,17 @@ def test_guessing_links_is_rate_limited_per_address_while_good_links_keep_workin
     assert colleague.get(f"/phieu/{wrong[0]}", environ_base=office).status_code == 404
 
 
+@pytest.mark.parametrize("ident", ["³", "١٢", "１", "²⁵", "\u0663"])
+def test_tokens_with_non_ascii_digits_are_an_invalid_link_and_count_as_guesses(guess_limit, app, survey, ident):
+    guesser = app.test_client()
+    mac = survey.invitations[0].token.partition(".")[2]
+
+    statuses = [guesser.get(f"/phieu/{ident}.{mac}").status_code for _ in range(5)]
+    statuses.append(guesser.get(f"/phieu/{ident}.x/DP-HDND").status_code)
+
+    assert statuses == [404] * 5 + [429]
+
+
 # ---------------------------------------------------------------- re-sent invitations
 
 

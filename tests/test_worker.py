@@ -53,6 +53,7 @@ class Worker:
             "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(sink.port),
             "PORTAL_MAIL_DOMAIN": MAIL_DOMAIN, "PORTAL_BOUNCE_ADDRESS": f"bounces@{MAIL_DOMAIN}",
             "PORTAL_MAIL_RATE": "0", "PORTAL_OUTBOX_INTERVAL": "0.1", "PORTAL_OUTBOX_BATCH": "100",
+            "PORTAL_MAIL_TIMEOUT": "5",
             "PYTHONUNBUFFERED": "1",
             **settings,
         }
@@ -112,7 +113,7 @@ def assert_each_delivered_once(session, sink: SmtpSink, *, duplicates_allowed: i
 
 
 def test_a_worker_killed_mid_batch_then_swept_and_restarted_delivers_every_message_at_most_one_twice(
-        session, sink, workers, runner):
+        app, session, sink, workers, runner):
     sink.delay = 0.05  # a slow server: the kill lands in the middle of the batch
     queue(session, 60)
     worker = workers()
@@ -123,7 +124,9 @@ def test_a_worker_killed_mid_batch_then_swept_and_restarted_delivers_every_messa
     at_kill = statuses(session)
     assert at_kill["sending"] > 0, at_kill  # the kill left claimed rows behind
 
-    assert outbox.sweep_stuck(session, older_than=timedelta(0), now=utcnow()) == at_kill["sending"]
+    # Past the dead worker's lease, without waiting for it.
+    later = utcnow() + timedelta(seconds=app.config["PORTAL_OUTBOX_LEASE_SECONDS"] + 1)
+    assert outbox.sweep_stuck(session, now=later) == at_kill["sending"]
     for _ in range(5):
         result = runner.invoke(args=["portal", "worker", "--once"])
         assert result.exit_code == 0, result.output
@@ -193,6 +196,37 @@ def test_two_workers_in_threads_racing_batch_after_batch_never_send_a_message_tw
     assert sum(tried.values()) == 60
     assert sink.count() == 60
     assert_each_delivered_once(session, sink)
+
+
+def test_a_slow_relay_and_two_workers_sweeping_all_the_while_never_send_a_message_twice(app, session, sink):
+    # The relay takes 0.3 s per message (2 s in the field), so a batch of 6 lasts longer than the 1 s lease;
+    # both workers sweep before every claim, as the worker's sweep job does. Without a lease that the sender
+    # renews, the sweep hands the batch being sent to the other worker, which sends it again.
+    app.config["PORTAL_OUTBOX_LEASE_SECONDS"] = 1
+    sink.delay = 0.3
+    queue(session, 12)
+    barrier = threading.Barrier(2)
+    deadline = time.monotonic() + 60
+    idle = threading.Event()
+
+    def work(name: str) -> None:
+        barrier.wait()
+        while time.monotonic() < deadline:
+            jobs.sweep_outbox(app)
+            if not outbox.run_once(app, name, limit=6):
+                if not statuses_left(app):
+                    return
+                idle.wait(0.05)  # the other worker is still sending: look again shortly
+
+    threads = [threading.Thread(target=work, args=(name,)) for name in ("a:1", "b:2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+
+    assert statuses(session) == Counter({"sent": 12})
+    assert_each_delivered_once(session, sink)
+    assert sink.count() == 12
 
 
 def statuses_left(app) -> bool:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
+from portal import SESSION_STARTED
 from portal.auth.forms import ChangePasswordForm, LoginForm
 from portal.domain import accounts
+from portal.domain.login_throttle import ThrottlePolicy
 from portal.extensions import db, limiter
 
 bp = Blueprint("auth", __name__)
@@ -32,6 +35,13 @@ def _safe_next(target: str | None) -> str:
     return url_for("home.index")
 
 
+def _throttle_policy() -> ThrottlePolicy:
+    config = current_app.config
+    return ThrottlePolicy(max_attempts=config["LOGIN_MAX_FAILURES"], window=config["LOGIN_LOCK_MINUTES"] * 60,
+                          account_ceiling=config["LOGIN_ACCOUNT_CEILING"],
+                          slowdown=config["LOGIN_SLOWDOWN_SECONDS"])
+
+
 @bp.route("/dang-nhap", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_PER_ADDRESS"], methods=["POST"])
 def login():
@@ -41,17 +51,20 @@ def login():
     error = None
     if form.validate_on_submit():
         try:
-            user = accounts.authenticate(
-                db.session, form.username.data or "", form.password.data or "",
-                max_failures=current_app.config["LOGIN_MAX_FAILURES"],
-                lock_minutes=current_app.config["LOGIN_LOCK_MINUTES"],
-            )
+            outcome = accounts.authenticate(db.session, form.username.data or "", form.password.data or "",
+                                            source=request.remote_addr or "", policy=_throttle_policy())
         except accounts.LoginRefused as refused:
             error = refused.message
         else:
+            user = outcome.user
             session.clear()  # a fresh session on login: nothing carried over from before
             login_user(user)
             session.permanent = True
+            session[SESSION_STARTED] = time.time()
+            if outcome.failures_elsewhere:
+                flash(f"Trong {current_app.config['LOGIN_LOCK_MINUTES']} phút qua có {outcome.failures_elsewhere} "
+                      "lần thử đăng nhập sai mật khẩu vào tài khoản này từ nơi khác. Nếu không phải bạn, hãy đổi "
+                      "mật khẩu và báo Bộ Nội vụ.", "warning")
             if user.must_change_password:
                 return redirect(url_for("auth.change_password"))
             return redirect(_safe_next(request.args.get("next")))
@@ -79,6 +92,9 @@ def change_password():
 
 @bp.post("/dang-xuat")
 def logout():
+    if current_user.is_authenticated:
+        # Server-side: the cookie, even replayed, no longer names a session that exists.
+        accounts.end_sessions(db.session, current_user._get_current_object())
     logout_user()
     session.clear()
     flash("Bạn đã đăng xuất.", "info")

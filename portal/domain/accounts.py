@@ -1,16 +1,18 @@
-"""Accounts: password hashing, login with per-account throttling, password changes, provisioning."""
+"""Accounts: password hashing, throttled login, sessions that end, password changes, provisioning."""
 
 from __future__ import annotations
 
-import math
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import update
 from sqlmodel import Session, select
 
+from portal.domain import login_throttle
+from portal.domain.login_throttle import ThrottlePolicy
 from portal.models import Province, Role, User, utcnow
 
 _hasher = PasswordHasher()
@@ -55,50 +57,49 @@ class LoginRefused(Exception):
 WRONG_CREDENTIALS = "Tên đăng nhập hoặc mật khẩu không đúng."
 
 
+@dataclass(frozen=True)
+class LoginOutcome:
+    user: User
+    failures_elsewhere: int  # wrong tries at this account from other addresses in the current window
+
+
 def authenticate(
     session: Session,
     username: str,
     password: str,
     *,
-    max_failures: int,
-    lock_minutes: int,
+    source: str,
+    policy: ThrottlePolicy | None = None,
     now: datetime | None = None,
-) -> User:
+) -> LoginOutcome:
     """The active user with these credentials, or LoginRefused.
 
-    After `max_failures` wrong passwords in a row the account is locked for
-    `lock_minutes`, whatever address the attempts come from; the person is told
-    when they may try again.
+    Attempts are throttled per account and client address (`source`), never per account alone, so that
+    nobody can lock a province out by typing wrong passwords at its public user name; see
+    portal/domain/login_throttle.py. The person is told when they may try again.
     """
     now = now or utcnow()
-    user = session.exec(select(User).where(User.username == username.strip().lower())).first()
+    policy = policy or ThrottlePolicy()
+    name = username.strip().lower()
+    user = session.exec(select(User).where(User.username == name)).first()
     if user is None:
         # Spend the same time as a real check so that user names cannot be probed by timing.
         verify_password(_dummy_hash(), password)
         raise LoginRefused(WRONG_CREDENTIALS)
-    if user.locked_until and user.locked_until > now:
-        minutes = max(1, math.ceil((user.locked_until - now).total_seconds() / 60))
-        raise LoginRefused(
-            f"Tài khoản tạm khóa do nhập sai mật khẩu nhiều lần. Vui lòng thử lại sau {minutes} phút."
-        )
+    refusal = login_throttle.admit(session, name, source or "?", now.timestamp(), policy)
+    if refusal is not None:
+        raise LoginRefused(refusal.message)
     if not verify_password(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= max_failures:
-            user.locked_until = now + timedelta(minutes=lock_minutes)
-            user.failed_logins = 0
-        session.add(user)
-        session.commit()
         raise LoginRefused(WRONG_CREDENTIALS)
     if not user.is_active:
         raise LoginRefused("Tài khoản đã bị khóa. Vui lòng liên hệ Bộ Nội vụ.")
-    user.failed_logins = 0
-    user.locked_until = None
+    elsewhere = login_throttle.succeeded(session, name, source or "?", now.timestamp(), policy)
     user.last_login_at = now
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     session.add(user)
     session.commit()
-    return user
+    return LoginOutcome(user, elsewhere)
 
 
 _DUMMY: list[str] = []
@@ -136,6 +137,7 @@ def change_password(session: Session, user: User, current: str, new_password: st
     user.password_hash = hash_password(new_password)
     user.must_change_password = False
     user.password_changed_at = utcnow()
+    user.session_version += 1  # every other browser logged in to the account is logged out
     session.add(user)
     session.commit()
     return []
@@ -211,8 +213,8 @@ def provision_provinces(
             password = one_time_password()
             user.password_hash = hash_password(password)
             user.must_change_password = True
-            user.failed_logins = 0
-            user.locked_until = None
+            user.session_version += 1
+            login_throttle.forget(session, user.username)
             session.add(user)
             sheet.append(ProvisionedAccount(province.name, province.slug, password))
         else:
@@ -228,10 +230,17 @@ def reset_password(session: Session, actor: User, user: User) -> str:
     password = one_time_password()
     user.password_hash = hash_password(password)
     user.must_change_password = True
-    user.failed_logins = 0
-    user.locked_until = None
+    user.session_version += 1  # whoever is logged in with the old password is logged out
+    login_throttle.forget(session, user.username)
     session.add(user)
     audit.record(session, actor, "Cấp lại mật khẩu", province_id=user.province_id,
                  detail=f"Tài khoản {user.username}")
     session.commit()
     return password
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """End every open session of `user`, in every browser (logout, account disabled); commits."""
+    session.execute(update(User).where(User.id == user.id).values(session_version=User.session_version + 1))
+    session.commit()
+    session.refresh(user)

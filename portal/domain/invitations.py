@@ -44,6 +44,8 @@ from portal.models import (
 )
 
 MAC_BYTES = 20
+# Invitations reminded per transaction on a reminder day (see enqueue_due_reminders).
+REMINDER_CHUNK = 200
 
 
 class LaunchError(Exception):
@@ -75,7 +77,9 @@ def link_url(invitation: Invitation, base_url: str, secret: str | None = None) -
 def token_id(token: str) -> int | None:
     """The invitation id a link names, or None when the link is not even well formed."""
     ident, _, mac_text = (token or "").partition(".")
-    if not ident.isdigit() or len(ident) > 12 or not mac_text or len(mac_text) > 64:
+    # ASCII digits only: "³" or "١٢" pass str.isdigit() yet are no id a link ever carries (int("³") fails).
+    if not (ident.isascii() and ident.isdigit()) or len(ident) > 12 or not mac_text or len(mac_text) > 64 \
+            or not mac_text.isascii():
         return None
     return int(ident)
 
@@ -198,10 +202,13 @@ def launch(
                          mail_domain=mail_domain, secret=secret, now=now)
         audit.record(session, actor, "Phát hành khảo sát", province_id=candidate.province.id,
                      detail=f"{len(people)} người được gửi thư mời ({version.title}, phiên bản {version.version})")
-        session.commit()
+        # The province's notice is stored with its launch: a process killed between two commits would
+        # otherwise leave a launched province never told, and a second run skips a launched province.
         post_system_notice(session, candidate.province.id, "Bộ Nội vụ đã phát hành khảo sát",
                            "Bộ Nội vụ đã gửi thư mời trả lời phiếu khảo sát đến hộp thư công vụ của "
-                           f"{len(people)} người trong danh sách. Theo dõi và đôn đốc tại “Chi tiết tiến độ khảo sát”.")
+                           f"{len(people)} người trong danh sách. Theo dõi và đôn đốc tại “Chi tiết tiến độ khảo sát”.",
+                           commit=False)
+        session.commit()
         launched.append(candidate.province.name)
         total += len(people)
     if not launched:  # every one was launched by another launch at the same moment
@@ -283,15 +290,20 @@ class ReminderOutcome:
 def remind(
     session: Session, actor: User | None, invitations: list[Invitation], *, base_url: str, mail_domain: str,
     tz_name: str, secret: str | None = None, now: datetime | None = None, commit: bool = True,
+    since: datetime | None = None,
 ) -> ReminderOutcome:
-    """Queue a reminder ("Đôn đốc") to each invitation not finished and not reminded today (portal time)."""
+    """Queue a reminder ("Đôn đốc") to each invitation not finished and not reminded today (portal time).
+
+    `since` moves "today" back to an earlier moment: a scheduled day finished late skips whoever was
+    reminded since that day began.
+    """
     now = now or utcnow()
     today = local_today(tz_name, now)
     ids = [i.id for i in invitations]
     open_ids = set(session.exec(select(Invitation.id).where(Invitation.id.in_(
         select(FormProgress.invitation_id).where(FormProgress.state != FormState.SUBMITTED.value,
                                                  FormProgress.invitation_id.in_(ids))))))
-    start_of_today = end_of_day_utc(today - timedelta(days=1), tz_name)
+    start_of_today = since if since is not None else end_of_day_utc(today - timedelta(days=1), tz_name)
     queued = already = finished = 0
     # In id order, so that two requests reminding overlapping sets lock the rows in the same order.
     for invitation in sorted(invitations, key=lambda i: i.id):
@@ -360,11 +372,17 @@ def unschedule_reminder(session: Session, actor: User, campaign: Campaign, sched
 
 def enqueue_due_reminders(
     session: Session, *, now: datetime, tz_name: str, mail_domain: str, base_url: str, secret: str | None = None,
+    chunk: int = REMINDER_CHUNK,
 ) -> int:
     """For each reminder day that has come (and not been handled), remind everyone not finished.
 
-    Run by the worker every few minutes; a day is marked handled in the same
-    transaction as its messages, so running twice never reminds twice.
+    Run by the worker every few minutes. The people of a day are reminded
+    `chunk` at a time, each chunk in its own short transaction (one long one
+    would hold SQLite's write lock while respondents wait to submit). Each
+    invitation's reminder is claimed by a conditional update ("not reminded
+    since the start of that day"), so a run killed half way and run again
+    reminds the rest, and nobody twice; the day is marked handled after its
+    last chunk.
     """
     today = local_today(tz_name, now)
     total = 0
@@ -377,14 +395,20 @@ def enqueue_due_reminders(
             session.add(item)
             session.commit()
             continue
-        invitations = list(session.exec(unfinished(session, campaign_id=campaign.id)
-                                        .where(Invitation.delivery_status.not_in(
-                                            [DeliveryStatus.FAILED.value, DeliveryStatus.BOUNCED.value]))))
-        outcome = remind(session, None, invitations, base_url=base_url, mail_domain=mail_domain, tz_name=tz_name,
-                         secret=secret, now=now, commit=False)
+        ids = [invitation.id for invitation in session.exec(
+            unfinished(session, campaign_id=campaign.id)
+            .where(Invitation.delivery_status.not_in([DeliveryStatus.FAILED.value, DeliveryStatus.BOUNCED.value]))
+            .order_by(Invitation.id))]
+        since = end_of_day_utc(item.send_on - timedelta(days=1), tz_name)
+        for start in range(0, len(ids), chunk):
+            batch = list(session.exec(select(Invitation).where(Invitation.id.in_(ids[start:start + chunk]))))
+            outcome = remind(session, None, batch, base_url=base_url, mail_domain=mail_domain, tz_name=tz_name,
+                             secret=secret, now=now, commit=False, since=since)
+            item.enqueued_count += outcome.queued
+            session.add(item)
+            session.commit()
+            total += outcome.queued
         item.enqueued_at = now
-        item.enqueued_count = outcome.queued
         session.add(item)
         session.commit()
-        total += outcome.queued
     return total

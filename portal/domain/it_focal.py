@@ -83,10 +83,17 @@ def register(
     session.add(user)
     audit.record(session, actor, "Đăng ký đầu mối CNTT" if password else "Cập nhật đầu mối CNTT",
                  province_id=province.id, detail=f"{full_name}, {position}, {phone}, {email}")
-    session.commit()
     if document is not None:
-        nomination.save(session, actor, province, document[0], document[1], upload_dir=upload_dir,
-                        max_bytes=max_bytes, now=now)
+        # The file is written first, then the registration and its document are committed together: a
+        # full disk leaves neither an account without its document nor half a file.
+        try:
+            nomination.save(session, actor, province, document[0], document[1], upload_dir=upload_dir,
+                            max_bytes=max_bytes, now=now)
+        except nomination.NominationError as problem:
+            session.rollback()
+            return None, {"nomination": problem.message}
+    else:
+        session.commit()
     return Registration(user, password), {}
 
 

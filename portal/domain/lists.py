@@ -498,7 +498,7 @@ def review_page(
         conditions.append(Respondent.error_count > 0)
     elif show == "khong-nhom":
         conditions.append(Respondent.group_id.is_(None))
-    elif show.isdigit():
+    elif show.isascii() and show.isdigit() and len(show) < 10:  # "³" or a 30-digit number: no group
         conditions.append(Respondent.group_id == int(show))
     folded = fold(query)
     if folded:

@@ -13,6 +13,7 @@ their SHA-256, never by the name they were uploaded with.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -23,8 +24,10 @@ import filetype
 from sqlmodel import Session, col, select
 
 from portal.domain import audit
-from portal.domain.text import clean
+from portal.domain.text import DISK_FULL_MESSAGE, clean
 from portal.models import NominationDocument, Province, User, utcnow
+
+log = logging.getLogger(__name__)
 
 
 class NominationError(ValueError):
@@ -79,6 +82,18 @@ def check(data: bytes, filename: str, max_bytes: int) -> Kind:
     return kind
 
 
+def _write_whole(target: Path, data: bytes) -> None:
+    """Write beside the target and rename: a crash or a full disk never leaves half a file under any name."""
+    handle, draft = tempfile.mkstemp(dir=target.parent, prefix=".tai-len-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(draft, target)
+    except BaseException:
+        Path(draft).unlink(missing_ok=True)
+        raise
+
+
 def save(
     session: Session, actor: User, province: Province, filename: str, data: bytes, *, upload_dir: str,
     max_bytes: int, now: datetime | None = None,
@@ -88,17 +103,13 @@ def save(
     digest = hashlib.sha256(data).hexdigest()
     stored_name = f"van-ban-cu/{province.id}/{digest}{kind.extension}"
     target = Path(upload_dir) / stored_name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.exists():
-        # Written beside the target and renamed: a crash never leaves half a file under the final name.
-        handle, draft = tempfile.mkstemp(dir=target.parent, prefix=".tai-len-")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(data)
-            os.replace(draft, target)
-        except BaseException:
-            Path(draft).unlink(missing_ok=True)
-            raise
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            _write_whole(target, data)
+    except OSError as exc:
+        log.error("cannot store a nomination document in %s: %s", upload_dir, exc)
+        raise NominationError(DISK_FULL_MESSAGE) from exc
     stem = PurePath(clean(filename).replace("\\", "/")).stem[:120] or "van-ban-cu"
     document = NominationDocument(province_id=province.id, original_name=f"{stem}{kind.extension}",
                                   content_type=kind.content_type, size=len(data), sha256=digest,

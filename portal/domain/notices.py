@@ -25,8 +25,12 @@ def post_notice(
     *,
     province_ids: Iterable[int] | None = None,
     kind: str = "ministry",
+    commit: bool = True,
 ) -> Notice:
-    """Post a notice to the given provinces, or to every active province when `province_ids` is None."""
+    """Post a notice to the given provinces, or to every active province when `province_ids` is None.
+
+    `commit=False` leaves it in the caller's transaction, to be stored with what it tells of or not at all.
+    """
     title, body = clean(title), (body or "").strip()
     if not title:
         raise NoticeError("Vui lòng nhập tiêu đề thông báo.")
@@ -46,13 +50,15 @@ def post_notice(
     session.add(notice)
     session.flush()
     session.add_all(NoticeRecipient(notice_id=notice.id, province_id=pid) for pid in sorted(targets))
-    session.commit()
+    if commit:
+        session.commit()
     return notice
 
 
-def post_system_notice(session: Session, province_id: int, title: str, body: str = "") -> Notice:
+def post_system_notice(session: Session, province_id: int, title: str, body: str = "", *,
+                       commit: bool = True) -> Notice:
     """A notice the portal posts to one province when something happens to it."""
-    return post_notice(session, None, title, body, province_ids=[province_id], kind="system")
+    return post_notice(session, None, title, body, province_ids=[province_id], kind="system", commit=commit)
 
 
 def _visible_ids(province_id: int):

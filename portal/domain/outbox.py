@@ -7,7 +7,8 @@ Every email is one `OutboxMessage` row moving queued -> sending -> sent / failed
 1. `claim_batch` marks a batch of due rows "sending" with a conditional UPDATE
    per row (`... WHERE id = :id AND status = 'queued'`, rowcount checked) and
    commits before any SMTP talk, so two workers, on one server or two, never
-   hold the same row.
+   hold the same row. The claim is a lease: `lease_until` is
+   `PORTAL_OUTBOX_LEASE_SECONDS` ahead.
 2. `send_batch` sends them over one SMTP connection, one message per recipient
    (so each refusal is seen), at `PORTAL_MAIL_RATE` messages per second, with a
    VERP envelope sender `bounces+<token>@domain` so a later bounce names its row.
@@ -15,15 +16,20 @@ Every email is one `OutboxMessage` row moving queued -> sending -> sent / failed
    message (`record_outcome`): sent; failed on a 5xx with the server's reply;
    queued again with backoff on a 4xx or a broken connection (failed after
    `PORTAL_MAIL_MAX_ATTEMPTS`). When the connection breaks, the rest of the
-   batch goes back to the queue without counting an attempt.
-4. `sweep_stuck` returns rows left in "sending" by a worker that died.
+   batch goes back to the queue without counting an attempt. In the same
+   transaction the worker renews the lease of the rows it still holds
+   (`renew_lease`) once a quarter of the lease has passed, however slow the
+   relay; a row it no longer holds is not sent.
+4. `sweep_stuck` returns rows whose lease has expired: their worker died.
 
 Delivery guarantee: killing the worker at any moment loses no message. The one
 message that was on the wire when it died may have been accepted by the server
-without the worker recording it; the sweep queues it again, so that message,
-and only that one, may arrive twice. Every other message is sent exactly once,
-provided a batch takes well under PORTAL_OUTBOX_STUCK_MINUTES (config.py refuses
-a batch size and rate that would not), so the sweep never takes a live claim.
+without the worker recording it; the sweep queues it again once its lease has
+expired, so that message, and only that one, may arrive twice. A live worker's
+rows are never swept, since it renews their lease; and config.py refuses a
+batch size, SMTP timeout and pace whose worst case (batch x (timeout + 1/rate))
+outlasts the lease, so that even a worker that cannot renew (its database
+briefly gone) finishes its batch before the lease ends.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Table
+from sqlalchemy import Table, or_
 from sqlmodel import Session, select, update
 
 from portal.models import DeliveryStatus, Invitation, OutboxMessage, utcnow
@@ -55,6 +61,7 @@ log = logging.getLogger(__name__)
 # Outbox kinds whose outcome is also shown on the respondent's invitation (progress pages read one row).
 INVITATION_KINDS = frozenset({"invitation", "reminder"})
 MAX_BACKOFF = timedelta(minutes=60)
+DEFAULT_LEASE = timedelta(minutes=30)
 # The UPDATEs run once or twice per message, so they go to the tables themselves: an ORM-enabled UPDATE
 # costs about three times as much, to keep in step objects these short sessions do not hold.
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[attr-defined]
@@ -96,8 +103,10 @@ def enqueue(
     return message
 
 
-def claim_batch(session: Session, worker_id: str, limit: int, now: datetime) -> list[OutboxMessage]:
-    """Claim up to `limit` due messages for `worker_id`, oldest first, and commit the claim.
+def claim_batch(
+    session: Session, worker_id: str, limit: int, now: datetime, lease: timedelta = DEFAULT_LEASE,
+) -> list[OutboxMessage]:
+    """Claim up to `limit` due messages for `worker_id`, oldest first, for `lease`, and commit the claim.
 
     Each row is claimed by an UPDATE that only changes a row still queued and
     due; a row another worker took in the meantime changes nothing (rowcount 0)
@@ -116,8 +125,8 @@ def claim_batch(session: Session, worker_id: str, limit: int, now: datetime) -> 
         result = session.exec(
             update(_OUTBOX)
             .where(_OUTBOX.c.id == ident, _OUTBOX.c.status == QUEUED, _OUTBOX.c.next_attempt_at <= now)
-            .values(status=SENDING, claimed_by=worker_id, claimed_at=now, attempts=_OUTBOX.c.attempts + 1,
-                    updated_at=now)
+            .values(status=SENDING, claimed_by=worker_id, claimed_at=now, lease_until=now + lease,
+                    attempts=_OUTBOX.c.attempts + 1, updated_at=now)
         )
         if result.rowcount == 1:
             claimed.append(ident)
@@ -131,22 +140,42 @@ def claim_batch(session: Session, worker_id: str, limit: int, now: datetime) -> 
     ))
 
 
-def sweep_stuck(session: Session, *, older_than: timedelta, now: datetime) -> int:
-    """Queue again the messages claimed longer ago than `older_than` and still "sending"; commits.
+def renew_lease(session: Session, worker_id: str, ids: Sequence[int], until: datetime) -> set[int]:
+    """Extend to `until` the lease of those of `ids` that `worker_id` still holds; does not commit.
 
-    Such a row belongs to a worker that died (or was killed) mid-batch. Its
-    attempt stays counted. At most the message that was on the wire at that
-    moment may already have been delivered, and is then delivered twice.
-    Returns how many rows were queued again.
+    Returns the ids it still holds. A row missing from the answer was swept
+    (the lease ran out while the worker could not renew it) and may be in
+    another worker's hands already: its sender must leave it alone.
+    """
+    if not ids:
+        return set()
+    held = session.exec(
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id.in_(list(ids)), _OUTBOX.c.status == SENDING, _OUTBOX.c.claimed_by == worker_id)
+        .values(lease_until=until)
+        .returning(_OUTBOX.c.id)
+    ).all()
+    return {ident for (ident,) in held}
+
+
+def sweep_stuck(session: Session, *, now: datetime) -> int:
+    """Queue again the messages still "sending" whose lease has expired; commits.
+
+    Such a row belongs to a worker that died (or was killed) mid-batch: a live
+    worker renews its lease while it sends. Its attempt stays counted. At most
+    the message that was on the wire at that moment may already have been
+    delivered, and is then delivered twice. A row claimed before leases
+    existed (no lease) counts as expired. Returns how many rows were queued again.
     """
     result = session.exec(
         update(_OUTBOX)
-        .where(_OUTBOX.c.status == SENDING, _OUTBOX.c.claimed_at <= now - older_than)
-        .values(status=QUEUED, claimed_by="", claimed_at=None, updated_at=now)
+        .where(_OUTBOX.c.status == SENDING,
+               or_(_OUTBOX.c.lease_until.is_(None), _OUTBOX.c.lease_until <= now))
+        .values(status=QUEUED, claimed_by="", claimed_at=None, lease_until=None, updated_at=now)
     )
     session.commit()
     if result.rowcount:
-        log.warning("returned %d message(s) stuck in 'sending' to the queue", result.rowcount)
+        log.warning("returned %d message(s) whose lease expired in 'sending' to the queue", result.rowcount)
     return result.rowcount
 
 
@@ -177,12 +206,13 @@ def record_outcome(
     statement = update(_OUTBOX).where(_OUTBOX.c.id == message_id)
     if released:
         statement = statement.where(_OUTBOX.c.status == SENDING).values(
-            status=QUEUED, attempts=_OUTBOX.c.attempts - 1, claimed_by="", claimed_at=None, updated_at=now)
+            status=QUEUED, attempts=_OUTBOX.c.attempts - 1, claimed_by="", claimed_at=None, lease_until=None,
+            updated_at=now)
     elif status == QUEUED:
         # A retry only ever follows a claim: never put back a row that was meanwhile sent or failed.
         statement = statement.where(_OUTBOX.c.status == SENDING).values(
             status=QUEUED, next_attempt_at=retry_at or now, last_reply=reply, claimed_by="", claimed_at=None,
-            updated_at=now)
+            lease_until=None, updated_at=now)
     else:
         values: dict[str, Any] = {"status": status, "last_reply": reply, "updated_at": now}
         if status == SENT:
@@ -275,11 +305,14 @@ def send_batch(
     record: Callable[[SendResult], None] | None = None,
     stop: threading.Event | None = None,
     now: datetime | None = None,
+    hold: Callable[[int], bool] | None = None,
 ) -> list[SendResult]:
     """Send claimed messages over one SMTP connection; needs an app context (flask-mail's MAIL_*).
 
     `record` is called with each result as soon as it is known, so the caller
-    can store it before the next message goes out. `stop` (set by SIGTERM)
+    can store it before the next message goes out. `hold` is asked before each
+    message whether the claim still holds (the caller renews the lease there);
+    a message no longer held is skipped without a result. `stop` (set by SIGTERM)
     ends the batch after the current message; the rest are released. `now`
     fixes the clock (tests); otherwise each result is stamped when it happens.
     """
@@ -307,6 +340,9 @@ def send_batch(
                 release(messages[index:])
                 break
             pacer.wait()
+            if hold is not None and not hold(message.id):
+                log.warning("outbox message %s: lease lost (swept while this worker held it), not sent", message.id)
+                continue
             at = now or utcnow()
             try:
                 reply = _transmit(host, settings, message)
@@ -463,16 +499,22 @@ def run_once(
 ) -> int:
     """Claim a batch, send it, record each outcome as it comes; returns how many messages were tried.
 
+    The claim's lease (`PORTAL_OUTBOX_LEASE_SECONDS`) is renewed before a
+    message whenever a quarter of it has passed since the last renewal, so a
+    slow relay never lets the sweep hand a live batch to another worker.
     Should the database fail mid-batch, the rows not yet recorded stay "sending"
-    until `sweep_stuck` returns them.
+    until their lease expires and `sweep_stuck` returns them.
     """
     from portal.extensions import db
 
+    lease = timedelta(seconds=app.config.get("PORTAL_OUTBOX_LEASE_SECONDS", DEFAULT_LEASE.total_seconds()))
     with app.app_context():
         with db.new_session() as session:
-            messages = claim_batch(session, worker_id, limit, now or utcnow())
+            messages = claim_batch(session, worker_id, limit, now or utcnow(), lease)
         if not messages:
             return 0
+        held = {message.id for message in messages}
+        renewed_at = time.monotonic()
 
         with db.new_session() as records:
 
@@ -481,9 +523,18 @@ def run_once(
                 record_outcome(records, result.outbox_id, result.status, result.reply, result.at,
                                retry_at=result.retry_at, released=result.released)
                 records.commit()
+                held.discard(result.outbox_id)
+
+            def still_held(message_id: int) -> bool:
+                nonlocal held, renewed_at
+                if time.monotonic() - renewed_at >= lease.total_seconds() / 4:
+                    held = renew_lease(records, worker_id, sorted(held), utcnow() + lease)
+                    records.commit()
+                    renewed_at = time.monotonic()
+                return message_id in held
 
             results = send_batch(messages, settings=MailSettings.from_config(app.config), record=store, stop=stop,
-                                 now=now)
+                                 now=now, hold=still_held)
     tried = sum(1 for result in results if not result.released)
     log.info("outbox: %d tried, %d sent, %d released (%s)", tried,
              sum(1 for result in results if result.status == SENT), len(results) - tried, worker_id)

@@ -179,7 +179,7 @@ def respondent_page(
         conditions.append(and_(Invitation.id.is_not(None), Invitation.first_opened_at.is_(None)))
     elif show == "loi-gui":
         conditions.append(Invitation.delivery_status.in_(FAILED_STATES))
-    elif show.isdigit():
+    elif show.isascii() and show.isdigit() and len(show) < 10:  # "³" or a 30-digit number: no group
         conditions.append(Respondent.group_id == int(show))
     # The total rides along each row (a window count), so one statement gives the page and the count.
     base = (select(Respondent, Invitation, Ministry.name, func.count().over()).select_from(Respondent)

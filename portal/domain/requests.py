@@ -14,6 +14,7 @@ the name or the browser's claim.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from sqlmodel import Session, select
 from portal.domain import audit, lists
 from portal.domain.campaigns import end_of_day_utc
 from portal.domain.notices import post_system_notice
-from portal.domain.text import clean
+from portal.domain.text import DISK_FULL_MESSAGE, clean
 from portal.models import (
     Campaign,
     ListStatus,
@@ -56,6 +57,8 @@ STATUS_LABELS = {
 }
 EXTENSIONS = (RequestKind.LIST_EXTENSION.value, RequestKind.RESPONSE_EXTENSION.value)
 # What a file may be, by the type its bytes show: documents and scans of a dispatch or a screenshot.
+log = logging.getLogger(__name__)
+
 ALLOWED_TYPES = {
     "application/pdf": "PDF",
     "image/png": "PNG",
@@ -105,11 +108,17 @@ def _file_type(data: bytes) -> str:
 
 def _store(folder: Path, data: bytes) -> str:
     """Write the bytes under a fresh random name (first to a temporary name, so no half file is ever seen)."""
-    folder.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(16)
     temporary = folder / f".{key}.part"
-    temporary.write_bytes(data)
-    os.replace(temporary, folder / key)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary.write_bytes(data)
+        os.replace(temporary, folder / key)
+    except OSError as exc:
+        # A full disk (or quota) must not leave half a file behind, nor a request pointing at nothing.
+        temporary.unlink(missing_ok=True)
+        log.error("cannot store a request's file in %s: %s", folder, exc)
+        raise RequestError(DISK_FULL_MESSAGE) from exc
     return key
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from portal.input_cleaning import storable
+
 _SPACES = re.compile(r"\s+")
 
 
@@ -13,10 +15,11 @@ def clean(value: object) -> str:
 
     Officials' files mix precomposed and decomposed letters and carry stray
     non-breaking spaces; every comparison in the portal starts from this form.
+    Characters PostgreSQL cannot store (NUL, lone surrogates) never survive it.
     """
     if value is None:
         return ""
-    text = unicodedata.normalize("NFC", str(value))
+    text = unicodedata.normalize("NFC", storable(str(value)))
     # Zero-width characters come in through copy and paste from web pages.
     text = text.replace("\u200b", "").replace("\ufeff", "")
     return _SPACES.sub(" ", text).strip()
@@ -31,3 +34,9 @@ def fold(value: object) -> str:
     decomposed = unicodedata.normalize("NFD", text)
     stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
     return unicodedata.normalize("NFC", stripped)
+
+
+# Shown when a file cannot be written (the disk or the quota is full): nothing was saved, so the person may
+# simply try again later.
+DISK_FULL_MESSAGE = ("Máy chủ tạm thời không còn đủ chỗ để lưu tệp nên chưa có gì được lưu. "
+                     "Vui lòng thử lại sau ít phút; nếu vẫn lỗi, hãy báo Bộ Nội vụ.")

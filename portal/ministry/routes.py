@@ -69,7 +69,7 @@ def notices_page():
     error = None
     if request.method == "POST":
         audience = request.form.get("audience", "all")
-        chosen = [int(v) for v in request.form.getlist("province_ids") if v.isdigit()]
+        chosen = [int(v) for v in request.form.getlist("province_ids") if v.isascii() and v.isdigit()]
         try:
             notice = notices.post_notice(db.session, current_user, request.form.get("title", ""),
                                          request.form.get("body", ""),
@@ -219,7 +219,7 @@ def launch():
     tz = current_app.config["PORTAL_TIMEZONE"]
     if request.method == "POST":
         chosen = None if request.form.get("scope") == "all" else [
-            int(v) for v in request.form.getlist("province_ids") if v.isdigit()]
+            int(v) for v in request.form.getlist("province_ids") if v.isascii() and v.isdigit()]
         try:
             if chosen is not None and not chosen:
                 raise invitations.LaunchError("Vui lòng chọn ít nhất một tỉnh, thành phố.")

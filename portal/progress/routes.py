@@ -119,7 +119,7 @@ def remind():
     if request.form.get("all"):
         chosen = None
     else:
-        chosen = [int(v) for v in request.form.getlist("invitation_id") if v.isdigit()]
+        chosen = [int(v) for v in request.form.getlist("invitation_id") if v.isascii() and v.isdigit()]
         if not chosen:
             flash("Chưa chọn người cần đôn đốc.", "error")
             return redirect(url_for("progress.index"), code=303)

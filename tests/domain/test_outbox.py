@@ -298,19 +298,37 @@ def test_two_workers_claiming_at_the_same_moment_never_share_a_message(app, sess
     assert {(r.status, r.attempts) for r in rows(session)} == {("sending", 1)}
 
 
-def test_the_sweep_returns_only_rows_stuck_in_sending_longer_than_the_limit(session):
+def test_the_sweep_returns_only_rows_whose_lease_has_expired(session):
     now = utcnow()
     queue(session, 3, now=now - timedelta(hours=1))
-    outbox.claim_batch(session, "dead:1", 2, now - timedelta(minutes=11))  # rows 1 and 2
+    outbox.claim_batch(session, "dead:1", 2, now - timedelta(minutes=11), lease=timedelta(minutes=10))  # rows 1, 2
     stuck, *_ = rows(session)
-    outbox.claim_batch(session, "alive:2", 1, now - timedelta(minutes=1))  # row 3
+    outbox.claim_batch(session, "alive:2", 1, now - timedelta(minutes=1), lease=timedelta(minutes=10))  # row 3
 
-    assert outbox.sweep_stuck(session, older_than=timedelta(minutes=10), now=now) == 2
+    assert outbox.sweep_stuck(session, now=now) == 2
 
-    assert [(r.status, r.claimed_by, r.attempts) for r in rows(session)] == [
-        ("queued", "", 1), ("queued", "", 1), ("sending", "alive:2", 1)]
-    assert outbox.sweep_stuck(session, older_than=timedelta(0), now=now) == 1
+    assert [(r.status, r.claimed_by, r.attempts, r.lease_until) for r in rows(session)] == [
+        ("queued", "", 1, None), ("queued", "", 1, None), ("sending", "alive:2", 1, now + timedelta(minutes=9))]
+    assert outbox.sweep_stuck(session, now=now + timedelta(minutes=9)) == 1
     assert stuck.id == rows(session)[0].id
+
+
+def test_a_renewed_lease_keeps_an_old_claim_from_the_sweep_and_says_which_rows_are_still_held(session):
+    now = utcnow()
+    queue(session, 3, now=now - timedelta(hours=1))
+    # Claimed 20 minutes ago for 10: without its renewal the sweep would take the batch.
+    first, second, third = (m.id for m in outbox.claim_batch(session, "slow:1", 3, now - timedelta(minutes=20),
+                                                               lease=timedelta(minutes=10)))
+    outbox.record_outcome(session, third, "sent", "250 ok", now)
+    session.commit()
+
+    held = outbox.renew_lease(session, "slow:1", [first, second, third], now + timedelta(minutes=10))
+    session.commit()
+    assert held == {first, second}
+    assert outbox.renew_lease(session, "other:2", [first], now + timedelta(minutes=10)) == set()
+
+    assert outbox.sweep_stuck(session, now=now) == 0
+    assert outbox.sweep_stuck(session, now=now + timedelta(minutes=10)) == 2
 
 
 def test_a_later_bounce_is_recorded_on_the_message_and_its_invitation(app, session, sink):

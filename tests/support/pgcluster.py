@@ -74,13 +74,28 @@ def start_cluster() -> Cluster:
     try:
         subprocess.run([*as_postgres, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
                         "-E", "UTF8", "--locale=C.UTF-8"], check=True, capture_output=True, timeout=120)
-        options = (f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={directory} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-        subprocess.run([*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
-                        "-l", str(directory / "server.log"), "-w", "-t", "60", "start"],
-                       check=True, capture_output=True, timeout=90)
+        _pg_ctl_start(Cluster(directory, port, as_postgres, bin_dir))
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
         output = getattr(exc, "stderr", b"") or b""
         shutil.rmtree(directory, ignore_errors=True)
         raise ClusterUnavailable(f"could not start PostgreSQL: {output.decode(errors='replace')[-500:]}") from exc
     return Cluster(directory, port, as_postgres, bin_dir)
+
+
+def _pg_ctl_start(cluster: Cluster) -> None:
+    options = (f"-c listen_addresses=127.0.0.1 -c port={cluster.port} -c unix_socket_directories={cluster.directory} "
+               "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+    subprocess.run([*cluster.as_postgres, str(cluster.bin_dir / "pg_ctl"), "-D", str(cluster.directory / "data"),
+                    "-o", options, "-l", str(cluster.directory / "server.log"), "-w", "-t", "60", "start"],
+                   check=True, capture_output=True, timeout=90)
+
+
+def stop_cluster(cluster: Cluster) -> None:
+    """Stop the server as an administrator's restart does (fast: open connections are cut); keep its data."""
+    subprocess.run([*cluster.as_postgres, str(cluster.bin_dir / "pg_ctl"), "-D", str(cluster.directory / "data"),
+                    "-m", "fast", "-w", "stop"], check=True, capture_output=True, timeout=60)
+
+
+def restart_cluster(cluster: Cluster) -> None:
+    """Start a stopped cluster again on its port."""
+    _pg_ctl_start(cluster)
