@@ -38,13 +38,13 @@ def create_app(config: Any = None) -> Flask:
 
     configure_hasher(app.config["PASSWORD_HASH_TIME_COST"], app.config["PASSWORD_HASH_MEMORY_KIB"])
 
-    app.session_interface = StaffSessionInterface()  # none for respondents: their link is their credential
     if app.config["PORTAL_PROXY_HOPS"]:
         # Behind nginx, the client's address, scheme and host come in X-Forwarded-*; only the entries the
         # trusted proxies appended are read, so a client cannot pick its own address for the limits.
         hops = app.config["PORTAL_PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
+    app.session_interface = StaffSessionInterface()  # none for respondents: their link is their credential
     db.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -200,7 +200,15 @@ def _register_template_helpers(app: Flask) -> None:
             # Counted only when a template shows it: a fragment (a progress poll) has no header to count for.
             user = current_user._get_current_object()
             unread = _Lazy(lambda: unread_count(db.session, user))
-        return {"unread_notices": unread, "demo_mode": app.config.get("PORTAL_DEMO", False)}
+        return {"unread_notices": unread, "demo_mode": app.config.get("PORTAL_DEMO", False),
+                "campaign_contact": _campaign_contact}
+
+    def _campaign_contact(campaign=None):
+        """The contact of `campaign` (a page that has it) or of the current campaign, looked up only by the
+        templates that show it."""
+        from portal.domain.campaigns import contact_of, current_campaign
+
+        return contact_of(campaign or current_campaign(db.session), app.config.get("PORTAL_CONTACT", ""))
 
 
 class _Lazy:

@@ -52,6 +52,12 @@ class Campaign(SQLModel, table=True):
     list_deadline: date
     self_assessment_deadline: date
     response_deadline: date
+    # Whom provinces and respondents ask about the campaign, as the dispatch names them; shown on survey
+    # pages, the invalid-link page, invitations and reminders, and the staff footer.
+    contact_name: str = ""
+    contact_unit: str = ""
+    contact_phone: str = ""
+    contact_email: str = ""
 
 
 class Province(SQLModel, table=True):
@@ -102,6 +108,10 @@ class Department(SQLModel, table=True):
     department_type_id: int | None = Field(default=None, foreign_key="departmenttype.id")
     ministry_id: int = Field(foreign_key="ministry.id")
     name: str
+    # Where a department particular to this province comes from: the seed's source, or who added it.
+    source: str = ""
+    added_by_id: int | None = Field(default=None, foreign_key="user.id")  # a province account that added it
+    added_at: datetime | None = None
 
 
 class RespondentGroup(SQLModel, table=True):
@@ -289,7 +299,11 @@ class RespondentList(SQLModel, table=True):
     version: int = 0
     source_filename: str = ""
     uploaded_at: datetime | None = None
-    check_notices: str = "[]"  # JSON: messages of the last check (merges, council priority …)
+    check_notices: str = "[]"  # JSON: messages of the last check (council priority, fixed phones …)
+    # JSON: every merge the portal made, kept across edits: [{"at", "rows": [gone, kept], "message"}]
+    merge_record: str = "[]"
+    # JSON: the keys of rows the officer confirmed are different people with one name (respondent_rules)
+    dismissed_namesakes: str = "[]"
     sent_at: datetime | None = None
     sent_by_id: int | None = Field(default=None, foreign_key="user.id")
     returned_at: datetime | None = None
@@ -323,6 +337,7 @@ class Respondent(SQLModel, table=True):
     search_text: str = ""  # folded name, email and unit, for diacritics-insensitive search
     problems: str = "[]"  # JSON: [{"column": …, "message": …}] from the last check
     error_count: int = 0
+    formula_cells: str = "{}"  # JSON: {value key: formula text} of cells the uploaded workbook held as formulas
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -379,7 +394,9 @@ class Invitation(SQLModel, table=True):
     __table_args__ = (Index("ix_invitation_province_campaign", "province_id", "campaign_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    respondent_id: int = Field(foreign_key="respondent.id", unique=True)
+    # None once the province removed the person from a list already launched: the invitation stays,
+    # withdrawn, so its link can say so and the audit log keeps what happened.
+    respondent_id: int | None = Field(default=None, foreign_key="respondent.id", unique=True)
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
     province_id: int = Field(foreign_key="province.id", index=True)
     questionnaire_version_id: int = Field(foreign_key="questionnaireversion.id")
@@ -392,6 +409,7 @@ class Invitation(SQLModel, table=True):
     delivery_reply: str = ""
     last_reminded_at: datetime | None = None
     reminder_count: int = 0
+    withdrawn_at: datetime | None = None  # the link answers 410 "đã được thu hồi" from then on
 
 
 class FormState(StrEnum):
@@ -454,6 +472,8 @@ class OutboxMessage(SQLModel, table=True):
     status: str = Field(default=DeliveryStatus.QUEUED.value, index=True)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    # A message not sent by then is dropped (status "expired"): a reminder after the response deadline.
+    expires_at: datetime | None = None
     claimed_by: str = ""
     claimed_at: datetime | None = None
     # Until when the claim holds: the sending worker renews it while it sends, and only an expired lease

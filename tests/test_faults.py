@@ -231,7 +231,7 @@ def test_a_launch_killed_after_a_province_is_stored_leaves_that_province_told_an
             actor, campaign = session.get(User, {ministry_user.id}), current_campaign(session)
             Session.commit = commit_then_die
             invitations.launch(session, actor, campaign, None, base_url="http://localhost",
-                               mail_domain="chisocchc.gov.vn", tz_name="Asia/Ho_Chi_Minh")
+                               mail_domain="chisocchc.gov.vn", tz_name="Asia/Ho_Chi_Minh", accept_sample=True)
     """)
 
     assert died

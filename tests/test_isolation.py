@@ -45,6 +45,7 @@ ACCESS: dict[str, str] = {
     "ministry.*": MINISTRY_ONLY,
     # Launching the survey and its automatic reminder days (named although "ministry.*" covers them).
     "ministry.launch": MINISTRY_ONLY,
+    "ministry.launch_confirm": MINISTRY_ONLY,
     "ministry.add_reminder": MINISTRY_ONLY,
     "ministry.remove_reminder": MINISTRY_ONLY,
     "questionnaires.*": MINISTRY_ONLY,  # the campaign's questionnaires, under /bo/
@@ -129,6 +130,17 @@ def _nomination_of(session: Session, owner: User) -> int:
     return document.id
 
 
+def _added_department_of(session: Session, owner: User) -> int:
+    """A department the other province added to its own list; only the ministry may correct it."""
+    from portal.models import Department
+
+    department = Department(province_id=owner.province_id, ministry_id=1, name=SECRET_TITLE,
+                            added_by_id=owner.id)
+    session.add(department)
+    session.commit()
+    return department.id
+
+
 # For each URL argument, how to make a row that belongs to the *other* province (`owner` is Hải Phòng's account).
 # A new route whose URL has another argument must add its maker here, or the matrix fails naming it.
 ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
@@ -140,6 +152,7 @@ ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
     "request_id": _request_of,
     "message_id": _kept_message_of,
     "document_id": _nomination_of,
+    "department_id": _added_department_of,
     # Ids of the campaign's own things, which belong to no province: any value tests the guard.
     "schedule_id": lambda session, owner: 1,
     "number": lambda session, owner: 1,
@@ -169,8 +182,13 @@ POST_FORM = {
     "reason": "Không được phép",
     "until": "30/01/2030",
     "extension_until": "30/01/2030",
+    # a department a province adds, or the ministry corrects; dismissing a namesake warning
+    "ten": "Sở không được phép thêm",
+    "bo": "1",
+    "key": "khong-duoc-phep",
     # the survey: the ministry's launch and reminder days, the province's reminders
-    "scope": "all",
+    "emails": "8",
+    "accept_sample": "1",
     "send_on": "20/02/2022",
     "all": "1",
     # requests to the ministry: the province's form and the ministry's answer

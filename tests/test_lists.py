@@ -203,7 +203,7 @@ def draft(officer):
 @pytest.fixture
 def sent(draft, session):
     """Hà Nội's list, sent."""
-    response = draft.post(f"{BASE}/gui", data={"version": send_version(draft)})
+    response = draft.post(f"{BASE}/gui", data={"xac_nhan": "1", "version": send_version(draft)})
     assert response.status_code == 303
     assert hanoi_list(session).status == ListStatus.SENT
     return draft
@@ -227,9 +227,11 @@ def test_template_is_an_xlsx_made_for_ha_noi_with_drop_downs_and_a_frozen_header
     assert sorted(dv.formula1 for dv in sheet.data_validations.dataValidation) == ["DanhMucDonVi", "DanhMucNhom"]
     assert [c.value for c in choices["A"][1:] if c.value] == [GROUP_1, GROUP_2, GROUP_3, GROUP_4]
     units = [c.value for c in choices["B"][1:]]
-    assert len(units) == 50
+    assert len(units) == 51  # 21 departments (Hà Nội's own Sở Du lịch and Sở Văn hóa và Thể thao), 30 districts
     assert {"Sở Tài chính", "Thanh tra thành phố", "Văn phòng Ủy ban nhân dân thành phố", "Quận Ba Đình",
-            "Huyện Đông Anh", "Thị xã Sơn Tây"} <= set(units)
+            "Huyện Đông Anh", "Thị xã Sơn Tây", "Sở Du lịch", "Sở Văn hóa và Thể thao",
+            "Sở Quy hoạch - Kiến trúc"} <= set(units)
+    assert "Sở Văn hóa, Thể thao và Du lịch" not in units
     assert "Quận Lê Chân" not in units  # Hải Phòng's
     assert choices.sheet_state == "hidden"
 
@@ -320,7 +322,8 @@ def test_text_is_normalised_emails_lower_cased_and_phone_numbers_repaired(office
     xuan, yen = people_rows(session)
     assert (xuan.full_name, xuan.position, xuan.unit, xuan.email, xuan.phone) == \
         ("Nguyễn Thị Xuân", "Phó Trưởng phòng", "Sở Y tế", "xuan.nt@hanoi.gov.vn", "0912345678")
-    assert (yen.phone, yen.error_count, xuan.error_count) == ("+84912345679", 0, 0)
+    # "+84 …" reads in the national form every other row has.
+    assert (yen.phone, yen.error_count, xuan.error_count) == ("0912345679", 0, 0)
     assert "Dòng 2, cột Số điện thoại: số “912345678” bị mất số 0 ở đầu (ô kiểu số trong bảng tính), đã sửa thành " \
            "“0912345678”." in text_of(page(officer, f"{BASE}/ra-soat"))
 
@@ -464,8 +467,39 @@ def test_a_formula_in_an_xlsx_is_never_evaluated(officer, session):
 
     assert response.status_code == 303
     (an,) = people_rows(session)
-    assert (an.position, an.phone) == ("", "")  # no cached result in the file: nothing, never a computed "3"
-    assert errors_of(an) == ["Dòng 2, cột Chức vụ: chưa ghi chức vụ."]
+    # No stored result in the file: the officer sees the formula itself, never a computed "3".
+    assert (an.position, an.phone) == ("=CONCATENATE(\"Giám \",\"đốc\")", "=1+2")
+    assert "Dòng 2, cột Số điện thoại: số “=1+2” có ký tự không phải chữ số." in errors_of(an)
+    assert [p["message"] for p in lists.row_problems(an) if p["level"] == "warning"] == [
+        "Dòng 2, cột Chức vụ: ô là công thức “=CONCATENATE(\"Giám \",\"đốc\")” trong tệp, không có giá trị lưu "
+        "kèm; cổng không tính công thức. Hãy nhập giá trị thật.",
+        "Dòng 2, cột Số điện thoại: ô là công thức “=1+2” trong tệp, không có giá trị lưu kèm; cổng không tính "
+        "công thức. Hãy nhập giá trị thật."]
+
+
+def test_a_name_written_as_a_formula_is_shown_as_the_file_has_it_and_flagged_until_the_row_is_saved(
+        officer, session):
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(HEADER)
+    sheet.append(["1", '=PROPER("trần thị bình")', "Trưởng phòng Ngân sách", GROUP_3, "Sở Tài chính",
+                  "binh.tt@hanoi.gov.vn", "", ""])
+    data = io.BytesIO()
+    workbook.save(data)
+
+    upload(officer, data.getvalue())
+
+    (binh,) = people_rows(session)
+    assert binh.full_name == '=PROPER("trần thị bình")'  # was "": the row read as a person without a name
+    review = text_of(page(officer, f"{BASE}/ra-soat"))
+    assert "Dòng 2, cột Họ và tên: chưa có họ tên (ô chỉ có công thức)." in review
+    assert "ô là công thức “=PROPER(\"trần thị bình\")” trong tệp" in review
+
+    officer.post(f"{BASE}/nguoi/{binh.id}", data=row_fields(BINH, full_name="Trần Thị Bình"))
+
+    session.expire_all()
+    (binh,) = people_rows(session)
+    assert (binh.full_name, binh.error_count, lists.row_problems(binh)) == ("Trần Thị Bình", 0, [])
 
 
 # ---------------------------------------------------------------- 3. check
@@ -487,7 +521,7 @@ def test_a_council_deputy_also_listed_as_director_is_kept_once_in_the_council_gr
     assert lists.list_notices(hanoi_list(session)) == [notice]
     review = text_of(page(officer, f"{BASE}/ra-soat"))
     assert "Đã nhập 5 người từ tệp “danh-sach.xlsx”, gộp 1 dòng trùng; không có lỗi." in review
-    assert "1 thông báo khi kiểm tra" in review
+    assert "1 dòng đã gộp" in review
     assert notice in review
 
 
@@ -529,7 +563,8 @@ ROW_ERRORS = {
         "dân cấp tỉnh; 2 – Lãnh đạo cấp sở; 3 – Lãnh đạo cấp phòng thuộc sở; 4 – Lãnh đạo UBND cấp huyện."),
     "a department Hà Nội does not have": (
         ["6", "Hoàng Văn Em", "Giám đốc", GROUP_2, "Sở Không Có", "em.hv@hanoi.gov.vn", "", ""],
-        "Dòng 7, cột Cơ quan/đơn vị: “Sở Không Có” không phải sở hoặc cơ quan tương đương của thành phố Hà Nội."),
+        "Dòng 7, cột Cơ quan/đơn vị: “Sở Không Có” chưa có trong danh mục sở, ngành của thành phố Hà Nội; nếu "
+        "tỉnh có cơ quan này, hãy thêm vào danh mục."),
     "a district of another province": (
         ["6", "Đinh Văn Quang", "Chủ tịch UBND", GROUP_4, "Quận Lê Chân", "quang.dv@hanoi.gov.vn", "", ""],
         "Dòng 7, cột Cơ quan/đơn vị: “Quận Lê Chân” không phải quận, huyện, thị xã hoặc thành phố thuộc thành phố "
@@ -751,7 +786,8 @@ def test_adding_a_person_with_a_problem_keeps_the_row_with_its_error(draft, sess
     draft.post(f"{BASE}/them", data={**NEW_PERSON, "unit": "Sở Không Có"})
 
     assert errors_of(person_named(session, "Vũ Thị Lan")) == [
-        "Dòng 7, cột Cơ quan/đơn vị: “Sở Không Có” không phải sở hoặc cơ quan tương đương của thành phố Hà Nội."]
+        "Dòng 7, cột Cơ quan/đơn vị: “Sở Không Có” chưa có trong danh mục sở, ngành của thành phố Hà Nội; nếu "
+        "tỉnh có cơ quan này, hãy thêm vào danh mục."]
 
 
 def test_adding_an_empty_row_is_refused(draft, session):
@@ -813,7 +849,7 @@ def test_sending_is_refused_while_errors_are_left(draft_with_an_error, session):
     confirm = text_of(page(draft_with_an_error, f"{BASE}/gui"))
     version = hanoi_list(session).version
 
-    response = draft_with_an_error.post(f"{BASE}/gui", data={"version": version})
+    response = draft_with_an_error.post(f"{BASE}/gui", data={"xac_nhan": "1", "version": version})
 
     assert "Chưa thể gửi: còn dòng có lỗi." in confirm
     assert response.status_code == 422
@@ -825,7 +861,7 @@ def test_sending_is_refused_while_errors_are_left(draft_with_an_error, session):
 def test_an_empty_list_cannot_be_sent(officer, session):
     confirm = text_of(page(officer, f"{BASE}/gui"))
 
-    response = officer.post(f"{BASE}/gui", data={"version": hanoi_list(session).version})
+    response = officer.post(f"{BASE}/gui", data={"xac_nhan": "1", "version": hanoi_list(session).version})
 
     assert "Chưa thể gửi: danh sách chưa có người nào." in confirm
     assert response.status_code == 422
@@ -847,7 +883,7 @@ def test_the_confirmation_shows_counts_per_group_two_form_people_and_parent_mini
 
 def test_sending_locks_the_list_records_who_and_when_and_tells_the_ministry(app, draft, session, province_user,
                                                                            ministry_user):
-    response = draft.post(f"{BASE}/gui", data={"version": send_version(draft)})
+    response = draft.post(f"{BASE}/gui", data={"xac_nhan": "1", "version": send_version(draft)})
 
     assert response.status_code == 303
     assert response.headers["Location"] == f"{BASE}/"
@@ -858,7 +894,8 @@ def test_sending_locks_the_list_records_who_and_when_and_tells_the_ministry(app,
                                           "5 người (nhóm 1: 1, nhóm 2: 2, nhóm 3: 1, nhóm 4: 1).")]
     entry = session.exec(select(AuditEntry).where(AuditEntry.action == "Gửi danh sách")).one()
     assert (entry.actor_name, entry.province_id, entry.detail) == \
-        ("ha-noi", HA_NOI, "5 người (nhóm 1: 1, nhóm 2: 2, nhóm 3: 1, nhóm 4: 1); 3 người trả lời hai phiếu")
+        ("ha-noi", HA_NOI, "5 người (nhóm 1: 1, nhóm 2: 2, nhóm 3: 1, nhóm 4: 1); 3 người trả lời hai phiếu; "
+         "đã xác nhận 2 cảnh báo")
     home = text_of(page(draft, f"{BASE}/"))
     assert "Đã gửi danh sách đến Bộ Nội vụ." in home
     assert "Đã gửi danh sách lúc 09:00 05/01/2022. Danh sách đã khóa" in home
@@ -891,10 +928,10 @@ def test_a_sent_list_refuses_uploads_edits_additions_and_deletions(sent, session
 
 def test_a_second_post_of_the_send_form_does_not_send_twice_and_says_so(draft, session):
     version = send_version(draft)
-    draft.post(f"{BASE}/gui", data={"version": version})
+    draft.post(f"{BASE}/gui", data={"xac_nhan": "1", "version": version})
     after_first = saved_draft(session)
 
-    second = draft.post(f"{BASE}/gui", data={"version": version}, follow_redirects=True)
+    second = draft.post(f"{BASE}/gui", data={"xac_nhan": "1", "version": version}, follow_redirects=True)
 
     assert "Danh sách này đã được gửi trước đó; không gửi lại." in text_of(second.get_data(as_text=True))
     assert saved_draft(session) == after_first
@@ -907,8 +944,8 @@ def test_a_send_form_older_than_the_list_is_refused(draft, session):
     dung = person_named(session, "Phạm Thị Dung")
     draft.post(f"{BASE}/nguoi/{dung.id}", data=row_fields(DUNG, phone="0912000004"))  # in another tab
 
-    stale = draft.post(f"{BASE}/gui", data={"version": version})
-    fresh = draft.post(f"{BASE}/gui", data={"version": send_version(draft)})
+    stale = draft.post(f"{BASE}/gui", data={"xac_nhan": "1", "version": version})
+    fresh = draft.post(f"{BASE}/gui", data={"xac_nhan": "1", "version": send_version(draft)})
 
     assert stale.status_code == 422
     assert "Danh sách đã thay đổi kể từ khi bạn mở trang xác nhận. Vui lòng xem lại tóm tắt rồi gửi lại." in \
@@ -928,9 +965,10 @@ def test_two_tabs_sending_at_the_same_moment_send_once(draft, session, province_
         version = second_tab.version
         assert second_tab.status == first_tab.status == ListStatus.DRAFT
 
-        first = lists.send_list(session, province_user, first_tab, campaign, province, version=version, tz_name=TZ)
+        first = lists.send_list(session, province_user, first_tab, campaign, province, version=version, tz_name=TZ,
+                                confirmed_warnings=True)
         second = lists.send_list(other, other.get(User, province_user.id), second_tab, campaign,
-                                 other.get(Province, HA_NOI), version=version, tz_name=TZ)
+                                 other.get(Province, HA_NOI), version=version, tz_name=TZ, confirmed_warnings=True)
 
     assert (first, second) == (True, False)
     assert len(ministry_notices(session)) == 1
@@ -965,7 +1003,7 @@ def ministry_mailbox(app_config):
 
 
 def test_where_mail_is_configured_sending_also_emails_the_ministry(ministry_mailbox, draft):
-    draft.post(f"{BASE}/gui", data={"version": send_version(draft)})
+    draft.post(f"{BASE}/gui", data={"xac_nhan": "1", "version": send_version(draft)})
 
     (envelope,) = ministry_mailbox.messages
     message = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -996,7 +1034,7 @@ def _try_delete(client, session):
 
 
 def _try_send(client, session):
-    return client.post(f"{BASE}/gui", data={"version": hanoi_list(session).version})
+    return client.post(f"{BASE}/gui", data={"xac_nhan": "1", "version": hanoi_list(session).version})
 
 
 ACTIONS = {"upload": _try_upload, "edit": _try_edit, "add": _try_add, "delete": _try_delete, "send": _try_send}
@@ -1140,7 +1178,7 @@ def test_returning_unlocks_the_list_tells_the_province_and_goes_into_the_audit_l
         notices = text_of(page(sent, "/thong-bao/"))
         log = table_rows(page(ministry, "/bo/nhat-ky"))
         edited = sent.post(f"{BASE}/them", data=NEW_PERSON)
-        resent = sent.post(f"{BASE}/gui", data={"version": send_version(sent)})
+        resent = sent.post(f"{BASE}/gui", data={"xac_nhan": "1", "version": send_version(sent)})
 
     assert response.status_code == 303
     assert "Bộ Nội vụ đã trả lại danh sách lúc 14:30 06/01/2022 để chỉnh sửa. Lý do: " + RETURN_REASON in province_home
@@ -1196,7 +1234,8 @@ def four_provinces(app, sent, session, ministry_user, other_province_user):
     da_nang = _province_list(session, da_nang_user, DA_NANG, _council_only("dn", 3))
     campaign = current_campaign(session)
     province = session.get(Province, DA_NANG)
-    lists.send_list(session, da_nang_user, da_nang, campaign, province, version=da_nang.version, tz_name=TZ)
+    lists.send_list(session, da_nang_user, da_nang, campaign, province, version=da_nang.version, tz_name=TZ,
+                     confirmed_warnings=True)
     lists.return_list(session, ministry_user, da_nang, province, "Thiếu lãnh đạo sở")
     can_tho = make_user(session, "can-tho", Role.PROVINCE, 92)
     page(client_for(app, can_tho), f"{BASE}/")
@@ -1264,11 +1303,12 @@ def _cells(data: bytes) -> list[openpyxl.cell.cell.Cell]:
 
 def _assert_formula_safe(data: bytes) -> None:
     cells = _cells(data)
-    values = {cell.value for cell in cells}
+    risky = {"-Nguyễn Văn An", "=SUM(1+2)", "@cmd", '=HYPERLINK("http://evil.example","Bấm")'}
     assert [cell.coordinate for cell in cells if cell.data_type == "f"] == []
-    assert {"'-Nguyễn Văn An", "'=SUM(1+2)", "'+84912345678", "'@cmd",
-            '\'=HYPERLINK("http://evil.example","Bấm")'} <= values
-    assert not [v for v in values if isinstance(v, str) and v.startswith(("=", "+", "-", "@"))]
+    # Exactly the text, as a typed text cell with the quotePrefix style: no stray "'" in Excel or LibreOffice.
+    shown = {cell.value: (cell.data_type, cell.quotePrefix) for cell in cells if cell.value in risky}
+    assert shown == dict.fromkeys(risky, ("s", True))
+    assert not [cell.value for cell in cells if isinstance(cell.value, str) and cell.value.startswith("'")]
 
 
 def test_the_province_export_neutralises_cells_that_could_run_as_formulas(officer):
@@ -1281,8 +1321,8 @@ def test_the_province_export_neutralises_cells_that_could_run_as_formulas(office
     _assert_formula_safe(response.data)
     rows = list(openpyxl.load_workbook(io.BytesIO(response.data)).active.iter_rows(values_only=True))
     assert rows[0][0] == "Danh sách đối tượng khảo sát: Thành phố Hà Nội (Đang nhập)"
-    assert rows[3][:7] == (1, "'-Nguyễn Văn An", "'=SUM(1+2)", GROUP_2, "Sở Tài chính", "an.nv@hanoi.gov.vn",
-                           "'+84912345678")
+    assert rows[3][:7] == (1, "-Nguyễn Văn An", "=SUM(1+2)", GROUP_2, "Sở Tài chính", "an.nv@hanoi.gov.vn",
+                           "0912345678")
 
 
 def test_the_ministry_export_neutralises_cells_that_could_run_as_formulas(app, officer, ministry_user):

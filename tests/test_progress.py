@@ -535,9 +535,10 @@ def test_the_export_lists_only_those_not_finished_and_neutralises_formulas(clien
     assert people[1][6] == f"{MINISTRY} (đang trả lời)"  # C: the form still open, not the one sent
     assert people[3][6] == f"{LOCALITY} (đang trả lời), {MINISTRY} (chưa trả lời)"
     assert people[0][7] == "Bị trả lại"
-    assert people[2][0] == "'" + formula  # shown as text, never run
+    assert people[2][0] == formula  # shown as the text it is, with no stray apostrophe
     sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
     assert all(cell.data_type == "s" for cell in sheet[6] if cell.value is not None)
+    assert sheet.cell(row=6, column=1).quotePrefix  # kept text, never run, even after an edit in Excel
 
 
 # ---------------------------------------------------------------- never an answer

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlmodel import Session, select
@@ -18,7 +18,9 @@ from portal.models import DeliveryStatus, Invitation, OutboxMessage, ReminderSch
 from tests.conftest import HAI_PHONG, log_in
 from tests.html_helpers import text_of
 from tests.support.survey import (
+    AFTER_DEADLINE,
     DURING_SURVEY,
+    JUST_BEFORE_DEADLINE,
     TZ,
     LaunchedSurvey,
     answer,
@@ -337,3 +339,86 @@ def test_a_reminder_day_that_comes_after_the_deadline_has_passed_sends_nothing(
     assert reminders(session) == []
     session.expire_all()
     assert session.exec(select(ReminderSchedule)).one().enqueued_at is not None
+
+
+# ---------------------------------------------------------------- no reminder after the deadline; only what is left
+
+
+def test_after_the_response_deadline_the_buttons_are_gone_and_a_posted_reminder_sends_nothing(
+        client, session, province_user, survey, clock):
+    clock.move_to(AFTER_DEADLINE, tick=False)
+    log_in(client, province_user)
+
+    page = client.get("/khao-sat/tien-do/").get_data(as_text=True)
+    response = remind(client, all="1")
+    chosen = remind(client, invitation_id=str(survey.of_group("LD_HUYEN").invitation.id))
+
+    assert "Đôn đốc tất cả" not in text_of(page) and "Đôn đốc những người" not in text_of(page)
+    assert 'name="invitation_id"' not in page
+    for answer_page in (response, chosen):
+        assert "Đã hết hạn trả lời phiếu: không gửi thư đôn đốc nữa." in text_of(answer_page.get_data(as_text=True))
+    assert reminders(session) == []
+
+
+def test_a_province_with_an_extended_deadline_is_reminded_until_its_own_deadline(
+        app, client, session, province_user, survey, clock):
+    from portal.domain.lists import list_for
+
+    rlist = list_for(session, survey.campaign, survey.province.id)
+    rlist.response_extension_until = date(2022, 2, 27)
+    session.add(rlist)
+    session.commit()
+    clock.move_to(AFTER_DEADLINE, tick=False)
+    log_in(client, province_user)
+
+    remind(client, invitation_id=str(survey.of_group("LD_HUYEN").invitation.id))
+
+    [message] = reminders(session)
+    assert "trước hết ngày 27/02/2022" in message.body_text and "(hạn 27/02/2022)" in message.subject
+    assert message.expires_at == datetime(2022, 2, 28, 0, 0, tzinfo=TZ) - timedelta(microseconds=1)
+
+
+def test_the_domain_refuses_reminders_after_the_deadline(app, session, survey):
+    people = [session.get(Invitation, p.invitation.id) for p in survey.invitations]
+    with app.app_context():
+        outcome = invitations.remind(session, None, people, base_url="http://cong.test", mail_domain="cong.test",
+                                     tz_name="Asia/Ho_Chi_Minh", now=AFTER_DEADLINE)
+
+    assert (outcome.queued, outcome.closed) == (0, 7)
+    assert reminders(session) == []
+
+
+def test_a_reminder_still_queued_when_the_deadline_passes_is_never_sent(app, client, session, province_user,
+                                                                          survey, clock):
+    from portal.domain import outbox
+
+    clock.move_to(JUST_BEFORE_DEADLINE, tick=False)
+    log_in(client, province_user)
+    remind(client, invitation_id=str(survey.of_group("LD_HUYEN").invitation.id))
+    invitation_emails = {m.id for m in session.exec(select(OutboxMessage).where(OutboxMessage.kind == "invitation"))}
+
+    with app.app_context():
+        claimed = outbox.claim_batch(session, "worker", 100, AFTER_DEADLINE)
+
+    assert {m.id for m in claimed} == invitation_emails  # everything else still goes; the reminder does not
+    [message] = reminders(session)
+    assert message.status == "expired" and message.sent_at is None
+
+
+def test_each_reminder_names_only_the_forms_left_and_mentions_saved_answers_only_to_those_with_a_draft(
+        app, client, session, province_user, survey):
+    half_done = survey.of_group("LD_SO")  # the locality form sent, the ministry form not started
+    drafting = survey.of_group("LD_PHONG")
+    answer(app, session, drafting, drafting.form_codes[0], submit=False)
+    untouched = survey.of_group("LD_HUYEN")
+    log_in(client, province_user)
+
+    remind(client, all="1")
+
+    by_address = {m.to_addr: m for m in reminders(session)}
+    left = by_address[half_done.respondent.email].body_text
+    assert "Phiếu đánh giá bộ chủ quản: Bộ" in left and "Phiếu đánh giá địa phương" not in left
+    assert "câu trả lời đã lưu vẫn còn" not in left
+    assert "câu trả lời đã lưu vẫn còn" in by_address[drafting.respondent.email].body_text
+    assert "câu trả lời đã lưu vẫn còn" not in by_address[untouched.respondent.email].body_text
+    assert "Phiếu đánh giá địa phương" in by_address[untouched.respondent.email].body_text

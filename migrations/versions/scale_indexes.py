@@ -1,14 +1,14 @@
 """indexes for the province-scoped progress queries
 
 Revision ID: scale_indexes
-Revises: outbox_lease
+Revises: list_corrections
 Create Date: 2026-12-03 07:00:00
 """
 from alembic import op
 
 
 revision = 'scale_indexes'
-down_revision = 'outbox_lease'
+down_revision = 'list_corrections'
 branch_labels = None
 depends_on = None
 

@@ -68,3 +68,31 @@ def deadlines(campaign: Campaign, tz_name: str, now: datetime | None = None) -> 
 def next_deadline(campaign: Campaign, tz_name: str, now: datetime | None = None) -> Deadline | None:
     """The nearest deadline that has not passed, or None when all have."""
     return next((d for d in deadlines(campaign, tz_name, now) if not d.passed), None)
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Whom to ask about the campaign, as the ministry's dispatch names them."""
+
+    name: str = ""
+    unit: str = ""
+    phone: str = ""
+    email: str = ""
+
+    @property
+    def text(self) -> str:
+        """One line for emails and footers: "Ông Nguyễn Văn A, Vụ CCHC, Bộ Nội vụ; điện thoại …; email …"."""
+        parts = [", ".join(p for p in (self.name, self.unit) if p)]
+        if self.phone:
+            parts.append(f"điện thoại {self.phone}")
+        if self.email:
+            parts.append(f"email {self.email}")
+        return "; ".join(p for p in parts if p)
+
+
+def contact_of(campaign: Campaign | None, fallback_unit: str = "") -> Contact:
+    """The campaign's contact; until the ministry fills it in, the unit configured as PORTAL_CONTACT."""
+    if campaign is not None and any((campaign.contact_name, campaign.contact_unit, campaign.contact_phone,
+                                     campaign.contact_email)):
+        return Contact(campaign.contact_name, campaign.contact_unit, campaign.contact_phone, campaign.contact_email)
+    return Contact(unit=fallback_unit)

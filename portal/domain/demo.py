@@ -191,13 +191,15 @@ def build_sample_data(
                           [RowInput(key=n, number=n + 1, values=row) for n, row in enumerate(rows, start=1)],
                           "danh-sach-mau.xlsx")
         if state != "draft":
-            sent = lists.send_list(session, account, rlist, campaign, province, version=rlist.version, tz_name=tz_name)
+            sent = lists.send_list(session, account, rlist, campaign, province, version=rlist.version, tz_name=tz_name,
+                                   confirmed_warnings=True)
             assert sent and rlist.status == ListStatus.SENT
         done.append(f"{province.name}: {state}")
     hanoi = session.exec(select(Province).where(Province.slug == "ha-noi")).first()
     if hanoi and any(c.province.id == hanoi.id for c in invitations.launch_candidates(session, campaign)):
+        # The demo knowingly runs on the sample questionnaire.
         invitations.launch(session, admin, campaign, [hanoi.id], base_url=base_url, mail_domain=mail_domain,
-                           tz_name=tz_name)
+                           tz_name=tz_name, accept_sample=True)
         questionnaire = questionnaires.load(questionnaires.current_version(session, campaign))
         forms = {f.code: f for f in questionnaire.forms}
         for number, invitation in enumerate(session.exec(select(Invitation).where(Invitation.province_id == hanoi.id)

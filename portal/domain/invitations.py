@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, or_, update
+from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, select
 
 from portal.domain import audit, questionnaires
-from portal.domain.campaigns import end_of_day_utc, is_past, local_today
+from portal.domain.campaigns import contact_of, end_of_day_utc, is_past, local_today
 from portal.domain.notices import post_system_notice
 from portal.models import (
     Campaign,
@@ -128,6 +128,57 @@ def launch_candidates(session: Session, campaign: Campaign) -> list[LaunchCandid
     return [LaunchCandidate(province, rlist, count) for rlist, province, count in rows]
 
 
+NOTHING_TO_LAUNCH = "Không có tỉnh, thành phố nào đã gửi danh sách mà chưa được phát hành khảo sát."
+NONE_CHOSEN = "Vui lòng chọn ít nhất một tỉnh, thành phố."
+NO_QUESTIONNAIRE = "Chưa có bộ phiếu khảo sát. Hãy nhập bộ phiếu (hoặc nạp bộ phiếu mẫu) trước khi phát hành."
+SAMPLE_NOT_ACCEPTED = ("Bộ phiếu đang dùng là PHIẾU MẪU, không phải bộ phiếu chính thức. Nếu vẫn phát hành bằng phiếu "
+                       "mẫu, hãy đánh dấu ô xác nhận; nếu không, hãy nhập bộ phiếu chính thức trước.")
+PLAN_CHANGED = ("Danh sách các địa phương được phát hành đã thay đổi kể từ khi trang xác nhận được mở. "
+                "Vui lòng xem lại rồi xác nhận lần nữa.")
+
+
+@dataclass
+class LaunchPlan:
+    """Exactly what a launch of the chosen provinces would do, shown before anything is sent."""
+
+    candidates: list[LaunchCandidate]  # the chosen provinces that are ready, in code order
+    not_ready: list[Province]  # chosen, but not (or no longer) waiting for a launch
+    version: QuestionnaireVersion | None
+
+    @property
+    def emails(self) -> int:
+        """One invitation email per person, whether they answer one form or two."""
+        return sum(c.people for c in self.candidates)
+
+    @property
+    def is_sample(self) -> bool:
+        return bool(self.version and self.version.is_sample)
+
+    @property
+    def province_ids(self) -> list[int]:
+        return [c.province.id for c in self.candidates]
+
+
+def plan_launch(session: Session, campaign: Campaign, province_ids: Iterable[int] | None) -> LaunchPlan:
+    """The provinces a launch of `province_ids` (None: every province ready) would reach, and how many emails.
+
+    Raises LaunchError when nothing was chosen or none of the chosen is ready.
+    """
+    candidates = launch_candidates(session, campaign)
+    not_ready: list[Province] = []
+    if province_ids is not None:
+        wanted = set(province_ids)
+        if not wanted:
+            raise LaunchError(NONE_CHOSEN)
+        ready_ids = {c.province.id for c in candidates}
+        candidates = [c for c in candidates if c.province.id in wanted]
+        not_ready = list(session.exec(select(Province).where(Province.id.in_(wanted - ready_ids))
+                                      .order_by(Province.id)))
+    if not candidates:
+        raise LaunchError(NOTHING_TO_LAUNCH)
+    return LaunchPlan(candidates, not_ready, questionnaires.current_version(session, campaign))
+
+
 @dataclass
 class LaunchOutcome:
     provinces: list[str]
@@ -143,29 +194,33 @@ def launch(
     base_url: str,
     mail_domain: str,
     tz_name: str,
+    accept_sample: bool = False,
+    expected_emails: int | None = None,
     secret: str | None = None,
     now: datetime | None = None,
 ) -> LaunchOutcome:
     """Send the survey to the respondents of the chosen provinces (None: every province ready).
 
-    Freezes the questionnaire, creates one invitation per respondent covering
-    their one or two forms, queues one email each, tells each province. Each
-    province is committed on its own, so a failure half way keeps what was done
-    and a second run continues with the rest.
+    Refused while the questionnaire is the sample unless `accept_sample`, and, when
+    `expected_emails` is given (what the confirmation page showed), when the launch
+    would now send a different number of emails. Freezes the questionnaire, creates
+    one invitation per respondent covering their one or two forms, queues one email
+    each, tells each province. Each province is committed on its own, so a failure
+    half way keeps what was done and a second run continues with the rest.
     """
     now = now or utcnow()
     if is_past(campaign.response_deadline, tz_name, now):
         raise LaunchError("Đã quá hạn trả lời phiếu của đợt này; không thể phát hành khảo sát.")
     version = questionnaires.current_version(session, campaign)
     if version is None:
-        raise LaunchError("Chưa có bộ phiếu khảo sát. Hãy nhập bộ phiếu (hoặc nạp bộ phiếu mẫu) trước khi phát hành.")
+        raise LaunchError(NO_QUESTIONNAIRE)
+    if version.is_sample and not accept_sample:
+        raise LaunchError(SAMPLE_NOT_ACCEPTED)
     questionnaire = questionnaires.load(version)
-    candidates = launch_candidates(session, campaign)
-    if province_ids is not None:
-        wanted = set(province_ids)
-        candidates = [c for c in candidates if c.province.id in wanted]
-    if not candidates:
-        raise LaunchError("Không có tỉnh, thành phố nào đã gửi danh sách mà chưa được phát hành khảo sát.")
+    plan = plan_launch(session, campaign, province_ids)
+    if expected_emails is not None and (plan.emails != expected_emails or plan.not_ready):
+        raise LaunchError(PLAN_CHANGED)
+    candidates = plan.candidates
     groups = {g.id: g for g in session.exec(select(RespondentGroup).where(RespondentGroup.campaign_id == campaign.id))}
     launched, total = [], 0
     for candidate in candidates:
@@ -187,19 +242,8 @@ def launch(
         people = session.exec(select(Respondent).where(Respondent.list_id == candidate.rlist.id)
                               .order_by(Respondent.row_number)).all()
         for person in people:
-            group = groups[person.group_id]
-            forms = [f for f in questionnaires.forms_for(questionnaire, group.code)
-                     if f.target == "locality" or person.answers_ministry_form]
-            invitation = Invitation(respondent_id=person.id, campaign_id=campaign.id,
-                                    province_id=candidate.province.id, questionnaire_version_id=version.id,
-                                    nonce=secrets.token_hex(16), form_codes=",".join(f.code for f in forms),
-                                    created_at=now)
-            session.add(invitation)
-            session.flush()
-            session.add_all(FormProgress(invitation_id=invitation.id, province_id=candidate.province.id,
-                                         form_code=f.code) for f in forms)
-            _queue_email(session, "invitation", invitation, person, campaign, forms, base_url=base_url,
-                         mail_domain=mail_domain, secret=secret, now=now)
+            _invite(session, person, groups[person.group_id], questionnaire, version, campaign,
+                    base_url=base_url, mail_domain=mail_domain, secret=secret, now=now)
         audit.record(session, actor, "Phát hành khảo sát", province_id=candidate.province.id,
                      detail=f"{len(people)} người được gửi thư mời ({version.title}, phiên bản {version.version})")
         # The province's notice is stored with its launch: a process killed between two commits would
@@ -212,13 +256,119 @@ def launch(
         launched.append(candidate.province.name)
         total += len(people)
     if not launched:  # every one was launched by another launch at the same moment
-        raise LaunchError("Không có tỉnh, thành phố nào đã gửi danh sách mà chưa được phát hành khảo sát.")
+        raise LaunchError(NOTHING_TO_LAUNCH)
     return LaunchOutcome(launched, total)
+
+
+def _invite(
+    session: Session, person: Respondent, group: RespondentGroup, questionnaire: questionnaires.Questionnaire,
+    version: QuestionnaireVersion, campaign: Campaign, *, base_url: str, mail_domain: str, secret: str | None,
+    now: datetime,
+) -> Invitation:
+    """One person's invitation covering their one or two forms, its progress rows and its email."""
+    forms = [f for f in questionnaires.forms_for(questionnaire, group.code)
+             if f.target == "locality" or person.answers_ministry_form]
+    invitation = Invitation(respondent_id=person.id, campaign_id=campaign.id, province_id=person.province_id,
+                            questionnaire_version_id=version.id, nonce=secrets.token_hex(16),
+                            form_codes=",".join(f.code for f in forms), created_at=now)
+    session.add(invitation)
+    session.flush()
+    session.add_all(FormProgress(invitation_id=invitation.id, province_id=person.province_id, form_code=f.code)
+                    for f in forms)
+    _queue_email(session, "invitation", invitation, person, campaign, forms, base_url=base_url,
+                 mail_domain=mail_domain, secret=secret, now=now)
+    return invitation
+
+
+# ---------------------------------------------------------------- a launched list returned and sent again
+
+
+def withdraw_for_respondents(session: Session, actor: User | None, respondent_ids: Iterable[int],
+                             *, now: datetime | None = None) -> int:
+    """Withdraw the invitations of people about to be removed from a launched list; returns how many.
+
+    The invitation stays (its link then answers "đã được thu hồi") but no longer names the person,
+    so the person's row can be deleted; its progress rows go (the person is no longer expected to
+    answer) and emails not yet sent are not sent. Not committed: the caller deletes the rows in the
+    same transaction.
+    """
+    from portal.domain import outbox
+
+    now = now or utcnow()
+    ids = list(respondent_ids)
+    if not ids:
+        return 0
+    rows = session.exec(select(Invitation, Respondent).join(Respondent, Respondent.id == Invitation.respondent_id)
+                        .where(Invitation.respondent_id.in_(ids))).all()
+    for invitation, person in rows:
+        invitation.withdrawn_at = now
+        invitation.respondent_id = None
+        session.add(invitation)
+        session.exec(delete(FormProgress).where(FormProgress.invitation_id == invitation.id))
+        outbox.cancel_queued(session, invitation.id, now=now)
+        audit.record(session, actor, "Thu hồi thư mời", province_id=invitation.province_id,
+                     detail=f"{person.full_name} <{person.email}>: người này được xóa khỏi danh sách "
+                            "sau khi phát hành khảo sát; đường liên kết không còn dùng được.")
+    session.flush()
+    return len(rows)
+
+
+@dataclass
+class ListFollowUp:
+    """What sending a launched list again did to its invitations."""
+
+    invited: int = 0  # people added since the launch, now invited
+    resent: int = 0  # people whose address was corrected, sent their invitation again on the same link
+
+
+def follow_up_launched_list(
+    session: Session, actor: User | None, rlist: RespondentList, campaign: Campaign, *, base_url: str,
+    mail_domain: str, secret: str | None = None, now: datetime | None = None,
+) -> ListFollowUp:
+    """After a launched list was returned and sent again: invite the people added, re-send corrected addresses.
+
+    Uses the questionnaire frozen at the launch. Not committed: it runs in the transaction that
+    sends the list, so the list is never "sent" without its people invited.
+    """
+    from portal.models import OutboxMessage
+
+    now = now or utcnow()
+    version = session.exec(select(QuestionnaireVersion).where(QuestionnaireVersion.campaign_id == campaign.id,
+                                                              QuestionnaireVersion.frozen_at.is_not(None))
+                           .order_by(QuestionnaireVersion.version.desc())).first()
+    if version is None:
+        raise LaunchError(NO_QUESTIONNAIRE)
+    questionnaire = questionnaires.load(version)
+    groups = {g.id: g for g in session.exec(select(RespondentGroup).where(RespondentGroup.campaign_id == campaign.id))}
+    rows = session.exec(select(Respondent, Invitation)
+                        .join(Invitation, Invitation.respondent_id == Respondent.id, isouter=True)
+                        .where(Respondent.list_id == rlist.id).order_by(Respondent.row_number, Respondent.id)).all()
+    # The address each invitation was last emailed to: a correction is a person whose address differs.
+    last_to = dict(session.exec(
+        select(OutboxMessage.invitation_id, OutboxMessage.to_addr)
+        .where(OutboxMessage.invitation_id.in_([i.id for _, i in rows if i is not None]),
+               OutboxMessage.kind == "invitation")
+        .order_by(OutboxMessage.id)).all())
+    outcome = ListFollowUp()
+    for person, invitation in rows:
+        if invitation is None:
+            _invite(session, person, groups[person.group_id], questionnaire, version, campaign,
+                    base_url=base_url, mail_domain=mail_domain, secret=secret, now=now)
+            audit.record(session, actor, "Gửi thư mời người được thêm sau khi phát hành",
+                         province_id=rlist.province_id, detail=f"{person.full_name} <{person.email}>")
+            outcome.invited += 1
+        elif last_to.get(invitation.id, "").casefold() != person.email.casefold():
+            old = last_to.get(invitation.id, "")
+            resend(session, actor, invitation, base_url=base_url, mail_domain=mail_domain, secret=secret, now=now,
+                   commit=False, detail=f"{person.full_name}: {old} → {person.email} (địa chỉ được sửa)")
+            outcome.resent += 1
+    return outcome
 
 
 def _queue_email(
     session: Session, kind: str, invitation: Invitation, person: Respondent, campaign: Campaign,
     forms: list, *, base_url: str, mail_domain: str, secret: str | None, now: datetime,
+    deadline: date | None = None, has_draft: bool = False, expires_at: datetime | None = None,
 ) -> None:
     from portal.domain import outbox
     from portal.emails import render_email
@@ -227,10 +377,20 @@ def _queue_email(
     subject, text, html = render_email(kind, {
         "person": person, "forms": [f.for_ministry(ministry) for f in forms], "campaign": campaign,
         "link": link_url(invitation, base_url, secret),
-        "contact": current_app.config.get("PORTAL_CONTACT", ""),
+        "deadline": deadline or response_deadline(session, campaign, invitation.province_id),
+        "has_draft": has_draft,
+        "contact": contact_of(campaign, current_app.config.get("PORTAL_CONTACT", "")).text,
     })
     outbox.enqueue(session, kind=kind, to_addr=person.email, subject=subject, body_text=text, body_html=html,
-                   invitation_id=invitation.id, province_id=invitation.province_id, mail_domain=mail_domain, now=now)
+                   invitation_id=invitation.id, province_id=invitation.province_id, mail_domain=mail_domain, now=now,
+                   expires_at=expires_at)
+
+
+def response_deadline(session: Session, campaign: Campaign, province_id: int) -> date:
+    """The day the province's respondents answer by: the campaign's, or the province's extension."""
+    extension = session.exec(select(RespondentList.response_extension_until).where(
+        RespondentList.campaign_id == campaign.id, RespondentList.province_id == province_id)).first()
+    return extension if extension and extension > campaign.response_deadline else campaign.response_deadline
 
 
 def ministry_name(session: Session, person: Respondent) -> str:
@@ -250,7 +410,7 @@ def invitation_forms(session: Session, invitation: Invitation) -> list:
 
 def resend(
     session: Session, actor: User | None, invitation: Invitation, *, base_url: str, mail_domain: str,
-    secret: str | None = None, now: datetime | None = None, commit: bool = True,
+    secret: str | None = None, now: datetime | None = None, commit: bool = True, detail: str = "",
 ) -> None:
     """Queue the invitation email again (same link) — after an address was corrected, say."""
     now = now or utcnow()
@@ -261,7 +421,7 @@ def resend(
     invitation.delivery_status = DeliveryStatus.QUEUED.value
     invitation.delivery_reply = ""
     session.add(invitation)
-    audit.record(session, actor, "Gửi lại thư mời", province_id=invitation.province_id, detail=person.email)
+    audit.record(session, actor, "Gửi lại thư mời", province_id=invitation.province_id, detail=detail or person.email)
     if commit:
         session.commit()
 
@@ -285,6 +445,7 @@ class ReminderOutcome:
     queued: int
     already_today: int
     finished: int
+    closed: int = 0  # whose response deadline (or the province's extension) has passed: never reminded
 
 
 def remind(
@@ -294,21 +455,34 @@ def remind(
 ) -> ReminderOutcome:
     """Queue a reminder ("Đôn đốc") to each invitation not finished and not reminded today (portal time).
 
+    Nobody is reminded once their province's response deadline has passed. Each reminder names
+    only the forms still to submit and mentions saved answers only to someone who has a draft;
+    an email still unsent when the deadline passes is dropped by the outbox.
     `since` moves "today" back to an earlier moment: a scheduled day finished late skips whoever was
     reminded since that day began.
     """
     now = now or utcnow()
     today = local_today(tz_name, now)
     ids = [i.id for i in invitations]
-    open_ids = set(session.exec(select(Invitation.id).where(Invitation.id.in_(
-        select(FormProgress.invitation_id).where(FormProgress.state != FormState.SUBMITTED.value,
-                                                 FormProgress.invitation_id.in_(ids))))))
+    open_forms: dict[int, dict[str, str]] = {}
+    for invitation_id, code, state in session.exec(
+            select(FormProgress.invitation_id, FormProgress.form_code, FormProgress.state)
+            .where(FormProgress.state != FormState.SUBMITTED.value, FormProgress.invitation_id.in_(ids))):
+        open_forms.setdefault(invitation_id, {})[code] = state
     start_of_today = since if since is not None else end_of_day_utc(today - timedelta(days=1), tz_name)
-    queued = already = finished = 0
+    deadlines: dict[tuple[int, int], date] = {}
+    queued = already = finished = closed = 0
     # In id order, so that two requests reminding overlapping sets lock the rows in the same order.
     for invitation in sorted(invitations, key=lambda i: i.id):
-        if invitation.id not in open_ids:
+        if invitation.withdrawn_at is not None or invitation.id not in open_forms:
             finished += 1
+            continue
+        campaign = session.get(Campaign, invitation.campaign_id)
+        key = (campaign.id, invitation.province_id)
+        if key not in deadlines:
+            deadlines[key] = response_deadline(session, campaign, invitation.province_id)
+        if is_past(deadlines[key], tz_name, now):
+            closed += 1
             continue
         # Claim today's reminder with a conditional update: of a double click, or the province's click
         # and the scheduled reminder at the same moment, exactly one queues the email.
@@ -323,16 +497,19 @@ def remind(
             already += 1
             continue
         person = session.get(Respondent, invitation.respondent_id)
-        campaign = session.get(Campaign, invitation.campaign_id)
-        _queue_email(session, "reminder", invitation, person, campaign, invitation_forms(session, invitation),
-                     base_url=base_url, mail_domain=mail_domain, secret=secret, now=now)
+        still_open = open_forms[invitation.id]
+        forms = [f for f in invitation_forms(session, invitation) if f.code in still_open]
+        _queue_email(session, "reminder", invitation, person, campaign, forms, base_url=base_url,
+                     mail_domain=mail_domain, secret=secret, now=now, deadline=deadlines[key],
+                     has_draft=FormState.IN_PROGRESS.value in still_open.values(),
+                     expires_at=end_of_day_utc(deadlines[key], tz_name))
         queued += 1
     if actor is not None and queued:
         audit.record(session, actor, "Đôn đốc trả lời phiếu", province_id=actor.province_id,
                      detail=f"{queued} người")
     if commit:
         session.commit()
-    return ReminderOutcome(queued, already, finished)
+    return ReminderOutcome(queued, already, finished, closed)
 
 
 def schedule_reminder(session: Session, actor: User, campaign: Campaign, day: date, *, tz_name: str,

@@ -39,6 +39,10 @@ from portal.models import (
 
 EDITABLE_FIELDS = ("full_name", "position", "group", "unit", "email", "phone", "note")
 
+LAUNCHED_NO_REPLACE = ("Bộ Nội vụ đã phát hành khảo sát cho danh sách này, nên không thể tải lên tệp thay thế cả "
+                       "danh sách. Hãy thêm người, sửa hoặc xóa từng dòng trong bảng rà soát: người được thêm sẽ "
+                       "nhận thư mời, địa chỉ được sửa sẽ được gửi lại thư mời, người bị xóa sẽ bị thu hồi thư mời.")
+
 
 class ListError(Exception):
     """Something the province or the ministry cannot do now; `message` says why, in Vietnamese."""
@@ -182,6 +186,10 @@ class _Lookups:
 
 def _row_values(row: respondent_rules.CheckedRow, raw_group: str, lookups: _Lookups) -> dict:
     errors = [p for p in row.problems if p.level == "error"]
+    # A namesake warning carries its key: the review table offers "they are two people" with it.
+    problems = [{"column": p.column, "message": p.message, "level": p.level,
+                 **({"namesake_key": p.namesake_key} if p.namesake_key else {}),
+                 **({"add_department": p.add_department} if p.add_department else {})} for p in row.problems]
     return {
         "row_number": row.number,
         "full_name": row.full_name,
@@ -198,14 +206,38 @@ def _row_values(row: respondent_rules.CheckedRow, raw_group: str, lookups: _Look
         "phone": row.phone,
         "note": row.note,
         "search_text": fold(f"{row.full_name} {row.email} {row.unit} {row.position}"),
-        "problems": json.dumps([{"column": p.column, "message": p.message, "level": p.level} for p in row.problems],
-                               ensure_ascii=False),
+        "problems": json.dumps(problems, ensure_ascii=False),
         "error_count": len(errors),
     }
 
 
 def _notices_json(check: respondent_rules.ListCheck) -> str:
     return json.dumps([p.message for p in check.notices], ensure_ascii=False)
+
+
+def _merge_entries(check: respondent_rules.ListCheck, now: datetime, cause: str) -> list[dict]:
+    return [{"at": now.isoformat(), "rows": [d.number, d.kept_number], "cause": cause, "message": d.message}
+            for d in check.dropped]
+
+
+def merge_record(rlist: RespondentList | None) -> list[dict]:
+    """Every merge the portal made in this list, oldest first: {"at", "rows": [gone, kept], "cause", "message"}.
+
+    Kept with the list (not only with the last check), so the province still sees it after
+    later edits and the ministry sees it once the list is sent.
+    """
+    entries = json.loads(rlist.merge_record or "[]") if rlist else []
+    return [{**entry, "at": datetime.fromisoformat(entry["at"])} for entry in entries]
+
+
+def dismissed_namesakes(rlist: RespondentList) -> frozenset[str]:
+    """The keys of namesake pairs the officer confirmed are different people."""
+    return frozenset(json.loads(rlist.dismissed_namesakes or "[]"))
+
+
+def _check(session: Session, rlist: RespondentList, campaign: Campaign, province: Province,
+           rows: list[respondent_rules.RowInput]) -> respondent_rules.ListCheck:
+    return respondent_rules.check_list(rows, province_refs(session, campaign, province), dismissed_namesakes(rlist))
 
 
 @dataclass
@@ -241,12 +273,15 @@ def import_file(
     as ListError) and leaves the saved draft exactly as it was.
     """
     _require_editable(rlist, campaign, tz_name, now)
+    if rlist.launched_at is not None:
+        raise ListError(LAUNCHED_NO_REPLACE)
     try:
         sheet = spreadsheets.read_respondent_file(data, filename, max_rows=max_rows, max_bytes=max_bytes)
     except spreadsheets.SpreadsheetError as problem:
         raise ListError(problem.message) from problem
     rows = [respondent_rules.RowInput(key=r.number, number=r.number,
-                                      values={k: r.values.get(k, "") for k in EDITABLE_FIELDS})
+                                      values={k: r.values.get(k, "") for k in EDITABLE_FIELDS},
+                                      formulas={k: f for k, f in r.formulas.items() if k in EDITABLE_FIELDS})
             for r in sheet.rows]
     outcome = import_rows(session, user, rlist, campaign, province, rows, filename, now=now)
     outcome.example_rows_skipped = sheet.example_rows_skipped
@@ -265,12 +300,19 @@ def import_rows(
     *,
     now: datetime | None = None,
 ) -> ImportOutcome:
-    """Check `rows` and make them the draft, replacing the previous one in one transaction."""
-    check = respondent_rules.check_list(rows, province_refs(session, campaign, province))
+    """Check `rows` and make them the draft, replacing the previous one in one transaction.
+
+    Refused once the survey was launched to this list: people already invited keep their rows.
+    """
+    if rlist.launched_at is not None:
+        raise ListError(LAUNCHED_NO_REPLACE)
+    check = _check(session, rlist, campaign, province, rows)
     raw_groups = {r.key: r.values.get("group", "") for r in rows}
+    formulas = {r.key: r.formulas for r in rows}
     lookups = _Lookups.load(session, campaign)
     now = now or utcnow()
     values = [{**_row_values(row, clean(raw_groups.get(row.key, "")), lookups), "list_id": rlist.id,
+               "formula_cells": json.dumps(formulas.get(row.key) or {}, ensure_ascii=False),
                "province_id": rlist.province_id, "created_at": now, "updated_at": now} for row in check.rows]
     # The old draft disappears only together with the new one's arrival.
     session.exec(delete(Respondent).where(Respondent.list_id == rlist.id))
@@ -279,6 +321,8 @@ def import_rows(
     rlist.source_filename = source[:200]
     rlist.uploaded_at = now
     rlist.check_notices = _notices_json(check)
+    # A new upload replaces the draft, and with it the record of what was merged in the old one.
+    rlist.merge_record = json.dumps(_merge_entries(check, now, f"Tải lên tệp “{source[:120]}”"), ensure_ascii=False)
     rlist.version += 1
     rlist.updated_at = now
     session.add(rlist)
@@ -297,7 +341,7 @@ def _as_input(person: Respondent) -> respondent_rules.RowInput:
     return respondent_rules.RowInput(key=person.id, number=person.row_number, values={
         "full_name": person.full_name, "position": person.position, "group": person.group_text,
         "unit": person.unit, "email": person.email, "phone": person.phone, "note": person.note,
-    })
+    }, formulas=json.loads(person.formula_cells or "{}"))
 
 
 @dataclass
@@ -310,11 +354,15 @@ class Recheck:
     dropped_ids: list[int] = field(default_factory=list)  # rows merged into another one and removed
 
 
-def recheck(session: Session, rlist: RespondentList, campaign: Campaign, province: Province) -> Recheck:
-    """Check the whole draft again (after an edit): update changed rows, remove merged ones."""
+def recheck(session: Session, rlist: RespondentList, campaign: Campaign, province: Province,
+            cause: str = "Sửa danh sách") -> Recheck:
+    """Check the whole draft again (after an edit): update changed rows, remove merged ones.
+
+    Each merge is added to the list's merge record with `cause`.
+    """
     people = session.exec(select(Respondent).where(Respondent.list_id == rlist.id)
                           .order_by(Respondent.row_number, Respondent.id)).all()
-    check = respondent_rules.check_list([_as_input(p) for p in people], province_refs(session, campaign, province))
+    check = _check(session, rlist, campaign, province, [_as_input(p) for p in people])
     lookups = _Lookups.load(session, campaign)
     by_id = {p.id: p for p in people}
     now = utcnow()
@@ -331,7 +379,9 @@ def recheck(session: Session, rlist: RespondentList, campaign: Campaign, provinc
             changed_ids.append(person.id)
     dropped = [d.key for d in check.dropped]
     if dropped:
-        session.exec(delete(Respondent).where(Respondent.id.in_(dropped)))
+        _remove_people(session, None, dropped)
+        rlist.merge_record = json.dumps([*json.loads(rlist.merge_record or "[]"), *_merge_entries(check, now, cause)],
+                                        ensure_ascii=False)
     rlist.check_notices = _notices_json(check)
     rlist.version += 1
     rlist.updated_at = now
@@ -352,6 +402,8 @@ def _apply_values(person: Respondent, values: dict[str, str]) -> None:
     person.email = cleaned["email"]
     person.phone = cleaned["phone"]
     person.note = cleaned["note"]
+    # The officer has now seen and saved the row: its cells are what was typed, no longer formulas.
+    person.formula_cells = "{}"
     person.updated_at = utcnow()
 
 
@@ -384,16 +436,17 @@ def update_respondent(
     """Save an edited row and check the list again."""
     _require_editable(rlist, campaign, tz_name, now)
     _apply_values(person, values)
-    return _save_and_recheck(session, person, rlist, campaign, province)
+    return _save_and_recheck(session, person, rlist, campaign, province, f"Sửa dòng {person.row_number}")
 
 
 def _save_and_recheck(
     session: Session, person: Respondent, rlist: RespondentList, campaign: Campaign, province: Province,
+    cause: str,
 ) -> EditOutcome:
     session.add(person)
     session.flush()
     person_id = person.id
-    result = recheck(session, rlist, campaign, province)
+    result = recheck(session, rlist, campaign, province, cause)
     session.commit()
     return _outcome(session, person_id, result)
 
@@ -410,7 +463,7 @@ def add_respondent(
     last = session.exec(select(func.max(Respondent.row_number)).where(Respondent.list_id == rlist.id)).one()
     person = Respondent(list_id=rlist.id, province_id=rlist.province_id, row_number=(last or 0) + 1)
     _apply_values(person, values)
-    return _save_and_recheck(session, person, rlist, campaign, province)
+    return _save_and_recheck(session, person, rlist, campaign, province, "Thêm một người")
 
 
 def delete_respondent(
@@ -419,11 +472,42 @@ def delete_respondent(
 ) -> Recheck:
     """Remove a row and check the list again (a removed duplicate may clear another row's error)."""
     _require_editable(rlist, campaign, tz_name, now)
-    session.delete(person)
-    session.flush()
-    result = recheck(session, rlist, campaign, province)
+    _remove_people(session, user, [person.id])
+    result = recheck(session, rlist, campaign, province, "Xóa một dòng")
     session.commit()
     return result
+
+
+def dismiss_namesake(
+    session: Session, user: User, rlist: RespondentList, campaign: Campaign, province: Province, key: str,
+    *, tz_name: str, now: datetime | None = None,
+) -> Recheck:
+    """The officer confirms that rows with one name in one unit are different people: the warning goes,
+    for good (until a contact of theirs changes), and the decision is audited."""
+    _require_editable(rlist, campaign, tz_name, now)
+    key = key.strip()[:4000]
+    names = session.exec(select(Respondent.full_name, Respondent.row_number, Respondent.problems)
+                         .where(Respondent.list_id == rlist.id)).all()
+    rows = [number for _, number, problems in names
+            if key and any(p.get("namesake_key") == key for p in json.loads(problems or "[]"))]
+    if not rows:
+        raise ListError("Cảnh báo trùng họ tên này không còn (danh sách đã thay đổi). Hãy tải lại trang.")
+    rlist.dismissed_namesakes = json.dumps(sorted(dismissed_namesakes(rlist) | {key}), ensure_ascii=False)
+    result = recheck(session, rlist, campaign, province, "Xác nhận người trùng họ tên")
+    name = next(n for n, number, _ in names if number in rows)
+    audit.record(session, user, "Xác nhận hai người khác nhau trùng họ tên", province_id=rlist.province_id,
+                 detail=f"{name}: dòng {', '.join(str(n) for n in sorted(rows))}")
+    session.commit()
+    return result
+
+
+def _remove_people(session: Session, actor: User | None, ids: list[int]) -> None:
+    """Delete rows; a person already invited has their invitation withdrawn first (and audited)."""
+    from portal.domain import invitations
+
+    invitations.withdraw_for_respondents(session, actor, ids)
+    session.exec(delete(Respondent).where(Respondent.id.in_(ids)))
+    session.flush()
 
 
 def row_problems(person: Respondent) -> list[dict]:
@@ -515,23 +599,94 @@ def review_page(
 # ---------------------------------------------------------------- sending, returning, extending
 
 
+# Free mail services: the dispatch asks for each person's official mailbox (hộp thư công vụ) instead.
+PUBLIC_MAIL_DOMAINS = frozenset({
+    "gmail.com", "googlemail.com", "yahoo.com", "yahoo.com.vn", "ymail.com", "rocketmail.com", "hotmail.com",
+    "outlook.com", "outlook.com.vn", "live.com", "msn.com", "icloud.com", "me.com", "aol.com", "mail.ru",
+    "yandex.com", "zoho.com", "proton.me", "protonmail.com", "gmx.com",
+})
+
+
+def _names(items: list[str], limit: int = 12) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" và {len(items) - limit} nơi khác" if len(items) > limit else "")
+
+
+def send_warnings(session: Session, rlist: RespondentList, campaign: Campaign, province: Province) -> list[str]:
+    """What looks incomplete before sending (never a block: the officer confirms or fixes).
+
+    An empty group; a department of the province with no director or deputy (the department
+    leaders' group); a district with no chair or vice-chair (the district leaders' group);
+    addresses at free mail services rather than official mailboxes.
+    """
+    groups = campaign_groups(session, campaign)
+    where = Respondent.list_id == rlist.id
+    warnings = []
+    per_group = dict(session.exec(select(Respondent.group_id, func.count()).where(where)
+                                  .group_by(Respondent.group_id)).all())
+    for group in groups:
+        if not per_group.get(group.id):
+            warnings.append(f"Nhóm {group.number} ({group.name}) chưa có ai.")
+    by_code = {g.code: g for g in groups}
+    leaders = by_code.get("LD_SO")
+    if leaders is not None and per_group.get(leaders.id):
+        led = set(session.exec(select(Respondent.department_id).where(where, Respondent.group_id == leaders.id)))
+        missing = [d.name for d in session.exec(select(Department).where(Department.province_id == province.id)
+                                                 .order_by(Department.id)) if d.id not in led]
+        if missing:
+            warnings.append(f"{len(missing)} sở, ngành chưa có giám đốc hoặc phó giám đốc (nhóm {leaders.number}): "
+                            f"{_names(missing)}.")
+    chairs = by_code.get("LD_HUYEN")
+    if chairs is not None and per_group.get(chairs.id):
+        chaired = set(session.exec(select(Respondent.district_id).where(where, Respondent.group_id == chairs.id)))
+        missing = [d.name for d in session.exec(select(District).where(District.province_id == province.id)
+                                                 .order_by(District.id)) if d.id not in chaired]
+        if missing:
+            warnings.append(f"{len(missing)} quận, huyện, thị xã chưa có chủ tịch hoặc phó chủ tịch UBND "
+                            f"(nhóm {chairs.number}): {_names(missing)}.")
+    private = [(number, email.rpartition("@")[2]) for number, email in session.exec(
+        select(Respondent.row_number, Respondent.email).where(where).order_by(Respondent.row_number))
+        if email.rpartition("@")[2] in PUBLIC_MAIL_DOMAINS]
+    if private:
+        domains = ", ".join(sorted({domain for _, domain in private}))
+        rows = _names([str(number) for number, _ in private], limit=20)
+        warnings.append(f"{len(private)} địa chỉ ngoài hộp thư công vụ ({domains}): dòng {rows}. Công văn đề nghị "
+                        "dùng hộp thư công vụ.")
+    return warnings
+
+
 def send_list(
     session: Session, user: User, rlist: RespondentList, campaign: Campaign, province: Province,
-    *, version: int, tz_name: str, now: datetime | None = None,
+    *, version: int, tz_name: str, confirmed_warnings: bool, now: datetime | None = None,
+    base_url: str | None = None, mail_domain: str | None = None,
 ) -> bool:
     """Send the list to the ministry and lock it. Returns False when it had already been sent.
 
-    Refused (ListError) after the deadline, with errors left, when empty, or when
-    the list changed since the confirmation page was shown (`version`).
+    Refused (ListError) after the deadline, with errors left, when empty, when
+    the list changed since the confirmation page was shown (`version`), or when
+    `send_warnings` has something to say and the officer has not confirmed it.
+
+    A list the survey was already launched to (returned, then sent again) is followed
+    up in the same transaction: people added are invited, corrected addresses get their
+    invitation again on the same link (`base_url` and `mail_domain` default to the app's).
     """
     if rlist.status == ListStatus.SENT:
         return False
     _require_editable(rlist, campaign, tz_name, now)
+    launched = rlist.launched_at is not None
+    if launched and is_past(response_deadline_of(rlist, campaign), tz_name, now):
+        raise ListError(f"Đã hết hạn trả lời phiếu ({response_deadline_of(rlist, campaign):%d/%m/%Y}): người được "
+                        "thêm không thể trả lời nữa. Hãy gửi đề nghị gia hạn trả lời phiếu (mục “Đề nghị”) "
+                        "trước khi gửi lại danh sách.")
     facts = summary(session, rlist, campaign)
     if facts.total == 0:
         raise ListError("Danh sách chưa có người nào. Hãy tải lên hoặc nhập danh sách trước khi gửi.")
     if facts.errors or facts.without_group:
         raise ListError(f"Danh sách còn {facts.rows_with_errors} dòng có lỗi. Hãy sửa hết lỗi trước khi gửi.")
+    warnings = send_warnings(session, rlist, campaign, province)
+    if warnings and not confirmed_warnings:
+        raise ListError(f"Danh sách còn {len(warnings)} cảnh báo. Hãy đánh dấu ô xác nhận đã xem các cảnh báo, "
+                        "hoặc sửa danh sách rồi gửi.")
     now = now or utcnow()
     # Conditional update: of two tabs or a double click, exactly one send wins.
     result = session.exec(update(RespondentList).where(
@@ -545,12 +700,36 @@ def send_list(
             return False
         raise ListError("Danh sách đã thay đổi kể từ khi bạn mở trang xác nhận. Vui lòng xem lại tóm tắt rồi gửi lại.")
     counts = ", ".join(f"nhóm {g.number}: {n}" for g, n in facts.by_group)
+    confirmed = f"; đã xác nhận {len(warnings)} cảnh báo" if warnings else ""
     audit.record(session, user, "Gửi danh sách", province_id=rlist.province_id,
-                 detail=f"{facts.total} người ({counts}); {facts.two_forms} người trả lời hai phiếu")
+                 detail=f"{facts.total} người ({counts}); {facts.two_forms} người trả lời hai phiếu{confirmed}")
+    follow_up = None
+    if launched:
+        from flask import current_app
+
+        from portal.domain import invitations
+
+        try:
+            follow_up = invitations.follow_up_launched_list(
+                session, user, rlist, campaign,
+                base_url=base_url if base_url is not None else current_app.config["PORTAL_BASE_URL"],
+                mail_domain=mail_domain if mail_domain is not None else current_app.config["PORTAL_MAIL_DOMAIN"],
+                now=now)
+        except invitations.LaunchError as problem:
+            session.rollback()
+            raise ListError(problem.message) from problem
+    body = f"{facts.total} người ({counts})."
+    if follow_up is not None:
+        body += (f" Khảo sát đã được phát hành cho danh sách này: đã gửi thư mời đến {follow_up.invited} người "
+                 f"được thêm, gửi lại thư mời đến {follow_up.resent} địa chỉ được sửa.")
     session.add(MinistryNotice(title=f"{province.name} đã gửi danh sách đối tượng khảo sát",
-                               body=f"{facts.total} người ({counts}).", province_id=province.id, created_at=now))
+                               body=body, province_id=province.id, created_at=now))
     session.commit()
     session.refresh(rlist)
+    if follow_up is not None and (follow_up.invited or follow_up.resent):
+        post_system_notice(session, province.id, "Đã gửi thư mời theo danh sách được sửa",
+                           f"Đã gửi thư mời đến {follow_up.invited} người được thêm và gửi lại thư mời đến "
+                           f"{follow_up.resent} người có địa chỉ được sửa (cùng đường liên kết).")
     return True
 
 

@@ -207,7 +207,8 @@ def delivery_table(session: Session, campaign: Campaign, *, show: str = "") -> l
     for province_id, state, count, last in session.exec(
             select(Invitation.province_id, Invitation.delivery_status, func.count(Invitation.id),
                    func.max(Invitation.delivery_at))
-            .where(Invitation.campaign_id == campaign.id, Invitation.delivery_status.in_(delivery.ERROR_STATES))
+            .where(Invitation.campaign_id == campaign.id, Invitation.delivery_status.in_(delivery.ERROR_STATES),
+                   Invitation.withdrawn_at.is_(None))
             .group_by(Invitation.province_id, Invitation.delivery_status)):
         row = rows.get(province_id)
         if row is None:
@@ -221,7 +222,7 @@ def delivery_table(session: Session, campaign: Campaign, *, show: str = "") -> l
     for province_id, count in session.exec(
             select(Invitation.province_id, func.count(Invitation.id))
             .where(Invitation.campaign_id == campaign.id, Invitation.delivery_status.in_(delivery.RESENDING_STATES),
-                   Invitation.id.in_(failed_before))
+                   Invitation.id.in_(failed_before), Invitation.withdrawn_at.is_(None))
             .group_by(Invitation.province_id)):
         if province_id in rows:
             rows[province_id].resending = count

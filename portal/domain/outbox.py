@@ -72,6 +72,9 @@ QUEUED = DeliveryStatus.QUEUED.value
 SENDING = DeliveryStatus.SENDING.value
 SENT = DeliveryStatus.SENT.value
 FAILED = DeliveryStatus.FAILED.value
+# Outbox-only outcomes of messages that were never sent: on purpose, not by a failure.
+EXPIRED = "expired"  # not sent by its expires_at (a reminder whose response deadline has passed)
+WITHDRAWN = "withdrawn"  # its invitation was withdrawn before it went out
 
 
 # ---------------------------------------------------------------- queue
@@ -89,13 +92,16 @@ def enqueue(
     province_id: int | None = None,
     mail_domain: str,
     now: datetime | None = None,
+    expires_at: datetime | None = None,
 ) -> OutboxMessage:
     """Add one message to the outbox. Does not commit: the caller commits it with its own changes,
-    so that, say, a launch and its invitation emails are stored together or not at all."""
+    so that, say, a launch and its invitation emails are stored together or not at all.
+
+    A message still unsent at `expires_at` is never sent (see `claim_batch`)."""
     now = now or utcnow()
     message = OutboxMessage(
         kind=kind, to_addr=to_addr, subject=subject, body_text=body_text, body_html=body_html,
-        invitation_id=invitation_id, province_id=province_id,
+        invitation_id=invitation_id, province_id=province_id, expires_at=expires_at,
         bounce_token=secrets.token_hex(16), message_id=make_msgid(domain=mail_domain),
         status=QUEUED, attempts=0, next_attempt_at=now, queued_at=now, updated_at=now,
     )
@@ -112,19 +118,26 @@ def claim_batch(
     due; a row another worker took in the meantime changes nothing (rowcount 0)
     and is left out. Rows are claimed in one order by every worker, so two
     claims on PostgreSQL wait for each other but never deadlock. The claim
-    counts one attempt.
+    counts one attempt. Due messages past their `expires_at` are marked expired
+    instead, so a reminder queued before the response deadline never arrives after it.
     """
     candidates = session.exec(
-        select(OutboxMessage.id)
+        select(OutboxMessage.id, OutboxMessage.expires_at)
         .where(OutboxMessage.status == QUEUED, OutboxMessage.next_attempt_at <= now)
         .order_by(OutboxMessage.queued_at, OutboxMessage.id)
         .limit(limit)
     ).all()
     claimed: list[int] = []
-    for ident in candidates:
+    for ident, expires_at in candidates:
+        unclaimed = (_OUTBOX.c.id == ident, _OUTBOX.c.status == QUEUED, _OUTBOX.c.next_attempt_at <= now)
+        if expires_at is not None and expires_at <= now:
+            # In the same order as the claims, so that two workers never lock rows crosswise.
+            session.exec(update(_OUTBOX).where(*unclaimed).values(
+                status=EXPIRED, last_reply="Không gửi: đã quá hạn trả lời phiếu.", updated_at=now))
+            continue
         result = session.exec(
             update(_OUTBOX)
-            .where(_OUTBOX.c.id == ident, _OUTBOX.c.status == QUEUED, _OUTBOX.c.next_attempt_at <= now)
+            .where(*unclaimed)
             .values(status=SENDING, claimed_by=worker_id, claimed_at=now, lease_until=now + lease,
                     attempts=_OUTBOX.c.attempts + 1, updated_at=now)
         )
@@ -138,6 +151,14 @@ def claim_batch(
         .order_by(OutboxMessage.queued_at, OutboxMessage.id)
         .execution_options(populate_existing=True)
     ))
+
+
+def cancel_queued(session: Session, invitation_id: int, *, now: datetime) -> int:
+    """Keep the invitation's messages not yet sent from going out (it was withdrawn); not committed."""
+    result = session.exec(update(_OUTBOX).where(_OUTBOX.c.invitation_id == invitation_id, _OUTBOX.c.status == QUEUED)
+                          .values(status=WITHDRAWN, last_reply="Không gửi: thư mời đã được thu hồi.",
+                                  updated_at=now))
+    return result.rowcount
 
 
 def renew_lease(session: Session, worker_id: str, ids: Sequence[int], until: datetime) -> set[int]:

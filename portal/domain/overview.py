@@ -139,7 +139,7 @@ def province_status(session: Session, campaign: Campaign, province_id: int) -> P
         .where(Invitation.campaign_id == campaign.id, FormProgress.province_id == province_id)).one()
     errors = session.exec(select(func.count(Invitation.id)).where(
         Invitation.campaign_id == campaign.id, Invitation.province_id == province_id,
-        Invitation.delivery_status.in_(delivery.ERROR_STATES))).one()
+        Invitation.delivery_status.in_(delivery.ERROR_STATES), Invitation.withdrawn_at.is_(None))).one()
     focal = it_focal.focal_point(session, province_id)
     return ProvinceStatus(
         list_label=LIST_STATUS_LABELS[ListStatus(rlist.status) if started else None],

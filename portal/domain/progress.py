@@ -223,7 +223,8 @@ def _form_names(session: Session, version_id: int, ministry: str) -> dict[str, s
 def invitations_for_province(session: Session, campaign_id: int, province_id: int,
                              invitation_ids: list[int] | None = None) -> list[Invitation]:
     """The province's invitations (all, or those ids only: anything of another province is left out)."""
-    query = select(Invitation).where(Invitation.campaign_id == campaign_id, Invitation.province_id == province_id)
+    query = select(Invitation).where(Invitation.campaign_id == campaign_id, Invitation.province_id == province_id,
+                                     Invitation.withdrawn_at.is_(None))
     if invitation_ids is not None:
         query = query.where(Invitation.id.in_(invitation_ids))
     return list(session.exec(query))
@@ -328,7 +329,8 @@ def national_table(session: Session, campaign_id: int, *, sort: str = "ma") -> t
             select(Invitation.province_id,
                    func.count(Invitation.id).filter(Invitation.delivery_status == DeliveryStatus.SENT.value),
                    func.count(Invitation.id).filter(Invitation.delivery_status.in_(FAILED_STATES)))
-            .where(Invitation.campaign_id == campaign_id).group_by(Invitation.province_id)):
+            .where(Invitation.campaign_id == campaign_id, Invitation.withdrawn_at.is_(None))
+            .group_by(Invitation.province_id)):
         rows[province_id].invited, rows[province_id].failed = invited, failed
     for province_id, group_id, expected, submitted, last_submit, last_start in session.exec(
             select(FormProgress.province_id, Respondent.group_id, func.count(FormProgress.id),

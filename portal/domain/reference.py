@@ -26,6 +26,7 @@ from portal.models import (
     Ministry,
     PositionTitle,
     Province,
+    Respondent,
     RespondentGroup,
 )
 
@@ -77,7 +78,7 @@ def load_reference_data(session: Session) -> dict[str, int]:
         "districts": 0,
     }
     added["provinces"], added["districts"] = _load_divisions(session)
-    added["departments"] = _load_departments(session)
+    added["departments"] = _load_departments(session) + _load_province_departments(session)
     campaign, added["campaigns"] = _load_campaign_2021(session)
     added["groups"], added["positions"] = load_groups(session, campaign)
     session.commit()
@@ -137,16 +138,48 @@ def _load_divisions(session: Session) -> tuple[int, int]:
 def _load_departments(session: Session) -> int:
     types = list(session.exec(select(DepartmentType).order_by(DepartmentType.id)))
     existing = {(d.province_id, d.department_type_id) for d in session.exec(select(Department))}
+    replaced = {(r["province"], r["replaces"]) for r in read_seed("province-departments-2021.csv") if r["replaces"]}
     count = 0
     for province in session.exec(select(Province)):
         for dtype in types:
             wanted = dtype.seeded_everywhere or (dtype.code == "SQHKT" and province.slug in _SQHKT_PROVINCES)
+            wanted = wanted and (province.slug, dtype.code) not in replaced
             if wanted and (province.id, dtype.id) not in existing:
                 session.add(Department(province_id=province.id, department_type_id=dtype.id,
                                        ministry_id=dtype.ministry_id,
                                        name=localise_department_name(dtype.name, province)))
                 count += 1
     session.flush()
+    return count
+
+
+def _load_province_departments(session: Session) -> int:
+    """Departments particular to one province (seed/province-departments-2021.csv, each with its source).
+
+    Where such a department replaces a generic one (Hà Nội's Sở Văn hóa và Thể thao and Sở Du lịch instead
+    of one Sở Văn hóa, Thể thao và Du lịch), the generic one is removed, unless a list already names it.
+    """
+    ministries = {m.code: m.id for m in session.exec(select(Ministry))}
+    types = {t.code: t.id for t in session.exec(select(DepartmentType))}
+    provinces = {p.slug: p for p in session.exec(select(Province))}
+    count = 0
+    for row in read_seed("province-departments-2021.csv"):
+        province = provinces.get(row["province"])
+        if province is None:
+            continue
+        names = {fold(d.name): d for d in session.exec(select(Department)
+                                                      .where(Department.province_id == province.id))}
+        if fold(row["name"]) not in names:
+            session.add(Department(province_id=province.id, ministry_id=ministries[row["parent_ministry"]],
+                                   name=row["name"], source=row["source"]))
+            count += 1
+        replaced_type = types.get(row["replaces"])
+        for department in names.values():
+            if replaced_type and department.department_type_id == replaced_type:
+                used = session.exec(select(Respondent.id).where(Respondent.department_id == department.id)).first()
+                if used is None:
+                    session.delete(department)
+        session.flush()
     return count
 
 

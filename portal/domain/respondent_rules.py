@@ -13,7 +13,10 @@ Decisions worth knowing (see also the docstrings below):
   "Nguyễn Văn A" form (other casings are kept as typed).
 * The council group is the group with code ``HDND`` (or whose name mentions the People's
   Council). Its position column is free text; its unit column is optional free text.
-* Same person = same folded full name and (same e-mail or same unit). The council row
+* Same person = same folded full name and (same e-mail or same phone); never name and
+  unit alone: namesakes in one unit are common. Rows with the same name and unit but
+  different contacts are both kept, each with a warning the officer can dismiss (the
+  dismissed pairs are passed back in by their ``namesake_key``). The council row
   wins over any other group; otherwise the lower group number wins (2 before 3 before
   4); within a group the first row wins.
 * "Giám đốc/Phó Giám đốc" followed by a unit under the department ("Giám đốc Trung tâm
@@ -67,6 +70,7 @@ __all__ = [
     "default_groups_2021",
     "is_blank",
     "is_council_group",
+    "namesake_key",
     "parse_common_forms",
 ]
 
@@ -93,7 +97,7 @@ COLUMNS: dict[str, str] = {
     "note": COL_NOTE,
 }
 
-Level = Literal["error", "notice"]
+Level = Literal["error", "warning", "notice"]  # a warning asks the officer to look; it never blocks sending
 
 # --------------------------------------------------------------------------------------
 # Inputs
@@ -161,6 +165,8 @@ class RowInput:
     key: int
     number: int
     values: dict[str, str]
+    # value key -> formula text, for cells of a workbook that held a formula (never evaluated)
+    formulas: dict[str, str] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------
@@ -176,6 +182,8 @@ class Problem:
     column: str | None
     message: str
     level: Level = "error"
+    namesake_key: str | None = None  # on a namesake warning: the key that dismisses it
+    add_department: str | None = None  # on an unknown department: the name the province may add to its list
 
 
 @dataclass
@@ -196,6 +204,9 @@ class CheckedRow:
     ministry_code: str | None
     answers_ministry_form: bool
     problems: list[Problem] = field(default_factory=list)
+    # Set when another kept row has the same name and unit but other contacts: the pair's key,
+    # which the officer may dismiss ("two different people").
+    namesake_key: str | None = None
 
     @property
     def has_errors(self) -> bool:
@@ -997,13 +1008,14 @@ def _normalise_phone(raw: str) -> tuple[str, str | None, str | None]:
         if digits.startswith("84"):
             national = digits[2:].removeprefix("0")
             if len(national) in (9, 10) and national[0] != "0":
-                return "+84" + national, None, None
+                # Every other row reads 0…: one form for everyone, so the same phone is the same phone.
+                return "0" + national, None, None
             return text, f"số {_quote(text)} không hợp lệ (sau +84 cần 9 hoặc 10 chữ số)", None
         if 8 <= len(digits) <= 15:
             return "+" + digits, None, None
         return text, f"số {_quote(text)} không hợp lệ (số quốc tế gồm 8 đến 15 chữ số)", None
     if digits.startswith("84") and len(digits) in (11, 12):
-        return "+84" + digits[2:], None, None
+        return "0" + digits[2:], None, None
     notice = None
     if not digits.startswith("0") and (len(digits) == 9 or (len(digits) == 10 and digits[0] == "2")):
         fixed = "0" + digits
@@ -1099,17 +1111,24 @@ def _check_row(row: RowInput, order: int, index: _Index) -> _Work:
     values = row.values
     n = row.number
     errors: list[Problem] = []
+    warnings: list[Problem] = []
     notices: list[Problem] = []
 
-    def error(column: str | None, text: str) -> None:
-        errors.append(Problem(n, column, _msg(n, column, text), "error"))
+    def error(column: str | None, text: str, add_department: str | None = None) -> None:
+        errors.append(Problem(n, column, _msg(n, column, text), "error", add_department=add_department))
 
     def notice(column: str | None, text: str) -> None:
         notices.append(Problem(n, column, _msg(n, column, text), "notice"))
 
-    full_name, name_error = _normalise_name(values.get("full_name", ""))
-    if name_error:
-        error(COL_NAME, name_error)
+    raw_name = values.get("full_name", "")
+    if "full_name" in row.formulas and _clean(raw_name) == row.formulas["full_name"]:
+        # A formula with no stored result: show it exactly as the file has it, never as a name.
+        full_name = _clean(raw_name)
+        error(COL_NAME, "chưa có họ tên (ô chỉ có công thức)")
+    else:
+        full_name, name_error = _normalise_name(raw_name)
+        if name_error:
+            error(COL_NAME, name_error)
 
     position = _clean(values.get("position", ""))
     unit_text = _clean(values.get("unit", ""))
@@ -1128,6 +1147,19 @@ def _check_row(row: RowInput, order: int, index: _Index) -> _Work:
     group, group_error = _resolve_group(values.get("group", ""), index)
     if group_error:
         error(COL_GROUP, group_error)
+
+    for key, formula in row.formulas.items():
+        column = COLUMNS.get(key)
+        if column is None:
+            continue
+        shown = _clean(values.get(key, ""))
+        if shown and shown != formula:
+            text = (f"ô là công thức {_quote(formula)} trong tệp; cổng không tính công thức, đang hiện giá trị "
+                    f"lưu kèm trong tệp ({_quote(shown)}). Hãy kiểm tra rồi nhập lại giá trị thật")
+        else:
+            text = (f"ô là công thức {_quote(formula)} trong tệp, không có giá trị lưu kèm; cổng không tính "
+                    "công thức. Hãy nhập giá trị thật")
+        warnings.append(Problem(n, column, _msg(n, column, text), "warning"))
 
     council = group is not None and group.number in index.council_numbers
     department: DepartmentRef | None = None
@@ -1162,6 +1194,14 @@ def _check_row(row: RowInput, order: int, index: _Index) -> _Work:
             elif found:
                 names = ", ".join(d.name for d in found)
                 error(COL_UNIT, f"{_quote(unit_text)} khớp với nhiều cơ quan: {names}; ghi rõ một cơ quan")
+            elif _fold(unit_text).startswith(_DEPARTMENT_WORDS):
+                # Provinces differ (Hà Nội's Sở Du lịch): a department the reference data lacks can be added.
+                error(
+                    COL_UNIT,
+                    f"{_quote(unit_text)} chưa có trong danh mục sở, ngành của {index.province_label}; "
+                    "nếu tỉnh có cơ quan này, hãy thêm vào danh mục",
+                    add_department=unit_text,
+                )
             else:
                 error(
                     COL_UNIT,
@@ -1213,13 +1253,14 @@ def _check_row(row: RowInput, order: int, index: _Index) -> _Work:
         note=note,
         ministry_code=department.ministry_code if department and answers_ministry else None,
         answers_ministry_form=answers_ministry,
-        problems=[*errors, *notices],
+        problems=[*errors, *warnings, *notices],
     )
     checked.problems.sort(key=lambda p: (_COLUMN_ORDER.get(p.column, 99), p.level != "error"))
     return _Work(checked, order, group, _fold(full_name), unit_key, notices)
 
 
 _COLUMN_ORDER = {col: i for i, col in enumerate(COLUMNS.values())}
+_DEPARTMENT_WORDS = ("so ", "ban ")  # folded starts of a department's or an equivalent board's name
 
 
 def _find(parent: list[int], i: int) -> int:
@@ -1240,16 +1281,17 @@ def _merge(works: list[_Work], index: _Index) -> tuple[list[_Work], list[Dropped
             if root != first:
                 parent[root] = first
 
+    # Name and unit alone never make one person: two deputies named "Vũ Thanh Mai" in one council are two.
     by_email: dict[tuple[str, str], list[int]] = defaultdict(list)
-    by_unit: dict[tuple[str, tuple[str, object]], list[int]] = defaultdict(list)
+    by_phone: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, work in enumerate(works):
         if work.group is None or not work.name_key:
             continue
         if work.row.email:
             by_email[(work.name_key, work.row.email)].append(i)
-        if work.unit_key is not None:
-            by_unit[(work.name_key, work.unit_key)].append(i)
-    for members in (*by_email.values(), *by_unit.values()):
+        if work.row.phone:
+            by_phone[(work.name_key, work.row.phone)].append(i)
+    for members in (*by_email.values(), *by_phone.values()):
         if len(members) > 1:
             link(members)
 
@@ -1297,7 +1339,7 @@ def _merge_message(gone: _Work, kept: _Work, index: _Index) -> str:
     name = k.full_name
     if gone.group is kept.group:
         same_email = bool(g.email) and g.email == k.email
-        why = "cùng email" if same_email else "cùng họ tên và cơ quan/đơn vị"
+        why = "cùng email" if same_email else "cùng họ tên và số điện thoại"
         text = (
             f"Dòng {g.number}: {name} trùng với dòng {k.number} ({why}) trong {_label(kept.group)}; "
             f"đã bỏ dòng {g.number}, giữ dòng {k.number}."
@@ -1350,16 +1392,52 @@ def _flag_shared_emails(works: list[_Work]) -> None:
             problems.insert(at, problem)
 
 
-def check_list(rows: list[RowInput], refs: ProvinceRefs) -> ListCheck:
+def namesake_key(name_key: str, unit_key: tuple[str, object], contacts: list[str]) -> str:
+    """The key of a set of rows that only look alike: the folded name, the unit and each row's contact.
+
+    A dismissal is kept under this key, so it lasts through edits and re-uploads of the same rows and
+    lapses when a contact changes (then the rows may be one person after all).
+    """
+    kind, value = unit_key
+    return f"{name_key}|{kind}:{value}|" + ",".join(sorted(contacts))
+
+
+def _flag_namesakes(works: list[_Work], dismissed: frozenset[str]) -> None:
+    """Rows kept apart that share name and unit: a warning on each, unless the officer dismissed it."""
+    by_name_unit: dict[tuple[str, tuple[str, object]], list[_Work]] = defaultdict(list)
+    for work in works:
+        if work.group is not None and work.name_key and work.unit_key is not None:
+            by_name_unit[(work.name_key, work.unit_key)].append(work)
+    for (name_key, unit_key), members in by_name_unit.items():
+        if len(members) < 2:
+            continue
+        key = namesake_key(name_key, unit_key,
+                           [w.row.email or w.row.phone or f"#{w.row.number}" for w in members])
+        if key in dismissed:
+            continue
+        for work in members:
+            others = ", ".join(f"dòng {o.row.number}" for o in members if o is not work)
+            n = work.row.number
+            text = (f"cùng họ tên và cơ quan/đơn vị với {others} nhưng khác email và số điện thoại, nên được "
+                    "giữ là hai người khác nhau. Nếu đúng là một người, hãy xóa dòng thừa")
+            work.row.problems.append(Problem(n, COL_NAME, _msg(n, COL_NAME, text), "warning", key))
+            work.row.namesake_key = key
+
+
+def check_list(rows: list[RowInput], refs: ProvinceRefs,
+               dismissed_namesakes: frozenset[str] = frozenset()) -> ListCheck:
     """Check and normalise a province's whole respondent list.
 
     Every row is checked in full (one error never hides another); then rows of the same
     person are merged (council role first, then the lower group number, then the first
-    row) and a mailbox written for two different people is flagged on both rows.
+    row), rows that only look alike get a warning (unless their key is in
+    `dismissed_namesakes`) and a mailbox written for two different people is flagged on
+    both rows.
     """
     index = _index_for(refs)
     works = [_check_row(row, order, index) for order, row in enumerate(rows)]
     kept, dropped, merge_notices = _merge(works, index)
+    _flag_namesakes(kept, dismissed_namesakes)
     _flag_shared_emails(kept)
     notices = [p for w in kept for p in w.notices] + merge_notices
     notices.sort(key=lambda p: p.number)

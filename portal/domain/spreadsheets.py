@@ -29,7 +29,7 @@ from itertools import islice
 from typing import Any
 
 import python_calamine
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
@@ -134,6 +134,8 @@ class SheetRow:
 
     number: int
     values: dict[str, str]
+    # value key -> formula text, for workbook cells that held a formula (shown, never evaluated)
+    formulas: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -184,7 +186,8 @@ def read_respondent_file(
 
     Every value is text passed through `clean()`: whole numbers lose the ".0"
     calamine gives them, dates read dd/mm/yyyy, formulas are never evaluated
-    (a workbook's cached result is used, "" when there is none) and CSV text
+    (a workbook's stored result is used, the formula text when there is none, and
+    `SheetRow.formulas` names each formula cell so the officer is told) and CSV text
     such as "=HYPERLINK(...)" or "<script>" stays as typed.
 
     Raises `SpreadsheetError` for any file-level problem, including a file
@@ -328,7 +331,7 @@ def _zip_bomb(max_unpacked_bytes: int) -> SpreadsheetError:
 
 
 def _read_workbook(data: bytes, *, max_rows: int, max_unpacked_bytes: int) -> SheetReadResult:
-    _check_package(data, max_unpacked_bytes)
+    has_formulas = _check_package(data, max_unpacked_bytes)
     try:
         workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except python_calamine.PasswordError:
@@ -364,10 +367,34 @@ def _read_workbook(data: bytes, *, max_rows: int, max_unpacked_bytes: int) -> Sh
         records = sheet.to_python(skip_empty_area=False)
     except Exception:
         raise _corrupt() from None
-    return _collect(records, header, max_rows=max_rows, sheet_name=sheet_name)
+    formulas = _formula_texts(data, sheet_name) if has_formulas else {}
+    return _collect(records, header, max_rows=max_rows, sheet_name=sheet_name, formulas=formulas)
 
 
-def _check_package(data: bytes, max_unpacked_bytes: int) -> None:
+def _formula_texts(data: bytes, sheet_name: str) -> dict[tuple[int, int], str]:
+    """The formula text of each formula cell of one sheet, by (row number, 0-based column).
+
+    calamine gives only a formula's stored result ("" when the file has none), so the text
+    comes from openpyxl, which reads it without evaluating anything. The package has been
+    checked by `_check_package` already.
+    """
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+        try:
+            sheet = workbook[sheet_name]
+            found = {}
+            for row in sheet.iter_rows():
+                for cell in row:
+                    if getattr(cell, "data_type", None) == "f" and isinstance(cell.value, str):
+                        found[(cell.row, cell.column - 1)] = clean(cell.value)
+            return found
+        finally:
+            workbook.close()
+    except Exception:  # an odd formula must not cost the officer the whole file: fall back to results only
+        return {}
+
+
+def _check_package(data: bytes, max_unpacked_bytes: int) -> bool:
     """Check a zip before any parser sees it: that it is a workbook, that it is
     whole, and that it cannot blow up in memory.
 
@@ -375,6 +402,7 @@ def _check_package(data: bytes, max_unpacked_bytes: int) -> None:
     is inflated here, with a running budget, because a lying header can
     declare a small size for a stream that inflates to gigabytes. Worksheets
     are also scanned for the furthest cell with content (see `_sheet_extent`).
+    Returns whether any worksheet holds a formula.
     """
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
@@ -408,11 +436,14 @@ def _check_package(data: bytes, max_unpacked_bytes: int) -> None:
             raise _zip_bomb(max_unpacked_bytes)
 
     budget = max_unpacked_bytes
+    has_formulas = False
     for entry in entries:
         content = _inflate(data, entry, budget, max_unpacked_bytes)
         budget -= len(content)
         if b"sheetData" in content:
             _check_sheet_extent(content)
+            has_formulas = has_formulas or b"<f>" in content or b"<f " in content
+    return has_formulas
 
 
 def _inflate(data: bytes, entry: zipfile.ZipInfo, budget: int, max_unpacked_bytes: int) -> bytes:
@@ -726,6 +757,7 @@ def _collect(
     *,
     max_rows: int,
     sheet_name: str | None,
+    formulas: dict[tuple[int, int], str] | None = None,
 ) -> SheetReadResult:
     keys = [key for key, _ in COLUMNS]
     positions = list(header.columns.items())
@@ -737,9 +769,15 @@ def _collect(
             continue
         width = len(record)
         values = dict.fromkeys(keys, "")
+        row_formulas = {}
         for column, key in positions:
             if column < width:
                 values[key] = _cell_text(record[column])
+            formula = formulas.get((number, column)) if formulas else None
+            if formula and key != "stt":
+                row_formulas[key] = formula
+                # What the cell says: its stored result, or the formula itself when it has none.
+                values[key] = values[key] or formula
         if number == first_data_row + 1 and _is_column_numbering(values.values()):
             continue
         if not any(value for key, value in values.items() if key != "stt"):
@@ -755,7 +793,7 @@ def _collect(
                 f"{_thousands(max_rows)} dòng. Hãy chia danh sách thành nhiều tệp nhỏ hơn rồi tải lên lần "
                 "lượt.",
             )
-        rows.append(SheetRow(number=number, values=values))
+        rows.append(SheetRow(number=number, values=values, formulas=row_formulas))
     if not rows:
         raise SpreadsheetError(
             "no_data",
@@ -1033,15 +1071,20 @@ _FORMULA_STARTS = ("=", "+", "-", "@")
 _MAX_CELL_TEXT = 32767
 
 
+def looks_like_formula(value: str) -> bool:
+    """Whether a spreadsheet could take this text for a formula if it were typed into a cell."""
+    return value.startswith(("\t", "\r")) or value.lstrip().startswith(_FORMULA_STARTS)
+
+
 def neutralise_formula(value: str) -> str:
-    """Prefix a single quote to text a spreadsheet could run as a formula.
+    """Prefix a single quote to text a spreadsheet could run as a formula (for CSV, which has no cell types).
 
     Following OWASP's CSV-injection advice: text starting with =, +, -, @, a
     tab or a carriage return, also after leading whitespace, gets a leading
     "'" so Excel and LibreOffice show it instead of evaluating it. A phone
     number "+84912345678" becomes "'+84912345678", still readable.
     """
-    if value.startswith(("\t", "\r")) or value.lstrip().startswith(_FORMULA_STARTS):
+    if looks_like_formula(value):
         return "'" + value
     return value
 
@@ -1056,9 +1099,11 @@ def export_rows(
     """Write rows to a formatted .xlsx: optional bold title, bold frozen header,
     column widths fitted to the content.
 
-    Text goes through `neutralise_formula` and is stored as a text cell, so
-    Excel never evaluates it and phone numbers stay text; numbers and dates
-    stay numbers and dates.
+    Text is stored as a typed text cell, so Excel and LibreOffice never
+    evaluate it and phone numbers stay text; text that looks like a formula
+    ("+84…", "=…") also gets the quotePrefix style, which keeps it text when
+    someone edits the cell, without the stray "'" a prefixed value would
+    show. Numbers and dates stay numbers and dates.
     """
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_safe_sheet_title(sheet_title))
@@ -1106,7 +1151,7 @@ def _safe_sheet_title(title: str) -> str:
 
 
 def _text_value(value: str) -> str:
-    text = ILLEGAL_CHARACTERS_RE.sub("", neutralise_formula(value))
+    text = ILLEGAL_CHARACTERS_RE.sub("", value)
     return text[:_MAX_CELL_TEXT]
 
 
@@ -1136,6 +1181,8 @@ def _export_cell(sheet: Any, value: object) -> object:
         cell = WriteOnlyCell(sheet, value=value)
         cell.data_type = "s"
         cell.number_format = "@"
+        if looks_like_formula(value):
+            cell.quotePrefix = True
         return cell
     if isinstance(value, dt.datetime):
         cell = WriteOnlyCell(sheet, value=value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from portal.domain import lists
+from portal.domain import departments, lists
 from portal.downloads import xlsx_download
 from portal.extensions import db
 from portal.models import Respondent, RespondentGroup
@@ -43,6 +43,17 @@ def _page_context(campaign, province, rlist) -> dict:
         "groups": _groups(campaign),
         "max_upload_mb": current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024),
     }
+
+
+def _guess_ministry(name: str) -> int | None:
+    return departments.guess_ministry(db.session, name)
+
+
+def _merge_context(rlist) -> dict:
+    """The merge record, and the last check's notices without the merges it already lists."""
+    record = lists.merge_record(rlist)
+    merged = {entry["message"] for entry in record}
+    return {"merges": record, "notices": [n for n in lists.list_notices(rlist) if n not in merged]}
 
 
 @bp.get("/")
@@ -89,9 +100,9 @@ def review():
     show, query = request.args.get("loc", ""), request.args.get("q", "")
     page = lists.review_page(db.session, rlist, show=show, query=query,
                              page=request.args.get("trang", 1, type=int))
-    context = {**_page_context(campaign, province, rlist), "page": page, "show": show, "query": query,
-               "notices": lists.list_notices(rlist), "problems_of": lists.row_problems,
-               "units": lists.unit_names(db.session, province)}
+    context = {**_page_context(campaign, province, rlist), **_merge_context(rlist), "page": page, "show": show,
+               "query": query, "problems_of": lists.row_problems, "units": lists.unit_names(db.session, province),
+               "ministries": departments.ministries(db.session), "guess_ministry": _guess_ministry}
     if request.htmx and request.htmx.target == "list-table":
         return render_template("lists/_table.html", **context)
     return render_template("lists/review.html", **context)
@@ -102,7 +113,8 @@ def _row_response(campaign, province, rlist, person, *, message: str = "", chang
     whole-list check changed or merged away."""
     others = [other for other in (db.session.get(Respondent, i) for i in changed_ids) if other is not None]
     context = {**_page_context(campaign, province, rlist), "person": person, "problems_of": lists.row_problems,
-               "message": message, "oob": True, "others": others, "removed_ids": list(dropped_ids)}
+               "message": message, "oob": True, "others": others, "removed_ids": list(dropped_ids),
+               "ministries": departments.ministries(db.session), "guess_ministry": _guess_ministry}
     return render_template("lists/_row_saved.html", **context)
 
 
@@ -182,6 +194,49 @@ def add():
     return redirect(url_for("lists.review") + anchor, code=303)
 
 
+@bp.post("/trung-ten")
+def dismiss_namesake():
+    """"Đây là những người khác nhau": the officer keeps rows with one name in one unit apart, for good."""
+    campaign, province, rlist = _context()
+    try:
+        lists.dismiss_namesake(db.session, current_user, rlist, campaign, province, request.form.get("key", ""),
+                               tz_name=_tz())
+    except lists.ListError as problem:
+        db.session.rollback()
+        flash(problem.message, "error")
+    else:
+        flash("Đã ghi nhận: đây là những người khác nhau, cùng được giữ trong danh sách.", "success")
+    anchor = request.form.get("row", type=int)
+    return redirect(url_for("lists.review") + (f"#r-{anchor}" if anchor else ""), code=303)
+
+
+@bp.route("/so-nganh", methods=["GET", "POST"])
+def departments_page():
+    """The province's departments; adding one its list needs (from this page or a row's error)."""
+    campaign, province, rlist = _context()
+    name = request.values.get("ten", "")
+    ministry_id = request.values.get("bo", type=int)
+    error = None
+    if request.method == "POST":
+        try:
+            added = departments.add_department(db.session, current_user, province, campaign, name, ministry_id)
+        except departments.DepartmentError as problem:
+            db.session.rollback()
+            error = problem.message
+        else:
+            flash(f"Đã thêm “{added.name}” vào danh mục sở, ngành của {province.name}; danh sách đã được kiểm tra "
+                  "lại. Bộ Nội vụ sẽ xem lại mục bổ sung này.", "success")
+            back = request.form.get("tiep", "")
+            return redirect(url_for("lists.review") + back if back.startswith("#") else
+                            url_for("lists.departments_page"), code=303)
+    if ministry_id is None and name:
+        ministry_id = departments.guess_ministry(db.session, name)
+    return render_template("lists/departments.html", campaign=campaign, province=province, rlist=rlist,
+                           state=lists.editability(rlist, campaign, _tz()), name=name, ministry_id=ministry_id,
+                           ministries=departments.ministries(db.session),
+                           rows=departments.of_province(db.session, province.id), error=error), 422 if error else 200
+
+
 @bp.route("/gui", methods=["GET", "POST"])
 def send():
     campaign, province, rlist = _context()
@@ -189,7 +244,8 @@ def send():
     if request.method == "POST":
         try:
             sent = lists.send_list(db.session, current_user, rlist, campaign, province,
-                                   version=request.form.get("version", -1, type=int), tz_name=_tz())
+                                   version=request.form.get("version", -1, type=int), tz_name=_tz(),
+                                   confirmed_warnings=bool(request.form.get("xac_nhan")))
         except lists.ListError as problem:
             db.session.rollback()
             db.session.refresh(rlist)
@@ -203,8 +259,9 @@ def send():
             else:
                 flash("Danh sách này đã được gửi trước đó; không gửi lại.", "info")
             return redirect(url_for("lists.index"), code=303)
-    return render_template("lists/send.html", **_page_context(campaign, province, rlist), error=error), \
-        422 if error else 200
+    warnings = lists.send_warnings(db.session, rlist, campaign, province) if rlist.status != "sent" else []
+    return render_template("lists/send.html", **_page_context(campaign, province, rlist), error=error,
+                           warnings=warnings), 422 if error else 200
 
 
 @bp.get("/xuat.xlsx")

@@ -10,6 +10,7 @@ from portal.domain import (
     accounts,
     audit,
     campaign_admin,
+    departments,
     invitations,
     it_focal,
     lists,
@@ -90,10 +91,26 @@ def campaign():
     if item is not None and request.method == "POST":
         errors = campaign_admin.update_deadlines(db.session, current_user, item, request.form.to_dict())
         if not errors:
-            flash("Đã lưu các mốc thời hạn.", "success")
+            flash("Đã lưu các mốc thời hạn. Các tỉnh, thành phố liên quan đã được thông báo trên Cổng.", "success")
             return redirect(url_for("ministry.campaign"))
-    return render_template("ministry/campaign.html", campaign=item, labels=DEADLINE_LABELS, errors=errors,
-                           form=request.form, tz=current_app.config["PORTAL_TIMEZONE"]), 422 if errors else 200
+    return _campaign_page(item, errors=errors, form=request.form)
+
+
+def _campaign_page(item, *, errors=None, form=None, contact_errors=None, contact_form=None):
+    bad = bool(errors or contact_errors)
+    return render_template("ministry/campaign.html", campaign=item, labels=DEADLINE_LABELS, errors=errors or {},
+                           form=form or {}, contact_errors=contact_errors or {}, contact_form=contact_form or {},
+                           tz=current_app.config["PORTAL_TIMEZONE"]), 422 if bad else 200
+
+
+@bp.post("/chien-dich/lien-he")
+def campaign_contact():
+    item = _campaign_or_404()
+    errors = campaign_admin.update_contact(db.session, current_user, item, request.form.to_dict())
+    if errors:
+        return _campaign_page(item, contact_errors=errors, contact_form=request.form)
+    flash("Đã lưu người liên hệ của đợt đánh giá.", "success")
+    return redirect(url_for("ministry.campaign") + "#lien-he", code=303)
 
 
 @bp.get("/nhat-ky")
@@ -156,7 +173,10 @@ def province_list(province_id: int):
     item, province, rlist = _province_list(province_id)
     page = lists.review_page(db.session, rlist, show=request.args.get("loc", ""), query=request.args.get("q", ""),
                              page=request.args.get("trang", 1, type=int)) if rlist else None
+    # The merge record is the province's working file until it sends; then the ministry sees it too.
+    merges = lists.merge_record(rlist) if rlist and rlist.status == "sent" else []
     return render_template("ministry/province_list.html", campaign=item, province=province, rlist=rlist, page=page,
+                           merges=merges,
                            summary=lists.summary(db.session, rlist, item),
                            groups={g.id: g for g in lists.campaign_groups(db.session, item)},
                            deadline=lists.deadline_of(rlist, item), problems_of=lists.row_problems,
@@ -210,34 +230,94 @@ def export_list(province_id: int):
     return xlsx_download(data, f"danh-sach-khao-sat-{province.slug}.xlsx")
 
 
+@bp.get("/so-nganh-dia-phuong")
+def province_departments():
+    """Every department a province added to its own list of departments, to review and correct."""
+    return render_template("ministry/province_departments.html",
+                           rows=departments.additions(db.session), ministries=departments.ministries(db.session))
+
+
+@bp.post("/so-nganh-dia-phuong/<int:department_id>")
+def correct_province_department(department_id: int):
+    department = db.session.get(Department, department_id)
+    if department is None or department.added_by_id is None:
+        abort(404)
+    try:
+        departments.correct_department(db.session, current_user, department, current_campaign(db.session),
+                                       request.form.get("ten", ""), request.form.get("bo", type=int),
+                                       request.form.get("ly_do", ""))
+    except departments.DepartmentError as problem:
+        db.session.rollback()
+        flash(problem.message, "error")
+    else:
+        flash(f"Đã sửa “{department.name}”; tỉnh đã được thông báo.", "success")
+    return redirect(url_for("ministry.province_departments") + f"#d-{department_id}", code=303)
+
+
 # ---------------------------------------------------------------- launching the survey, reminders
 
 
-@bp.route("/phat-hanh", methods=["GET", "POST"])
+def _chosen_provinces(values) -> list[int]:
+    return sorted({int(v) for v in values.getlist("province_ids") if v.isascii() and v.isdigit()})
+
+
+@bp.get("/phat-hanh")
 def launch():
+    """Choose the provinces: the ticks are the only thing that decides the scope."""
     item = _campaign_or_404()
-    tz = current_app.config["PORTAL_TIMEZONE"]
-    if request.method == "POST":
-        chosen = None if request.form.get("scope") == "all" else [
-            int(v) for v in request.form.getlist("province_ids") if v.isascii() and v.isdigit()]
-        try:
-            if chosen is not None and not chosen:
-                raise invitations.LaunchError("Vui lòng chọn ít nhất một tỉnh, thành phố.")
-            outcome = invitations.launch(db.session, current_user, item, chosen,
-                                         base_url=current_app.config["PORTAL_BASE_URL"],
-                                         mail_domain=current_app.config["PORTAL_MAIL_DOMAIN"], tz_name=tz)
-        except invitations.LaunchError as problem:
-            db.session.rollback()
-            flash(problem.message, "error")
-        else:
-            flash(f"Đã phát hành khảo sát cho {len(outcome.provinces)} tỉnh, thành phố: {outcome.invitations} "
-                  "thư mời đang được gửi.", "success")
-        return redirect(url_for("ministry.launch"), code=303)
-    version = questionnaires.current_version(db.session, item)
-    return render_template("ministry/launch.html", campaign=item, version=version,
-                           candidates=invitations.launch_candidates(db.session, item),
+    return _launch_page(item, all_ticked=request.args.get("chon") == "tat-ca",
+                        ticked=_chosen_provinces(request.args))
+
+
+def _launch_page(item, *, ticked, all_ticked: bool = False, error: str | None = None):
+    candidates = invitations.launch_candidates(db.session, item)
+    return render_template("ministry/launch.html", campaign=item,
+                           version=questionnaires.current_version(db.session, item), candidates=candidates,
+                           ticked={c.province.id for c in candidates} if all_ticked else set(ticked), error=error,
                            schedules=invitations.reminder_schedules(db.session, item),
                            max_reminders=current_app.config["PORTAL_MAX_REMINDERS"])
+
+
+@bp.route("/phat-hanh/xac-nhan", methods=["GET", "POST"])
+def launch_confirm():
+    """Show exactly which provinces and how many emails; the POST of this page is what sends."""
+    item = _campaign_or_404()
+    values = request.form if request.method == "POST" else request.args
+    chosen = _chosen_provinces(values)
+    try:
+        plan = invitations.plan_launch(db.session, item, chosen)
+        if plan.version is None:
+            raise invitations.LaunchError(invitations.NO_QUESTIONNAIRE)
+    except invitations.LaunchError as problem:
+        if request.method == "GET":  # back on the choice, the ticks kept, the reason above them
+            return _launch_page(item, ticked=chosen, error=problem.message)
+        flash(problem.message, "error")
+        return redirect(url_for("ministry.launch"), code=303)
+    error = None
+    if request.method == "POST":
+        try:
+            outcome = invitations.launch(
+                db.session, current_user, item, chosen, base_url=current_app.config["PORTAL_BASE_URL"],
+                mail_domain=current_app.config["PORTAL_MAIL_DOMAIN"], tz_name=_tz(),
+                accept_sample=request.form.get("accept_sample") == "1",
+                expected_emails=request.form.get("emails", type=int, default=-1))
+        except invitations.LaunchError as problem:
+            db.session.rollback()
+            if problem.message not in (invitations.SAMPLE_NOT_ACCEPTED, invitations.PLAN_CHANGED):
+                flash(problem.message, "error")
+                return redirect(url_for("ministry.launch"), code=303)
+            error = problem.message
+            try:  # show the page again as things now stand
+                plan = invitations.plan_launch(db.session, item, chosen)
+            except invitations.LaunchError as again:
+                flash(again.message, "error")
+                return redirect(url_for("ministry.launch"), code=303)
+        else:
+            flash(f"Đã phát hành khảo sát cho {len(outcome.provinces)} tỉnh, thành phố: {outcome.invitations} "
+                  f"thư mời đang được gửi ({', '.join(outcome.provinces)}).", "success")
+            return redirect(url_for("ministry.launch"), code=303)
+    return render_template("ministry/launch_confirm.html", campaign=item, plan=plan, error=error), \
+        422 if error else 200
 
 
 @bp.post("/phat-hanh/lich-nhac")

@@ -74,7 +74,7 @@ def render_progress(campaign, province, *, can_remind: bool, endpoint: str, **ur
                "days_left": (deadline - local_today(tz)).days, "deadline": deadline,
                "summary": progress.province_summary(db.session, campaign.id, province.id),
                "filters": progress.FILTERS, "sorts": progress.SORTS, "delivery_labels": progress.DELIVERY_LABELS,
-               "form_labels": progress.FORM_STATE_LABELS, "can_remind": can_remind,
+               "form_labels": progress.FORM_STATE_LABELS, "can_remind": can_remind and not closed,
                "endpoint": endpoint, "url_args": url_args,
                "poll_seconds": current_app.config["PORTAL_PROGRESS_POLL_SECONDS"],
                "self_url": url_for(endpoint, **url_args, **request.args.to_dict())}
@@ -128,6 +128,9 @@ def remind():
     outcome = invitations.remind(db.session, current_user, targets, base_url=current_app.config["PORTAL_BASE_URL"],
                                  mail_domain=current_app.config["PORTAL_MAIL_DOMAIN"],
                                  tz_name=current_app.config["PORTAL_TIMEZONE"])
+    if outcome.closed and not outcome.queued:
+        flash("Đã hết hạn trả lời phiếu: không gửi thư đôn đốc nữa.", "error")
+        return redirect(url_for("progress.index"), code=303)
     parts = [f"Đã gửi thư đôn đốc đến {outcome.queued} người."]
     if outcome.already_today:
         parts.append(f"{outcome.already_today} người đã được đôn đốc hôm nay (mỗi người tối đa một lần một ngày).")

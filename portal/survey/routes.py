@@ -7,9 +7,9 @@ make a respondent who left a form open overnight lose their answers.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 
-from portal.domain import answers
+from portal.domain import answers, invitations
 from portal.domain.questionnaires import FormDef
 from portal.extensions import csrf, db, limiter
 
@@ -44,6 +44,10 @@ def _visit(token: str, code: str | None = None) -> tuple[answers.Visit, FormDef 
     """
     visit = answers.visit_for_token(db.session, token, code)
     if visit is None:
+        withdrawn = invitations.invitation_for_token(db.session, token)
+        if withdrawn is not None and withdrawn.withdrawn_at is not None:
+            # A real link whose person the province removed from its list: say so, rather than "not valid".
+            abort(make_response(render_template("survey/withdrawn.html"), 410))
         return None
     form_def = None
     if code is not None:

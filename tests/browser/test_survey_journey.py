@@ -1,8 +1,11 @@
 """The survey in Chromium: the ministry launches it, a respondent answers on a phone from the emailed link.
 
-Hà Nội's list is sent in the database beforehand and the campaign's deadlines are moved ahead, because
-the journey runs in real time. The outbox is sent into a real SMTP server on loopback (aiosmtpd), and the
-respondent's link is read from the caught email's text body. The respondent uses a fresh browser context
+CSRF protection is on, as in production. Hà Nội's and Hải Phòng's lists are sent; the ministry ticks
+Hà Nội only, checks the confirmation page (which names Hà Nội and its 8 emails, and asks for the sample
+questionnaire to be accepted) and confirms: exactly Hà Nội is launched. The lists are sent in the
+database beforehand and the campaign's deadlines are moved ahead, because the journey runs in real time.
+The outbox is sent into a real SMTP server on loopback (aiosmtpd), and the respondent's link is read from
+the caught email's text body. The respondent uses a fresh browser context
 each time (no cookies: only the link), sized like a small phone (360 × 740).
 """
 
@@ -19,7 +22,7 @@ from sqlmodel import select
 from portal.domain import outbox
 from portal.domain.campaigns import current_campaign, local_today
 from portal.models import FormProgress, FormState, Invitation, Role, utcnow
-from tests.conftest import HA_NOI, PASSWORD, make_user
+from tests.conftest import HA_NOI, HAI_PHONG, PASSWORD, make_user
 from tests.support.smtp import SmtpSink
 from tests.support.survey import complete_answers, first_half, form_def, load_questionnaire, send_list, sent_invitations
 
@@ -38,7 +41,7 @@ def sink() -> Iterator[SmtpSink]:
 def app_config(app_config: dict, sink: SmtpSink) -> dict:
     return {**app_config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": sink.port, "MAIL_SUPPRESS_SEND": False,
             "MAIL_USE_TLS": False, "MAIL_USE_SSL": False, "MAIL_USERNAME": None, "MAIL_PASSWORD": None,
-            "PORTAL_MAIL_RATE": 0}
+            "PORTAL_MAIL_RATE": 0, "WTF_CSRF_ENABLED": True}
 
 
 def shot(page: Page, artifacts_dir, name: str, database) -> None:
@@ -74,6 +77,7 @@ def test_the_ministry_launches_and_a_respondent_answers_on_a_phone_from_the_emai
     session.add(campaign)
     session.commit()
     send_list(session, HA_NOI, now=utcnow())
+    send_list(session, HAI_PHONG, now=utcnow())
     load_questionnaire(session, ministry)
     app.config["PORTAL_BASE_URL"] = live_server  # the emailed links lead to this server
 
@@ -84,12 +88,24 @@ def test_the_ministry_launches_and_a_respondent_answers_on_a_phone_from_the_emai
     page.get_by_role("button", name="Đăng nhập").click()
     page.goto(live_server + "/bo/phat-hanh")
     expect(page.get_by_role("heading", name="Phát hành khảo sát", exact=True)).to_be_visible()
-    page.get_by_label("Chỉ các địa phương được chọn").check()
     page.get_by_label(re.compile(r"Hà Nội \(8 người\)")).check()
+    expect(page.get_by_label(re.compile(r"Hải Phòng \(8 người\)"))).not_to_be_checked()
     shot(page, artifacts_dir, "1-launch", database)
-    page.get_by_role("button", name="Phát hành khảo sát").click()
-    expect(page.locator("#flash")).to_contain_text("Đã phát hành khảo sát cho 1 tỉnh, thành phố: 8 thư mời")
+    page.get_by_role("button", name="Xem lại trước khi phát hành").click()
+    expect(page.locator("#launch-summary")).to_have_text("Sẽ gửi 8 thư mời đến 8 người của 1 tỉnh, thành phố")
+    expect(page.locator("main table")).to_contain_text("Thành phố Hà Nội")
+    expect(page.locator("main table")).not_to_contain_text("Hải Phòng")
+    confirm = page.get_by_role("button", name="Phát hành khảo sát cho 1 tỉnh, thành phố (8 thư mời)")
+    confirm.click()  # the sample's box is required: the browser itself holds the form back
+    assert session.exec(select(Invitation)).first() is None
+    page.get_by_label("Tôi hiểu và vẫn phát hành bằng phiếu mẫu").check()
+    shot(page, artifacts_dir, "1b-launch-confirm", database)
+    confirm.click()
+    expect(page.locator("#flash")).to_contain_text(
+        "Đã phát hành khảo sát cho 1 tỉnh, thành phố: 8 thư mời đang được gửi (Thành phố Hà Nội).")
+    expect(page.locator("#chon-dia-phuong")).to_contain_text("Hải Phòng (8 người)")
     shot(page, artifacts_dir, "2-launched", database)
+    assert {i.province_id for i in session.exec(select(Invitation))} == {HA_NOI}
 
     # The worker sends the outbox into the SMTP sink; the respondent's link comes from the email's text.
     assert outbox.run_once(app, "journey", limit=50) == 8

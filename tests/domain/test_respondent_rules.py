@@ -567,10 +567,10 @@ def test_fast_email_check_agrees_with_email_validator(email: str) -> None:
         ("0912-345-678", "0912345678"),
         ("(024) 3825 1234", "02438251234"),
         ("0203.3835.123", "02033835123"),
-        ("+84 912 345 678", "+84912345678"),
-        ("+84 (0) 912 345 678", "+84912345678"),
-        ("84912345678", "+84912345678"),
-        ("0084 912 345 678", "+84912345678"),
+        ("+84 912 345 678", "0912345678"),
+        ("+84 (0) 912 345 678", "0912345678"),
+        ("84912345678", "0912345678"),
+        ("0084 912 345 678", "0912345678"),
         ("+1 202 555 0143", "+12025550143"),
         ("\u00a00912345678\u00a0", "0912345678"),
         ("", ""),
@@ -1048,12 +1048,12 @@ def test_unknown_department_is_an_error_naming_the_province() -> None:
     result = check_list(rows, QUANG_NINH)
 
     assert messages(result) == [
-        "Dòng 1, cột Cơ quan/đơn vị: “Sở Du lịch” không phải sở hoặc cơ quan tương đương của "
-        "tỉnh Quảng Ninh.",
+        "Dòng 1, cột Cơ quan/đơn vị: “Sở Du lịch” chưa có trong danh mục sở, ngành của "
+        "tỉnh Quảng Ninh; nếu tỉnh có cơ quan này, hãy thêm vào danh mục.",
         "Dòng 2, cột Cơ quan/đơn vị: “Phòng Nội vụ huyện Vân Đồn” không phải sở hoặc cơ quan tương đương của "
         "tỉnh Quảng Ninh.",
-        "Dòng 3, cột Cơ quan/đơn vị: “Sở Quy hoạch - Kiến trúc” không phải sở hoặc cơ quan tương đương của "
-        "tỉnh Quảng Ninh.",
+        "Dòng 3, cột Cơ quan/đơn vị: “Sở Quy hoạch - Kiến trúc” chưa có trong danh mục sở, ngành của "
+        "tỉnh Quảng Ninh; nếu tỉnh có cơ quan này, hãy thêm vào danh mục.",
     ]
     assert [(r.unit, r.department_id, r.ministry_code) for r in result.rows] == [
         ("Sở Du lịch", None, None),
@@ -1263,7 +1263,7 @@ def test_council_member_also_listed_as_director_keeps_council_role_only() -> Non
     assert result.error_count == 0
 
 
-def test_council_member_found_by_name_and_unit_keeps_council_row_and_notes_the_other_email() -> None:
+def test_council_member_found_by_name_and_phone_keeps_council_row_and_notes_the_other_email() -> None:
     rows = [
         row(
             1,
@@ -1272,6 +1272,7 @@ def test_council_member_found_by_name_and_unit_keeps_council_row_and_notes_the_o
             email="tuanlm@gmail.com",
             unit="UBND huyện Vân Đồn",
             position="Chủ tịch UBND huyện Vân Đồn",
+            phone="0912345678",
         ),
         row(
             2,
@@ -1280,6 +1281,7 @@ def test_council_member_found_by_name_and_unit_keeps_council_row_and_notes_the_o
             email="tuanlm@quangninh.gov.vn",
             unit="Huyện Vân Đồn",
             position="Chủ tịch UBND",
+            phone="+84 912 345 678",
         ),
     ]
 
@@ -1292,6 +1294,63 @@ def test_council_member_found_by_name_and_unit_keeps_council_row_and_notes_the_o
         "(“tuanlm@quangninh.gov.vn”) khác email ở dòng 1 (“tuanlm@gmail.com”); hãy kiểm tra hộp thư công vụ "
         "của người này."
     )
+
+
+def test_two_deputies_with_one_name_in_one_council_are_both_kept_with_a_warning() -> None:
+    rows = [
+        row(2, 1, full_name="Vũ Thanh Mai", email="mai.vt@hanoi.gov.vn", phone="0911111111",
+            unit="HĐND thành phố Hà Nội", position="Đại biểu HĐND"),
+        row(3, 1, full_name="Vũ Thanh Mai", email="vtmai@hanoi.gov.vn", phone="0922222222",
+            unit="HĐND thành phố Hà Nội", position="Đại biểu HĐND"),
+    ]
+
+    result = check_list(rows, HANOI)
+
+    assert [r.number for r in result.rows] == [2, 3] and result.dropped == []
+    assert result.error_count == 0
+    assert [(p.number, p.level) for p in result.problems] == [(2, "warning"), (3, "warning")]
+    assert result.rows[0].problems[0].message == (
+        "Dòng 2, cột Họ và tên: cùng họ tên và cơ quan/đơn vị với dòng 3 nhưng khác email và số điện thoại, "
+        "nên được giữ là hai người khác nhau. Nếu đúng là một người, hãy xóa dòng thừa."
+    )
+    key = result.rows[0].namesake_key
+    assert key and key == result.rows[1].namesake_key
+
+    dismissed = check_list(rows, HANOI, dismissed_namesakes=frozenset({key}))
+
+    assert [r.number for r in dismissed.rows] == [2, 3] and dismissed.problems == []
+    assert dismissed.rows[0].namesake_key is None
+
+
+def test_a_dismissed_namesake_warning_returns_when_a_contact_changes() -> None:
+    rows = [row(2, 2, full_name="Vũ Thanh Mai", unit="Sở Y tế", email="a@hanoi.gov.vn"),
+            row(3, 2, full_name="Vũ Thanh Mai", unit="Sở Y tế", email="b@hanoi.gov.vn", position="Phó Giám đốc")]
+    key = check_list(rows, HANOI).rows[0].namesake_key
+    assert key
+    changed = [rows[0], row(3, 2, full_name="Vũ Thanh Mai", unit="Sở Y tế", email="c@hanoi.gov.vn",
+                            position="Phó Giám đốc")]
+
+    result = check_list(changed, HANOI, dismissed_namesakes=frozenset({key}))
+
+    assert [p.level for p in result.problems] == ["warning", "warning"]
+
+
+def test_a_formula_cell_is_shown_as_the_file_holds_it_and_flagged() -> None:
+    cached = RowInput(2, 2, {**row(2).values, "full_name": "Nguyễn Văn An"},
+                      formulas={"full_name": "=PROPER(K2)"})
+    bare = RowInput(3, 3, {**row(3).values, "full_name": "=K3&L3"}, formulas={"full_name": "=K3&L3"})
+
+    result = check_list([cached, bare], HANOI)
+
+    first, second = result.rows
+    assert (first.full_name, first.has_errors) == ("Nguyễn Văn An", False)
+    assert [p.message for p in first.problems] == [
+        "Dòng 2, cột Họ và tên: ô là công thức “=PROPER(K2)” trong tệp; cổng không tính công thức, đang hiện "
+        "giá trị lưu kèm trong tệp (“Nguyễn Văn An”). Hãy kiểm tra rồi nhập lại giá trị thật."
+    ]
+    assert second.full_name == "=K3&L3" and second.has_errors
+    assert "ô là công thức “=K3&L3” trong tệp, không có giá trị lưu kèm" in " ".join(
+        p.message for p in second.problems)
 
 
 def test_same_person_twice_in_the_same_group_keeps_the_first_row() -> None:
@@ -1319,7 +1378,7 @@ def test_same_person_twice_in_the_same_group_keeps_the_first_row() -> None:
     assert only(result).phone == "0987654321" and only(result).position == "Phó phòng"
 
 
-def test_same_name_and_unit_with_another_email_is_merged_and_the_notice_says_so() -> None:
+def test_same_name_and_phone_with_another_email_is_merged_and_the_notice_says_so() -> None:
     rows = [
         row(
             2, 2, full_name="Vũ Đức Thắng", email="thang.vd@hanoi.gov.vn", unit="Sở KH&ĐT", phone="0911111111"
@@ -1330,7 +1389,7 @@ def test_same_name_and_unit_with_another_email_is_merged_and_the_notice_says_so(
             full_name="Vu Duc Thang",
             email="vuducthang@gmail.com",
             unit="Sở Kế hoạch và Đầu tư",
-            phone="0922222222",
+            phone="+84 911 111 111",
         ),
     ]
 
@@ -1339,7 +1398,7 @@ def test_same_name_and_unit_with_another_email_is_merged_and_the_notice_says_so(
     assert [r.number for r in result.rows] == [2]
     assert only(result).phone == "0911111111"
     assert result.dropped[0].message == (
-        "Dòng 5: Vũ Đức Thắng trùng với dòng 2 (cùng họ tên và cơ quan/đơn vị) "
+        "Dòng 5: Vũ Đức Thắng trùng với dòng 2 (cùng họ tên và số điện thoại) "
         "trong nhóm 2 (Lãnh đạo cấp sở); "
         "đã bỏ dòng 5, giữ dòng 2. Email ở dòng 5 (“vuducthang@gmail.com”) khác email ở dòng 2 "
         "(“thang.vd@hanoi.gov.vn”); hãy kiểm tra hộp thư công vụ của người này."

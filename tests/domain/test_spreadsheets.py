@@ -309,7 +309,7 @@ def test_composes_decomposed_vietnamese_text_and_tidies_spaces():
     assert row["email"] == "an@bn.gov.vn"
 
 
-def test_reads_the_cached_result_of_a_formula_never_the_formula():
+def test_reads_the_cached_result_of_a_formula_or_its_text_never_evaluating_it():
     data = list_xlsx([HEADER, ["=1+2", "Nguyễn Văn An", "Giám đốc", "Lãnh đạo cấp sở", "Sở Nội vụ",
                                '=HYPERLINK("mailto:an@bn.gov.vn","an@bn.gov.vn")', "0912345678", "=1/0"]])
     sheet = zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml").decode()
@@ -319,10 +319,20 @@ def test_reads_the_cached_result_of_a_formula_never_the_formula():
                    r'<c r="F2" t="str"><f>\1</f><v>an@bn.gov.vn</v></c>', sheet)
     data = rewrite_zip(data, {"xl/worksheets/sheet1.xml": sheet.encode()})
 
-    row = read(data).rows[0].values
+    first = read(data).rows[0]
+    row = first.values
 
     assert (row["stt"], row["email"]) == ("3", "an@bn.gov.vn")
-    assert row["note"] == ""  # a formula without a cached result
+    # A formula without a stored result reads as its own text, never as an empty cell or a result.
+    assert row["note"] == "=1/0"
+    assert first.formulas == {"email": '=HYPERLINK("mailto:an@bn.gov.vn","an@bn.gov.vn")', "note": "=1/0"}
+
+
+def test_a_workbook_without_formulas_reports_none():
+    data = list_xlsx([HEADER, ["1", "Nguyễn Văn An", "Giám đốc", "Lãnh đạo cấp sở", "Sở Nội vụ", "an@bn.gov.vn",
+                               "0912345678", ""]])
+
+    assert read(data).rows[0].formulas == {}
 
 
 def test_reads_script_tags_and_formula_text_in_csv_as_plain_text():
@@ -849,8 +859,12 @@ def test_export_writes_dangerous_text_as_plain_text_cells():
     sheet = exported_sheet(data)
 
     values = [[cell.value for cell in row] for row in sheet.iter_rows(min_row=2)]
-    assert values == [["Nguyễn Văn An", "'=1+2", "'+84912345678"], ["Trần Thị Bình", "'@SUM(A1)", "'-2"]]
+    # The value is exactly the text (no stray "'" shown in Excel or LibreOffice), typed as text, and
+    # the cells that look like formulas carry the quotePrefix style so an edit keeps them text.
+    assert values == [["Nguyễn Văn An", "=1+2", "+84912345678"], ["Trần Thị Bình", "@SUM(A1)", "-2"]]
     assert all(cell.data_type == "s" for row in sheet.iter_rows() for cell in row)
+    assert [cell.quotePrefix for row in sheet.iter_rows(min_row=2) for cell in row] == [
+        False, True, True, False, True, True]
     assert b"<f>" not in zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml")
 
 
@@ -893,4 +907,4 @@ def test_export_read_back_by_calamine_shows_the_text_not_a_result():
 
     rows = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0).to_python()
 
-    assert rows == [["Ghi chú"], ["'=1+2"]]
+    assert rows == [["Ghi chú"], ["=1+2"]]

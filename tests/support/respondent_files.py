@@ -33,7 +33,7 @@ HA_NOI_DEPARTMENTS = {
     "Sở Tài nguyên và Môi trường": "Bộ Tài nguyên và Môi trường",
     "Sở Thông tin và Truyền thông": "Bộ Thông tin và Truyền thông",
     "Sở Lao động - Thương binh và Xã hội": "Bộ Lao động - Thương binh và Xã hội",
-    "Sở Văn hóa, Thể thao và Du lịch": "Bộ Văn hóa, Thể thao và Du lịch",
+    "Sở Văn hóa và Thể thao": "Bộ Văn hóa, Thể thao và Du lịch", "Sở Du lịch": "Bộ Văn hóa, Thể thao và Du lịch",
     "Sở Khoa học và Công nghệ": "Bộ Khoa học và Công nghệ", "Sở Giáo dục và Đào tạo": "Bộ Giáo dục và Đào tạo",
     "Sở Y tế": "Bộ Y tế", "Thanh tra thành phố": "Thanh tra Chính phủ",
     "Văn phòng Ủy ban nhân dân thành phố": "Văn phòng Chính phủ",

@@ -123,7 +123,7 @@ def send_list(
                       "danh-sach-mau.xlsx", now=now)
     session.refresh(rlist)
     assert lists.send_list(session, account, rlist, campaign, province, version=rlist.version, tz_name=tz_name,
-                           now=now)
+                           confirmed_warnings=True, now=now)
     assert rlist.status == ListStatus.SENT
     return rlist
 
@@ -153,7 +153,7 @@ def launch(app: Flask, session: Session, actor: User, province_ids: Iterable[int
         return invitations.launch(session, actor, campaign, None if province_ids is None else list(province_ids),
                                   base_url=app.config["PORTAL_BASE_URL"],
                                   mail_domain=app.config["PORTAL_MAIL_DOMAIN"],
-                                  tz_name=app.config["PORTAL_TIMEZONE"], now=now)
+                                  tz_name=app.config["PORTAL_TIMEZONE"], accept_sample=True, now=now)
 
 
 def launch_survey(
