@@ -372,6 +372,7 @@ class Outcome:
 
     statuses: dict[int, int] = field(default_factory=dict)
     broken: int = 0  # connections cut before an answer (a killed worker)
+    cut_at: dict[str, int] = field(default_factory=dict)  # kind of request -> connections cut during it
     successes: set[tuple[int, str]] = field(default_factory=set)  # (invitation, form) that got the thanks page
     latencies: dict[str, list[float]] = field(default_factory=dict)  # kind of request -> seconds
     friendly_503: int = 0  # 503 answers that were the Vietnamese page
@@ -387,9 +388,11 @@ class Outcome:
             if reply.status == 503 and "Hệ thống tạm thời gián đoạn" in reply.body:
                 self.friendly_503 += 1
 
-    def cut(self) -> None:
+    def cut(self, kind: str = "") -> None:
         with self.lock:
             self.broken += 1
+            if kind:
+                self.cut_at[kind] = self.cut_at.get(kind, 0) + 1
 
 
 def answer_form(port: int, person: Person, code: str, answers: dict[str, list[str]], outcome: Outcome, *,
@@ -398,27 +401,32 @@ def answer_form(port: int, person: Person, code: str, answers: dict[str, list[st
     error page or a cut connection; True once the thanks page shows."""
     waiter = pause or threading.Event()
     for _ in range(attempts):
+        stage = "open form"
         try:
             opened = request(port, "GET", person.form_url(code))
-            outcome.saw("open form", opened)
+            outcome.saw(stage, opened)
             if opened.status == 303 or "/cam-on" in opened.headers.get("location", ""):
+                stage = "thanks page"
                 return _thanks(port, person, code, outcome)
             if opened.status != 200:
                 waiter.wait(0.5)
                 continue
             waiter.wait(think)
+            stage = "save draft"
             saved = request(port, "POST", person.form_url(code), data={**answers, "action": "save"})
-            outcome.saw("save draft", saved)
+            outcome.saw(stage, saved)
             if saved.status != 200:
                 waiter.wait(0.5)
                 continue
+            stage = "submit"
             sent = request(port, "POST", person.submit_url(code))
-            outcome.saw("submit", sent)
+            outcome.saw(stage, sent)
             if sent.status == 303:
+                stage = "thanks page"
                 return _thanks(port, person, code, outcome)
             waiter.wait(0.5)
         except (OSError, http.client.HTTPException):
-            outcome.cut()
+            outcome.cut(stage)
             waiter.wait(0.2)
     return False
 

@@ -188,16 +188,18 @@ def scenario_kill_web(quick: bool) -> list[Result]:
     results = []
     for backend in ("sqlite", "pg"):
         began = time.monotonic()
-        kills = 10 if quick else 30
+        kills = 10 if quick else 30  # at most: the respondents may all be done before
         with Scratch(backend) as scratch:
             portal = scratch.prepare([1], per_group=None)
             outcome = Outcome()
             done = 0
-            with portal.gunicorn(workers=2) as web:
-                threads = respondents(portal, web.port, outcome, threads=8, think=0.02)
+            # One web worker, kept busy by 8 respondents: a kill almost always lands inside a request.
+            with portal.gunicorn(workers=1) as web:
+                threads = respondents(portal, web.port, outcome, threads=8, think=0.0)
                 chance = random.Random(9)
                 while done < kills and any(thread.is_alive() for thread in threads):
-                    time.sleep(chance.uniform(0.1, 0.4))
+                    web.wait_up()  # the master has started a new worker and it answers
+                    time.sleep(chance.uniform(0.05, 0.3))
                     pids = web.worker_pids()
                     if pids and kill(chance.choice(pids)):
                         done += 1
@@ -206,13 +208,15 @@ def scenario_kill_web(quick: bool) -> list[Result]:
             problems = portal.check_stored(outcome.successes)
             missing = all_forms(portal) - outcome.successes
         lines = [f"{len(portal.people)} respondents ({len(all_forms(portal))} forms), 8 at a time, under "
-                 f"gunicorn -w 2; {done} workers killed with SIGKILL while they answered",
-                 f"answers: {dict(sorted(outcome.statuses.items()))}; {outcome.broken} connections cut by a kill",
+                 f"gunicorn -w 1; the worker killed with SIGKILL {done} times while they answered",
+                 f"answers: {dict(sorted(outcome.statuses.items()))}; {outcome.broken} requests cut by a kill "
+                 f"({', '.join(f'{count} {kind}' for kind, count in sorted(outcome.cut_at.items())) or 'none'})",
                  f"forms submitted (sent again after a cut): {len(outcome.successes)}/{len(all_forms(portal))}; "
                  f"half-saved or doubled: {len(problems)}", *problems[:5]]
         name = "SQLite" if backend == "sqlite" else "PostgreSQL"
         results.append(Result("kill-web", "Gunicorn workers killed during answer submissions",
-                              not problems and not missing and done == kills, lines, time.monotonic() - began, name))
+                              not problems and not missing and outcome.broken > 0, lines, time.monotonic() - began,
+                              name))
     return results
 
 
@@ -228,7 +232,10 @@ def scenario_backup(quick: bool) -> list[Result]:
             outcome = Outcome()
             with portal.gunicorn(workers=2) as web:
                 threads = respondents(portal, web.port, outcome, threads=8, think=0.02)
-                time.sleep(2.0)
+                # The backup is taken in the middle of the load: once a third of the forms are in.
+                deadline = time.monotonic() + 120
+                while len(outcome.successes) < len(all_forms(portal)) // 3 and time.monotonic() < deadline:
+                    time.sleep(0.1)
                 with outcome.lock:
                     before = set(outcome.successes)  # thanks pages seen before the backup began
                 dump = scratch.path / ("backup.sqlite3" if backend == "sqlite" else "cchc.dump")

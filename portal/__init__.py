@@ -51,11 +51,12 @@ def create_app(config: Any = None) -> Flask:
     compress.init_app(app)
     mail.init_app(app)
     htmx.init_app(app)
-    from portal.input_cleaning import CleanedRequest
+    from portal.input_cleaning import CleanedRequest, StorableIntegerConverter
 
     # After htmx.init_app, which sets its own request class: this one extends it. No NUL or lone
     # surrogate from any form field or query argument reaches the database.
     app.request_class = CleanedRequest
+    app.url_map.converters["int"] = StorableIntegerConverter
     _init_login(app)
 
     from portal.assets import init_assets
@@ -206,9 +207,19 @@ def _register_template_helpers(app: Flask) -> None:
     def _campaign_contact(campaign=None):
         """The contact of `campaign` (a page that has it) or of the current campaign, looked up only by the
         templates that show it."""
+        from sqlalchemy.exc import SQLAlchemyError
+
         from portal.domain.campaigns import contact_of, current_campaign
 
-        return contact_of(campaign or current_campaign(db.session), app.config.get("PORTAL_CONTACT", ""))
+        fallback = app.config.get("PORTAL_CONTACT", "")
+        if campaign is None:
+            try:
+                campaign = current_campaign(db.session)
+            except SQLAlchemyError:
+                # The "database unavailable" page shows this footer too: it must render with the server gone.
+                db.session.rollback()
+                return contact_of(None, fallback)
+        return contact_of(campaign, fallback)
 
 
 class _Lazy:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, current_app, g, render_template, request
+from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from portal.domain.campaigns import Contact
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +45,15 @@ def size_vn(size: int) -> str:
     return f"{max(1, size // 1024)} KB"
 
 
-def render_error(status: int, title: str, message: str) -> Response:
+def render_error(status: int, title: str, message: str, **context: Any) -> Response:
     """The error as a page, or as a fragment retargeted to #flash for an HTMX request."""
     if request.htmx:
-        response = Response(render_template("errors/_error.html", status=status, title=title, message=message),
-                            status=status)
+        response = Response(render_template("errors/_error.html", status=status, title=title, message=message,
+                                            **context), status=status)
         response.headers["HX-Retarget"] = "#flash"
         response.headers["HX-Reswap"] = "innerHTML"
         return response
-    return Response(render_template("errors/error.html", status=status, title=title, message=message),
+    return Response(render_template("errors/error.html", status=status, title=title, message=message, **context),
                     status=status)
 
 
@@ -107,6 +111,11 @@ def _unavailable(error: Exception) -> Response:
     """503 with the Vietnamese page (or fragment) and Retry-After; the request's transaction is rolled back."""
     log.warning("database unavailable: %s", str(error).splitlines()[0] if str(error) else type(error).__name__)
     _rollback()
-    response = render_error(503, *UNAVAILABLE_MESSAGE)
+    # The page must render without the database: the header shows no account (loading it would ask the
+    # database again) and the footer the configured contact instead of the campaign's.
+    if "_login_user" not in g or g._login_user is None:
+        g._login_user = AnonymousUserMixin()
+    fallback = Contact(unit=current_app.config.get("PORTAL_CONTACT", ""))
+    response = render_error(503, *UNAVAILABLE_MESSAGE, campaign_contact=lambda campaign=None: fallback)
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

@@ -15,6 +15,11 @@ from typing import Any
 
 from htmx_flask import HtmxAwareRequest
 from werkzeug.datastructures import FileStorage, ImmutableMultiDict, MultiDict
+from werkzeug.routing import IntegerConverter
+
+# The database's integer columns are 32-bit on PostgreSQL; SQLite raises OverflowError past 64 bits.
+# A number outside this range in a URL or a form is never a real id or page: it is treated as absent.
+LARGEST_ID = 2**31 - 1
 
 
 def storable(text: str) -> str:
@@ -26,6 +31,22 @@ def storable(text: str) -> str:
     except UnicodeEncodeError:
         text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
     return text
+
+
+def whole_number(text: str) -> int:
+    """`text` as an int the database can hold; ValueError otherwise (werkzeug then uses the default)."""
+    number = int(text)
+    if not -LARGEST_ID <= number <= LARGEST_ID:
+        raise ValueError(f"{text!r} is out of the database's integer range")
+    return number
+
+
+class StorableIntegerConverter(IntegerConverter):
+    """The `<int:...>` URL part, limited to what an id column holds: a larger one is a 404, not a 500."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 (werkzeug's name)
+        kwargs.setdefault("max", LARGEST_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def _cleaned(value: Any) -> Any:
@@ -51,6 +72,11 @@ class CleanedMultiDict(ImmutableMultiDict):
         else:
             items = mapping
         super().__init__([(storable(key) if isinstance(key, str) else key, _cleaned(value)) for key, value in items])
+
+    def get(self, key: Any, default: Any = None, type: Any = None) -> Any:  # noqa: A002 (werkzeug's name)
+        # `type=int` (page numbers, ids in forms) is bounded to the database's range, so a 30-digit
+        # page number reads as "no page given" instead of overflowing in the query.
+        return super().get(key, default, whole_number if type is int else type)
 
 
 class CleanedRequest(HtmxAwareRequest):

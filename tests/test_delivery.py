@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -278,6 +279,7 @@ def post_correction(client, person: SentInvitation, email: str):
     ("viet.nt@ha-noi.gov.vn", "Địa chỉ viet.nt@ha-noi.gov.vn đã là của Ngô Thị Việt trong danh sách."),
     ("VIET.NT@ha-noi.gov.vn", "Địa chỉ viet.nt@ha-noi.gov.vn đã là của Ngô Thị Việt trong danh sách."),
     ("lan.dk@ha-noi.gov.vn", "Địa chỉ mới trùng địa chỉ cũ. Nếu chỉ muốn gửi lại, hãy bấm “Gửi lại”."),
+    ("lân.đk@ha-noi.gov.vn", "Địa chỉ “lân.đk@ha-noi.gov.vn” không hợp lệ: phần trước dấu @ có chữ có dấu"),
 ])
 def test_a_correction_to_an_invalid_or_taken_address_is_refused_with_a_message(
         client, session, it_focal_user, errors, email, message):
@@ -368,6 +370,75 @@ def test_resend_queues_the_invitation_again_to_the_same_address(app, client, ses
         person.respondent.email]
     assert run_worker(app) == 1 and sink.messages[-1].rcpt_tos == [person.respondent.email]
     assert person.invitation.id not in error_rows(client.get(ERRORS).get_data(as_text=True))
+
+
+def test_three_clicks_on_resend_queue_one_email(app, client, session, sink, it_focal_user, errors):
+    person = errors["H"]
+    log_in(client, it_focal_user)
+
+    responses = [client.post(f"{ERRORS}/{person.invitation.id}/gui-lai") for _ in range(3)]
+
+    assert [r.status_code for r in responses] == [303] * 3
+    page = text_of(client.get(ERRORS).get_data(as_text=True))
+    assert "Thư mời này đã ở hàng đợi gửi lại; không gửi thêm thư." in page
+    assert len(session.exec(select(OutboxMessage).where(OutboxMessage.invitation_id == person.invitation.id,
+                                                        OutboxMessage.status == "queued")).all()) == 1
+    assert run_worker(app) == 1
+    assert [m.rcpt_tos for m in sink.messages].count([person.respondent.email]) == 2  # the first, and one again
+
+
+def test_a_double_click_on_resend_from_two_requests_at_once_queues_one_email(app, session, it_focal_user, errors):
+    person = errors["D"]
+    session.refresh(it_focal_user)  # read here, not from two threads sharing the test's session
+    browsers = [app.test_client() for _ in range(2)]
+    for browser in browsers:
+        log_in(browser, it_focal_user)
+    url = f"{ERRORS}/{person.invitation.id}/gui-lai"
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def click(browser) -> None:
+        barrier.wait(timeout=10)
+        statuses.append(browser.post(url).status_code)
+
+    threads = [threading.Thread(target=click, args=(browser,)) for browser in browsers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert statuses == [303, 303]
+    assert len(session.exec(select(OutboxMessage).where(OutboxMessage.invitation_id == person.invitation.id,
+                                                        OutboxMessage.status == "queued")).all()) == 1
+
+
+def test_correcting_an_address_while_a_resend_waits_redirects_that_email_instead_of_adding_one(
+        app, client, session, sink, it_focal_user, errors):
+    person = errors["B"]
+    log_in(client, it_focal_user)
+    client.post(f"{ERRORS}/{person.invitation.id}/gui-lai")
+
+    post_correction(client, person, "lan.kim@ha-noi.gov.vn")
+
+    waiting = session.exec(select(OutboxMessage).where(OutboxMessage.invitation_id == person.invitation.id,
+                                                       OutboxMessage.status == "queued")).all()
+    assert [m.to_addr for m in waiting] == ["lan.kim@ha-noi.gov.vn"]
+    assert run_worker(app) == 1 and sink.messages[-1].rcpt_tos == ["lan.kim@ha-noi.gov.vn"]
+
+
+def test_a_451_that_used_up_its_retries_reads_as_failed_with_what_to_do(app, client, session, sink, it_focal_user,
+                                                                        errors):
+    app.config["PORTAL_MAIL_MAX_ATTEMPTS"] = 1
+    sink.tempfail["lan.kim@ha-noi.gov.vn"] = 99
+    log_in(client, it_focal_user)
+    post_correction(client, errors["B"], "lan.kim@ha-noi.gov.vn")
+
+    run_worker(app)
+
+    row = error_rows(client.get(ERRORS).get_data(as_text=True))[errors["B"].invitation.id]
+    assert f"Máy chủ người nhận không nhận thư sau nhiều lần thử 09:30 01/02/2022 {bounces.GAVE_UP}" in row
+    assert "Lý do gốc 451 4.7.1 Greylisted, please try again later" in row
+    assert "đang được thử gửi lại" not in row and "Đang gửi lại" not in row
 
 
 def test_the_export_lists_the_errors_with_explanations_and_raw_reasons(client, it_focal_user, errors):

@@ -364,16 +364,21 @@ def test_postgresql_restarted_gives_the_friendly_page_during_the_gap_saves_nothi
     try:
         with Session(prepared.engine) as session:
             ministry, _ = accounts.create_user(session, "bonoivu", Role.MINISTRY, password="MatKhau2021cchc")
+            officer, _ = accounts.create_user(session, "ha-noi", Role.PROVINCE, password="MatKhau2021cchc",
+                                              province_id=HA_NOI, must_change_password=False)
             session.commit()
             deadlines_ahead(app, session)
             person = launch_survey(app, session, ministry, per_group=1).of_group("LD_SO")
             code = person.form_codes[0]
             answers = complete_answers(form_def(session, code))
-        client = app.test_client()
+            client, staff = app.test_client(), app.test_client()
+            log_in(staff, officer)
         assert client.get(person.form_url(code)).status_code == 200  # the pool holds live connections now
+        assert staff.get("/").status_code == 200
 
         stop_cluster(own_postgres)
         during = client.post(person.form_url(code), data={**answers, "action": "save"})
+        staff_during = staff.get("/")
         health = client.get("/healthz")
         restart_cluster(own_postgres)
         after = client.get(person.form_url(code))
@@ -381,7 +386,10 @@ def test_postgresql_restarted_gives_the_friendly_page_during_the_gap_saves_nothi
         assert during.status_code == 503 and during.headers["Retry-After"] == "30"
         page = text_of(during.get_data(as_text=True))
         assert UNAVAILABLE_MESSAGE[0] in page and "chưa được lưu" in page
+        assert staff_during.status_code == 503  # a logged-in page too: its account cannot be loaded either
+        assert UNAVAILABLE_MESSAGE[0] in text_of(staff_during.get_data(as_text=True))
         assert health.status_code == 503
+        assert staff.get("/").status_code == 200  # still logged in once the server is back
         assert after.status_code == 200  # the same app, no restart: the pool reconnected
         with Session(prepared.engine) as session:
             assert session.exec(select(func.count()).select_from(Answer)).one() == 0  # nothing half-saved

@@ -74,3 +74,20 @@ def _search_everywhere(client, province_user, ministry_user, args: str) -> None:
     log_in(client, ministry_user)
     for path in ("/bo/danh-sach", "/bo/tien-do", "/bo/danh-sach/1"):
         assert client.get(path, query_string=args).status_code == 200, (path, args)
+
+
+@pytest.mark.parametrize("path", ["/bo/danh-sach/" + "9" * 30, "/bo/danh-sach/" + "9" * 12,
+                                  "/loi-gui/" + "9" * 25 + "/sua"])
+def test_an_id_too_large_for_the_database_is_not_found(client, ministry_user, path):
+    log_in(client, ministry_user)
+    assert client.get(path).status_code == 404
+    assert client.post(path, data={}).status_code in (404, 405)
+
+
+def test_a_number_field_too_large_for_the_database_reads_as_missing(app):
+    with app.test_request_context("/?trang=" + "9" * 30 + "&bo=12&xa=-" + "9" * 20):
+        from flask import request
+
+        assert request.args.get("trang", 1, type=int) == 1
+        assert request.args.get("bo", type=int) == 12
+        assert request.args.get("xa", type=int) is None

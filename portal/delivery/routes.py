@@ -96,8 +96,12 @@ def correct(invitation_id: int):
 def resend(invitation_id: int):
     campaign, province = _context()
     invitation = _invitation(campaign.id, province.id, invitation_id)
-    invitations.resend(db.session, current_user, invitation, **_mail_settings())
-    flash("Đã đưa thư mời vào hàng đợi gửi lại.", "success")
+    if invitations.resend(db.session, current_user, invitation, **_mail_settings()):
+        flash("Đã đưa thư mời vào hàng đợi gửi lại.", "success")
+    else:
+        db.session.rollback()
+        flash("Thư mời này đã ở hàng đợi gửi lại; không gửi thêm thư. Dòng này rời danh sách khi thư được "
+              "gửi thành công.", "info")
     return redirect(url_for("delivery.errors"), code=303)
 
 

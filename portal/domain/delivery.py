@@ -11,7 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import and_, or_
 from sqlmodel import Session, select
 
-from portal.domain import audit, invitations, spreadsheets
+from portal.domain import addresses, audit, invitations, spreadsheets
 from portal.domain.notices import post_system_notice
 from portal.domain.outbox import INVITATION_KINDS
 from portal.domain.text import clean, fold
@@ -27,6 +27,15 @@ STATE_LABELS = {
     DeliveryStatus.SENDING.value: "Đang gửi lại",
 }
 RESENDING = "Thư mời đang chờ gửi lại; dòng này rời danh sách khi thư được gửi thành công."
+# A temporary refusal (4xx) that lasted through every retry: the portal has stopped, nothing is retrying.
+GAVE_UP_LABEL = "Máy chủ người nhận không nhận thư sau nhiều lần thử"
+
+
+def state_label(invitation: Invitation) -> str:
+    """The short state of an undelivered invitation, as the error list shows it."""
+    if invitation.delivery_status == DeliveryStatus.FAILED.value and invitation.delivery_reply.startswith("4"):
+        return GAVE_UP_LABEL
+    return STATE_LABELS[invitation.delivery_status]
 
 
 class DeliveryError(Exception):
@@ -99,7 +108,7 @@ def errors_for_province(session: Session, campaign_id: int, province_id: int) ->
             result.append(ErrorRow(inv, person, STATE_LABELS[inv.delivery_status], RESENDING,
                                    last_failure.get(inv.id, ""), resending=True))
         else:
-            result.append(ErrorRow(inv, person, STATE_LABELS[inv.delivery_status],
+            result.append(ErrorRow(inv, person, state_label(inv),
                                    explain(inv.delivery_reply, inv.delivery_status), inv.delivery_reply))
     return result
 
@@ -125,9 +134,12 @@ def correct_address(
     """
     person = session.get(Respondent, invitation.respondent_id)
     try:
-        email = validate_email(clean(new_email).lower(), check_deliverability=False).normalized.lower()
+        email = validate_email(clean(new_email).lower(), check_deliverability=False,
+                               allow_smtputf8=False).normalized.lower()
     except EmailNotValidError:
-        raise DeliveryError(f"Địa chỉ “{clean(new_email)}” không hợp lệ.") from None
+        reason = addresses.problem(clean(new_email))
+        raise DeliveryError(f"Địa chỉ “{clean(new_email)}” không hợp lệ" + (f": {reason}." if reason else ".")) \
+            from None
     if email == person.email.lower():
         raise DeliveryError("Địa chỉ mới trùng địa chỉ cũ. Nếu chỉ muốn gửi lại, hãy bấm “Gửi lại”.")
     taken = session.exec(select(Respondent).where(Respondent.list_id == person.list_id, Respondent.email == email,
@@ -141,8 +153,9 @@ def correct_address(
     session.add(person)
     audit.record(session, actor, "Sửa địa chỉ email người được khảo sát", province_id=invitation.province_id,
                  detail=f"{person.full_name}: {old} → {email}")
-    # The correction and its re-sent invitation land together, or not at all.
-    invitations.resend(session, actor, invitation, base_url=base_url, mail_domain=mail_domain, now=now, commit=False)
+    # The correction and its re-sent invitation land together, or not at all; never two emails waiting.
+    invitations.resend_to_corrected_address(session, actor, invitation, email, base_url=base_url,
+                                            mail_domain=mail_domain, now=now)
     session.commit()
     post_system_notice(session, invitation.province_id, f"Đầu mối CNTT đã sửa địa chỉ email của {person.full_name}",
                        f"{old} → {email}. Thư mời đã được gửi lại đến địa chỉ mới.")

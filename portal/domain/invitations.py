@@ -23,6 +23,7 @@ from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, select
 
 from portal.domain import audit, questionnaires
+from portal.domain.addresses import deliverable
 from portal.domain.campaigns import contact_of, end_of_day_utc, is_past, local_today
 from portal.domain.notices import post_system_notice
 from portal.models import (
@@ -357,10 +358,12 @@ def follow_up_launched_list(
             audit.record(session, actor, "Gửi thư mời người được thêm sau khi phát hành",
                          province_id=rlist.province_id, detail=f"{person.full_name} <{person.email}>")
             outcome.invited += 1
-        elif last_to.get(invitation.id, "").casefold() != person.email.casefold():
+        elif deliverable(last_to.get(invitation.id, "")).casefold() != deliverable(person.email).casefold():
+            # The outbox holds the address as sent (an IDN domain in its IDNA form): compare like with like.
             old = last_to.get(invitation.id, "")
-            resend(session, actor, invitation, base_url=base_url, mail_domain=mail_domain, secret=secret, now=now,
-                   commit=False, detail=f"{person.full_name}: {old} → {person.email} (địa chỉ được sửa)")
+            resend_to_corrected_address(session, actor, invitation, person.email, base_url=base_url,
+                                        mail_domain=mail_domain, secret=secret, now=now,
+                                        detail=f"{person.full_name}: {old} → {person.email} (địa chỉ được sửa)")
             outcome.resent += 1
     return outcome
 
@@ -408,22 +411,62 @@ def invitation_forms(session: Session, invitation: Invitation) -> list:
     return [by_code[code].for_ministry(ministry) for code in invitation.form_codes.split(",") if code in by_code]
 
 
+PENDING_STATES = (DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value)
+
+
 def resend(
     session: Session, actor: User | None, invitation: Invitation, *, base_url: str, mail_domain: str,
     secret: str | None = None, now: datetime | None = None, commit: bool = True, detail: str = "",
-) -> None:
-    """Queue the invitation email again (same link) — after an address was corrected, say."""
+    even_if_pending: bool = False,
+) -> bool:
+    """Queue the invitation email again (same link); False when one is already waiting to go.
+
+    The invitation's state is claimed with one conditional UPDATE, so of a double click, three clicks or
+    two IT focal points at once exactly one queues an email: one pending re-send per invitation.
+    `even_if_pending` skips that condition (an address corrected while the last email is on the wire).
+    `detail` is what the audit log says (the address, by default).
+    """
     now = now or utcnow()
+    statement = update(Invitation).where(Invitation.id == invitation.id)
+    if not even_if_pending:
+        statement = statement.where(Invitation.delivery_status.not_in(PENDING_STATES))
+    claimed = session.exec(statement.values(delivery_status=DeliveryStatus.QUEUED.value, delivery_reply="")
+                           .execution_options(synchronize_session=False))
+    session.expire(invitation, ["delivery_status", "delivery_reply"])
+    if claimed.rowcount != 1:
+        return False
     person = session.get(Respondent, invitation.respondent_id)
     campaign = session.get(Campaign, invitation.campaign_id)
     _queue_email(session, "invitation", invitation, person, campaign, invitation_forms(session, invitation),
                  base_url=base_url, mail_domain=mail_domain, secret=secret, now=now)
-    invitation.delivery_status = DeliveryStatus.QUEUED.value
-    invitation.delivery_reply = ""
-    session.add(invitation)
     audit.record(session, actor, "Gửi lại thư mời", province_id=invitation.province_id, detail=detail or person.email)
     if commit:
         session.commit()
+    return True
+
+
+def resend_to_corrected_address(
+    session: Session, actor: User | None, invitation: Invitation, email: str, *, base_url: str, mail_domain: str,
+    secret: str | None = None, now: datetime | None = None, detail: str = "",
+) -> None:
+    """After the respondent's address was corrected: the invitation goes to `email`, once. Does not commit.
+
+    An email of the invitation still waiting in the outbox (an earlier correction or "Gửi lại") is
+    redirected to the new address instead of adding another; only when the waiting one is already on
+    the wire to the old address is one more queued.
+    """
+    from portal.models import OutboxMessage
+
+    if resend(session, actor, invitation, base_url=base_url, mail_domain=mail_domain, secret=secret, now=now,
+              commit=False, detail=detail):
+        return
+    redirected = session.exec(
+        update(OutboxMessage).where(OutboxMessage.invitation_id == invitation.id,
+                                    OutboxMessage.status == DeliveryStatus.QUEUED.value)
+        .values(to_addr=deliverable(email)).execution_options(synchronize_session=False))
+    if redirected.rowcount == 0:
+        resend(session, actor, invitation, base_url=base_url, mail_domain=mail_domain, secret=secret, now=now,
+               commit=False, detail=detail, even_if_pending=True)
 
 
 # ---------------------------------------------------------------- reminders

@@ -8,7 +8,7 @@ from datetime import datetime
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, select
 
-from portal.domain import accounts, audit
+from portal.domain import accounts, addresses, audit
 from portal.domain.campaigns import end_of_day_utc
 from portal.domain.text import clean
 from portal.models import Campaign, NominationDocument, Province, Role, User, utcnow
@@ -63,9 +63,10 @@ def register(
         errors["phone"] = "Số điện thoại di động không hợp lệ (ví dụ 0912345678)."
     email = clean(values.get("email")).lower()
     try:
-        email = validate_email(email, check_deliverability=False).normalized
+        email = validate_email(email, check_deliverability=False, allow_smtputf8=False).normalized
     except EmailNotValidError:
-        errors["email"] = "Địa chỉ email công vụ không hợp lệ."
+        reason = addresses.problem(email)
+        errors["email"] = "Địa chỉ email công vụ không hợp lệ" + (f": {reason}." if reason else ".")
     if document is not None:
         try:
             nomination.check(document[1], document[0], max_bytes)

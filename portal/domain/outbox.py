@@ -99,8 +99,10 @@ def enqueue(
 
     A message still unsent at `expires_at` is never sent (see `claim_batch`)."""
     now = now or utcnow()
+    from portal.domain.addresses import deliverable
+
     message = OutboxMessage(
-        kind=kind, to_addr=to_addr, subject=subject, body_text=body_text, body_html=body_html,
+        kind=kind, to_addr=deliverable(to_addr), subject=subject, body_text=body_text, body_html=body_html,
         invitation_id=invitation_id, province_id=province_id, expires_at=expires_at,
         bounce_token=secrets.token_hex(16), message_id=make_msgid(domain=mail_domain),
         status=QUEUED, attempts=0, next_attempt_at=now, queued_at=now, updated_at=now,

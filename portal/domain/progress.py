@@ -185,7 +185,9 @@ def respondent_page(
     base = (select(Respondent, Invitation, Ministry.name, func.count().over()).select_from(Respondent)
             .join(Invitation, _invitation_of(province_id), isouter=True)
             .join(Ministry, Ministry.id == Respondent.ministry_id, isouter=True).where(*conditions))
-    page = min(max(1, page), 1_000_000)  # a huge ?trang= is past the last page, not an integer overflow
+    # A page number from the address bar can be anything: past a million pages there are no rows anyway,
+    # and the offset must stay within a 64-bit integer for the database.
+    page = min(max(1, page), 1_000_000)
     order = {
         # search_text starts with the folded name: "Đặng" sorts with D, and alike on SQLite and PostgreSQL.
         "ten": (Respondent.search_text, Respondent.id),
