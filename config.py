@@ -213,6 +213,11 @@ class Config:
         self.MAIL_USE_SSL = env_bool("MAIL_USE_SSL", False)
         if self.MAIL_USE_TLS and self.MAIL_USE_SSL:
             raise ConfigError("MAIL_USE_TLS and MAIL_USE_SSL: choose one, not both")
+        # The relay's certificate is always checked (STARTTLS or SSL); a relay whose certificate comes from the
+        # ministry's own authority names that authority's PEM file here (otherwise the system's store is used).
+        self.PORTAL_MAIL_CA_FILE = _env("PORTAL_MAIL_CA_FILE")
+        if self.PORTAL_MAIL_CA_FILE and not Path(self.PORTAL_MAIL_CA_FILE).is_file():
+            raise ConfigError(f"PORTAL_MAIL_CA_FILE: {self.PORTAL_MAIL_CA_FILE} is not a readable file")
         self.MAIL_USERNAME = _env("MAIL_USERNAME")
         self.MAIL_PASSWORD = _env("MAIL_PASSWORD")
         self.MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", "Bộ Nội vụ <khaosat@chisocchc.local>")

@@ -1,4 +1,4 @@
-"""Run every bench on SQLite and PostgreSQL, each in a fresh process, and write docs/benchmarks.md.
+"""Run every bench/bench_*.py on SQLite and PostgreSQL, each in a fresh process, and write docs/benchmarks.md.
 
     ./scripts/bench                        # everything, at the documented sizes (about 15-25 minutes on 2 cores)
     ./scripts/bench --quick                # small sizes, one round: a smoke run (prints, writes nothing unless --out)
@@ -82,7 +82,7 @@ def run(name: str, backend: str, quick: bool, extra: list[str]) -> tuple[list[di
 
 def markdown(figures: list[dict], failures: list[str], *, started: datetime, seconds: float, quick: bool) -> str:
     lines = ["# Benchmarks", "",
-             "Written by `./scripts/bench` (bench/run_all.py): every bench in `bench/`, each in a fresh process, on",
+             "Written by `./scripts/bench` (bench/run_all.py): every `bench/bench_*.py`, each in a fresh process, on",
              "SQLite and on PostgreSQL (a throwaway cluster on loopback, as the tests start one). Each figure is",
              "measured against its baseline in the same process, the two alternating round after round; the",
              "medians are shown. A ratio compares the portal to its baseline (time over time, or rate over rate:",

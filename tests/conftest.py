@@ -24,16 +24,18 @@ os.environ.setdefault("PORTAL_PASSWORD_MEMORY_KIB", "8")
 from sqlmodel import Session  # noqa: E402
 
 from portal import create_app  # noqa: E402
-from portal.domain import accounts  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.models import Role, User  # noqa: E402
+from tests.support.accounts import HA_NOI, HAI_PHONG, make_user  # noqa: E402
+from tests.support.ci import skip_unless_ci  # noqa: E402
 from tests.support.database import (  # noqa: E402
     PreparedDatabase,
     create_postgres_database,
     drop_postgres_database,
 )
+from tests.support.smtp import SmtpSink  # noqa: E402
+from tests.support.survey import DURING_SURVEY  # noqa: E402
 
-PASSWORD = "MatKhau2021cchc"
 BACKENDS = ("sqlite", "postgresql")
 
 
@@ -53,9 +55,7 @@ def postgres_server() -> Iterator[str]:
     try:
         cluster = start_cluster()
     except ClusterUnavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required in CI: {exc}")
-        pytest.skip(f"PostgreSQL unavailable: {exc}")
+        skip_unless_ci(f"PostgreSQL unavailable: {exc}")
     try:
         yield cluster.url
     finally:
@@ -122,6 +122,13 @@ def client(app):
 
 
 @pytest.fixture
+def csrf_client(app_config, request):
+    """A client of an app that checks CSRF tokens, as in production (get a token with support.html.csrf_token)."""
+    app_config["WTF_CSRF_ENABLED"] = True
+    return request.getfixturevalue("client")
+
+
+@pytest.fixture
 def runner(app):
     return app.test_cli_runner()
 
@@ -130,17 +137,6 @@ def runner(app):
 def session(app) -> Iterator[Session]:
     with db.new_session() as s:
         yield s
-
-
-def make_user(session: Session, username: str, role: Role, province_id: int | None = None,
-              *, must_change: bool = False, password: str = PASSWORD) -> User:
-    user, _ = accounts.create_user(session, username, role, password=password, province_id=province_id,
-                                   must_change_password=must_change)
-    session.commit()
-    return user
-
-
-HA_NOI, HAI_PHONG = 1, 31
 
 
 @pytest.fixture
@@ -168,11 +164,23 @@ def other_it_focal_user(session) -> User:
     return make_user(session, "hai-phong-cntt", Role.IT_FOCAL, HAI_PHONG)
 
 
-def log_in(client, user: User) -> None:
-    """Put the user in the test client's session, as a completed login does."""
-    with client.session_transaction() as sess:
-        sess["_user_id"] = user.get_id()
-        sess["_fresh"] = True
+@pytest.fixture
+def clock(time_machine):
+    """The clock frozen on a morning of the 2021 survey (01/02/2022 09:00, giờ Việt Nam); move it with move_to."""
+    time_machine.move_to(DURING_SURVEY, tick=False)
+    return time_machine
+
+
+@pytest.fixture
+def during_survey(clock):
+    return clock
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    """A real SMTP server on loopback (tests/support/smtp.py); point the app at it with `mail_config(sink)`."""
+    with SmtpSink() as running:
+        yield running
 
 
 @pytest.fixture

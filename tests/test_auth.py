@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -11,8 +12,8 @@ from sqlmodel import select
 
 from portal.domain import accounts, notices
 from portal.models import NoticeRead, Role, User
-from tests.conftest import HA_NOI, PASSWORD, log_in, make_user
-from tests.html_helpers import csrf_token, text_of
+from tests.support.accounts import HA_NOI, PASSWORD, log_in, make_user
+from tests.support.html import csrf_token, text_of
 
 NEW_PASSWORD = "ChiSoCCHC2022moi"
 WRONG_CREDENTIALS = "Tên đăng nhập hoặc mật khẩu không đúng."
@@ -381,12 +382,6 @@ def test_the_address_limit_leaves_other_addresses_and_the_login_page_alone(limit
 # ---------------------------------------------------------------- CSRF
 
 
-@pytest.fixture
-def csrf_client(app_config, request):
-    """A client of an app that checks CSRF tokens, as in production."""
-    app_config["WTF_CSRF_ENABLED"] = True
-    return request.getfixturevalue("client")
-
 
 def test_login_without_a_csrf_token_is_refused_with_the_vietnamese_page(csrf_client, province_user):
     response = log_in_with_form(csrf_client, "ha-noi", PASSWORD)
@@ -548,3 +543,39 @@ def test_next_cannot_send_the_user_off_site(client, province_user, target):
 
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
+
+
+# ---------------------------------------------------------------- the ministry's reset, re-hashing
+
+
+def test_the_ministry_resets_a_province_password_and_only_the_new_one_time_password_logs_in(
+        app, client, session, ministry_user, province_user):
+    log_in(client, ministry_user)
+
+    page = client.post(f"/bo/tinh-thanh/{HA_NOI}/cap-lai-mat-khau/{province_user.id}")
+
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "<h1>Đã cấp lại mật khẩu</h1>" in html and "<strong>ha-noi</strong> (Thành phố Hà Nội)" in html
+    [one_time] = re.findall(r'<p class="otp"><code>([^<]+)</code></p>', html)
+    assert reload(session, province_user).must_change_password
+    province = app.test_client()
+    assert WRONG_CREDENTIALS in text_of(log_in_with_form(province, "ha-noi", PASSWORD).get_data(as_text=True))
+    logged_in = log_in_with_form(province, "ha-noi", one_time)
+    assert logged_in.status_code == 302 and logged_in.headers["Location"].startswith("/doi-mat-khau")
+
+
+def test_a_login_after_the_hashing_cost_was_raised_stores_the_password_at_the_new_cost(
+        app_config, session, province_user):
+    from portal import create_app
+
+    assert "$argon2id$v=19$m=8,t=1,p=1$" in reload(session, province_user).password_hash
+    dearer = create_app({**app_config, "PASSWORD_HASH_TIME_COST": 2, "PASSWORD_HASH_MEMORY_KIB": 16})
+    try:
+        assert log_in_with_form(dearer.test_client(), "ha-noi", PASSWORD).status_code == 302
+        rehashed = reload(session, province_user).password_hash
+        assert "$argon2id$v=19$m=16,t=2,p=1$" in rehashed
+        assert accounts.verify_password(rehashed, PASSWORD)
+    finally:
+        accounts.configure_hasher(app_config.get("PASSWORD_HASH_TIME_COST", 1),
+                                  app_config.get("PASSWORD_HASH_MEMORY_KIB", 8))

@@ -23,3 +23,13 @@ def test_the_quick_benchmark_run_measures_the_progress_fragment_and_writes_its_t
     assert "| SQLite | progress fragment, Hà Nội (200 of 1,260 people) | " in table
     assert "| bare SQL: summary + one page of rows (raw DBAPI) | " in table
     assert "## Failed" not in table
+
+
+def test_the_benchmark_command_runs_every_bench_script():
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import run_all
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+
+    assert sorted(run_all.BENCHES.values()) == sorted(p.name for p in (ROOT / "bench").glob("bench_*.py"))

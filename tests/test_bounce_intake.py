@@ -32,8 +32,11 @@ from portal.domain import bounces, outbox
 from portal.domain.bounces import IntakeResult, intake, parse_bounce, read_imap, read_maildir
 from portal.domain.campaigns import current_campaign
 from portal.models import BounceMessage, Invitation, OutboxMessage, QuestionnaireVersion, Respondent, RespondentList
-from tests.conftest import HA_NOI, HAI_PHONG
 from tests.domain.test_bounces import SAMPLES, Sample
+from tests.support.accounts import HA_NOI, HAI_PHONG
+from tests.support.certificates import make_certificates
+from tests.support.ci import skip_unless_ci
+from tests.support.smtp import free_port
 
 MAIL_DOMAIN = "chisocchc.gov.vn"
 NOW = datetime(2021, 12, 20, 3, 0, tzinfo=UTC)
@@ -484,35 +487,11 @@ class ImapServer:
 def _dovecot_or_skip() -> str:
     dovecot = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None)
     if dovecot is None:
-        pytest.skip("no IMAP server to run on loopback: Dovecot is not installed (Debian: apt-get install "
-                    "dovecot-imapd); the intake itself is tested through the Maildir source")
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make the test's certificate authority")
+        skip_unless_ci("no IMAP server to run on loopback: Dovecot is not installed (Debian: apt-get install "
+                       "dovecot-imapd); the intake itself is tested through the Maildir source")
     if os.geteuid() != 0:
-        pytest.skip("Dovecot on loopback is started here as root (it hands mail to the user nobody)")
+        skip_unless_ci("Dovecot on loopback is started here as root (it hands mail to the user nobody)")
     return dovecot
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _make_certificates(folder: Path) -> None:
-    """A throwaway authority and a certificate for "localhost" only (so 127.0.0.1 fails the name check)."""
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True, timeout=60)
-
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
-            "-subj", "/CN=CCHC test CA", "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-            "-subj", "/CN=localhost")
-    (folder / "server.ext").write_text("subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n"
-                                       "extendedKeyUsage=serverAuth\n", encoding="ascii")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", "server.crt", "-days", "2", "-extfile", "server.ext")
 
 
 @contextmanager
@@ -523,7 +502,8 @@ def running_dovecot(messages: list[bytes]) -> Iterator[ImapServer]:
     root = Path(tempfile.mkdtemp(prefix="cchc-imap-"))
     try:
         root.chmod(0o755)
-        _make_certificates(root)
+        # For "localhost" only, so that 127.0.0.1 fails the name check.
+        certificates = make_certificates(root / "tls", hosts=("localhost",))
         (root / "home" / "bounces").mkdir(parents=True)
         maildir = mailbox.Maildir(root / "home" / "bounces" / "Maildir", create=True)
         for raw in messages:
@@ -531,7 +511,7 @@ def running_dovecot(messages: list[bytes]) -> Iterator[ImapServer]:
         nobody = pwd.getpwnam("nobody")
         for path in [root / "home", *(root / "home").rglob("*")]:
             os.chown(path, nobody.pw_uid, nobody.pw_gid)
-        port = _free_port()
+        port = free_port()
         config = root / "dovecot.conf"
         config.write_text(f"""\
 base_dir = {root}/run
@@ -540,8 +520,8 @@ log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
 ssl = required
-ssl_cert = <{root}/server.crt
-ssl_key = <{root}/server.key
+ssl_cert = <{certificates.cert_file}
+ssl_key = <{certificates.key_file}
 auth_mechanisms = plain
 service imap-login {{
   chroot =
@@ -579,7 +559,7 @@ mail_location = maildir:{root}/home/%u/Maildir
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.05)
-            yield ImapServer(port, "bounces", "mat-khau-thu-nghiem", root / "ca.crt")
+            yield ImapServer(port, "bounces", "mat-khau-thu-nghiem", certificates.ca_file)
         finally:
             subprocess.run([dovecot, "-c", str(config), "stop"], timeout=30, **quiet)
     finally:

@@ -9,8 +9,8 @@ from sqlmodel import Session, func, select
 
 from portal.domain.campaigns import current_campaign
 from portal.models import AuditEntry, Notice, NoticeRecipient, Province, User
-from tests.conftest import HA_NOI, HAI_PHONG, log_in
-from tests.html_helpers import text_of
+from tests.support.accounts import HA_NOI, HAI_PHONG, log_in
+from tests.support.html import text_of
 from tests.support.survey import DURING_SURVEY, launch_survey, send_list
 
 PAGE = "/bo/chien-dich"

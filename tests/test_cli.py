@@ -8,22 +8,19 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, func, select
+from sqlmodel import Session, select
 
 from portal import create_app
 from portal.domain import accounts
 from portal.extensions import db, make_engine
 from portal.models import Campaign, District, Notice, Province, Role, User
-from tests.conftest import make_user
-from tests.support.database import create_postgres_database, drop_postgres_database
+from tests.support.accounts import make_user
+from tests.support.database import count_rows, create_postgres_database, drop_postgres_database
 
 DEMO_PASSWORD = "ChayThu2021demo"
 SHEET_ROW = re.compile(r"Tên đăng nhập: <code>([^<]+)</code><br>\s*Mật khẩu: <code>([^<]+)</code>")
 KEPT = "Tài khoản đã được cấp trước đây; mật khẩu không thay đổi."
 
-
-def count(session: Session, model, *conditions) -> int:
-    return session.exec(select(func.count()).select_from(model).where(*conditions)).one()
 
 
 def province_hashes(session: Session) -> dict[str, str]:
@@ -68,9 +65,9 @@ def test_init_db_on_an_empty_database_creates_the_schema_and_reference_data(app_
                                      "groups 0, positions 0")
     engine = make_engine(empty_database)
     with Session(engine) as session:
-        assert count(session, Province) == 63
-        assert count(session, District) == 696
-        assert count(session, Campaign) == 1
+        assert count_rows(session, Province) == 63
+        assert count_rows(session, District) == 696
+        assert count_rows(session, Campaign) == 1
     engine.dispose()
 
 
@@ -84,7 +81,7 @@ def test_init_db_keeps_the_ministry_edits_to_reference_data(runner, session):
 
     session.expire_all()
     assert session.exec(select(Campaign.list_deadline)).one() == date(2022, 1, 20)
-    assert count(session, Province) == 63
+    assert count_rows(session, Province) == 63
 
 
 # ---------------------------------------------------------------- create-admin
@@ -110,7 +107,7 @@ def test_create_admin_refuses_a_duplicate_and_keeps_its_password(runner, session
     assert "Tài khoản BONOIVU đã tồn tại; mật khẩu không bị thay đổi." in result.output
     session.expire_all()
     assert session.get(User, ministry_user.id).password_hash == ministry_user.password_hash
-    assert count(session, User) == 1
+    assert count_rows(session, User) == 1
 
 
 # ---------------------------------------------------------------- provision-provinces
@@ -242,13 +239,13 @@ def test_demo_sets_up_a_current_campaign_with_deadlines_ahead_and_a_welcome_noti
 
     current = session.exec(select(Campaign).where(Campaign.is_current == True)).all()  # noqa: E712
     assert [c.is_demo for c in current] == [True]
-    assert count(session, Notice, Notice.title == "Triển khai xác định Chỉ số CCHC (chạy thử)") == 1
+    assert count_rows(session, Notice, Notice.title == "Triển khai xác định Chỉ số CCHC (chạy thử)") == 1
 
 
 def test_demo_a_second_time_is_safe(runner, session):
     invoke(runner, "demo", "--password", DEMO_PASSWORD)
     hashes = {u.username: u.password_hash for u in session.exec(select(User))}
-    rows = (count(session, Notice), count(session, Campaign))
+    rows = (count_rows(session, Notice), count_rows(session, Campaign))
 
     result = invoke(runner, "demo", "--password", "MotMatKhauKhac2022")
 
@@ -256,8 +253,8 @@ def test_demo_a_second_time_is_safe(runner, session):
     assert "bonoivu          (giữ mật khẩu cũ)" in result.output
     session.expire_all()
     assert {u.username: u.password_hash for u in session.exec(select(User))} == hashes
-    assert (count(session, Notice), count(session, Campaign)) == rows
-    assert count(session, Campaign, Campaign.is_demo == True) == 1  # noqa: E712
+    assert (count_rows(session, Notice), count_rows(session, Campaign)) == rows
+    assert count_rows(session, Campaign, Campaign.is_demo == True) == 1  # noqa: E712
 
 
 def test_demo_without_a_password_gives_one_time_passwords(runner, session):

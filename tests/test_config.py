@@ -31,6 +31,7 @@ def clean_environment(monkeypatch, tmp_path):
         ("SECRET_KEY", "too-short"),
         ("MAIL_USE_TLS", "maybe"),
         ("PORTAL_LOGIN_MAX_FAILURES", "five"),
+        ("PORTAL_MAIL_CA_FILE", "/nowhere/relay-ca.pem"),
     ],
 )
 def test_bad_value_stops_the_portal_naming_the_variable(monkeypatch, variable, value):

@@ -20,14 +20,13 @@ from sqlmodel import Session, select
 
 from portal.domain import accounts, bounces, outbox
 from portal.models import AuditEntry, Invitation, OutboxMessage, Respondent, Role, User
-from tests.conftest import HA_NOI, HAI_PHONG, PASSWORD, log_in, make_user
-from tests.html_helpers import text_of
-from tests.support.smtp import SmtpSink
+from tests.support.accounts import HA_NOI, HAI_PHONG, PASSWORD, log_in, make_user
+from tests.support.html import text_of
+from tests.support.smtp import MAIL_DOMAIN, mail_config
 from tests.support.survey import DURING_SURVEY, TZ, LaunchedSurvey, SentInvitation, launch, launch_survey, send_list
 
 REGISTER = "/dau-moi-cntt/dang-ky"
 ERRORS = "/dau-moi-cntt/loi-gui"
-MAIL_DOMAIN = "chisocchc.gov.vn"
 BOUNCES = Path(__file__).parent / "data" / "bounces"
 REFUSAL = "550 5.7.1 Service unavailable; client host [127.0.0.1] blocked using zen.spamhaus.org"
 GOOD = {"full_name": "Trần Minh Đức", "position": "Phó Giám đốc Trung tâm CNTT, Sở TT&TT",
@@ -183,18 +182,10 @@ def test_the_ministry_sees_who_registered_on_time_late_or_not_at_all(client, ses
 # ---------------------------------------------------------------- the delivery errors
 
 
-@pytest.fixture
-def sink():
-    with SmtpSink() as running:
-        yield running
-
 
 @pytest.fixture
 def app_config(app_config, sink):
-    return {**app_config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": sink.port, "MAIL_USE_TLS": False,
-            "MAIL_USE_SSL": False, "MAIL_USERNAME": None, "MAIL_PASSWORD": None, "MAIL_SUPPRESS_SEND": False,
-            "PORTAL_MAIL_DOMAIN": MAIL_DOMAIN, "PORTAL_BOUNCE_ADDRESS": f"bounces@{MAIL_DOMAIN}",
-            "PORTAL_MAIL_RATE": 0.0, "PORTAL_MAIL_TIMEOUT": 5.0}
+    return {**app_config, **mail_config(sink)}
 
 
 def bounce_back(session: Session, person: SentInvitation, sample: str, at: datetime) -> None:

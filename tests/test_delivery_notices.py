@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from portal.domain import bounces
 from portal.models import Notice, NoticeRecipient, OutboxMessage, Role
-from tests.conftest import HA_NOI, HAI_PHONG, make_user
+from tests.support.accounts import HA_NOI, HAI_PHONG, make_user
 
 # Re-use the intake tests' settings (mail domain, bounce address), with a Maildir of our own.
 from tests.test_bounce_intake import (

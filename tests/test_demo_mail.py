@@ -9,9 +9,10 @@ import pytest
 
 from portal import mailsink
 from portal.domain import outbox
-from tests.conftest import log_in
-from tests.domain.test_outbox import MAIL_DOMAIN, queue
-from tests.support.smtp import free_port
+from tests.support.accounts import log_in
+from tests.support.html import text_of
+from tests.support.outbox import SUBJECT, queue
+from tests.support.smtp import MAIL_DOMAIN, free_port
 
 
 @pytest.fixture
@@ -107,9 +108,11 @@ def test_the_html_part_is_served_alone_under_a_csp_sandbox(app, client, session,
 def test_unknown_or_crafted_message_keys_are_not_found(client, sink, ministry_user):
     log_in(client, ministry_user)
 
-    assert client.get("/hop-thu-thu-nghiem/1234.M1P1Q1.host").status_code == 404
-    assert client.get("/hop-thu-thu-nghiem/..%2F..%2Fsecret_key").status_code == 404
-    assert client.get("/hop-thu-thu-nghiem/nope/html").status_code == 404
+    for path in ("/hop-thu-thu-nghiem/1234.M1P1Q1.host", "/hop-thu-thu-nghiem/..%2F..%2Fsecret_key",
+                 "/hop-thu-thu-nghiem/nope/html"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert "<h1>Không tìm thấy trang</h1>" in response.get_data(as_text=True), path
 
 
 def test_the_list_polls_and_gets_no_content_while_nothing_new_arrived(app, client, session, sink, ministry_user):
@@ -141,7 +144,10 @@ def test_outside_demo_mode_the_mailbox_does_not_exist(app, client, ministry_user
     app.config["PORTAL_DEMO"] = False
     log_in(client, ministry_user)
 
-    assert client.get(path).status_code == 404
+    response = client.get(path)
+
+    assert response.status_code == 404
+    assert "<h1>Không tìm thấy trang</h1>" in response.get_data(as_text=True)
 
 
 def test_in_demo_mode_a_visitor_without_an_account_can_open_the_mailbox(app, client, session, sink):
@@ -149,9 +155,15 @@ def test_in_demo_mode_a_visitor_without_an_account_can_open_the_mailbox(app, cli
     outbox.run_once(app, "test:1", limit=10)
     key = mailsink.caught_messages(app.config["PORTAL_DEMO_MAILDIR"])[0].key
 
-    assert client.get("/hop-thu-thu-nghiem/").status_code == 200
-    assert client.get(f"/hop-thu-thu-nghiem/{key}").status_code == 200
-    assert client.get(f"/hop-thu-thu-nghiem/{key}/html").status_code == 200
+    mailbox, message, part = (client.get(path) for path in (
+        "/hop-thu-thu-nghiem/", f"/hop-thu-thu-nghiem/{key}", f"/hop-thu-thu-nghiem/{key}/html"))
+
+    assert (mailbox.status_code, message.status_code, part.status_code) == (200, 200, 200)
+    assert "<h1>Hộp thư thử nghiệm</h1>" in mailbox.get_data(as_text=True)
+    assert "nguoi1@hanoi.gov.vn" in mailbox.get_data(as_text=True)
+    assert f"<h1>{SUBJECT}</h1>" in message.get_data(as_text=True)
+    assert "Kính gửi ông/bà số 1" in text_of(message.get_data(as_text=True))
+    assert "<p>Kính gửi ông/bà số 1</p>" in part.get_data(as_text=True)
 
 
 def test_text_with_links_keeps_every_character_and_stops_addresses_at_punctuation():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import log_in
-from tests.html_helpers import text_of
+from tests.support.accounts import log_in
+from tests.support.html import text_of
 
 HTMX = {"HX-Request": "true"}
 
@@ -156,16 +156,13 @@ def test_the_portal_keeps_working_after_an_error(broken_app, province_user):
     log_in(client, province_user)
     client.get("/hong")
 
-    assert client.get("/").status_code == 200
+    home = client.get("/")
+    assert home.status_code == 200
+    assert "Tài khoản của Ủy ban nhân dân Thành phố Hà Nội" in text_of(home.get_data(as_text=True))
 
 
 # ---------------------------------------------------------------- CSRF
 
-
-@pytest.fixture
-def csrf_client(app_config, request):
-    app_config["WTF_CSRF_ENABLED"] = True
-    return request.getfixturevalue("client")
 
 
 def test_missing_csrf_token_is_a_vietnamese_400_page(csrf_client):

@@ -42,11 +42,11 @@ from portal.models import (
     User,
     utcnow,
 )
-from tests.conftest import HA_NOI, log_in
-from tests.domain.test_outbox import mail_config, queue
-from tests.html_helpers import text_of
+from tests.support.accounts import HA_NOI, log_in
 from tests.support.crash import run_and_die
-from tests.support.smtp import SmtpSink
+from tests.support.html import text_of
+from tests.support.outbox import queue
+from tests.support.smtp import mail_config
 from tests.support.survey import complete_answers, form_def, launch, launch_survey, load_questionnaire, send_list
 
 DISK_FULL = "không còn đủ chỗ để lưu tệp"
@@ -115,12 +115,6 @@ def _fail_writes_under(folder: Path, monkeypatch) -> None:
 
 def files_under(folder: Path) -> list[Path]:
     return [path for path in folder.rglob("*") if path.is_file()]
-
-
-@pytest.fixture
-def sink():
-    with SmtpSink() as running:
-        yield running
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import pytest
 from sqlmodel import select
 
 from portal.models import Ministry, OutboxMessage, Respondent
-from tests.conftest import log_in
-from tests.html_helpers import text_of
+from tests.support.accounts import log_in
+from tests.support.html import text_of
 from tests.support.survey import DURING_SURVEY, LaunchedSurvey, complete_answers, first_half, form_def, launch_survey
 
 

@@ -12,8 +12,8 @@ from sqlmodel import func, select
 
 from portal.domain import notices
 from portal.models import AuditEntry, Campaign, Role
-from tests.conftest import log_in, make_user
-from tests.html_helpers import text_of
+from tests.support.accounts import log_in, make_user
+from tests.support.html import text_of
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 DEADLINES_2021 = [

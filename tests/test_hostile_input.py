@@ -13,7 +13,7 @@ import time_machine
 from sqlmodel import select
 
 from portal.models import Respondent
-from tests.conftest import PASSWORD, log_in
+from tests.support.accounts import PASSWORD, log_in
 from tests.support.respondent_files import GROUP_2, xlsx_bytes
 from tests.support.survey import DURING_SURVEY, launch_survey
 

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from portal.domain import bounces, kept_aside
 from portal.domain.bounces import intake
 from portal.models import BounceMessage
-from tests.conftest import HA_NOI, HAI_PHONG, log_in
+from tests.support.accounts import HA_NOI, HAI_PHONG, log_in
 from tests.test_bounce_intake import MAIL_DOMAIN, NOW, Survey, _sample, with_to
 
 

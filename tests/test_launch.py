@@ -11,7 +11,6 @@ import re
 import threading
 
 import pytest
-from sqlalchemy import func
 from sqlmodel import Session, select
 
 from portal.domain import questionnaires
@@ -26,19 +25,15 @@ from portal.models import (
     Respondent,
     RespondentList,
 )
-from tests.conftest import HA_NOI, HAI_PHONG, log_in
-from tests.html_helpers import text_of
-from tests.support.survey import AFTER_DEADLINE, DURING_SURVEY, load_questionnaire, send_list
+from tests.support.accounts import HA_NOI, HAI_PHONG, log_in
+from tests.support.database import count_rows
+from tests.support.html import text_of
+from tests.support.survey import AFTER_DEADLINE, load_questionnaire, send_list
 
 LAUNCH = "/bo/phat-hanh"
 CONFIRM = "/bo/phat-hanh/xac-nhan"
 NOTICE_TITLE = "Bộ Nội vụ đã phát hành khảo sát"
 
-
-@pytest.fixture
-def clock(time_machine):
-    time_machine.move_to(DURING_SURVEY, tick=False)
-    return time_machine
 
 
 @pytest.fixture
@@ -51,10 +46,6 @@ def lists_sent(session, clock) -> None:
 def ready(session, ministry_user, lists_sent) -> None:
     load_questionnaire(session, ministry_user)
 
-
-def count(session: Session, model, *conditions) -> int:
-    session.expire_all()
-    return session.exec(select(func.count()).select_from(model).where(*conditions)).one()
 
 
 def confirmation(client, province_ids) -> str:
@@ -88,8 +79,8 @@ def notices_to(session: Session, province_id: int) -> list[str]:
 
 
 def nothing_launched(session: Session) -> bool:
-    return (count(session, Invitation), count(session, OutboxMessage), count(session, FormProgress),
-            count(session, RespondentList, RespondentList.launched_at.is_not(None))) == (0, 0, 0, 0)
+    return (count_rows(session, Invitation), count_rows(session, OutboxMessage), count_rows(session, FormProgress),
+            count_rows(session, RespondentList, RespondentList.launched_at.is_not(None))) == (0, 0, 0, 0)
 
 
 def test_launching_every_ready_province_invites_each_respondent_once_and_tells_each_province(
@@ -110,7 +101,7 @@ def test_launching_every_ready_province_invites_each_respondent_once_and_tells_e
         person = by_id[next(i.respondent_id for i in invited if i.id == message.invitation_id)]
         assert message.to_addr == person.email and person.full_name in message.body_text
         assert "20/02/2022" in message.body_text
-    assert count(session, FormProgress) == 24  # groups 2 and 3 answer two forms
+    assert count_rows(session, FormProgress) == 24  # groups 2 and 3 answer two forms
     assert notices_to(session, HA_NOI) == [NOTICE_TITLE] and notices_to(session, HAI_PHONG) == [NOTICE_TITLE]
     log_in(client, province_user)
     assert NOTICE_TITLE in client.get("/thong-bao/").get_data(as_text=True)
@@ -122,9 +113,9 @@ def test_launching_chosen_provinces_leaves_the_others_waiting(client, session, m
     response = launch(client, [HA_NOI])
 
     assert "Đã phát hành khảo sát cho 1 tỉnh, thành phố: 8 thư mời đang được gửi (Thành phố Hà Nội)." in said(response)
-    assert count(session, Invitation, Invitation.province_id == HA_NOI) == 8
-    assert count(session, Invitation, Invitation.province_id == HAI_PHONG) == 0
-    assert count(session, OutboxMessage, OutboxMessage.province_id == HAI_PHONG) == 0
+    assert count_rows(session, Invitation, Invitation.province_id == HA_NOI) == 8
+    assert count_rows(session, Invitation, Invitation.province_id == HAI_PHONG) == 0
+    assert count_rows(session, OutboxMessage, OutboxMessage.province_id == HAI_PHONG) == 0
     assert notices_to(session, HAI_PHONG) == []
     assert "Các địa phương đã gửi danh sách, chưa phát hành (1)" in said(response)
     assert f'name="province_ids" value="{HAI_PHONG}"' in response.get_data(as_text=True)
@@ -133,7 +124,7 @@ def test_launching_chosen_provinces_leaves_the_others_waiting(client, session, m
 def test_a_second_launch_does_nothing_more(client, session, ministry_user, ready):
     log_in(client, ministry_user)
     launch(client, [HA_NOI, HAI_PHONG])
-    before = [count(session, model) for model in (Invitation, OutboxMessage, FormProgress, Notice)]
+    before = [count_rows(session, model) for model in (Invitation, OutboxMessage, FormProgress, Notice)]
 
     again = launch(client, [HA_NOI, HAI_PHONG])
     again_posted = client.post(CONFIRM, data={"province_ids": [str(HA_NOI)], "emails": "8", "accept_sample": "1"},
@@ -141,7 +132,7 @@ def test_a_second_launch_does_nothing_more(client, session, ministry_user, ready
 
     for response in (again, again_posted):
         assert "Không có tỉnh, thành phố nào đã gửi danh sách mà chưa được phát hành khảo sát." in said(response)
-    assert [count(session, model) for model in (Invitation, OutboxMessage, FormProgress, Notice)] == before
+    assert [count_rows(session, model) for model in (Invitation, OutboxMessage, FormProgress, Notice)] == before
 
 
 def test_a_province_whose_list_is_not_sent_is_not_launched_even_when_chosen(client, session, ministry_user, ready):
@@ -233,8 +224,8 @@ def test_two_launches_at_once_invite_each_respondent_once_and_neither_fails(app,
         thread.join(timeout=60)
 
     assert errors == [] and statuses == [303, 303]
-    assert count(session, Invitation) == 16
-    assert count(session, OutboxMessage) == 16
+    assert count_rows(session, Invitation) == 16
+    assert count_rows(session, OutboxMessage) == 16
     assert len(notices_to(session, HA_NOI)) == 1 and len(notices_to(session, HAI_PHONG)) == 1
 
 
@@ -282,9 +273,9 @@ def test_ticking_one_province_launches_exactly_that_province_whatever_else_the_f
 
     assert "Đã phát hành khảo sát cho 1 tỉnh, thành phố: 8 thư mời đang được gửi (Thành phố Hải Phòng)." in said(
         response)
-    assert count(session, Invitation, Invitation.province_id == HAI_PHONG) == 8
-    assert count(session, Invitation, Invitation.province_id == HA_NOI) == 0
-    assert count(session, OutboxMessage) == 8
+    assert count_rows(session, Invitation, Invitation.province_id == HAI_PHONG) == 8
+    assert count_rows(session, Invitation, Invitation.province_id == HA_NOI) == 0
+    assert count_rows(session, OutboxMessage) == 8
     assert notices_to(session, HA_NOI) == []
 
 

@@ -17,8 +17,8 @@ from sqlmodel import Session, select
 from portal.domain import lists
 from portal.domain.campaigns import current_campaign
 from portal.models import AuditEntry, FormProgress, Invitation, OutboxMessage, Respondent
-from tests.conftest import HA_NOI, log_in
-from tests.html_helpers import text_of
+from tests.support.accounts import HA_NOI, log_in
+from tests.support.html import text_of
 from tests.support.respondent_files import GROUP_2
 from tests.support.survey import AFTER_DEADLINE, DURING_SURVEY, LaunchedSurvey, launch_survey
 

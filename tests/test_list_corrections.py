@@ -13,8 +13,8 @@ from sqlmodel import select
 from portal.domain import departments, lists
 from portal.domain.campaigns import current_campaign
 from portal.models import AuditEntry, Department, Ministry, MinistryNotice, Notice, NoticeRecipient, Province
-from tests.conftest import HA_NOI, log_in
-from tests.html_helpers import text_of
+from tests.support.accounts import HA_NOI, log_in
+from tests.support.html import text_of
 from tests.support.respondent_files import GROUP_1, csv_text, xlsx_bytes
 from tests.test_lists import (
     AN,

@@ -34,8 +34,8 @@ from portal.models import (
     Role,
     User,
 )
-from tests.conftest import HA_NOI, HAI_PHONG, PASSWORD, log_in, make_user
-from tests.html_helpers import text_of
+from tests.support.accounts import HA_NOI, HAI_PHONG, PASSWORD, log_in, make_user
+from tests.support.html import text_of
 from tests.support.respondent_files import (
     GROUP_1,
     GROUP_2,

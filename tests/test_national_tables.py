@@ -18,8 +18,8 @@ from sqlmodel import select
 from portal.domain import lists
 from portal.domain.campaigns import current_campaign
 from portal.models import DeliveryStatus, Invitation, Province, Role
-from tests.conftest import HA_NOI, HAI_PHONG, log_in, make_user
-from tests.html_helpers import text_of
+from tests.support.accounts import HA_NOI, HAI_PHONG, log_in, make_user
+from tests.support.html import text_of
 from tests.support.survey import launch, load_questionnaire, send_list
 
 DA_NANG, CAN_THO, QUANG_NINH = 48, 92, 22

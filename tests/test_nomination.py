@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from portal.domain import nomination
 from portal.models import AuditEntry, NominationDocument, User
-from tests.conftest import HA_NOI, log_in
+from tests.support.accounts import HA_NOI, log_in
 
 REGISTER = "/dau-moi-cntt/dang-ky"
 GOOD = {"full_name": "Trần Minh Đức", "position": "Phó Giám đốc Trung tâm CNTT, Sở TT&TT",

@@ -9,8 +9,8 @@ from sqlmodel import func, select
 
 from portal.domain import notices
 from portal.models import Notice, NoticeRead, NoticeRecipient
-from tests.conftest import HA_NOI, HAI_PHONG, log_in
-from tests.html_helpers import text_of
+from tests.support.accounts import HA_NOI, HAI_PHONG, log_in
+from tests.support.html import text_of
 
 
 def recipients_of(session, notice_id: int) -> list[int]:

@@ -34,9 +34,9 @@ from portal.domain import answers, bounces, delivery, invitations, outbox, progr
 from portal.domain.text import fold
 from portal.extensions import db
 from portal.models import Answer, Invitation, OutboxMessage, Province, Respondent, RespondentGroup, Role
-from tests.conftest import HA_NOI, HAI_PHONG, log_in, make_user
-from tests.html_helpers import text_of
+from tests.support.accounts import HA_NOI, HAI_PHONG, log_in, make_user
 from tests.support.big_list import generated_rows
+from tests.support.html import text_of
 from tests.support.statements import Statements, count_statements
 from tests.support.survey import (
     AFTER_DEADLINE,
@@ -66,11 +66,6 @@ BOUNCED_REPLY = "550 5.1.1 <lan.dk@ha-noi.gov.vn>: Recipient address rejected: U
 REFUSED_REPLY = "550 5.7.1 Message rejected as spam"
 DSN = (Path(__file__).parent / "data" / "bounces" / "dsn_14.txt").read_bytes()
 
-
-@pytest.fixture
-def clock(time_machine):
-    time_machine.move_to(DURING_SURVEY, tick=False)
-    return time_machine
 
 
 class Hanoi:

@@ -14,8 +14,8 @@ from sqlmodel import select
 from portal.domain import questionnaires
 from portal.domain.campaigns import current_campaign
 from portal.models import AuditEntry, QuestionnaireVersion
-from tests.conftest import log_in
-from tests.html_helpers import form_fields, text_of
+from tests.support.accounts import log_in
+from tests.support.html import form_fields, text_of
 
 URL = "/bo/phieu-khao-sat/"
 SAMPLE = questionnaires.sample_path().read_bytes()

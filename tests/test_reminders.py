@@ -7,7 +7,6 @@ one respondent of group 1 has finished, one of group 2 has sent one of their two
 from __future__ import annotations
 
 import re
-import threading
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -15,11 +14,10 @@ from sqlmodel import Session, select
 
 from portal.domain import invitations
 from portal.models import DeliveryStatus, Invitation, OutboxMessage, ReminderSchedule
-from tests.conftest import HAI_PHONG, log_in
-from tests.html_helpers import text_of
+from tests.support.accounts import HAI_PHONG, log_in
+from tests.support.html import text_of
 from tests.support.survey import (
     AFTER_DEADLINE,
-    DURING_SURVEY,
     JUST_BEFORE_DEADLINE,
     TZ,
     LaunchedSurvey,
@@ -30,15 +28,11 @@ from tests.support.survey import (
     send_list,
     sent_invitations,
 )
+from tests.support.threads import race
 
 REMIND = "/khao-sat/tien-do/don-doc"
 SCHEDULE = "/bo/phat-hanh/lich-nhac"
 
-
-@pytest.fixture
-def clock(time_machine):
-    time_machine.move_to(DURING_SURVEY, tick=False)
-    return time_machine
 
 
 @pytest.fixture
@@ -143,21 +137,14 @@ def test_a_second_reminder_the_same_day_queues_nothing_and_says_so_and_the_next_
 
 def test_a_double_click_on_remind_queues_one_reminder(app, session, province_user, survey):
     person = survey.of_group("LD_PHONG")
-    barrier = threading.Barrier(4)
-    statuses: list[int] = []
 
-    def click(target: dict) -> None:
+    def click(target: dict) -> int:
         client = app.test_client()
         log_in(client, province_user)
-        barrier.wait(timeout=10)
-        statuses.append(client.post(REMIND, data=target).status_code)
+        return client.post(REMIND, data=target).status_code
 
     targets = [{"invitation_id": str(person.invitation.id)}] * 2 + [{"all": "1"}] * 2
-    threads = [threading.Thread(target=click, args=(target,)) for target in targets]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    statuses = race(*(lambda target=target: click(target) for target in targets))
 
     assert statuses == [303] * 4
     assert reminded_addresses(session) == unfinished_addresses(survey)  # each once
@@ -336,19 +323,12 @@ def test_two_workers_running_due_reminders_at_once_remind_each_respondent_once(
     with app.app_context():
         invitations.schedule_reminder(session, ministry_user, survey.campaign, date(2022, 2, 1),
                                       tz_name=app.config["PORTAL_TIMEZONE"], max_reminders=3)
-    barrier = threading.Barrier(2)
-    counts: list[int] = []
 
-    def worker() -> None:
+    def worker() -> int:
         with app.app_context(), db.new_session() as own:
-            barrier.wait(timeout=10)
-            counts.append(run_due_reminders(app, own))
+            return run_due_reminders(app, own)
 
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    counts = race(worker, worker)
 
     assert sum(counts) == 7
     assert reminded_addresses(session) == unfinished_addresses(survey)

@@ -28,8 +28,8 @@ from portal.models import (
     ProvinceRequest,
     RequestStatus,
 )
-from tests.conftest import HA_NOI, log_in
-from tests.html_helpers import text_of
+from tests.support.accounts import HA_NOI, log_in
+from tests.support.html import text_of
 from tests.support.survey import AFTER_DEADLINE, form_def, launch_survey, send_list
 from tests.support.survey import complete_answers as full_answers
 

@@ -15,19 +15,19 @@ from collections import deque
 from urllib.parse import urljoin, urlsplit
 
 import pytest
-from sqlalchemy import func
 from sqlmodel import Session, select
 
 from portal.domain import invitations
 from portal.domain.invitations import response_key
 from portal.models import Answer, FormProgress, FormState, Invitation, OutboxMessage, RespondentGroup
-from tests.conftest import log_in
-from tests.html_helpers import text_of
+from tests.support.accounts import log_in
+from tests.support.database import count_rows
+from tests.support.html import text_of
 from tests.support.statements import count_statements
 from tests.support.survey import (
     AFTER_DEADLINE,
-    DURING_SURVEY,
-    JUST_BEFORE_DEADLINE,
+    FIRST_MOMENT_AFTER_DEADLINE,
+    LAST_MOMENT_OF_DEADLINE,
     LaunchedSurvey,
     SentInvitation,
     complete_answers,
@@ -46,11 +46,6 @@ CLOSED = "Đã hết hạn trả lời phiếu"
 SECRET_TEXT = "ý-kiến-bí-mật-123"
 
 
-@pytest.fixture
-def during_survey(time_machine):
-    time_machine.move_to(DURING_SURVEY, tick=False)
-    return time_machine
-
 
 @pytest.fixture
 def survey(app, session, ministry_user, during_survey) -> LaunchedSurvey:
@@ -68,10 +63,6 @@ def progress_of(session: Session, person: SentInvitation, code: str) -> FormProg
     return session.exec(select(FormProgress).where(FormProgress.invitation_id == person.invitation.id,
                                                    FormProgress.form_code == code)).one()
 
-
-def count(session: Session, model, *conditions) -> int:
-    session.expire_all()
-    return session.exec(select(func.count()).select_from(model).where(*conditions)).one()
 
 
 def as_stored(raw: dict[str, list[str]], form) -> dict:
@@ -266,9 +257,9 @@ def test_two_confirmation_posts_make_one_submitted_answer(app, client, session, 
     second = client.post(person.submit_url(form.code))
 
     assert (first.status_code, second.status_code) == (303, 303)
-    assert count(session, Answer) == 1
-    assert count(session, Answer, Answer.submitted == True) == 1  # noqa: E712
-    assert count(session, FormProgress, FormProgress.state == FormState.SUBMITTED.value) == 1
+    assert count_rows(session, Answer) == 1
+    assert count_rows(session, Answer, Answer.submitted == True) == 1  # noqa: E712
+    assert count_rows(session, FormProgress, FormProgress.state == FormState.SUBMITTED.value) == 1
 
 
 def _at_once(app, calls: int, request) -> list[int]:
@@ -302,9 +293,9 @@ def test_confirmations_posted_at_once_from_several_threads_make_one_submitted_an
     statuses = _at_once(app, 4, lambda client: client.post(person.submit_url(form.code)))
 
     assert statuses == [303] * 4
-    assert count(session, Answer) == 1
-    assert count(session, Answer, Answer.submitted == True) == 1  # noqa: E712
-    assert count(session, FormProgress, FormProgress.state == FormState.SUBMITTED.value) == 1
+    assert count_rows(session, Answer) == 1
+    assert count_rows(session, Answer, Answer.submitted == True) == 1  # noqa: E712
+    assert count_rows(session, FormProgress, FormProgress.state == FormState.SUBMITTED.value) == 1
 
 
 def test_a_double_click_on_the_first_save_makes_one_answer_and_no_error(app, session, survey):
@@ -315,7 +306,7 @@ def test_a_double_click_on_the_first_save_makes_one_answer_and_no_error(app, ses
     statuses = _at_once(app, 4, lambda client: save(client, person, form.code, half))
 
     assert statuses == [200] * 4
-    assert count(session, Answer) == 1
+    assert count_rows(session, Answer) == 1
     assert form_values(app.test_client().get(person.form_url(form.code)).get_data(as_text=True)) == half
 
 
@@ -334,17 +325,24 @@ def test_a_draft_saved_from_a_stale_tab_after_submission_does_not_overwrite_the_
     assert stale.headers["Location"].endswith("/cam-on")
     answer = stored_answer(app, session, person, form.code)
     assert answer.submitted and json.loads(answer.answers) == as_stored(submitted, form)
-    assert count(session, Answer) == 1
+    assert count_rows(session, Answer) == 1
 
 
 # ---------------------------------------------------------------- the deadline
 
 
-def test_forms_are_open_until_the_last_second_of_the_deadline_day(client, session, survey, during_survey):
+def test_forms_are_open_and_take_a_submission_until_the_last_moment_of_the_deadline_day(
+        app, client, session, survey, during_survey):
     person = survey.of_group("HDND")
-    during_survey.move_to(JUST_BEFORE_DEADLINE, tick=False)
+    form = form_def(session, "DP-HDND")
+    during_survey.move_to(LAST_MOMENT_OF_DEADLINE, tick=False)
 
-    assert client.get(person.form_url("DP-HDND")).status_code == 200
+    assert client.get(person.form_url(form.code)).status_code == 200
+    submit_completely(client, person, form.code, complete_answers(form))
+
+    assert stored_answer(app, session, person, form.code).submitted
+    during_survey.move_to(FIRST_MOMENT_AFTER_DEADLINE, tick=False)
+    assert client.get(survey.of_group("HDND", 1).form_url(form.code)).status_code == 410  # a moment later: closed
 
 
 def test_after_the_response_deadline_the_forms_are_closed_and_nothing_is_saved(app, client, session, survey,
@@ -370,7 +368,7 @@ def test_after_the_response_deadline_the_forms_are_closed_and_nothing_is_saved(a
     after = stored_answer(app, session, person, form.code)
     assert (after.answers, after.updated_at, after.submitted) == (before.answers, before.updated_at, False)
     assert stored_answer(app, session, person, "BO-LD") is None
-    assert count(session, FormProgress, FormProgress.state == FormState.SUBMITTED.value) == 0
+    assert count_rows(session, FormProgress, FormProgress.state == FormState.SUBMITTED.value) == 0
     overview = client.get(person.url).get_data(as_text=True)
     assert CLOSED in overview and person.form_url(form.code) not in overview
 
@@ -494,6 +492,23 @@ def test_the_answer_table_holds_no_respondent_id_email_or_name(app, client, sess
     for identity in (person.respondent.full_name, person.respondent.email, person.respondent.phone, person.token,
                      person.token.partition(".")[2]):
         assert identity not in stored
+    # Every column accounted for, so none can carry the invitation's or the respondent's id: the key is an
+    # HMAC (64 hex digits, nothing readable around it, another secret gives another key) ...
+    assert re.fullmatch(r"[0-9a-f]{64}", row.response_key)
+    assert row.response_key != response_key(person.invitation.id, form.code, "another-secret-" + "x" * 40)
+    # ... the other columns hold exactly what the results need ...
+    assert (row.campaign_id, row.province_id, row.group_code, row.form_code, row.questionnaire_version_id,
+            row.submitted) == (survey.campaign.id, survey.province.id, "LD_SO", form.code,
+                               person.invitation.questionnaire_version_id, True)
+    assert row.ministry_code is None or re.fullmatch(r"[A-Z_]+", row.ministry_code)
+    # ... and the answers are the questions' answers, nothing else.
+    posted = complete_answers(form, text=SECRET_TEXT)
+    answers = json.loads(row.answers)
+    assert set(answers) == set(posted)
+    for question, value in answers.items():
+        given = value if isinstance(value, list) else [value]
+        assert [str(item) for item in given] == posted[question] or [float(item) for item in given] == [
+            float(item) for item in posted[question]], question
 
 
 def _links(html: str, base: str) -> list[str]:
@@ -564,6 +579,26 @@ def test_the_province_reaches_no_answer_anywhere_and_sees_only_the_state(request
     # The survey pages behind the link are the respondent's; logging in gives the province nothing there.
     assert staff.get(f"/phieu/{person.invitation.id}").status_code == 404
 
+
+def test_the_final_submit_of_an_incomplete_form_is_refused_naming_each_missing_question_and_keeps_the_draft(
+        app, client, session, survey):
+    person = survey.of_group("LD_SO")
+    form = form_def(session, "DP-LDSO")
+    half = first_half(form, complete_answers(form))
+    save(client, person, form.code, half)
+    missing = [q for q in form.questions if q.id not in half and q.required]
+    assert missing
+
+    response = client.post(person.submit_url(form.code))  # the confirmation posted without the form's own check
+
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    for question in missing:
+        assert f'href="#q-{question.id}"' in page or f'href="#f-{question.id}"' in page, question.id
+    row = stored_answer(app, session, person, form.code)
+    assert not row.submitted and row.submitted_at is None
+    assert set(json.loads(row.answers)) == set(half)  # the draft kept as it was
+    assert progress_of(session, person, form.code).state == FormState.IN_PROGRESS
 
 
 # ---------------------------------------------------------------- what a respondent's request costs

@@ -23,8 +23,8 @@ from sqlmodel import select
 from portal.domain import invitations
 from portal.emails import render_email
 from portal.models import DeliveryStatus, Invitation, OutboxMessage, Province, RespondentList
-from tests.conftest import HA_NOI, HAI_PHONG, log_in
-from tests.html_helpers import text_of
+from tests.support.accounts import HA_NOI, HAI_PHONG, log_in
+from tests.support.html import text_of
 from tests.support.survey import DURING_SURVEY, answer, launch_survey, questionnaire, send_list
 
 FORBIDDEN = {

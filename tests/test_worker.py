@@ -22,16 +22,12 @@ from sqlmodel import func, select
 from portal import jobs
 from portal.domain import outbox
 from portal.models import OutboxMessage, utcnow
-from tests.domain.test_outbox import MAIL_DOMAIN, mail_config, queue
-from tests.support.smtp import SmtpSink
+from tests.support.outbox import queue
+from tests.support.smtp import MAIL_DOMAIN, SmtpSink, mail_config
+from tests.support.threads import race
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-@pytest.fixture
-def sink():
-    with SmtpSink() as running:
-        yield running
 
 
 @pytest.fixture
@@ -177,23 +173,16 @@ def test_two_worker_processes_on_one_database_never_send_a_message_twice(session
 
 def test_two_workers_in_threads_racing_batch_after_batch_never_send_a_message_twice(app, session, sink):
     queue(session, 60)
-    barrier = threading.Barrier(2)
-    tried: dict[str, int] = {}
 
-    def work(name: str) -> None:
-        barrier.wait()
+    def work(name: str) -> int:
         total = 0
         while (count := outbox.run_once(app, name, limit=4)) or statuses_left(app):
             total += count
-        tried[name] = total
+        return total
 
-    threads = [threading.Thread(target=work, args=(name,)) for name in ("a:1", "b:2")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    tried = race(lambda: work("a:1"), lambda: work("b:2"))
 
-    assert sum(tried.values()) == 60
+    assert sum(tried) == 60
     assert sink.count() == 60
     assert_each_delivered_once(session, sink)
 
@@ -205,12 +194,10 @@ def test_a_slow_relay_and_two_workers_sweeping_all_the_while_never_send_a_messag
     app.config["PORTAL_OUTBOX_LEASE_SECONDS"] = 1
     sink.delay = 0.3
     queue(session, 12)
-    barrier = threading.Barrier(2)
     deadline = time.monotonic() + 60
     idle = threading.Event()
 
     def work(name: str) -> None:
-        barrier.wait()
         while time.monotonic() < deadline:
             jobs.sweep_outbox(app)
             if not outbox.run_once(app, name, limit=6):
@@ -218,11 +205,7 @@ def test_a_slow_relay_and_two_workers_sweeping_all_the_while_never_send_a_messag
                     return
                 idle.wait(0.05)  # the other worker is still sending: look again shortly
 
-    threads = [threading.Thread(target=work, args=(name,)) for name in ("a:1", "b:2")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=90)
+    race(lambda: work("a:1"), lambda: work("b:2"), timeout=90)
 
     assert statuses(session) == Counter({"sent": 12})
     assert_each_delivered_once(session, sink)

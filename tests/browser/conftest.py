@@ -24,6 +24,12 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
 
 
 @pytest.fixture
+def app_config(app_config: dict) -> dict:
+    """Every journey runs with CSRF protection on, as in production: each form must carry its page's token."""
+    return {**app_config, "WTF_CSRF_ENABLED": True}
+
+
+@pytest.fixture
 def live_server(app) -> Iterator[str]:
     """The test app served by a real HTTP server on a spare loopback port."""
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from portal.models import Role
-from tests.conftest import PASSWORD, make_user
+from tests.support.accounts import PASSWORD, make_user
 
 pytestmark = pytest.mark.browser
 

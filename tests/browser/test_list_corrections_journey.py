@@ -12,7 +12,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from portal.domain.campaigns import current_campaign
 from portal.models import Role
-from tests.conftest import PASSWORD, make_user
+from tests.support.accounts import PASSWORD, make_user
+from tests.support.browser import screenshot
 from tests.support.respondent_files import GROUP_1, GROUP_2, GROUP_3, GROUP_4, xlsx_bytes
 
 pytestmark = pytest.mark.browser
@@ -47,10 +48,6 @@ def hanoi_upload(session, tmp_path):
     return path
 
 
-def shot(page: Page, artifacts_dir, name: str, database) -> None:
-    page.screenshot(path=str(artifacts_dir / f"list-{name}-{database.url.split(':')[0]}.png"))
-
-
 def upload(page: Page, live_server: str, path) -> None:
     page.goto(live_server + "/dang-nhap")
     page.get_by_label("Tên đăng nhập").fill("ha-noi")
@@ -72,21 +69,21 @@ def test_a_namesake_pair_is_kept_apart_and_a_department_is_added_from_the_review
     expect(mai).to_have_count(2)
     expect(mai.first).to_contain_text("cùng họ tên và cơ quan/đơn vị")
     mai.first.scroll_into_view_if_needed()
-    shot(page, artifacts_dir, "namesakes-warned", database)
+    screenshot(page, artifacts_dir, "list-namesakes-warned", database, full_page=False)
 
     mai.first.get_by_role("button", name="Đây là những người khác nhau").click()
 
     expect(page.locator("#flash")).to_contain_text("đây là những người khác nhau")
     expect(mai).to_have_count(2)
     expect(page.get_by_role("button", name="Đây là những người khác nhau")).to_have_count(0)
-    shot(page, artifacts_dir, "namesakes-kept-apart", database)
+    screenshot(page, artifacts_dir, "list-namesakes-kept-apart", database, full_page=False)
 
     ha = page.locator("#list-table tbody tr", has_text="Lý Thu Hà")
     expect(ha).to_have_class("has-error")
     expect(ha).to_contain_text("chưa có trong danh mục sở, ngành")
     ha.get_by_label(re.compile("Bộ, ngành chủ quản của")).select_option(label="Bộ Y tế")
     ha.scroll_into_view_if_needed()
-    shot(page, artifacts_dir, "department-missing", database)
+    screenshot(page, artifacts_dir, "list-department-missing", database, full_page=False)
 
     ha.get_by_role("button", name="Thêm sở này vào danh mục của tỉnh").click()
 
@@ -94,7 +91,7 @@ def test_a_namesake_pair_is_kept_apart_and_a_department_is_added_from_the_review
     ha = page.locator("#list-table tbody tr", has_text="Lý Thu Hà")
     expect(ha).not_to_have_class("has-error")
     expect(page.locator("#list-summary")).to_contain_text("Không còn lỗi.")
-    shot(page, artifacts_dir, "department-added", database)
+    screenshot(page, artifacts_dir, "list-department-added", database, full_page=False)
 
 
 def test_the_review_table_and_its_edit_form_fit_a_360_px_phone(
@@ -117,7 +114,7 @@ def test_the_review_table_and_its_edit_form_fit_a_360_px_phone(
     box = card.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
     expect(card.locator('td[data-label="Email công vụ"]')).to_be_in_viewport()
-    shot(page, artifacts_dir, "phone-review-table", database)
+    screenshot(page, artifacts_dir, "list-phone-review-table", database, full_page=False)
 
     card.get_by_role("link", name=re.compile("^Sửa")).click()
 
@@ -133,7 +130,7 @@ def test_the_review_table_and_its_edit_form_fit_a_360_px_phone(
     save = editing.get_by_role("button", name="Lưu")
     save.scroll_into_view_if_needed()
     expect(save).to_be_in_viewport()
-    shot(page, artifacts_dir, "phone-review-edit", database)
+    screenshot(page, artifacts_dir, "list-phone-review-edit", database, full_page=False)
     save.click()
 
     saved = page.locator("#list-table tbody tr", has_text="Trần Thị Bình")

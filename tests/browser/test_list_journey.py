@@ -14,7 +14,8 @@ from playwright.sync_api import Page, expect
 
 from portal.domain.campaigns import current_campaign
 from portal.models import Role
-from tests.conftest import PASSWORD, make_user
+from tests.support.accounts import make_user
+from tests.support.browser import log_in, screenshot
 from tests.support.respondent_files import GROUP_1, GROUP_3, realistic_rows, xlsx_bytes
 
 pytestmark = pytest.mark.browser
@@ -53,16 +54,6 @@ def list_with_mistakes() -> tuple[list[list[str]], list[tuple[str, dict[str, str
     return rows, fixes, duplicate[1], partner[1]
 
 
-def shot(page: Page, artifacts_dir, name: str, database, *, full_page: bool = True) -> None:
-    """A screenshot in artifacts_dir; the review pages hold 100 rows, so those show the window only."""
-    page.screenshot(path=str(artifacts_dir / f"list-{name}-{database.url.split(':')[0]}.png"), full_page=full_page)
-
-
-def log_in(page: Page, live_server: str, username: str) -> None:
-    page.goto(live_server + "/dang-nhap")
-    page.get_by_label("Tên đăng nhập").fill(username)
-    page.get_by_label("Mật khẩu").fill(PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
 
 
 def test_a_province_uploads_fixes_and_sends_its_list_and_the_ministry_sees_it(
@@ -84,7 +75,7 @@ def test_a_province_uploads_fixes_and_sends_its_list_and_the_ministry_sees_it(
     page.get_by_role("link", name="Nhập danh sách đối tượng").click()
     expect(page.get_by_role("heading", name="Nhập danh sách đối tượng khảo sát")).to_be_visible()
     expect(page.get_by_text("tối đa 5 MB và 20.000 dòng")).to_be_visible()
-    shot(page, artifacts_dir, "1-start", database)
+    screenshot(page, artifacts_dir, "list-1-start", database)
 
     # Upload: the review page, errors on top.
     page.get_by_label("Tệp danh sách").set_input_files(upload)
@@ -99,7 +90,7 @@ def test_a_province_uploads_fixes_and_sends_its_list_and_the_ministry_sees_it(
     for index in range(10):
         expect(table_rows.nth(index)).to_have_class("has-error")
     expect(table_rows.nth(10)).not_to_have_class("has-error")
-    shot(page, artifacts_dir, "2-review-with-errors", database, full_page=False)
+    screenshot(page, artifacts_dir, "list-2-review-with-errors", database, full_page=False)
 
     # Fix each row in place: "Sửa" turns the row into a form, "Lưu" saves it, checked again.
     for number, (key, values) in enumerate(fixes, start=1):
@@ -116,7 +107,7 @@ def test_a_province_uploads_fixes_and_sends_its_list_and_the_ministry_sees_it(
                 field.fill(value)
         if number == 1:
             editing.scroll_into_view_if_needed()
-            shot(page, artifacts_dir, "3-editing-a-row", database, full_page=False)
+            screenshot(page, artifacts_dir, "list-3-editing-a-row", database, full_page=False)
         editing.get_by_role("button", name="Lưu").click()
         saved = page.locator(f"tr#{row_id}")
         expect(saved).not_to_have_class(re.compile("editing|has-error"))
@@ -131,7 +122,7 @@ def test_a_province_uploads_fixes_and_sends_its_list_and_the_ministry_sees_it(
     expect(page.locator("#list-table tbody tr", has_text=partner)).not_to_have_class("has-error")
     expect(page.locator("#list-table tbody tr.has-error")).to_have_count(0)
     page.locator("#list-summary").scroll_into_view_if_needed()
-    shot(page, artifacts_dir, "4-all-fixed", database, full_page=False)
+    screenshot(page, artifacts_dir, "list-4-all-fixed", database, full_page=False)
 
     # Send: the confirmation shows the summary; after sending the list is locked, "Đã gửi" with the time.
     page.locator(".actions").get_by_role("link", name="5. Gửi danh sách").click()
@@ -140,7 +131,7 @@ def test_a_province_uploads_fixes_and_sends_its_list_and_the_ministry_sees_it(
     expect(page.get_by_text("Bộ chủ quản được đánh giá (phiếu thứ hai)")).to_be_visible()
     # A warning, not a block: three departments of Hà Nội have no leader in the list; the officer confirms.
     expect(page.locator("#canh-bao")).to_contain_text("3 sở, ngành chưa có giám đốc hoặc phó giám đốc")
-    shot(page, artifacts_dir, "5-confirm", database)
+    screenshot(page, artifacts_dir, "list-5-confirm", database)
     page.get_by_role("button", name="Gửi danh sách").click()
     expect(page.get_by_role("heading", name="Gửi danh sách đến Bộ Nội vụ")).to_be_visible()  # the browser asks
     page.get_by_label(re.compile("Tôi đã xem 1 cảnh báo trên")).check()
@@ -148,7 +139,7 @@ def test_a_province_uploads_fixes_and_sends_its_list_and_the_ministry_sees_it(
     expect(page.locator("#flash")).to_contain_text("Đã gửi danh sách đến Bộ Nội vụ.")
     expect(page.locator("#list-status")).to_contain_text(re.compile(r"Đã gửi danh sách lúc \d\d:\d\d \d\d/\d\d/\d{4}"))
     expect(page.get_by_role("button", name="Tải lên và kiểm tra")).to_have_count(0)
-    shot(page, artifacts_dir, "6-sent", database)
+    screenshot(page, artifacts_dir, "list-6-sent", database)
 
     # The ministry sees Hà Nội "Đã gửi" and opens the list.
     page.get_by_role("button", name="Đăng xuất").click()
@@ -158,10 +149,10 @@ def test_a_province_uploads_fixes_and_sends_its_list_and_the_ministry_sees_it(
     expect(ha_noi).to_contain_text("Đã gửi danh sách")
     expect(ha_noi.locator("td").nth(6)).to_have_text("299")
     expect(page.get_by_text("Thành phố Hà Nội đã gửi danh sách đối tượng khảo sát")).to_be_visible()
-    shot(page, artifacts_dir, "7-ministry-table", database)
+    screenshot(page, artifacts_dir, "list-7-ministry-table", database)
     ha_noi.get_by_role("link", name="Thành phố Hà Nội").click()
     expect(page.get_by_role("heading", name="Danh sách đối tượng khảo sát: Thành phố Hà Nội")).to_be_visible()
     expect(page.locator("main")).to_contain_text(
         re.compile(r"Trạng thái: Đã gửi danh sách\s+lúc \d\d:\d\d \d\d/\d\d/\d{4}"))
     expect(page.get_by_role("button", name="Trả lại để chỉnh sửa")).to_be_visible()
-    shot(page, artifacts_dir, "8-ministry-opens-the-list", database, full_page=False)
+    screenshot(page, artifacts_dir, "list-8-ministry-opens-the-list", database, full_page=False)

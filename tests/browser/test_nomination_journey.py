@@ -9,7 +9,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from portal.models import BounceMessage, Role
-from tests.conftest import HA_NOI, PASSWORD, make_user
+from tests.support.accounts import HA_NOI, make_user
+from tests.support.browser import log_in, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -21,19 +22,8 @@ AUTOREPLY = ("From: Trần Văn A <a@hanoi.gov.vn>\nSubject: Tự động trả 
 
 @pytest.fixture
 def app_config(app_config, tmp_path):
-    return {**app_config, "WTF_CSRF_ENABLED": True, "PORTAL_UPLOAD_DIR": str(tmp_path / "tai-len")}
+    return {**app_config, "PORTAL_UPLOAD_DIR": str(tmp_path / "tai-len")}
 
-
-def log_in(page: Page, live_server: str, username: str) -> None:
-    page.goto(live_server + "/dang-nhap")
-    page.get_by_label("Tên đăng nhập").fill(username)
-    page.get_by_label("Mật khẩu").fill(PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
-    expect(page.get_by_role("button", name="Đăng xuất")).to_be_visible()
-
-
-def shot(page: Page, artifacts_dir, name: str, database) -> None:
-    page.screenshot(path=str(artifacts_dir / f"nomination-{name}-{database.url.split(':')[0]}.png"), full_page=True)
 
 
 def test_the_province_uploads_the_nomination_and_the_ministry_downloads_it(
@@ -62,14 +52,14 @@ def test_the_province_uploads_the_nomination_and_the_ministry_downloads_it(
     page.get_by_role("button", name="Đăng ký").click()
     expect(page.locator("#nomination-error")).to_contain_text("không phải văn bản PDF, Word")
     expect(page.get_by_label("Họ và tên")).to_have_value("Trần Minh Đức")
-    shot(page, artifacts_dir, "1-refused", database)
+    screenshot(page, artifacts_dir, "nomination-1-refused", database)
 
     page.get_by_label("Văn bản cử đầu mối CNTT").set_input_files(right)
     page.get_by_role("button", name="Đăng ký").click()
     expect(page.get_by_role("heading", name="Đã đăng ký đầu mối CNTT")).to_be_visible()
     page.get_by_role("link", name="Xong").click()
     expect(page.locator("#nomination-current")).to_contain_text("Quyet-dinh-cu.pdf")
-    shot(page, artifacts_dir, "2-registered", database)
+    screenshot(page, artifacts_dir, "nomination-2-registered", database)
 
     # The ministry: the IT focal table links the document; it downloads as a file, not a page.
     page.get_by_role("button", name="Đăng xuất").click()
@@ -89,4 +79,4 @@ def test_the_province_uploads_the_nomination_and_the_ministry_downloads_it(
     expect(page.get_by_text("Tự động trả lời: Mời trả lời phiếu")).to_be_visible()
     expect(page.locator("main")).not_to_contain_text("BiMat123")
     assert page.title() != "hacked"
-    shot(page, artifacts_dir, "3-kept-message", database)
+    screenshot(page, artifacts_dir, "nomination-3-kept-message", database)

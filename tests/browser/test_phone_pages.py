@@ -13,7 +13,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from portal.domain.campaigns import current_campaign, local_today
 from portal.models import Role
-from tests.conftest import HA_NOI, PASSWORD, make_user
+from tests.support.accounts import HA_NOI, PASSWORD, make_user
+from tests.support.browser import screenshot
 from tests.support.survey import complete_answers, first_half, form_def, launch_survey
 
 pytestmark = pytest.mark.browser
@@ -22,18 +23,9 @@ PHONE = {"width": 360, "height": 740}
 HEADER_MAX = 120  # px: two short rows (brand and account, then the menu)
 
 
-@pytest.fixture
-def app_config(app_config: dict) -> dict:
-    return {**app_config, "WTF_CSRF_ENABLED": True}
-
-
 def phone(browser: Browser) -> BrowserContext:
     return browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2, locale="vi-VN")
 
-
-def shot(page: Page, artifacts_dir, name: str, database) -> None:
-    backend = database.url.split(":")[0].split("+")[0]
-    page.screenshot(path=str(artifacts_dir / f"phone-{name}-{backend}.png"))  # the screen as seen, no scrolling
 
 
 def box(page: Page, selector: str) -> dict:
@@ -68,7 +60,7 @@ def test_the_staff_header_stays_short_on_a_phone_and_every_menu_item_is_reachabl
     assert header["height"] <= HEADER_MAX, f"the header takes {header['height']} px of {PHONE['height']}"
     assert box(page, "main h1")["y"] < HEADER_MAX + 40  # the page's own title comes right after
     assert fits_the_phone(page)
-    shot(page, artifacts_dir, f"header-{username}", database)
+    screenshot(page, artifacts_dir, f"phone-header-{username}", database, full_page=False)
     menu = page.get_by_role("navigation", name="Chức năng chính")
     for name in links:  # the menu scrolls sideways: each item can be brought into view and tapped
         link = menu.get_by_role("link", name=name, exact=True)
@@ -103,7 +95,7 @@ def test_the_first_question_is_in_view_and_a_refused_submit_links_to_each_missin
         assert first["y"] + first["height"] <= PHONE["height"], (
             f"{code}: the first question ends at {first['y'] + first['height']} px, below the fold")
         assert fits_the_phone(page)
-        shot(page, artifacts_dir, f"form-{code}", database)
+        screenshot(page, artifacts_dir, f"phone-form-{code}", database, full_page=False)
 
     # The intro is one tap away and reads as paragraphs.
     page.get_by_text("Giới thiệu và hướng dẫn trả lời").click()
@@ -125,10 +117,10 @@ def test_the_first_question_is_in_view_and_a_refused_submit_links_to_each_missin
     expect(banner.get_by_role("link")).to_have_count(len(missing))
     assert fits_the_phone(page)
     banner.scroll_into_view_if_needed()
-    shot(page, artifacts_dir, "refused-submit-banner", database)
+    screenshot(page, artifacts_dir, "phone-refused-submit-banner", database, full_page=False)
     number, question = missing[-1]
     banner.get_by_role("link", name=f"Câu {number}", exact=True).click()
     expect(page).to_have_url(f"{live_server}{person.form_url('BO-LD')}#q-{question.id}")
     expect(page.locator(f"#q-{question.id}")).to_be_in_viewport()
-    shot(page, artifacts_dir, "refused-submit-link-followed", database)
+    screenshot(page, artifacts_dir, "phone-refused-submit-link-followed", database, full_page=False)
     context.close()

@@ -12,7 +12,8 @@ from playwright.sync_api import Page, expect
 
 from portal.domain.campaigns import current_campaign
 from portal.models import Role
-from tests.conftest import PASSWORD, make_user
+from tests.support.accounts import make_user
+from tests.support.browser import log_in, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -21,19 +22,9 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 @pytest.fixture
 def app_config(app_config: dict, tmp_path) -> dict:
-    return {**app_config, "WTF_CSRF_ENABLED": True, "PORTAL_REQUEST_FILES_DIR": str(tmp_path / "de-nghi")}
+    return {**app_config, "PORTAL_REQUEST_FILES_DIR": str(tmp_path / "de-nghi")}
 
 
-def shot(page: Page, artifacts_dir, name: str, database) -> None:
-    page.screenshot(path=str(artifacts_dir / f"request-{name}-{database.url.split(':')[0]}.png"), full_page=True)
-
-
-def log_in(page: Page, live_server: str, username: str) -> None:
-    page.goto(live_server + "/dang-nhap")
-    page.get_by_label("Tên đăng nhập").fill(username)
-    page.get_by_label("Mật khẩu").fill(PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
-    expect(page.get_by_role("button", name="Đăng xuất")).to_be_visible()
 
 
 def test_a_province_asks_for_an_extension_and_the_ministry_grants_it(
@@ -54,14 +45,14 @@ def test_a_province_asks_for_an_extension_and_the_ministry_grants_it(
     log_in(page, live_server, "ha-noi")
     page.get_by_role("link", name="Nhập danh sách đối tượng").click()
     expect(page.get_by_text("Đã hết hạn gửi danh sách").first).to_be_visible()
-    shot(page, artifacts_dir, "1-locked", database)
+    screenshot(page, artifacts_dir, "request-1-locked", database)
     page.get_by_role("link", name="Gửi đề nghị gia hạn").first.click()
     expect(page.get_by_role("heading", name="Gửi đề nghị đến Bộ Nội vụ")).to_be_visible()
     expect(page.get_by_label("Gia hạn gửi danh sách đối tượng khảo sát")).to_be_checked()
     page.get_by_label("Đề nghị gia hạn đến ngày").fill(f"{wanted:%d/%m/%Y}")
     page.get_by_label("Lý do").fill("Sáp nhập hai sở; cần thêm thời gian cập nhật lãnh đạo sở mới.")
     page.get_by_label("Văn bản, ảnh chụp kèm theo").set_input_files(str(letter))
-    shot(page, artifacts_dir, "2-ask", database)
+    screenshot(page, artifacts_dir, "request-2-ask", database)
     page.get_by_role("button", name="Gửi đề nghị").click()
     expect(page.get_by_text("Đã gửi đề nghị đến Bộ Nội vụ.")).to_be_visible()
     expect(page.get_by_text("Chờ trả lời")).to_be_visible()
@@ -76,7 +67,7 @@ def test_a_province_asks_for_an_extension_and_the_ministry_grants_it(
     page.get_by_label("Chấp thuận (gia hạn ngay)").check()
     page.get_by_label("Gia hạn đến ngày").fill(f"{granted:%d/%m/%Y}")
     page.get_by_label("Nội dung trả lời").fill("Đồng ý gia hạn một tuần.")
-    shot(page, artifacts_dir, "3-grant", database)
+    screenshot(page, artifacts_dir, "request-3-grant", database)
     page.get_by_role("button", name="Gửi trả lời").click()
     expect(page.get_by_text("Đã trả lời đề nghị")).to_be_visible()
     expect(page.get_by_text(f"Hạn mới: {granted:%d/%m/%Y}")).to_be_visible()
@@ -91,6 +82,6 @@ def test_a_province_asks_for_an_extension_and_the_ministry_grants_it(
     expect(page.get_by_text(f"Hạn gửi danh sách: {granted:%d/%m/%Y}")).to_be_visible()
     expect(page.get_by_text("đã được Bộ Nội vụ gia hạn")).to_be_visible()
     expect(page.get_by_role("button", name="Tải lên và kiểm tra")).to_be_visible()
-    shot(page, artifacts_dir, "4-new-deadline", database)
+    screenshot(page, artifacts_dir, "request-4-new-deadline", database)
     page.get_by_role("link", name="Đề nghị", exact=True).click()
     expect(page.get_by_text("Đã chấp thuận")).to_be_visible()

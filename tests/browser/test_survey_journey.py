@@ -12,7 +12,6 @@ each time (no cookies: only the link), sized like a small phone (360 × 740).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -22,8 +21,9 @@ from sqlmodel import select
 from portal.domain import outbox
 from portal.domain.campaigns import current_campaign, local_today
 from portal.models import FormProgress, FormState, Invitation, Role, utcnow
-from tests.conftest import HA_NOI, HAI_PHONG, PASSWORD, make_user
-from tests.support.smtp import SmtpSink
+from tests.support.accounts import HA_NOI, HAI_PHONG, PASSWORD, make_user
+from tests.support.browser import screenshot
+from tests.support.smtp import SmtpSink, mail_config
 from tests.support.survey import complete_answers, first_half, form_def, load_questionnaire, send_list, sent_invitations
 
 pytestmark = pytest.mark.browser
@@ -31,22 +31,11 @@ pytestmark = pytest.mark.browser
 PHONE = {"width": 360, "height": 740}
 
 
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with SmtpSink() as running:
-        yield running
-
 
 @pytest.fixture
 def app_config(app_config: dict, sink: SmtpSink) -> dict:
-    return {**app_config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": sink.port, "MAIL_SUPPRESS_SEND": False,
-            "MAIL_USE_TLS": False, "MAIL_USE_SSL": False, "MAIL_USERNAME": None, "MAIL_PASSWORD": None,
-            "PORTAL_MAIL_RATE": 0, "WTF_CSRF_ENABLED": True}
+    return {**app_config, **mail_config(sink)}
 
-
-def shot(page: Page, artifacts_dir, name: str, database) -> None:
-    backend = database.url.split(":")[0].split("+")[0]
-    page.screenshot(path=str(artifacts_dir / f"survey-{name}-{backend}.png"), full_page=True)
 
 
 def fill(page: Page, form, answers: dict[str, list[str]]) -> None:
@@ -90,7 +79,7 @@ def test_the_ministry_launches_and_a_respondent_answers_on_a_phone_from_the_emai
     expect(page.get_by_role("heading", name="Phát hành khảo sát", exact=True)).to_be_visible()
     page.get_by_label(re.compile(r"Hà Nội \(8 người\)")).check()
     expect(page.get_by_label(re.compile(r"Hải Phòng \(8 người\)"))).not_to_be_checked()
-    shot(page, artifacts_dir, "1-launch", database)
+    screenshot(page, artifacts_dir, "survey-1-launch", database)
     page.get_by_role("button", name="Xem lại trước khi phát hành").click()
     expect(page.locator("#launch-summary")).to_have_text("Sẽ gửi 8 thư mời đến 8 người của 1 tỉnh, thành phố")
     expect(page.locator("main table")).to_contain_text("Thành phố Hà Nội")
@@ -99,12 +88,12 @@ def test_the_ministry_launches_and_a_respondent_answers_on_a_phone_from_the_emai
     confirm.click()  # the sample's box is required: the browser itself holds the form back
     assert session.exec(select(Invitation)).first() is None
     page.get_by_label("Tôi hiểu và vẫn phát hành bằng phiếu mẫu").check()
-    shot(page, artifacts_dir, "1b-launch-confirm", database)
+    screenshot(page, artifacts_dir, "survey-1b-launch-confirm", database)
     confirm.click()
     expect(page.locator("#flash")).to_contain_text(
         "Đã phát hành khảo sát cho 1 tỉnh, thành phố: 8 thư mời đang được gửi (Thành phố Hà Nội).")
     expect(page.locator("#chon-dia-phuong")).to_contain_text("Hải Phòng (8 người)")
-    shot(page, artifacts_dir, "2-launched", database)
+    screenshot(page, artifacts_dir, "survey-2-launched", database)
     assert {i.province_id for i in session.exec(select(Invitation))} == {HA_NOI}
 
     # The worker sends the outbox into the SMTP sink; the respondent's link comes from the email's text.
@@ -129,15 +118,15 @@ def test_the_ministry_launches_and_a_respondent_answers_on_a_phone_from_the_emai
     expect(respondent.locator("li.card")).to_have_count(2)
     expect(respondent.locator("li.card").first).to_contain_text("Chưa trả lời")
     assert fits_the_phone(respondent)
-    shot(respondent, artifacts_dir, "3-respondent-forms", database)
+    screenshot(respondent, artifacts_dir, "survey-3-respondent-forms", database)
     respondent.locator("li.card").first.get_by_role("link", name="Bắt đầu trả lời").click()
     expect(respondent.get_by_role("heading", name="Phiếu đánh giá địa phương")).to_be_visible()
     fill(respondent, locality, half)
-    shot(respondent, artifacts_dir, "4-half-answered", database)
+    screenshot(respondent, artifacts_dir, "survey-4-half-answered", database)
     respondent.get_by_role("button", name="Lưu, trả lời tiếp sau").click()
     expect(respondent.get_by_role("status")).to_contain_text("Đã lưu câu trả lời")
     assert fits_the_phone(respondent)
-    shot(respondent, artifacts_dir, "5-saved", database)
+    screenshot(respondent, artifacts_dir, "survey-5-saved", database)
     phone.close()
 
     # Later, a new browser (no cookies): the same link shows the form in progress and the saved answers.
@@ -147,7 +136,7 @@ def test_the_ministry_launches_and_a_respondent_answers_on_a_phone_from_the_emai
     respondent.set_default_timeout(15_000)
     respondent.goto(link)
     expect(respondent.locator("li.card").first).to_contain_text("Đang trả lời")
-    shot(respondent, artifacts_dir, "6-back-later", database)
+    screenshot(respondent, artifacts_dir, "survey-6-back-later", database)
     respondent.locator("li.card").first.get_by_role("link", name="Trả lời tiếp").click()
     kinds = {q.id: q.kind for q in locality.questions}
     for qid, values in half.items():
@@ -156,16 +145,16 @@ def test_the_ministry_launches_and_a_respondent_answers_on_a_phone_from_the_emai
                 expect(respondent.locator(f'input[name="{qid}"][value="{value}"]')).to_be_checked()
         else:
             expect(respondent.locator(f'[name="{qid}"]')).to_have_value(values[0])
-    shot(respondent, artifacts_dir, "7-saved-answers-shown", database)
+    screenshot(respondent, artifacts_dir, "survey-7-saved-answers-shown", database)
     fill(respondent, locality, {qid: v for qid, v in answers.items() if qid not in half})
     respondent.get_by_role("button", name="Nộp phiếu").click()
     expect(respondent.get_by_role("heading", name="Xác nhận nộp phiếu")).to_be_visible()
-    shot(respondent, artifacts_dir, "8-confirm", database)
+    screenshot(respondent, artifacts_dir, "survey-8-confirm", database)
     respondent.get_by_role("button", name="Xác nhận nộp phiếu").click()
     expect(respondent.get_by_role("heading", name="Cảm ơn Ông/Bà")).to_be_visible()
     expect(respondent.get_by_text("Ông/Bà còn 1 phiếu chưa nộp")).to_be_visible()
     assert fits_the_phone(respondent)
-    shot(respondent, artifacts_dir, "9-thanks", database)
+    screenshot(respondent, artifacts_dir, "survey-9-thanks", database)
     phone.close()
 
     session.expire_all()

@@ -7,17 +7,10 @@ from sqlmodel import select
 
 from portal.domain import addresses, outbox, respondent_rules
 from portal.models import OutboxMessage
-from tests.domain.test_outbox import mail_config
-from tests.support.smtp import SmtpSink
+from tests.support.smtp import mail_config
 
 IDN = "cuong@yênbái.gov.vn"
 IDN_ASCII = "cuong@xn--ynbi-7na5c.gov.vn"
-
-
-@pytest.fixture
-def sink():
-    with SmtpSink() as running:
-        yield running
 
 
 @pytest.fixture

@@ -12,28 +12,9 @@ from sqlmodel import Session, select
 from portal.domain import outbox
 from portal.domain.campaigns import current_campaign
 from portal.models import Invitation, OutboxMessage, QuestionnaireVersion, Respondent, RespondentList, utcnow
-from tests.conftest import HA_NOI
-from tests.support.smtp import SmtpSink
-
-MAIL_DOMAIN = "chisocchc.gov.vn"
-SUBJECT = "Phiếu khảo sát Chỉ số CCHC năm 2021: mời Nguyễn Thị Hương trả lời"
-
-
-def mail_config(sink: SmtpSink) -> dict:
-    """The app settings that point the outbox at the sink."""
-    return {
-        "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": sink.port, "MAIL_USE_TLS": False, "MAIL_USE_SSL": False,
-        "MAIL_USERNAME": None, "MAIL_PASSWORD": None, "MAIL_SUPPRESS_SEND": False,
-        "MAIL_DEFAULT_SENDER": "Bộ Nội vụ <khaosat@chisocchc.gov.vn>",
-        "PORTAL_MAIL_DOMAIN": MAIL_DOMAIN, "PORTAL_BOUNCE_ADDRESS": f"bounces@{MAIL_DOMAIN}",
-        "PORTAL_MAIL_RATE": 0.0, "PORTAL_MAIL_MAX_ATTEMPTS": 8, "PORTAL_MAIL_TIMEOUT": 5.0,
-    }
-
-
-@pytest.fixture
-def sink():
-    with SmtpSink() as running:
-        yield running
+from tests.support.accounts import HA_NOI
+from tests.support.outbox import SUBJECT, queue
+from tests.support.smtp import MAIL_DOMAIN, mail_config
 
 
 @pytest.fixture
@@ -56,18 +37,6 @@ def make_invitation(session: Session, email: str = "huong@hanoi.gov.vn") -> Invi
     session.add(invitation)
     session.commit()
     return invitation
-
-
-def queue(session: Session, count: int = 1, *, to: str = "nguoi{n}@hanoi.gov.vn", kind: str = "notice",
-          invitation_id: int | None = None, now=None) -> list[OutboxMessage]:
-    """Queue `count` messages (addresses numbered from 1) and commit them."""
-    rows = [outbox.enqueue(session, kind=kind, to_addr=to.format(n=n), subject=SUBJECT,
-                           body_text=f"Kính gửi ông/bà số {n},\nĐường liên kết: http://localhost/phieu/{n}.abc\n",
-                           body_html=f"<p>Kính gửi ông/bà số {n}</p>", invitation_id=invitation_id,
-                           province_id=HA_NOI, mail_domain=MAIL_DOMAIN, now=now)
-            for n in range(1, count + 1)]
-    session.commit()
-    return rows
 
 
 def rows(session: Session) -> list[OutboxMessage]:

@@ -46,6 +46,14 @@ def drop_postgres_database(server_url: str, url: str) -> None:
     admin.dispose()
 
 
+def count_rows(session: Session, model, *conditions) -> int:
+    """How many rows of `model` match the conditions, as committed now (the session's cache is dropped first)."""
+    from sqlmodel import select as select_rows
+
+    session.expire_all()
+    return session.exec(select_rows(func.count()).select_from(model).where(*conditions)).one()
+
+
 class PreparedDatabase:
     """A migrated database with reference data, and the row ids that belong to that baseline."""
 

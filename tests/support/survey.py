@@ -43,7 +43,10 @@ LIST_SENT_AT = datetime(2022, 1, 10, 9, 0, tzinfo=TZ)
 DURING_SURVEY = datetime(2022, 2, 1, 9, 0, tzinfo=TZ)
 # A little after the response deadline: 20/02/2022 23:59:59 +07 has passed.
 AFTER_DEADLINE = datetime(2022, 2, 21, 0, 0, 1, tzinfo=TZ)
+# The last moment of the deadline day: 20/02/2022 23:59:59.999999 +07 (a form is still open then).
 JUST_BEFORE_DEADLINE = datetime(2022, 2, 20, 23, 59, 58, tzinfo=TZ)
+LAST_MOMENT_OF_DEADLINE = datetime(2022, 2, 20, 23, 59, 59, 999999, tzinfo=TZ)
+FIRST_MOMENT_AFTER_DEADLINE = datetime(2022, 2, 21, 0, 0, 0, tzinfo=TZ)
 
 GROUP_CODES = ("HDND", "LD_SO", "LD_PHONG", "LD_HUYEN")  # groups 1 to 4
 
