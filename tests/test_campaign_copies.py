@@ -22,8 +22,8 @@ from portal.models import (
     RespondentGroup,
     RespondentList,
 )
-from tests.conftest import HA_NOI, HAI_PHONG, log_in
-from tests.html_helpers import text_of
+from tests.support.accounts import HA_NOI, HAI_PHONG, log_in
+from tests.support.html import text_of
 from tests.support.survey import DURING_SURVEY, answer, launch_survey
 
 NEW_2022 = {"year": "2022", "name": "Xác định Chỉ số CCHC năm 2022", "plan_ref": "Kế hoạch số 12/KH-BNV",

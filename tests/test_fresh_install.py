@@ -14,8 +14,8 @@ from portal import create_app
 from portal.domain.campaigns import current_campaign
 from portal.extensions import db, make_engine
 from portal.models import Campaign
-from tests.conftest import log_in
-from tests.html_helpers import text_of
+from tests.support.accounts import log_in
+from tests.support.html import text_of
 from tests.test_cli import empty_database, invoke  # noqa: F401 - the fixture of a database with no schema
 from tests.test_isolation import ROUTES  # read at import: it builds an app of its own
 

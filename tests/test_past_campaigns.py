@@ -25,8 +25,8 @@ from portal.models import (
     RespondentGroup,
     RespondentList,
 )
-from tests.conftest import HA_NOI, log_in
-from tests.html_helpers import text_of
+from tests.support.accounts import HA_NOI, log_in
+from tests.support.html import text_of
 from tests.support.survey import DURING_SURVEY, complete_answers, form_def, launch_survey
 from tests.test_isolation import MINISTRY_ONLY, POST_FORM, PUBLIC, ROUTES, access_of
 

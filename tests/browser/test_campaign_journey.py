@@ -14,8 +14,8 @@ from sqlmodel import select
 
 from portal.domain.campaigns import current_campaign
 from portal.models import Respondent, Role
-from tests.browser.test_request_journey import log_in
-from tests.conftest import HA_NOI, make_user
+from tests.support.accounts import HA_NOI, make_user
+from tests.support.browser import log_in, screenshot
 from tests.support.survey import send_list
 
 pytestmark = pytest.mark.browser
@@ -27,7 +27,7 @@ def app_config(app_config: dict) -> dict:
 
 
 def shot(page: Page, artifacts_dir, name: str, database) -> None:
-    page.screenshot(path=str(artifacts_dir / f"campaign-{name}-{database.url.split(':')[0]}.png"), full_page=True)
+    screenshot(page, artifacts_dir, f"campaign-{name}", database)
 
 
 def test_the_ministry_copies_sets_deadlines_and_opens_a_campaign_and_the_province_works_on_it(
