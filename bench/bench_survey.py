@@ -28,7 +28,6 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -38,19 +37,20 @@ _SCRATCH = scratch("cchc-bench-survey-")
 SECRET_KEY = "bench-survey-secret-key-0123456789abcdef0123456789"
 os.environ["SECRET_KEY"] = SECRET_KEY  # the links made here must open in the gunicorn workers
 
-from sqlmodel import Session, select  # noqa: E402
+from sqlmodel import Session  # noqa: E402
 
 from portal import create_app  # noqa: E402
 from portal.domain import accounts  # noqa: E402
-from portal.domain.campaigns import local_today  # noqa: E402
-from portal.models import Campaign, Role, User, utcnow  # noqa: E402
+from portal.models import Role, User, utcnow  # noqa: E402
 from tests.support.database import PreparedDatabase  # noqa: E402
+from tests.support.processes import stop  # noqa: E402
 from tests.support.survey import (  # noqa: E402
     complete_answers,
     first_half,
     form_def,
     launch,
     load_questionnaire,
+    open_by_the_real_clock,
     send_list,
     sent_invitations,
 )
@@ -68,13 +68,7 @@ def prepare(database_url: str):
         ministry, _ = accounts.create_user(session, "bonoivu", Role.MINISTRY, password="Bench2021cchc",
                                            must_change_password=False)
         session.commit()
-        campaign = session.exec(select(Campaign).where(Campaign.is_current)).one()
-        today = local_today(app.config["PORTAL_TIMEZONE"])
-        campaign.list_deadline = today + timedelta(days=5)
-        campaign.self_assessment_deadline = today + timedelta(days=20)
-        campaign.response_deadline = today + timedelta(days=30)
-        session.add(campaign)
-        session.commit()
+        open_by_the_real_clock(app, session)
         send_list(session, HA_NOI, per_group=None, now=utcnow())
         load_questionnaire(session, session.get(User, ministry.id))
         launch(app, session, session.get(User, ministry.id), [HA_NOI])
@@ -183,15 +177,6 @@ def start_gunicorn(app_spec: str, port: int, workers: int, env: dict, cwd: Path)
     command = [str(Path(sys.executable).parent / "gunicorn"), "--no-control-socket", "-w", str(workers),
                "-b", f"127.0.0.1:{port}", "--log-level", "warning", app_spec]
     return subprocess.Popen(command, cwd=cwd, env=env)
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def measure(backend: str, database_url: str, args) -> list[Figure]:

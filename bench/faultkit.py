@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -154,13 +154,9 @@ class Portal:
         try:
             yield process
         finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            from tests.support.processes import stop
+
+            stop(process, grace_seconds=20)
             log.close()
 
     def engine(self):
@@ -254,14 +250,14 @@ class Scratch:
 
         from portal import create_app
         from portal.domain import accounts
-        from portal.domain.campaigns import local_today
-        from portal.models import Campaign, Province, Role, User, utcnow
+        from portal.models import Province, Role, User, utcnow
         from tests.support.database import PreparedDatabase
         from tests.support.survey import (
             complete_answers,
             form_def,
             launch,
             load_questionnaire,
+            open_by_the_real_clock,
             send_list,
             sent_invitations,
         )
@@ -282,13 +278,7 @@ class Scratch:
                 accounts.create_user(session, slug, Role.PROVINCE, password=PASSWORD, province_id=province_id,
                                      must_change_password=False)
             session.commit()
-            campaign = session.exec(select(Campaign).where(Campaign.is_current)).one()
-            today = local_today(app.config["PORTAL_TIMEZONE"])
-            campaign.list_deadline = today + timedelta(days=5)
-            campaign.self_assessment_deadline = today + timedelta(days=20)
-            campaign.response_deadline = today + timedelta(days=30)
-            session.add(campaign)
-            session.commit()
+            open_by_the_real_clock(app, session)
             for province_id in chosen:
                 send_list(session, province_id, per_group=per_group, now=utcnow())
             load_questionnaire(session, session.get(User, ministry.id))
@@ -353,13 +343,9 @@ class Gunicorn:
             return []
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        from tests.support.processes import stop
+
+        stop(self.process, grace_seconds=20)
         self.log.close()
 
 

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import current_app, render_template
-from flask_mail import Message
-
-from portal.extensions import mail
-from portal.models import Province, RespondentList
-
-log = logging.getLogger(__name__)
+from sqlmodel import Session
 
 
 def render_email(name: str, context: dict) -> tuple[str, str, str]:
@@ -21,44 +14,19 @@ def render_email(name: str, context: dict) -> tuple[str, str, str]:
             render_template(f"emails/{name}-body.html", **context))
 
 
-def make_message(name: str, to: str, context: dict) -> Message:
-    """A Vietnamese text-and-HTML message from the template trio `name`."""
+def queue_for_ministry(session: Session, name: str, context: dict, *, province_id: int) -> bool:
+    """Queue the email `name` to the ministry's address (PORTAL_MINISTRY_EMAIL), where one is configured.
+
+    It goes through the outbox like every other email, so the relay's certificate is checked, a relay
+    that is down only delays it, and the province's request never waits on SMTP. Not committed: the
+    caller commits it with the change it reports. Returns whether an email was queued.
+    """
+    from portal.domain import outbox
+
+    to = current_app.config.get("PORTAL_MINISTRY_EMAIL")
+    if not to or not current_app.config.get("MAIL_CONFIGURED"):
+        return False
     subject, text, html = render_email(name, context)
-    message = Message(subject=subject, recipients=[to], sender=current_app.config["MAIL_DEFAULT_SENDER"])
-    message.body = text
-    message.html = html
-    message.charset = "utf-8"
-    return message
-
-
-def tell_ministry_list_sent(province: Province, rlist: RespondentList) -> bool:
-    """Email the ministry's address that a province sent its list, where one is configured.
-
-    The in-portal notice is the record; a mail server that is down must not undo
-    or block the send, so failures are logged and reported as False.
-    """
-    to = current_app.config.get("PORTAL_MINISTRY_EMAIL")
-    if not to or not current_app.config.get("MAIL_CONFIGURED"):
-        return False
-    try:
-        mail.send(make_message("list-sent", to, {"province": province, "rlist": rlist}))
-    except Exception:  # noqa: BLE001 - any SMTP or network failure
-        log.exception("could not email the ministry about %s", province.slug)
-        return False
-    return True
-
-
-def tell_ministry_request(province: Province, item, kind_label: str) -> bool:
-    """Email the ministry's address that a province sent a request ("Đề nghị"), where one is configured.
-
-    As for a sent list, the in-portal record comes first and a mail failure is only logged.
-    """
-    to = current_app.config.get("PORTAL_MINISTRY_EMAIL")
-    if not to or not current_app.config.get("MAIL_CONFIGURED"):
-        return False
-    try:
-        mail.send(make_message("request-received", to, {"province": province, "item": item, "kind": kind_label}))
-    except Exception:  # noqa: BLE001 - any SMTP or network failure
-        log.exception("could not email the ministry about a request of %s", province.slug)
-        return False
+    outbox.enqueue(session, kind="ministry", to_addr=to, subject=subject, body_text=text, body_html=html,
+                   province_id=province_id, mail_domain=current_app.config["PORTAL_MAIL_DOMAIN"])
     return True

@@ -23,13 +23,12 @@ from sqlmodel import Session, func, select
 
 from portal import create_app
 from portal.domain import accounts, outbox
-from portal.domain.campaigns import current_campaign, local_today
+from portal.domain.campaigns import local_today
 from portal.domain.invitations import response_key
 from portal.errors import UNAVAILABLE_MESSAGE
 from portal.extensions import db
 from portal.models import (
     Answer,
-    Campaign,
     FormProgress,
     Invitation,
     NominationDocument,
@@ -47,22 +46,18 @@ from tests.support.crash import run_and_die
 from tests.support.html import text_of
 from tests.support.outbox import queue
 from tests.support.smtp import mail_config
-from tests.support.survey import complete_answers, form_def, launch, launch_survey, load_questionnaire, send_list
+from tests.support.survey import (
+    complete_answers,
+    form_def,
+    launch,
+    launch_survey,
+    load_questionnaire,
+    open_by_the_real_clock,
+    send_list,
+)
 
 DISK_FULL = "không còn đủ chỗ để lưu tệp"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-def deadlines_ahead(app, session: Session) -> Campaign:
-    """The campaign open today by the real clock: child processes cannot share a frozen one."""
-    campaign = current_campaign(session)
-    today = local_today(app.config["PORTAL_TIMEZONE"])
-    campaign.list_deadline = today + timedelta(days=5)
-    campaign.self_assessment_deadline = today + timedelta(days=20)
-    campaign.response_deadline = today + timedelta(days=30)
-    session.add(campaign)
-    session.commit()
-    return campaign
 
 
 # ---------------------------------------------------------------- a full disk during an upload
@@ -164,7 +159,7 @@ def test_a_full_disk_during_the_nomination_upload_keeps_no_account_no_document_a
 
 def test_a_portal_process_killed_inside_a_submission_stores_all_or_nothing_and_the_form_can_be_sent_again(
         app, app_config, session, ministry_user):
-    deadlines_ahead(app, session)
+    open_by_the_real_clock(app, session)
     person = launch_survey(app, session, ministry_user, per_group=1).of_group("LD_SO")
     code = person.form_codes[0]
     client = app.test_client()
@@ -203,7 +198,7 @@ def test_a_portal_process_killed_inside_a_submission_stores_all_or_nothing_and_t
 
 def test_a_launch_killed_after_a_province_is_stored_leaves_that_province_told_and_the_next_run_does_the_rest(
         app, app_config, session, ministry_user):
-    deadlines_ahead(app, session)
+    open_by_the_real_clock(app, session)
     send_list(session, HA_NOI, per_group=1, now=utcnow())
     send_list(session, 31, per_group=1, now=utcnow())
     load_questionnaire(session, ministry_user)
@@ -251,7 +246,7 @@ def test_a_reminder_day_killed_half_way_is_finished_by_the_next_run_reminding_ea
         app, app_config, session, ministry_user):
     from portal import jobs
 
-    campaign = deadlines_ahead(app, session)
+    campaign = open_by_the_real_clock(app, session)
     launch_survey(app, session, ministry_user, per_group=2)
     session.add(ReminderSchedule(campaign_id=campaign.id, send_on=local_today(app.config["PORTAL_TIMEZONE"])))
     session.commit()
@@ -361,7 +356,7 @@ def test_postgresql_restarted_gives_the_friendly_page_during_the_gap_saves_nothi
             officer, _ = accounts.create_user(session, "ha-noi", Role.PROVINCE, password="MatKhau2021cchc",
                                               province_id=HA_NOI, must_change_password=False)
             session.commit()
-            deadlines_ahead(app, session)
+            open_by_the_real_clock(app, session)
             person = launch_survey(app, session, ministry, per_group=1).of_group("LD_SO")
             code = person.form_codes[0]
             answers = complete_answers(form_def(session, code))

@@ -30,6 +30,7 @@ from portal.models import (
 )
 from tests.support.accounts import HA_NOI, log_in
 from tests.support.html import text_of
+from tests.support.smtp import mail_config
 from tests.support.survey import AFTER_DEADLINE, form_def, launch_survey, send_list
 from tests.support.survey import complete_answers as full_answers
 
@@ -165,21 +166,20 @@ def test_the_it_focal_point_asks_for_technical_help(app, session, it_focal_user,
     assert (item.author_id, item.kind, item.wanted_until) == (it_focal_user.id, "technical", None)
 
 
-def test_where_mail_is_configured_the_ministry_is_emailed_once(app_config, session, province_user, files_dir):
+def test_where_mail_is_configured_the_ministry_is_emailed_once(app_config, session, province_user, files_dir, sink):
     from portal import create_app
-    from tests.support.smtp import SmtpSink
+    from portal.domain import outbox
 
-    with SmtpSink() as sink:
-        app_config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port, MAIL_USE_TLS=False, MAIL_USE_SSL=False,
-                          MAIL_USERNAME=None, MAIL_PASSWORD=None, MAIL_CONFIGURED=True, MAIL_SUPPRESS_SEND=False,
-                          PORTAL_MINISTRY_EMAIL="vucchc@moha.gov.vn")
-        client = client_as(create_app(app_config), province_user)
-        page = client.get("/de-nghi/moi").get_data(as_text=True)
-        ask(client, form_key=form_key_of(page))
-        ask(client, form_key=form_key_of(page))  # the same form again: no second email
-        [item] = the_requests(session)
+    app_config.update(mail_config(sink, MAIL_CONFIGURED=True, PORTAL_MINISTRY_EMAIL="vucchc@moha.gov.vn"))
+    application = create_app(app_config)
+    client = client_as(application, province_user)
+    page = client.get("/de-nghi/moi").get_data(as_text=True)
+    ask(client, form_key=form_key_of(page))
+    ask(client, form_key=form_key_of(page))  # the same form again: no second email
+    [item] = the_requests(session)
+    outbox.run_once(application, "test-worker", limit=10)
 
-        [received] = sink.messages
+    [received] = sink.messages
     body = received.message.get_body(("plain",)).get_content()
     assert received.rcpt_tos == ["vucchc@moha.gov.vn"]
     assert received.message["Subject"] == ("[Cổng Chỉ số CCHC] Thành phố Hà Nội đề nghị: gia hạn gửi danh sách "

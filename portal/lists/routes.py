@@ -252,9 +252,11 @@ def send():
             error = problem.message
         else:
             if sent:
-                from portal.emails import tell_ministry_list_sent
+                from portal.emails import queue_for_ministry
 
-                tell_ministry_list_sent(province, rlist)
+                if queue_for_ministry(db.session, "list-sent", {"province": province, "rlist": rlist},
+                                      province_id=province.id):
+                    db.session.commit()
                 flash("Đã gửi danh sách đến Bộ Nội vụ.", "success")
             else:
                 flash("Danh sách này đã được gửi trước đó; không gửi lại.", "info")

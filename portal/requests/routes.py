@@ -10,7 +10,7 @@ from flask_login import current_user
 from portal.domain import lists, requests
 from portal.domain.campaigns import require_current
 from portal.domain.dates import parse_date_vn
-from portal.emails import tell_ministry_request
+from portal.emails import queue_for_ministry
 from portal.extensions import db
 from portal.models import Province, Role
 from portal.permissions import campaign_and_own_province, get_request_for_user, ministry_only, province_staff
@@ -57,7 +57,10 @@ def new():
             error = problem.message
         else:
             if outcome.created:
-                tell_ministry_request(province, outcome.request, requests.KIND_LABELS[outcome.request.kind])
+                if queue_for_ministry(db.session, "request-received",
+                                      {"province": province, "item": outcome.request,
+                                       "kind": requests.KIND_LABELS[outcome.request.kind]}, province_id=province.id):
+                    db.session.commit()
                 flash("Đã gửi đề nghị đến Bộ Nội vụ. Khi Bộ trả lời, tỉnh sẽ nhận được thông báo.", "success")
             return redirect(url_for("requests.detail", request_id=outcome.request.id), code=303)
     rlist = lists.list_for(db.session, campaign, province.id)

@@ -10,7 +10,6 @@ focal point logs in, corrects the address, and the worker delivers the invitatio
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,13 +18,12 @@ from playwright.sync_api import Browser, Page, expect
 from sqlmodel import select
 
 from portal.domain import bounces, outbox
-from portal.domain.campaigns import current_campaign, local_today
 from portal.models import Invitation, OutboxMessage, Role, utcnow
 from tests.support.accounts import HA_NOI, make_user
 from tests.support.big_list import generated_rows
 from tests.support.browser import log_in, screenshot
 from tests.support.smtp import MAIL_DOMAIN, SmtpSink, mail_config
-from tests.support.survey import answer, launch, load_questionnaire, send_list, sent_invitations
+from tests.support.survey import answer, launch, load_questionnaire, open_by_the_real_clock, send_list, sent_invitations
 
 pytestmark = pytest.mark.browser
 
@@ -56,13 +54,7 @@ def test_a_province_watches_answers_arrive_and_its_it_focal_point_fixes_a_bounce
     ministry = make_user(session, "bonoivu", Role.MINISTRY)
     make_user(session, "ha-noi", Role.PROVINCE, HA_NOI)
     make_user(session, "ha-noi-cntt", Role.IT_FOCAL, HA_NOI)
-    campaign = current_campaign(session)
-    today = local_today(app.config["PORTAL_TIMEZONE"])
-    campaign.list_deadline = today + timedelta(days=5)
-    campaign.self_assessment_deadline = today + timedelta(days=20)
-    campaign.response_deadline = today + timedelta(days=30)
-    session.add(campaign)
-    session.commit()
+    open_by_the_real_clock(app, session)
     send_list(session, HA_NOI, rows=generated_rows(session, HA_NOI, PEOPLE), now=utcnow())
     load_questionnaire(session, ministry)
     launch(app, session, ministry, [HA_NOI])

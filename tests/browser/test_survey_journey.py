@@ -12,19 +12,25 @@ each time (no cookies: only the link), sized like a small phone (360 × 740).
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlmodel import select
 
 from portal.domain import outbox
-from portal.domain.campaigns import current_campaign, local_today
 from portal.models import FormProgress, FormState, Invitation, Role, utcnow
 from tests.support.accounts import HA_NOI, HAI_PHONG, PASSWORD, make_user
 from tests.support.browser import screenshot
 from tests.support.smtp import SmtpSink, mail_config
-from tests.support.survey import complete_answers, first_half, form_def, load_questionnaire, send_list, sent_invitations
+from tests.support.survey import (
+    complete_answers,
+    first_half,
+    form_def,
+    load_questionnaire,
+    open_by_the_real_clock,
+    send_list,
+    sent_invitations,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -58,13 +64,7 @@ def test_the_ministry_launches_and_a_respondent_answers_on_a_phone_from_the_emai
 ):
     page.set_default_timeout(15_000)
     ministry = make_user(session, "bonoivu", Role.MINISTRY)
-    campaign = current_campaign(session)
-    today = local_today(app.config["PORTAL_TIMEZONE"])
-    campaign.list_deadline = today + timedelta(days=5)
-    campaign.self_assessment_deadline = today + timedelta(days=20)
-    campaign.response_deadline = today + timedelta(days=30)
-    session.add(campaign)
-    session.commit()
+    open_by_the_real_clock(app, session)
     send_list(session, HA_NOI, now=utcnow())
     send_list(session, HAI_PHONG, now=utcnow())
     load_questionnaire(session, ministry)

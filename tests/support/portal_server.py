@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.support.processes import stop
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
@@ -59,9 +61,4 @@ def served(environment: dict[str, str], *, workers: int = 1, startup: float = 30
             time.sleep(0.1)
         yield port
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, grace_seconds=10)

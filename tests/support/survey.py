@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import unescape
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
@@ -22,7 +22,7 @@ from flask import Flask
 from sqlmodel import Session, select
 
 from portal.domain import demo, invitations, lists, questionnaires
-from portal.domain.campaigns import current_campaign
+from portal.domain.campaigns import current_campaign, local_today
 from portal.domain.respondent_rules import RowInput
 from portal.models import (
     Campaign,
@@ -82,6 +82,19 @@ class LaunchedSurvey:
     def of_group(self, code: str, nth: int = 0) -> SentInvitation:
         """The nth respondent of the group (by list order)."""
         return [i for i in self.invitations if i.group_code == code][nth]
+
+
+def open_by_the_real_clock(app: Flask, session: Session) -> Campaign:
+    """The current campaign with its deadlines ahead of today's real date: servers, workers and browsers
+    run in other processes, where a frozen clock does not reach."""
+    campaign = current_campaign(session)
+    today = local_today(app.config["PORTAL_TIMEZONE"])
+    campaign.list_deadline = today + timedelta(days=5)
+    campaign.self_assessment_deadline = today + timedelta(days=20)
+    campaign.response_deadline = today + timedelta(days=30)
+    session.add(campaign)
+    session.commit()
+    return campaign
 
 
 def sample_rows(session: Session, province: Province, per_group: int | None = 2) -> list[dict[str, str]]:
