@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from portal.domain.campaigns import Contact
+from portal.domain.campaigns import Contact, NoCurrentCampaign, PastCampaign
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,16 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(_error: CSRFError) -> Response:
         return render_error(400, *CSRF_MESSAGE)
+
+    @app.errorhandler(PastCampaign)
+    def past_campaign(error: PastCampaign) -> Response:
+        _rollback()
+        return render_error(409, "Chỉ xem, không sửa được", error.message)
+
+    @app.errorhandler(NoCurrentCampaign)
+    def no_current_campaign(error: NoCurrentCampaign) -> Response:
+        _rollback()
+        return render_error(409, "Chưa có đợt đánh giá hiện hành", error.message)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -39,11 +39,22 @@ ROLE_LABELS = {
 class Campaign(SQLModel, table=True):
     """One year's determination of the index, with its legal references and deadlines."""
 
+    # At most one campaign is current, whatever two ministry staff click at the same moment.
+    __table_args__ = (Index("uq_campaign_one_current", "is_current", unique=True,
+                            sqlite_where=text("is_current"), postgresql_where=text("is_current")),)
+
     id: int | None = Field(default=None, primary_key=True)
     year: int = Field(index=True)
     name: str
     is_current: bool = False
     is_demo: bool = False
+    # A campaign kept to be copied (the 2021 one a fresh install loads), never worked on itself.
+    is_template: bool = False
+    # The campaign this one was copied from: its groups, positions, questionnaires and reminder days.
+    copied_from_id: int | None = Field(default=None, foreign_key="campaign.id")
+    created_at: datetime | None = None
+    # When another campaign replaced it as current: from then on it is readable only, never reopened.
+    closed_at: datetime | None = None
     plan_ref: str = ""
     framework_ref: str = ""
     guide_ref: str = ""

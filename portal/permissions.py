@@ -26,6 +26,7 @@ from portal.models import (
     Province,
     ProvinceRequest,
     Respondent,
+    RespondentList,
     Role,
     User,
 )
@@ -92,14 +93,29 @@ def own_province(session: Session, user: User) -> Province:
     return province
 
 
-def campaign_and_own_province(session: Session, user: User) -> tuple[Campaign, Province]:
-    """The current campaign (404 when there is none) and the user's own province (403 without one)."""
-    from portal.domain.campaigns import current_campaign
+def current_campaign_or_refuse(session: Session) -> Campaign:
+    """The current campaign; without one, the page says the ministry has not opened a campaign yet (409)."""
+    from portal.domain.campaigns import NoCurrentCampaign, current_campaign
 
     campaign = current_campaign(session)
     if campaign is None:
-        abort(404)
+        raise NoCurrentCampaign()
+    return campaign
+
+
+def campaign_and_own_province(session: Session, user: User) -> tuple[Campaign, Province]:
+    """The current campaign (a 409 page when there is none) and the user's own province (403 without one)."""
+    campaign = current_campaign_or_refuse(session)
     return campaign, own_province(session, user)
+
+
+def get_campaign_for_user(session: Session, user: User, campaign_id: int) -> Campaign:
+    """A campaign to read (any staff may read a past year's campaign: their own province's part of it); 404
+    for an unknown id. Templates hold no province's work and are read on the ministry's pages only."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None or (campaign.is_template and user.role != Role.MINISTRY):
+        abort(404)
+    return campaign
 
 
 def get_notice_for_user(session: Session, user: User, notice_id: int) -> Notice:
@@ -112,9 +128,13 @@ def get_notice_for_user(session: Session, user: User, notice_id: int) -> Notice:
 
 def get_respondent_for_user(session: Session, user: User, respondent_id: int) -> Respondent:
     """A person on the user's own province list (province accounts only); 404 for anyone else's."""
+    from portal.domain.campaigns import require_current
+
     person = session.get(Respondent, respondent_id)
     if person is None or user.role != Role.PROVINCE or person.province_id != user.province_id:
         abort(404)
+    # A person on a past year's list is read on that year's read-only page, never edited.
+    require_current(session, session.get(RespondentList, person.list_id).campaign_id)
     return person
 
 

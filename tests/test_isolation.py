@@ -59,6 +59,14 @@ ACCESS: dict[str, str] = {
     "requests.index": ANY_LOGGED_IN,
     "requests.*": PROVINCE_SCOPED,
     "requests.answer": MINISTRY_ONLY,
+    # Đợt đánh giá: the ministry creates, copies and opens campaigns; any campaign is read (read-only) by the
+    # ministry for every province, by a province's accounts for their own province.
+    "campaigns.index": MINISTRY_ONLY,
+    "campaigns.new": MINISTRY_ONLY,
+    "campaigns.make_current": MINISTRY_ONLY,
+    "campaigns.past": ANY_LOGGED_IN,
+    "campaigns.past_list": PROVINCE_SCOPED,
+    "campaigns.past_progress": PROVINCE_SCOPED,
 }
 
 SECRET_TITLE = "Thông báo riêng cho Hải Phòng"
@@ -154,6 +162,7 @@ def _added_department_of(session: Session, owner: User) -> int:
 ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
     "notice_id": lambda session, owner: notices.post_system_notice(session, owner.province_id, SECRET_TITLE).id,
     "province_id": lambda session, owner: owner.province_id,
+    "campaign_id": lambda session, owner: current_campaign(session).id,
     "user_id": lambda session, owner: owner.id,
     "respondent_id": _respondent_of,
     "invitation_id": _invitation_of,

@@ -290,6 +290,32 @@ def test_due_reminders_go_once_to_those_not_finished_whose_invitation_was_not_re
     assert item.enqueued_count == 5 and item.enqueued_at == datetime(2022, 2, 3, 7, 0, tzinfo=TZ)
 
 
+def test_a_reminder_day_of_a_closed_campaign_reminds_nobody(app, session, ministry_user, survey, clock):
+    """The ministry opened the next campaign before this one's response deadline: its links say closed, so
+    its reminder days remind nobody (and are marked handled)."""
+    from portal.domain import campaign_admin
+
+    with app.app_context():
+        invitations.schedule_reminder(session, ministry_user, survey.campaign, date(2022, 2, 3),
+                                      tz_name=app.config["PORTAL_TIMEZONE"], max_reminders=3)
+    created = campaign_admin.create_campaign(session, ministry_user, {
+        "year": "2022", "name": "Xác định Chỉ số CCHC năm 2022", "it_focal_deadline": "10/01/2023",
+        "list_deadline": "15/01/2023", "self_assessment_deadline": "15/02/2023",
+        "response_deadline": "25/02/2023"}, source=survey.campaign)
+    campaign_admin.make_current(session, ministry_user, created.campaign, confirmed=True)
+    clock.move_to(datetime(2022, 2, 3, 7, 0, tzinfo=TZ), tick=False)
+
+    assert run_due_reminders(app, session) == 0
+    assert reminded_addresses(session) == []
+    session.expire_all()
+    closed_day = session.exec(select(ReminderSchedule).where(
+        ReminderSchedule.campaign_id == survey.campaign.id)).one()
+    copied_day = session.exec(select(ReminderSchedule).where(
+        ReminderSchedule.campaign_id == created.campaign.id)).one()
+    assert closed_day.enqueued_at is not None
+    assert (copied_day.send_on, copied_day.enqueued_at) == (date(2023, 2, 8), None)
+
+
 def test_two_workers_running_due_reminders_at_once_remind_each_respondent_once(
         app, session, ministry_user, survey):
     from portal.extensions import db

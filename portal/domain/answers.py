@@ -73,7 +73,8 @@ class Visit:
         return extension if extension and extension > deadline else deadline
 
     def closed(self, tz_name: str, now: datetime | None = None) -> bool:
-        return is_closed(self.campaign, tz_name, now, extension=self.extension)
+        # A campaign the ministry has replaced takes no more answers, whatever its dates said.
+        return not self.campaign.is_current or is_closed(self.campaign, tz_name, now, extension=self.extension)
 
     def form(self, code: str) -> questionnaires.FormDef | None:
         return next((f for f in self.forms if f.code == code), None)

@@ -12,10 +12,44 @@ from portal.models import Campaign, utcnow
 
 
 def current_campaign(session: Session) -> Campaign | None:
-    """The campaign the portal is working on (the ministry marks one as current)."""
-    campaign = session.exec(select(Campaign).where(Campaign.is_current == True)).first()  # noqa: E712
-    if campaign is None:
-        campaign = session.exec(select(Campaign).order_by(Campaign.year.desc())).first()
+    """The campaign the portal is working on (the ministry marks one as current), or None before the first.
+
+    There is no fallback to the newest campaign: a fresh install holds only the 2021 template, whose dates
+    have passed, and provinces must not be put to work on it.
+    """
+    return session.exec(select(Campaign).where(Campaign.is_current == True)).first()  # noqa: E712
+
+
+class PastCampaign(Exception):
+    """A change asked of a campaign that is not the current one: it stays as it was, readable only."""
+
+    def __init__(self, campaign: Campaign | None) -> None:
+        self.campaign = campaign
+        name = campaign.name if campaign is not None else "này"
+        if campaign is not None and campaign.is_template:
+            self.message = f"“{name}” là đợt mẫu, chỉ dùng để sao chép: không sửa được dữ liệu của đợt này."
+        else:
+            self.message = (f"“{name}” không phải đợt đánh giá hiện hành: dữ liệu của đợt này chỉ để xem, "
+                            "không sửa được.")
+        super().__init__(self.message)
+
+
+class NoCurrentCampaign(Exception):
+    """Nothing to work on yet: the ministry has not opened a campaign (a fresh install)."""
+
+    message = ("Bộ Nội vụ chưa mở đợt đánh giá nào. Khi Bộ Nội vụ mở đợt đánh giá, trang này sẽ dùng được "
+               "và Cổng sẽ gửi thông báo đến các tỉnh, thành phố.")
+
+
+def require_current(session: Session, campaign_id: int) -> Campaign:
+    """The campaign when it is the current one; raises PastCampaign for any other (past, prepared, template).
+
+    Every change to a list, a person, an invitation, a request or a reminder day goes through this check,
+    so that a past year's records stay exactly as they were when the year closed.
+    """
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None or not campaign.is_current:
+        raise PastCampaign(campaign)
     return campaign
 
 

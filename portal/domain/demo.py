@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlmodel import Session, select
 
 from portal.domain import accounts, notices
+from portal.domain.campaign_admin import switch_current
 from portal.domain.campaigns import local_today
 from portal.domain.it_focal import focal_username
 from portal.domain.reference import load_groups
@@ -39,11 +40,7 @@ def ensure_demo_campaign(session: Session, tz_name: str) -> Campaign:
         session.add(campaign)
         session.flush()
         load_groups(session, campaign)
-    for other in session.exec(select(Campaign).where(Campaign.is_current == True)):  # noqa: E712
-        other.is_current = False
-        session.add(other)
-    campaign.is_current = True
-    session.add(campaign)
+    switch_current(session, campaign)
     session.commit()
     return campaign
 

@@ -156,11 +156,16 @@ def correct_department(
     department.name = name
     department.ministry_id = ministry.id
     session.add(department)
-    session.exec(update(Respondent).where(Respondent.department_id == department.id).values(unit=name))
+    # Only the current campaign's list follows: a past year's list stays as it was sent.
+    current_lists = select(RespondentList.id).where(RespondentList.province_id == province.id,
+                                                    RespondentList.campaign_id == (campaign.id if campaign else -1))
     session.exec(update(Respondent).where(Respondent.department_id == department.id,
+                                          Respondent.list_id.in_(current_lists)).values(unit=name))
+    session.exec(update(Respondent).where(Respondent.department_id == department.id,
+                                          Respondent.list_id.in_(current_lists),
                                           Respondent.answers_ministry_form == True)  # noqa: E712
                  .values(ministry_id=ministry.id))
-    session.exec(update(RespondentList).where(RespondentList.province_id == province.id)
+    session.exec(update(RespondentList).where(RespondentList.id.in_(current_lists))
                  .values(version=RespondentList.version + 1))
     old = f"{old_name} ({old_ministry.name if old_ministry else '?'})"
     audit.record(session, actor, "Sửa sở, ngành do tỉnh bổ sung", province_id=province.id,

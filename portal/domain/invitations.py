@@ -610,7 +610,10 @@ def enqueue_due_reminders(
                                                       ReminderSchedule.enqueued_at.is_(None))).all()
     for item in due:
         campaign = session.get(Campaign, item.campaign_id)
-        if campaign is None or is_past(campaign.response_deadline, tz_name, now):
+        if campaign is not None and not campaign.is_current and campaign.closed_at is None:
+            continue  # a prepared campaign (copied, not opened yet): nobody is invited yet, its day may still come
+        # A closed campaign's links say closed (the ministry opened the next one): nobody is reminded of it.
+        if campaign is None or campaign.closed_at is not None or is_past(campaign.response_deadline, tz_name, now):
             item.enqueued_at = now
             session.add(item)
             session.commit()

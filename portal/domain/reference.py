@@ -194,11 +194,12 @@ def _load_campaign_2021(session: Session) -> tuple[Campaign, int]:
     campaign = session.exec(select(Campaign).where(Campaign.year == year, Campaign.is_demo == False)).first()  # noqa: E712
     if campaign is not None:
         return campaign, 0
-    has_current = session.exec(select(Campaign).where(Campaign.is_current == True)).first() is not None  # noqa: E712
+    # Loaded as a template to copy, never as the current campaign: its dates passed long ago, and a fresh
+    # install must ask the ministry to open its own campaign rather than put provinces to work on 2021.
     campaign = Campaign(
         year=year,
-        name=f"Xác định Chỉ số CCHC năm {year}",
-        is_current=not has_current,
+        name=f"Xác định Chỉ số CCHC năm {year} (đợt mẫu)",
+        is_template=True,
         plan_ref=sources["year"].split(" (")[0],
         framework_ref=facts["framework"],
         guide_ref=facts["self_assessment_guide"],

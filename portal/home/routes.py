@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template
 from flask_login import current_user
 
-from portal.domain import notices, overview, requests
+from portal.domain import campaign_admin, notices, overview, requests
 from portal.extensions import db
 from portal.models import Role
 from portal.permissions import own_province
@@ -17,8 +17,11 @@ bp = Blueprint("home", __name__)
 def index():
     tz = current_app.config["PORTAL_TIMEZONE"]
     summary = overview.overview(db.session, tz)
+    past_campaigns = campaign_admin.closed_campaigns(db.session)
     if current_user.role == Role.MINISTRY:
-        return render_template("home/ministry.html", summary=summary,
+        templates = campaign_admin.templates(db.session) if summary.campaign is None else []
+        return render_template("home/ministry.html", summary=summary, past_campaigns=past_campaigns,
+                               templates=templates,
                                stats=overview.account_stats(db.session),
                                sent=notices.sent_notices(db.session, limit=5),
                                open_requests=requests.open_count(db.session))
@@ -28,4 +31,5 @@ def index():
     status = None
     if summary.campaign:
         summary, status = overview.province_overview(db.session, summary.campaign, province.id, current_user.role, tz)
-    return render_template(template, summary=summary, province=province, latest=latest, status=status)
+    return render_template(template, summary=summary, province=province, latest=latest, status=status,
+                           past_campaigns=past_campaigns)

@@ -25,7 +25,7 @@ from portal.domain.dates import parse_date_vn
 from portal.downloads import xlsx_download
 from portal.extensions import db
 from portal.models import Department, District, Province, User
-from portal.permissions import get_province_for_user, ministry_only
+from portal.permissions import current_campaign_or_refuse, get_province_for_user, ministry_only
 
 bp = Blueprint("ministry", __name__, url_prefix="/bo")
 
@@ -122,10 +122,7 @@ def audit_log():
 
 
 def _campaign_or_404():
-    item = current_campaign(db.session)
-    if item is None:
-        abort(404)
-    return item
+    return current_campaign_or_refuse(db.session)
 
 
 def _tz() -> str:

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 
 from portal.domain import lists, requests
+from portal.domain.campaigns import require_current
 from portal.domain.dates import parse_date_vn
 from portal.emails import queue_for_ministry
 from portal.extensions import db
@@ -98,6 +99,7 @@ def attachment(request_id: int):
 @ministry_only
 def answer(request_id: int):
     item = get_request_for_user(db.session, current_user, request_id)
+    require_current(db.session, item.campaign_id)  # a past year's request stays as it was answered
     text = request.form.get("answer", "")
     until = parse_date_vn(request.form.get("until", "")) if request.form.get("until") else None
     try:

@@ -6,10 +6,23 @@ import uuid
 
 from sqlalchemy import Engine, create_engine, delete, func, select, text, update
 from sqlmodel import Session, SQLModel
+from sqlmodel import select as sqlmodel_select
 
 from portal.database import upgrade_schema
 from portal.domain.reference import load_reference_data
 from portal.extensions import make_engine
+from portal.models import Campaign
+
+
+def running_2021(session: Session) -> Campaign:
+    """Turn the seeded 2021 template into the current campaign, with its own dates (2021-2022)."""
+    campaign = session.exec(sqlmodel_select(Campaign).where(Campaign.year == 2021, Campaign.is_demo == False)).one()  # noqa: E712
+    campaign.is_template = False
+    campaign.name = "Xác định Chỉ số CCHC năm 2021"
+    campaign.is_current = True
+    session.add(campaign)
+    session.commit()
+    return campaign
 
 REFERENCE_TABLES = ("campaign", "province", "district", "ministry", "departmenttype", "department",
                     "respondentgroup", "positiontitle")
@@ -50,6 +63,9 @@ class PreparedDatabase:
         upgrade_schema(self.engine)
         with Session(self.engine) as session:
             load_reference_data(session)
+            # The suite's baseline: the 2021 campaign running, as the ministry would have opened it (a fresh
+            # install holds it as a template only; tests/test_fresh_install.py covers that path).
+            running_2021(session)
         self.baseline: dict[str, int] = {}
         campaign = SQLModel.metadata.tables["campaign"]
         with self.engine.connect() as connection:

@@ -1,0 +1,125 @@
+"""Đợt đánh giá: the ministry's list of campaigns, a new one (from scratch or copied), the current one; and
+every campaign's lists and progress read-only (/dot/<id>/…), for the ministry and each province."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal.domain import campaign_admin, lists, national, progress
+from portal.domain.campaigns import DEADLINE_LABELS, local_today
+from portal.extensions import db
+from portal.models import Campaign, Province, Role
+from portal.permissions import (
+    get_campaign_for_user,
+    get_province_for_user,
+    ministry_only,
+    roles_required,
+)
+
+bp = Blueprint("campaigns", __name__)
+
+CONTACT_LABELS = {"contact_name": "Họ và tên người liên hệ", "contact_unit": "Đơn vị",
+                  "contact_phone": "Số điện thoại", "contact_email": "Email"}
+
+
+def _tz() -> str:
+    return current_app.config["PORTAL_TIMEZONE"]
+
+
+@bp.get("/bo/dot-danh-gia")
+@ministry_only
+def index():
+    return render_template("campaigns/index.html", rows=campaign_admin.all_campaigns(db.session))
+
+
+def _source() -> Campaign | None:
+    raw = request.values.get("tu", "")
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 10):
+        return None
+    return db.session.get(Campaign, int(raw))
+
+
+@bp.route("/bo/dot-danh-gia/moi", methods=["GET", "POST"])
+@ministry_only
+def new():
+    source = _source()
+    if request.method == "POST":
+        created = campaign_admin.create_campaign(db.session, current_user, request.form.to_dict(), source=source)
+        if created.campaign is not None:
+            flash(f"Đã tạo “{created.campaign.name}”. Kiểm tra lại rồi bấm “Chọn làm đợt hiện hành” để các tỉnh, "
+                  "thành phố bắt đầu làm việc trên đợt này.", "success")
+            return redirect(url_for("campaigns.index") + f"#dot-{created.campaign.id}", code=303)
+        db.session.rollback()
+        return render_template("campaigns/new.html", source=source, form=request.form, errors=created.errors,
+                               labels=DEADLINE_LABELS, contact_labels=CONTACT_LABELS), 422
+    form = campaign_admin.new_campaign_form(source, local_today(_tz()))
+    return render_template("campaigns/new.html", source=source, form=form, errors={}, labels=DEADLINE_LABELS,
+                           contact_labels=CONTACT_LABELS)
+
+
+@bp.post("/bo/dot-danh-gia/<int:campaign_id>/hien-hanh")
+@ministry_only
+def make_current(campaign_id: int):
+    campaign = get_campaign_for_user(db.session, current_user, campaign_id)
+    try:
+        previous = campaign_admin.make_current(db.session, current_user, campaign,
+                                               confirmed=bool(request.form.get("xac_nhan")))
+    except campaign_admin.CampaignSwitchError as problem:
+        db.session.rollback()
+        flash(problem.message, "error")
+        return redirect(url_for("campaigns.index") + f"#dot-{campaign_id}", code=303)
+    flash(f"“{campaign.name}” là đợt đánh giá hiện hành; các tỉnh, thành phố đã được thông báo."
+          + (f" “{previous.name}” chuyển sang chỉ xem." if previous else ""), "success")
+    return redirect(url_for("campaigns.index"), code=303)
+
+
+# ---------------------------------------------------------------- any campaign, read-only
+
+
+@bp.get("/dot/<int:campaign_id>/")
+@roles_required(Role.MINISTRY, Role.PROVINCE, Role.IT_FOCAL)
+def past(campaign_id: int):
+    campaign = get_campaign_for_user(db.session, current_user, campaign_id)
+    state = campaign_admin.state_of(campaign)
+    if current_user.role == Role.MINISTRY:
+        rows = national.lists_table(db.session, campaign, tz_name=_tz())
+        return render_template("campaigns/past.html", campaign=campaign, state=state, rows=rows,
+                               state_label=campaign_admin.STATE_LABELS[state])
+    province = db.session.get(Province, current_user.province_id)
+    rlist = lists.list_for(db.session, campaign, province.id)
+    return render_template("campaigns/past.html", campaign=campaign, state=state, province=province, rlist=rlist,
+                           state_label=campaign_admin.STATE_LABELS[state],
+                           people=lists.review_page(db.session, rlist, per_page=1).total if rlist else 0)
+
+
+@bp.get("/dot/<int:campaign_id>/tinh/<int:province_id>/danh-sach")
+@roles_required(Role.MINISTRY, Role.PROVINCE)
+def past_list(campaign_id: int, province_id: int):
+    campaign = get_campaign_for_user(db.session, current_user, campaign_id)
+    province = get_province_for_user(db.session, current_user, province_id)
+    rlist = lists.list_for(db.session, campaign, province.id)
+    page = lists.review_page(db.session, rlist, query=request.args.get("q", ""),
+                             page=request.args.get("trang", 1, type=int)) if rlist else None
+    groups = {g.id: g for g in lists.campaign_groups(db.session, campaign)}
+    return render_template("campaigns/list.html", campaign=campaign, province=province, rlist=rlist, page=page,
+                           groups=groups, query=request.args.get("q", ""),
+                           state=campaign_admin.state_of(campaign))
+
+
+@bp.get("/dot/<int:campaign_id>/tinh/<int:province_id>/tien-do")
+@roles_required(Role.MINISTRY, Role.PROVINCE, Role.IT_FOCAL)
+def past_progress(campaign_id: int, province_id: int):
+    campaign = get_campaign_for_user(db.session, current_user, campaign_id)
+    province = get_province_for_user(db.session, current_user, province_id)
+    args = {"query": request.args.get("q", ""), "show": request.args.get("loc", ""),
+            "sort": request.args.get("xep", "stt")}
+    page = progress.respondent_page(db.session, campaign.id, province.id, **args,
+                                    page=request.args.get("trang", 1, type=int))
+    return render_template(
+        "campaigns/progress.html", campaign=campaign, province=province, page=page, **args,
+        summary=progress.province_summary(db.session, campaign.id, province.id),
+        delivery_labels=progress.DELIVERY_LABELS, form_labels=progress.FORM_STATE_LABELS, can_remind=False,
+        endpoint="campaigns.past_progress", url_args={"campaign_id": campaign.id, "province_id": province.id},
+        state=campaign_admin.state_of(campaign))
+
