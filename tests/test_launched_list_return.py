@@ -78,6 +78,21 @@ def test_removing_an_invited_person_withdraws_the_link_instead_of_crashing(clien
     assert client.get(survey.of_group("HDND").url).status_code == 200
 
 
+def test_a_withdrawn_link_that_had_failed_leaves_the_it_focal_error_list_and_cannot_be_resent(
+        client, session, province_user, it_focal_user, survey):
+    gone = survey.of_group("LD_HUYEN")
+    invitation = session.get(Invitation, gone.invitation.id)
+    invitation.delivery_status = "failed"
+    session.add(invitation)
+    session.commit()
+    log_in(client, province_user)
+    assert client.post(f"{BASE}/nguoi/{gone.respondent.id}/xoa").status_code == 303
+
+    log_in(client, it_focal_user)
+    assert client.post(f"/loi-gui/{gone.invitation.id}/gui-lai").status_code == 404  # was a 500
+    assert client.post(f"/loi-gui/{gone.invitation.id}/sua", data={"email": "moi@hanoi.gov.vn"}).status_code == 404
+
+
 def test_a_person_added_after_the_launch_is_invited_when_the_list_is_sent_again(client, session, province_user,
                                                                                 survey):
     log_in(client, province_user)
@@ -121,6 +136,47 @@ def test_a_corrected_address_gets_the_invitation_again_on_the_same_link(app, cli
     assert corrected.url in emails[-1].body_text
     assert len(session.exec(select(OutboxMessage)).all()) == len(survey.invitations) + 1  # that one only
     assert "Gửi lại thư mời" in audit_actions(session)
+
+
+def _correct_address(client, session, province_user, person, new_address: str) -> None:
+    log_in(client, province_user)
+    saved = client.post(f"{BASE}/nguoi/{person.id}", data=fields_of(person, email=new_address))
+    assert saved.status_code in (200, 303)
+    send_again(client, session)
+    session.expire_all()
+
+
+def test_an_address_corrected_after_the_email_arrived_gets_a_new_link_and_the_old_one_is_withdrawn(
+        app, client, session, province_user, survey):
+    corrected = survey.of_group("LD_PHONG")
+    invitation = session.get(Invitation, corrected.invitation.id)
+    invitation.delivery_status = "sent"  # the relay took the first email: someone may hold that link
+    session.add(invitation)
+    session.commit()
+
+    _correct_address(client, session, province_user, corrected.respondent, "dung.dia.chi@hanoi.gov.vn")
+
+    [new_email] = session.exec(select(OutboxMessage).where(OutboxMessage.to_addr == "dung.dia.chi@hanoi.gov.vn")).all()
+    assert new_email.invitation_id != corrected.invitation.id
+    assert corrected.url not in new_email.body_text  # a new link, not the one that went to the old address
+    assert session.get(Invitation, corrected.invitation.id).withdrawn_at is not None
+    assert client.get(corrected.url).status_code == 410
+    assert "Gửi thư mời mới đến địa chỉ được sửa" in audit_actions(session)
+
+
+def test_the_link_of_someone_who_already_opened_it_never_follows_an_address_written_by_the_province(
+        app, client, session, province_user, survey):
+    """Otherwise the province could put its own address in the row and read or finish the person's answers."""
+    person = survey.of_group("LD_PHONG")
+    assert client.get(person.url).status_code == 200  # the respondent opened the link
+    before = len(session.exec(select(OutboxMessage)).all())
+
+    _correct_address(client, session, province_user, person.respondent, "can.bo.tinh@hanoi.gov.vn")
+
+    assert len(session.exec(select(OutboxMessage)).all()) == before
+    assert session.exec(select(OutboxMessage).where(OutboxMessage.to_addr == "can.bo.tinh@hanoi.gov.vn")).all() == []
+    assert session.get(Invitation, person.invitation.id).withdrawn_at is None  # the respondent keeps answering
+    assert "Không gửi thư mời sang địa chỉ mới" in audit_actions(session)
 
 
 def test_a_launched_list_cannot_be_replaced_by_an_upload(client, session, province_user, survey):

@@ -82,6 +82,7 @@ def _in_error_list(campaign_id: int, province_id: int):
     it through to the end (and, should the new address fail too, sees the new reason).
     """
     return and_(Invitation.campaign_id == campaign_id, Invitation.province_id == province_id,
+                Invitation.withdrawn_at.is_(None),  # a withdrawn link names nobody: nothing to correct or re-send
                 or_(Invitation.delivery_status.in_(ERROR_STATES),
                     and_(Invitation.delivery_status.in_(RESENDING_STATES),
                          Invitation.id.in_(_failed_before(province_id)))))

@@ -285,7 +285,7 @@ def _invite(
 
 
 def withdraw_for_respondents(session: Session, actor: User | None, respondent_ids: Iterable[int],
-                             *, now: datetime | None = None) -> int:
+                             *, now: datetime | None = None, because: str = "") -> int:
     """Withdraw the invitations of people about to be removed from a launched list; returns how many.
 
     The invitation stays (its link then answers "đã được thu hồi") but no longer names the person,
@@ -308,8 +308,9 @@ def withdraw_for_respondents(session: Session, actor: User | None, respondent_id
         session.exec(delete(FormProgress).where(FormProgress.invitation_id == invitation.id))
         outbox.cancel_queued(session, invitation.id, now=now)
         audit.record(session, actor, "Thu hồi thư mời", province_id=invitation.province_id,
-                     detail=f"{person.full_name} <{person.email}>: người này được xóa khỏi danh sách "
-                            "sau khi phát hành khảo sát; đường liên kết không còn dùng được.")
+                     detail=f"{person.full_name} <{person.email}>: " + (
+                         because or "người này được xóa khỏi danh sách sau khi phát hành khảo sát; "
+                                    "đường liên kết không còn dùng được."))
     session.flush()
     return len(rows)
 
@@ -319,7 +320,20 @@ class ListFollowUp:
     """What sending a launched list again did to its invitations."""
 
     invited: int = 0  # people added since the launch, now invited
-    resent: int = 0  # people whose address was corrected, sent their invitation again on the same link
+    resent: int = 0  # corrected address, the first email never arrived: sent again on the same link
+    renewed: int = 0  # corrected address, the first email arrived unopened: old link withdrawn, a new one sent
+    kept: int = 0  # corrected address of someone whose link was already opened: nothing sent to the new address
+
+    def summary(self) -> str:
+        """What was done, in Vietnamese, for the notices to the ministry and the province."""
+        parts = [f"đã gửi thư mời đến {self.invited} người được thêm",
+                 f"gửi lại thư mời đến {self.resent} địa chỉ được sửa (cùng đường liên kết, thư trước chưa đến)"]
+        if self.renewed:
+            parts.append(f"gửi đường liên kết mới đến {self.renewed} địa chỉ được sửa (đường liên kết cũ đã đến "
+                         "địa chỉ cũ nên bị thu hồi)")
+        if self.kept:
+            parts.append(f"không gửi sang địa chỉ mới cho {self.kept} người đã mở đường liên kết")
+        return ", ".join(parts)
 
 
 def follow_up_launched_list(
@@ -361,11 +375,36 @@ def follow_up_launched_list(
         elif deliverable(last_to.get(invitation.id, "")).casefold() != deliverable(person.email).casefold():
             # The outbox holds the address as sent (an IDN domain in its IDNA form): compare like with like.
             old = last_to.get(invitation.id, "")
-            resend_to_corrected_address(session, actor, invitation, person.email, base_url=base_url,
-                                        mail_domain=mail_domain, secret=secret, now=now,
-                                        detail=f"{person.full_name}: {old} → {person.email} (địa chỉ được sửa)")
-            outcome.resent += 1
+            change = f"{person.full_name}: {old} → {person.email}"
+            # The link carries the person's saved answers: it may only follow a corrected address when it
+            # never reached anyone. Otherwise the province could read or finish someone's answers by
+            # writing its own address into the row.
+            if invitation.first_opened_at is not None or _any_form_started(session, invitation):
+                audit.record(session, actor, "Không gửi thư mời sang địa chỉ mới", province_id=rlist.province_id,
+                             detail=f"{change}: người này đã mở đường liên kết, nên đường liên kết không được "
+                                    "gửi sang địa chỉ khác.")
+                outcome.kept += 1
+            elif invitation.delivery_status == DeliveryStatus.SENT.value:
+                withdraw_for_respondents(session, actor, [person.id], now=now,
+                                         because=f"địa chỉ được sửa ({old} → {person.email}) sau khi thư mời "
+                                                 "đã đến địa chỉ cũ; đường liên kết cũ bị thu hồi.")
+                _invite(session, person, groups[person.group_id], questionnaire, version, campaign,
+                        base_url=base_url, mail_domain=mail_domain, secret=secret, now=now)
+                audit.record(session, actor, "Gửi thư mời mới đến địa chỉ được sửa", province_id=rlist.province_id,
+                             detail=change)
+                outcome.renewed += 1
+            else:
+                resend_to_corrected_address(session, actor, invitation, person.email, base_url=base_url,
+                                            mail_domain=mail_domain, secret=secret, now=now,
+                                            detail=f"{change} (địa chỉ được sửa)")
+                outcome.resent += 1
     return outcome
+
+
+def _any_form_started(session: Session, invitation: Invitation) -> bool:
+    return session.exec(select(FormProgress.invitation_id).where(
+        FormProgress.invitation_id == invitation.id,
+        FormProgress.state != FormState.NOT_STARTED.value)).first() is not None
 
 
 def _queue_email(

@@ -720,16 +720,14 @@ def send_list(
             raise ListError(problem.message) from problem
     body = f"{facts.total} người ({counts})."
     if follow_up is not None:
-        body += (f" Khảo sát đã được phát hành cho danh sách này: đã gửi thư mời đến {follow_up.invited} người "
-                 f"được thêm, gửi lại thư mời đến {follow_up.resent} địa chỉ được sửa.")
+        body += f" Khảo sát đã được phát hành cho danh sách này: {follow_up.summary()}."
     session.add(MinistryNotice(title=f"{province.name} đã gửi danh sách đối tượng khảo sát",
                                body=body, province_id=province.id, created_at=now))
     session.commit()
     session.refresh(rlist)
-    if follow_up is not None and (follow_up.invited or follow_up.resent):
+    if follow_up is not None and (follow_up.invited or follow_up.resent or follow_up.renewed or follow_up.kept):
         post_system_notice(session, province.id, "Đã gửi thư mời theo danh sách được sửa",
-                           f"Đã gửi thư mời đến {follow_up.invited} người được thêm và gửi lại thư mời đến "
-                           f"{follow_up.resent} người có địa chỉ được sửa (cùng đường liên kết).")
+                           follow_up.summary()[:1].upper() + follow_up.summary()[1:] + ".")
     return True
 
 
