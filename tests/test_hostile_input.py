@@ -91,3 +91,10 @@ def test_a_number_field_too_large_for_the_database_reads_as_missing(app):
         assert request.args.get("trang", 1, type=int) == 1
         assert request.args.get("bo", type=int) == 12
         assert request.args.get("xa", type=int) is None
+
+
+def test_a_parent_ministry_number_too_large_for_the_database_is_asked_again(before_the_list_deadline, client,
+                                                                            province_user):
+    log_in(client, province_user)
+    response = client.post(f"{LISTS}/so-nganh", data={"ten": "Sở Thử nghiệm", "bo": "9" * 25})
+    assert response.status_code < 500

@@ -215,7 +215,8 @@ def departments_page():
     """The province's departments; adding one its list needs (from this page or a row's error)."""
     campaign, province, rlist = _context()
     name = request.values.get("ten", "")
-    ministry_id = request.values.get("bo", type=int)
+    # From the form on POST, from the row's link on GET (request.values would skip the integer bound).
+    ministry_id = (request.form if request.method == "POST" else request.args).get("bo", type=int)
     error = None
     if request.method == "POST":
         try:
