@@ -3,8 +3,9 @@
 The rule: after the launch a return allows additions and corrections (row by row, no replacing upload);
 deleting a person withdraws their invitation (the link answers 410 "đã được thu hồi"); sending the list
 again invites each person added and follows a corrected address only with a link nobody has opened (the
-same link when the first email never arrived, a new one when it did); all of it audited. The survey is launched for a short Hà Nội list on 01/02/2022; the ministry returns the
-list with a new list deadline of 10/02/2022 (the campaign's was 15/01/2022).
+same link when the first email never arrived, a new one when it did); all of it audited. The survey is
+launched for a short Hà Nội list on 01/02/2022; the ministry returns the list with a new list deadline of
+10/02/2022 (the campaign's was 15/01/2022).
 """
 
 from __future__ import annotations
