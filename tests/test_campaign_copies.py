@@ -187,6 +187,60 @@ def test_two_campaigns_can_never_both_be_current(session, ministry_user):
     session.rollback()
 
 
+def test_two_officers_opening_campaigns_at_once_get_one_opened_and_a_message_not_an_error(session, ministry_user):
+    """PostgreSQL: the second switch waits on the first's lock, then meets the unique index."""
+    import threading
+    import time
+
+    import pytest
+    from sqlalchemy import text
+
+    from portal.domain import campaign_admin
+    from portal.models import User
+
+    engine = session.get_bind()
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: the two switches cannot overlap there")
+
+    def campaign(year: int) -> int:
+        item = Campaign(year=year, name=f"Đợt {year}", it_focal_deadline=date(year, 1, 1),
+                        list_deadline=date(year, 1, 2), self_assessment_deadline=date(year, 1, 3),
+                        response_deadline=date(year, 1, 4))
+        session.add(item)
+        session.commit()
+        return item.id
+
+    first_id, second_id = campaign(2031), campaign(2032)
+    outcome: list[object] = []
+    with Session(engine) as first:
+        campaign_admin.switch_current(first, first.get(Campaign, first_id))  # holds the lock, not committed
+
+        def second_officer() -> None:
+            with Session(engine) as second:
+                try:
+                    campaign_admin.make_current(second, second.get(User, ministry_user.id),
+                                                second.get(Campaign, second_id), confirmed=True)
+                    outcome.append("opened")
+                except campaign_admin.CampaignSwitchError as refused:
+                    outcome.append(refused.message)
+
+        thread = threading.Thread(target=second_officer)
+        thread.start()
+        deadline = time.monotonic() + 30
+        with engine.connect() as watcher:  # wait until the second switch is blocked on the first's lock
+            while not watcher.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                           " AND datname = current_database()")).scalar():
+                assert time.monotonic() < deadline, "the second switch never waited on the first"
+                time.sleep(0.02)
+        first.commit()
+        thread.join(timeout=30)
+
+    assert outcome == ["Một cán bộ khác vừa chọn đợt hiện hành cùng lúc. Vui lòng tải lại trang, xem đợt nào "
+                       "đang là đợt hiện hành rồi chọn lại nếu cần."]
+    session.expire_all()
+    assert current_campaign(session).id == first_id
+
+
 def test_a_template_is_copied_never_made_current(client, session, ministry_user):
     template = current_campaign(session)
     template.is_template, template.is_current = True, False

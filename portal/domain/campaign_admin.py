@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select, update
 
 from portal.domain import audit
@@ -373,7 +374,14 @@ def make_current(session: Session, actor: User, campaign: Campaign, *, confirmed
     if not confirmed:
         raise CampaignSwitchError("Vui lòng đánh dấu ô xác nhận: đợt đang diễn ra sẽ chuyển sang chỉ xem, "
                                   "không sửa được nữa.")
-    previous = switch_current(session, campaign)
+    try:
+        previous = switch_current(session, campaign)
+    except IntegrityError as clash:
+        # Another ministry officer opened a campaign at the same moment: the unique index on the current
+        # flag refused the second one. Nothing of this attempt is kept.
+        session.rollback()
+        raise CampaignSwitchError("Một cán bộ khác vừa chọn đợt hiện hành cùng lúc. Vui lòng tải lại trang, "
+                                  "xem đợt nào đang là đợt hiện hành rồi chọn lại nếu cần.") from clash
     audit.record(session, actor, "Chọn đợt đánh giá hiện hành", detail=campaign.name
                  + (f" (thay {previous.name}, chuyển sang chỉ xem)" if previous else ""))
     post_notice(session, actor, f"Bộ Nội vụ mở {campaign.name}"[:200],
