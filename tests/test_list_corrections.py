@@ -90,6 +90,24 @@ def test_two_deputies_with_one_name_in_one_council_are_both_kept_and_the_warning
     assert [warnings_of(p) for p in people_rows(session) if p.full_name == "Vũ Thanh Mai"] == [[], []]
 
 
+def test_namesakes_not_yet_confirmed_are_a_warning_before_sending_until_the_officer_decides(officer, session):
+    upload(officer, xlsx_bytes([*VALID, MAI_1, MAI_2]))
+
+    def namesake_warnings() -> list[str]:
+        session.expire_all()
+        return [w for w in lists.send_warnings(session, hanoi_list(session), current_campaign(session),
+                                               session.get(Province, HA_NOI)) if "trùng họ tên" in w]
+
+    assert namesake_warnings() == [
+        "2 dòng trùng họ tên và cơ quan/đơn vị chưa được xác nhận là những người khác nhau: dòng 7, 8. Nếu là một "
+        "người, hãy xóa dòng thừa; nếu là hai người, bấm “Đây là những người khác nhau”."]
+    mai_1 = next(p for p in people_rows(session) if p.full_name == "Vũ Thanh Mai")
+    (warning,) = warnings_of(mai_1)
+    officer.post(f"{BASE}/trung-ten", data={"key": warning["namesake_key"], "row": mai_1.id})
+
+    assert namesake_warnings() == []
+
+
 def test_adding_a_namesake_with_them_mot_nguoi_keeps_both(officer, session):
     upload(officer, xlsx_bytes([*VALID, MAI_1]))
 

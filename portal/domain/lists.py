@@ -617,7 +617,8 @@ def send_warnings(session: Session, rlist: RespondentList, campaign: Campaign, p
 
     An empty group; a department of the province with no director or deputy (the department
     leaders' group); a district with no chair or vice-chair (the district leaders' group);
-    addresses at free mail services rather than official mailboxes.
+    addresses at free mail services rather than official mailboxes; look-alike rows (same name and
+    unit) not yet confirmed as different people.
     """
     groups = campaign_groups(session, campaign)
     where = Respondent.list_id == rlist.id
@@ -652,6 +653,15 @@ def send_warnings(session: Session, rlist: RespondentList, campaign: Campaign, p
         rows = _names([str(number) for number, _ in private], limit=20)
         warnings.append(f"{len(private)} địa chỉ ngoài hộp thư công vụ ({domains}): dòng {rows}. Công văn đề nghị "
                         "dùng hộp thư công vụ.")
+    # Look-alike rows the officer has not yet confirmed as different people (a dismissed pair loses its
+    # warning at the recheck, so what is left here is still undecided).
+    namesakes = [number for number, problems in session.exec(
+        select(Respondent.row_number, Respondent.problems).where(where).order_by(Respondent.row_number))
+        if any(p.get("namesake_key") for p in json.loads(problems or "[]"))]
+    if namesakes:
+        warnings.append(f"{len(namesakes)} dòng trùng họ tên và cơ quan/đơn vị chưa được xác nhận là những người "
+                        f"khác nhau: dòng {_names([str(n) for n in namesakes], limit=20)}. Nếu là một người, "
+                        "hãy xóa dòng thừa; nếu là hai người, bấm “Đây là những người khác nhau”.")
     return warnings
 
 
