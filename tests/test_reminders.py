@@ -366,6 +366,19 @@ def test_after_the_response_deadline_the_buttons_are_gone_and_a_posted_reminder_
     assert reminders(session) == []
 
 
+def test_after_the_response_deadline_the_ministry_is_not_offered_a_reminder_day(client, session, ministry_user,
+                                                                                 survey, clock):
+    log_in(client, ministry_user)
+    assert "Thêm lịch nhắc" in text_of(client.get("/bo/phat-hanh").get_data(as_text=True))
+
+    clock.move_to(AFTER_DEADLINE, tick=False)
+    log_in(client, ministry_user)  # weeks later: the session's absolute lifetime is long over
+    page = text_of(client.get("/bo/phat-hanh").get_data(as_text=True))
+
+    assert "Thêm lịch nhắc" not in page
+    assert "Hạn trả lời phiếu (20/02/2022) đã qua: không đặt thêm lịch nhắc." in page
+
+
 def test_a_province_with_an_extended_deadline_is_reminded_until_its_own_deadline(
         app, client, session, province_user, survey, clock):
     from portal.domain.lists import list_for

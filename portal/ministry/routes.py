@@ -20,7 +20,7 @@ from portal.domain import (
     progress,
     questionnaires,
 )
-from portal.domain.campaigns import DEADLINE_LABELS, current_campaign
+from portal.domain.campaigns import DEADLINE_LABELS, current_campaign, is_past
 from portal.domain.dates import parse_date_vn
 from portal.downloads import xlsx_download
 from portal.extensions import db
@@ -272,7 +272,8 @@ def _launch_page(item, *, ticked, all_ticked: bool = False, error: str | None = 
                            version=questionnaires.current_version(db.session, item), candidates=candidates,
                            ticked={c.province.id for c in candidates} if all_ticked else set(ticked), error=error,
                            schedules=invitations.reminder_schedules(db.session, item),
-                           max_reminders=current_app.config["PORTAL_MAX_REMINDERS"])
+                           max_reminders=current_app.config["PORTAL_MAX_REMINDERS"],
+                           responses_closed=is_past(item.response_deadline, current_app.config["PORTAL_TIMEZONE"]))
 
 
 @bp.route("/phat-hanh/xac-nhan", methods=["GET", "POST"])
