@@ -73,12 +73,9 @@ def sweep_outbox(app: Flask) -> int:
 
 
 def enqueue_reminders(app: Flask) -> int:
-    """Queue the automatic reminders whose day has come (skipped while that code is not there yet)."""
-    try:
-        from portal.domain.invitations import enqueue_due_reminders
-    except ImportError as exc:
-        log.info("reminders skipped: %s", exc)
-        return 0
+    """Queue the automatic reminders whose day has come."""
+    from portal.domain.invitations import enqueue_due_reminders
+
     config = app.config
     with app.app_context(), db.new_session() as session:
         count = enqueue_due_reminders(session, now=utcnow(), tz_name=config["PORTAL_TIMEZONE"],
@@ -86,6 +83,14 @@ def enqueue_reminders(app: Flask) -> int:
     if count:
         log.info("queued %d reminder(s)", count)
     return count
+
+
+def forget_login_failures(app: Flask) -> int:
+    """Delete login-failure counts whose window is over (portal/domain/login_throttle.py)."""
+    from portal.domain import login_throttle
+
+    with app.app_context(), db.new_session() as session:
+        return login_throttle.forget_stale(session, window=app.config["LOGIN_LOCK_MINUTES"] * 60)
 
 
 def intake_bounces(app: Flask) -> int:
@@ -96,10 +101,12 @@ def intake_bounces(app: Flask) -> int:
 
 
 def run_once(app: Flask) -> int:
-    """One pass of every job, for `portal worker --once` (tests, cron): reminders, bounces, sweep, one batch."""
+    """One pass of every job, for `portal worker --once` (tests, cron): reminders, bounces, sweep, old login
+    failures, one batch."""
     _guarded(enqueue_reminders, app)
     _guarded(intake_bounces, app)
     _guarded(sweep_outbox, app)
+    _guarded(forget_login_failures, app)
     return send_outbox(app, worker_id(), drain=False)
 
 
@@ -123,6 +130,8 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
                       name="sweep stuck outbox rows", next_run_time=now, **one_at_a_time)
     scheduler.add_job(enqueue_reminders, "interval", minutes=REMINDER_MINUTES, args=[app], id="reminders",
                       name="automatic reminders", next_run_time=now + timedelta(seconds=2), **one_at_a_time)
+    scheduler.add_job(forget_login_failures, "interval", hours=1, args=[app], id="login_failures",
+                      name="forget old login failures", next_run_time=now + timedelta(minutes=1), **one_at_a_time)
     if bounces.source_configured(app.config):
         scheduler.add_job(intake_bounces, "interval", seconds=app.config["PORTAL_BOUNCE_INTERVAL"], args=[app],
                           id="bounce_intake", name="bounce intake", next_run_time=now + timedelta(seconds=5),

@@ -233,16 +233,17 @@ def test_worker_once_sends_the_queue_and_exits(session, sink, runner):
 # ---------------------------------------------------------------- the jobs
 
 
-def test_the_scheduler_has_the_three_jobs_each_never_overlapping_itself(app):
+def test_the_scheduler_has_its_four_jobs_each_never_overlapping_itself(app):
     app.config["PORTAL_OUTBOX_INTERVAL"] = 7.0
 
     scheduler = jobs.build_scheduler(app)
 
     found = {job.id: job for job in scheduler.get_jobs()}
-    assert set(found) == {"send_outbox", "sweep_outbox", "reminders"}
+    assert set(found) == {"send_outbox", "sweep_outbox", "reminders", "login_failures"}
     assert found["send_outbox"].trigger.interval == timedelta(seconds=7)
     assert found["sweep_outbox"].trigger.interval == timedelta(seconds=60)
     assert found["reminders"].trigger.interval == timedelta(minutes=10)
+    assert found["login_failures"].trigger.interval == timedelta(hours=1)
     assert all(job.max_instances == 1 and job.coalesce for job in found.values())
 
 
@@ -259,14 +260,6 @@ def test_the_reminder_job_hands_the_portal_settings_to_the_domain(app, monkeypat
 
     assert jobs.enqueue_reminders(app) == 4
     assert calls == [("Asia/Ho_Chi_Minh", MAIL_DOMAIN, "http://localhost")]
-
-
-def test_the_reminder_job_is_skipped_while_the_reminder_code_is_missing(app, monkeypatch, caplog):
-    monkeypatch.setitem(sys.modules, "portal.domain.invitations", None)  # import fails
-
-    with caplog.at_level("INFO", logger="portal.jobs"):
-        assert jobs.enqueue_reminders(app) == 0
-    assert "reminders skipped" in caplog.text
 
 
 def test_the_send_job_drains_a_long_queue_batch_after_batch(app, session, sink):
@@ -305,3 +298,27 @@ def test_a_launched_survey_and_its_due_reminder_day_reach_the_sink_through_the_w
     assert all(f"http://localhost/phieu/{person.token}" in m.get_body(("plain",)).get_content() for m in mine)
     session.expire_all()
     assert session.get(type(person.invitation), person.invitation.id).delivery_status == "sent"
+
+
+def test_the_worker_forgets_login_failures_whose_window_is_over_and_keeps_the_rest(app, session):
+    from sqlalchemy import insert
+
+    from portal.models import LoginThrottle
+
+    window = app.config["LOGIN_LOCK_MINUTES"] * 60
+    now = time.time()
+    session.execute(insert(LoginThrottle), [
+        {"username": "ha-noi", "source": "203.0.113.9", "attempts": 5, "window_start": now - window - 5,
+         "last_attempt_at": now - window - 5},  # over: nothing can use it
+        {"username": "ha-noi", "source": "203.0.113.10", "attempts": 2, "window_start": now - 60,
+         "last_attempt_at": now - 60},  # still counting
+        {"username": "bonoivu", "source": "*", "attempts": 101, "window_start": now - window - 5,
+         "last_attempt_at": now - 10},  # an address still being slowed down
+    ])
+    session.commit()
+
+    assert jobs.forget_login_failures(app) == 1
+
+    session.expire_all()
+    assert sorted((t.username, t.source) for t in session.exec(select(LoginThrottle))) == [
+        ("bonoivu", "*"), ("ha-noi", "203.0.113.10")]

@@ -17,6 +17,7 @@ since the epoch (see the LoginThrottle model).
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import case, delete, func, select
@@ -116,3 +117,16 @@ def succeeded(session: Session, username: str, source: str, now: float, policy: 
 def forget(session: Session, username: str) -> None:
     """Clear every count of the account (an administrator reset its password); does not commit."""
     session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
+
+
+def forget_stale(session: Session, *, window: float, now: float | None = None) -> int:
+    """Delete the counts no refusal can use any more (window over, no try since); returns how many.
+
+    Without it a spray of wrong passwords from many addresses would leave one row per address and
+    account for good. Committed here: the worker calls it on its own.
+    """
+    now = time.time() if now is None else now
+    deleted = session.execute(delete(_TABLE).where(_TABLE.c.window_start <= now - window,
+                                                   _TABLE.c.last_attempt_at <= now - window)).rowcount
+    session.commit()
+    return deleted
