@@ -629,22 +629,19 @@ def send_warnings(session: Session, rlist: RespondentList, campaign: Campaign, p
         if not per_group.get(group.id):
             warnings.append(f"Nhóm {group.number} ({group.name}) chưa có ai.")
     by_code = {g.code: g for g in groups}
-    leaders = by_code.get("LD_SO")
-    if leaders is not None and per_group.get(leaders.id):
-        led = set(session.exec(select(Respondent.department_id).where(where, Respondent.group_id == leaders.id)))
-        missing = [d.name for d in session.exec(select(Department).where(Department.province_id == province.id)
-                                                 .order_by(Department.id)) if d.id not in led]
+    # Each unit the group covers should have someone of it: (group, unit model, the person's unit column, text).
+    coverage = [("LD_SO", Department, Respondent.department_id, "sở, ngành chưa có giám đốc hoặc phó giám đốc"),
+                ("LD_HUYEN", District, Respondent.district_id,
+                 "quận, huyện, thị xã chưa có chủ tịch hoặc phó chủ tịch UBND")]
+    for code, unit, column, text in coverage:
+        group = by_code.get(code)
+        if group is None or not per_group.get(group.id):
+            continue  # an empty group is already said above
+        covered = set(session.exec(select(column).where(where, Respondent.group_id == group.id)))
+        missing = [u.name for u in session.exec(select(unit).where(unit.province_id == province.id)
+                                                 .order_by(unit.id)) if u.id not in covered]
         if missing:
-            warnings.append(f"{len(missing)} sở, ngành chưa có giám đốc hoặc phó giám đốc (nhóm {leaders.number}): "
-                            f"{_names(missing)}.")
-    chairs = by_code.get("LD_HUYEN")
-    if chairs is not None and per_group.get(chairs.id):
-        chaired = set(session.exec(select(Respondent.district_id).where(where, Respondent.group_id == chairs.id)))
-        missing = [d.name for d in session.exec(select(District).where(District.province_id == province.id)
-                                                 .order_by(District.id)) if d.id not in chaired]
-        if missing:
-            warnings.append(f"{len(missing)} quận, huyện, thị xã chưa có chủ tịch hoặc phó chủ tịch UBND "
-                            f"(nhóm {chairs.number}): {_names(missing)}.")
+            warnings.append(f"{len(missing)} {text} (nhóm {group.number}): {_names(missing)}.")
     private = [(number, email.rpartition("@")[2]) for number, email in session.exec(
         select(Respondent.row_number, Respondent.email).where(where).order_by(Respondent.row_number))
         if email.rpartition("@")[2] in PUBLIC_MAIL_DOMAINS]
