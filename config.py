@@ -232,6 +232,9 @@ class Config:
         self.PORTAL_PROGRESS_POLL_SECONDS = env_int("PORTAL_PROGRESS_POLL_SECONDS", 30, minimum=1)
         # The domain of Message-IDs (and of the bounce address unless PORTAL_BOUNCE_ADDRESS says otherwise).
         self.PORTAL_MAIL_DOMAIN = _env("PORTAL_MAIL_DOMAIN", urlparse(self.PORTAL_BASE_URL).hostname or "localhost")
+        # How often the worker rewrites the answer table in random order on PostgreSQL (portal/domain/answers.py):
+        # until then, the physical order of the answers changed last follows the order of their writes.
+        self.PORTAL_ANSWER_SHUFFLE_MINUTES = env_int("PORTAL_ANSWER_SHUFFLE_MINUTES", 15, minimum=1)
         # Wrong survey links answered per client address before it is made to wait.
         self.PORTAL_LINK_GUESS_RATE = _env("PORTAL_LINK_GUESS_RATE", "30 per 10 minutes")
 

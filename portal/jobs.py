@@ -9,6 +9,8 @@ function do it), calls one domain function, and closes.
     reminders           every 10 minutes                      (invitations.enqueue_due_reminders)
     bounce intake       every PORTAL_BOUNCE_INTERVAL seconds  (bounces.intake_configured), when a bounce
                         mailbox is configured (PORTAL_BOUNCE_MAILDIR or PORTAL_BOUNCE_IMAP_HOST)
+    answer order        every PORTAL_ANSWER_SHUFFLE_MINUTES, when answers changed, on PostgreSQL
+                        (answers.shuffle_answer_order: no physical order of the table follows the writes)
 
 SIGTERM or SIGINT lets the message on the wire finish, puts the rest of its
 batch back in the queue, and stops.
@@ -93,6 +95,23 @@ def forget_login_failures(app: Flask) -> int:
         return login_throttle.forget_stale(session, window=app.config["LOGIN_LOCK_MINUTES"] * 60)
 
 
+# What PostgreSQL had counted of writes to the answer table at the last shuffle (this process only).
+_answer_writes_at_shuffle: list[int | None] = [None]
+
+
+def shuffle_answers(app: Flask) -> bool:
+    """Rewrite the answer table in the order of its random key when answers changed since the last time."""
+    from portal.domain import answers
+
+    with app.app_context(), db.new_session() as session:
+        writes = answers.answer_writes(session)
+        if writes is None or (writes == _answer_writes_at_shuffle[0]):
+            return False
+        answers.shuffle_answer_order(session)
+        _answer_writes_at_shuffle[0] = answers.answer_writes(session)
+    return True
+
+
 def intake_bounces(app: Flask) -> int:
     """Read the bounce mailbox once and mark the messages it names; returns how many new messages it held."""
     if not bounces.source_configured(app.config):
@@ -102,11 +121,12 @@ def intake_bounces(app: Flask) -> int:
 
 def run_once(app: Flask) -> int:
     """One pass of every job, for `portal worker --once` (tests, cron): reminders, bounces, sweep, old login
-    failures, one batch."""
+    failures, the answer order, one batch."""
     _guarded(enqueue_reminders, app)
     _guarded(intake_bounces, app)
     _guarded(sweep_outbox, app)
     _guarded(forget_login_failures, app)
+    _guarded(shuffle_answers, app)
     return send_outbox(app, worker_id(), drain=False)
 
 
@@ -132,6 +152,9 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
                       name="automatic reminders", next_run_time=now + timedelta(seconds=2), **one_at_a_time)
     scheduler.add_job(forget_login_failures, "interval", hours=1, args=[app], id="login_failures",
                       name="forget old login failures", next_run_time=now + timedelta(minutes=1), **one_at_a_time)
+    scheduler.add_job(shuffle_answers, "interval", minutes=app.config["PORTAL_ANSWER_SHUFFLE_MINUTES"], args=[app],
+                      id="answer_order", name="answer order", next_run_time=now + timedelta(minutes=1),
+                      **one_at_a_time)
     if bounces.source_configured(app.config):
         scheduler.add_job(intake_bounces, "interval", seconds=app.config["PORTAL_BOUNCE_INTERVAL"], args=[app],
                           id="bounce_intake", name="bounce intake", next_run_time=now + timedelta(seconds=5),
