@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -158,6 +160,38 @@ def check_outbox_lease(batch: int, timeout: float, rate: float, lease: int) -> N
             "use a smaller batch, a shorter timeout or a longer lease")
 
 
+LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
+SMTP_SERVICE_PORTS = {25, 465, 587}
+
+
+def check_demo_mode(config: Mapping[str, Any]) -> None:
+    """Refuse demo mode where its mailbox would leak: it shows every personal survey link to anyone.
+
+    "Hộp thư thử nghiệm" is public in demo mode (a demo respondent has no account), so demo mode is only for a
+    machine whose mail goes to the local sink: never with a real SMTP relay, never at an https:// address.
+    """
+    if not config.get("PORTAL_DEMO"):
+        return
+    base_url = str(config.get("PORTAL_BASE_URL", ""))
+    if base_url.startswith("https://"):
+        raise ConfigError(f"PORTAL_DEMO: demo mode cannot run at an https:// address ({base_url}): its public "
+                          "mailbox (Hộp thư thử nghiệm) shows every personal survey link. Unset PORTAL_DEMO on a "
+                          "real server.")
+    server, port = str(config.get("MAIL_SERVER") or ""), config.get("MAIL_PORT")
+    relay = None
+    if server not in LOOPBACK_HOSTS:
+        relay = f"MAIL_SERVER={server} is another machine"
+    elif port in SMTP_SERVICE_PORTS:
+        relay = f"MAIL_PORT={port} is a mail server's port"
+    elif config.get("MAIL_USERNAME") or config.get("MAIL_USE_TLS") or config.get("MAIL_USE_SSL"):
+        relay = "MAIL_USERNAME, MAIL_USE_TLS or MAIL_USE_SSL is set"
+    if relay:
+        raise ConfigError(f"PORTAL_DEMO: demo mode cannot run with a real SMTP relay configured ({relay}): its "
+                          "public mailbox (Hộp thư thử nghiệm) shows every personal survey link. Either unset "
+                          "PORTAL_DEMO, or send mail to the local sink (flask portal mail-sink, MAIL_SERVER=127.0.0.1 "
+                          "MAIL_PORT=8025, no login, no TLS).")
+
+
 class Config:
     """Built from the environment when instantiated, so tests can set variables first."""
 
@@ -276,3 +310,4 @@ class Config:
         self.COMPRESS_ALGORITHM = ["br", "gzip"]
         self.COMPRESS_MIN_SIZE = 500
         self.SEND_FILE_MAX_AGE_DEFAULT = 0
+        check_demo_mode(vars(self))

@@ -24,7 +24,7 @@ SESSION_STARTED = "_started"
 
 def create_app(config: Any = None) -> Flask:
     """Build the portal. `config` is a Config-like object or a dict of overrides (tests)."""
-    from config import Config
+    from config import Config, check_demo_mode
 
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=None)
     base = Config()
@@ -33,6 +33,7 @@ def create_app(config: Any = None) -> Flask:
         app.config.update(config)
     elif config is not None:
         app.config.from_object(config)
+    check_demo_mode(app.config)  # again after the overrides: the refusal holds however the app is configured
 
     from portal.domain.accounts import configure_hasher
 
