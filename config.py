@@ -269,6 +269,8 @@ class Config:
         # How often the worker rewrites the answer table in random order on PostgreSQL (portal/domain/answers.py):
         # until then, the physical order of the answers changed last follows the order of their writes.
         self.PORTAL_ANSWER_SHUFFLE_MINUTES = env_int("PORTAL_ANSWER_SHUFFLE_MINUTES", 15, minimum=1)
+        # How long after a campaign closes the integrity signals of its respondents' visits are kept.
+        self.PORTAL_SIGNAL_RETENTION_DAYS = env_int("PORTAL_SIGNAL_RETENTION_DAYS", 180, minimum=1)
         # Wrong survey links answered per client address before it is made to wait.
         self.PORTAL_LINK_GUESS_RATE = _env("PORTAL_LINK_GUESS_RATE", "30 per 10 minutes")
 

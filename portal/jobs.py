@@ -9,6 +9,7 @@ function do it), calls one domain function, and closes.
     reminders           every 10 minutes                      (invitations.enqueue_due_reminders)
     bounce intake       every PORTAL_BOUNCE_INTERVAL seconds  (bounces.intake_configured), when a bounce
                         mailbox is configured (PORTAL_BOUNCE_MAILDIR or PORTAL_BOUNCE_IMAP_HOST)
+    old signals         every 6 hours: integrity signals of campaigns closed PORTAL_SIGNAL_RETENTION_DAYS ago
     answer order        every PORTAL_ANSWER_SHUFFLE_MINUTES, when answers changed, on PostgreSQL
                         (answers.shuffle_answer_order: no physical order of the table follows the writes)
 
@@ -112,6 +113,14 @@ def shuffle_answers(app: Flask) -> bool:
     return True
 
 
+def forget_signals(app: Flask) -> int:
+    """Delete the integrity signals of campaigns closed long enough ago (portal/domain/integrity.py)."""
+    from portal.domain import integrity
+
+    with app.app_context(), db.new_session() as session:
+        return integrity.forget_closed_campaigns(session, app.config["PORTAL_SIGNAL_RETENTION_DAYS"])
+
+
 def intake_bounces(app: Flask) -> int:
     """Read the bounce mailbox once and mark the messages it names; returns how many new messages it held."""
     if not bounces.source_configured(app.config):
@@ -121,12 +130,13 @@ def intake_bounces(app: Flask) -> int:
 
 def run_once(app: Flask) -> int:
     """One pass of every job, for `portal worker --once` (tests, cron): reminders, bounces, sweep, old login
-    failures, the answer order, one batch."""
+    failures, the answer order, old signals, one batch."""
     _guarded(enqueue_reminders, app)
     _guarded(intake_bounces, app)
     _guarded(sweep_outbox, app)
     _guarded(forget_login_failures, app)
     _guarded(shuffle_answers, app)
+    _guarded(forget_signals, app)
     return send_outbox(app, worker_id(), drain=False)
 
 
@@ -155,6 +165,8 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
     scheduler.add_job(shuffle_answers, "interval", minutes=app.config["PORTAL_ANSWER_SHUFFLE_MINUTES"], args=[app],
                       id="answer_order", name="answer order", next_run_time=now + timedelta(minutes=1),
                       **one_at_a_time)
+    scheduler.add_job(forget_signals, "interval", hours=6, args=[app], id="old_signals",
+                      name="forget old integrity signals", next_run_time=now + timedelta(minutes=2), **one_at_a_time)
     if bounces.source_configured(app.config):
         scheduler.add_job(intake_bounces, "interval", seconds=app.config["PORTAL_BOUNCE_INTERVAL"], args=[app],
                           id="bounce_intake", name="bounce intake", next_run_time=now + timedelta(seconds=5),

@@ -451,6 +451,27 @@ class FormProgress(SQLModel, table=True):
     submitted_at: datetime | None = None
 
 
+class FormSignal(SQLModel, table=True):
+    """A moment of a respondent's visit kept for integrity rules (portal/domain/integrity.py).
+
+    Tied to the invitation, never to an answer row; read by integrity rules and the ministry's integrity page
+    only; deleted PORTAL_SIGNAL_RETENTION_DAYS after the campaign closes.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    invitation_id: int = Field(foreign_key="invitation.id", index=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    province_id: int = Field(foreign_key="province.id", index=True)
+    form_code: str = ""  # "" for the respondent's overview page
+    event: str  # opened | saved | submitted
+    at: datetime = Field(default_factory=utcnow)
+    seconds_on_page: int | None = None  # how long the posted page had been open
+    device: str = ""  # the random identifier the respondent's browser keeps in a cookie
+    user_agent: str = ""
+    address_hash: str = ""  # HMAC of the network address under the secret key
+    address_prefix: str = ""  # the address cut to /24 (IPv4) or /48 (IPv6)
+
+
 class Answer(SQLModel, table=True):
     """The answers to one form, kept apart from who gave them.
 

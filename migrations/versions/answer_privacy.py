@@ -1,4 +1,5 @@
-"""answer privacy: answer rows get random identifiers, day-only times and an order that follows nobody
+"""answer privacy: answer rows get random identifiers, day-only times and an order that follows nobody;
+integrity signals of each visit are kept in their own table, tied to the invitation
 
 Revision ID: answer_privacy
 Revises: campaigns_as_data
@@ -77,6 +78,28 @@ def _day(moment):
 
 
 def upgrade() -> None:
+    op.create_table('formsignal',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('invitation_id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('province_id', sa.Integer(), nullable=False),
+    sa.Column('form_code', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('event', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('seconds_on_page', sa.Integer(), nullable=True),
+    sa.Column('device', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('user_agent', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('address_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('address_prefix', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], ),
+    sa.ForeignKeyConstraint(['invitation_id'], ['invitation.id'], ),
+    sa.ForeignKeyConstraint(['province_id'], ['province.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('formsignal', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_formsignal_campaign_id'), ['campaign_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_formsignal_invitation_id'), ['invitation_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_formsignal_province_id'), ['province_id'], unique=False)
     rows = _read_and_drop()
     table = _create(sqlmodel.sql.sqltypes.AutoString(), sqlite_with_rowid=False)
     for row in rows:
@@ -88,6 +111,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('formsignal', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_formsignal_province_id'))
+        batch_op.drop_index(batch_op.f('ix_formsignal_invitation_id'))
+        batch_op.drop_index(batch_op.f('ix_formsignal_campaign_id'))
+    op.drop_table('formsignal')
     rows = _read_and_drop()
     table = _create(sa.Integer())
     if rows:
