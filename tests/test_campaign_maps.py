@@ -59,6 +59,9 @@ def test_a_2025_campaign_assesses_34_provinces_and_their_3321_wards_and_communes
     province_page = text_of(client.get(f"/bo/dot-danh-gia/{campaign.id}/ban-do/{TUYEN_QUANG}").get_data(as_text=True))
     assert "Tỉnh Tuyên Quang: 124 xã, phường, đặc khu" in province_page
     assert client.get(f"/bo/dot-danh-gia/{campaign.id}/ban-do/{HA_GIANG}").status_code == 404
+    listing = text_of(client.get("/bo/dot-danh-gia").get_data(as_text=True))
+    assert "Bản đồ: 34 tỉnh, thành phố; 3.321 xã, phường, đặc khu" in listing
+    assert "Bản đồ: 63 tỉnh, thành phố; 696 quận, huyện, thị xã" in listing
 
 
 def test_the_2021_map_stays_the_template_s_63_provinces_and_696_districts(session):

@@ -30,7 +30,9 @@ def _tz() -> str:
 @bp.get("/bo/dot-danh-gia")
 @ministry_only
 def index():
-    return render_template("campaigns/index.html", rows=campaign_admin.all_campaigns(db.session))
+    rows = campaign_admin.all_campaigns(db.session)
+    return render_template("campaigns/index.html", rows=rows,
+                           maps={row.campaign.id: units.map_label(db.session, row.campaign) for row in rows})
 
 
 def _source() -> Campaign | None:
