@@ -37,14 +37,12 @@ class UnitKind:
     """How a kind of lower-level unit reads in the portal's messages."""
 
     code: str
-    label: str  # "quận, huyện, thị xã" for the province's coverage warnings
-    full: str  # "quận, huyện, thị xã hoặc thành phố thuộc tỉnh" for a unit that is not one
+    label: str  # "quận, huyện, thị xã": coverage warnings, the map pages (the list check words its own)
 
 
 UNIT_KINDS = {
-    UNIT_KIND_DISTRICT: UnitKind(UNIT_KIND_DISTRICT, "quận, huyện, thị xã",
-                                 "quận, huyện, thị xã hoặc thành phố"),
-    UNIT_KIND_COMMUNE: UnitKind(UNIT_KIND_COMMUNE, "xã, phường, đặc khu", "xã, phường hoặc đặc khu"),
+    UNIT_KIND_DISTRICT: UnitKind(UNIT_KIND_DISTRICT, "quận, huyện, thị xã"),
+    UNIT_KIND_COMMUNE: UnitKind(UNIT_KIND_COMMUNE, "xã, phường, đặc khu"),
 }
 
 
@@ -133,11 +131,10 @@ def assign_map(session: Session, campaign: Campaign, key: str) -> int:
     """
     if key == MAP_2025:
         load_units_2025(session)
-        rows = [CampaignProvince(campaign_id=campaign.id, province_id=item["code"],
-                                 name=_full_province_name_2025(item),
-                                 short_name=short_province_name(_full_province_name_2025(item)),
-                                 unit_map=MAP_2025, unit_kind=UNIT_KIND_COMMUNE)
-                for item in _package_2025()]
+        names = {item["code"]: _full_province_name_2025(item) for item in _package_2025()}
+        rows = [CampaignProvince(campaign_id=campaign.id, province_id=code, name=name,
+                                 short_name=short_province_name(name), unit_map=MAP_2025, unit_kind=UNIT_KIND_COMMUNE)
+                for code, name in names.items()]
     elif key == MAP_2021:
         in_map = set(session.exec(select(District.province_id).where(District.unit_map == MAP_2021)))
         rows = [CampaignProvince(campaign_id=campaign.id, province_id=p.id, name=p.name, short_name=p.short_name,
