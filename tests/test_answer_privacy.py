@@ -15,6 +15,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
@@ -133,7 +134,7 @@ def test_the_migration_gives_existing_answers_random_identifiers_and_day_only_ti
     cfg = alembic_config(app.config["SQLALCHEMY_DATABASE_URI"])
     with engine.begin() as connection:  # the table as it was: numbered in order, exact times
         cfg.attributes["connection"] = connection
-        command.downgrade(cfg, "campaigns_as_data")
+        command.downgrade(cfg, ScriptDirectory.from_config(cfg).get_revision("answer_privacy").down_revision)
         connection.execute(text("UPDATE answer SET updated_at = :at, submitted_at = :at"),
                            {"at": datetime(2022, 2, 1, 9, 41, 7, 123456, tzinfo=UTC)})
 
