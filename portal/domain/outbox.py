@@ -52,7 +52,7 @@ from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Table, or_
+from sqlalchemy import Table, Update, and_, case, or_
 from sqlmodel import Session, select, update
 
 from portal.models import DeliveryStatus, Invitation, OutboxMessage, utcnow
@@ -117,36 +117,19 @@ def claim_batch(
 ) -> list[OutboxMessage]:
     """Claim up to `limit` due messages for `worker_id`, oldest first, for `lease`, and commit the claim.
 
-    Each row is claimed by an UPDATE that only changes a row still queued and
-    due; a row another worker took in the meantime changes nothing (rowcount 0)
-    and is left out. Rows are claimed in one order by every worker, so two
-    claims on PostgreSQL wait for each other but never deadlock. The claim
-    counts one attempt. Due messages past their `expires_at` are marked expired
-    instead, so a reminder queued before the response deadline never arrives after it.
+    One UPDATE claims the batch: its subquery reads the first due rows in queue
+    order from ix_outbox_claim (no scan of the queue, no sort), and the UPDATE
+    itself only changes rows still queued, returning those it changed, so a row
+    another worker took in the meantime is left out. On PostgreSQL the subquery
+    locks its rows `FOR UPDATE SKIP LOCKED`: two workers claiming at once take
+    different rows instead of waiting for each other (SQLite has one writer at a
+    time anyway). The claim counts one attempt. Due messages past their
+    `expires_at` are marked expired by the same statement instead of claimed, so a
+    reminder queued before the response deadline never arrives after it.
     """
-    candidates = session.exec(
-        select(OutboxMessage.id, OutboxMessage.expires_at)
-        .where(OutboxMessage.status == QUEUED, OutboxMessage.next_attempt_at <= now)
-        .order_by(OutboxMessage.queued_at, OutboxMessage.id)
-        .limit(limit)
-    ).all()
-    claimed: list[int] = []
-    for ident, expires_at in candidates:
-        unclaimed = (_OUTBOX.c.id == ident, _OUTBOX.c.status == QUEUED, _OUTBOX.c.next_attempt_at <= now)
-        if expires_at is not None and expires_at <= now:
-            # In the same order as the claims, so that two workers never lock rows crosswise.
-            session.exec(update(_OUTBOX).where(*unclaimed).values(
-                status=EXPIRED, last_reply="Không gửi: đã quá hạn trả lời phiếu.", updated_at=now))
-            continue
-        result = session.exec(
-            update(_OUTBOX)
-            .where(*unclaimed)
-            .values(status=SENDING, claimed_by=worker_id, claimed_at=now, lease_until=now + lease,
-                    attempts=_OUTBOX.c.attempts + 1, updated_at=now)
-        )
-        if result.rowcount == 1:
-            claimed.append(ident)
+    changed = session.exec(claim_statement(session.get_bind().dialect.name, worker_id, limit, now, lease)).all()
     session.commit()
+    claimed = [ident for ident, status in changed if status == SENDING]
     if not claimed:
         return []
     return list(session.exec(
@@ -154,6 +137,34 @@ def claim_batch(
         .order_by(OutboxMessage.queued_at, OutboxMessage.id)
         .execution_options(populate_existing=True)
     ))
+
+
+def claim_statement(dialect: str, worker_id: str, limit: int, now: datetime, lease: timedelta) -> Update:
+    """The UPDATE of `claim_batch` for the database `dialect` ("sqlite", "postgresql"), returning (id, status)
+    of each row it changed: "sending" when claimed, "expired" when dropped."""
+    due = (select(_OUTBOX.c.id)
+           .where(_OUTBOX.c.status == QUEUED, _OUTBOX.c.next_attempt_at <= now)
+           .order_by(_OUTBOX.c.queued_at, _OUTBOX.c.id)
+           .limit(limit))
+    if dialect == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    # A CTE, joined: PostgreSQL runs it exactly once (an IN (subquery ... LIMIT) may be run again and
+    # claim more than `limit` rows).
+    due = due.cte("due")
+    expired = and_(_OUTBOX.c.expires_at.is_not(None), _OUTBOX.c.expires_at <= now)
+    return (
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id == due.c.id, _OUTBOX.c.status == QUEUED,
+               _OUTBOX.c.next_attempt_at <= now)
+        .values(status=case((expired, EXPIRED), else_=SENDING),
+                last_reply=case((expired, "Không gửi: đã quá hạn trả lời phiếu."), else_=_OUTBOX.c.last_reply),
+                claimed_by=case((expired, _OUTBOX.c.claimed_by), else_=worker_id),
+                claimed_at=case((expired, _OUTBOX.c.claimed_at), else_=now),
+                lease_until=case((expired, _OUTBOX.c.lease_until), else_=now + lease),
+                attempts=case((expired, _OUTBOX.c.attempts), else_=_OUTBOX.c.attempts + 1),
+                updated_at=now)
+        .returning(_OUTBOX.c.id, _OUTBOX.c.status)
+    )
 
 
 def cancel_queued(session: Session, invitation_id: int, *, now: datetime) -> int:

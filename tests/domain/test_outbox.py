@@ -7,6 +7,8 @@ import time
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import insert, text
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, select
 
 from portal.domain import outbox
@@ -15,6 +17,7 @@ from portal.models import Invitation, OutboxMessage, QuestionnaireVersion, Respo
 from tests.support.accounts import HA_NOI
 from tests.support.outbox import SUBJECT, queue
 from tests.support.smtp import MAIL_DOMAIN, mail_config
+from tests.support.statements import query_plan
 
 
 @pytest.fixture
@@ -265,6 +268,35 @@ def test_two_workers_claiming_at_the_same_moment_never_share_a_message(app, sess
     assert not set(claimed["a:1"]) & set(claimed["b:2"])
     assert sorted(claimed["a:1"] + claimed["b:2"]) == [r.id for r in rows(session)]
     assert {(r.status, r.attempts) for r in rows(session)} == {("sending", 1)}
+
+
+def test_the_claim_reads_the_due_rows_in_queue_order_from_its_index_without_a_scan_or_a_sort(session):
+    now = utcnow()
+    # A long history of sent rows and a long queue, some of it waiting for a retry, both analysed.
+    session.execute(insert(OutboxMessage.__table__), [
+        {"kind": "invitation", "to_addr": f"nguoi{n}@hanoi.gov.vn", "subject": SUBJECT, "body_text": "B",
+         "body_html": "", "bounce_token": f"{n:032x}", "message_id": f"<{n}@x>", "attempts": 0,
+         "status": "sent" if n % 2 else "queued", "claimed_by": "", "last_reply": "",
+         "next_attempt_at": now + timedelta(minutes=5 if n % 10 == 0 else -5),
+         "queued_at": now - timedelta(seconds=n), "updated_at": now} for n in range(20000)])
+    session.commit()
+    session.execute(text("ANALYZE"))
+
+    plan = query_plan(session, outbox.claim_statement(session.get_bind().dialect.name, "w:1", 50, now,
+                                                      timedelta(minutes=30)))
+
+    assert "ix_outbox_claim" in plan, plan
+    if session.get_bind().dialect.name == "sqlite":
+        assert "SCAN outboxmessage" not in plan and "TEMP B-TREE" not in plan, plan
+    else:
+        assert "Seq Scan" not in plan and "Sort" not in plan, plan
+        assert "LockRows" in plan, plan
+
+
+def test_the_claim_locks_its_rows_skipping_those_another_worker_holds_on_postgresql(session):
+    statement = outbox.claim_statement("postgresql", "w:1", 50, utcnow(), timedelta(minutes=30))
+
+    assert "FOR UPDATE SKIP LOCKED" in str(statement.compile(dialect=postgresql.dialect()))
 
 
 def test_the_sweep_returns_only_rows_whose_lease_has_expired(session):
