@@ -36,11 +36,11 @@ def _mask_stored_links() -> None:
     link back in when it sends a queued one, as it does for every row queued from now on."""
     bind = op.get_bind()
     outbox = sa.table('outboxmessage', sa.column('id', sa.Integer), sa.column('body_text', sa.Text),
-                      sa.column('body_html', sa.Text), sa.column('invitation_id', sa.Integer))
+                      sa.column('body_html', sa.Text))
     last = 0
     while True:
         rows = bind.execute(sa.select(outbox.c.id, outbox.c.body_text, outbox.c.body_html)
-                            .where(outbox.c.invitation_id.is_not(None), outbox.c.id > last)
+                            .where(outbox.c.id > last)
                             .order_by(outbox.c.id).limit(_CHUNK)).all()
         if not rows:
             return
