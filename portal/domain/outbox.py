@@ -351,7 +351,7 @@ def build_message(message: OutboxMessage, *, sender: str, link: tuple[str, str] 
     # "=_" never occurs in base64 and 96 random bits never in the bodies' lines: no clash to search for.
     boundary = f"=_cchc_{secrets.token_hex(12)}".encode("ascii")
     return b"".join((
-        head, b'Content-Type: multipart/alternative; boundary="', boundary, b'"\r\n\r\n',
+        head, b'Content-Type: multipart/alternative;\r\n boundary="', boundary, b'"\r\n\r\n',
         b"--", boundary, b"\r\n", _TEXT_PART, b"\r\n", _base64_lines(text),
         b"--", boundary, b"\r\n", _HTML_PART, b"\r\n", _base64_lines(html),
         b"--", boundary, b"--\r\n",
@@ -360,8 +360,9 @@ def build_message(message: OutboxMessage, *, sender: str, link: tuple[str, str] 
 
 _TEXT_PART = b'Content-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: base64\r\n'
 _HTML_PART = b'Content-Type: text/html; charset="utf-8"\r\nContent-Transfer-Encoding: base64\r\n'
-# An encoded word holds at most 75 characters (RFC 2047): 12 of framing and 60 of base64, from 45 bytes.
-_WORD_BYTES = 45
+# An encoded word: 12 characters of framing and 56 of base64 from 42 bytes, so that even the first line,
+# "Subject: " and one word, stays within 78 characters (RFC 5322; RFC 2047 allows 75 per word).
+_WORD_BYTES = 42
 
 
 def _base64_lines(text: str) -> bytes:

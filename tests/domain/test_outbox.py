@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import timedelta
+from email import message_from_bytes, policy
 
 import pytest
 from sqlalchemy import insert, text
@@ -102,6 +103,30 @@ def test_each_message_arrives_once_with_its_message_id_verp_sender_vietnamese_su
     session.refresh(invitation)
     assert invitation.delivery_status == "sent"
     assert invitation.delivery_reply.startswith("250 ")
+
+
+@pytest.mark.parametrize("subject, body_html", [
+    ("Phiếu khảo sát Chỉ số CCHC năm 2021: mời Nguyễn Thị Hương Giang, Trưởng phòng Tổ chức – Hành chính, "
+     "Sở Nông nghiệp và Phát triển nông thôn trả lời (hạn 27/02/2022)", ""),
+    ("Plain ASCII subject", "<p>Chỉ có <b>HTML</b> và văn bản</p>"),
+])
+def test_a_long_vietnamese_subject_and_a_text_only_message_parse_back_exactly_with_short_header_lines(
+        subject, body_html):
+    row = OutboxMessage(id=9, kind="notice", to_addr="a@hanoi.gov.vn", subject=subject,
+                        body_text="Dòng một\nDòng hai " + "ễ" * 200 + "\n", body_html=body_html,
+                        bounce_token="t", message_id="<m@chisocchc.gov.vn>")
+
+    payload = outbox.build_message(row, sender="Bộ Nội vụ <khaosat@chisocchc.gov.vn>")
+
+    message = message_from_bytes(payload, policy=policy.default)
+    assert message["Subject"] == subject and message["From"] == "Bộ Nội vụ <khaosat@chisocchc.gov.vn>"
+    assert message.get_body(("plain",)).get_content().replace("\r\n", "\n") == row.body_text
+    if body_html:
+        assert message.get_body(("html",)).get_content() == body_html
+    else:
+        assert not message.is_multipart()
+    assert all(len(line) <= 78 for line in payload.split(b"\r\n")), "RFC 5322 line length"
+    assert b"\n" not in payload.replace(b"\r\n", b"")  # CRLF only, as SMTP wants
 
 
 def test_nothing_due_means_no_connection_at_all(app, session, sink):
