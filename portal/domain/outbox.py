@@ -4,16 +4,20 @@ Every email is one `OutboxMessage` row moving queued -> sending -> sent / failed
 (and later bounced, from bounce intake). The worker (portal/jobs.py) runs
 `run_once` every few seconds:
 
-1. `claim_batch` marks a batch of due rows "sending" with a conditional UPDATE
-   per row (`... WHERE id = :id AND status = 'queued'`, rowcount checked) and
-   commits before any SMTP talk, so two workers, on one server or two, never
-   hold the same row. The claim is a lease: `lease_until` is
-   `PORTAL_OUTBOX_LEASE_SECONDS` ahead.
+1. `claim_batch` marks a batch of due rows "sending" with one conditional
+   UPDATE (`... WHERE status = 'queued'`, RETURNING the rows it changed) over
+   the first due rows read from ix_outbox_claim (`FOR UPDATE SKIP LOCKED` on
+   PostgreSQL), and commits before any SMTP talk, so two workers, on one server
+   or two, never hold the same row. The claim is a lease: `lease_until` is
+   `PORTAL_OUTBOX_LEASE_SECONDS` ahead. Invitations and reminders are stored
+   with the personal link masked; the worker derives the real link from the key
+   for the batch (`invitations.personal_links`) and puts it in as it sends.
 2. `send_batch` sends them over one SMTP connection, one message per recipient
    (so each refusal is seen), at `PORTAL_MAIL_RATE` messages per second, with a
    VERP envelope sender `bounces+<token>@domain` so a later bounce names its row.
 3. Each outcome is written in its own short transaction right after its
-   message (`record_outcome`): sent; failed on a 5xx with the server's reply;
+   message (`record_outcome`; a commit per batch would let a killed worker's
+   whole batch be sent again): sent; failed on a 5xx with the server's reply;
    queued again with backoff on a 4xx or a broken connection (failed after
    `PORTAL_MAIL_MAX_ATTEMPTS`). When the connection breaks, the rest of the
    batch goes back to the queue without counting an attempt. In the same
