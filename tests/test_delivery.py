@@ -536,3 +536,14 @@ def test_the_ministry_has_no_province_error_list(client, ministry_user, errors):
     log_in(client, ministry_user)
 
     assert client.get(ERRORS).status_code == 403
+
+
+def test_no_page_of_the_it_focal_point_carries_a_respondents_personal_link(
+        client, session, it_focal_user, errors):
+    macs = [person.token.partition(".")[2] for person in errors.survey.invitations]
+    log_in(client, it_focal_user)
+
+    seen = [client.get(path).get_data() for path in (ERRORS, "/dau-moi-cntt/thu-de-rieng")]
+
+    assert all(response for response in seen)
+    assert not [mac for mac in macs for body in seen if mac.encode() in body]
