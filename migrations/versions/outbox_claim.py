@@ -1,7 +1,7 @@
 """outbox claim: one index for the claim, personal links masked in stored bodies, purged bodies
 
 Revision ID: outbox_claim
-Revises: campaigns_as_data
+Revises: campaign_maps
 Create Date: 2026-12-03 11:40:00
 """
 import re
@@ -12,7 +12,7 @@ import sqlmodel
 
 
 revision = 'outbox_claim'
-down_revision = 'campaigns_as_data'
+down_revision = 'campaign_maps'
 branch_labels = None
 depends_on = None
 
