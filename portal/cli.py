@@ -24,7 +24,9 @@ def init_database() -> dict[str, int]:
     from portal.domain.reference import load_reference_data
 
     assert db.engine is not None
-    upgrade_schema(db.engine)
+    config = current_app.config
+    upgrade_schema(db.engine, {"files": config["PORTAL_FILES_DIR"], "legacy_uploads": config["PORTAL_UPLOAD_DIR"],
+                               "legacy_request_files": config["PORTAL_REQUEST_FILES_DIR"]})
     with db.new_session() as session:
         return load_reference_data(session)
 

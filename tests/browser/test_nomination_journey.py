@@ -22,7 +22,7 @@ AUTOREPLY = ("From: Trần Văn A <a@hanoi.gov.vn>\nSubject: Tự động trả 
 
 @pytest.fixture
 def app_config(app_config, tmp_path):
-    return {**app_config, "PORTAL_UPLOAD_DIR": str(tmp_path / "tai-len")}
+    return {**app_config, "PORTAL_FILES_DIR": str(tmp_path / "tep")}
 
 
 
