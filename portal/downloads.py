@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from io import BytesIO
+from urllib.parse import quote
 
 from flask import Response, abort, current_app, send_file
 
@@ -17,21 +20,30 @@ def xlsx_download(data: bytes, filename: str) -> Response:
     return send_file(BytesIO(data), mimetype=XLSX, as_attachment=True, download_name=filename)
 
 
+def attachment_header(name: str) -> str:
+    """Content-Disposition for saving a file under `name`: `filename*` (RFC 5987, UTF-8) for every browser
+    of this decade, and a plain `filename` without diacritics ("Quyet dinh") for older ones."""
+    plain = unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
+    plain = re.sub(r'[^\x20-\x7e]|["\\%;]', "", plain.encode("ascii", "ignore").decode()).strip() or "tep"
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
 def stored_file_download(stored: StoredFile | None) -> Response:
     """An uploaded file, for a person the calling route has already allowed to have it (404 when it is gone).
 
-    Always an attachment under its own cleaned name (Werkzeug writes `filename*=UTF-8''…`, RFC 5987,
-    for a Vietnamese name, with an ASCII fallback), with the type read from its bytes and never
-    sniffed (`nosniff`), sandboxed (`Content-Security-Policy: sandbox`: an HTML file that got through
-    as something else still runs nothing and reaches no cookie), and never cached by a shared cache.
+    This is the one way out for every uploaded file: the self-assessment's evidence, a nomination, a
+    request's attachment. Always an attachment under its own cleaned name (`attachment_header`), with
+    the type read from its bytes and never sniffed (`nosniff`), sandboxed (`Content-Security-Policy:
+    sandbox`: should an HTML file get through as something else, it runs nothing and reaches no
+    cookie), and never kept by a shared cache.
     """
     if stored is None:
         abort(404)
     path = evidence.path_of(stored, current_app.config["PORTAL_FILES_DIR"])
     if path is None:
         abort(404)
-    response = send_file(path, mimetype=stored.content_type, as_attachment=True, download_name=stored.original_name,
-                         max_age=0, etag=stored.sha256)
+    response = send_file(path, mimetype=stored.content_type, max_age=0, etag=stored.sha256)
+    response.headers["Content-Disposition"] = attachment_header(stored.original_name)
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "sandbox"

@@ -154,7 +154,8 @@ def test_the_ministry_and_the_province_download_it_as_an_attachment(client, sess
     for response in (own, ministry):
         assert response.status_code == 200 and response.data == PNG
         assert response.headers["Content-Type"] == "image/png"
-        assert response.headers["Content-Disposition"] == "attachment; filename=anh-chup.png"
+        assert response.headers["Content-Disposition"] == ("attachment; filename=\"anh-chup.png\"; "
+                                                           "filename*=UTF-8''anh-chup.png")
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert "no-store" in response.headers["Cache-Control"]
     assert f'href="{url}"' in table

@@ -31,7 +31,8 @@ log = logging.getLogger("alembic.evidence_files")
 storedfile = sa.table(
     'storedfile', sa.column('id', sa.Integer), sa.column('sha256', sa.String), sa.column('size', sa.Integer),
     sa.column('content_type', sa.String), sa.column('original_name', sa.String),
-    sa.column('uploaded_by_id', sa.Integer), sa.column('uploaded_at', sa.DateTime))
+    # uploaded_at untyped: copied as the database returned it (text on SQLite, a timestamp on PostgreSQL).
+    sa.column('uploaded_by_id', sa.Integer), sa.column('uploaded_at'))
 
 
 def _folders() -> dict[str, str]:
