@@ -8,7 +8,7 @@ whose file was already missing keeps its name and size with an empty hash (its d
 a 404, as before).
 
 Revision ID: evidence_files
-Revises: campaigns_as_data
+Revises: campaign_maps
 Create Date: 2026-12-03 11:50:00
 """
 import hashlib
@@ -22,7 +22,7 @@ import sqlmodel
 from alembic import context, op
 
 revision = 'evidence_files'
-down_revision = 'campaigns_as_data'
+down_revision = 'campaign_maps'
 branch_labels = None
 depends_on = None
 

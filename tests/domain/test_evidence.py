@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from openpyxl import Workbook
 from sqlalchemy import text
 from sqlmodel import Session, select
@@ -341,7 +342,7 @@ def test_the_upgrade_moves_earlier_files_and_their_rows_into_the_store(empty_dat
         cfg = alembic_config(empty_database_url)
         with engine.begin() as connection:
             cfg.attributes["connection"] = connection
-            command.upgrade(cfg, "campaigns_as_data")
+            command.upgrade(cfg, ScriptDirectory.from_config(cfg).get_revision("evidence_files").down_revision)
         with Session(engine) as session:
             load_reference_data(session)
             campaign_id = session.execute(text("SELECT min(id) FROM campaign")).scalar_one()
