@@ -1,7 +1,7 @@
 """outbox claim: one index for the claim, personal links masked in stored bodies, purged bodies
 
 Revision ID: outbox_claim
-Revises: campaign_maps
+Revises: evidence_files
 Create Date: 2026-12-03 11:40:00
 """
 import re
@@ -12,7 +12,7 @@ import sqlmodel
 
 
 revision = 'outbox_claim'
-down_revision = 'campaign_maps'
+down_revision = 'evidence_files'
 branch_labels = None
 depends_on = None
 
