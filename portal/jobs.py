@@ -6,7 +6,11 @@ function do it), calls one domain function, and closes.
 
     send outbox batch   every PORTAL_OUTBOX_INTERVAL seconds  (outbox.run_once)
     sweep stuck rows    every 60 seconds: expired leases      (outbox.sweep_stuck)
+    purge old bodies    every hour: messages done with for    (outbox.purge_bodies)
+                        PORTAL_OUTBOX_KEEP_SENT_DAYS
     reminders           every 10 minutes                      (invitations.enqueue_due_reminders)
+    unused files        every 6 hours: rows and files nothing (evidence.collect_garbage)
+                        references, older than PORTAL_FILES_MIN_AGE_HOURS
     bounce intake       every PORTAL_BOUNCE_INTERVAL seconds  (bounces.intake_configured), when a bounce
                         mailbox is configured (PORTAL_BOUNCE_MAILDIR or PORTAL_BOUNCE_IMAP_HOST)
     old signals         every 6 hours: integrity signals of campaigns closed PORTAL_SIGNAL_RETENTION_DAYS ago
@@ -88,6 +92,16 @@ def enqueue_reminders(app: Flask) -> int:
     return count
 
 
+def purge_outbox(app: Flask) -> int:
+    """Empty the bodies of messages done with for PORTAL_OUTBOX_KEEP_SENT_DAYS (outbox.purge_bodies)."""
+    with app.app_context(), db.new_session() as session:
+        purged = outbox.purge_bodies(session, now=utcnow(),
+                                     keep=timedelta(days=app.config["PORTAL_OUTBOX_KEEP_SENT_DAYS"]))
+    if purged:
+        log.info("emptied the bodies of %d sent message(s)", purged)
+    return purged
+
+
 def forget_login_failures(app: Flask) -> int:
     """Delete login-failure counts whose window is over (portal/domain/login_throttle.py)."""
     from portal.domain import login_throttle
@@ -120,6 +134,18 @@ def forget_signals(app: Flask) -> int:
     with app.app_context(), db.new_session() as session:
         return integrity.forget_closed_campaigns(session, app.config["PORTAL_SIGNAL_RETENTION_DAYS"])
 
+def collect_files(app: Flask) -> int:
+    """Remove uploaded files (and their rows) nothing references any more; returns how many files went."""
+    from portal.domain import evidence
+
+    with app.app_context(), db.new_session() as session:
+        collected = evidence.collect_garbage(session, app.config["PORTAL_FILES_DIR"],
+                                             min_age=timedelta(hours=app.config["PORTAL_FILES_MIN_AGE_HOURS"]))
+    if collected.rows or collected.files or collected.temporaries:
+        log.info("removed %d unused file row(s), %d file(s) (%d bytes), %d temporary file(s)", collected.rows,
+                 collected.files, collected.bytes, collected.temporaries)
+    return collected.files
+
 
 def intake_bounces(app: Flask) -> int:
     """Read the bounce mailbox once and mark the messages it names; returns how many new messages it held."""
@@ -130,13 +156,15 @@ def intake_bounces(app: Flask) -> int:
 
 def run_once(app: Flask) -> int:
     """One pass of every job, for `portal worker --once` (tests, cron): reminders, bounces, sweep, old login
-    failures, the answer order, old signals, one batch."""
+    failures, old outbox bodies, unused files, the answer order, old signals, one batch."""
     _guarded(enqueue_reminders, app)
     _guarded(intake_bounces, app)
     _guarded(sweep_outbox, app)
     _guarded(forget_login_failures, app)
     _guarded(shuffle_answers, app)
     _guarded(forget_signals, app)
+    _guarded(purge_outbox, app)
+    _guarded(collect_files, app)
     return send_outbox(app, worker_id(), drain=False)
 
 
@@ -160,6 +188,8 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
                       name="sweep stuck outbox rows", next_run_time=now, **one_at_a_time)
     scheduler.add_job(enqueue_reminders, "interval", minutes=REMINDER_MINUTES, args=[app], id="reminders",
                       name="automatic reminders", next_run_time=now + timedelta(seconds=2), **one_at_a_time)
+    scheduler.add_job(purge_outbox, "interval", hours=1, args=[app], id="purge_outbox",
+                      name="empty old outbox bodies", next_run_time=now + timedelta(minutes=2), **one_at_a_time)
     scheduler.add_job(forget_login_failures, "interval", hours=1, args=[app], id="login_failures",
                       name="forget old login failures", next_run_time=now + timedelta(minutes=1), **one_at_a_time)
     scheduler.add_job(shuffle_answers, "interval", minutes=app.config["PORTAL_ANSWER_SHUFFLE_MINUTES"], args=[app],
@@ -167,6 +197,8 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
                       **one_at_a_time)
     scheduler.add_job(forget_signals, "interval", hours=6, args=[app], id="old_signals",
                       name="forget old integrity signals", next_run_time=now + timedelta(minutes=2), **one_at_a_time)
+    scheduler.add_job(collect_files, "interval", hours=6, args=[app], id="collect_files",
+                      name="remove unused files", next_run_time=now + timedelta(minutes=10), **one_at_a_time)
     if bounces.source_configured(app.config):
         scheduler.add_job(intake_bounces, "interval", seconds=app.config["PORTAL_BOUNCE_INTERVAL"], args=[app],
                           id="bounce_intake", name="bounce intake", next_run_time=now + timedelta(seconds=5),

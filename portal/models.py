@@ -257,21 +257,30 @@ class RateLimitCounter(SQLModel, table=True):
     expires_at: float = 0.0  # seconds since the epoch
 
 
-class NominationDocument(SQLModel, table=True):
-    """The province's document nominating its IT focal point (văn bản cử), as uploaded; the newest counts.
+class StoredFile(SQLModel, table=True):
+    """A file someone uploaded: its content (by hash, in PORTAL_FILES_DIR) and what is known of it.
 
-    The file lives under PORTAL_UPLOAD_DIR by its content hash, never under the name it was uploaded with.
+    One row per upload (each with its own name and uploader); uploads of the same bytes share
+    one file on disk (portal/domain/evidence.py). Rows that point here: a nomination document, a
+    request's attachment, a line's evidence. A row nothing points to, and a file no row names,
+    are removed by `flask portal collect-files` (and the worker, daily).
     """
 
     id: int | None = Field(default=None, primary_key=True)
-    province_id: int = Field(foreign_key="province.id", index=True)
-    original_name: str  # as uploaded, for the download's name only
-    content_type: str  # detected from the bytes, not taken from the browser
+    sha256: str = Field(index=True)  # hex; "" for a file already missing when it was moved into the store
     size: int
-    sha256: str
-    stored_name: str  # relative to PORTAL_UPLOAD_DIR
+    content_type: str  # detected from the bytes, not taken from the browser
+    original_name: str  # cleaned of folders and control characters, for the download's name only
     uploaded_by_id: int | None = Field(default=None, foreign_key="user.id")
-    uploaded_at: datetime = Field(default_factory=utcnow)
+    uploaded_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class NominationDocument(SQLModel, table=True):
+    """The province's document nominating its IT focal point (văn bản cử), as uploaded; the newest counts."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    province_id: int = Field(foreign_key="province.id", index=True)
+    file_id: int = Field(foreign_key="storedfile.id", index=True)
 
 
 # ---------------------------------------------------------------- notices and audit
@@ -530,7 +539,15 @@ class Answer(SQLModel, table=True):
 
 
 class OutboxMessage(SQLModel, table=True):
-    """One email to one recipient, moving queued -> sending -> sent / failed / bounced."""
+    """One email to one recipient, moving queued -> sending -> sent / failed / bounced.
+
+    An invitation's or reminder's body holds its personal link masked (`/phieu/<id>.••••`): the worker puts
+    the link in when it sends (portal/domain/outbox.py), so a copy of this table cannot answer as anyone.
+    """
+
+    # The worker's claim reads the queued rows in queue order from this index alone: no scan, no sort,
+    # however long the queue or the history of sent rows (portal/domain/outbox.py, claim_batch).
+    __table_args__ = (Index("ix_outbox_claim", "status", "queued_at", "id", "next_attempt_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(index=True)  # invitation | reminder | …
@@ -542,9 +559,9 @@ class OutboxMessage(SQLModel, table=True):
     body_html: str = ""
     bounce_token: str = Field(index=True)  # in the VERP return path: bounces+<token>@domain
     message_id: str = Field(default="", index=True)
-    status: str = Field(default=DeliveryStatus.QUEUED.value, index=True)
+    status: str = Field(default=DeliveryStatus.QUEUED.value)  # first column of ix_outbox_claim
     attempts: int = 0
-    next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    next_attempt_at: datetime = Field(default_factory=utcnow)
     # A message not sent by then is dropped (status "expired"): a reminder after the response deadline.
     expires_at: datetime | None = None
     claimed_by: str = ""
@@ -556,6 +573,9 @@ class OutboxMessage(SQLModel, table=True):
     queued_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
     updated_at: datetime = Field(default_factory=utcnow)
+    # When the subject and bodies of a message done with were emptied (PORTAL_OUTBOX_KEEP_SENT_DAYS after
+    # it was sent); recipient, status and times stay for the delivery pages.
+    purged_at: datetime | None = None
 
 
 class ReminderSchedule(SQLModel, table=True):
@@ -618,10 +638,7 @@ class ProvinceRequest(SQLModel, table=True):
     kind: str  # a RequestKind value
     reason: str
     wanted_until: date | None = None  # the day the province asks for (extensions)
-    file_name: str = ""  # the name the file had on the province's computer
-    file_key: str = ""  # its name in the request files folder (random, never the province's name)
-    file_type: str = ""  # the content type read from its bytes
-    file_size: int = 0
+    file_id: int | None = Field(default=None, foreign_key="storedfile.id", index=True)  # the attached file
     status: str = Field(default=RequestStatus.OPEN.value, index=True)
     answer: str = ""
     granted_until: date | None = None
