@@ -86,6 +86,8 @@ def preview():
     number = request.args.get("phien-ban", type=int)
     row = (framework.version_by_number(db.session, campaign, number) if number
            else framework.current_version(db.session, campaign))
+    if row is None and not number:
+        return _index_page(campaign)  # nothing imported yet: the page that says so and offers the import
     if row is None:
         abort(404)
     content = framework.load(row)
@@ -93,9 +95,9 @@ def preview():
                            kinds=framework.KIND_LABELS)
 
 
-@bp.get("/phien-ban-<int:number>.yaml")
-def download(number: int):
-    row = framework.version_by_number(db.session, _campaign(), number)
+@bp.get("/phien-ban-<int:framework_number>.yaml")
+def download(framework_number: int):
+    row = framework.version_by_number(db.session, _campaign(), framework_number)
     if row is None:
         abort(404)
     imported = row.imported_at.astimezone(ZoneInfo(current_app.config["PORTAL_TIMEZONE"]))
