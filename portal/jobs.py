@@ -93,6 +93,17 @@ def forget_login_failures(app: Flask) -> int:
         return login_throttle.forget_stale(session, window=app.config["LOGIN_LOCK_MINUTES"] * 60)
 
 
+def lock_assessments(app: Flask) -> int:
+    """Record the lock of every self-assessment whose deadline day has ended (saves check the deadline anyway)."""
+    from portal.domain import assessment
+
+    with app.app_context(), db.new_session() as session:
+        count = assessment.lock_due(session, app.config["PORTAL_TIMEZONE"], now=utcnow())
+    if count:
+        log.info("locked %d self-assessment(s)", count)
+    return count
+
+
 def intake_bounces(app: Flask) -> int:
     """Read the bounce mailbox once and mark the messages it names; returns how many new messages it held."""
     if not bounces.source_configured(app.config):
@@ -102,11 +113,12 @@ def intake_bounces(app: Flask) -> int:
 
 def run_once(app: Flask) -> int:
     """One pass of every job, for `portal worker --once` (tests, cron): reminders, bounces, sweep, old login
-    failures, one batch."""
+    failures, self-assessment locks, one batch."""
     _guarded(enqueue_reminders, app)
     _guarded(intake_bounces, app)
     _guarded(sweep_outbox, app)
     _guarded(forget_login_failures, app)
+    _guarded(lock_assessments, app)
     return send_outbox(app, worker_id(), drain=False)
 
 
@@ -132,6 +144,9 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
                       name="automatic reminders", next_run_time=now + timedelta(seconds=2), **one_at_a_time)
     scheduler.add_job(forget_login_failures, "interval", hours=1, args=[app], id="login_failures",
                       name="forget old login failures", next_run_time=now + timedelta(minutes=1), **one_at_a_time)
+    scheduler.add_job(lock_assessments, "interval", minutes=1, args=[app], id="lock_assessments",
+                      name="lock self-assessments after their deadline", next_run_time=now + timedelta(seconds=3),
+                      **one_at_a_time)
     if bounces.source_configured(app.config):
         scheduler.add_job(intake_bounces, "interval", seconds=app.config["PORTAL_BOUNCE_INTERVAL"], args=[app],
                           id="bounce_intake", name="bounce intake", next_run_time=now + timedelta(seconds=5),

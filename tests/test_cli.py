@@ -62,7 +62,8 @@ def test_init_db_on_an_empty_database_creates_the_schema_and_reference_data(app_
     assert second.exit_code == 0
     assert second.output.strip() == ("Cơ sở dữ liệu đã sẵn sàng. Dữ liệu danh mục thêm mới: ministries 0, "
                                      "department_types 0, provinces 0, districts 0, departments 0, campaigns 0, "
-                                     "groups 0, positions 0")
+                                     "groups 0, positions 0, frameworks 0")
+    assert "frameworks 1" in first.output  # the sample criteria framework, for the 2021 campaign
     engine = make_engine(empty_database)
     with Session(engine) as session:
         assert count_rows(session, Province) == 63
