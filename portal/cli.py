@@ -111,7 +111,7 @@ def demo_command(password: str | None) -> None:
     path.chmod(0o600)
     click.echo(f"Đợt chạy thử: {campaign.name}")
     for line in samples:
-        click.echo(f"  Danh sách mẫu: {line}")
+        click.echo(f"  Dữ liệu mẫu: {line}")
     click.echo("Tài khoản chạy thử (tên đăng nhập / mật khẩu):")
     shown = [a for a in created if a.username in {demo.DEMO_ADMIN, "ha-noi", "hai-phong", "ha-noi-cntt",
                                                    "hai-phong-cntt", "da-nang"}]

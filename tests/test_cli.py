@@ -241,6 +241,10 @@ def test_demo_sets_up_a_current_campaign_with_deadlines_ahead_and_a_welcome_noti
     current = session.exec(select(Campaign).where(Campaign.is_current == True)).all()  # noqa: E712
     assert [c.is_demo for c in current] == [True]
     assert count_rows(session, Notice, Notice.title == "Triển khai xác định Chỉ số CCHC (chạy thử)") == 1
+    # Hà Nội half-way through its self-assessment: 37 of the sample's 75 lines to enter are scored
+    from portal.models import AssessmentScore
+
+    assert count_rows(session, AssessmentScore, AssessmentScore.province_id == 1) == 37
 
 
 def test_demo_a_second_time_is_safe(runner, session):
