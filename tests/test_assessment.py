@@ -335,3 +335,30 @@ def test_the_preview_shows_the_tree_as_a_province_will_see_it(client, ministry_u
 
     assert html.count('<article class="line"') == 88 and 'name="answer"' not in html
     assert "Bộ tiêu chí mẫu" in html
+
+
+def test_two_officers_racing_on_one_line_one_save_lands_and_the_other_is_told(app, session, province_user, hanoi):
+    """Real concurrent saves (threads, own sessions): the first save of a line (an insert) and a later one
+    (a conditional update), each raced by two officers based on the same version."""
+    from portal.extensions import db
+    from portal.models import User
+    from tests.support.threads import race
+
+    def officer(cases: str, based_on: int):
+        def call():
+            with app.app_context(), db.new_session() as own:
+                campaign = current_campaign(own)
+                version, content = assessment.framework_of(own, campaign)
+                result = assessment.save_line(own, own.get(User, province_user.id), own.get(Assessment, hanoi.id),
+                                              campaign, version, content, content.line("1.2.1"),
+                                              {"cases": cases, "version": str(based_on)}, "Asia/Ho_Chi_Minh")
+                return result.ok, result.conflict is not None
+        return call
+
+    for based_on, (mine, theirs) in ((0, ("1", "2")), (1, ("3", "4"))):
+        outcomes = race(officer(mine, based_on), officer(theirs, based_on))
+        assert sorted(outcomes) == [(False, True), (True, False)], based_on
+
+    row = stored(session, hanoi, "1.2.1")
+    assert row.version == 2
+    assert len(session.exec(select(ScoreChange).where(ScoreChange.score_id == row.id)).all()) == 2
