@@ -29,6 +29,7 @@ A version is frozen when the first province saves a score against it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import unicodedata
 from collections.abc import Iterator
@@ -465,12 +466,13 @@ def version_by_number(session: Session, campaign: Campaign, number: int) -> Fram
                                                        FrameworkVersion.version == number)).first()
 
 
-_PARSED: dict[tuple[int, str], Framework] = {}
+_PARSED: dict[tuple[int, str], Framework] = {}  # a version's document never changes once stored
 
 
 def load(version: FrameworkVersion) -> Framework:
     """The framework a stored version holds (parsed once per process per version and content)."""
-    key = (version.id or 0, version.document[:64] + str(len(version.document)))
+    # By content, not by id alone: tests (and a CLI pointed elsewhere) open several databases in one process.
+    key = (version.id or 0, hashlib.sha256(version.document.encode()).hexdigest())
     cached = _PARSED.get(key)
     if cached is None:
         cached = from_document(version.document)
