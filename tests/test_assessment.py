@@ -362,3 +362,13 @@ def test_two_officers_racing_on_one_line_one_save_lands_and_the_other_is_told(ap
     row = stored(session, hanoi, "1.2.1")
     assert row.version == 2
     assert len(session.exec(select(ScoreChange).where(ScoreChange.score_id == row.id)).all()) == 2
+
+
+def test_a_version_downloaded_as_yaml_imports_again_as_the_same_framework(client, session, ministry_user, hanoi):
+    log_in(client, ministry_user)
+
+    downloaded = client.get("/bo/bo-tieu-chi/phien-ban-1.yaml")
+
+    assert downloaded.headers["Content-Disposition"] == 'attachment; filename="bo-tieu-chi-phien-ban-1.yaml"'
+    again = framework.parse_framework(downloaded.get_data(), "bo-tieu-chi-phien-ban-1.yaml")
+    assert again == framework.parse_framework(framework.sample_path().read_bytes())
