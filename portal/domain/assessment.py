@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from portal.domain import audit, framework, notices
-from portal.domain.campaigns import current_campaign, end_of_day_utc, is_past
+from portal.domain.campaigns import current_campaign, is_past
 from portal.domain.dates import parse_date_vn
 from portal.domain.framework import Framework, Line
 from portal.domain.scoring import MAX_EXPLANATION, Entry, InputError, describe, read_figures, score
@@ -354,6 +354,3 @@ def overview(session: Session, campaign: Campaign, content: Framework) -> list[P
                                 deadline_of(assessment, campaign) if assessment else campaign.self_assessment_deadline))
     return rows
 
-
-def end_of_deadline(assessment: Assessment, campaign: Campaign, tz_name: str) -> datetime:
-    return end_of_day_utc(deadline_of(assessment, campaign), tz_name)
