@@ -19,7 +19,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from portal.domain import audit, framework, notices
+from portal.domain import audit, framework, notices, units
 from portal.domain.campaigns import current_campaign, is_past
 from portal.domain.dates import parse_date_vn
 from portal.domain.framework import Framework, Line
@@ -149,7 +149,7 @@ def closed_message(assessment: Assessment, campaign: Campaign) -> str:
 def lock_due(session: Session, tz_name: str, now: datetime | None = None) -> int:
     """Record the lock of every assessment of the current campaign whose deadline has passed (the worker).
 
-    Every active province gets its assessment recorded as locked, begun or not. Returns how many were
+    Every province of the campaign's map gets its assessment recorded as locked, begun or not. Returns how many were
     locked now; running it again locks nothing more.
     """
     now = now or utcnow()
@@ -160,7 +160,7 @@ def lock_due(session: Session, tz_name: str, now: datetime | None = None) -> int
         return 0
     have = {row.province_id: row for row in session.exec(select(Assessment).where(
         Assessment.campaign_id == campaign.id))}
-    for province_id in session.exec(select(Province.id).where(Province.is_active == True)):  # noqa: E712
+    for province_id in units.province_ids(session, campaign):  # the provinces the campaign's map assesses
         if province_id not in have:
             row = Assessment(campaign_id=campaign.id, province_id=province_id)
             session.add(row)
@@ -334,7 +334,7 @@ class ProvinceRow:
 
 
 def overview(session: Session, campaign: Campaign, content: Framework) -> list[ProvinceRow]:
-    """Every active province with how far its self-assessment has come (one query for all scores)."""
+    """Every province of the campaign's map with how far its self-assessment has come (one query for all scores)."""
     from portal.domain.scoring import totals
 
     assessments = {row.province_id: row for row in session.exec(
@@ -346,7 +346,7 @@ def overview(session: Session, campaign: Campaign, content: Framework) -> list[P
             by_assessment.setdefault(row.assessment_id, {})[row.line_code] = entry_of(row)
     rows = []
     empty = totals(content, {})
-    for province in session.exec(select(Province).where(Province.is_active == True).order_by(Province.id)):  # noqa: E712
+    for province in units.provinces_of(session, campaign):
         assessment = assessments.get(province.id)
         figures = totals(content, by_assessment.get(assessment.id, {})) if assessment else empty
         rows.append(ProvinceRow(province, assessment, figures.overall.answered, figures.overall.to_answer,
