@@ -1,7 +1,7 @@
 """self-assessment: the criteria framework as data, the province's scores, their audit trail, the lock
 
 Revision ID: self_assessment
-Revises: evidence_files
+Revises: outbox_claim
 Create Date: 2026-12-03 11:40:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlmodel
 
 
 revision = 'self_assessment'
-down_revision = 'evidence_files'
+down_revision = 'outbox_claim'
 branch_labels = None
 depends_on = None
 
