@@ -14,7 +14,7 @@ function do it), calls one domain function, and closes.
     bounce intake       every PORTAL_BOUNCE_INTERVAL seconds  (bounces.intake_configured), when a bounce
                         mailbox is configured (PORTAL_BOUNCE_MAILDIR or PORTAL_BOUNCE_IMAP_HOST)
     old signals         every 6 hours: integrity signals of campaigns closed PORTAL_SIGNAL_RETENTION_DAYS ago
-    answer order        every PORTAL_ANSWER_SHUFFLE_MINUTES, when answers changed, on PostgreSQL
+    answer order        every PORTAL_ANSWER_SHUFFLE_MINUTES, on PostgreSQL
                         (answers.shuffle_answer_order: no physical order of the table follows the writes)
 
 SIGTERM or SIGINT lets the message on the wire finish, puts the rest of its
@@ -110,21 +110,15 @@ def forget_login_failures(app: Flask) -> int:
         return login_throttle.forget_stale(session, window=app.config["LOGIN_LOCK_MINUTES"] * 60)
 
 
-# What PostgreSQL had counted of writes to the answer table at the last shuffle (this process only).
-_answer_writes_at_shuffle: list[int | None] = [None]
-
-
 def shuffle_answers(app: Flask) -> bool:
-    """Rewrite the answer table in the order of its random key when answers changed since the last time."""
+    """Rewrite the answer table in the order of its random key (PostgreSQL; SQLite keeps that order itself).
+
+    Every time, not only when the statistics say answers changed: they reach other sessions late, and a
+    skipped rewrite would leave the order of the last writes in the table until the next one."""
     from portal.domain import answers
 
     with app.app_context(), db.new_session() as session:
-        writes = answers.answer_writes(session)
-        if writes is None or (writes == _answer_writes_at_shuffle[0]):
-            return False
-        answers.shuffle_answer_order(session)
-        _answer_writes_at_shuffle[0] = answers.answer_writes(session)
-    return True
+        return answers.shuffle_answer_order(session)
 
 
 def forget_signals(app: Flask) -> int:
@@ -133,6 +127,17 @@ def forget_signals(app: Flask) -> int:
 
     with app.app_context(), db.new_session() as session:
         return integrity.forget_closed_campaigns(session, app.config["PORTAL_SIGNAL_RETENTION_DAYS"])
+
+def lock_assessments(app: Flask) -> int:
+    """Record the lock of every self-assessment whose deadline day has ended (saves check the deadline anyway)."""
+    from portal.domain import assessment
+
+    with app.app_context(), db.new_session() as session:
+        count = assessment.lock_due(session, app.config["PORTAL_TIMEZONE"], now=utcnow())
+    if count:
+        log.info("locked %d self-assessment(s)", count)
+    return count
+
 
 def collect_files(app: Flask) -> int:
     """Remove uploaded files (and their rows) nothing references any more; returns how many files went."""
@@ -156,13 +161,14 @@ def intake_bounces(app: Flask) -> int:
 
 def run_once(app: Flask) -> int:
     """One pass of every job, for `portal worker --once` (tests, cron): reminders, bounces, sweep, old login
-    failures, old outbox bodies, unused files, the answer order, old signals, one batch."""
+    failures, self-assessment locks, old outbox bodies, unused files, the answer order, old signals, one batch."""
     _guarded(enqueue_reminders, app)
     _guarded(intake_bounces, app)
     _guarded(sweep_outbox, app)
     _guarded(forget_login_failures, app)
     _guarded(shuffle_answers, app)
     _guarded(forget_signals, app)
+    _guarded(lock_assessments, app)
     _guarded(purge_outbox, app)
     _guarded(collect_files, app)
     return send_outbox(app, worker_id(), drain=False)
@@ -197,6 +203,9 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
                       **one_at_a_time)
     scheduler.add_job(forget_signals, "interval", hours=6, args=[app], id="old_signals",
                       name="forget old integrity signals", next_run_time=now + timedelta(minutes=2), **one_at_a_time)
+    scheduler.add_job(lock_assessments, "interval", minutes=1, args=[app], id="lock_assessments",
+                      name="lock self-assessments after their deadline", next_run_time=now + timedelta(seconds=3),
+                      **one_at_a_time)
     scheduler.add_job(collect_files, "interval", hours=6, args=[app], id="collect_files",
                       name="remove unused files", next_run_time=now + timedelta(minutes=10), **one_at_a_time)
     if bounces.source_configured(app.config):

@@ -16,7 +16,7 @@ about an answer row may follow that order:
   writes every insert and update as a new row version wherever there is room,
   roughly in the order of the writes, so `shuffle_answer_order` rewrites the
   table in the order of its random key (CLUSTER); the worker runs it every
-  PORTAL_ANSWER_SHUFFLE_MINUTES when answers changed. Creating every row at the
+  PORTAL_ANSWER_SHUFFLE_MINUTES. Creating every row at the
   launch in a shuffled batch would not help there: the updates that carry the
   answers would still land in the order they come.
 """
@@ -278,17 +278,6 @@ def submit(
                          answers=json.dumps(values, ensure_ascii=False)))
     session.commit()
     return SaveResult(values, {}, submitted=True)
-
-
-def answer_writes(session: Session) -> int | None:
-    """How many rows PostgreSQL has written to the answer table since its statistics began (None on SQLite).
-
-    The worker compares it between runs to skip `shuffle_answer_order` when no answer changed.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return None
-    return session.exec(text("SELECT coalesce(n_tup_ins + n_tup_upd, 0) FROM pg_stat_user_tables "
-                             "WHERE relid = 'answer'::regclass")).scalar_one_or_none()
 
 
 def shuffle_answer_order(session: Session) -> bool:
