@@ -108,9 +108,11 @@ def _claimable(now: datetime):
 
 
 def claim(session: Session, operation_id: int, worker: str, *, now: datetime | None = None) -> bool:
-    """Take the operation for `worker` if it is waiting or its lease has expired; commits. False: not taken."""
+    """Take the operation for `worker` if it is waiting, its lease has expired, or `worker` holds it already
+    (the lease is renewed); commits. False: not taken."""
     now = now or utcnow()
-    taken = session.exec(update(Operation).where(Operation.id == operation_id, _claimable(now))
+    mine = and_(Operation.state == OperationState.RUNNING.value, Operation.claimed_by == worker)
+    taken = session.exec(update(Operation).where(Operation.id == operation_id, or_(_claimable(now), mine))
                          .values(state=OperationState.RUNNING.value, claimed_by=worker, lease_until=now + LEASE,
                                  started_at=func.coalesce(Operation.started_at, now), updated_at=now)
                          .execution_options(synchronize_session=False))
