@@ -157,6 +157,16 @@ def _added_department_of(session: Session, owner: User) -> int:
     return department.id
 
 
+def _operation_of(session: Session, owner: User) -> int:
+    """The other province's "Đôn đốc tất cả" under way (the ministry follows every operation)."""
+    from portal.domain import operations
+
+    operation = operations.create(session, kind="remind", campaign_id=current_campaign(session).id,
+                                  province_id=owner.province_id, requested_by=owner, params={}, total=0)
+    session.commit()
+    return operation.id
+
+
 # For each URL argument, how to make a row that belongs to the *other* province (`owner` is Hải Phòng's account).
 # A new route whose URL has another argument must add its maker here, or the matrix fails naming it.
 ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
@@ -170,6 +180,7 @@ ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
     "message_id": _kept_message_of,
     "document_id": _nomination_of,
     "department_id": _added_department_of,
+    "operation_id": _operation_of,
     # Ids of the campaign's own things, which belong to no province: any value tests the guard.
     "schedule_id": lambda session, owner: 1,
     "number": lambda session, owner: _questionnaire_version(session).version,

@@ -322,27 +322,37 @@ def launch_confirm():
         422 if error else 200
 
 
-def _launch_operation_or_404(operation_id: int) -> Operation:
+# What the ministry's page says of each kind of operation: its title, while running, when stopped, once done.
+OPERATION_TEXTS = {
+    "launch": ("Phát hành khảo sát", "Đang phát hành", "Việc phát hành bị dừng.",
+               lambda op: (invitations.launch_summary(op), "success")),
+    "remind": ("Đôn đốc trả lời phiếu", "Đang gửi thư đôn đốc", "Việc gửi thư đôn đốc bị dừng.",
+               lambda op: invitations.reminder_summary(invitations.reminder_outcome(op))),
+}
+
+
+def _operation_or_404(operation_id: int) -> Operation:
     operation = db.session.get(Operation, operation_id)
-    if operation is None or operation.kind != "launch":
+    if operation is None or operation.kind not in OPERATION_TEXTS:
         abort(404)
     return operation
 
 
 @bp.get("/phat-hanh/tien-trinh/<int:operation_id>")
 def launch_operation(operation_id: int):
-    """A launch under way: "Đang phát hành: 4.500 / 20.000 người", then what was launched."""
-    operation = _launch_operation_or_404(operation_id)
+    """A launch under way ("Đang phát hành: 4.500 / 20.000 người"), then what was launched; the ministry
+    follows a province's "Đôn đốc tất cả" here too."""
+    operation = _operation_or_404(operation_id)
+    title, running, failed, summary = OPERATION_TEXTS[operation.kind]
     return render_operation(operation, "ministry/launch_operation.html", endpoint="ministry.launch_operation",
-                            summary=lambda op: (invitations.launch_summary(op), "success"),
-                            running_text="Đang phát hành", failed_text="Việc phát hành bị dừng.")
+                            summary=summary, title=title, running_text=running, failed_text=failed)
 
 
 @bp.post("/phat-hanh/tien-trinh/<int:operation_id>/chay-lai")
 def retry_launch_operation(operation_id: int):
-    operation = _launch_operation_or_404(operation_id)
+    operation = _operation_or_404(operation_id)
     if operations.retry(db.session, current_user, operation):
-        flash("Đã cho chạy tiếp việc phát hành từ chỗ đã dừng.", "success")
+        flash("Đã cho chạy tiếp từ chỗ đã dừng.", "success")
     return redirect(url_for("ministry.launch_operation", operation_id=operation.id), code=303)
 
 
