@@ -20,6 +20,7 @@ from portal.models import (
     Department,
     Invitation,
     NominationDocument,
+    Operation,
     ProvinceRequest,
     Respondent,
     RespondentGroup,
@@ -66,7 +67,9 @@ def closed_2021(app, session, ministry_user, province_user, it_focal_user, time_
     document = NominationDocument(province_id=HA_NOI, original_name="a.pdf", content_type="application/pdf",
                                   size=1, sha256="0" * 64, stored_name="van-ban-cu/a.pdf")
     department = Department(province_id=HA_NOI, ministry_id=1, name="Sở Du lịch thử", added_by_id=province_user.id)
-    session.add_all([request_row, message, document, department])
+    # An operation that stopped (its retry would queue it again): the past year's one stays as it is.
+    stopped = Operation(kind="remind", campaign_id=past.id, province_id=HA_NOI, state="failed", last_error="x")
+    session.add_all([request_row, message, document, department, stopped])
     session.commit()
     created = campaign_admin.create_campaign(session, ministry_user, {
         "year": "2022", "name": "Xác định Chỉ số CCHC năm 2022", "it_focal_deadline": "10/01/2023",
@@ -78,6 +81,7 @@ def closed_2021(app, session, ministry_user, province_user, it_focal_user, time_
         "respondent_id": first.respondent.id, "invitation_id": bounced.id, "request_id": request_row.id,
         "schedule_id": schedule.id, "province_id": HA_NOI, "campaign_id": past.id, "user_id": it_focal_user.id,
         "message_id": message.id, "document_id": document.id, "department_id": department.id,
+        "operation_id": stopped.id,
         "notice_id": _notice_to_ha_noi(session), "number": 1, "form_code": "DP", "token": first.token,
         "code": first.form_codes[0],
     }
@@ -122,8 +126,9 @@ def test_the_snapshot_covers_the_campaign_tables():
     names the ones covered today, so a new kind of tie is noticed."""
     tied = sorted(t.name for t in SQLModel.metadata.sorted_tables
                   if {"campaign_id", "list_id", "invitation_id", "respondent_id", "group_id"} & set(t.c.keys()))
-    assert tied == ["answer", "formprogress", "invitation", "outboxmessage", "positiontitle", "provincerequest",
-                    "questionnaireversion", "reminderschedule", "respondent", "respondentgroup", "respondentlist"]
+    assert tied == ["answer", "formprogress", "invitation", "operation", "outboxmessage", "positiontitle",
+                    "provincerequest", "questionnaireversion", "reminderschedule", "respondent", "respondentgroup",
+                    "respondentlist"]
 
 
 def test_no_post_route_changes_a_past_campaign(request, app, client, session, closed_2021):

@@ -123,7 +123,8 @@ def claim(session: Session, operation_id: int, worker: str, *, now: datetime | N
 def claim_next(session: Session, worker: str, *, now: datetime | None = None) -> int | None:
     """The id of the oldest operation `worker` could take, taken; None when there is none."""
     now = now or utcnow()
-    for operation_id in session.exec(select(Operation.id).where(_claimable(now)).order_by(Operation.id).limit(5)):
+    for operation_id in session.exec(select(Operation.id).where(_claimable(now)).order_by(Operation.id)
+                                     .limit(5)).all():  # read to the end first: each claim commits
         if claim(session, operation_id, worker, now=now):
             return operation_id
     session.rollback()  # end the read's transaction: a worker idles without holding a snapshot
@@ -272,9 +273,14 @@ def recent(session: Session, kind: str, campaign_id: int, *, limit: int = 5) -> 
 
 
 def retry(session: Session, actor: User, operation: Operation, *, now: datetime | None = None) -> bool:
-    """Put a failed operation back in the queue (after its cause was fixed); False when it was not failed."""
-    from portal.domain import audit
+    """Put a failed operation back in the queue (after its cause was fixed); False when it was not failed.
 
+    Raises PastCampaign for an operation of a campaign that is no longer the current one: it stays as it was.
+    """
+    from portal.domain import audit
+    from portal.domain.campaigns import require_current
+
+    require_current(session, operation.campaign_id)
     now = now or utcnow()
     again = session.exec(update(Operation).where(Operation.id == operation.id,
                                                  Operation.state == OperationState.FAILED.value)
