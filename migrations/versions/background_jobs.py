@@ -1,7 +1,7 @@
 """Background operations: a launch or a bulk reminder recorded by a request and run by the worker in chunks
 
 Revision ID: background_jobs
-Revises: outbox_claim
+Revises: self_assessment
 Create Date: 2026-12-03 11:40:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlmodel
 
 
 revision = 'background_jobs'
-down_revision = 'outbox_claim'
+down_revision = 'self_assessment'
 branch_labels = None
 depends_on = None
 
