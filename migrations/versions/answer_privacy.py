@@ -2,7 +2,7 @@
 integrity signals of each visit are kept in their own table, tied to the invitation
 
 Revision ID: answer_privacy
-Revises: self_assessment
+Revises: background_jobs
 Create Date: 2026-12-03 11:45:00
 
 The answer table is rebuilt: each row gets a random 128-bit identifier instead of the sequence
@@ -20,7 +20,7 @@ import sqlmodel
 from alembic import op
 
 revision = 'answer_privacy'
-down_revision = 'self_assessment'
+down_revision = 'background_jobs'
 branch_labels = None
 depends_on = None
 
