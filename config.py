@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -159,6 +161,37 @@ def check_outbox_lease(batch: int, timeout: float, rate: float, lease: int) -> N
             "use a smaller batch, a shorter timeout or a longer lease")
 
 
+LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
+SMTP_SERVICE_PORTS = {25, 465, 587}
+
+
+def check_demo_mode(config: Mapping[str, Any]) -> None:
+    """Refuse demo mode where its mailbox would leak: it shows every personal survey link to anyone.
+
+    "Hộp thư thử nghiệm" is public in demo mode (a demo respondent has no account), so demo mode is only for a
+    machine whose mail goes to the local sink: never with a real SMTP relay, never at an https:// address.
+    """
+    if not config.get("PORTAL_DEMO"):
+        return
+    base_url = str(config.get("PORTAL_BASE_URL", ""))
+    if base_url.startswith("https://"):
+        raise ConfigError(f"PORTAL_DEMO: demo mode cannot run at an https:// address ({base_url}): its public "
+                          "mailbox (Hộp thư thử nghiệm) shows every personal survey link. Unset PORTAL_DEMO on a "
+                          "real server.")
+    server, port = str(config.get("MAIL_SERVER") or ""), config.get("MAIL_PORT")
+    relay = None
+    if server not in LOOPBACK_HOSTS:
+        relay = f"MAIL_SERVER={server} is another machine"
+    elif port in SMTP_SERVICE_PORTS:
+        relay = f"MAIL_PORT={port} is a mail server's port"
+    elif config.get("MAIL_USERNAME") or config.get("MAIL_USE_TLS") or config.get("MAIL_USE_SSL"):
+        relay = "MAIL_USERNAME, MAIL_USE_TLS or MAIL_USE_SSL is set"
+    if relay:
+        raise ConfigError(f"PORTAL_DEMO: demo mode cannot run with a real SMTP relay configured ({relay}): its "
+                          "public mailbox (Hộp thư thử nghiệm) shows every personal survey link. Either unset "
+                          "PORTAL_DEMO, or send mail to the local sink (flask portal mail-sink, MAIL_SERVER=127.0.0.1 "
+                          "MAIL_PORT=8025, no login, no TLS).")
+
 def file_dirs(instance: Path | None = None) -> dict[str, str]:
     """Where uploaded files live (PORTAL_FILES_DIR) and the two folders earlier versions used.
 
@@ -256,6 +289,11 @@ class Config:
         self.PORTAL_PROGRESS_POLL_SECONDS = env_int("PORTAL_PROGRESS_POLL_SECONDS", 30, minimum=1)
         # The domain of Message-IDs (and of the bounce address unless PORTAL_BOUNCE_ADDRESS says otherwise).
         self.PORTAL_MAIL_DOMAIN = _env("PORTAL_MAIL_DOMAIN", urlparse(self.PORTAL_BASE_URL).hostname or "localhost")
+        # How often the worker rewrites the answer table in random order on PostgreSQL (portal/domain/answers.py):
+        # until then, the physical order of the answers changed last follows the order of their writes.
+        self.PORTAL_ANSWER_SHUFFLE_MINUTES = env_int("PORTAL_ANSWER_SHUFFLE_MINUTES", 15, minimum=1)
+        # How long after a campaign closes the integrity signals of its respondents' visits are kept.
+        self.PORTAL_SIGNAL_RETENTION_DAYS = env_int("PORTAL_SIGNAL_RETENTION_DAYS", 180, minimum=1)
         # Wrong survey links answered per client address before it is made to wait.
         self.PORTAL_LINK_GUESS_RATE = _env("PORTAL_LINK_GUESS_RATE", "30 per 10 minutes")
 
@@ -306,3 +344,4 @@ class Config:
         self.COMPRESS_ALGORITHM = ["br", "gzip"]
         self.COMPRESS_MIN_SIZE = 500
         self.SEND_FILE_MAX_AGE_DEFAULT = 0
+        check_demo_mode(vars(self))

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.extensions import compress, csrf, db, htmx, limiter, login_manager, mail
-from portal.sessions import StaffSessionInterface
+from portal.sessions import RESPONDENT_PATHS, StaffSessionInterface
 
 ROOT = Path(__file__).resolve().parent.parent
 # The session key holding when the person logged in (seconds since the epoch), for the absolute lifetime.
@@ -24,8 +24,10 @@ SESSION_STARTED = "_started"
 
 def create_app(config: Any = None) -> Flask:
     """Build the portal. `config` is a Config-like object or a dict of overrides (tests)."""
-    from config import Config
+    from config import Config, check_demo_mode
+    from portal import log_redaction
 
+    log_redaction.install()  # before anything logs: no respondent link reaches a log in full
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=None)
     base = Config()
     app.config.from_object(base)
@@ -33,6 +35,7 @@ def create_app(config: Any = None) -> Flask:
         app.config.update(config)
     elif config is not None:
         app.config.from_object(config)
+    check_demo_mode(app.config)  # again after the overrides: the refusal holds however the app is configured
 
     from portal.domain.accounts import configure_hasher
 
@@ -268,6 +271,11 @@ def _security_headers(response: Response) -> Response:
     if request.is_secure:
         # The portal is served over https (as seen after ProxyFix): browsers must never fall back to http.
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    if response.mimetype == "text/html" and "Cache-Control" not in response.headers:
+    if request.path.startswith(RESPONDENT_PATHS):
+        # A respondent's pages (and their redirects and errors): the link and the answers on them stay out of
+        # shared caches, the browser's disk cache and the Referer of any address followed from them.
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+    elif response.mimetype == "text/html" and "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "no-store"
     return response

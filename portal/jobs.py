@@ -15,6 +15,9 @@ function do it), calls one domain function, and closes.
                         references, older than PORTAL_FILES_MIN_AGE_HOURS
     bounce intake       every PORTAL_BOUNCE_INTERVAL seconds  (bounces.intake_configured), when a bounce
                         mailbox is configured (PORTAL_BOUNCE_MAILDIR or PORTAL_BOUNCE_IMAP_HOST)
+    old signals         every 6 hours: integrity signals of campaigns closed PORTAL_SIGNAL_RETENTION_DAYS ago
+    answer order        every PORTAL_ANSWER_SHUFFLE_MINUTES, on PostgreSQL
+                        (answers.shuffle_answer_order: no physical order of the table follows the writes)
 
 SIGTERM or SIGINT lets the message on the wire finish, puts the rest of its
 batch back in the queue, and stops.
@@ -118,6 +121,24 @@ def forget_login_failures(app: Flask) -> int:
         return login_throttle.forget_stale(session, window=app.config["LOGIN_LOCK_MINUTES"] * 60)
 
 
+def shuffle_answers(app: Flask) -> bool:
+    """Rewrite the answer table in the order of its random key (PostgreSQL; SQLite keeps that order itself).
+
+    Every time, not only when the statistics say answers changed: they reach other sessions late, and a
+    skipped rewrite would leave the order of the last writes in the table until the next one."""
+    from portal.domain import answers
+
+    with app.app_context(), db.new_session() as session:
+        return answers.shuffle_answer_order(session)
+
+
+def forget_signals(app: Flask) -> int:
+    """Delete the integrity signals of campaigns closed long enough ago (portal/domain/integrity.py)."""
+    from portal.domain import integrity
+
+    with app.app_context(), db.new_session() as session:
+        return integrity.forget_closed_campaigns(session, app.config["PORTAL_SIGNAL_RETENTION_DAYS"])
+
 def lock_assessments(app: Flask) -> int:
     """Record the lock of every self-assessment whose deadline day has ended (saves check the deadline anyway)."""
     from portal.domain import assessment
@@ -151,12 +172,15 @@ def intake_bounces(app: Flask) -> int:
 
 def run_once(app: Flask) -> int:
     """One pass of every job, for `portal worker --once` (tests, cron): operations, reminders, bounces, sweep,
-    old login failures, self-assessment locks, old outbox bodies, unused files, one batch."""
+    old login failures, self-assessment locks, old outbox bodies, unused files, the answer order, old signals,
+    one batch."""
     _guarded(run_operations, app, worker_id())
     _guarded(enqueue_reminders, app)
     _guarded(intake_bounces, app)
     _guarded(sweep_outbox, app)
     _guarded(forget_login_failures, app)
+    _guarded(shuffle_answers, app)
+    _guarded(forget_signals, app)
     _guarded(lock_assessments, app)
     _guarded(purge_outbox, app)
     _guarded(collect_files, app)
@@ -189,6 +213,11 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
                       name="empty old outbox bodies", next_run_time=now + timedelta(minutes=2), **one_at_a_time)
     scheduler.add_job(forget_login_failures, "interval", hours=1, args=[app], id="login_failures",
                       name="forget old login failures", next_run_time=now + timedelta(minutes=1), **one_at_a_time)
+    scheduler.add_job(shuffle_answers, "interval", minutes=app.config["PORTAL_ANSWER_SHUFFLE_MINUTES"], args=[app],
+                      id="answer_order", name="answer order", next_run_time=now + timedelta(minutes=1),
+                      **one_at_a_time)
+    scheduler.add_job(forget_signals, "interval", hours=6, args=[app], id="old_signals",
+                      name="forget old integrity signals", next_run_time=now + timedelta(minutes=2), **one_at_a_time)
     scheduler.add_job(lock_assessments, "interval", minutes=1, args=[app], id="lock_assessments",
                       name="lock self-assessments after their deadline", next_run_time=now + timedelta(seconds=3),
                       **one_at_a_time)

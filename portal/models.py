@@ -8,6 +8,7 @@ Dates of deadlines are calendar days in the portal's time zone.
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
@@ -18,6 +19,11 @@ from sqlmodel import Field, SQLModel
 def utcnow() -> datetime:
     """The current time, aware, in UTC: the form every timestamp column holds."""
     return datetime.now(UTC)
+
+
+def new_answer_id() -> str:
+    """A random identifier for an answer row (128 bits): its order says nothing of when or by whom."""
+    return secrets.token_hex(16)
 
 
 class Role(StrEnum):
@@ -485,15 +491,43 @@ class FormProgress(SQLModel, table=True):
     submitted_at: datetime | None = None
 
 
+class FormSignal(SQLModel, table=True):
+    """A moment of a respondent's visit kept for integrity rules (portal/domain/integrity.py).
+
+    Tied to the invitation, never to an answer row; read by integrity rules and the ministry's integrity page
+    only; deleted PORTAL_SIGNAL_RETENTION_DAYS after the campaign closes.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    invitation_id: int = Field(foreign_key="invitation.id", index=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    province_id: int = Field(foreign_key="province.id", index=True)
+    form_code: str = ""  # "" for the respondent's overview page
+    event: str  # opened | saved | submitted
+    at: datetime = Field(default_factory=utcnow)
+    seconds_on_page: int | None = None  # how long the posted page had been open
+    device: str = ""  # the random identifier the respondent's browser keeps in a cookie
+    user_agent: str = ""
+    address_hash: str = ""  # HMAC of the network address under the secret key
+    address_prefix: str = ""  # the address cut to /24 (IPv4) or /48 (IPv6)
+
+
 class Answer(SQLModel, table=True):
     """The answers to one form, kept apart from who gave them.
 
     `response_key` is an HMAC of the invitation and form under the portal's
     secret key: the respondent's link finds it again, but the table itself names
     no person. Province, group and parent ministry stay, for the results.
+
+    Nothing else in a copy of the table may follow the people who answered
+    (portal/domain/answers.py, "Answers in no order"): the key is random, not a
+    sequence; times keep only the day; SQLite stores the table in key order
+    (WITHOUT ROWID), and on PostgreSQL the worker rewrites it in key order.
     """
 
-    id: int | None = Field(default=None, primary_key=True)
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    id: str = Field(default_factory=new_answer_id, primary_key=True)
     response_key: str = Field(unique=True)
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
     province_id: int = Field(foreign_key="province.id", index=True)

@@ -1,9 +1,11 @@
 """The staff's signed-cookie session, kept away from respondents' pages.
 
 A respondent's personal link is its own credential (see portal/survey/routes.py): their pages need no
-session, so none is read or written for them. No `Set-Cookie` goes out (a staff member testing a link in
+session, so none is read or written for them. No session cookie goes out (a staff member testing a link in
 the browser they work in would otherwise get their session cookie refreshed by every survey page), no
-`Vary: Cookie`, and no user is looked up in the database for a page that never shows one.
+`Vary: Cookie`, and no user is looked up in the database for a page that never shows one. (The survey's
+one cookie is the browser's random device identifier for the integrity signals, set once: see
+portal/survey/routes.py.)
 """
 
 from __future__ import annotations

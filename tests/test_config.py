@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from config import Config, ConfigError
+from portal import create_app
 
 # Variables a developer's shell might carry into the run; each test starts without them.
 _VARIABLES = ("DATABASE_URL", "SECRET_KEY", "SECRET_KEY_FILE", "PORTAL_BASE_URL", "PORTAL_TIMEZONE", "MAIL_PORT",
-              "MAIL_USE_TLS", "MAIL_USE_SSL", "MAIL_SERVER", "PORTAL_DEMO", "SESSION_COOKIE_SECURE")
+              "MAIL_USE_TLS", "MAIL_USE_SSL", "MAIL_SERVER", "PORTAL_DEMO", "SESSION_COOKIE_SECURE", "MAIL_USERNAME")
 
 
 @pytest.fixture(autouse=True)
@@ -148,3 +154,40 @@ def test_the_default_outbox_settings_fit_their_lease_and_the_old_stuck_minutes_a
     with pytest.raises(ConfigError) as caught:
         Config()
     assert "PORTAL_OUTBOX_LEASE_SECONDS" in str(caught.value)
+
+
+# ---------------------------------------------------------------- demo mode: its public mailbox holds every link
+
+
+@pytest.mark.parametrize(("variable", "value", "named"), [
+    ("MAIL_SERVER", "smtp.noivu.gov.vn", "MAIL_SERVER=smtp.noivu.gov.vn is another machine"),
+    ("MAIL_PORT", "587", "MAIL_PORT=587 is a mail server's port"),
+    ("MAIL_USERNAME", "khaosat", "MAIL_USERNAME, MAIL_USE_TLS or MAIL_USE_SSL is set"),
+])
+def test_demo_mode_is_refused_with_a_real_smtp_relay_configured(monkeypatch, variable, value, named):
+    monkeypatch.setenv("PORTAL_DEMO", "1")
+    monkeypatch.setenv("MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setenv("MAIL_PORT", "8025")
+    assert Config().PORTAL_DEMO is True  # the local sink of ./scripts/demo
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(ConfigError) as caught:
+        Config()
+
+    assert str(caught.value).startswith(f"PORTAL_DEMO: demo mode cannot run with a real SMTP relay configured "
+                                        f"({named})")
+    with pytest.raises(ConfigError):  # nor by overriding the settings in code
+        create_app({"PORTAL_DEMO": True, "MAIL_SERVER": "smtp.noivu.gov.vn", "MAIL_PORT": 25})
+
+
+def test_the_portal_refuses_to_start_in_demo_mode_at_an_https_address(tmp_path):
+    environment = {**{k: v for k, v in os.environ.items() if k not in _VARIABLES},
+                   "PORTAL_INSTANCE_DIR": str(tmp_path / "instance"), "PORTAL_DEMO": "1",
+                   "PORTAL_BASE_URL": "https://chisocchc.gov.vn"}
+
+    started = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=Path(__file__).resolve().parent.parent,
+                             env=environment, capture_output=True, text=True, timeout=60)
+
+    assert started.returncode != 0
+    assert ("ConfigError: PORTAL_DEMO: demo mode cannot run at an https:// address (https://chisocchc.gov.vn)"
+            in started.stderr.splitlines()[-1])

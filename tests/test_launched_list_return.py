@@ -213,3 +213,32 @@ def test_sending_a_launched_list_again_after_the_response_deadline_is_refused(cl
     session.expire_all()
     assert session.exec(select(Invitation).join(Respondent, Respondent.id == Invitation.respondent_id)
                          .where(Respondent.email == NEWCOMER["email"])).first() is None
+
+
+def test_the_provinces_own_edits_of_its_list_are_audited_with_old_and_new_values(client, session, province_user,
+                                                                                  survey):
+    edited, removed = survey.of_group("LD_PHONG").respondent, survey.of_group("LD_HUYEN").respondent
+    old_address, old_phone, old_position, number, name = (edited.email, edited.phone, edited.position,
+                                                           edited.row_number, edited.full_name)
+    removed_row = f"Dòng {removed.row_number}: {removed.full_name}, {removed.email}"
+    before = max(e.id for e in session.exec(select(AuditEntry)))
+    log_in(client, province_user)
+
+    client.post(f"{BASE}/nguoi/{edited.id}", data=fields_of(edited, email="can.bo.tinh@gmail.com",
+                                                               phone="0911222333"))
+    client.post(f"{BASE}/nguoi/{edited.id}", data=fields_of(edited, email="can.bo.tinh@gmail.com",
+                                                               phone="0911222333", position="Phó Trưởng phòng"))
+    client.post(f"{BASE}/them", data=NEWCOMER)
+    client.post(f"{BASE}/nguoi/{removed.id}/xoa")
+
+    session.expire_all()
+    entries = session.exec(select(AuditEntry).where(AuditEntry.id > before).order_by(AuditEntry.id)).all()
+    assert [(e.action, e.province_id) for e in entries] == [
+        ("Sửa địa chỉ email người được khảo sát", HA_NOI), ("Sửa một dòng danh sách", HA_NOI),
+        ("Thêm một người vào danh sách", HA_NOI), ("Xóa một người khỏi danh sách", HA_NOI),
+        ("Thu hồi thư mời", HA_NOI)]
+    assert entries[0].detail == (f"Dòng {number} ({name}): email: “{old_address}” → “can.bo.tinh@gmail.com”; "
+                                 f"điện thoại: “{old_phone}” → “0911222333”")
+    assert entries[1].detail == f"Dòng {number} ({name}): chức vụ: “{old_position}” → “Phó Trưởng phòng”"
+    assert entries[2].detail.endswith(": Vũ Thị Lan, lan.vt@hanoi.gov.vn")
+    assert entries[3].detail == removed_row

@@ -1172,7 +1172,8 @@ def test_returning_unlocks_the_list_tells_the_province_and_goes_into_the_audit_l
     assert resent.status_code == 303
     assert hanoi_list(session).status == ListStatus.SENT
     assert [a[1] for a in audit_actions(session)] == ["Tải lên danh sách", "Gửi danh sách",
-                                                      "Trả lại danh sách để chỉnh sửa", "Gửi danh sách"]
+                                                      "Trả lại danh sách để chỉnh sửa", "Thêm một người vào danh sách",
+                                                      "Gửi danh sách"]
 
 
 def test_a_return_after_the_deadline_can_give_a_new_date(app, sent, session, province_user, ministry_user):

@@ -630,7 +630,9 @@ def test_a_respondents_page_or_saved_draft_takes_one_or_two_statements(app, clie
 
     # GET: the visit (invitation, person, campaign, extension, form states, saved answer in one SELECT).
     # POST: the visit and the saved answer; the first save of a form also marks it started.
-    assert [c[2] for c in counts] == [1, 1, 3, 2, 1], counts
+    # Each also keeps one integrity signal (an INSERT into formsignal, portal/domain/integrity.py).
+    assert [c[2] for c in counts] == [2, 2, 4, 3, 2], counts
+    assert all(c[3][-1].startswith("INSERT INTO formsignal") for c in counts), counts
 
 
 @pytest.mark.parametrize("staff_cookie", [False, True], ids=["no cookie", "a staff session in the same browser"])
@@ -642,8 +644,12 @@ def test_respondent_pages_write_no_session_cookie(client, session, survey, minis
     person = survey.of_group("LD_SO")
     form = form_def(session, person.form_codes[0])
 
+    # The one cookie of the survey pages is the browser's random device identifier (integrity signals), set
+    # once for /phieu/ only; it is not a session and is never refreshed.
+    cookies = []
     for method, path, data in survey_requests(person, form) + [("POST", person.submit_url(form.code), None)]:
         response = client.open(path, method=method, data=data)
         assert response.status_code in {200, 303, 422}, (method, path, response.status_code)
-        assert "Set-Cookie" not in response.headers, (method, path, response.headers.getlist("Set-Cookie"))
+        cookies += response.headers.getlist("Set-Cookie")
         assert "Cookie" not in response.headers.get("Vary", ""), (method, path)
+    assert len(cookies) == 1 and cookies[0].startswith("cchc_thiet_bi=") and "Path=/phieu/" in cookies[0], cookies

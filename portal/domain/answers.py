@@ -4,6 +4,21 @@ Answers live in `Answer` rows found by an HMAC key (see invitations.response_key
 `FormProgress` holds only the state a province may see. Submission is a
 conditional update of that state, so a double click, a re-posted form or two
 tabs make exactly one submitted answer and never overwrite it.
+
+Answers in no order. A copy of the database must not tie an answer to the person
+who gave it, and the invitation side of the copy knows a lot about people: when
+each opened, started and submitted, in what order they were invited. So nothing
+about an answer row may follow that order:
+- its identifier is random (models.new_answer_id), not a sequence;
+- its times keep only the day (`_day_only`);
+- its place in the table: on SQLite the table is WITHOUT ROWID, stored in the
+  order of its random key whatever the order of inserts and updates. PostgreSQL
+  writes every insert and update as a new row version wherever there is room,
+  roughly in the order of the writes, so `shuffle_answer_order` rewrites the
+  table in the order of its random key (CLUSTER); the worker runs it every
+  PORTAL_ANSWER_SHUFFLE_MINUTES. Creating every row at the
+  launch in a shuffled batch would not help there: the updates that carry the
+  answers would still land in the order they come.
 """
 
 from __future__ import annotations
@@ -11,9 +26,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import and_, false, update
+from sqlalchemy import and_, false, inspect, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
@@ -31,6 +46,7 @@ from portal.models import (
     Respondent,
     RespondentGroup,
     RespondentList,
+    new_answer_id,
     utcnow,
 )
 
@@ -158,8 +174,9 @@ def _day_only(moment: datetime) -> datetime:
 
     Exact times would let a copy of the database match an answer to the person
     whose form state changed at the same instant; the day is all the results need.
+    The day is UTC's, whatever zone `moment` comes in, so every row reads the same way.
     """
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _upsert_draft(session: Session, visit: Visit, form: questionnaires.FormDef, values: dict,
@@ -174,7 +191,8 @@ def _upsert_draft(session: Session, visit: Visit, form: questionnaires.FormDef, 
         dialect = session.get_bind().dialect.name
         insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
         created = session.exec(insert(Answer).values(
-            response_key=key, campaign_id=invitation.campaign_id, province_id=invitation.province_id,
+            id=new_answer_id(), response_key=key, campaign_id=invitation.campaign_id,
+            province_id=invitation.province_id,
             group_code=visit.group_code, ministry_code=visit.ministry_code if form.target == "ministry" else None,
             form_code=form.code, questionnaire_version_id=invitation.questionnaire_version_id,
             answers=document, submitted=False, updated_at=now, submitted_at=None,
@@ -260,3 +278,17 @@ def submit(
                          answers=json.dumps(values, ensure_ascii=False)))
     session.commit()
     return SaveResult(values, {}, submitted=True)
+
+
+def shuffle_answer_order(session: Session) -> bool:
+    """Rewrite the answer table in the order of its random key, so that no physical order follows the writes.
+
+    PostgreSQL only (CLUSTER, which locks the table for the moment of the rewrite: well under a second for a
+    campaign's answers); SQLite keeps the table in key order by itself. Returns whether a rewrite ran.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    primary = inspect(session.connection()).get_pk_constraint("answer")["name"]
+    session.exec(text(f'CLUSTER answer USING "{primary}"'))
+    session.commit()
+    return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
+from portal.log_redaction import redact_links
 from portal.models import AuditEntry, User
 
 
@@ -16,14 +17,18 @@ def record(
     detail: str = "",
     reason: str = "",
 ) -> AuditEntry:
-    """Add an entry to the log (committed with the caller's transaction)."""
+    """Add an entry to the log (committed with the caller's transaction).
+
+    A respondent's personal link quoted in the detail or the reason is kept redacted (`/phieu/***`): the
+    audit log is read by many, and the link lets its holder answer as the respondent.
+    """
     entry = AuditEntry(
         actor_id=actor.id if actor else None,
         actor_name=actor.username if actor else "hệ thống",
         province_id=province_id,
         action=action,
-        detail=detail,
-        reason=reason,
+        detail=redact_links(detail),
+        reason=redact_links(reason),
     )
     session.add(entry)
     return entry

@@ -394,6 +394,32 @@ def _clean_values(values: dict[str, str]) -> dict[str, str]:
     return {key: clean(values.get(key, ""))[:300] for key in EDITABLE_FIELDS}
 
 
+# The row's fields as the audit log names them (the ministry reads it).
+FIELD_LABELS = {"full_name": "họ tên", "position": "chức vụ", "group": "nhóm", "unit": "đơn vị", "email": "email",
+                "phone": "điện thoại", "note": "ghi chú"}
+
+
+def _row_fields(person: Respondent) -> dict[str, str]:
+    return {"full_name": person.full_name, "position": person.position, "group": person.group_text,
+            "unit": person.unit, "email": person.email, "phone": person.phone, "note": person.note}
+
+
+def _audit_edit(session: Session, user: User, rlist: RespondentList, person: Respondent,
+                before: dict[str, str]) -> None:
+    """The province's own edit of a row, old and new value of each field that changed, like the ministry's
+    actions: an address changed (to someone else's, say) above all must be traceable to who did it and when."""
+    after = _row_fields(person)
+    changed = [f"{FIELD_LABELS[key]}: “{before[key]}” → “{after[key]}”" for key in FIELD_LABELS
+               if before[key] != after[key]]
+    if not changed:
+        return
+    # The name the IT focal point's address corrections use too (delivery.correct_address), so one search finds both.
+    action = "Sửa địa chỉ email người được khảo sát" if before["email"] != after["email"] else "Sửa một dòng danh sách"
+    who = before["full_name"] or after["full_name"]
+    audit.record(session, user, action, province_id=rlist.province_id,
+                 detail=f"Dòng {person.row_number} ({who}): " + "; ".join(changed))
+
+
 def _apply_values(person: Respondent, values: dict[str, str]) -> None:
     cleaned = _clean_values(values)
     person.full_name = cleaned["full_name"]
@@ -434,9 +460,11 @@ def update_respondent(
     session: Session, user: User, rlist: RespondentList, campaign: Campaign, province: Province,
     person: Respondent, values: dict[str, str], *, tz_name: str, now: datetime | None = None,
 ) -> EditOutcome:
-    """Save an edited row and check the list again."""
+    """Save an edited row and check the list again; the change is audited (old and new values)."""
     _require_editable(rlist, campaign, tz_name, now)
+    before = _row_fields(person)
     _apply_values(person, values)
+    _audit_edit(session, user, rlist, person, before)
     return _save_and_recheck(session, person, rlist, campaign, province, f"Sửa dòng {person.row_number}")
 
 
@@ -464,6 +492,8 @@ def add_respondent(
     last = session.exec(select(func.max(Respondent.row_number)).where(Respondent.list_id == rlist.id)).one()
     person = Respondent(list_id=rlist.id, province_id=rlist.province_id, row_number=(last or 0) + 1)
     _apply_values(person, values)
+    audit.record(session, user, "Thêm một người vào danh sách", province_id=rlist.province_id,
+                 detail=f"Dòng {person.row_number}: {person.full_name}, {person.email}")
     return _save_and_recheck(session, person, rlist, campaign, province, "Thêm một người")
 
 
@@ -473,6 +503,8 @@ def delete_respondent(
 ) -> Recheck:
     """Remove a row and check the list again (a removed duplicate may clear another row's error)."""
     _require_editable(rlist, campaign, tz_name, now)
+    audit.record(session, user, "Xóa một người khỏi danh sách", province_id=rlist.province_id,
+                 detail=f"Dòng {person.row_number}: {person.full_name}, {person.email}")
     _remove_people(session, user, [person.id])
     result = recheck(session, rlist, campaign, province, "Xóa một dòng")
     session.commit()

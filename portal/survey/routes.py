@@ -7,9 +7,9 @@ make a respondent who left a form open overnight lose their answers.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, make_response, redirect, render_template, request, url_for
 
-from portal.domain import answers, invitations
+from portal.domain import answers, integrity, invitations
 from portal.domain.questionnaires import FormDef
 from portal.extensions import csrf, db, limiter
 
@@ -24,8 +24,41 @@ guess_limit = limiter.shared_limit(lambda: current_app.config["PORTAL_LINK_GUESS
                                    deduct_when=lambda response: response.status_code == 404)
 
 
+# The respondent's browser keeps a random identifier for the survey pages only (integrity signals: one
+# device answering for several people). Not a session: it carries nothing and is never read for access.
+DEVICE_COOKIE = "cchc_thiet_bi"
+DEVICE_COOKIE_DAYS = 400  # the longest browsers keep a cookie
+
+
 def _tz() -> str:
     return current_app.config["PORTAL_TIMEZONE"]
+
+
+def _device() -> str:
+    value = request.cookies.get(DEVICE_COOKIE)
+    if integrity.is_device_id(value):
+        return value
+    if "new_device" not in g:
+        g.new_device = integrity.new_device_id()
+    return g.new_device
+
+
+@bp.after_request
+def keep_device(response):
+    if "new_device" in g:
+        response.set_cookie(DEVICE_COOKIE, g.new_device, max_age=DEVICE_COOKIE_DAYS * 86400, path="/phieu/",
+                            secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True, samesite="Lax")
+    return response
+
+
+def _signal(visit: answers.Visit, event: str, code: str = "", *, posted: bool = False) -> None:
+    """Keep the moment for the integrity rules (domain/integrity.py), with how long a posted page was open."""
+    secret = current_app.config["SECRET_KEY"]
+    seconds = integrity.seconds_on_page(request.form.get("_shown"), secret) if posted else None
+    integrity.record(db.session, visit.invitation, event, form_code=code, device=_device(),
+                     user_agent=request.user_agent.string, address=request.remote_addr or "", secret=secret,
+                     seconds=seconds)
+    db.session.commit()
 
 
 def _invalid():
@@ -34,7 +67,7 @@ def _invalid():
 
 def _context(visit: answers.Visit, token: str, form: FormDef | None, **extra) -> dict:
     return {"token": token, "person": visit.person, "campaign": visit.campaign, "form": form,
-            "deadline": visit.deadline, **extra}
+            "deadline": visit.deadline, "shown": integrity.page_stamp(current_app.config["SECRET_KEY"]), **extra}
 
 
 def _visit(token: str, code: str | None = None) -> tuple[answers.Visit, FormDef | None] | None:
@@ -65,6 +98,7 @@ def overview(token: str):
         return _invalid()
     visit, _ = found
     answers.mark_opened(db.session, visit.invitation)
+    _signal(visit, integrity.OPENED)
     return render_template("survey/overview.html", **_context(
         visit, token, None, forms=visit.forms, progress=visit.states, closed=visit.closed(_tz())))
 
@@ -85,9 +119,12 @@ def form(token: str, code: str):
         return render_template("survey/closed.html", **context), 410
     if request.method == "GET":
         answers.mark_opened(db.session, invitation)
+        _signal(visit, integrity.OPENED, code)
         return render_template("survey/form.html", **context, errors={}, saved=False, values=visit.saved())
     result = answers.save_draft(db.session, invitation, campaign, form_def, request.form.to_dict(flat=False),
                                 tz_name=_tz(), visit=visit)
+    if not (result.already or result.closed):
+        _signal(visit, integrity.SAVED, code, posted=True)
     if result.already:
         return redirect(url_for("survey.thanks", token=token, code=code), code=303)
     if result.closed:
@@ -110,6 +147,8 @@ def submit(token: str, code: str):
         return _invalid()
     visit, form_def = found
     result = answers.submit(db.session, visit.invitation, visit.campaign, form_def, tz_name=_tz(), visit=visit)
+    if result.submitted and not result.already:
+        _signal(visit, integrity.SUBMITTED, code, posted=True)
     if result.closed:
         return render_template("survey/closed.html", **_context(visit, token, form_def)), 410
     if result.errors:

@@ -36,15 +36,17 @@ def fetch(port: int, path: str, *, method: str = "GET", headers: dict[str, str] 
 
 
 @contextmanager
-def served(environment: dict[str, str], *, workers: int = 1, startup: float = 30.0) -> Iterator[int]:
-    """Run `gunicorn wsgi:app` with `environment` added; yields its port, stops it afterwards.
+def served(environment: dict[str, str], *, workers: int = 1, startup: float = 30.0,
+           options: tuple[str, ...] = ()) -> Iterator[int]:
+    """Run `gunicorn wsgi:app` with `environment` added (and gunicorn `options`, e.g. where its logs go); yields
+    its port, stops it afterwards. gunicorn reads the project's gunicorn.conf.py, as in production.
 
     Waits (bounded by `startup` seconds) until /healthz answers, so the test starts on a serving portal.
     """
     port = free_port()
     env = {**os.environ, **environment, "PYTHONPATH": str(ROOT)}
     command = [str(Path(sys.executable).parent / "gunicorn"), "--no-control-socket", "-w", str(workers),
-               "-b", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"]
+               "-b", f"127.0.0.1:{port}", "--log-level", "warning", *options, "wsgi:app"]
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     try:
         deadline = time.monotonic() + startup
