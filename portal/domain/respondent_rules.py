@@ -68,6 +68,7 @@ __all__ = [
     "RowInput",
     "check_list",
     "default_groups_2021",
+    "identity_keys",
     "is_blank",
     "is_council_group",
     "namesake_key",
@@ -207,6 +208,8 @@ class CheckedRow:
     # Set when another kept row has the same name and unit but other contacts: the pair's key,
     # which the officer may dismiss ("two different people").
     namesake_key: str | None = None
+    # The folded full name rows are compared by (same person, namesakes, one mailbox for two people).
+    name_key: str = ""
 
     @property
     def has_errors(self) -> bool:
@@ -343,6 +346,15 @@ def is_council_group(group: GroupRef) -> bool:
     """True for the provincial People's Council group (free-text position, wins overlaps)."""
     name = fold(group.name)
     return group.code.upper() == "HDND" or "hoi dong nhan dan" in name or "hdnd" in name.split()
+
+
+def identity_keys(raw_name: str, raw_email: str) -> tuple[str, str]:
+    """The folded name and the normalised e-mail a row is compared with other rows by.
+
+    Two rows can affect each other's check only when they share one of these (same person, namesakes,
+    one mailbox for two people), so an edit re-checks the rows that share the old or the new keys.
+    """
+    return _fold(_normalise_name(raw_name)[0]), _normalise_email(raw_email)[0]
 
 
 def is_blank(row: RowInput) -> bool:
@@ -1256,7 +1268,8 @@ def _check_row(row: RowInput, order: int, index: _Index) -> _Work:
         problems=[*errors, *warnings, *notices],
     )
     checked.problems.sort(key=lambda p: (_COLUMN_ORDER.get(p.column, 99), p.level != "error"))
-    return _Work(checked, order, group, _fold(full_name), unit_key, notices)
+    checked.name_key = _fold(full_name)
+    return _Work(checked, order, group, checked.name_key, unit_key, notices)
 
 
 _COLUMN_ORDER = {col: i for i, col in enumerate(COLUMNS.values())}
