@@ -186,6 +186,8 @@ class Config:
 
         # Uploads: the respondent list is the largest thing a province sends.
         self.MAX_CONTENT_LENGTH = env_int("PORTAL_MAX_UPLOAD_MB", 5, minimum=1) * 1024 * 1024
+        # Rows one respondent-list upload may hold (a province's whole list: each upload replaces the draft).
+        self.PORTAL_LIST_MAX_ROWS = env_int("PORTAL_LIST_MAX_ROWS", 20_000, minimum=1)
         # Files attached to requests ("Đề nghị"): kept outside the web root, served only as attachments.
         self.PORTAL_REQUEST_FILES_DIR = _env("PORTAL_REQUEST_FILES_DIR", str(instance / "request-files"))
         # Documents the portal keeps (the IT focal point's nomination), outside the web root (static/).

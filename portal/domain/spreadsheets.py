@@ -790,8 +790,9 @@ def _collect(
             raise SpreadsheetError(
                 "too_many_rows",
                 "Tệp có quá nhiều dòng dữ liệu: mỗi lần tải lên chỉ nhận tối đa "
-                f"{_thousands(max_rows)} dòng. Hãy chia danh sách thành nhiều tệp nhỏ hơn rồi tải lên lần "
-                "lượt.",
+                f"{_thousands(max_rows)} dòng, và mỗi lần tải lên thay cả danh sách. Hãy xóa các dòng thừa "
+                "(dòng trống còn định dạng, dữ liệu dán nhầm) rồi tải lên lại; nếu danh sách của tỉnh thật sự "
+                "dài hơn, hãy liên hệ Bộ Nội vụ.",
             )
         rows.append(SheetRow(number=number, values=values, formulas=row_formulas))
     if not rows:
