@@ -389,8 +389,7 @@ BAD_FILES = {
 
 
 def test_the_row_limit_is_the_configured_one_and_a_longer_file_is_refused_keeping_the_draft(
-        app_config, app, client, province_user, session):
-    app_config["PORTAL_LIST_MAX_ROWS"] = 4  # read by the app below (create_app copies the overrides)
+        app, client, province_user, session):
     app.config["PORTAL_LIST_MAX_ROWS"] = 4
     log_in(client, province_user)
     assert upload(client, xlsx_bytes(VALID[:4])).status_code == 303

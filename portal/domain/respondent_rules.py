@@ -44,9 +44,14 @@ from email_validator import EmailNotValidError, validate_email
 
 from portal.domain.text import clean, fold
 
-# The same cells come back on every re-check of a list: remember their cleaned/folded forms.
-_clean = functools.lru_cache(maxsize=65536)(clean)
-_fold = functools.lru_cache(maxsize=65536)(fold)
+# Cells that repeat down a list (groups, units, titles) are cleaned and folded once. The caches are
+# small on purpose: names, mailboxes and phones are unique per row, so a cache as long as a 20,000-row
+# list would only keep tens of megabytes alive in every worker after one import (an edit re-checks a
+# handful of rows and needs no cache at all).
+_CELL_CACHE = 8192
+_VALUE_CACHE = 4096
+_clean = functools.lru_cache(maxsize=_CELL_CACHE)(clean)
+_fold = functools.lru_cache(maxsize=_CELL_CACHE)(fold)
 
 __all__ = [
     "COLUMNS",
@@ -209,7 +214,7 @@ class CheckedRow:
     # which the officer may dismiss ("two different people").
     namesake_key: str | None = None
     # The folded full name rows are compared by (same person, namesakes, one mailbox for two people).
-    name_key: str = ""
+    name_key: str = field(default="", compare=False)
 
     @property
     def has_errors(self) -> bool:
@@ -413,7 +418,7 @@ def _fold_punct(text: str, breaks: bool) -> str:
     return s
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=_VALUE_CACHE)
 def _position_key(text: str) -> tuple[str, ...]:
     """Tokens of a position in canonical form: "P.GĐ Sở Y tế" -> ("pho", "gd", "so", "y", "te")."""
     s = _fold_punct(text, breaks=False).replace("…", " ").replace("_", " ")
@@ -539,7 +544,7 @@ def _msg(number: int, column: str | None, text: str) -> str:
 # --------------------------------------------------------------------------------------
 
 _KIND_WORDS = {"quan": "quan", "q": "quan", "huyen": "huyen", "h": "huyen", "tx": "tx", "tp": "tp"}
-_MEMO_LIMIT = 50_000
+_MEMO_LIMIT = 4096
 
 
 def _remember(memo: dict, key: object, value: object) -> None:
@@ -912,7 +917,7 @@ _LEGACY_SIGNS = re.compile(r"[\u00a1-\u00bf\u00d7\u00f7]")
 _PLAIN_NAME = re.compile(r"[^\W\d_]+(?:[ '’.-]+[^\W\d_]+)*\.?")
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=_VALUE_CACHE)
 def _normalise_name(raw: str) -> tuple[str, str | None]:
     name = _clean(raw)
     if not name:
@@ -937,7 +942,7 @@ _EMAIL_SPLIT = re.compile(r"[;,\s]+")
 _EMAIL_BRACKETS = re.compile(r"<([^<>]*)>")
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=_VALUE_CACHE)
 def _email_syntax_ok(email: str) -> bool:
     """Syntax only, by email-validator (no DNS); cached, since a list is re-checked after every edit."""
     try:
@@ -947,7 +952,7 @@ def _email_syntax_ok(email: str) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=_VALUE_CACHE)
 def _normalise_email(raw: str) -> tuple[str, str | None]:
     text = clean(raw)
     if not text:
@@ -989,7 +994,7 @@ _PHONE_SCI = re.compile(r"\d(?:\.\d+)?[eE]\+?\d+")
 _PHONE_RULE = "số trong nước gồm 10 chữ số (di động) hoặc 11 chữ số (cố định), bắt đầu bằng 0"
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=_VALUE_CACHE)
 def _normalise_phone(raw: str) -> tuple[str, str | None, str | None]:
     """Return (phone, error, notice)."""
     text = clean(raw)
