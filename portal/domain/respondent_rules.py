@@ -942,9 +942,19 @@ _EMAIL_SPLIT = re.compile(r"[;,\s]+")
 _EMAIL_BRACKETS = re.compile(r"<([^<>]*)>")
 
 
+# An ordinary official address: letters, digits and . _ + - before the @ (no dot first, last or twice),
+# plain labels after it (no "--", so no IDNA), under a common top-level domain none of which is a
+# special-use name. email-validator accepts every such address; checking it costs 0.5 ms a row.
+_PLAIN_ADDRESS = re.compile(r"[a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+"
+                            r"(?:vn|com|net|org|edu|gov|info|int)")
+
+
 @functools.lru_cache(maxsize=_VALUE_CACHE)
 def _email_syntax_ok(email: str) -> bool:
-    """Syntax only, by email-validator (no DNS); cached, since a list is re-checked after every edit."""
+    """Syntax only, by email-validator (no DNS), but for ordinary addresses (`_PLAIN_ADDRESS`)."""
+    if len(email) <= 254 and "--" not in email and _PLAIN_ADDRESS.fullmatch(email) \
+            and len(email.partition("@")[0]) <= 64:
+        return True
     try:
         validate_email(email, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:

@@ -19,6 +19,8 @@ def clean(value: object) -> str:
     """
     if value is None:
         return ""
+    if type(value) is str and value.isascii() and value.isprintable() and "  " not in value:
+        return value.strip(" ")  # most cells (addresses, phones, numbers): nothing else to do
     text = unicodedata.normalize("NFC", storable(str(value)))
     # Zero-width characters come in through copy and paste from web pages.
     text = text.replace("\u200b", "").replace("\ufeff", "")
