@@ -1,4 +1,5 @@
-"""respondent rows found by name and mailbox within a list, so an edit re-checks only the rows it can affect
+"""respondent rows found by name and mailbox within a list, so an edit re-checks only the rows it can affect;
+the list's summary read from an index
 
 Revision ID: edit_indexes
 Revises: campaigns_as_data
@@ -43,10 +44,14 @@ def upgrade() -> None:
         batch_op.create_index('ix_respondent_list_name_key', ['list_id', 'name_key'], unique=False)
         batch_op.create_index('ix_respondent_list_email', ['list_id', 'email'], unique=False)
         batch_op.create_index('ix_respondent_list_notice', ['list_id', 'has_notice'], unique=False)
+        batch_op.create_index('ix_respondent_list_summary',
+                              ['list_id', 'group_id', 'answers_ministry_form', 'ministry_id', 'error_count'],
+                              unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('respondent', schema=None) as batch_op:
+        batch_op.drop_index('ix_respondent_list_summary')
         batch_op.drop_index('ix_respondent_list_notice')
         batch_op.drop_index('ix_respondent_list_email')
         batch_op.drop_index('ix_respondent_list_name_key')

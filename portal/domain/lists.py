@@ -692,16 +692,20 @@ def summary(session: Session, rlist: RespondentList | None, campaign: Campaign) 
     errors, rows_with_errors = session.exec(
         select(func.coalesce(func.sum(Respondent.error_count), 0),
                func.count().filter(Respondent.error_count > 0)).select_from(Respondent).where(where)).one()
-    two_forms = session.exec(select(func.count()).select_from(Respondent)
-                             .where(where, Respondent.answers_ministry_form == True)).one()  # noqa: E712
-    ministries = session.exec(
-        select(Ministry.name, func.count()).select_from(Respondent)
-        .join(Ministry, Ministry.id == Respondent.ministry_id)
-        .where(where, Respondent.answers_ministry_form == True)  # noqa: E712
-        .group_by(Ministry.name).order_by(func.count().desc(), Ministry.name)).all()
+    # People answering the second form, per parent ministry: counted on the summary index alone (no join to
+    # the rows), the ministries' names put on afterwards.
+    per_ministry = dict(session.exec(select(Respondent.ministry_id, func.count()).where(
+        where, Respondent.answers_ministry_form == True).group_by(Respondent.ministry_id)).all())  # noqa: E712
+    ids = [i for i in per_ministry if i is not None]
+    names = dict(session.exec(select(Ministry.id, Ministry.name).where(Ministry.id.in_(ids))).all()) if ids else {}
+    ministries = Counter()
+    for ministry_id, count in per_ministry.items():
+        if ministry_id in names:
+            ministries[names[ministry_id]] += count
     return Summary(total=total, errors=int(errors), rows_with_errors=int(rows_with_errors),
                    by_group=[(g, per_group.get(g.id, 0)) for g in groups], without_group=per_group.get(None, 0),
-                   two_forms=two_forms, ministries=[(name, count) for name, count in ministries])
+                   two_forms=sum(per_ministry.values()),
+                   ministries=sorted(ministries.items(), key=lambda item: (-item[1], item[0])))
 
 
 @dataclass
