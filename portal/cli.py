@@ -102,6 +102,7 @@ def demo_command(password: str | None) -> None:
         campaign = demo.ensure_demo_campaign(session, current_app.config["PORTAL_TIMEZONE"])
         created = demo.create_demo_accounts(session, password)
         demo.post_demo_notices(session)
+        sample_2025 = demo.ensure_sample_2025(session)
         samples = demo.build_sample_data(session, campaign, tz_name=current_app.config["PORTAL_TIMEZONE"],
                                          base_url=current_app.config["PORTAL_BASE_URL"],
                                          mail_domain=current_app.config["PORTAL_MAIL_DOMAIN"])
@@ -110,6 +111,7 @@ def demo_command(password: str | None) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     path.chmod(0o600)
     click.echo(f"Đợt chạy thử: {campaign.name}")
+    click.echo(f"Đợt mẫu trên bản đồ 2025: {sample_2025.name}")
     for line in samples:
         click.echo(f"  Danh sách mẫu: {line}")
     click.echo("Tài khoản chạy thử (tên đăng nhập / mật khẩu):")

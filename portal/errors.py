@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from portal.domain.campaigns import Contact, NoCurrentCampaign, PastCampaign
+from portal.domain.campaigns import Contact, NoCurrentCampaign, NotInCampaign, PastCampaign
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,11 @@ def register_error_handlers(app: Flask) -> None:
     def past_campaign(error: PastCampaign) -> Response:
         _rollback()
         return render_error(409, "Chỉ xem, không sửa được", error.message)
+
+    @app.errorhandler(NotInCampaign)
+    def not_in_campaign(error: NotInCampaign) -> Response:
+        _rollback()
+        return render_error(409, "Không thuộc đợt đánh giá hiện hành", error.message)
 
     @app.errorhandler(NoCurrentCampaign)
     def no_current_campaign(error: NoCurrentCampaign) -> Response:

@@ -83,12 +83,40 @@ class Province(SQLModel, table=True):
 
 
 class District(SQLModel, table=True):
-    """A district-level unit (quận, huyện, thị xã, thành phố thuộc tỉnh); `id` is its official code."""
+    """A lower-level unit of a province in one map (portal/domain/units.py).
 
-    id: int = Field(primary_key=True)
+    In the 2021 map a district-level unit (quận, huyện, thị xã, thành phố thuộc tỉnh); in the 2025 map a
+    ward, commune or special zone (phường, xã, đặc khu). `code` is its official code within that map; `id` is
+    the portal's own (on installs from before maps, a 2021 district's id is its code).
+    """
+
+    __table_args__ = (UniqueConstraint("unit_map", "code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
     province_id: int = Field(foreign_key="province.id", index=True)
-    name: str  # "Quận Ba Đình"
-    division_type: str  # "quận", "huyện", "thị xã", "thành phố"
+    name: str  # "Quận Ba Đình", "Phường Hoàn Kiếm"
+    division_type: str  # "quận", "huyện", "thị xã", "thành phố"; "phường", "xã", "đặc khu"
+    unit_map: str = Field(default="2021", index=True)  # the map it belongs to: "2021", "2025"
+    code: int = 0
+
+
+class CampaignProvince(SQLModel, table=True):
+    """A province a campaign assesses, named as in that campaign's map, with the kind of its lower-level units.
+
+    The rows of one campaign are its map: 63 provinces with their districts in 2021, 34 with their wards and
+    communes from 2025, or one province with its own units when a province organises its own index.
+    """
+
+    __table_args__ = (UniqueConstraint("campaign_id", "province_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    province_id: int = Field(foreign_key="province.id", index=True)
+    name: str  # as the map names it: "Thành phố Huế" in 2025, where 2021 had "Tỉnh Thừa Thiên Huế"
+    short_name: str
+    # Which lower-level units: the District rows of this map ("" for none), and their kind.
+    unit_map: str = ""
+    unit_kind: str = ""  # district | commune | "" (no lower level)
 
 
 class Ministry(SQLModel, table=True):

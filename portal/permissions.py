@@ -21,6 +21,7 @@ from portal.domain import notices
 from portal.models import (
     BounceMessage,
     Campaign,
+    CampaignProvince,
     NominationDocument,
     Notice,
     Province,
@@ -104,9 +105,30 @@ def current_campaign_or_refuse(session: Session) -> Campaign:
 
 
 def campaign_and_own_province(session: Session, user: User) -> tuple[Campaign, Province]:
-    """The current campaign (a 409 page when there is none) and the user's own province (403 without one)."""
+    """The current campaign (a 409 page when there is none) and the user's own province (403 without one).
+
+    A province outside the current campaign's map (merged in 2025) has no work in it: a 409 page sends it to
+    its past campaigns, which it still reads.
+    """
+    from sqlalchemy import and_
+    from sqlmodel import select
+
+    from portal.domain import units
+    from portal.domain.campaigns import NotInCampaign
+
     campaign = current_campaign_or_refuse(session)
-    return campaign, own_province(session, user)
+    if user.province_id is None:
+        abort(403)
+    # The province and its place in the map in one statement: every poll of the progress page comes here.
+    found = session.exec(select(Province, CampaignProvince.id).outerjoin(CampaignProvince, and_(
+        CampaignProvince.province_id == Province.id, CampaignProvince.campaign_id == campaign.id))
+        .where(Province.id == user.province_id)).first()
+    if found is None:
+        abort(403)
+    province, in_map = found
+    if in_map is None and units.map_entry(session, campaign, province.id) is None:
+        raise NotInCampaign(campaign, province.name)
+    return campaign, province
 
 
 def get_campaign_for_user(session: Session, user: User, campaign_id: int) -> Campaign:

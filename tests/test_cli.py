@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import Session, select
 
 from portal import create_app
-from portal.domain import accounts
+from portal.domain import accounts, units
 from portal.extensions import db, make_engine
 from portal.models import Campaign, District, Notice, Province, Role, User
 from tests.support.accounts import make_user
@@ -58,15 +58,17 @@ def test_init_db_on_an_empty_database_creates_the_schema_and_reference_data(app_
         db.engine.dispose()
 
     assert first.exit_code == 0
-    assert "provinces 63, districts 696" in first.output
+    assert "provinces 63, districts 696, provinces_2025 0, communes_2025 3321" in first.output
     assert second.exit_code == 0
     assert second.output.strip() == ("Cơ sở dữ liệu đã sẵn sàng. Dữ liệu danh mục thêm mới: ministries 0, "
-                                     "department_types 0, provinces 0, districts 0, departments 0, campaigns 0, "
+                                     "department_types 0, provinces 0, districts 0, provinces_2025 0, communes_2025 0, "
+                                     "departments 0, campaigns 0, "
                                      "groups 0, positions 0")
     engine = make_engine(empty_database)
     with Session(engine) as session:
         assert count_rows(session, Province) == 63
-        assert count_rows(session, District) == 696
+        assert count_rows(session, District, District.unit_map == "2021") == 696
+        assert count_rows(session, District, District.unit_map == "2025") == 3321
         assert count_rows(session, Campaign) == 1
     engine.dispose()
 
@@ -240,6 +242,10 @@ def test_demo_sets_up_a_current_campaign_with_deadlines_ahead_and_a_welcome_noti
     current = session.exec(select(Campaign).where(Campaign.is_current == True)).all()  # noqa: E712
     assert [c.is_demo for c in current] == [True]
     assert count_rows(session, Notice, Notice.title == "Triển khai xác định Chỉ số CCHC (chạy thử)") == 1
+    # A sample campaign on the 2025 map, to copy: a template, never current.
+    sample = session.exec(select(Campaign).where(Campaign.year == 2025, Campaign.is_template == True)).one()  # noqa: E712
+    assert "Đợt mẫu năm 2025" in sample.name and not sample.is_current
+    assert len(units.provinces_of(session, sample)) == 34
 
 
 def test_demo_a_second_time_is_safe(runner, session):

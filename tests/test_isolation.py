@@ -64,6 +64,8 @@ ACCESS: dict[str, str] = {
     "campaigns.index": MINISTRY_ONLY,
     "campaigns.new": MINISTRY_ONLY,
     "campaigns.make_current": MINISTRY_ONLY,
+    "campaigns.campaign_map": MINISTRY_ONLY,
+    "campaigns.campaign_map_province": MINISTRY_ONLY,
     "campaigns.past": ANY_LOGGED_IN,
     "campaigns.past_list": PROVINCE_SCOPED,
     "campaigns.past_progress": PROVINCE_SCOPED,

@@ -3,10 +3,10 @@ every campaign's lists and progress read-only (/dot/<id>/…), for the ministry 
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from portal.domain import campaign_admin, lists, national, progress
+from portal.domain import campaign_admin, lists, national, progress, units
 from portal.domain.campaigns import DEADLINE_LABELS, local_today
 from portal.extensions import db
 from portal.models import Campaign, Province, Role
@@ -30,7 +30,9 @@ def _tz() -> str:
 @bp.get("/bo/dot-danh-gia")
 @ministry_only
 def index():
-    return render_template("campaigns/index.html", rows=campaign_admin.all_campaigns(db.session))
+    rows = campaign_admin.all_campaigns(db.session)
+    return render_template("campaigns/index.html", rows=rows,
+                           maps={row.campaign.id: units.map_label(db.session, row.campaign) for row in rows})
 
 
 def _source() -> Campaign | None:
@@ -44,18 +46,48 @@ def _source() -> Campaign | None:
 @ministry_only
 def new():
     source = _source()
+    choices = {"maps": units.MAPS, "campaigns": [row.campaign for row in campaign_admin.all_campaigns(db.session)],
+               "labels": DEADLINE_LABELS, "contact_labels": CONTACT_LABELS}
     if request.method == "POST":
         created = campaign_admin.create_campaign(db.session, current_user, request.form.to_dict(), source=source)
         if created.campaign is not None:
             flash(f"Đã tạo “{created.campaign.name}”. Kiểm tra lại rồi bấm “Chọn làm đợt hiện hành” để các tỉnh, "
                   "thành phố bắt đầu làm việc trên đợt này.", "success")
-            return redirect(url_for("campaigns.index") + f"#dot-{created.campaign.id}", code=303)
+            return _accounts_or(created.campaign, url_for("campaigns.index") + f"#dot-{created.campaign.id}")
         db.session.rollback()
         return render_template("campaigns/new.html", source=source, form=request.form, errors=created.errors,
-                               labels=DEADLINE_LABELS, contact_labels=CONTACT_LABELS), 422
+                               **choices), 422
     form = campaign_admin.new_campaign_form(source, local_today(_tz()))
-    return render_template("campaigns/new.html", source=source, form=form, errors={}, labels=DEADLINE_LABELS,
-                           contact_labels=CONTACT_LABELS)
+    return render_template("campaigns/new.html", source=source, form=form, errors={}, **choices)
+
+
+def _accounts_or(campaign: Campaign, target: str):
+    """The printable sheet of the accounts just made for provinces new to the map, or on to `target`."""
+    sheet = campaign_admin.provision_map_accounts(db.session, campaign)
+    if not sheet:
+        return redirect(target, code=303)
+    return render_template("campaigns/accounts.html", campaign=campaign, sheet=sheet, next_url=target,
+                           login_url=current_app.config["PORTAL_BASE_URL"] + "/dang-nhap")
+
+
+@bp.get("/bo/dot-danh-gia/<int:campaign_id>/ban-do")
+@ministry_only
+def campaign_map(campaign_id: int):
+    campaign = get_campaign_for_user(db.session, current_user, campaign_id)
+    return render_template("campaigns/map.html", campaign=campaign, summary=units.summary(db.session, campaign),
+                           kinds=units.UNIT_KINDS)
+
+
+@bp.get("/bo/dot-danh-gia/<int:campaign_id>/ban-do/<int:province_id>")
+@ministry_only
+def campaign_map_province(campaign_id: int, province_id: int):
+    campaign = get_campaign_for_user(db.session, current_user, campaign_id)
+    entry = units.map_entry(db.session, campaign, province_id)
+    if entry is None:
+        abort(404)
+    return render_template("campaigns/map_province.html", campaign=campaign, entry=entry,
+                           kind=units.UNIT_KINDS.get(entry.unit_kind),
+                           rows=units.units_of(db.session, campaign, province_id))
 
 
 @bp.post("/bo/dot-danh-gia/<int:campaign_id>/hien-hanh")
@@ -71,7 +103,7 @@ def make_current(campaign_id: int):
         return redirect(url_for("campaigns.index") + f"#dot-{campaign_id}", code=303)
     flash(f"“{campaign.name}” là đợt đánh giá hiện hành; các tỉnh, thành phố đã được thông báo."
           + (f" “{previous.name}” chuyển sang chỉ xem." if previous else ""), "success")
-    return redirect(url_for("campaigns.index"), code=303)
+    return _accounts_or(campaign, url_for("campaigns.index"))
 
 
 # ---------------------------------------------------------------- any campaign, read-only

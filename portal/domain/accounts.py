@@ -189,21 +189,24 @@ class ProvisionedAccount:
 
 
 def provision_provinces(
-    session: Session, *, reset: set[str] | frozenset[str] = frozenset()
+    session: Session, *, reset: set[str] | frozenset[str] = frozenset(), provinces: list[Province] | None = None
 ) -> list[ProvisionedAccount]:
     """One account per province, named by the province's slug, each with a one-time password.
 
-    Existing accounts keep their passwords unless their user name is in `reset`,
-    so running this twice never locks a province out behind its back.
+    Every province the portal knows by default (both maps: a province merged in 2025 keeps its account to
+    read its history), or only `provinces`. Existing accounts keep their passwords unless their user name is
+    in `reset`, so running this twice never locks a province out behind its back.
     """
     existing = {u.username: u for u in session.exec(select(User).where(User.role == Role.PROVINCE.value))}
-    slugs = set(session.exec(select(Province.slug).where(Province.is_active)))
+    if provinces is None:
+        provinces = list(session.exec(select(Province).where(Province.is_active).order_by(Province.id)))
+    slugs = {p.slug for p in provinces}
     unknown = sorted(set(reset) - slugs)
     if unknown:
         # A typo must not pass for a reset: the ministry would hand out a password that does not work.
         raise UnknownAccounts(unknown)
     sheet = []
-    for province in session.exec(select(Province).where(Province.is_active).order_by(Province.id)):
+    for province in provinces:
         user = existing.get(province.slug)
         if user is None:
             _user, password = create_user(session, province.slug, Role.PROVINCE, province_id=province.id,

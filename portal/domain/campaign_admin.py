@@ -11,16 +11,16 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select, update
 
-from portal.domain import audit
+from portal.domain import accounts, audit, units
 from portal.domain.campaigns import DEADLINE_LABELS, current_campaign
 from portal.domain.dates import parse_date_vn
 from portal.domain.notices import post_notice
 from portal.domain.text import clean
 from portal.models import (
     Campaign,
+    CampaignProvince,
     ListStatus,
     PositionTitle,
-    Province,
     QuestionnaireVersion,
     ReminderSchedule,
     RespondentGroup,
@@ -89,7 +89,7 @@ def update_deadlines(session: Session, actor: User, campaign: Campaign, values: 
 
 def _concerned(session: Session, campaign: Campaign, key: str) -> set[int]:
     """The provinces a deadline still matters to: those that have not done what it asks yet, or everyone."""
-    active = set(session.exec(select(Province.id).where(Province.is_active)))
+    active = units.province_ids(session, campaign)
     if key == "it_focal_deadline":
         registered = set(session.exec(select(User.province_id).where(User.role == Role.IT_FOCAL.value,
                                                                      User.registered_at.is_not(None))))
@@ -269,6 +269,13 @@ def create_campaign(session: Session, actor: User, values: dict[str, str], *,
     if any(contact.values()):
         contact, contact_errors = _check_contact(values)
         errors.update(contact_errors)
+    map_key = clean(values.get("ban_do", "")) or units.MAP_2021
+    map_source: Campaign | None = None
+    if source is None:
+        if map_key.startswith("dot-") and map_key[4:].isascii() and map_key[4:].isdigit() and len(map_key) < 14:
+            map_source = session.get(Campaign, int(map_key[4:]))
+        if map_source is None and map_key not in units.MAPS:
+            errors["ban_do"] = "Vui lòng chọn bản đồ hành chính của đợt: năm 2021, năm 2025 hoặc của một đợt đã có."
     if not errors and session.exec(select(Campaign.id).where(
             Campaign.year == year, Campaign.is_template == False, Campaign.is_demo == False)).first():  # noqa: E712
         errors["year"] = f"Đã có đợt đánh giá năm {year}; mỗi năm chỉ một đợt."
@@ -285,7 +292,12 @@ def create_campaign(session: Session, actor: User, values: dict[str, str], *,
         from portal.domain.reference import load_groups  # the seed's groups: reference imports the models only
 
         load_groups(session, campaign)
-        detail = "tạo mới"
+        if map_source is not None:
+            provinces = units.copy_map(session, map_source, campaign)
+            detail = f"tạo mới, bản đồ của {map_source.name}: {provinces} tỉnh, thành phố"
+        else:
+            provinces = units.assign_map(session, campaign, map_key)
+            detail = f"tạo mới, bản đồ {map_key}: {provinces} tỉnh, thành phố"
     else:
         detail = f"sao chép từ {source.name}: " + _copy_from(session, actor, source, campaign)
     audit.record(session, actor, "Tạo đợt đánh giá", detail=f"{campaign.name} ({detail})")
@@ -326,6 +338,7 @@ def _copy_from(session: Session, actor: User, source: Campaign, campaign: Campai
         session.add(ReminderSchedule(campaign_id=campaign.id, send_on=item.send_on + shift, created_by_id=actor.id))
         reminders += 1
     carried.append(f"{reminders} ngày nhắc tự động")
+    carried.append(f"bản đồ hành chính: {units.copy_map(session, source, campaign)} tỉnh, thành phố")
     session.flush()
     return ", ".join(carried)
 
@@ -392,3 +405,21 @@ def make_current(session: Session, actor: User, campaign: Campaign, *, confirmed
                 commit=False)
     session.commit()
     return previous
+
+
+def provision_map_accounts(session: Session, campaign: Campaign) -> list[accounts.ProvisionedAccount]:
+    """Accounts for the provinces new to the portal's maps, each with a one-time password.
+
+    Run when the ministry creates a campaign or makes one current. A province is new when no other campaign's
+    map has it and it has no account yet; it can log in from then on. (The 2025 map keeps the codes of the 34
+    provinces that continue, which have accounts since the 2021 map, so it adds none; a province left out of
+    a map keeps its account, to read its past campaigns.) The other provinces' accounts come from
+    `flask portal provision-provinces`. Returns the new accounts only.
+    """
+    have = set(session.exec(select(User.province_id).where(User.role == Role.PROVINCE.value)))
+    elsewhere = set(session.exec(select(CampaignProvince.province_id)
+                                 .where(CampaignProvince.campaign_id != campaign.id)))
+    missing = [p for p in units.provinces_of(session, campaign) if p.id not in have and p.id not in elsewhere]
+    if not missing:
+        return []
+    return [row for row in accounts.provision_provinces(session, provinces=missing) if row.password]

@@ -41,6 +41,17 @@ class NoCurrentCampaign(Exception):
                "và Cổng sẽ gửi thông báo đến các tỉnh, thành phố.")
 
 
+class NotInCampaign(Exception):
+    """The province is not on the current campaign's map (merged in 2025): it reads its past campaigns only."""
+
+    def __init__(self, campaign: Campaign, province_name: str) -> None:
+        self.campaign = campaign
+        self.message = (f"{province_name} không thuộc bản đồ hành chính của “{campaign.name}”, nên không có việc "
+                        "trong đợt này. Tài khoản vẫn đăng nhập được để xem danh sách, tiến độ của các đợt trước "
+                        "(mục “Các đợt trước” ở trang chủ); dữ liệu đó chỉ để xem, không sửa được.")
+        super().__init__(self.message)
+
+
 def require_current(session: Session, campaign_id: int) -> Campaign:
     """The campaign when it is the current one; raises PastCampaign for any other (past, prepared, template).
 

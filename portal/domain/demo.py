@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from sqlmodel import Session, select
 
-from portal.domain import accounts, notices
+from portal.domain import accounts, notices, units
 from portal.domain.campaign_admin import switch_current
-from portal.domain.campaigns import local_today
+from portal.domain.campaigns import current_campaign, local_today
 from portal.domain.it_focal import focal_username
 from portal.domain.reference import load_groups
 from portal.models import Campaign, Notice, Province, Role, User, utcnow
@@ -40,8 +40,34 @@ def ensure_demo_campaign(session: Session, tz_name: str) -> Campaign:
         session.add(campaign)
         session.flush()
         load_groups(session, campaign)
+        units.assign_map(session, campaign, units.MAP_2021)
     switch_current(session, campaign)
     session.commit()
+    return campaign
+
+
+SAMPLE_2025_NAME = "Đợt mẫu năm 2025: bản đồ 34 tỉnh, thành phố và các xã, phường (chỉ để sao chép)"
+
+
+def ensure_sample_2025(session: Session) -> Campaign:
+    """A sample campaign on the 2025 map (34 provinces, their wards and communes), kept as a template to copy.
+
+    Never current: the ministry copies it to open a campaign on the new map. Its deadlines are 2025's,
+    spaced like 2021's; its groups are the portal's default ones.
+    """
+    campaign = session.exec(select(Campaign).where(Campaign.name == SAMPLE_2025_NAME)).first()
+    if campaign is None:
+        from datetime import date
+
+        campaign = Campaign(year=2025, name=SAMPLE_2025_NAME, is_template=True, created_at=utcnow(),
+                            plan_ref="Mẫu: chưa có kế hoạch", framework_ref="Quyết định 1149/QĐ-BNV ngày 30/12/2020",
+                            it_focal_deadline=date(2026, 1, 10), list_deadline=date(2026, 1, 15),
+                            self_assessment_deadline=date(2026, 2, 15), response_deadline=date(2026, 2, 20))
+        session.add(campaign)
+        session.flush()
+        load_groups(session, campaign)
+        units.assign_map(session, campaign, units.MAP_2025)
+        session.commit()
     return campaign
 
 
@@ -105,10 +131,13 @@ _GIVEN = ("An", "Bình", "Cường", "Dũng", "Hà", "Hải", "Hùng", "Hương"
           "Phong", "Phương", "Quân", "Sơn", "Thảo", "Trang", "Tuấn", "Việt", "Yến", "Khánh", "Giang", "Hiếu")
 
 
-def sample_rows(session: Session, province: Province, *, errors: bool = False, seed: int = 0) -> list[dict[str, str]]:
+def sample_rows(session: Session, province: Province, *, errors: bool = False, seed: int = 0,
+                campaign: Campaign | None = None) -> list[dict[str, str]]:
     """A plausible respondent list for a province (about 60 people of the four groups).
 
-    With `errors`, a few rows carry the mistakes officers really make, to fix in the review table.
+    The fourth group's units are the province's lower-level units in the map of `campaign` (by default the
+    current campaign). With `errors`, a few rows carry the mistakes officers really make, to fix in the
+    review table.
     """
     import random
 
@@ -129,8 +158,13 @@ def sample_rows(session: Session, province: Province, *, errors: bool = False, s
 
     departments = session.exec(select(Department).where(Department.province_id == province.id)
                                .order_by(Department.id)).all()
-    districts = session.exec(select(District).where(District.province_id == province.id)
-                             .order_by(District.id)).all()
+    campaign = campaign or current_campaign(session)
+    if campaign is not None:
+        districts = units.units_of(session, campaign, province.id)
+    else:
+        districts = list(session.exec(select(District).where(District.province_id == province.id,
+                                                             District.unit_map == units.MAP_2021)
+                                      .order_by(District.code)))
     rows: list[dict[str, str]] = []
 
     def add(position: str, group: str, unit: str) -> None:
@@ -183,7 +217,7 @@ def build_sample_data(
         if province is None or lists.list_for(session, campaign, province.id) is not None:
             continue
         rlist = lists.get_or_create_list(session, campaign, province.id)
-        rows = sample_rows(session, province, errors=state == "draft")
+        rows = sample_rows(session, province, errors=state == "draft", campaign=campaign)
         lists.import_rows(session, account, rlist, campaign, province,
                           [RowInput(key=n, number=n + 1, values=row) for n, row in enumerate(rows, start=1)],
                           "danh-sach-mau.xlsx")

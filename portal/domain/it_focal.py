@@ -8,7 +8,7 @@ from datetime import datetime
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, select
 
-from portal.domain import accounts, addresses, audit
+from portal.domain import accounts, addresses, audit, units
 from portal.domain.campaigns import end_of_day_utc
 from portal.domain.text import clean
 from portal.models import Campaign, NominationDocument, Province, Role, User, utcnow
@@ -115,7 +115,7 @@ def ministry_table(session: Session, campaign: Campaign, tz_name: str, now: date
     users = {u.province_id: u for u in session.exec(select(User).where(User.role == Role.IT_FOCAL.value))}
     documents = latest_by_province(session)
     rows = []
-    for province in session.exec(select(Province).where(Province.is_active).order_by(Province.id)):
+    for province in units.provinces_of(session, campaign):
         user = users.get(province.id)
         registered = user.registered_at if user else None
         if registered is not None:

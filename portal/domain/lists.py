@@ -19,7 +19,7 @@ from datetime import date, datetime
 from sqlalchemy import delete, func, insert, update
 from sqlmodel import Session, select
 
-from portal.domain import audit, respondent_rules, spreadsheets
+from portal.domain import audit, respondent_rules, spreadsheets, units
 from portal.domain.campaigns import end_of_day_utc, is_past
 from portal.domain.notices import post_system_notice
 from portal.domain.text import clean, fold
@@ -27,7 +27,6 @@ from portal.models import (
     LIST_STATUS_LABELS,
     Campaign,
     Department,
-    District,
     ListStatus,
     Ministry,
     MinistryNotice,
@@ -141,23 +140,25 @@ def province_refs(session: Session, campaign: Campaign, province: Province) -> r
     )
     departments = session.exec(select(Department, Ministry).join(Ministry, Ministry.id == Department.ministry_id)
                                .where(Department.province_id == province.id).order_by(Department.id)).all()
-    districts = session.exec(select(District).where(District.province_id == province.id).order_by(District.id)).all()
+    # Lower-level units, and their kind, come from the campaign's map: districts in 2021, communes from 2025.
+    entry = units.map_entry(session, campaign, province.id)
     return respondent_rules.ProvinceRefs(
-        province_name=province.name,
-        is_centrally_run_city=province.is_centrally_run,
+        province_name=entry.name if entry else province.name,
+        # Huế became a centrally-run city in 2025: the map's name says which a province is in that campaign.
+        is_centrally_run_city=entry.name.startswith("Thành phố ") if entry else province.is_centrally_run,
         groups=group_refs,
         departments=tuple(respondent_rules.DepartmentRef(d.id, d.name, m.code, m.name) for d, m in departments),
-        districts=tuple(respondent_rules.DistrictRef(d.id, d.name) for d in districts),
+        districts=tuple(respondent_rules.DistrictRef(d.id, d.name)
+                        for d in units.units_of(session, campaign, province.id)),
+        unit_kind=entry.unit_kind if entry else "",
     )
 
 
-def unit_names(session: Session, province: Province) -> list[str]:
-    """The province's departments and districts, for suggestions while typing a unit."""
+def unit_names(session: Session, campaign: Campaign, province: Province) -> list[str]:
+    """The province's departments and lower-level units in the campaign's map, for suggestions while typing."""
     departments = session.exec(select(Department.name).where(Department.province_id == province.id)
                                .order_by(Department.id)).all()
-    districts = session.exec(select(District.name).where(District.province_id == province.id)
-                             .order_by(District.id)).all()
-    return [*departments, *districts]
+    return [*departments, *(d.name for d in units.units_of(session, campaign, province.id))]
 
 
 def template_for(session: Session, campaign: Campaign, province: Province, *,
@@ -778,16 +779,18 @@ def send_warnings(session: Session, rlist: RespondentList, campaign: Campaign, p
             warnings.append(f"Nhóm {group.number} ({group.name}) chưa có ai.")
     by_code = {g.code: g for g in groups}
     # Each unit the group covers should have someone of it: (group, unit model, the person's unit column, text).
-    coverage = [("LD_SO", Department, Respondent.department_id, "sở, ngành chưa có giám đốc hoặc phó giám đốc"),
-                ("LD_HUYEN", District, Respondent.district_id,
-                 "quận, huyện, thị xã chưa có chủ tịch hoặc phó chủ tịch UBND")]
-    for code, unit, column, text in coverage:
+    kind = units.unit_kind_of(session, campaign, province.id)
+    departments = list(session.exec(select(Department).where(Department.province_id == province.id)
+                                    .order_by(Department.id)))
+    coverage = [("LD_SO", departments, Respondent.department_id, "sở, ngành chưa có giám đốc hoặc phó giám đốc"),
+                ("LD_HUYEN", units.units_of(session, campaign, province.id), Respondent.district_id,
+                 f"{kind.label if kind else 'đơn vị cấp dưới'} chưa có chủ tịch hoặc phó chủ tịch UBND")]
+    for code, unit_rows, column, text in coverage:
         group = by_code.get(code)
         if group is None or not per_group.get(group.id):
             continue  # an empty group is already said above
         covered = set(session.exec(select(column).where(where, Respondent.group_id == group.id)))
-        missing = [u.name for u in session.exec(select(unit).where(unit.province_id == province.id)
-                                                 .order_by(unit.id)) if u.id not in covered]
+        missing = [u.name for u in unit_rows if u.id not in covered]
         if missing:
             warnings.append(f"{len(missing)} {text} (nhóm {group.number}): {_names(missing)}.")
     private = [(number, email.rpartition("@")[2]) for number, email in session.exec(
@@ -975,7 +978,7 @@ class ProvinceListRow:
 
 def ministry_table(session: Session, campaign: Campaign, *, status: str = "") -> list[ProvinceListRow]:
     """Every province with its list status and counts per group, in one pass over the data."""
-    provinces = session.exec(select(Province).where(Province.is_active).order_by(Province.id)).all()
+    provinces = units.provinces_of(session, campaign)
     lists = {r.province_id: r for r in session.exec(select(RespondentList)
                                                      .where(RespondentList.campaign_id == campaign.id))}
     counts: dict[int, Counter] = {}

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from portal.domain import delivery, it_focal, lists, progress, spreadsheets
+from portal.domain import delivery, it_focal, lists, progress, spreadsheets, units
 from portal.domain.campaigns import is_past
 from portal.domain.outbox import INVITATION_KINDS
 from portal.models import (
@@ -202,8 +202,7 @@ class DeliveryRow:
 
 def delivery_table(session: Session, campaign: Campaign, *, show: str = "") -> list[DeliveryRow]:
     """Per province, invitations that have not arrived, by what happened to them, with whom to call."""
-    rows = {p.id: DeliveryRow(p) for p in session.exec(select(Province).where(Province.is_active)
-                                                        .order_by(Province.id))}
+    rows = {p.id: DeliveryRow(p) for p in units.provinces_of(session, campaign)}
     for province_id, state, count, last in session.exec(
             select(Invitation.province_id, Invitation.delivery_status, func.count(Invitation.id),
                    func.max(Invitation.delivery_at))

@@ -12,8 +12,10 @@ from datetime import date, datetime
 from sqlalchemy import and_, case, func, true
 from sqlmodel import Session, select
 
+from portal.domain import units
 from portal.domain.text import fold
 from portal.models import (
+    Campaign,
     DeliveryStatus,
     FormProgress,
     FormState,
@@ -340,12 +342,14 @@ NATIONAL_SORTS = {"ma": "Mã tỉnh", "ten": "Tên", "ty-le": "Tỷ lệ phiếu
 def national_table(session: Session, campaign_id: int, *, sort: str = "ma") -> tuple[list[ProvinceProgress],
                                                                                     ProvinceProgress]:
     """One row per province (and the national totals), in a handful of grouped queries."""
-    from portal.models import LIST_STATUS_LABELS, ListStatus, Province
+    from portal.models import LIST_STATUS_LABELS, ListStatus
 
     lists_by_province = {r.province_id: r for r in session.exec(
         select(RespondentList).where(RespondentList.campaign_id == campaign_id))}
     rows: dict[int, ProvinceProgress] = {}
-    for province in session.exec(select(Province).where(Province.is_active).order_by(Province.id)):
+    # The provinces of the campaign's map: 63 in 2021, 34 from 2025.
+    campaign = session.get(Campaign, campaign_id)
+    for province in units.provinces_of(session, campaign):
         rlist = lists_by_province.get(province.id)
         label = LIST_STATUS_LABELS[ListStatus(rlist.status)] if rlist else LIST_STATUS_LABELS[None]
         rows[province.id] = ProvinceProgress(province.id, province.name, label, province.short_name)

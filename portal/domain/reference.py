@@ -1,15 +1,16 @@
 """Loading a campaign's reference data into the database as editable rows.
 
 The facts come from the project's seed files (portal/seed/, copied from the
-ministry's 2021 documents) and from the `vietnam-provinces` package (63
-provinces and their districts with official codes). Loading is idempotent and
-only inserts what is missing, so running it again never undoes the ministry's edits.
+ministry's 2021 documents; the 63 provinces and their districts of the 2021 map,
+kept from `vietnam-provinces` 0.6.0) and from the `vietnam-provinces` package
+(the 2025 map: 34 provinces and their wards and communes; see domain/units.py).
+Loading is idempotent and only inserts what is missing, so running it again never
+undoes the ministry's edits.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import re
 from datetime import date
 from importlib import resources
@@ -17,9 +18,11 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from portal.domain import units
 from portal.domain.text import clean, fold
 from portal.models import (
     Campaign,
+    CampaignProvince,
     Department,
     DepartmentType,
     District,
@@ -48,13 +51,6 @@ def slugify(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", fold(name)).strip("-")
 
 
-def _short_province_name(name: str) -> str:
-    for prefix in ("Thành phố ", "Tỉnh "):
-        if name.startswith(prefix):
-            return name[len(prefix):]
-    return name
-
-
 def _district_type(name: str) -> str:
     for prefix, kind in (("Quận ", "quận"), ("Huyện ", "huyện"), ("Thị xã ", "thị xã"), ("Thành phố ", "thành phố")):
         if name.startswith(prefix):
@@ -78,8 +74,11 @@ def load_reference_data(session: Session) -> dict[str, int]:
         "districts": 0,
     }
     added["provinces"], added["districts"] = _load_divisions(session)
+    added["provinces_2025"], added["communes_2025"] = units.load_units_2025(session)
     added["departments"] = _load_departments(session) + _load_province_departments(session)
     campaign, added["campaigns"] = _load_campaign_2021(session)
+    if session.exec(select(CampaignProvince.id).where(CampaignProvince.campaign_id == campaign.id)).first() is None:
+        units.assign_map(session, campaign, units.MAP_2021)
     added["groups"], added["positions"] = load_groups(session, campaign)
     session.commit()
     return added
@@ -109,28 +108,28 @@ def _load_department_types(session: Session) -> int:
 
 
 def _load_divisions(session: Session) -> tuple[int, int]:
-    import vietnam_provinces
-
-    data = json.loads(Path(vietnam_provinces.NESTED_DIVISIONS_JSON_PATH).read_text(encoding="utf-8"))
+    """The 2021 map: 63 provinces and their districts (seed/divisions-2021.csv, see seed/README.md)."""
+    rows = read_seed("divisions-2021.csv")
     known_provinces = set(session.exec(select(Province.id)))
-    known_districts = set(session.exec(select(District.id)))
+    known_districts = set(session.exec(select(District.code).where(District.unit_map == units.MAP_2021)))
     provinces = districts = 0
-    for item in data:
-        name = clean(item["name"])
-        if item["code"] not in known_provinces:
-            short = _short_province_name(name)
-            session.add(Province(id=item["code"], name=name, short_name=short, slug=slugify(short),
+    for row in rows:
+        code = int(row["province_code"])
+        if code not in known_provinces:
+            name = row["province_name"]
+            short = units.short_province_name(name)
+            session.add(Province(id=code, name=name, short_name=short, slug=slugify(short),
                                  is_centrally_run=name.startswith("Thành phố ")))
+            known_provinces.add(code)
             provinces += 1
     session.flush()
-    for item in data:
-        for district in item["districts"]:
-            if district["code"] in known_districts:
-                continue
-            dname = clean(district["name"])
-            session.add(District(id=district["code"], province_id=item["code"], name=dname,
-                                 division_type=_district_type(dname)))
-            districts += 1
+    for row in rows:
+        code = int(row["unit_code"])
+        if code in known_districts:
+            continue
+        session.add(District(province_id=int(row["province_code"]), name=row["unit_name"],
+                             division_type=_district_type(row["unit_name"]), unit_map=units.MAP_2021, code=code))
+        districts += 1
     session.flush()
     return provinces, districts
 

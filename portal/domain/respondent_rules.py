@@ -161,7 +161,10 @@ class ProvinceRefs:
     is_centrally_run_city: bool
     groups: tuple[GroupRef, ...]
     departments: tuple[DepartmentRef, ...]
+    # The province's lower-level units in the campaign's map (districts in 2021, wards and communes from
+    # 2025) and their kind: "district", "commune" or "" (none).
     districts: tuple[DistrictRef, ...]
+    unit_kind: str = "district"
 
 
 @dataclass(frozen=True)
@@ -383,6 +386,7 @@ _UNIT_PHRASES = (
     (re.compile(r"\bvan phong\b"), "vp"),
     (re.compile(r"\bthanh pho\b"), "tp"),
     (re.compile(r"\bthi xa\b"), "tx"),
+    (re.compile(r"\bdac khu\b"), "dk"),
 )
 _POSITION_PHRASES = (
     (re.compile(r"\buy ban nhan dan\b"), "ubnd"),
@@ -544,6 +548,10 @@ def _msg(number: int, column: str | None, text: str) -> str:
 # --------------------------------------------------------------------------------------
 
 _KIND_WORDS = {"quan": "quan", "q": "quan", "huyen": "huyen", "h": "huyen", "tx": "tx", "tp": "tp"}
+# Wards, communes and special zones (the 2025 map); "đặc khu" is folded to one token by _UNIT_PHRASES.
+_COMMUNE_KIND_WORDS = {"xa": "xa", "x": "xa", "phuong": "phuong", "p": "phuong", "dk": "dk"}
+# What a unit of each kind is called when a row names something else.
+_UNIT_KIND_TEXT = {"district": "quận, huyện, thị xã hoặc thành phố", "commune": "xã, phường hoặc đặc khu"}
 _MEMO_LIMIT = 4096
 
 
@@ -826,19 +834,19 @@ class _Index:
 
     def _build_districts(self) -> None:
         self.district_names: dict[tuple[str, ...], list[tuple[str | None, DistrictRef]]] = defaultdict(list)
+        self.kind_words = _COMMUNE_KIND_WORDS if self.refs.unit_kind == "commune" else _KIND_WORDS
         for district in self.refs.districts:
             kind, name = self._split_kind(_unit_tokens(district.name, {}))
             if name:
                 self.district_names[name].append((kind, district))
         self._district_memo: dict[str, _DistrictMatch] = {}
 
-    @staticmethod
-    def _split_kind(tokens: list[str]) -> tuple[str | None, tuple[str, ...]]:
+    def _split_kind(self, tokens: list[str]) -> tuple[str | None, tuple[str, ...]]:
         plain = [t for t in tokens if t != "|"]
         while plain and plain[0] in ("ubnd", "hdnd", "va", "vp", "lanh", "dao"):
             plain.pop(0)
-        if plain and plain[0] in _KIND_WORDS:
-            return _KIND_WORDS[plain[0]], tuple(plain[1:])
+        if plain and plain[0] in self.kind_words:
+            return self.kind_words[plain[0]], tuple(plain[1:])
         return None, tuple(plain)
 
     def match_district(self, text: str) -> _DistrictMatch:
@@ -1210,7 +1218,8 @@ def _check_row(row: RowInput, order: int, index: _Index) -> _Work:
             else:
                 error(
                     COL_UNIT,
-                    f"{_quote(unit_text)} không phải quận, huyện, thị xã hoặc thành phố thuộc "
+                    f"{_quote(unit_text)} không phải "
+                    f"{_UNIT_KIND_TEXT.get(index.refs.unit_kind, 'đơn vị cấp dưới')} thuộc "
                     f"{index.province_label}",
                 )
         else:

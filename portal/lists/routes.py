@@ -104,7 +104,8 @@ def review():
     page = lists.review_page(db.session, rlist, show=show, query=query,
                              page=request.args.get("trang", 1, type=int))
     context = {**_page_context(campaign, province, rlist), **_merge_context(rlist), "page": page, "show": show,
-               "query": query, "problems_of": lists.row_problems, "units": lists.unit_names(db.session, province),
+               "query": query, "problems_of": lists.row_problems,
+               "units": lists.unit_names(db.session, campaign, province),
                "ministries": departments.ministries(db.session), "guess_ministry": _guess_ministry}
     if request.htmx and request.htmx.target == "list-table":
         return render_template("lists/_table.html", **context)

@@ -19,12 +19,13 @@ from portal.domain import (
     overview,
     progress,
     questionnaires,
+    units,
 )
 from portal.domain.campaigns import DEADLINE_LABELS, current_campaign, is_past
 from portal.domain.dates import parse_date_vn
 from portal.downloads import xlsx_download
 from portal.extensions import db
-from portal.models import Department, District, Province, User
+from portal.models import Department, Province, User
 from portal.permissions import current_campaign_or_refuse, get_province_for_user, ministry_only
 
 bp = Blueprint("ministry", __name__, url_prefix="/bo")
@@ -46,7 +47,8 @@ def provinces():
 def province(province_id: int):
     item = get_province_for_user(db.session, current_user, province_id)
     users = db.session.exec(select(User).where(User.province_id == item.id).order_by(User.role)).all()
-    districts = db.session.exec(select(District).where(District.province_id == item.id).order_by(District.id)).all()
+    campaign = current_campaign(db.session)
+    districts = units.units_of(db.session, campaign, item.id) if campaign is not None else []
     departments = db.session.exec(select(Department).where(Department.province_id == item.id)
                                   .order_by(Department.id)).all()
     return render_template("ministry/province.html", province=item, users=users, districts=districts,

@@ -823,6 +823,46 @@ def test_district_leader_positions_fit_group_4(position: str, unit: str) -> None
     assert result.problems == []
 
 
+# Hà Nội on the 2025 map: wards, communes (and elsewhere special zones) instead of districts.
+HANOI_2025 = ProvinceRefs(
+    province_name="Thành phố Hà Nội",
+    is_centrally_run_city=True,
+    groups=default_groups_2021(),
+    departments=HANOI.departments,
+    districts=(
+        DistrictRef(5001, "Phường Hoàn Kiếm"),
+        DistrictRef(5002, "Phường Ba Đình"),
+        DistrictRef(5003, "Xã Sóc Sơn"),
+        DistrictRef(5004, "Xã Đông Anh"),
+    ),
+    unit_kind="commune",
+)
+
+
+@pytest.mark.parametrize(
+    ("unit", "expected"),
+    [
+        ("Phường Hoàn Kiếm", "Phường Hoàn Kiếm"),
+        ("UBND phường Ba Đình", "Phường Ba Đình"),
+        ("P. Hoàn Kiếm", "Phường Hoàn Kiếm"),
+        ("Ủy ban nhân dân xã Sóc Sơn", "Xã Sóc Sơn"),
+        ("Sóc Sơn", "Xã Sóc Sơn"),
+        ("UBND xã Đông Anh, TP Hà Nội", "Xã Đông Anh"),
+    ],
+)
+def test_on_the_2025_map_a_leader_s_unit_is_a_ward_or_commune(unit: str, expected: str) -> None:
+    checked = only(check_list([row(1, 4, position="Chủ tịch UBND", unit=unit)], HANOI_2025))
+
+    assert (checked.unit, checked.district_id, checked.problems) == (expected, district_id(HANOI_2025, expected), [])
+
+
+def test_on_the_2025_map_a_district_is_no_unit_of_the_fourth_group() -> None:
+    result = check_list([row(1, 4, position="Chủ tịch UBND", unit="Quận Cầu Giấy")], HANOI_2025)
+
+    assert messages(result) == ["Dòng 1, cột Cơ quan/đơn vị: “Quận Cầu Giấy” không phải xã, phường hoặc đặc khu "
+                                "thuộc thành phố Hà Nội."]
+
+
 def test_bare_vice_chair_with_an_unknown_district_reports_only_the_unit() -> None:
     result = check_list([row(1, 4, position="Phó Chủ tịch", unit="Huyện Hoành Bồ")], QUANG_NINH)
 

@@ -24,7 +24,7 @@ def running_2021(session: Session) -> Campaign:
     session.commit()
     return campaign
 
-REFERENCE_TABLES = ("campaign", "province", "district", "ministry", "departmenttype", "department",
+REFERENCE_TABLES = ("campaign", "campaignprovince", "province", "district", "ministry", "departmenttype", "department",
                     "respondentgroup", "positiontitle")
 
 
