@@ -7,6 +7,7 @@ variable, rather than failing later in front of a user.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -158,6 +159,26 @@ def check_outbox_lease(batch: int, timeout: float, rate: float, lease: int) -> N
             "use a smaller batch, a shorter timeout or a longer lease")
 
 
+def file_dirs(instance: Path | None = None) -> dict[str, str]:
+    """Where uploaded files live (PORTAL_FILES_DIR) and the two folders earlier versions used.
+
+    PORTAL_UPLOAD_DIR and PORTAL_REQUEST_FILES_DIR are deprecated: when PORTAL_FILES_DIR is not
+    set, the first of them that is set becomes the files folder (so an install that set one keeps
+    its files where its backups look); both are still read by the migration that moves their files
+    into the store.
+    """
+    instance = instance or _instance_dir()
+    uploads, request_files = _env("PORTAL_UPLOAD_DIR"), _env("PORTAL_REQUEST_FILES_DIR")
+    files = _env("PORTAL_FILES_DIR")
+    if files is None and (uploads or request_files):
+        files = uploads or request_files
+        logging.getLogger(__name__).warning(
+            "PORTAL_UPLOAD_DIR and PORTAL_REQUEST_FILES_DIR are deprecated: set PORTAL_FILES_DIR (now %s)", files)
+    return {"files": files or str(instance / "files"),
+            "legacy_uploads": uploads or str(instance / "uploads"),
+            "legacy_request_files": request_files or str(instance / "request-files")}
+
+
 class Config:
     """Built from the environment when instantiated, so tests can set variables first."""
 
@@ -188,10 +209,13 @@ class Config:
         self.MAX_CONTENT_LENGTH = env_int("PORTAL_MAX_UPLOAD_MB", 5, minimum=1) * 1024 * 1024
         # Rows one respondent-list upload may hold (a province's whole list: each upload replaces the draft).
         self.PORTAL_LIST_MAX_ROWS = env_int("PORTAL_LIST_MAX_ROWS", 20_000, minimum=1)
-        # Files attached to requests ("Đề nghị"): kept outside the web root, served only as attachments.
-        self.PORTAL_REQUEST_FILES_DIR = _env("PORTAL_REQUEST_FILES_DIR", str(instance / "request-files"))
-        # Documents the portal keeps (the IT focal point's nomination), outside the web root (static/).
-        self.PORTAL_UPLOAD_DIR = _env("PORTAL_UPLOAD_DIR", str(instance / "uploads"))
+        # Every uploaded file (nominations, request attachments, evidence), by content hash, outside the web
+        # root (static/); the two folders of earlier versions are read once, when migrating, and then unused.
+        folders = file_dirs(instance)
+        self.PORTAL_FILES_DIR = folders["files"]
+        self.PORTAL_UPLOAD_DIR = folders["legacy_uploads"]
+        self.PORTAL_REQUEST_FILES_DIR = folders["legacy_request_files"]
+        self.PORTAL_FILES_MIN_AGE_HOURS = env_int("PORTAL_FILES_MIN_AGE_HOURS", 24, minimum=1)
 
         # Rate limits (Flask-Limiter): counted in the portal's own database by default (portaldb://), so
         # every gunicorn worker, and every server on one PostgreSQL, shares one count per client.

@@ -24,7 +24,9 @@ def init_database() -> dict[str, int]:
     from portal.domain.reference import load_reference_data
 
     assert db.engine is not None
-    upgrade_schema(db.engine)
+    config = current_app.config
+    upgrade_schema(db.engine, {"files": config["PORTAL_FILES_DIR"], "legacy_uploads": config["PORTAL_UPLOAD_DIR"],
+                               "legacy_request_files": config["PORTAL_REQUEST_FILES_DIR"]})
     with db.new_session() as session:
         return load_reference_data(session)
 
@@ -154,6 +156,28 @@ def worker_command(once: bool) -> None:
         click.echo(f"Đã xử lý {tried} thư.")
         return
     jobs.run_worker(app)
+
+
+@portal_cli.command("collect-files")
+@click.option("--min-age-hours", type=click.IntRange(min=1), default=None,
+              help="Chỉ xóa tệp cũ hơn ngần này giờ (mặc định PORTAL_FILES_MIN_AGE_HOURS) / "
+                   "only files older than this many hours (default PORTAL_FILES_MIN_AGE_HOURS).")
+def collect_files_command(min_age_hours: int | None) -> None:
+    """Xóa tệp tải lên không còn dùng / remove uploaded files nothing references any more.
+
+    Safe while the portal runs, on one server or several sharing PORTAL_FILES_DIR; the
+    worker does the same every 6 hours.
+    """
+    from datetime import timedelta
+
+    from portal.domain import evidence
+
+    hours = min_age_hours or current_app.config["PORTAL_FILES_MIN_AGE_HOURS"]
+    with db.new_session() as session:
+        collected = evidence.collect_garbage(session, current_app.config["PORTAL_FILES_DIR"],
+                                             min_age=timedelta(hours=hours))
+    click.echo(f"Đã xóa {collected.rows} bản ghi tệp không còn dùng, {collected.files} tệp "
+               f"({evidence.megabytes(collected.bytes)}) và {collected.temporaries} tệp tạm bị bỏ dở.")
 
 
 @portal_cli.command("bounces")

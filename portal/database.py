@@ -18,9 +18,15 @@ def alembic_config(url: str) -> AlembicConfig:
     return cfg
 
 
-def upgrade_schema(engine: Engine) -> None:
-    """Bring the schema to the newest migration (creates it on an empty database)."""
+def upgrade_schema(engine: Engine, file_dirs: dict[str, str] | None = None) -> None:
+    """Bring the schema to the newest migration (creates it on an empty database).
+
+    `file_dirs` (config.file_dirs(): the files folder and the two earlier ones) tells the
+    migrations that move uploaded files where they are; without it they read the environment.
+    """
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    if file_dirs is not None:
+        cfg.attributes["file_dirs"] = file_dirs
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")

@@ -7,6 +7,8 @@ function do it), calls one domain function, and closes.
     send outbox batch   every PORTAL_OUTBOX_INTERVAL seconds  (outbox.run_once)
     sweep stuck rows    every 60 seconds: expired leases      (outbox.sweep_stuck)
     reminders           every 10 minutes                      (invitations.enqueue_due_reminders)
+    unused files        every 6 hours: rows and files nothing (evidence.collect_garbage)
+                        references, older than PORTAL_FILES_MIN_AGE_HOURS
     bounce intake       every PORTAL_BOUNCE_INTERVAL seconds  (bounces.intake_configured), when a bounce
                         mailbox is configured (PORTAL_BOUNCE_MAILDIR or PORTAL_BOUNCE_IMAP_HOST)
 
@@ -93,6 +95,19 @@ def forget_login_failures(app: Flask) -> int:
         return login_throttle.forget_stale(session, window=app.config["LOGIN_LOCK_MINUTES"] * 60)
 
 
+def collect_files(app: Flask) -> int:
+    """Remove uploaded files (and their rows) nothing references any more; returns how many files went."""
+    from portal.domain import evidence
+
+    with app.app_context(), db.new_session() as session:
+        collected = evidence.collect_garbage(session, app.config["PORTAL_FILES_DIR"],
+                                             min_age=timedelta(hours=app.config["PORTAL_FILES_MIN_AGE_HOURS"]))
+    if collected.rows or collected.files or collected.temporaries:
+        log.info("removed %d unused file row(s), %d file(s) (%d bytes), %d temporary file(s)", collected.rows,
+                 collected.files, collected.bytes, collected.temporaries)
+    return collected.files
+
+
 def intake_bounces(app: Flask) -> int:
     """Read the bounce mailbox once and mark the messages it names; returns how many new messages it held."""
     if not bounces.source_configured(app.config):
@@ -102,11 +117,12 @@ def intake_bounces(app: Flask) -> int:
 
 def run_once(app: Flask) -> int:
     """One pass of every job, for `portal worker --once` (tests, cron): reminders, bounces, sweep, old login
-    failures, one batch."""
+    failures, unused files, one batch."""
     _guarded(enqueue_reminders, app)
     _guarded(intake_bounces, app)
     _guarded(sweep_outbox, app)
     _guarded(forget_login_failures, app)
+    _guarded(collect_files, app)
     return send_outbox(app, worker_id(), drain=False)
 
 
@@ -132,6 +148,8 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
                       name="automatic reminders", next_run_time=now + timedelta(seconds=2), **one_at_a_time)
     scheduler.add_job(forget_login_failures, "interval", hours=1, args=[app], id="login_failures",
                       name="forget old login failures", next_run_time=now + timedelta(minutes=1), **one_at_a_time)
+    scheduler.add_job(collect_files, "interval", hours=6, args=[app], id="collect_files",
+                      name="remove unused files", next_run_time=now + timedelta(minutes=10), **one_at_a_time)
     if bounces.source_configured(app.config):
         scheduler.add_job(intake_bounces, "interval", seconds=app.config["PORTAL_BOUNCE_INTERVAL"], args=[app],
                           id="bounce_intake", name="bounce intake", next_run_time=now + timedelta(seconds=5),

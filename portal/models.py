@@ -251,21 +251,30 @@ class RateLimitCounter(SQLModel, table=True):
     expires_at: float = 0.0  # seconds since the epoch
 
 
-class NominationDocument(SQLModel, table=True):
-    """The province's document nominating its IT focal point (văn bản cử), as uploaded; the newest counts.
+class StoredFile(SQLModel, table=True):
+    """A file someone uploaded: its content (by hash, in PORTAL_FILES_DIR) and what is known of it.
 
-    The file lives under PORTAL_UPLOAD_DIR by its content hash, never under the name it was uploaded with.
+    One row per upload (each with its own name and uploader); uploads of the same bytes share
+    one file on disk (portal/domain/evidence.py). Rows that point here: a nomination document, a
+    request's attachment, a line's evidence. A row nothing points to, and a file no row names,
+    are removed by `flask portal collect-files` (and the worker, daily).
     """
 
     id: int | None = Field(default=None, primary_key=True)
-    province_id: int = Field(foreign_key="province.id", index=True)
-    original_name: str  # as uploaded, for the download's name only
-    content_type: str  # detected from the bytes, not taken from the browser
+    sha256: str = Field(index=True)  # hex; "" for a file already missing when it was moved into the store
     size: int
-    sha256: str
-    stored_name: str  # relative to PORTAL_UPLOAD_DIR
+    content_type: str  # detected from the bytes, not taken from the browser
+    original_name: str  # cleaned of folders and control characters, for the download's name only
     uploaded_by_id: int | None = Field(default=None, foreign_key="user.id")
-    uploaded_at: datetime = Field(default_factory=utcnow)
+    uploaded_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class NominationDocument(SQLModel, table=True):
+    """The province's document nominating its IT focal point (văn bản cử), as uploaded; the newest counts."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    province_id: int = Field(foreign_key="province.id", index=True)
+    file_id: int = Field(foreign_key="storedfile.id", index=True)
 
 
 # ---------------------------------------------------------------- notices and audit
@@ -595,10 +604,7 @@ class ProvinceRequest(SQLModel, table=True):
     kind: str  # a RequestKind value
     reason: str
     wanted_until: date | None = None  # the day the province asks for (extensions)
-    file_name: str = ""  # the name the file had on the province's computer
-    file_key: str = ""  # its name in the request files folder (random, never the province's name)
-    file_type: str = ""  # the content type read from its bytes
-    file_size: int = 0
+    file_id: int | None = Field(default=None, foreign_key="storedfile.id", index=True)  # the attached file
     status: str = Field(default=RequestStatus.OPEN.value, index=True)
     answer: str = ""
     granted_until: date | None = None

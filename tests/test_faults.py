@@ -114,8 +114,7 @@ def files_under(folder: Path) -> list[Path]:
 
 @pytest.fixture
 def app_config(app_config, tiny_disk, sink):
-    return {**app_config, **mail_config(sink), "PORTAL_REQUEST_FILES_DIR": str(tiny_disk / "de-nghi"),
-            "PORTAL_UPLOAD_DIR": str(tiny_disk / "tai-len")}
+    return {**app_config, **mail_config(sink), "PORTAL_FILES_DIR": str(tiny_disk / "tep")}
 
 
 def test_a_full_disk_during_a_request_upload_says_so_and_leaves_no_file_and_no_request(

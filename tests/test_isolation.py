@@ -90,12 +90,14 @@ def _respondent_of(session: Session, owner: User) -> int:
 
 def _request_of(session: Session, owner: User) -> int:
     """A request of the other province to the ministry, with a file (which must never be served to another)."""
-    from portal.models import ProvinceRequest
+    from portal.models import ProvinceRequest, StoredFile
 
     campaign = current_campaign(session)
+    stored = StoredFile(sha256="0" * 64, size=10, content_type="application/pdf", original_name="bi-mat.pdf")
+    session.add(stored)
+    session.flush()
     item = ProvinceRequest(campaign_id=campaign.id, province_id=owner.province_id, author_id=owner.id,
-                           form_key="isolation", kind="technical", reason=SECRET_TITLE, file_name="bi-mat.pdf",
-                           file_key="0" * 32, file_type="application/pdf", file_size=10)
+                           form_key="isolation", kind="technical", reason=SECRET_TITLE, file_id=stored.id)
     session.add(item)
     session.commit()
     return item.id
@@ -130,11 +132,12 @@ def _kept_message_of(session: Session, owner: User) -> int:
 
 def _nomination_of(session: Session, owner: User) -> int:
     """The other province's nomination document (văn bản cử); its file need not exist for the guard to answer."""
-    from portal.models import NominationDocument
+    from portal.models import NominationDocument, StoredFile
 
-    document = NominationDocument(province_id=owner.province_id, original_name=f"{SECRET_TITLE}.pdf",
-                                  content_type="application/pdf", size=1, sha256="0" * 64,
-                                  stored_name="van-ban-cu/khong-co.pdf")
+    stored = StoredFile(sha256="0" * 64, size=1, content_type="application/pdf", original_name=f"{SECRET_TITLE}.pdf")
+    session.add(stored)
+    session.flush()
+    document = NominationDocument(province_id=owner.province_id, file_id=stored.id)
     session.add(document)
     session.commit()
     return document.id

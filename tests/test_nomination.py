@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from portal.domain import nomination
-from portal.models import AuditEntry, NominationDocument, User
+from portal.domain import evidence, nomination
+from portal.models import AuditEntry, NominationDocument, StoredFile, User
 from tests.support.accounts import HA_NOI, log_in
 
 REGISTER = "/dau-moi-cntt/dang-ky"
@@ -38,7 +38,7 @@ XLSX = zipped("[Content_Types].xml", "xl/workbook.xml")
 
 @pytest.fixture
 def app_config(app_config, tmp_path):
-    return {**app_config, "PORTAL_UPLOAD_DIR": str(tmp_path / "tai-len"), "MAX_CONTENT_LENGTH": 1024 * 1024}
+    return {**app_config, "PORTAL_FILES_DIR": str(tmp_path / "tep"), "MAX_CONTENT_LENGTH": 1024 * 1024}
 
 
 def register(client, data: bytes | None, filename: str = "Quyết định cử đầu mối.pdf", **changes):
@@ -48,22 +48,21 @@ def register(client, data: bytes | None, filename: str = "Quyết định cử �
     return client.post(REGISTER, data=form, content_type="multipart/form-data")
 
 
-@pytest.mark.parametrize(("data", "kind"), [(PDF, nomination.PDF), (DOCX, nomination.DOCX), (DOC, nomination.DOC),
-                                            (JPEG, nomination.JPEG), (PNG, nomination.PNG)])
+@pytest.mark.parametrize(("data", "kind"), [(PDF, evidence.PDF), (DOCX, evidence.DOCX), (DOC, evidence.DOC),
+                                            (JPEG, evidence.JPEG), (PNG, evidence.PNG)])
 def test_the_kind_comes_from_the_bytes(data, kind):
-    assert nomination.detect(data) == kind
+    assert nomination.check(data, "van-ban-cu.pdf", 1024 * 1024) == kind
 
 
 @pytest.mark.parametrize("data", [XLSX, XLS, b"MZ\x90\x00 an executable", b"<html><script>alert(1)</script>",
                                   b"PK\x03\x04 not really a zip", b"plain text"])
 def test_anything_else_is_refused_whatever_its_name(data):
-    assert nomination.detect(data) is None
-    with pytest.raises(nomination.NominationError, match="không phải văn bản PDF, Word"):
+    with pytest.raises(nomination.NominationError, match="(không phải PDF, Word)|(bị hỏng)"):
         nomination.check(data, "van-ban-cu.pdf", 1024 * 1024)
 
 
 def test_a_file_over_the_limit_is_refused_with_the_limit_named():
-    with pytest.raises(nomination.NominationError, match="lớn hơn 1 MB"):
+    with pytest.raises(nomination.NominationError, match="vượt giới hạn 1 MB"):
         nomination.check(PDF + b"\x00" * (1024 * 1024), "van-ban-cu.pdf", 1024 * 1024)
 
 
@@ -74,11 +73,12 @@ def test_the_registration_stores_the_nomination_outside_the_web_root(app, client
 
     assert response.status_code == 200  # the one-time password page
     [document] = session.exec(select(NominationDocument)).all()
-    assert (document.province_id, document.content_type, document.size) == (HA_NOI, "application/pdf", len(PDF))
-    assert document.original_name == "Quyết định cử đầu mối.pdf"
-    stored = Path(app.config["PORTAL_UPLOAD_DIR"]) / document.stored_name
+    file = session.get(StoredFile, document.file_id)
+    assert (document.province_id, file.content_type, file.size) == (HA_NOI, "application/pdf", len(PDF))
+    assert file.original_name == "Quyết định cử đầu mối.pdf"
+    stored = evidence.path_of(file, app.config["PORTAL_FILES_DIR"])
     assert stored.read_bytes() == PDF
-    assert "Quyết định" not in document.stored_name  # never the uploaded name in the path
+    assert "Quyết định" not in str(stored)  # never the uploaded name in the path
     static = Path(app.static_folder or "static").resolve()
     assert static not in stored.resolve().parents
     [entry] = session.exec(select(AuditEntry).where(AuditEntry.action == "Tải lên văn bản cử đầu mối CNTT")).all()
@@ -94,8 +94,8 @@ def test_a_word_file_named_pdf_is_stored_and_served_as_word(client, session, pro
     [document] = session.exec(select(NominationDocument)).all()
     response = client.get(f"/dau-moi-cntt/van-ban-cu/{document.id}")
 
-    assert document.original_name == "cu-dau-moi.docx"
-    assert response.headers["Content-Type"] == nomination.DOCX.content_type
+    assert session.get(StoredFile, document.file_id).original_name == "cu-dau-moi.docx"
+    assert response.headers["Content-Type"] == evidence.DOCX.content_type
     assert response.headers["Content-Disposition"].startswith("attachment;")
 
 
@@ -108,12 +108,12 @@ def test_a_wrong_file_refuses_the_form_and_saves_nothing(client, session, provin
 
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert 'id="nomination-error"' in page and ("không phải văn bản" in page or "trống" in page)
+    assert 'id="nomination-error"' in page and ("không phải PDF" in page or "trống" in page)
     assert 'value="Trần Minh Đức"' in page  # what was typed stays
     assert session.exec(select(User).where(User.username == "ha-noi-cntt")).first() is None
     assert session.exec(select(NominationDocument)).all() == []
-    assert not Path(app.config["PORTAL_UPLOAD_DIR"]).exists() or not any(Path(app.config["PORTAL_UPLOAD_DIR"])
-                                                                         .rglob("*.*"))
+    assert not Path(app.config["PORTAL_FILES_DIR"]).exists() or not any(Path(app.config["PORTAL_FILES_DIR"])
+                                                                        .rglob("*"))
 
 
 def test_a_later_wrong_file_keeps_the_document_already_saved(client, session, province_user):
@@ -124,7 +124,7 @@ def test_a_later_wrong_file_keeps_the_document_already_saved(client, session, pr
 
     assert response.status_code == 422
     session.expire_all()
-    assert [d.content_type for d in session.exec(select(NominationDocument))] == ["application/pdf"]
+    assert [f.content_type for f in session.exec(select(StoredFile))] == ["application/pdf"]
     assert session.exec(select(User).where(User.username == "ha-noi-cntt")).one().full_name == "Trần Minh Đức"
 
 
@@ -154,7 +154,8 @@ def test_the_ministry_and_the_province_download_it_as_an_attachment(client, sess
     for response in (own, ministry):
         assert response.status_code == 200 and response.data == PNG
         assert response.headers["Content-Type"] == "image/png"
-        assert response.headers["Content-Disposition"] == "attachment; filename=anh-chup.png"
+        assert response.headers["Content-Disposition"] == ("attachment; filename=\"anh-chup.png\"; "
+                                                           "filename*=UTF-8''anh-chup.png")
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert "no-store" in response.headers["Cache-Control"]
     assert f'href="{url}"' in table

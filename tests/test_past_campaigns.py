@@ -24,6 +24,7 @@ from portal.models import (
     Respondent,
     RespondentGroup,
     RespondentList,
+    StoredFile,
 )
 from tests.support.accounts import HA_NOI, log_in
 from tests.support.html import text_of
@@ -63,8 +64,10 @@ def closed_2021(app, session, ministry_user, province_user, it_focal_user, time_
                                   form_key="past", kind="list_extension", reason="Xin gia hạn",
                                   wanted_until=date(2022, 1, 30))
     message = BounceMessage(digest="cd" * 32, province_id=HA_NOI, kind="unparsed", raw="x")
-    document = NominationDocument(province_id=HA_NOI, original_name="a.pdf", content_type="application/pdf",
-                                  size=1, sha256="0" * 64, stored_name="van-ban-cu/a.pdf")
+    stored = StoredFile(sha256="0" * 64, size=1, content_type="application/pdf", original_name="a.pdf")
+    session.add(stored)
+    session.flush()
+    document = NominationDocument(province_id=HA_NOI, file_id=stored.id)
     department = Department(province_id=HA_NOI, ministry_id=1, name="Sở Du lịch thử", added_by_id=province_user.id)
     session.add_all([request_row, message, document, department])
     session.commit()

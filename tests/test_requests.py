@@ -16,7 +16,7 @@ import pytest
 import time_machine
 from sqlmodel import Session, select
 
-from portal.domain import answers, lists, requests
+from portal.domain import answers, evidence, lists, requests
 from portal.domain.campaigns import current_campaign
 from portal.models import (
     AuditEntry,
@@ -27,6 +27,7 @@ from portal.models import (
     NoticeRecipient,
     ProvinceRequest,
     RequestStatus,
+    StoredFile,
 )
 from tests.support.accounts import HA_NOI, log_in
 from tests.support.html import text_of
@@ -47,9 +48,9 @@ def after_the_list_deadline():
 
 @pytest.fixture(autouse=True)
 def files_dir(app_config, tmp_path) -> Path:
-    """The request files folder of the app under test (autouse: set before the app is built)."""
-    folder = tmp_path / "de-nghi"
-    app_config["PORTAL_REQUEST_FILES_DIR"] = str(folder)
+    """The files folder of the app under test (autouse: set before the app is built)."""
+    folder = tmp_path / "tep"
+    app_config["PORTAL_FILES_DIR"] = str(folder)
     return folder
 
 
@@ -196,9 +197,10 @@ def test_a_file_is_kept_outside_the_web_root_and_downloaded_as_an_attachment(app
     ask(client_as(app, province_user), file=(PDF, "Công văn số 12.pdf"))
 
     [item] = the_requests(session)
-    stored = files_dir / item.file_key
-    assert stored.read_bytes() == PDF
-    assert (item.file_name, item.file_type, item.file_size) == ("Công văn số 12.pdf", "application/pdf", len(PDF))
+    stored = session.get(StoredFile, item.file_id)
+    assert evidence.path_of(stored, files_dir).read_bytes() == PDF
+    assert (stored.original_name, stored.content_type, stored.size) == ("Công văn số 12.pdf", "application/pdf",
+                                                                         len(PDF))
     download = client_as(app, ministry_user).get(f"/de-nghi/{item.id}/tep")
     assert download.status_code == 200
     assert download.data == PDF
@@ -211,7 +213,7 @@ def test_a_file_whose_bytes_are_not_an_allowed_type_is_refused_whatever_its_name
     response = ask(client_as(app, province_user), file=(b"<html><script>alert(1)</script></html>", "cong-van.pdf"))
 
     assert response.status_code == 422
-    assert "đã kiểm tra nội dung tệp" in response.get_data(as_text=True)
+    assert "Nội dung tệp đã được kiểm tra" in response.get_data(as_text=True)
     assert the_requests(session) == []
     assert not files_dir.exists() or list(files_dir.iterdir()) == []
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.domain import delivery, invitations, it_focal, kept_aside, nomination
-from portal.downloads import xlsx_download
+from portal.downloads import stored_file_download, xlsx_download
 from portal.extensions import db
-from portal.models import Role
+from portal.models import Role, StoredFile
 from portal.permissions import (
     campaign_and_own_province,
     get_kept_message_for_user,
@@ -115,7 +115,7 @@ def register():
         upload = request.files.get("nomination")
         document = (upload.filename, upload.read()) if upload is not None and upload.filename else None
         registration, errors = it_focal.register(db.session, current_user, province, request.form.to_dict(),
-                                                 document=document, upload_dir=current_app.config["PORTAL_UPLOAD_DIR"],
+                                                 document=document, files_dir=current_app.config["PORTAL_FILES_DIR"],
                                                  max_bytes=current_app.config["MAX_CONTENT_LENGTH"])
         if registration is not None:
             if registration.password:
@@ -134,11 +134,4 @@ def register():
 def nomination_file(document_id: int):
     """The nomination document, always as an attachment with the type read from its bytes."""
     document = get_nomination_for_user(db.session, current_user, document_id)
-    path = nomination.stored_path(document, current_app.config["PORTAL_UPLOAD_DIR"])
-    if path is None:
-        abort(404)
-    response = send_file(path, mimetype=document.content_type, as_attachment=True,
-                         download_name=document.original_name, max_age=0)
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return stored_file_download(db.session.get(StoredFile, document.file_id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, select
@@ -11,7 +12,10 @@ from sqlmodel import Session, select
 from portal.domain import accounts, addresses, audit, units
 from portal.domain.campaigns import end_of_day_utc
 from portal.domain.text import clean
-from portal.models import Campaign, NominationDocument, Province, Role, User, utcnow
+from portal.models import Campaign, Province, Role, User, utcnow
+
+if TYPE_CHECKING:
+    from portal.domain.nomination import Nomination
 
 
 def focal_username(province: Province) -> str:
@@ -40,14 +44,14 @@ def _phone(value: str) -> str | None:
 
 def register(
     session: Session, actor: User, province: Province, values: dict[str, str], now: datetime | None = None,
-    *, document: tuple[str, bytes] | None = None, upload_dir: str = "", max_bytes: int = 0,
+    *, document: tuple[str, bytes] | None = None, files_dir: str = "", max_bytes: int = 0,
 ) -> tuple[Registration | None, dict[str, str]]:
     """Register (or update) the province's IT focal point; returns the errors by field when invalid.
 
     The first registration creates the IT focal account with a one-time password,
     to be changed at first login; later ones update the details only. `document`
     is the nomination (văn bản cử) as (file name, bytes), stored under
-    `upload_dir`; a wrong file refuses the whole form, so nothing is half saved.
+    `files_dir`; a wrong file refuses the whole form, so nothing is half saved.
     """
     from portal.domain import nomination
 
@@ -88,7 +92,7 @@ def register(
         # The file is written first, then the registration and its document are committed together: a
         # full disk leaves neither an account without its document nor half a file.
         try:
-            nomination.save(session, actor, province, document[0], document[1], upload_dir=upload_dir,
+            nomination.save(session, actor, province, document[0], document[1], files_dir=files_dir,
                             max_bytes=max_bytes, now=now)
         except nomination.NominationError as problem:
             session.rollback()
@@ -103,7 +107,7 @@ class FocalRow:
     province: Province
     user: User | None
     status: str  # "on_time" | "late" | "missing" | "not_due"
-    nomination: NominationDocument | None = None  # the province's newest văn bản cử
+    nomination: Nomination | None = None  # the province's newest văn bản cử
 
 
 def ministry_table(session: Session, campaign: Campaign, tz_name: str, now: datetime | None = None) -> list[FocalRow]:

@@ -7,29 +7,25 @@ grants (with a date where one is needed), refuses (with a reason) or replies.
 Granting applies the extension or the return at once, through the same domain
 functions as the ministry's own buttons, so the rules stay in one place.
 
-Files are kept outside the web root under a configured folder, by a random
-name; their type is read from their bytes (the `filetype` package), never from
-the name or the browser's claim.
+A file is checked and kept by the file store (portal/domain/evidence.py): its
+type read from its bytes, never from the name or the browser's claim.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-import filetype
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from portal.domain import audit, lists
+from portal.domain import audit, evidence, lists
 from portal.domain.campaigns import end_of_day_utc
 from portal.domain.notices import post_system_notice
-from portal.domain.text import DISK_FULL_MESSAGE, clean
+from portal.domain.text import clean
 from portal.models import (
     Campaign,
     ListStatus,
@@ -39,6 +35,7 @@ from portal.models import (
     RequestKind,
     RequestStatus,
     RespondentList,
+    StoredFile,
     User,
     utcnow,
 )
@@ -57,15 +54,8 @@ STATUS_LABELS = {
 }
 EXTENSIONS = (RequestKind.LIST_EXTENSION.value, RequestKind.RESPONSE_EXTENSION.value)
 # What a file may be, by the type its bytes show: documents and scans of a dispatch or a screenshot.
-log = logging.getLogger(__name__)
-
-ALLOWED_TYPES = {
-    "application/pdf": "PDF",
-    "image/png": "PNG",
-    "image/jpeg": "JPEG",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word (.docx)",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "Excel (.xlsx)",
-}
+ACCEPTED_KINDS = (evidence.PDF, evidence.PNG, evidence.JPEG, evidence.DOCX, evidence.XLSX)
+ALLOWED_TYPES = {kind.content_type: kind.label for kind in ACCEPTED_KINDS}
 MAX_REASON = 4000
 
 
@@ -96,44 +86,10 @@ class Submitted:
     created: bool  # False: the same form had been posted before, this is that request
 
 
-def _file_type(data: bytes) -> str:
-    kind = filetype.guess(data)
-    mime = kind.mime if kind is not None else ""
-    if mime not in ALLOWED_TYPES:
-        allowed = ", ".join(ALLOWED_TYPES.values())
-        raise RequestError(f"Tệp đính kèm phải là {allowed}. Tệp đã chọn không phải loại nào trong số đó "
-                           "(đã kiểm tra nội dung tệp, không chỉ đuôi tên).")
-    return mime
-
-
-def _store(folder: Path, data: bytes) -> str:
-    """Write the bytes under a fresh random name (first to a temporary name, so no half file is ever seen)."""
-    key = secrets.token_hex(16)
-    temporary = folder / f".{key}.part"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        temporary.write_bytes(data)
-        os.replace(temporary, folder / key)
-    except OSError as exc:
-        # A full disk (or quota) must not leave half a file behind, nor a request pointing at nothing.
-        temporary.unlink(missing_ok=True)
-        log.error("cannot store a request's file in %s: %s", folder, exc)
-        raise RequestError(DISK_FULL_MESSAGE) from exc
-    return key
-
-
-def file_path(folder: Path, item: ProvinceRequest) -> Path | None:
-    """Where the request's file is, or None when it has none (or it is missing on disk)."""
-    if not item.file_key or not item.file_key.isalnum():
-        return None
-    path = folder / item.file_key
-    return path if path.is_file() else None
-
-
 def submit(
     session: Session, author: User, campaign: Campaign, province: Province, *, kind: str, reason: str,
-    wanted_until: date | None, form_key: str, upload: Upload | None, files_dir: Path, max_bytes: int, tz_name: str,
-    now: datetime | None = None,
+    wanted_until: date | None, form_key: str, upload: Upload | None, files_dir: str | Path, max_bytes: int,
+    tz_name: str, now: datetime | None = None,
 ) -> Submitted:
     """Record a province's request, keep its file, and tell the ministry.
 
@@ -165,17 +121,17 @@ def submit(
         rlist = lists.list_for(session, campaign, province.id)
         if rlist is None or rlist.status != ListStatus.SENT:
             raise RequestError("Chỉ đề nghị trả lại được danh sách đã gửi Bộ Nội vụ.")
-    file_fields: dict[str, object] = {}
+    file_id = None
     if upload is not None and upload.data:
-        if len(upload.data) > max_bytes:
-            raise RequestError(f"Tệp đính kèm lớn quá {max_bytes // (1024 * 1024)} MB.")
-        mime = _file_type(upload.data)
-        name = clean(Path(upload.name.replace("\\", "/")).name)[:200] or "tep-dinh-kem"
-        file_fields = {"file_name": name, "file_type": mime, "file_size": len(upload.data),
-                       "file_key": _store(files_dir, upload.data)}
+        try:
+            stored = evidence.store(session, upload.data, upload.name, files_dir=files_dir, max_bytes=max_bytes,
+                                    uploaded_by=author, accept=ACCEPTED_KINDS, what="Tệp đính kèm", now=now)
+        except evidence.EvidenceError as problem:
+            raise RequestError(problem.message) from None
+        file_id = stored.id
     item = ProvinceRequest(campaign_id=campaign.id, province_id=province.id, author_id=author.id, form_key=form_key,
                            kind=kind, reason=reason, wanted_until=wanted_until, created_at=now or utcnow(),
-                           **file_fields)
+                           file_id=file_id)
     session.add(item)
     detail = KIND_LABELS[kind] + (f", đến {wanted_until:%d/%m/%Y}" if wanted_until else "")
     audit.record(session, author, "Gửi đề nghị", province_id=province.id, detail=detail, reason=reason[:500])
@@ -184,10 +140,9 @@ def submit(
     try:
         session.commit()
     except BaseException as problem:
-        # Nothing saved: no file left behind either.
+        # Nothing saved; a file written for it stays unreferenced until `evidence.collect_garbage` (the same
+        # bytes may be another row's file, so it is never deleted here).
         session.rollback()
-        if file_fields:
-            (files_dir / str(file_fields["file_key"])).unlink(missing_ok=True)
         if not isinstance(problem, IntegrityError):
             raise
         # The same form posted twice at the same moment: the other post won; answer with its request.
@@ -308,3 +263,8 @@ def open_count(session: Session) -> int:
 
 def author_of(session: Session, item: ProvinceRequest) -> User | None:
     return session.get(User, item.author_id)
+
+
+def attachment_of(session: Session, item: ProvinceRequest) -> StoredFile | None:
+    """The request's file (its name, size and type), or None when it has none."""
+    return session.get(StoredFile, item.file_id) if item.file_id is not None else None

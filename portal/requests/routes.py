@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.domain import lists, requests
 from portal.domain.campaigns import require_current
 from portal.domain.dates import parse_date_vn
+from portal.downloads import stored_file_download
 from portal.emails import queue_for_ministry
 from portal.extensions import db
 from portal.models import Province, Role
@@ -18,8 +17,8 @@ from portal.permissions import campaign_and_own_province, get_request_for_user, 
 bp = Blueprint("requests", __name__, url_prefix="/de-nghi")
 
 
-def _files_dir() -> Path:
-    return Path(current_app.config["PORTAL_REQUEST_FILES_DIR"])
+def _files_dir() -> str:
+    return current_app.config["PORTAL_FILES_DIR"]
 
 
 def _tz() -> str:
@@ -77,6 +76,7 @@ def new():
 def _detail(item, *, error: str | None = None, form=None):
     return render_template("requests/detail.html", item=item, province=db.session.get(Province, item.province_id),
                            author=requests.author_of(db.session, item), kinds=requests.KIND_LABELS,
+                           attachment=requests.attachment_of(db.session, item),
                            statuses=requests.STATUS_LABELS, extensions=requests.EXTENSIONS, error=error,
                            form=form or {}), 422 if error else 200
 
@@ -89,10 +89,7 @@ def detail(request_id: int):
 @bp.get("/<int:request_id>/tep")
 def attachment(request_id: int):
     item = get_request_for_user(db.session, current_user, request_id)
-    path = requests.file_path(_files_dir(), item)
-    if path is None:
-        abort(404)
-    return send_file(path, mimetype=item.file_type, as_attachment=True, download_name=item.file_name)
+    return stored_file_download(requests.attachment_of(db.session, item))
 
 
 @bp.post("/<int:request_id>/tra-loi")

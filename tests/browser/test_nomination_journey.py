@@ -22,7 +22,7 @@ AUTOREPLY = ("From: Trần Văn A <a@hanoi.gov.vn>\nSubject: Tự động trả 
 
 @pytest.fixture
 def app_config(app_config, tmp_path):
-    return {**app_config, "PORTAL_UPLOAD_DIR": str(tmp_path / "tai-len")}
+    return {**app_config, "PORTAL_FILES_DIR": str(tmp_path / "tep")}
 
 
 
@@ -50,7 +50,7 @@ def test_the_province_uploads_the_nomination_and_the_ministry_downloads_it(
     # A file that is not what its name says: refused, nothing saved, what was typed stays.
     page.get_by_label("Văn bản cử đầu mối CNTT").set_input_files(wrong)
     page.get_by_role("button", name="Đăng ký").click()
-    expect(page.locator("#nomination-error")).to_contain_text("không phải văn bản PDF, Word")
+    expect(page.locator("#nomination-error")).to_contain_text("không phải PDF, Word")
     expect(page.get_by_label("Họ và tên")).to_have_value("Trần Minh Đức")
     screenshot(page, artifacts_dir, "nomination-1-refused", database)
 

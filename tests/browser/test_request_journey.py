@@ -22,7 +22,7 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 @pytest.fixture
 def app_config(app_config: dict, tmp_path) -> dict:
-    return {**app_config, "PORTAL_REQUEST_FILES_DIR": str(tmp_path / "de-nghi")}
+    return {**app_config, "PORTAL_FILES_DIR": str(tmp_path / "tep")}
 
 
 
