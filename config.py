@@ -275,6 +275,9 @@ class Config:
         if _env("PORTAL_OUTBOX_STUCK_MINUTES") is not None:
             raise ConfigError("PORTAL_OUTBOX_STUCK_MINUTES: replaced by PORTAL_OUTBOX_LEASE_SECONDS (default 1800)")
         self.PORTAL_OUTBOX_LEASE_SECONDS = env_int("PORTAL_OUTBOX_LEASE_SECONDS", 1800, minimum=10)
+        # Days after which the worker empties the bodies of messages done with (sent, failed, bounced, …):
+        # they name people; the row (recipient, status, times) stays for the delivery pages.
+        self.PORTAL_OUTBOX_KEEP_SENT_DAYS = env_int("PORTAL_OUTBOX_KEEP_SENT_DAYS", 30, minimum=1)
         check_outbox_lease(self.PORTAL_OUTBOX_BATCH, self.PORTAL_MAIL_TIMEOUT, self.PORTAL_MAIL_RATE,
                            self.PORTAL_OUTBOX_LEASE_SECONDS)
         # Bounce intake (portal/domain/bounces.py): a Maildir fed by the local mail server, or an IMAP folder

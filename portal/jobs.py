@@ -6,6 +6,8 @@ function do it), calls one domain function, and closes.
 
     send outbox batch   every PORTAL_OUTBOX_INTERVAL seconds  (outbox.run_once)
     sweep stuck rows    every 60 seconds: expired leases      (outbox.sweep_stuck)
+    purge old bodies    every hour: messages done with for    (outbox.purge_bodies)
+                        PORTAL_OUTBOX_KEEP_SENT_DAYS
     reminders           every 10 minutes                      (invitations.enqueue_due_reminders)
     unused files        every 6 hours: rows and files nothing (evidence.collect_garbage)
                         references, older than PORTAL_FILES_MIN_AGE_HOURS
@@ -87,6 +89,16 @@ def enqueue_reminders(app: Flask) -> int:
     return count
 
 
+def purge_outbox(app: Flask) -> int:
+    """Empty the bodies of messages done with for PORTAL_OUTBOX_KEEP_SENT_DAYS (outbox.purge_bodies)."""
+    with app.app_context(), db.new_session() as session:
+        purged = outbox.purge_bodies(session, now=utcnow(),
+                                     keep=timedelta(days=app.config["PORTAL_OUTBOX_KEEP_SENT_DAYS"]))
+    if purged:
+        log.info("emptied the bodies of %d sent message(s)", purged)
+    return purged
+
+
 def forget_login_failures(app: Flask) -> int:
     """Delete login-failure counts whose window is over (portal/domain/login_throttle.py)."""
     from portal.domain import login_throttle
@@ -117,11 +129,12 @@ def intake_bounces(app: Flask) -> int:
 
 def run_once(app: Flask) -> int:
     """One pass of every job, for `portal worker --once` (tests, cron): reminders, bounces, sweep, old login
-    failures, unused files, one batch."""
+    failures, old outbox bodies, unused files, one batch."""
     _guarded(enqueue_reminders, app)
     _guarded(intake_bounces, app)
     _guarded(sweep_outbox, app)
     _guarded(forget_login_failures, app)
+    _guarded(purge_outbox, app)
     _guarded(collect_files, app)
     return send_outbox(app, worker_id(), drain=False)
 
@@ -146,6 +159,8 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
                       name="sweep stuck outbox rows", next_run_time=now, **one_at_a_time)
     scheduler.add_job(enqueue_reminders, "interval", minutes=REMINDER_MINUTES, args=[app], id="reminders",
                       name="automatic reminders", next_run_time=now + timedelta(seconds=2), **one_at_a_time)
+    scheduler.add_job(purge_outbox, "interval", hours=1, args=[app], id="purge_outbox",
+                      name="empty old outbox bodies", next_run_time=now + timedelta(minutes=2), **one_at_a_time)
     scheduler.add_job(forget_login_failures, "interval", hours=1, args=[app], id="login_failures",
                       name="forget old login failures", next_run_time=now + timedelta(minutes=1), **one_at_a_time)
     scheduler.add_job(collect_files, "interval", hours=6, args=[app], id="collect_files",

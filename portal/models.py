@@ -516,7 +516,15 @@ class Answer(SQLModel, table=True):
 
 
 class OutboxMessage(SQLModel, table=True):
-    """One email to one recipient, moving queued -> sending -> sent / failed / bounced."""
+    """One email to one recipient, moving queued -> sending -> sent / failed / bounced.
+
+    An invitation's or reminder's body holds its personal link masked (`/phieu/<id>.••••`): the worker puts
+    the link in when it sends (portal/domain/outbox.py), so a copy of this table cannot answer as anyone.
+    """
+
+    # The worker's claim reads the queued rows in queue order from this index alone: no scan, no sort,
+    # however long the queue or the history of sent rows (portal/domain/outbox.py, claim_batch).
+    __table_args__ = (Index("ix_outbox_claim", "status", "queued_at", "id", "next_attempt_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(index=True)  # invitation | reminder | …
@@ -528,9 +536,9 @@ class OutboxMessage(SQLModel, table=True):
     body_html: str = ""
     bounce_token: str = Field(index=True)  # in the VERP return path: bounces+<token>@domain
     message_id: str = Field(default="", index=True)
-    status: str = Field(default=DeliveryStatus.QUEUED.value, index=True)
+    status: str = Field(default=DeliveryStatus.QUEUED.value)  # first column of ix_outbox_claim
     attempts: int = 0
-    next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    next_attempt_at: datetime = Field(default_factory=utcnow)
     # A message not sent by then is dropped (status "expired"): a reminder after the response deadline.
     expires_at: datetime | None = None
     claimed_by: str = ""
@@ -542,6 +550,9 @@ class OutboxMessage(SQLModel, table=True):
     queued_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
     updated_at: datetime = Field(default_factory=utcnow)
+    # When the subject and bodies of a message done with were emptied (PORTAL_OUTBOX_KEEP_SENT_DAYS after
+    # it was sent); recipient, status and times stay for the delivery pages.
+    purged_at: datetime | None = None
 
 
 class ReminderSchedule(SQLModel, table=True):

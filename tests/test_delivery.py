@@ -19,6 +19,7 @@ import pytest
 from sqlmodel import Session, select
 
 from portal.domain import accounts, bounces, outbox
+from portal.domain.invitations import masked_path
 from portal.models import AuditEntry, Invitation, OutboxMessage, Respondent, Role, User
 from tests.support.accounts import HA_NOI, HAI_PHONG, PASSWORD, log_in, make_user
 from tests.support.html import text_of
@@ -288,7 +289,7 @@ def test_a_correction_to_an_invalid_or_taken_address_is_refused_with_a_message(
 
 
 def link_in(text: str) -> str:
-    return re.search(r"/phieu/[\w.-]+", text).group(0)
+    return re.search(r"/phieu/[\w.•-]+", text).group(0)
 
 
 def test_a_correction_is_audited_shown_to_the_province_and_resent_with_the_same_link_until_delivered(
@@ -311,7 +312,7 @@ def test_a_correction_is_audited_shown_to_the_province_and_resent_with_the_same_
     [resent] = session.exec(select(OutboxMessage).where(OutboxMessage.invitation_id == person.invitation.id,
                                                         OutboxMessage.id != original.id)).all()
     assert (resent.to_addr, resent.status, resent.kind) == ("kim.lan.dang@ha-noi.gov.vn", "queued", "invitation")
-    assert link_in(resent.body_text) == link_in(original.body_text) == person.url
+    assert link_in(resent.body_text) == link_in(original.body_text) == masked_path(person.invitation.id)
     # Until the worker has delivered it, the row stays, saying so.
     row = error_rows(page)[person.invitation.id]
     assert "kim.lan.dang@ha-noi.gov.vn Đang gửi lại" in row and "Lý do gốc 550 5.1.1 User unknown" in row
@@ -356,7 +357,7 @@ def test_resend_queues_the_invitation_again_to_the_same_address(app, client, ses
     queued = session.exec(select(OutboxMessage).where(OutboxMessage.invitation_id == person.invitation.id,
                                                       OutboxMessage.status == "queued")).all()
     assert [m.to_addr for m in queued] == [person.respondent.email]
-    assert link_in(queued[0].body_text) == person.url
+    assert link_in(queued[0].body_text) == masked_path(person.invitation.id)
     assert session.exec(select(AuditEntry.detail).where(AuditEntry.action == "Gửi lại thư mời")).all() == [
         person.respondent.email]
     assert run_worker(app) == 1 and sink.messages[-1].rcpt_tos == [person.respondent.email]
@@ -535,3 +536,14 @@ def test_the_ministry_has_no_province_error_list(client, ministry_user, errors):
     log_in(client, ministry_user)
 
     assert client.get(ERRORS).status_code == 403
+
+
+def test_no_page_of_the_it_focal_point_carries_a_respondents_personal_link(
+        client, session, it_focal_user, errors):
+    macs = [person.token.partition(".")[2] for person in errors.survey.invitations]
+    log_in(client, it_focal_user)
+
+    seen = [client.get(path).get_data() for path in (ERRORS, "/dau-moi-cntt/thu-de-rieng")]
+
+    assert all(response for response in seen)
+    assert not [mac for mac in macs for body in seen if mac.encode() in body]

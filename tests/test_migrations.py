@@ -7,7 +7,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
 from portal.database import alembic_config, upgrade_schema
@@ -64,5 +64,28 @@ def test_every_migration_downgrades_and_upgrades_again(empty_database_url):
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, SQLModel.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_the_outbox_claim_migration_masks_the_links_rows_stored_before_it_hold(empty_database_url):
+    engine = make_engine(empty_database_url)
+    try:
+        cfg = alembic_config(empty_database_url)
+        with engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, "campaigns_as_data")
+            connection.execute(text(
+                "INSERT INTO outboxmessage (kind, to_addr, subject, body_text, body_html, bounce_token, message_id,"
+                " status, attempts, next_attempt_at, claimed_by, last_reply, queued_at, updated_at) VALUES"
+                " ('invitation', 'a@hanoi.gov.vn', 'S', 'Mở https://x.vn/phieu/12.AbC_d-9xYz.\n',"
+                " '<a href=\"https://x.vn/phieu/12.AbC_d-9xYz\">mở</a>', 't', '<m@x>', 'sent', 1,"
+                " CURRENT_TIMESTAMP, '', '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        upgrade_schema(engine)
+
+        with engine.connect() as connection:
+            text_body, html_body = connection.execute(text("SELECT body_text, body_html FROM outboxmessage")).one()
+        assert text_body == "Mở https://x.vn/phieu/12.••••.\n"
+        assert html_body == '<a href="https://x.vn/phieu/12.••••">mở</a>'
     finally:
         engine.dispose()

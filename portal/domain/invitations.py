@@ -75,6 +75,35 @@ def link_url(invitation: Invitation, base_url: str, secret: str | None = None) -
     return f"{base_url.rstrip('/')}/phieu/{link_token(invitation, secret)}"
 
 
+# What stands for the secret part of a link in every stored email and log line: the invitation's id stays
+# (an administrator can tell whose link it was), the MAC that makes it a link does not.
+LINK_MASK = "••••"
+
+
+def masked_link_url(invitation_id: int, base_url: str) -> str:
+    """The respondent's link as the outbox stores it: `<base>/phieu/<id>.••••`, which opens nothing."""
+    return f"{base_url.rstrip('/')}{masked_path(invitation_id)}"
+
+
+def masked_path(invitation_id: int) -> str:
+    return f"/phieu/{invitation_id}.{LINK_MASK}"
+
+
+def personal_links(session: Session, invitation_ids: Iterable[int], secret: str | None = None,
+                   ) -> dict[int, tuple[str, str]]:
+    """For each invitation id: (the masked path its stored emails hold, the path of its real link).
+
+    The outbox worker puts the real link into a message only when it sends it, deriving it from the
+    key as the survey pages do: the database keeps no link, so a copy of it cannot answer as anyone.
+    """
+    ids = sorted(set(invitation_ids))
+    if not ids:
+        return {}
+    rows = session.exec(select(Invitation.id, Invitation.nonce).where(Invitation.id.in_(ids))).all()
+    return {ident: (masked_path(ident), f"/phieu/{link_token(Invitation(id=ident, nonce=nonce), secret)}")
+            for ident, nonce in rows}
+
+
 def token_id(token: str) -> int | None:
     """The invitation id a link names, or None when the link is not even well formed."""
     ident, _, mac_text = (token or "").partition(".")
@@ -418,7 +447,7 @@ def _queue_email(
     ministry = ministry_name(session, person)
     subject, text, html = render_email(kind, {
         "person": person, "forms": [f.for_ministry(ministry) for f in forms], "campaign": campaign,
-        "link": link_url(invitation, base_url, secret),
+        "link": masked_link_url(invitation.id, base_url),  # the outbox worker puts the real link in
         "deadline": deadline or response_deadline(session, campaign, invitation.province_id),
         "has_draft": has_draft,
         "contact": contact_of(campaign, current_app.config.get("PORTAL_CONTACT", "")).text,

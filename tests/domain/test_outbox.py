@@ -5,8 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from datetime import timedelta
+from email import message_from_bytes, policy
 
 import pytest
+from sqlalchemy import insert, text
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, select
 
 from portal.domain import outbox
@@ -15,6 +18,7 @@ from portal.models import Invitation, OutboxMessage, QuestionnaireVersion, Respo
 from tests.support.accounts import HA_NOI
 from tests.support.outbox import SUBJECT, queue
 from tests.support.smtp import MAIL_DOMAIN, mail_config
+from tests.support.statements import query_plan
 
 
 @pytest.fixture
@@ -99,6 +103,30 @@ def test_each_message_arrives_once_with_its_message_id_verp_sender_vietnamese_su
     session.refresh(invitation)
     assert invitation.delivery_status == "sent"
     assert invitation.delivery_reply.startswith("250 ")
+
+
+@pytest.mark.parametrize("subject, body_html", [
+    ("Phiếu khảo sát Chỉ số CCHC năm 2021: mời Nguyễn Thị Hương Giang, Trưởng phòng Tổ chức – Hành chính, "
+     "Sở Nông nghiệp và Phát triển nông thôn trả lời (hạn 27/02/2022)", ""),
+    ("Plain ASCII subject", "<p>Chỉ có <b>HTML</b> và văn bản</p>"),
+])
+def test_a_long_vietnamese_subject_and_a_text_only_message_parse_back_exactly_with_short_header_lines(
+        subject, body_html):
+    row = OutboxMessage(id=9, kind="notice", to_addr="a@hanoi.gov.vn", subject=subject,
+                        body_text="Dòng một\nDòng hai " + "ễ" * 200 + "\n", body_html=body_html,
+                        bounce_token="t", message_id="<m@chisocchc.gov.vn>")
+
+    payload = outbox.build_message(row, sender="Bộ Nội vụ <khaosat@chisocchc.gov.vn>")
+
+    message = message_from_bytes(payload, policy=policy.default)
+    assert message["Subject"] == subject and message["From"] == "Bộ Nội vụ <khaosat@chisocchc.gov.vn>"
+    assert message.get_body(("plain",)).get_content().replace("\r\n", "\n") == row.body_text
+    if body_html:
+        assert message.get_body(("html",)).get_content() == body_html
+    else:
+        assert not message.is_multipart()
+    assert all(len(line) <= 78 for line in payload.split(b"\r\n")), "RFC 5322 line length"
+    assert b"\n" not in payload.replace(b"\r\n", b"")  # CRLF only, as SMTP wants
 
 
 def test_nothing_due_means_no_connection_at_all(app, session, sink):
@@ -265,6 +293,35 @@ def test_two_workers_claiming_at_the_same_moment_never_share_a_message(app, sess
     assert not set(claimed["a:1"]) & set(claimed["b:2"])
     assert sorted(claimed["a:1"] + claimed["b:2"]) == [r.id for r in rows(session)]
     assert {(r.status, r.attempts) for r in rows(session)} == {("sending", 1)}
+
+
+def test_the_claim_reads_the_due_rows_in_queue_order_from_its_index_without_a_scan_or_a_sort(session):
+    now = utcnow()
+    # A long history of sent rows and a long queue, some of it waiting for a retry, both analysed.
+    session.execute(insert(OutboxMessage.__table__), [
+        {"kind": "invitation", "to_addr": f"nguoi{n}@hanoi.gov.vn", "subject": SUBJECT, "body_text": "B",
+         "body_html": "", "bounce_token": f"{n:032x}", "message_id": f"<{n}@x>", "attempts": 0,
+         "status": "sent" if n % 2 else "queued", "claimed_by": "", "last_reply": "",
+         "next_attempt_at": now + timedelta(minutes=5 if n % 10 == 0 else -5),
+         "queued_at": now - timedelta(seconds=n), "updated_at": now} for n in range(20000)])
+    session.commit()
+    session.execute(text("ANALYZE"))
+
+    plan = query_plan(session, outbox.claim_statement(session.get_bind().dialect.name, "w:1", 50, now,
+                                                      timedelta(minutes=30)))
+
+    assert "ix_outbox_claim" in plan, plan
+    if session.get_bind().dialect.name == "sqlite":
+        assert "SCAN outboxmessage" not in plan and "TEMP B-TREE" not in plan, plan
+    else:
+        assert "Seq Scan" not in plan and "Sort" not in plan, plan
+        assert "LockRows" in plan, plan
+
+
+def test_the_claim_locks_its_rows_skipping_those_another_worker_holds_on_postgresql(session):
+    statement = outbox.claim_statement("postgresql", "w:1", 50, utcnow(), timedelta(minutes=30))
+
+    assert "FOR UPDATE SKIP LOCKED" in str(statement.compile(dialect=postgresql.dialect()))
 
 
 def test_the_sweep_returns_only_rows_whose_lease_has_expired(session):

@@ -42,3 +42,19 @@ def count_statements() -> Iterator[Statements]:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", listen)
+
+
+def query_plan(session, statement) -> str:
+    """The database's plan for `statement`, not run: SQLite's EXPLAIN QUERY PLAN details or PostgreSQL's
+    EXPLAIN lines, one per line. For tests that check a query uses its index (a plan, not a timing)."""
+    connection = session.connection()
+    dialect = connection.dialect
+    compiled = statement.compile(dialect=dialect)
+    processors = compiled._bind_processors
+    values = {name: processors[name](value) if name in processors else value
+              for name, value in compiled.construct_params().items()}
+    if dialect.name == "sqlite":
+        rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + compiled.string,
+                                          tuple(values[name] for name in compiled.positiontup))
+        return "\n".join(row[-1] for row in rows)
+    return "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + compiled.string, values))
