@@ -144,10 +144,13 @@ def _init_login(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from portal.assessment.routes import bp as assessment_bp
+    from portal.assessment.routes import ministry_bp as assessment_ministry_bp
     from portal.auth.routes import bp as auth_bp
     from portal.campaigns.routes import bp as campaigns_bp
     from portal.delivery.routes import bp as delivery_bp
     from portal.demo_mail.routes import bp as demo_mail_bp
+    from portal.framework.routes import bp as framework_bp
     from portal.home.routes import bp as home_bp
     from portal.lists.routes import bp as lists_bp
     from portal.ministry.routes import bp as ministry_bp
@@ -158,7 +161,8 @@ def _register_blueprints(app: Flask) -> None:
     from portal.survey.routes import bp as survey_bp
 
     for blueprint in (auth_bp, home_bp, notices_bp, lists_bp, progress_bp, delivery_bp, demo_mail_bp, ministry_bp,
-                      questionnaires_bp, survey_bp, requests_bp, campaigns_bp):
+                      questionnaires_bp, survey_bp, requests_bp, campaigns_bp, framework_bp, assessment_bp,
+                      assessment_ministry_bp):
         app.register_blueprint(blueprint)
 
 

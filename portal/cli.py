@@ -115,7 +115,7 @@ def demo_command(password: str | None) -> None:
     click.echo(f"Đợt chạy thử: {campaign.name}")
     click.echo(f"Đợt mẫu trên bản đồ 2025: {sample_2025.name}")
     for line in samples:
-        click.echo(f"  Danh sách mẫu: {line}")
+        click.echo(f"  Dữ liệu mẫu: {line}")
     click.echo("Tài khoản chạy thử (tên đăng nhập / mật khẩu):")
     shown = [a for a in created if a.username in {demo.DEMO_ADMIN, "ha-noi", "hai-phong", "ha-noi-cntt",
                                                    "hai-phong-cntt", "da-nang"}]

@@ -107,6 +107,17 @@ def forget_login_failures(app: Flask) -> int:
         return login_throttle.forget_stale(session, window=app.config["LOGIN_LOCK_MINUTES"] * 60)
 
 
+def lock_assessments(app: Flask) -> int:
+    """Record the lock of every self-assessment whose deadline day has ended (saves check the deadline anyway)."""
+    from portal.domain import assessment
+
+    with app.app_context(), db.new_session() as session:
+        count = assessment.lock_due(session, app.config["PORTAL_TIMEZONE"], now=utcnow())
+    if count:
+        log.info("locked %d self-assessment(s)", count)
+    return count
+
+
 def collect_files(app: Flask) -> int:
     """Remove uploaded files (and their rows) nothing references any more; returns how many files went."""
     from portal.domain import evidence
@@ -129,11 +140,12 @@ def intake_bounces(app: Flask) -> int:
 
 def run_once(app: Flask) -> int:
     """One pass of every job, for `portal worker --once` (tests, cron): reminders, bounces, sweep, old login
-    failures, old outbox bodies, unused files, one batch."""
+    failures, self-assessment locks, old outbox bodies, unused files, one batch."""
     _guarded(enqueue_reminders, app)
     _guarded(intake_bounces, app)
     _guarded(sweep_outbox, app)
     _guarded(forget_login_failures, app)
+    _guarded(lock_assessments, app)
     _guarded(purge_outbox, app)
     _guarded(collect_files, app)
     return send_outbox(app, worker_id(), drain=False)
@@ -163,6 +175,9 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
                       name="empty old outbox bodies", next_run_time=now + timedelta(minutes=2), **one_at_a_time)
     scheduler.add_job(forget_login_failures, "interval", hours=1, args=[app], id="login_failures",
                       name="forget old login failures", next_run_time=now + timedelta(minutes=1), **one_at_a_time)
+    scheduler.add_job(lock_assessments, "interval", minutes=1, args=[app], id="lock_assessments",
+                      name="lock self-assessments after their deadline", next_run_time=now + timedelta(seconds=3),
+                      **one_at_a_time)
     scheduler.add_job(collect_files, "interval", hours=6, args=[app], id="collect_files",
                       name="remove unused files", next_run_time=now + timedelta(minutes=10), **one_at_a_time)
     if bounces.source_configured(app.config):

@@ -583,6 +583,78 @@ class BounceMessage(SQLModel, table=True):
     raw: str = ""  # kept for unmatched and unparsed messages, so they can be looked at, not lost
 
 
+# ---------------------------------------------------------------- self-assessment ("Tự đánh giá, chấm điểm")
+
+
+class FrameworkVersion(SQLModel, table=True):
+    """One imported criteria framework (bộ tiêu chí) of a campaign; frozen once a province saves a score."""
+
+    __table_args__ = (UniqueConstraint("campaign_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    version: int
+    title: str
+    source_name: str = ""
+    document: str  # the checked framework as JSON (see portal/domain/framework.py)
+    is_sample: bool = False
+    is_current: bool = True
+    frozen_at: datetime | None = None  # set by the first score a province saves: then it can no longer be replaced
+    imported_at: datetime = Field(default_factory=utcnow)
+    imported_by_id: int | None = Field(default=None, foreign_key="user.id")
+
+
+class Assessment(SQLModel, table=True):
+    """A province's self-assessment in one campaign: its lock and the ministry's exception to it."""
+
+    __table_args__ = (UniqueConstraint("campaign_id", "province_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    province_id: int = Field(foreign_key="province.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    # When the worker recorded the lock at the end of the deadline day. Saves are refused by the deadline
+    # itself (checked on every save), so a worker that was down never leaves an assessment open.
+    locked_at: datetime | None = None
+    # The ministry's exception: this province may keep saving until the end of this day (portal time zone).
+    exception_until: date | None = None
+    exception_reason: str = ""
+    exception_by_id: int | None = Field(default=None, foreign_key="user.id")
+    exception_at: datetime | None = None
+
+
+class AssessmentScore(SQLModel, table=True):
+    """A province's entry on one line (sub-criterion) of the framework: the figures, the points they give."""
+
+    __table_args__ = (UniqueConstraint("assessment_id", "line_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True)
+    province_id: int = Field(foreign_key="province.id", index=True)
+    line_code: str
+    figures: str = "{}"  # JSON: what the province entered, by the line's kind (portal/domain/scoring.py)
+    points: float | None = None  # None: not applicable (the line's points leave the maximum)
+    not_applicable: bool = False
+    explanation: str = ""
+    # Bumped by every save: a save based on an older version (another officer saved meanwhile) is refused.
+    version: int = 1
+    updated_at: datetime = Field(default_factory=utcnow)
+    updated_by_id: int | None = Field(default=None, foreign_key="user.id")
+
+
+class ScoreChange(SQLModel, table=True):
+    """One change of a line's entry: who, when, the value before and after (the line's audit trail)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    score_id: int = Field(foreign_key="assessmentscore.id", index=True)
+    province_id: int = Field(foreign_key="province.id", index=True)
+    at: datetime = Field(default_factory=utcnow)
+    actor_id: int | None = Field(default=None, foreign_key="user.id")
+    actor_name: str = ""
+    old_value: str = ""  # as a person reads it: "Tỷ lệ 45/50 (90%) → 0,5 điểm"
+    new_value: str = ""
+
+
 # ---------------------------------------------------------------- requests to the ministry ("Đề nghị")
 
 

@@ -189,3 +189,15 @@ def get_nomination_for_user(session: Session, user: User, document_id: int) -> N
             user, document.province_id):
         abort(404)
     return document
+
+
+def get_assessment_for_user(session: Session, user: User, assessment_id: int):
+    """A province's self-assessment: the ministry reads every one, a province account its own; 404 otherwise
+    (the IT focal account has no part in it)."""
+    from portal.models import Assessment
+
+    assessment = session.get(Assessment, assessment_id)
+    if assessment is None or user.role not in (Role.MINISTRY, Role.PROVINCE) or not can_see_province(
+            user, assessment.province_id):
+        abort(404)
+    return assessment

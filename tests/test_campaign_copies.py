@@ -288,3 +288,31 @@ def test_a_past_campaign_is_read_by_the_ministry_and_its_province_and_changed_by
     link = client.get(f"/phieu/{survey.invitations[0].token}/{survey.invitations[0].form_codes[0]}")
     assert link.status_code == 410
     assert past.response_deadline > (DURING_SURVEY + timedelta(days=1)).date()
+
+
+def test_a_copy_carries_the_framework_unfrozen_and_never_the_scores(client, session, ministry_user, province_user,
+                                                                     time_machine):
+    from portal.domain import assessment, framework
+    from portal.models import Assessment, AssessmentScore, FrameworkVersion
+
+    time_machine.move_to(DURING_SURVEY, tick=False)
+    source = current_campaign(session)
+    version = framework.load_sample(session, source)
+    content = framework.load(version)
+    row = assessment.get_or_create(session, source, HA_NOI)
+    assert assessment.save_line(session, province_user, row, source, version, content, content.line("1.1.1"),
+                                {"answer": "yes", "version": "0"}, "Asia/Ho_Chi_Minh").ok
+    log_in(client, ministry_user)
+
+    client.post(f"/bo/dot-danh-gia/moi?tu={source.id}", data={**NEW_2022, "tu": str(source.id)})
+
+    copy = new_campaign(session)
+    [carried] = session.exec(select(FrameworkVersion).where(FrameworkVersion.campaign_id == copy.id)).all()
+    session.refresh(version)
+    assert version.frozen_at is not None
+    assert (carried.version, carried.document, carried.is_current, carried.frozen_at) == (
+        1, version.document, True, None)
+    assert count(session, Assessment, Assessment.campaign_id == copy.id) == 0
+    assert count(session, AssessmentScore) == 1
+    assert "bộ tiêu chí “Bộ tiêu chí MẪU" in session.exec(select(AuditEntry).where(
+        AuditEntry.action == "Tạo đợt đánh giá")).one().detail

@@ -63,7 +63,8 @@ def test_init_db_on_an_empty_database_creates_the_schema_and_reference_data(app_
     assert second.output.strip() == ("Cơ sở dữ liệu đã sẵn sàng. Dữ liệu danh mục thêm mới: ministries 0, "
                                      "department_types 0, provinces 0, districts 0, provinces_2025 0, communes_2025 0, "
                                      "departments 0, campaigns 0, "
-                                     "groups 0, positions 0")
+                                     "groups 0, positions 0, frameworks 0")
+    assert "frameworks 1" in first.output  # the sample criteria framework, for the 2021 campaign
     engine = make_engine(empty_database)
     with Session(engine) as session:
         assert count_rows(session, Province) == 63
@@ -242,6 +243,10 @@ def test_demo_sets_up_a_current_campaign_with_deadlines_ahead_and_a_welcome_noti
     current = session.exec(select(Campaign).where(Campaign.is_current == True)).all()  # noqa: E712
     assert [c.is_demo for c in current] == [True]
     assert count_rows(session, Notice, Notice.title == "Triển khai xác định Chỉ số CCHC (chạy thử)") == 1
+    # Hà Nội half-way through its self-assessment: 37 of the sample's 75 lines to enter are scored
+    from portal.models import AssessmentScore
+
+    assert count_rows(session, AssessmentScore, AssessmentScore.province_id == 1) == 37
     # A sample campaign on the 2025 map, to copy: a template, never current.
     sample = session.exec(select(Campaign).where(Campaign.year == 2025, Campaign.is_template == True)).one()  # noqa: E712
     assert "Đợt mẫu năm 2025" in sample.name and not sample.is_current

@@ -22,6 +22,7 @@ from portal.domain.campaigns import current_campaign
 from portal.models import AuditEntry, NoticeRead, Respondent, RespondentList, User
 from portal.permissions import is_public
 from tests.support.accounts import HA_NOI, HAI_PHONG, log_in
+from tests.support.survey import DURING_SURVEY
 
 PUBLIC = "public"  # anyone, logged in or not
 ANY_LOGGED_IN = "any logged in"  # every role, each sees its own
@@ -69,6 +70,12 @@ ACCESS: dict[str, str] = {
     "campaigns.past": ANY_LOGGED_IN,
     "campaigns.past_list": PROVINCE_SCOPED,
     "campaigns.past_progress": PROVINCE_SCOPED,
+    # Tự đánh giá, chấm điểm: a province scores its own assessment, the ministry reads every one; the framework,
+    # the overview of provinces and the exception to the lock are the ministry's.
+    "assessment.index": ANY_LOGGED_IN,
+    "assessment.*": PROVINCE_SCOPED,
+    "assessment_ministry.*": MINISTRY_ONLY,
+    "framework.*": MINISTRY_ONLY,
 }
 
 SECRET_TITLE = "Thông báo riêng cho Hải Phòng"
@@ -162,6 +169,28 @@ def _added_department_of(session: Session, owner: User) -> int:
     return department.id
 
 
+def _sample_framework(session: Session):
+    from portal.domain import framework
+
+    return framework.load_sample(session, current_campaign(session))
+
+
+def _assessment_of(session: Session, owner: User) -> int:
+    """The other province's self-assessment on the sample framework, with a scored line whose explanation and
+    history must never show to another province."""
+    from portal.domain import assessment, framework
+
+    campaign = current_campaign(session)
+    version = framework.load_sample(session, campaign)
+    content = framework.load(version)
+    row = assessment.get_or_create(session, campaign, owner.province_id)
+    result = assessment.save_line(session, owner, row, campaign, version, content, content.line("1.1.1"),
+                                  {"answer": "yes", "explanation": SECRET_TITLE, "version": "0"}, "Asia/Ho_Chi_Minh",
+                                  now=DURING_SURVEY)
+    assert result.ok
+    return row.id
+
+
 # For each URL argument, how to make a row that belongs to the *other* province (`owner` is Hải Phòng's account).
 # A new route whose URL has another argument must add its maker here, or the matrix fails naming it.
 ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
@@ -175,6 +204,9 @@ ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
     "message_id": _kept_message_of,
     "document_id": _nomination_of,
     "department_id": _added_department_of,
+    "assessment_id": _assessment_of,
+    "line_code": lambda session, owner: "1.1.1",  # a line of the sample framework the assessment maker loads
+    "framework_number": lambda session, owner: _sample_framework(session).version,
     # Ids of the campaign's own things, which belong to no province: any value tests the guard.
     "schedule_id": lambda session, owner: 1,
     "number": lambda session, owner: _questionnaire_version(session).version,

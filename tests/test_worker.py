@@ -233,18 +233,20 @@ def test_worker_once_sends_the_queue_and_exits(session, sink, runner):
 # ---------------------------------------------------------------- the jobs
 
 
-def test_the_scheduler_has_its_six_jobs_each_never_overlapping_itself(app):
+def test_the_scheduler_has_its_seven_jobs_each_never_overlapping_itself(app):
     app.config["PORTAL_OUTBOX_INTERVAL"] = 7.0
 
     scheduler = jobs.build_scheduler(app)
 
     found = {job.id: job for job in scheduler.get_jobs()}
-    assert set(found) == {"send_outbox", "sweep_outbox", "reminders", "login_failures", "purge_outbox",
+    assert set(found) == {"send_outbox", "sweep_outbox", "reminders", "login_failures", "lock_assessments",
+                          "purge_outbox",
                           "collect_files"}
     assert found["send_outbox"].trigger.interval == timedelta(seconds=7)
     assert found["sweep_outbox"].trigger.interval == timedelta(seconds=60)
     assert found["reminders"].trigger.interval == timedelta(minutes=10)
     assert found["login_failures"].trigger.interval == timedelta(hours=1)
+    assert found["lock_assessments"].trigger.interval == timedelta(minutes=1)
     assert found["purge_outbox"].trigger.interval == timedelta(hours=1)
     assert found["collect_files"].trigger.interval == timedelta(hours=6)
     assert all(job.max_instances == 1 and job.coalesce for job in found.values())

@@ -11,7 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select, update
 
-from portal.domain import accounts, audit, units
+from portal.domain import accounts, audit, framework, units
 from portal.domain.campaigns import DEADLINE_LABELS, current_campaign
 from portal.domain.dates import parse_date_vn
 from portal.domain.notices import post_notice
@@ -241,8 +241,9 @@ def create_campaign(session: Session, actor: User, values: dict[str, str], *,
                     source: Campaign | None = None) -> Created:
     """A new campaign (not current yet) from the form's values, from scratch or copied from `source`.
 
-    A copy carries the source's respondent groups and positions, its current questionnaire (as version 1
-    of the new campaign, same content, not frozen) and its reminder days (moved with the response deadline);
+    A copy carries the source's respondent groups and positions, its current questionnaire and criteria
+    framework (each as version 1 of the new campaign, same content, not frozen) and its reminder days (moved
+    with the response deadline);
     never its lists, invitations, answers, requests, notices or scores. From scratch, the campaign gets the
     portal's default respondent groups and positions (those of 2021) and no questionnaire yet.
     Returns the errors by field and nothing saved when any.
@@ -330,6 +331,9 @@ def _copy_from(session: Session, actor: User, source: Campaign, campaign: Campai
             campaign_id=campaign.id, version=1, title=version.title, source_name=version.source_name,
             document=version.document, is_sample=version.is_sample, is_current=True, imported_by_id=actor.id))
         carried.append(f"bộ phiếu “{version.title}” (phiên bản {version.version} → 1)")
+    criteria = framework.copy_current(session, source, campaign, actor)
+    if criteria:
+        carried.append(criteria)
     # Reminder days keep their distance from the response deadline.
     shift = campaign.response_deadline - source.response_deadline
     reminders = 0

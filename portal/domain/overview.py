@@ -215,7 +215,8 @@ def province_tasks(campaign: Campaign, status: ProvinceStatus, role: Role | str,
         tasks.append(Task(listed.label, text, listed, "lists.index", "Mở danh sách", overdue=listed.passed))
     assessment = by_key["self_assessment_deadline"]
     if province and not assessment.passed:
-        tasks.append(Task(assessment.label, TASKS["self_assessment_deadline"], assessment))
+        tasks.append(Task(assessment.label, TASKS["self_assessment_deadline"], assessment, "assessment.index",
+                          "Mở trang “Tự đánh giá, chấm điểm”"))
     responses = by_key["response_deadline"]
     if status.list_state != ListStatus.SENT and not province:
         tasks.append(Task("Chờ tỉnh gửi danh sách đối tượng khảo sát",

@@ -81,7 +81,18 @@ def load_reference_data(session: Session) -> dict[str, int]:
         units.assign_map(session, campaign, units.MAP_2021)
     added["groups"], added["positions"] = load_groups(session, campaign)
     session.commit()
+    added["frameworks"] = _load_sample_framework(session, campaign)
     return added
+
+
+def _load_sample_framework(session: Session, campaign: Campaign) -> int:
+    """The sample criteria framework for the 2021 campaign (copied with it into a new campaign)."""
+    from portal.domain import framework
+
+    if framework.current_version(session, campaign) is not None:
+        return 0
+    framework.load_sample(session, campaign)
+    return 1
 
 
 def _load_ministries(session: Session) -> int:

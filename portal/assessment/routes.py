@@ -1,0 +1,198 @@
+"""Tự đánh giá, chấm điểm: the province's tree of lines, each line saved on its own; the ministry's overview,
+its read of each province's assessment and the exception to the lock."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal.domain import assessment as assessments
+from portal.domain.scoring import describe, totals
+from portal.extensions import db
+from portal.models import Assessment, Campaign, Province, Role
+from portal.permissions import (
+    current_campaign_or_refuse,
+    get_assessment_for_user,
+    ministry_only,
+    own_province,
+    roles_required,
+)
+
+bp = Blueprint("assessment", __name__, url_prefix="/tu-danh-gia")
+ministry_bp = Blueprint("assessment_ministry", __name__, url_prefix="/bo/tu-danh-gia")
+ALL_AREAS = "tat-ca"
+
+
+@bp.before_request
+@roles_required(Role.PROVINCE, Role.MINISTRY)
+def _province_or_ministry() -> None:
+    """The province scores its own assessment; the ministry reads every one. The IT focal point has no part."""
+
+
+@ministry_bp.before_request
+@ministry_only
+def _ministry_only() -> None:
+    """The ministry's overview and exceptions."""
+
+
+@bp.app_template_global("describe_entry")
+def describe_entry(line, entry) -> str:
+    return describe(line, entry)
+
+
+def _tz() -> str:
+    return current_app.config["PORTAL_TIMEZONE"]
+
+
+def _framework_or_404(campaign: Campaign):
+    found = assessments.framework_of(db.session, campaign)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _page(assessment: Assessment, campaign: Campaign, *, status: int = 200, line_state: dict | None = None):
+    """The tree with one area open (or all with ?linh-vuc=tat-ca); `line_state` shows one line's refusal."""
+    found = assessments.framework_of(db.session, campaign)
+    province = db.session.get(Province, assessment.province_id)
+    if found is None:
+        return render_template("assessment/no_framework.html", campaign=campaign, province=province), status
+    version, content = found
+    rows = assessments.score_rows(db.session, assessment)
+    entries = assessments.entries(rows)
+    sums = totals(content, entries)
+    wanted = request.args.get("linh-vuc", "")
+    if line_state is not None:
+        wanted = content.area_of(line_state["line"].code).code
+    areas = content.areas if wanted == ALL_AREAS else [content.area(wanted) or content.areas[0]]
+    context = dict(assessment=assessment, campaign=campaign, province=province, content=content, version=version,
+                   rows=rows, entries=entries, totals=sums, open_areas=areas, all_open=wanted == ALL_AREAS,
+                   editable=_editable(assessment, campaign), closed=_closed(assessment, campaign),
+                   deadline=assessments.deadline_of(assessment, campaign), line_state=line_state or {})
+    if request.htmx and request.htmx.target == "area":
+        return render_template("assessment/_area.html", **context), status
+    return render_template("assessment/page.html", **context), status
+
+
+def _editable(assessment: Assessment, campaign: Campaign) -> bool:
+    return (current_user.role == Role.PROVINCE
+            and assessments.is_open(assessment, campaign, _tz()))
+
+
+def _closed(assessment: Assessment, campaign: Campaign) -> str:
+    return "" if assessments.is_open(assessment, campaign, _tz()) else assessments.closed_message(assessment, campaign)
+
+
+@bp.get("/")
+def index():
+    if current_user.role == Role.MINISTRY:
+        return redirect(url_for("assessment_ministry.overview"))
+    campaign = current_campaign_or_refuse(db.session)
+    province = own_province(db.session, current_user)
+    return _page(assessments.get_or_create(db.session, campaign, province.id), campaign)
+
+
+@bp.get("/<int:assessment_id>")
+def view(assessment_id: int):
+    assessment = get_assessment_for_user(db.session, current_user, assessment_id)
+    return _page(assessment, db.session.get(Campaign, assessment.campaign_id))
+
+
+@bp.post("/<int:assessment_id>/dong/<line_code>")
+@roles_required(Role.PROVINCE)
+def save_line(assessment_id: int, line_code: str):
+    assessment = get_assessment_for_user(db.session, current_user, assessment_id)
+    campaign = db.session.get(Campaign, assessment.campaign_id)
+    version, content = _framework_or_404(campaign)
+    line = content.line(line_code)
+    if line is None or not line.needs_input:
+        abort(404)
+    form = {key: request.form.get(key, "") for key in
+            ("answer", "numerator", "denominator", "cases", "level", "points", "explanation", "version")}
+    try:
+        result = assessments.save_line(db.session, current_user, assessment, campaign, version, content, line, form,
+                                       _tz())
+    except assessments.AssessmentClosed as closed:
+        db.session.rollback()
+        return _line_response(assessment, campaign, content, line, {"line": line, "error": closed.message,
+                                                                     "submitted": form}, 409)
+    if result.ok:
+        if request.htmx:
+            return _line_response(assessment, campaign, content, line, {"line": line, "saved": result.changed})
+        flash(f"Đã lưu tiêu chí {line.code}." if result.changed else f"Tiêu chí {line.code} không có gì thay đổi.",
+              "success")
+        area = content.area_of(line.code)
+        return redirect(url_for("assessment.view", assessment_id=assessment.id, **{"linh-vuc": area.code})
+                        + f"#dong-{line.code.replace('.', '-')}", code=303)
+    state = {"line": line, "error": result.error, "conflict": result.conflict, "submitted": form}
+    return _line_response(assessment, campaign, content, line, state, 409 if result.conflict else 422)
+
+
+def _line_response(assessment: Assessment, campaign: Campaign, content, line, state: dict, status: int = 200):
+    """The line alone with the totals it changes (HTMX), or the whole page around it (a plain form)."""
+    if not request.htmx:
+        return _page(assessment, campaign, status=status, line_state=state)
+    rows = assessments.score_rows(db.session, assessment)
+    entries = assessments.entries(rows)
+    area = content.area_of(line.code)
+    criterion = next(c for c in area.criteria if any(item.code == line.code for item in c.subcriteria))
+    return render_template("assessment/_line_saved.html", assessment=assessment, campaign=campaign, content=content,
+                           line=line, criterion=criterion, area=area, rows=rows, entries=entries,
+                           totals=totals(content, entries), editable=_editable(assessment, campaign),
+                           line_state=state), status
+
+
+@bp.get("/<int:assessment_id>/dong/<line_code>/lich-su")
+def line_history(assessment_id: int, line_code: str):
+    assessment = get_assessment_for_user(db.session, current_user, assessment_id)
+    campaign = db.session.get(Campaign, assessment.campaign_id)
+    _, content = _framework_or_404(campaign)
+    line = content.line(line_code)
+    if line is None:
+        abort(404)
+    row = assessments.score_rows(db.session, assessment).get(line.code)
+    changes = assessments.history(db.session, row) if row is not None else []
+    template = "assessment/_history.html" if request.htmx else "assessment/history.html"
+    return render_template(template, assessment=assessment, campaign=campaign, line=line, changes=changes,
+                           province=db.session.get(Province, assessment.province_id),
+                           area=content.area_of(line.code))
+
+
+# ---------------------------------------------------------------- the ministry
+
+
+@ministry_bp.get("/")
+def overview():
+    campaign = current_campaign_or_refuse(db.session)
+    found = assessments.framework_of(db.session, campaign)
+    rows = assessments.overview(db.session, campaign, found[1]) if found else []
+    return render_template("assessment/ministry_index.html", campaign=campaign, rows=rows, has_framework=bool(found),
+                           tz=_tz())
+
+
+@ministry_bp.get("/<int:province_id>/ngoai-le")
+def exception_form(province_id: int):
+    campaign = current_campaign_or_refuse(db.session)
+    province = db.session.get(Province, province_id) or abort(404)
+    assessment = assessments.assessment_for(db.session, campaign, province.id)
+    return render_template("assessment/exception.html", campaign=campaign, province=province, assessment=assessment,
+                           errors={}, values={})
+
+
+@ministry_bp.post("/<int:province_id>/ngoai-le")
+def grant_exception(province_id: int):
+    campaign = current_campaign_or_refuse(db.session)
+    province = db.session.get(Province, province_id) or abort(404)
+    assessment = assessments.get_or_create(db.session, campaign, province.id)
+    values = {"until": request.form.get("until", ""), "reason": request.form.get("reason", "")}
+    errors = assessments.grant_exception(db.session, current_user, assessment, campaign, values["until"],
+                                         values["reason"], _tz())
+    if errors:
+        db.session.rollback()
+        return render_template("assessment/exception.html", campaign=campaign, province=province,
+                               assessment=assessment, errors=errors, values=values), 422
+    flash(f"Đã cho phép {province.name} tự đánh giá đến hết ngày {assessment.exception_until:%d/%m/%Y}; "
+          "tỉnh đã được thông báo.", "success")
+    return redirect(url_for("assessment_ministry.overview"), code=303)
+
+

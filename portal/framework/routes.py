@@ -1,0 +1,122 @@
+"""The ministry's framework pages: import a framework file, replace it until a province scores, preview it."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from sqlmodel import select
+
+from portal.domain import framework
+from portal.domain.campaigns import current_campaign
+from portal.domain.scoring import totals
+from portal.extensions import db
+from portal.models import Campaign, User
+from portal.permissions import ministry_only
+
+bp = Blueprint("framework", __name__, url_prefix="/bo/bo-tieu-chi")
+
+YAML_MIMETYPE = "application/yaml"
+
+
+@bp.before_request
+@ministry_only
+def _ministry_only() -> None:
+    """Every page here is the ministry's."""
+
+
+def _campaign() -> Campaign:
+    campaign = current_campaign(db.session)
+    if campaign is None:
+        abort(404)
+    return campaign
+
+
+def _index_page(campaign: Campaign, error: framework.FrameworkError | None = None, status: int = 200):
+    rows = framework.versions(db.session, campaign)
+    current = next((row for row in rows if row.is_current), None)
+    importer_ids = {row.imported_by_id for row in rows if row.imported_by_id is not None}
+    importers = ({u.id: u for u in db.session.exec(select(User).where(User.id.in_(importer_ids)))}
+                 if importer_ids else {})
+    return render_template("framework/index.html", campaign=campaign, rows=rows, current=current,
+                           content=framework.load(current) if current else None, importers=importers, error=error,
+                           frozen_message=framework.FROZEN_MESSAGE, kinds=framework.KIND_LABELS,
+                           max_size=f"{framework.MAX_BYTES // (1024 * 1024)} MB"), status
+
+
+@bp.get("/")
+def index():
+    return _index_page(_campaign())
+
+
+@bp.post("/nhap")
+def upload():
+    campaign = _campaign()
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _index_page(campaign, framework.FrameworkError(
+            "Vui lòng chọn tệp bộ tiêu chí (.yaml) trước khi bấm “Nhập bộ tiêu chí”."), 422)
+    try:
+        version = framework.import_framework(db.session, current_user, campaign,
+                                             upload.read(framework.MAX_BYTES + 1), upload.filename)
+    except framework.FrameworkError as problem:
+        db.session.rollback()
+        return _index_page(campaign, problem, 422)
+    flash(f"Đã nhập bộ tiêu chí “{version.title}” (phiên bản {version.version}); đây là bộ tiêu chí đang dùng.",
+          "success")
+    return redirect(url_for("framework.index"), code=303)
+
+
+@bp.post("/nap-mau")
+def load_sample():
+    campaign = _campaign()
+    if framework.current_version(db.session, campaign) is not None:
+        flash("Đợt đánh giá đã có bộ tiêu chí nên không nạp bộ tiêu chí mẫu.", "warning")
+        return redirect(url_for("framework.index"), code=303)
+    version = framework.load_sample(db.session, campaign, current_user)
+    flash(f"Đã nạp bộ tiêu chí mẫu (phiên bản {version.version}). Đây là bộ tiêu chí MẪU, không phải nội dung "
+          "chính thức: hãy nhập bộ tiêu chí chính thức trước khi các tỉnh chấm điểm.", "warning")
+    return redirect(url_for("framework.index"), code=303)
+
+
+@bp.get("/xem")
+def preview():
+    campaign = _campaign()
+    number = request.args.get("phien-ban", type=int)
+    row = (framework.version_by_number(db.session, campaign, number) if number
+           else framework.current_version(db.session, campaign))
+    if row is None and not number:
+        return _index_page(campaign)  # nothing imported yet: the page that says so and offers the import
+    if row is None:
+        abort(404)
+    content = framework.load(row)
+    return render_template("framework/preview.html", row=row, content=content, sums=totals(content, {}),
+                           kinds=framework.KIND_LABELS)
+
+
+@bp.get("/phien-ban-<int:framework_number>.yaml")
+def download(framework_number: int):
+    row = framework.version_by_number(db.session, _campaign(), framework_number)
+    if row is None:
+        abort(404)
+    imported = row.imported_at.astimezone(ZoneInfo(current_app.config["PORTAL_TIMEZONE"]))
+    header = (f"# {row.title}\n# Phiên bản {row.version}, nhập lúc {imported:%H:%M %d/%m/%Y}"
+              f"{' từ tệp ' + row.source_name if row.source_name else ''}; tải về từ Cổng Chỉ số CCHC.\n")
+    return Response(header + framework.to_yaml(framework.load(row)), mimetype=YAML_MIMETYPE, headers={
+        "Content-Disposition": f'attachment; filename="bo-tieu-chi-phien-ban-{row.version}.yaml"'})
+
+
+@bp.get("/bo-tieu-chi-mau.yaml")
+def sample_file():
+    return send_file(framework.sample_path(), mimetype=YAML_MIMETYPE, as_attachment=True,
+                     download_name="bo-tieu-chi-mau.yaml")
+
+
+@bp.app_template_filter("points")
+def points_filter(value: float | None) -> str:
+    """Points as Vietnamese write them: 0,5; 12; 7,25."""
+    return "" if value is None else framework.format_points(value)
+
+
+bp.add_app_template_global(framework.KIND_LABELS, "kind_labels")
