@@ -280,6 +280,12 @@ class Config:
         self.PORTAL_OUTBOX_KEEP_SENT_DAYS = env_int("PORTAL_OUTBOX_KEEP_SENT_DAYS", 30, minimum=1)
         check_outbox_lease(self.PORTAL_OUTBOX_BATCH, self.PORTAL_MAIL_TIMEOUT, self.PORTAL_MAIL_RATE,
                            self.PORTAL_OUTBOX_LEASE_SECONDS)
+        # Background operations (portal/domain/operations.py): a launch, "Đôn đốc tất cả". The worker looks for
+        # new ones every PORTAL_OPERATION_INTERVAL seconds and runs each in chunks of PORTAL_OPERATION_CHUNK
+        # people, one transaction each; the page that follows one asks every PORTAL_OPERATION_POLL_SECONDS.
+        self.PORTAL_OPERATION_INTERVAL = env_float("PORTAL_OPERATION_INTERVAL", 2.0, minimum=0.1)
+        self.PORTAL_OPERATION_CHUNK = env_int("PORTAL_OPERATION_CHUNK", 500, minimum=1)
+        self.PORTAL_OPERATION_POLL_SECONDS = env_int("PORTAL_OPERATION_POLL_SECONDS", 2, minimum=1)
         # Bounce intake (portal/domain/bounces.py): a Maildir fed by the local mail server, or an IMAP folder
         # over TLS (certificate and host name checked). Neither set: no bounce intake runs.
         self.PORTAL_BOUNCE_MAILDIR = _env("PORTAL_BOUNCE_MAILDIR")

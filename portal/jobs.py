@@ -5,6 +5,8 @@ once per worker. Each job is thin: it opens a session (or lets the domain
 function do it), calls one domain function, and closes.
 
     send outbox batch   every PORTAL_OUTBOX_INTERVAL seconds  (outbox.run_once)
+    operations          every PORTAL_OPERATION_INTERVAL seconds: launches, "Đôn đốc tất cả", run chunk by
+                        chunk to their end                    (operations.run_pending)
     sweep stuck rows    every 60 seconds: expired leases      (outbox.sweep_stuck)
     purge old bodies    every hour: messages done with for    (outbox.purge_bodies)
                         PORTAL_OUTBOX_KEEP_SENT_DAYS
@@ -33,7 +35,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
-from portal.domain import bounces, outbox
+from portal.domain import bounces, operations, outbox
 from portal.extensions import db
 from portal.models import utcnow
 
@@ -46,6 +48,8 @@ REMINDER_MINUTES = 10
 stop_requested = threading.Event()
 # Held while a job runs, so that stopping can wait for the current one to end.
 _busy = threading.Lock()
+# Held while operations run (apart from _busy: a launch and the sending of its mail go on side by side).
+_busy_operations = threading.Lock()
 
 
 def worker_id() -> str:
@@ -68,6 +72,13 @@ def send_outbox(app: Flask, worker: str, *, drain: bool = True) -> int:
             if not drain or tried < limit:
                 break
     return total
+
+
+def run_operations(app: Flask, worker: str) -> int:
+    """Run the background operations waiting (or left by a dead worker) to their end; returns the chunks run."""
+    with _busy_operations, app.app_context(), db.new_session() as session:
+        return operations.run_pending(session, worker, chunk=app.config["PORTAL_OPERATION_CHUNK"],
+                                      stop=stop_requested)
 
 
 def sweep_outbox(app: Flask) -> int:
@@ -139,8 +150,9 @@ def intake_bounces(app: Flask) -> int:
 
 
 def run_once(app: Flask) -> int:
-    """One pass of every job, for `portal worker --once` (tests, cron): reminders, bounces, sweep, old login
-    failures, self-assessment locks, old outbox bodies, unused files, one batch."""
+    """One pass of every job, for `portal worker --once` (tests, cron): operations, reminders, bounces, sweep,
+    old login failures, self-assessment locks, old outbox bodies, unused files, one batch."""
+    _guarded(run_operations, app, worker_id())
     _guarded(enqueue_reminders, app)
     _guarded(intake_bounces, app)
     _guarded(sweep_outbox, app)
@@ -160,13 +172,15 @@ def _guarded(job, *args) -> None:
 
 def build_scheduler(app: Flask) -> BlockingScheduler:
     """The worker's scheduler: the send job starts at once, then every PORTAL_OUTBOX_INTERVAL seconds."""
-    scheduler = BlockingScheduler(executors={"default": ThreadPoolExecutor(max_workers=3)}, timezone="UTC")
+    scheduler = BlockingScheduler(executors={"default": ThreadPoolExecutor(max_workers=4)}, timezone="UTC")
     # Never two runs of one job at once; runs missed while one was busy collapse into one.
     one_at_a_time = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
     me = worker_id()
     now = utcnow()
     scheduler.add_job(send_outbox, "interval", seconds=app.config["PORTAL_OUTBOX_INTERVAL"], args=[app, me],
                       id="send_outbox", name="send outbox batch", next_run_time=now, **one_at_a_time)
+    scheduler.add_job(run_operations, "interval", seconds=app.config["PORTAL_OPERATION_INTERVAL"], args=[app, me],
+                      id="operations", name="background operations", next_run_time=now, **one_at_a_time)
     scheduler.add_job(sweep_outbox, "interval", seconds=SWEEP_SECONDS, args=[app], id="sweep_outbox",
                       name="sweep stuck outbox rows", next_run_time=now, **one_at_a_time)
     scheduler.add_job(enqueue_reminders, "interval", minutes=REMINDER_MINUTES, args=[app], id="reminders",
@@ -225,5 +239,7 @@ def run_worker(app: Flask) -> None:
                  app.config["PORTAL_MAIL_RATE"] or "unlimited")
         scheduler.start()
         with _busy:  # the batch in progress has released what it did not send
+            pass
+        with _busy_operations:  # the operation in progress has ended its chunk and gone back to the queue
             pass
     log.info("worker stopped")

@@ -360,6 +360,9 @@ class RespondentList(SQLModel, table=True):
     # The ministry's extension of the response deadline for this province's respondents.
     response_extension_until: date | None = None
     launched_at: datetime | None = None  # when the ministry sent the survey to this list
+    # The launch (a background operation) that took this list: set when the ministry confirms, so that no
+    # other launch takes it; `launched_at` follows once every person on it is invited ("đang phát hành" between).
+    launch_operation_id: int | None = Field(default=None, foreign_key="operation.id", index=True)
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -565,6 +568,44 @@ class ReminderSchedule(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     enqueued_at: datetime | None = None
     enqueued_count: int = 0
+
+
+class OperationState(StrEnum):
+    QUEUED = "queued"  # waiting for the worker
+    RUNNING = "running"  # a worker holds it (its lease) and runs it chunk by chunk
+    DONE = "done"
+    FAILED = "failed"  # stopped for good; `last_error` says why
+
+
+class Operation(SQLModel, table=True):
+    """Work that grows with a list (a launch, reminding everyone): recorded by a request, run by the worker.
+
+    The worker runs it in chunks, each chunk's work committed together with the `done` counter, so a
+    page can follow it and a crashed worker's operation is resumed by another once its lease expires
+    (portal/domain/operations.py).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(index=True)  # launch | remind
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    # The province it belongs to, for a province's own operation (None: the ministry's).
+    province_id: int | None = Field(default=None, foreign_key="province.id", index=True)
+    requested_by_id: int | None = Field(default=None, foreign_key="user.id")
+    params: str = "{}"  # JSON: what was decided
+    result: str = "{}"  # JSON: what has been done so far
+    state: str = Field(default=OperationState.QUEUED.value, index=True)
+    total: int = 0
+    done: int = 0
+    cursor: int = 0  # the last id a chunk handled, for kinds that walk a table in id order
+    attempts: int = 0  # chunks that failed unexpectedly; after a few the operation is marked failed
+    last_error: str = ""
+    claimed_by: str = ""
+    # Until when the claim holds: renewed by every chunk; an expired lease lets another worker take over.
+    lease_until: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class BounceMessage(SQLModel, table=True):

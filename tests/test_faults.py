@@ -22,8 +22,8 @@ from sqlalchemy import update
 from sqlmodel import Session, func, select
 
 from portal import create_app
-from portal.domain import accounts, outbox
-from portal.domain.campaigns import local_today
+from portal.domain import accounts, invitations, operations, outbox
+from portal.domain.campaigns import current_campaign, local_today
 from portal.domain.invitations import response_key
 from portal.errors import UNAVAILABLE_MESSAGE
 from portal.extensions import db
@@ -34,9 +34,12 @@ from portal.models import (
     NominationDocument,
     Notice,
     NoticeRecipient,
+    Operation,
     OutboxMessage,
     ProvinceRequest,
     ReminderSchedule,
+    Respondent,
+    RespondentList,
     Role,
     User,
     utcnow,
@@ -49,7 +52,6 @@ from tests.support.smtp import mail_config
 from tests.support.survey import (
     complete_answers,
     form_def,
-    launch,
     launch_survey,
     load_questionnaire,
     open_by_the_real_clock,
@@ -195,31 +197,32 @@ def test_a_portal_process_killed_inside_a_submission_stores_all_or_nothing_and_t
     assert session.get(FormProgress, progress.id).state == "submitted"
 
 
-def test_a_launch_killed_after_a_province_is_stored_leaves_that_province_told_and_the_next_run_does_the_rest(
+def test_a_launch_worker_killed_inside_a_chunk_leaves_no_province_half_launched_and_the_next_worker_invites_each_once(
         app, app_config, session, ministry_user):
     open_by_the_real_clock(app, session)
-    send_list(session, HA_NOI, per_group=1, now=utcnow())
+    send_list(session, HA_NOI, per_group=2, now=utcnow())  # 8 people: chunks of 3, 3, then 2 and the launch mark
     send_list(session, 31, per_group=1, now=utcnow())
     load_questionnaire(session, ministry_user)
+    with app.app_context():
+        operation = invitations.start_launch(session, session.get(User, ministry_user.id), current_campaign(session),
+                                             None, base_url="http://localhost", mail_domain="chisocchc.gov.vn",
+                                             tz_name="Asia/Ho_Chi_Minh", accept_sample=True)
 
-    died = run_and_die(app_config, f"""
-        from sqlmodel import Session
-        from portal.domain import invitations
-        from portal.domain.campaigns import current_campaign
-        from portal.models import User
+    died = run_and_die(app_config, """
+        from portal.domain import invitations, operations
 
-        real_commit = Session.commit
+        real_step, steps = invitations.launch_step, []
 
-        def commit_then_die(self):
-            real_commit(self)
-            die()  # the first province is stored; the process dies before anything else
+        def step_then_die(*args):
+            done = real_step(*args)
+            steps.append(done)
+            if len(steps) == 3:
+                die()  # the third chunk's invitations are flushed, not committed: the process dies here
+            return done
 
-        with app.app_context():
-            session = db.session
-            actor, campaign = session.get(User, {ministry_user.id}), current_campaign(session)
-            Session.commit = commit_then_die
-            invitations.launch(session, actor, campaign, None, base_url="http://localhost",
-                               mail_domain="chisocchc.gov.vn", tz_name="Asia/Ho_Chi_Minh", accept_sample=True)
+        invitations.launch_step = step_then_die
+        with app.app_context(), db.new_session() as session:
+            operations.run_pending(session, "doomed-worker", chunk=3)
     """)
 
     assert died
@@ -227,18 +230,28 @@ def test_a_launch_killed_after_a_province_is_stored_leaves_that_province_told_an
     told = lambda: Counter(session.exec(  # noqa: E731 - read twice below
         select(NoticeRecipient.province_id).join(Notice, Notice.id == NoticeRecipient.notice_id)
         .where(Notice.title == "Bộ Nội vụ đã phát hành khảo sát")).all())
-    launched = {i.province_id for i in session.exec(select(Invitation))}
-    assert len(launched) == 1
-    assert told() == Counter(launched)  # the launched province was told in the same transaction
+    left = session.get(Operation, operation.id)
+    assert (left.state, left.done, left.claimed_by) == ("running", 6, "doomed-worker")
+    assert session.exec(select(func.count()).select_from(Invitation)).one() == 6  # two chunks, nothing of the third
+    assert told() == Counter()  # Hà Nội is not launched from anyone's point of view: 2 of its 8 are not invited
+    assert session.exec(select(func.count()).select_from(RespondentList)
+                        .where(RespondentList.launched_at.is_not(None))).one() == 0
+    with app.app_context():
+        assert operations.claim_next(session, "too-early") is None  # the dead worker's lease still holds
 
-    launch(app, session, session.get(User, ministry_user.id), None)
+        operations.run_until_done(session, operation.id, worker="rescuer", chunk=3,
+                                  now=utcnow() + operations.LEASE + timedelta(seconds=1))
 
     session.expire_all()
     assert told() == Counter({HA_NOI: 1, 31: 1})
-    invited = Counter(m.invitation_id for m in session.exec(select(OutboxMessage).where(
-        OutboxMessage.kind == "invitation")))
-    assert set(invited.values()) == {1} and len(invited) == session.exec(
-        select(func.count()).select_from(Invitation)).one()
+    people = session.exec(select(func.count()).select_from(Respondent)).one()
+    invited = Counter(i.respondent_id for i in session.exec(select(Invitation)))
+    emails = Counter(m.invitation_id for m in session.exec(select(OutboxMessage).where(
+        OutboxMessage.kind == "invitation", OutboxMessage.status == "queued")))
+    assert len(invited) == people and set(invited.values()) == {1}
+    assert len(emails) == people and set(emails.values()) == {1}
+    finished = session.get(Operation, operation.id)
+    assert (finished.state, finished.done, finished.total) == ("done", people, people)
 
 
 def test_a_reminder_day_killed_half_way_is_finished_by_the_next_run_reminding_each_person_once(

@@ -169,6 +169,16 @@ def _added_department_of(session: Session, owner: User) -> int:
     return department.id
 
 
+def _operation_of(session: Session, owner: User) -> int:
+    """The other province's "Đôn đốc tất cả" under way (the ministry follows every operation)."""
+    from portal.domain import operations
+
+    operation = operations.create(session, kind="remind", campaign_id=current_campaign(session).id,
+                                  province_id=owner.province_id, requested_by=owner, params={}, total=0)
+    session.commit()
+    return operation.id
+
+
 def _sample_framework(session: Session):
     from portal.domain import framework
 
@@ -204,6 +214,7 @@ ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
     "message_id": _kept_message_of,
     "document_id": _nomination_of,
     "department_id": _added_department_of,
+    "operation_id": _operation_of,
     "assessment_id": _assessment_of,
     "line_code": lambda session, owner: "1.1.1",  # a line of the sample framework the assessment maker loads
     "framework_number": lambda session, owner: _sample_framework(session).version,

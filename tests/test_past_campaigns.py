@@ -21,6 +21,7 @@ from portal.models import (
     Department,
     Invitation,
     NominationDocument,
+    Operation,
     ProvinceRequest,
     Respondent,
     RespondentGroup,
@@ -70,7 +71,9 @@ def closed_2021(app, session, ministry_user, province_user, it_focal_user, time_
     session.flush()
     document = NominationDocument(province_id=HA_NOI, file_id=stored.id)
     department = Department(province_id=HA_NOI, ministry_id=1, name="Sở Du lịch thử", added_by_id=province_user.id)
-    session.add_all([request_row, message, document, department])
+    # An operation that stopped (its retry would queue it again): the past year's one stays as it is.
+    stopped = Operation(kind="remind", campaign_id=past.id, province_id=HA_NOI, state="failed", last_error="x")
+    session.add_all([request_row, message, document, department, stopped])
     session.commit()
     assessment_id = _scored_assessment(session, past, province_user)
     created = campaign_admin.create_campaign(session, ministry_user, {
@@ -83,6 +86,7 @@ def closed_2021(app, session, ministry_user, province_user, it_focal_user, time_
         "respondent_id": first.respondent.id, "invitation_id": bounced.id, "request_id": request_row.id,
         "schedule_id": schedule.id, "province_id": HA_NOI, "campaign_id": past.id, "user_id": it_focal_user.id,
         "message_id": message.id, "document_id": document.id, "department_id": department.id,
+        "operation_id": stopped.id,
         "notice_id": _notice_to_ha_noi(session), "number": 1, "form_code": "DP", "token": first.token,
         "code": first.form_codes[0],
         "assessment_id": assessment_id, "line_code": "1.1.1", "framework_number": 1,
@@ -144,8 +148,8 @@ def test_the_snapshot_covers_the_campaign_tables():
     ties = {"campaign_id", "list_id", "invitation_id", "respondent_id", "group_id", "assessment_id"}
     tied = sorted(t.name for t in SQLModel.metadata.sorted_tables if ties & set(t.c.keys()))
     assert tied == ["answer", "assessment", "assessmentscore", "campaignprovince", "formprogress", "frameworkversion",
-                    "invitation", "outboxmessage", "positiontitle", "provincerequest", "questionnaireversion",
-                    "reminderschedule", "respondent", "respondentgroup", "respondentlist"]
+                    "invitation", "operation", "outboxmessage", "positiontitle", "provincerequest",
+                    "questionnaireversion", "reminderschedule", "respondent", "respondentgroup", "respondentlist"]
 
 
 def test_no_post_route_changes_a_past_campaign(request, app, client, session, closed_2021):

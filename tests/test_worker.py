@@ -233,16 +233,18 @@ def test_worker_once_sends_the_queue_and_exits(session, sink, runner):
 # ---------------------------------------------------------------- the jobs
 
 
-def test_the_scheduler_has_its_seven_jobs_each_never_overlapping_itself(app):
+def test_the_scheduler_has_its_eight_jobs_each_never_overlapping_itself(app):
     app.config["PORTAL_OUTBOX_INTERVAL"] = 7.0
+    app.config["PORTAL_OPERATION_INTERVAL"] = 3.0
 
     scheduler = jobs.build_scheduler(app)
 
     found = {job.id: job for job in scheduler.get_jobs()}
-    assert set(found) == {"send_outbox", "sweep_outbox", "reminders", "login_failures", "lock_assessments",
-                          "purge_outbox",
+    assert set(found) == {"send_outbox", "operations", "sweep_outbox", "reminders", "login_failures",
+                          "lock_assessments", "purge_outbox",
                           "collect_files"}
     assert found["send_outbox"].trigger.interval == timedelta(seconds=7)
+    assert found["operations"].trigger.interval == timedelta(seconds=3)
     assert found["sweep_outbox"].trigger.interval == timedelta(seconds=60)
     assert found["reminders"].trigger.interval == timedelta(minutes=10)
     assert found["login_failures"].trigger.interval == timedelta(hours=1)
@@ -303,6 +305,25 @@ def test_a_launched_survey_and_its_due_reminder_day_reach_the_sink_through_the_w
     assert all(f"http://localhost/phieu/{person.token}" in m.get_body(("plain",)).get_content() for m in mine)
     session.expire_all()
     assert session.get(type(person.invitation), person.invitation.id).delivery_status == "sent"
+
+
+def test_a_launch_confirmed_over_http_is_invited_and_sent_by_one_pass_of_the_worker(
+        app, client, session, sink, ministry_user, time_machine):
+    from tests.support.accounts import HA_NOI, log_in
+    from tests.support.survey import DURING_SURVEY, load_questionnaire, send_list
+
+    time_machine.move_to(DURING_SURVEY, tick=False)
+    send_list(session, HA_NOI)
+    load_questionnaire(session, ministry_user)
+    log_in(client, ministry_user)
+    confirmed = client.post("/bo/phat-hanh/xac-nhan", data={"province_ids": [str(HA_NOI)], "emails": "8",
+                                                            "accept_sample": "1"})
+    assert confirmed.status_code == 303 and sink.count() == 0
+
+    assert jobs.run_once(app) == 8  # the launch runs to its end first, then one batch sends its mail
+
+    assert sink.count() == 8
+    assert_each_delivered_once(session, sink)
 
 
 def test_the_worker_forgets_login_failures_whose_window_is_over_and_keeps_the_rest(app, session):

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import delete, exists, func, or_, update
 from sqlmodel import Session, select
 
-from portal.domain import audit, questionnaires
+from portal.domain import audit, operations, questionnaires
 from portal.domain.addresses import deliverable
 from portal.domain.campaigns import contact_of, end_of_day_utc, is_past, local_today
 from portal.domain.notices import post_system_notice
@@ -34,6 +34,7 @@ from portal.models import (
     Invitation,
     ListStatus,
     Ministry,
+    Operation,
     Province,
     QuestionnaireVersion,
     ReminderSchedule,
@@ -147,13 +148,13 @@ class LaunchCandidate:
 
 
 def launch_candidates(session: Session, campaign: Campaign) -> list[LaunchCandidate]:
-    """Provinces whose list is sent and whose survey has not been launched yet."""
+    """Provinces whose list is sent and whose survey has not been launched yet (nor is being launched)."""
     rows = session.exec(
         select(RespondentList, Province, func.count(Respondent.id))
         .join(Province, Province.id == RespondentList.province_id)
         .join(Respondent, Respondent.list_id == RespondentList.id, isouter=True)
         .where(RespondentList.campaign_id == campaign.id, RespondentList.status == ListStatus.SENT.value,
-               RespondentList.launched_at.is_(None))
+               RespondentList.launched_at.is_(None), RespondentList.launch_operation_id.is_(None))
         .group_by(RespondentList.id, Province.id).order_by(Province.id)).all()
     return [LaunchCandidate(province, rlist, count) for rlist, province, count in rows]
 
@@ -215,6 +216,147 @@ class LaunchOutcome:
     invitations: int
 
 
+LAUNCH_DECISION = "Quyết định phát hành khảo sát"
+
+
+def start_launch(
+    session: Session,
+    actor: User,
+    campaign: Campaign,
+    province_ids: Iterable[int] | None,
+    *,
+    base_url: str,
+    mail_domain: str,
+    tz_name: str,
+    accept_sample: bool = False,
+    expected_emails: int | None = None,
+    now: datetime | None = None,
+) -> Operation:
+    """Decide the launch of the chosen provinces (None: every province ready); the worker does the rest.
+
+    Refused while the questionnaire is the sample unless `accept_sample`, and, when
+    `expected_emails` is given (what the confirmation page showed), when the launch
+    would now send a different number of emails. In one transaction: each chosen
+    list is claimed for this launch (so no other launch takes it), the questionnaire
+    is frozen, the decision is audited and the operation recorded. Nothing grows with
+    the lists here: `launch_step` invites their people, chunk by chunk, in the worker.
+    """
+    now = now or utcnow()
+    if is_past(campaign.response_deadline, tz_name, now):
+        raise LaunchError("Đã quá hạn trả lời phiếu của đợt này; không thể phát hành khảo sát.")
+    version = questionnaires.current_version(session, campaign)
+    if version is None:
+        raise LaunchError(NO_QUESTIONNAIRE)
+    if version.is_sample and not accept_sample:
+        raise LaunchError(SAMPLE_NOT_ACCEPTED)
+    plan = plan_launch(session, campaign, province_ids)
+    if expected_emails is not None and (plan.emails != expected_emails or plan.not_ready):
+        raise LaunchError(PLAN_CHANGED)
+    operation = operations.create(session, kind="launch", campaign_id=campaign.id, requested_by=actor,
+                                  params={"version_id": version.id, "base_url": base_url,
+                                          "mail_domain": mail_domain}, total=0, now=now)
+    claimed: list[LaunchCandidate] = []
+    for candidate in plan.candidates:
+        # Claim the province with a conditional update: of two launches at once (a double click, two
+        # ministry officers), exactly one takes it; the other skips it.
+        taken = session.exec(update(RespondentList)
+                             .where(RespondentList.id == candidate.rlist.id, RespondentList.launched_at.is_(None),
+                                    RespondentList.launch_operation_id.is_(None),
+                                    RespondentList.status == ListStatus.SENT.value)
+                             .values(launch_operation_id=operation.id).execution_options(synchronize_session=False))
+        if taken.rowcount == 1:
+            claimed.append(candidate)
+    if not claimed:  # every one was taken by another launch at the same moment
+        session.rollback()
+        raise LaunchError(NOTHING_TO_LAUNCH)
+    if version.frozen_at is None:
+        # With the decision: from now on the questionnaire the invitations will name cannot be replaced.
+        try:
+            questionnaires.freeze(session, version, now)
+        except questionnaires.QuestionnaireError as problem:
+            session.rollback()
+            raise LaunchError(problem.message) from problem
+    operation.total = sum(c.people for c in claimed)
+    session.add(operation)
+    audit.record(session, actor, LAUNCH_DECISION,
+                 detail=f"{len(claimed)} tỉnh, thành phố, {operation.total} người "
+                        f"({', '.join(c.province.name for c in claimed)}); "
+                        f"{version.title}, phiên bản {version.version}")
+    session.commit()
+    return operation
+
+
+def launch_step(session: Session, operation: Operation, chunk: int, now: datetime) -> operations.Step:
+    """One chunk of a launch: up to `chunk` people of the first province not done yet get their invitation.
+
+    People are chosen as "on the list and not invited yet" (an invitation's respondent is unique), so a
+    chunk repeated after a crash invites nobody twice. The chunk that leaves a province with nobody to
+    invite marks it launched, audits it and tells it, in the same transaction: the ministry never sees a
+    province half launched, only "đang phát hành" until then.
+    """
+    rlist = session.exec(select(RespondentList).where(RespondentList.launch_operation_id == operation.id,
+                                                      RespondentList.launched_at.is_(None))
+                         .order_by(RespondentList.province_id)).first()
+    if rlist is None:
+        return operations.Step(0, finished=True)
+    campaign = session.get(Campaign, operation.campaign_id)
+    params = operations.params_of(operation)
+    version = session.get(QuestionnaireVersion, params["version_id"])
+    questionnaire = questionnaires.load(version)
+    groups = {g.id: g for g in session.exec(select(RespondentGroup).where(RespondentGroup.campaign_id == campaign.id))}
+    not_invited = ~exists().where(Invitation.respondent_id == Respondent.id)
+    people = session.exec(select(Respondent).where(Respondent.list_id == rlist.id, not_invited)
+                          .order_by(Respondent.row_number, Respondent.id).limit(chunk)).all()
+    for person in people:
+        _invite(session, person, groups[person.group_id], questionnaire, version, campaign,
+                base_url=params["base_url"], mail_domain=params["mail_domain"], secret=None, now=now)
+    if len(people) < chunk:
+        _province_launched(session, operation, rlist, version, now)
+    return operations.Step(len(people))
+
+
+def _province_launched(session: Session, operation: Operation, rlist: RespondentList,
+                       version: QuestionnaireVersion, now: datetime) -> None:
+    """Everyone on the list is invited: the province is launched, audited and told (not committed)."""
+    session.exec(update(RespondentList).where(RespondentList.id == rlist.id, RespondentList.launched_at.is_(None))
+                 .values(launched_at=now).execution_options(synchronize_session=False))
+    people = session.exec(select(func.count(Respondent.id)).where(Respondent.list_id == rlist.id)).one()
+    province = session.get(Province, rlist.province_id)
+    actor = session.get(User, operation.requested_by_id) if operation.requested_by_id else None
+    audit.record(session, actor, "Phát hành khảo sát", province_id=province.id,
+                 detail=f"{people} người được gửi thư mời ({version.title}, phiên bản {version.version})")
+    post_system_notice(session, province.id, "Bộ Nội vụ đã phát hành khảo sát",
+                       "Bộ Nội vụ đã gửi thư mời trả lời phiếu khảo sát đến hộp thư công vụ của "
+                       f"{people} người trong danh sách. Theo dõi và đôn đốc tại “Chi tiết tiến độ khảo sát”.",
+                       commit=False)
+    result = operations.result_of(operation)
+    result.setdefault("provinces", []).append(province.name)
+    result["invitations"] = result.get("invitations", 0) + people
+    operations.set_result(operation, result)
+
+
+def launch_outcome(operation: Operation) -> LaunchOutcome:
+    """What a launch has done so far: the provinces launched, and the invitations they hold."""
+    result = operations.result_of(operation)
+    return LaunchOutcome(result.get("provinces", []), result.get("invitations", 0))
+
+
+def launch_summary(operation: Operation) -> str:
+    """The sentence the ministry reads once a launch is over."""
+    outcome = launch_outcome(operation)
+    return (f"Đã phát hành khảo sát cho {len(outcome.provinces)} tỉnh, thành phố: {outcome.invitations} thư mời "
+            f"đang được gửi ({', '.join(outcome.provinces)}).")
+
+
+def launching(session: Session, campaign: Campaign) -> list[tuple[Province, Operation]]:
+    """Provinces whose launch is decided but not finished ("đang phát hành"), with their operation."""
+    return list(session.exec(
+        select(Province, Operation).join(RespondentList, RespondentList.province_id == Province.id)
+        .join(Operation, Operation.id == RespondentList.launch_operation_id)
+        .where(RespondentList.campaign_id == campaign.id, RespondentList.launched_at.is_(None))
+        .order_by(Province.id)).all())
+
+
 def launch(
     session: Session,
     actor: User,
@@ -226,68 +368,20 @@ def launch(
     tz_name: str,
     accept_sample: bool = False,
     expected_emails: int | None = None,
-    secret: str | None = None,
     now: datetime | None = None,
 ) -> LaunchOutcome:
-    """Send the survey to the respondents of the chosen provinces (None: every province ready).
+    """Decide a launch and run it to the end in this process (the demo, tests, scripts).
 
-    Refused while the questionnaire is the sample unless `accept_sample`, and, when
-    `expected_emails` is given (what the confirmation page showed), when the launch
-    would now send a different number of emails. Freezes the questionnaire, creates
-    one invitation per respondent covering their one or two forms, queues one email
-    each, tells each province. Each province is committed on its own, so a failure
-    half way keeps what was done and a second run continues with the rest.
+    The same path as the ministry's page and the worker: `start_launch`, then every chunk of
+    `launch_step`.
     """
-    now = now or utcnow()
-    if is_past(campaign.response_deadline, tz_name, now):
-        raise LaunchError("Đã quá hạn trả lời phiếu của đợt này; không thể phát hành khảo sát.")
-    version = questionnaires.current_version(session, campaign)
-    if version is None:
-        raise LaunchError(NO_QUESTIONNAIRE)
-    if version.is_sample and not accept_sample:
-        raise LaunchError(SAMPLE_NOT_ACCEPTED)
-    questionnaire = questionnaires.load(version)
-    plan = plan_launch(session, campaign, province_ids)
-    if expected_emails is not None and (plan.emails != expected_emails or plan.not_ready):
-        raise LaunchError(PLAN_CHANGED)
-    candidates = plan.candidates
-    groups = {g.id: g for g in session.exec(select(RespondentGroup).where(RespondentGroup.campaign_id == campaign.id))}
-    launched, total = [], 0
-    for candidate in candidates:
-        # Claim the province with a conditional update: of two launches at once (a double click, two
-        # ministry officers), exactly one invites its people; the other skips it.
-        claimed = session.exec(update(RespondentList)
-                               .where(RespondentList.id == candidate.rlist.id, RespondentList.launched_at.is_(None))
-                               .values(launched_at=now).execution_options(synchronize_session=False))
-        if claimed.rowcount != 1:
-            session.rollback()
-            continue
-        if version.frozen_at is None:
-            # In the first province's transaction: the launch and the freeze are stored together.
-            try:
-                questionnaires.freeze(session, version, now)
-            except questionnaires.QuestionnaireError as problem:
-                session.rollback()
-                raise LaunchError(problem.message) from problem
-        people = session.exec(select(Respondent).where(Respondent.list_id == candidate.rlist.id)
-                              .order_by(Respondent.row_number)).all()
-        for person in people:
-            _invite(session, person, groups[person.group_id], questionnaire, version, campaign,
-                    base_url=base_url, mail_domain=mail_domain, secret=secret, now=now)
-        audit.record(session, actor, "Phát hành khảo sát", province_id=candidate.province.id,
-                     detail=f"{len(people)} người được gửi thư mời ({version.title}, phiên bản {version.version})")
-        # The province's notice is stored with its launch: a process killed between two commits would
-        # otherwise leave a launched province never told, and a second run skips a launched province.
-        post_system_notice(session, candidate.province.id, "Bộ Nội vụ đã phát hành khảo sát",
-                           "Bộ Nội vụ đã gửi thư mời trả lời phiếu khảo sát đến hộp thư công vụ của "
-                           f"{len(people)} người trong danh sách. Theo dõi và đôn đốc tại “Chi tiết tiến độ khảo sát”.",
-                           commit=False)
-        session.commit()
-        launched.append(candidate.province.name)
-        total += len(people)
-    if not launched:  # every one was launched by another launch at the same moment
-        raise LaunchError(NOTHING_TO_LAUNCH)
-    return LaunchOutcome(launched, total)
+    operation = start_launch(session, actor, campaign, province_ids, base_url=base_url, mail_domain=mail_domain,
+                             tz_name=tz_name, accept_sample=accept_sample, expected_emails=expected_emails, now=now)
+    try:
+        operation = operations.run_until_done(session, operation.id, now=now)
+    except operations.OperationError as problem:
+        raise LaunchError(problem.message) from problem
+    return launch_outcome(operation)
 
 
 def _invite(
@@ -621,6 +715,83 @@ def remind(
     if commit:
         session.commit()
     return ReminderOutcome(queued, already, finished, closed)
+
+
+REMINDERS_CLOSED = "Đã hết hạn trả lời phiếu: không gửi thư đôn đốc nữa."
+
+
+def start_remind_all(
+    session: Session, actor: User, campaign: Campaign, province_id: int, *, base_url: str, mail_domain: str,
+    tz_name: str, now: datetime | None = None,
+) -> Operation:
+    """"Đôn đốc tất cả": record the reminding of every unfinished person of the province, for the worker.
+
+    A second click while one is waiting or running gets that one back instead of another. Refused
+    (LaunchError) once the province's response deadline has passed. "Today" is fixed now, so a run
+    finished after midnight still skips only those reminded on the day of the click.
+    """
+    now = now or utcnow()
+    if is_past(response_deadline(session, campaign, province_id), tz_name, now):
+        raise LaunchError(REMINDERS_CLOSED)
+    running = operations.active(session, "remind", campaign.id, province_id=province_id)
+    if running:
+        return running[0]
+    total = session.exec(select(func.count(Invitation.id)).where(
+        Invitation.campaign_id == campaign.id, Invitation.province_id == province_id,
+        Invitation.withdrawn_at.is_(None))).one()
+    since = end_of_day_utc(local_today(tz_name, now) - timedelta(days=1), tz_name)
+    operation = operations.create(session, kind="remind", campaign_id=campaign.id, province_id=province_id,
+                                  requested_by=actor, params={"since": since.isoformat(), "tz": tz_name,
+                                                              "base_url": base_url, "mail_domain": mail_domain},
+                                  total=total, now=now)
+    session.commit()
+    return operation
+
+
+def remind_step(session: Session, operation: Operation, chunk: int, now: datetime) -> operations.Step:
+    """One chunk of "Đôn đốc tất cả": the next `chunk` invitations of the province, in id order.
+
+    Each reminder is claimed as in `remind` ("not reminded since the day began"), so a chunk repeated
+    after a crash reminds nobody twice. The last step audits the whole operation once.
+    """
+    params = operations.params_of(operation)
+    batch = list(session.exec(select(Invitation).where(
+        Invitation.campaign_id == operation.campaign_id, Invitation.province_id == operation.province_id,
+        Invitation.withdrawn_at.is_(None), Invitation.id > operation.cursor).order_by(Invitation.id).limit(chunk)))
+    result = operations.result_of(operation)
+    if not batch:
+        actor = session.get(User, operation.requested_by_id) if operation.requested_by_id else None
+        if actor is not None and result.get("queued"):
+            audit.record(session, actor, "Đôn đốc trả lời phiếu", province_id=operation.province_id,
+                         detail=f"{result['queued']} người")
+        return operations.Step(0, finished=True)
+    outcome = remind(session, None, batch, base_url=params["base_url"], mail_domain=params["mail_domain"],
+                     tz_name=params["tz"], now=now,
+                     commit=False, since=datetime.fromisoformat(params["since"]))
+    for key in ("queued", "already_today", "finished", "closed"):
+        result[key] = result.get(key, 0) + getattr(outcome, key)
+    operations.set_result(operation, result)
+    operation.cursor = batch[-1].id
+    return operations.Step(len(batch))
+
+
+def reminder_summary(outcome: ReminderOutcome) -> tuple[str, str]:
+    """What the province reads after reminding: the sentence and its kind (success, info or error)."""
+    if outcome.closed and not outcome.queued:
+        return REMINDERS_CLOSED, "error"
+    parts = [f"Đã gửi thư đôn đốc đến {outcome.queued} người."]
+    if outcome.already_today:
+        parts.append(f"{outcome.already_today} người đã được đôn đốc hôm nay (mỗi người tối đa một lần một ngày).")
+    if outcome.finished:
+        parts.append(f"{outcome.finished} người đã hoàn thành phiếu.")
+    return " ".join(parts), "success" if outcome.queued else "info"
+
+
+def reminder_outcome(operation: Operation) -> ReminderOutcome:
+    """What a "Đôn đốc tất cả" operation has done so far."""
+    result = operations.result_of(operation)
+    return ReminderOutcome(result.get("queued", 0), result.get("already_today", 0), result.get("finished", 0),
+                           result.get("closed", 0))
 
 
 def schedule_reminder(session: Session, actor: User, campaign: Campaign, day: date, *, tz_name: str,

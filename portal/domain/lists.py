@@ -889,6 +889,10 @@ def send_list(
     return True
 
 
+LAUNCHING_NO_RETURN = ("Khảo sát đang được phát hành cho danh sách này; hãy chờ phát hành xong rồi mới trả lại "
+                       "danh sách.")
+
+
 def return_list(
     session: Session, actor: User, rlist: RespondentList, province: Province, reason: str,
     *, extension_until: date | None = None,
@@ -899,6 +903,9 @@ def return_list(
         raise ListError("Vui lòng nêu lý do trả lại để địa phương biết cần chỉnh sửa gì.")
     if rlist.status != ListStatus.SENT:
         raise ListError("Chỉ trả lại được danh sách đã gửi.")
+    if rlist.launch_operation_id is not None and rlist.launched_at is None:
+        # Its people are being invited right now: a list changed half way would be half launched.
+        raise ListError(LAUNCHING_NO_RETURN)
     now = utcnow()
     rlist.status = ListStatus.RETURNED.value
     rlist.returned_at = now

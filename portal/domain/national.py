@@ -32,6 +32,7 @@ from portal.models import (
 
 WAITING = "Đã gửi danh sách, chờ phát hành"
 LAUNCHED = "Đã phát hành khảo sát"
+LAUNCHING = "Đang phát hành khảo sát"
 
 
 def _when(moment: datetime | None, tz_name: str) -> str:
@@ -90,12 +91,13 @@ def lists_table(session: Session, campaign: Campaign, *, status: str = "", tz_na
         key = rlist.status if started else "none"
         label = LIST_STATUS_LABELS[ListStatus(key)] if started else LIST_STATUS_LABELS[None]
         if key == ListStatus.SENT:
-            key, label = ("launched", LAUNCHED) if rlist.launched_at else ("waiting", WAITING)
+            key, label = (("launched", LAUNCHED) if rlist.launched_at
+                          else ("launching", LAUNCHING) if rlist.launch_operation_id else ("waiting", WAITING))
         deadline = lists.deadline_of(rlist, campaign)
         overdue = key in ("none", "draft", "returned") and is_past(deadline, tz_name, now)
         item = ListRow(row.province, key, label, row.counts, row.total, row.errors,
                        rlist.sent_at if rlist else None, deadline, rlist.extension_until if rlist else None, overdue)
-        if (not status or status == key or (status == "sent" and key in ("waiting", "launched"))
+        if (not status or status == key or (status == "sent" and key in ("waiting", "launching", "launched"))
                 or (status == "overdue" and overdue)):
             table.append(item)
     return table

@@ -16,6 +16,7 @@ from portal.domain import (
     lists,
     national,
     notices,
+    operations,
     overview,
     progress,
     questionnaires,
@@ -25,8 +26,9 @@ from portal.domain.campaigns import DEADLINE_LABELS, current_campaign, is_past
 from portal.domain.dates import parse_date_vn
 from portal.downloads import xlsx_download
 from portal.extensions import db
-from portal.models import Department, Province, User
+from portal.models import Department, Operation, Province, User
 from portal.permissions import current_campaign_or_refuse, get_province_for_user, ministry_only
+from portal.polling import render_operation
 
 bp = Blueprint("ministry", __name__, url_prefix="/bo")
 
@@ -272,6 +274,9 @@ def _launch_page(item, *, ticked, all_ticked: bool = False, error: str | None = 
     candidates = invitations.launch_candidates(db.session, item)
     return render_template("ministry/launch.html", campaign=item,
                            version=questionnaires.current_version(db.session, item), candidates=candidates,
+                           launching=invitations.launching(db.session, item),
+                           failed=[op for op in operations.recent(db.session, "launch", item.id)
+                                   if op.state == "failed"],
                            ticked={c.province.id for c in candidates} if all_ticked else set(ticked), error=error,
                            schedules=invitations.reminder_schedules(db.session, item),
                            max_reminders=current_app.config["PORTAL_MAX_REMINDERS"],
@@ -296,7 +301,7 @@ def launch_confirm():
     error = None
     if request.method == "POST":
         try:
-            outcome = invitations.launch(
+            operation = invitations.start_launch(
                 db.session, current_user, item, chosen, base_url=current_app.config["PORTAL_BASE_URL"],
                 mail_domain=current_app.config["PORTAL_MAIL_DOMAIN"], tz_name=_tz(),
                 accept_sample=request.form.get("accept_sample") == "1",
@@ -313,11 +318,44 @@ def launch_confirm():
                 flash(again.message, "error")
                 return redirect(url_for("ministry.launch"), code=303)
         else:
-            flash(f"Đã phát hành khảo sát cho {len(outcome.provinces)} tỉnh, thành phố: {outcome.invitations} "
-                  f"thư mời đang được gửi ({', '.join(outcome.provinces)}).", "success")
-            return redirect(url_for("ministry.launch"), code=303)
+            # The worker invites the people chunk by chunk; the ministry follows it on the operation's page.
+            return redirect(url_for("ministry.launch_operation", operation_id=operation.id), code=303)
     return render_template("ministry/launch_confirm.html", campaign=item, plan=plan, error=error), \
         422 if error else 200
+
+
+# What the ministry's page says of each kind of operation: its title, while running, when stopped, once done.
+OPERATION_TEXTS = {
+    "launch": ("Phát hành khảo sát", "Đang phát hành", "Việc phát hành bị dừng.",
+               lambda op: (invitations.launch_summary(op), "success")),
+    "remind": ("Đôn đốc trả lời phiếu", "Đang gửi thư đôn đốc", "Việc gửi thư đôn đốc bị dừng.",
+               lambda op: invitations.reminder_summary(invitations.reminder_outcome(op))),
+}
+
+
+def _operation_or_404(operation_id: int) -> Operation:
+    operation = db.session.get(Operation, operation_id)
+    if operation is None or operation.kind not in OPERATION_TEXTS:
+        abort(404)
+    return operation
+
+
+@bp.get("/phat-hanh/tien-trinh/<int:operation_id>")
+def launch_operation(operation_id: int):
+    """A launch under way ("Đang phát hành: 4.500 / 20.000 người"), then what was launched; the ministry
+    follows a province's "Đôn đốc tất cả" here too."""
+    operation = _operation_or_404(operation_id)
+    title, running, failed, summary = OPERATION_TEXTS[operation.kind]
+    return render_operation(operation, "ministry/launch_operation.html", endpoint="ministry.launch_operation",
+                            summary=summary, title=title, running_text=running, failed_text=failed)
+
+
+@bp.post("/phat-hanh/tien-trinh/<int:operation_id>/chay-lai")
+def retry_launch_operation(operation_id: int):
+    operation = _operation_or_404(operation_id)
+    if operations.retry(db.session, current_user, operation):
+        flash("Đã cho chạy tiếp từ chỗ đã dừng.", "success")
+    return redirect(url_for("ministry.launch_operation", operation_id=operation.id), code=303)
 
 
 @bp.post("/phat-hanh/lich-nhac")

@@ -21,26 +21,15 @@ from portal.domain import answers, invitations, progress
 from portal.domain.campaigns import local_today
 from portal.downloads import xlsx_download
 from portal.extensions import db
-from portal.models import Role
+from portal.models import Operation, Role
 from portal.permissions import campaign_and_own_province, province_staff
+from portal.polling import cached_etag, render_operation, uncached
 
 bp = Blueprint("progress", __name__, url_prefix="/khao-sat/tien-do")
 
 
 def _context():
     return campaign_and_own_province(db.session, current_user)
-
-
-def _cached_etag(etag: str) -> str | None:
-    """The validator the client holds for `etag`, if it holds one.
-
-    Flask-Compress sends a compressed fragment's ETag as "<etag>:gzip" (or ":br"), and that is what the
-    browser sends back; both forms mean the same state.
-    """
-    for tag in request.if_none_match.as_set():
-        if tag == etag or tag.startswith(f"{etag}:"):
-            return tag
-    return None
 
 
 def render_progress(campaign, province, *, can_remind: bool, endpoint: str, **url_args):
@@ -63,11 +52,11 @@ def render_progress(campaign, province, *, can_remind: bool, endpoint: str, **ur
     if poll is not None:
         key = f"{poll.fingerprint}|{extension}|{sorted(request.args.items(multi=True))}|{can_remind}|{closed}"
         etag = hashlib.sha256(key.encode()).hexdigest()[:24]
-        held = _cached_etag(etag)
+        held = cached_etag(etag)
         if held is not None and not closed:
             response = make_response("", 304)
             response.set_etag(held)
-            return _uncached(response)
+            return uncached(response)
     page = progress.respondent_page(db.session, campaign.id, province.id, **args,
                                     page=request.args.get("trang", 1, type=int))
     context = {"campaign": campaign, "province": province, "page": page, **args, "closed": closed,
@@ -81,16 +70,8 @@ def render_progress(campaign, province, *, can_remind: bool, endpoint: str, **ur
     if target == "progress-live":
         response = make_response(render_template("progress/_live.html", **context), 286 if closed else 200)
         response.set_etag(etag)
-        return _uncached(response)
-    return _uncached(make_response(render_template("progress/index.html", **context)))
-
-
-def _uncached(response):
-    """The page and its fragment share a URL: a browser must revalidate, and never take one for the other."""
-    response.vary.add("HX-Request")
-    if response.headers.get("ETag"):
-        response.headers["Cache-Control"] = "private, no-cache"
-    return response
+        return uncached(response)
+    return uncached(make_response(render_template("progress/index.html", **context)))
 
 
 @bp.get("/")
@@ -117,25 +98,40 @@ def remind():
         abort(403)
     campaign, province = _context()
     if request.form.get("all"):
-        chosen = None
-    else:
-        chosen = [int(v) for v in request.form.getlist("invitation_id") if v.isascii() and v.isdigit()]
-        if not chosen:
-            flash("Chưa chọn người cần đôn đốc.", "error")
+        # Everyone: a list that can hold 20,000 people is reminded by the worker, followed on its own page.
+        try:
+            operation = invitations.start_remind_all(
+                db.session, current_user, campaign, province.id, base_url=current_app.config["PORTAL_BASE_URL"],
+                mail_domain=current_app.config["PORTAL_MAIL_DOMAIN"], tz_name=current_app.config["PORTAL_TIMEZONE"])
+        except invitations.LaunchError as problem:
+            flash(problem.message, "error")
             return redirect(url_for("progress.index"), code=303)
+        return redirect(url_for("progress.remind_operation", operation_id=operation.id), code=303)
+    chosen = [int(v) for v in request.form.getlist("invitation_id") if v.isascii() and v.isdigit()]
+    if not chosen:
+        flash("Chưa chọn người cần đôn đốc.", "error")
+        return redirect(url_for("progress.index"), code=303)
     # Only this province's invitations are ever looked up: another province's id simply finds nothing.
     targets = progress.invitations_for_province(db.session, campaign.id, province.id, chosen)
     outcome = invitations.remind(db.session, current_user, targets, base_url=current_app.config["PORTAL_BASE_URL"],
                                  mail_domain=current_app.config["PORTAL_MAIL_DOMAIN"],
                                  tz_name=current_app.config["PORTAL_TIMEZONE"])
-    if outcome.closed and not outcome.queued:
-        flash("Đã hết hạn trả lời phiếu: không gửi thư đôn đốc nữa.", "error")
+    message, level = invitations.reminder_summary(outcome)
+    flash(message, level)
+    if level == "error":
         return redirect(url_for("progress.index"), code=303)
-    parts = [f"Đã gửi thư đôn đốc đến {outcome.queued} người."]
-    if outcome.already_today:
-        parts.append(f"{outcome.already_today} người đã được đôn đốc hôm nay (mỗi người tối đa một lần một ngày).")
-    if outcome.finished:
-        parts.append(f"{outcome.finished} người đã hoàn thành phiếu.")
-    flash(" ".join(parts), "success" if outcome.queued else "info")
     return redirect(request.referrer if request.referrer and "/khao-sat/tien-do" in request.referrer
                     else url_for("progress.index"), code=303)
+
+
+@bp.get("/don-doc/<int:operation_id>")
+@province_staff
+def remind_operation(operation_id: int):
+    """"Đôn đốc tất cả" under way, then what it did. Only the province's own operations are found."""
+    campaign, province = _context()
+    operation = db.session.get(Operation, operation_id)
+    if operation is None or operation.kind != "remind" or operation.province_id != province.id:
+        abort(404)
+    return render_operation(operation, "progress/remind_operation.html", endpoint="progress.remind_operation",
+                            summary=lambda op: invitations.reminder_summary(invitations.reminder_outcome(op)),
+                            running_text="Đang gửi thư đôn đốc", failed_text="Việc gửi thư đôn đốc bị dừng.")

@@ -21,6 +21,7 @@ from portal.domain import outbox
 from portal.models import FormProgress, FormState, Invitation, Role, utcnow
 from tests.support.accounts import HA_NOI, HAI_PHONG, PASSWORD, make_user
 from tests.support.browser import screenshot
+from tests.support.operations import finish_operations
 from tests.support.smtp import SmtpSink, mail_config
 from tests.support.survey import (
     complete_answers,
@@ -90,10 +91,15 @@ def test_the_ministry_launches_and_a_respondent_answers_on_a_phone_from_the_emai
     page.get_by_label("Tôi hiểu và vẫn phát hành bằng phiếu mẫu").check()
     screenshot(page, artifacts_dir, "survey-1b-launch-confirm", database)
     confirm.click()
-    expect(page.locator("#flash")).to_contain_text(
+    # The request only records the launch; the page follows the worker, polling, until it is done.
+    expect(page.locator("#operation-live")).to_contain_text("Đang phát hành: 0 / 8 người")
+    assert session.exec(select(Invitation)).first() is None
+    finish_operations(app)
+    expect(page.locator("#operation-live")).to_contain_text(
         "Đã phát hành khảo sát cho 1 tỉnh, thành phố: 8 thư mời đang được gửi (Thành phố Hà Nội).")
-    expect(page.locator("#chon-dia-phuong")).to_contain_text("Hải Phòng (8 người)")
     screenshot(page, artifacts_dir, "survey-2-launched", database)
+    page.get_by_role("link", name="Về trang phát hành khảo sát").click()
+    expect(page.locator("#chon-dia-phuong")).to_contain_text("Hải Phòng (8 người)")
     assert {i.province_id for i in session.exec(select(Invitation))} == {HA_NOI}
 
     # The worker sends the outbox into the SMTP sink; the respondent's link comes from the email's text.

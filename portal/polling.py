@@ -1,0 +1,66 @@
+"""Pages that poll with HTMX: an unchanged poll is answered 304 without building anything, a finished one 286.
+
+Used by the progress pages (portal/progress/routes.py) and the pages that follow a background
+operation (a launch, "Đôn đốc tất cả"): `render_operation` below.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from flask import current_app, make_response, render_template, request, url_for
+
+from portal.domain import operations
+from portal.models import Operation, OperationState
+
+OPERATION_TARGET = "operation-live"
+
+
+def cached_etag(etag: str) -> str | None:
+    """The validator the client holds for `etag`, if it holds one.
+
+    Flask-Compress sends a compressed fragment's ETag as "<etag>:gzip" (or ":br"), and that is what the
+    browser sends back; both forms mean the same state.
+    """
+    for tag in request.if_none_match.as_set():
+        if tag == etag or tag.startswith(f"{etag}:"):
+            return tag
+    return None
+
+
+def uncached(response):
+    """The page and its fragment share a URL: a browser must revalidate, and never take one for the other."""
+    response.vary.add("HX-Request")
+    if response.headers.get("ETag"):
+        response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def render_operation(operation: Operation, page: str, *, summary: Callable[[Operation], tuple[str, str]],
+                     endpoint: str, **context):
+    """The page following a background operation, or the fragment its poll asks for.
+
+    A poll (HTMX, target "operation-live") costs one row read when nothing changed: 304 on the
+    operation's fingerprint. Once the operation is over the answer is 286, so htmx stops polling.
+    `summary(operation)` gives the sentence shown when it is done, and its kind (success, info, error).
+    """
+    target = request.htmx.target if request.htmx else None
+    over = operations.is_over(operation)
+    etag = hashlib.sha256(operations.fingerprint(operation).encode()).hexdigest()[:24]
+    if target == OPERATION_TARGET:
+        held = cached_etag(etag)
+        if held is not None and not over:
+            response = make_response("", 304)
+            response.set_etag(held)
+            return uncached(response)
+    message, level = summary(operation) if operation.state == OperationState.DONE.value else ("", "")
+    context.update(operation=operation, over=over, message=message, level=level,
+                   percent=operation.done * 100 // operation.total if operation.total else 0,
+                   poll_seconds=current_app.config["PORTAL_OPERATION_POLL_SECONDS"],
+                   self_url=url_for(endpoint, operation_id=operation.id))
+    if target == OPERATION_TARGET:
+        response = make_response(render_template("operations/_operation.html", **context), 286 if over else 200)
+        response.set_etag(etag)
+        return uncached(response)
+    return uncached(make_response(render_template(page, **context)))
