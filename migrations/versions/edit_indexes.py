@@ -2,7 +2,7 @@
 the list's summary read from an index
 
 Revision ID: edit_indexes
-Revises: self_assessment
+Revises: background_jobs
 Create Date: 2026-12-03 11:40:00
 """
 import json
@@ -15,7 +15,7 @@ from portal.domain.text import fold
 
 
 revision = 'edit_indexes'
-down_revision = 'self_assessment'
+down_revision = 'background_jobs'
 branch_labels = None
 depends_on = None
 
