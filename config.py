@@ -240,6 +240,8 @@ class Config:
 
         # Uploads: the respondent list is the largest thing a province sends.
         self.MAX_CONTENT_LENGTH = env_int("PORTAL_MAX_UPLOAD_MB", 5, minimum=1) * 1024 * 1024
+        # Rows one respondent-list upload may hold (a province's whole list: each upload replaces the draft).
+        self.PORTAL_LIST_MAX_ROWS = env_int("PORTAL_LIST_MAX_ROWS", 20_000, minimum=1)
         # Every uploaded file (nominations, request attachments, evidence), by content hash, outside the web
         # root (static/); the two folders of earlier versions are read once, when migrating, and then unused.
         folders = file_dirs(instance)

@@ -32,12 +32,14 @@ BENCHES = {
     "survey": "bench_survey.py",
     "outbox": "bench_outbox.py",
     "list_import": "bench_list_import.py",
+    "list_edit": "bench_list_edit.py",
 }
 TITLES = {
     "progress": "Province progress fragment against its bare SQL (bench/bench_progress.py)",
     "survey": "Respondent pages under gunicorn against a trivial Flask app (bench/bench_survey.py)",
     "outbox": "Outbox worker against smtplib sending prepared messages (bench/bench_outbox.py)",
     "list_import": "Importing a list against python-calamine reading it (bench/bench_list_import.py)",
+    "list_edit": "Editing one row of a long list (bench/bench_list_edit.py)",
 }
 
 

@@ -375,6 +375,15 @@ class RespondentList(SQLModel, table=True):
 class Respondent(SQLModel, table=True):
     """A person on a province's list. Their answers are stored elsewhere, never beside them."""
 
+    # An edit re-checks only the rows sharing the edited row's name or mailbox: these find them in the list.
+    # The list's summary (people per group, errors, second forms by ministry), shown after every edit, is
+    # read from the last index alone, never from the rows.
+    __table_args__ = (Index("ix_respondent_list_name_key", "list_id", "name_key"),
+                      Index("ix_respondent_list_email", "list_id", "email"),
+                      Index("ix_respondent_list_notice", "list_id", "has_notice"),
+                      Index("ix_respondent_list_summary", "list_id", "group_id", "answers_ministry_form",
+                            "ministry_id", "error_count"))
+
     id: int | None = Field(default=None, primary_key=True)
     list_id: int = Field(foreign_key="respondentlist.id", index=True)
     province_id: int = Field(foreign_key="province.id", index=True)
@@ -394,6 +403,8 @@ class Respondent(SQLModel, table=True):
     search_text: str = ""  # folded name, email and unit, for diacritics-insensitive search
     problems: str = "[]"  # JSON: [{"column": …, "message": …}] from the last check
     error_count: int = 0
+    name_key: str = ""  # the folded full name the check compares rows by (same person, namesakes)
+    has_notice: bool = False  # problems hold a notice (a value the check read another way): the list's notices
     formula_cells: str = "{}"  # JSON: {value key: formula text} of cells the uploaded workbook held as formulas
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

@@ -37,6 +37,7 @@ def clean_environment(monkeypatch, tmp_path):
         ("SECRET_KEY", "too-short"),
         ("MAIL_USE_TLS", "maybe"),
         ("PORTAL_LOGIN_MAX_FAILURES", "five"),
+        ("PORTAL_LIST_MAX_ROWS", "0"),
         ("PORTAL_MAIL_CA_FILE", "/nowhere/relay-ca.pem"),
     ],
 )

@@ -383,8 +383,27 @@ BAD_FILES = {
                    "Tệp có cấu trúc nén bất thường (khi giải nén vượt quá 100 MB hoặc có tỷ lệ nén bất thường) nên "
                    "không thể đọc an toàn."),
     "more than 20,000 rows": (_too_many_rows, "danh-sach.csv",
-                              "Tệp có quá nhiều dòng dữ liệu: mỗi lần tải lên chỉ nhận tối đa 20.000 dòng."),
+                              "Tệp có quá nhiều dòng dữ liệu: mỗi lần tải lên chỉ nhận tối đa 20.000 dòng, và mỗi "
+                              "lần tải lên thay cả danh sách."),
 }
+
+
+def test_the_row_limit_is_the_configured_one_and_a_longer_file_is_refused_keeping_the_draft(
+        app, client, province_user, session):
+    app.config["PORTAL_LIST_MAX_ROWS"] = 4
+    log_in(client, province_user)
+    assert upload(client, xlsx_bytes(VALID[:4])).status_code == 303
+    before = saved_draft(session)
+
+    response = upload(client, xlsx_bytes(VALID))
+
+    assert response.status_code == 422
+    html = text_of(response.get_data(as_text=True))
+    assert ("Tệp có quá nhiều dòng dữ liệu: mỗi lần tải lên chỉ nhận tối đa 4 dòng, và mỗi lần tải lên thay cả "
+            "danh sách. Hãy xóa các dòng thừa (dòng trống còn định dạng, dữ liệu dán nhầm) rồi tải lên lại; nếu "
+            "danh sách của tỉnh thật sự dài hơn, hãy liên hệ Bộ Nội vụ.") in html
+    assert "tối đa 5 MB và 4 dòng." in html
+    assert saved_draft(session) == before
 
 
 @pytest.mark.parametrize("kind", BAD_FILES)

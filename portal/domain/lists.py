@@ -8,6 +8,9 @@ province may do with it, when.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -158,14 +161,19 @@ def unit_names(session: Session, campaign: Campaign, province: Province) -> list
     return [*departments, *(d.name for d in units.units_of(session, campaign, province.id))]
 
 
-def template_for(session: Session, campaign: Campaign, province: Province) -> bytes:
-    """The .xlsx template pre-filled with this province's groups, departments and districts."""
+def template_for(session: Session, campaign: Campaign, province: Province, *,
+                 max_rows: int = spreadsheets.DEFAULT_MAX_ROWS,
+                 max_bytes: int = spreadsheets.DEFAULT_MAX_BYTES) -> bytes:
+    """The .xlsx template pre-filled with this province's groups, departments and districts; its guide
+    states the upload limits."""
     refs = province_refs(session, campaign, province)
     return spreadsheets.build_template(
         province_name=province.name,
         groups=[g.label for g in campaign_groups(session, campaign)],
         departments=[d.name for d in refs.departments],
         districts=[d.name for d in refs.districts],
+        max_rows=max_rows,
+        max_bytes=max_bytes,
     )
 
 
@@ -209,16 +217,31 @@ def _row_values(row: respondent_rules.CheckedRow, raw_group: str, lookups: _Look
         "search_text": fold(f"{row.full_name} {row.email} {row.unit} {row.position}"),
         "problems": json.dumps(problems, ensure_ascii=False),
         "error_count": len(errors),
+        "name_key": row.name_key,
+        "has_notice": any(p.level == "notice" for p in row.problems),
     }
 
 
-def _notices_json(check: respondent_rules.ListCheck) -> str:
-    return json.dumps([p.message for p in check.notices], ensure_ascii=False)
+def _notices_json(row_notices: list[tuple[int, list[str]]], check: respondent_rules.ListCheck) -> str:
+    """The list's notices: each kept row's (in list order), then this check's merges, by row number."""
+    notices = [(number, message) for number, messages in row_notices for message in messages]
+    notices += [(d.number, d.message) for d in check.dropped]
+    notices.sort(key=lambda item: item[0])
+    return json.dumps([message for _, message in notices], ensure_ascii=False)
+
+
+def _stored_notices(session: Session, rlist: RespondentList) -> list[tuple[int, list[str]]]:
+    """The notices the rows of the list hold, in list order (only rows flagged `has_notice` are read)."""
+    rows = session.exec(select(Respondent.row_number, Respondent.problems)
+                        .where(Respondent.list_id == rlist.id, Respondent.has_notice == True)  # noqa: E712
+                        .order_by(Respondent.row_number, Respondent.id)).all()
+    return [(number, [p["message"] for p in json.loads(problems or "[]") if p.get("level") == "notice"])
+            for number, problems in rows]
 
 
 def _merge_entries(check: respondent_rules.ListCheck, now: datetime, cause: str) -> list[dict]:
     return [{"at": now.isoformat(), "rows": [d.number, d.kept_number], "cause": cause, "message": d.message}
-            for d in check.dropped]
+            for d in sorted(check.dropped, key=lambda d: d.number)]
 
 
 def merge_record(rlist: RespondentList | None) -> list[dict]:
@@ -280,14 +303,46 @@ def import_file(
         sheet = spreadsheets.read_respondent_file(data, filename, max_rows=max_rows, max_bytes=max_bytes)
     except spreadsheets.SpreadsheetError as problem:
         raise ListError(problem.message) from problem
-    rows = [respondent_rules.RowInput(key=r.number, number=r.number,
-                                      values={k: r.values.get(k, "") for k in EDITABLE_FIELDS},
-                                      formulas={k: f for k, f in r.formulas.items() if k in EDITABLE_FIELDS})
-            for r in sheet.rows]
-    outcome = import_rows(session, user, rlist, campaign, province, rows, filename, now=now)
+    # The sheet's own value dicts become the rows' (no copy of 20,000 dicts): only the editable keys stay.
+    rows = []
+    for r in sheet.rows:
+        for key in [k for k in r.values if k not in EDITABLE_FIELDS]:
+            del r.values[key]
+        rows.append(respondent_rules.RowInput(key=r.number, number=r.number, values=r.values,
+                                              formulas={k: f for k, f in r.formulas.items() if k in EDITABLE_FIELDS}))
+    sheet.rows = []
+    try:
+        outcome = import_rows(session, user, rlist, campaign, province, rows, filename, now=now)
+    finally:
+        del rows
+        _give_memory_back()
     outcome.example_rows_skipped = sheet.example_rows_skipped
     outcome.ignored_columns = sheet.ignored_columns
     return outcome
+
+
+# Rows inserted per statement on import: the parameters of a chunk, not of the whole list, are held at once.
+_INSERT_CHUNK = 1000
+
+
+def _give_memory_back() -> None:
+    """After a large import: collect the check's objects and hand freed heap pages back to the system, so a
+    worker that read a 20,000-row file returns to its usual size (glibc keeps freed memory otherwise)."""
+    gc.collect()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _load_libc():
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        return libc
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
+        return None
+
+
+_LIBC = _load_libc()
 
 
 def import_rows(
@@ -308,20 +363,24 @@ def import_rows(
     if rlist.launched_at is not None:
         raise ListError(LAUNCHED_NO_REPLACE)
     check = _check(session, rlist, campaign, province, rows)
-    raw_groups = {r.key: r.values.get("group", "") for r in rows}
-    formulas = {r.key: r.formulas for r in rows}
+    inputs = {r.key: r for r in rows}
     lookups = _Lookups.load(session, campaign)
     now = now or utcnow()
-    values = [{**_row_values(row, clean(raw_groups.get(row.key, "")), lookups), "list_id": rlist.id,
-               "formula_cells": json.dumps(formulas.get(row.key) or {}, ensure_ascii=False),
-               "province_id": rlist.province_id, "created_at": now, "updated_at": now} for row in check.rows]
+
+    def values(row: respondent_rules.CheckedRow) -> dict:
+        given = inputs[row.key]
+        return {**_row_values(row, clean(given.values.get("group", "")), lookups), "list_id": rlist.id,
+                "formula_cells": json.dumps(given.formulas or {}, ensure_ascii=False),
+                "province_id": rlist.province_id, "created_at": now, "updated_at": now}
+
     # The old draft disappears only together with the new one's arrival.
     session.exec(delete(Respondent).where(Respondent.list_id == rlist.id))
-    if values:
-        session.exec(insert(Respondent), params=values)
+    for start in range(0, len(check.rows), _INSERT_CHUNK):
+        session.exec(insert(Respondent), params=[values(row) for row in check.rows[start:start + _INSERT_CHUNK]])
     rlist.source_filename = source[:200]
     rlist.uploaded_at = now
-    rlist.check_notices = _notices_json(check)
+    rlist.check_notices = _notices_json(
+        [(row.number, [p.message for p in row.problems if p.level == "notice"]) for row in check.rows], check)
     # A new upload replaces the draft, and with it the record of what was merged in the old one.
     rlist.merge_record = json.dumps(_merge_entries(check, now, f"Tải lên tệp “{source[:120]}”"), ensure_ascii=False)
     rlist.version += 1
@@ -347,30 +406,42 @@ def _as_input(person: Respondent) -> respondent_rules.RowInput:
 
 @dataclass
 class Recheck:
-    """A check of the whole draft after an edit, and the rows it changed: a review page showing them must
-    refresh them too (fixing one of two rows that share a mailbox clears the other's error)."""
+    """A check after an edit, and the rows it changed: a review page showing them must refresh them too
+    (fixing one of two rows that share a mailbox clears the other's error)."""
 
     check: respondent_rules.ListCheck
     changed_ids: list[int] = field(default_factory=list)  # rows whose stored values or problems changed
     dropped_ids: list[int] = field(default_factory=list)  # rows merged into another one and removed
 
 
-def recheck(session: Session, rlist: RespondentList, campaign: Campaign, province: Province,
-            cause: str = "Sửa danh sách") -> Recheck:
-    """Check the whole draft again (after an edit): update changed rows, remove merged ones.
+def _kept_notices(values: dict, stored_problems: str) -> None:
+    """A row nobody edited keeps the notices of the check that first read its values.
 
-    Each merge is added to the list's merge record with `cause`.
+    A notice says how a typed value was read ("“Đông Anh” được hiểu là Huyện Đông Anh", a phone
+    written in another form); the stored value is already the reading, so checking it again finds
+    nothing to say. Without this, editing any row would wipe every other row's notices.
     """
-    people = session.exec(select(Respondent).where(Respondent.list_id == rlist.id)
-                          .order_by(Respondent.row_number, Respondent.id)).all()
-    check = _check(session, rlist, campaign, province, [_as_input(p) for p in people])
-    lookups = _Lookups.load(session, campaign)
-    by_id = {p.id: p for p in people}
+    kept = [p for p in json.loads(stored_problems or "[]") if p.get("level") == "notice"]
+    problems = [p for p in json.loads(values["problems"]) if p.get("level") != "notice"] + kept
+    values["problems"] = json.dumps(problems, ensure_ascii=False)
+    values["has_notice"] = bool(kept)
+
+
+def _store_check(
+    session: Session, rlist: RespondentList, check: respondent_rules.ListCheck, people: dict[int, Respondent],
+    targets: set[int], edited_id: int | None, lookups: _Lookups, cause: str,
+) -> Recheck:
+    """Write the check's results for the `targets` rows (the others were only read), remove merged rows,
+    and bring the list's notices and merge record up to date."""
     now = utcnow()
     changed_ids = []
     for row in check.rows:
-        person = by_id[row.key]
+        if row.key not in targets:
+            continue
+        person = people[row.key]
         values = _row_values(row, person.group_text, lookups)
+        if row.key != edited_id:
+            _kept_notices(values, person.problems)
         changed = {k: v for k, v in values.items() if getattr(person, k) != v}
         if changed:
             for key, value in changed.items():
@@ -383,11 +454,66 @@ def recheck(session: Session, rlist: RespondentList, campaign: Campaign, provinc
         _remove_people(session, None, dropped)
         rlist.merge_record = json.dumps([*json.loads(rlist.merge_record or "[]"), *_merge_entries(check, now, cause)],
                                         ensure_ascii=False)
-    rlist.check_notices = _notices_json(check)
+    session.flush()
+    rlist.check_notices = _notices_json(_stored_notices(session, rlist), check)
     rlist.version += 1
     rlist.updated_at = now
     session.add(rlist)
     return Recheck(check, changed_ids, dropped)
+
+
+def recheck(session: Session, rlist: RespondentList, campaign: Campaign, province: Province,
+            cause: str = "Sửa danh sách", *, edited_id: int | None = None) -> Recheck:
+    """Check the whole draft again: update changed rows, remove merged ones.
+
+    Used when something every row depends on changed (the province's departments). An edit of rows
+    calls `recheck_rows` instead, which gives the same result reading only the rows concerned.
+    Each merge is added to the list's merge record with `cause`.
+    """
+    people = session.exec(select(Respondent).where(Respondent.list_id == rlist.id)
+                          .order_by(Respondent.row_number, Respondent.id)).all()
+    check = _check(session, rlist, campaign, province, [_as_input(p) for p in people])
+    by_id = {p.id: p for p in people}
+    return _store_check(session, rlist, check, by_id, set(by_id), edited_id, _Lookups.load(session, campaign),
+                        cause)
+
+
+def recheck_rows(
+    session: Session, rlist: RespondentList, campaign: Campaign, province: Province, cause: str,
+    *, names: set[str], emails: set[str], edited_id: int | None = None,
+) -> Recheck:
+    """Check again only the rows an edit can affect, with the same result as `recheck` of the whole list.
+
+    `names` and `emails` are the folded names and the mailboxes the edit touched: the edited row's
+    before and after (or the removed row's). A row's check depends on other rows only through the
+    rows of the same name (same person, namesakes) and of the same mailbox (one mailbox for two
+    people), so the rows whose result may change (targets) are those of these names, and those
+    sharing a mailbox with any of them (a merge that removes a row changes its mailbox's count).
+    Those rows are checked together with every row of the targets' names (their context); the
+    results of the context rows that are not targets are not written: the list was checked in whole
+    before, so they stay right. The lookups use the (list, name) and (list, email) indexes.
+    """
+    where = Respondent.list_id == rlist.id
+    names = {n for n in names if n}
+    people: dict[int, Respondent] = {}
+    if names:
+        people.update((p.id, p) for p in session.exec(select(Respondent).where(where, Respondent.name_key.in_(names))))
+    mailboxes = ({e for e in emails} | {p.email for p in people.values()}) - {""}
+    if mailboxes:
+        people.update((p.id, p) for p in session.exec(select(Respondent).where(where,
+                                                                              Respondent.email.in_(mailboxes))))
+    if edited_id is not None and edited_id not in people:
+        person = session.get(Respondent, edited_id)
+        if person is not None:
+            people[edited_id] = person
+    targets = set(people)
+    context_names = {p.name_key for p in people.values()} - names - {""}
+    if context_names:
+        people.update((p.id, p) for p in session.exec(select(Respondent).where(
+            where, Respondent.name_key.in_(context_names))) if p.id not in people)
+    ordered = sorted(people.values(), key=lambda p: (p.row_number, p.id))
+    check = _check(session, rlist, campaign, province, [_as_input(p) for p in ordered])
+    return _store_check(session, rlist, check, people, targets, edited_id, _Lookups.load(session, campaign), cause)
 
 
 def _clean_values(values: dict[str, str]) -> dict[str, str]:
@@ -459,32 +585,41 @@ def _merged_message(check: respondent_rules.ListCheck, key: int) -> str:
 def update_respondent(
     session: Session, user: User, rlist: RespondentList, campaign: Campaign, province: Province,
     person: Respondent, values: dict[str, str], *, tz_name: str, now: datetime | None = None,
+    whole_list: bool = False,
 ) -> EditOutcome:
-    """Save an edited row and check the list again; the change is audited (old and new values)."""
+    """Save an edited row and check again the rows it can affect (`whole_list`: every row, the reference
+    the incremental check is tested against); the change is audited (old and new values)."""
     _require_editable(rlist, campaign, tz_name, now)
-    before = _row_fields(person)
+    fields_before = _row_fields(person)
+    before = (person.name_key, person.email)
     _apply_values(person, values)
-    _audit_edit(session, user, rlist, person, before)
-    return _save_and_recheck(session, person, rlist, campaign, province, f"Sửa dòng {person.row_number}")
+    _audit_edit(session, user, rlist, person, fields_before)
+    return _save_and_recheck(session, person, rlist, campaign, province, f"Sửa dòng {person.row_number}",
+                             before, whole_list)
 
 
 def _save_and_recheck(
     session: Session, person: Respondent, rlist: RespondentList, campaign: Campaign, province: Province,
-    cause: str,
+    cause: str, before: tuple[str, str], whole_list: bool,
 ) -> EditOutcome:
     session.add(person)
     session.flush()
     person_id = person.id
-    result = recheck(session, rlist, campaign, province, cause)
+    if whole_list:
+        result = recheck(session, rlist, campaign, province, cause, edited_id=person_id)
+    else:
+        name, email = respondent_rules.identity_keys(person.full_name, person.email)
+        result = recheck_rows(session, rlist, campaign, province, cause, names={before[0], name},
+                              emails={before[1], email}, edited_id=person_id)
     session.commit()
     return _outcome(session, person_id, result)
 
 
 def add_respondent(
     session: Session, user: User, rlist: RespondentList, campaign: Campaign, province: Province,
-    values: dict[str, str], *, tz_name: str, now: datetime | None = None,
+    values: dict[str, str], *, tz_name: str, now: datetime | None = None, whole_list: bool = False,
 ) -> EditOutcome:
-    """Add a row at the end of the list and check the list again."""
+    """Add a row at the end of the list and check it with the rows it can affect."""
     _require_editable(rlist, campaign, tz_name, now)
     cleaned = _clean_values(values)
     if not any(cleaned.values()):
@@ -494,19 +629,24 @@ def add_respondent(
     _apply_values(person, values)
     audit.record(session, user, "Thêm một người vào danh sách", province_id=rlist.province_id,
                  detail=f"Dòng {person.row_number}: {person.full_name}, {person.email}")
-    return _save_and_recheck(session, person, rlist, campaign, province, "Thêm một người")
+    return _save_and_recheck(session, person, rlist, campaign, province, "Thêm một người", ("", ""), whole_list)
 
 
 def delete_respondent(
     session: Session, user: User, rlist: RespondentList, campaign: Campaign, province: Province,
-    person: Respondent, *, tz_name: str, now: datetime | None = None,
+    person: Respondent, *, tz_name: str, now: datetime | None = None, whole_list: bool = False,
 ) -> Recheck:
-    """Remove a row and check the list again (a removed duplicate may clear another row's error)."""
+    """Remove a row and check again the rows it shared a name or a mailbox with (a removed duplicate may
+    clear another row's error)."""
     _require_editable(rlist, campaign, tz_name, now)
     audit.record(session, user, "Xóa một người khỏi danh sách", province_id=rlist.province_id,
                  detail=f"Dòng {person.row_number}: {person.full_name}, {person.email}")
+    name, email = person.name_key, person.email
     _remove_people(session, user, [person.id])
-    result = recheck(session, rlist, campaign, province, "Xóa một dòng")
+    if whole_list:
+        result = recheck(session, rlist, campaign, province, "Xóa một dòng")
+    else:
+        result = recheck_rows(session, rlist, campaign, province, "Xóa một dòng", names={name}, emails={email})
     session.commit()
     return result
 
@@ -519,15 +659,19 @@ def dismiss_namesake(
     for good (until a contact of theirs changes), and the decision is audited."""
     _require_editable(rlist, campaign, tz_name, now)
     key = key.strip()[:4000]
+    # The key starts with the rows' folded name and a "|": the name is one of the key's "|"-prefixes.
+    prefixes = {key[:i] for i, char in enumerate(key) if char == "|"}
     names = session.exec(select(Respondent.full_name, Respondent.row_number, Respondent.problems)
-                         .where(Respondent.list_id == rlist.id)).all()
+                         .where(Respondent.list_id == rlist.id, Respondent.name_key.in_(prefixes))).all() \
+        if prefixes else []
     rows = [number for _, number, problems in names
             if key and any(p.get("namesake_key") == key for p in json.loads(problems or "[]"))]
     if not rows:
         raise ListError("Cảnh báo trùng họ tên này không còn (danh sách đã thay đổi). Hãy tải lại trang.")
     rlist.dismissed_namesakes = json.dumps(sorted(dismissed_namesakes(rlist) | {key}), ensure_ascii=False)
-    result = recheck(session, rlist, campaign, province, "Xác nhận người trùng họ tên")
     name = next(n for n, number, _ in names if number in rows)
+    result = recheck_rows(session, rlist, campaign, province, "Xác nhận người trùng họ tên",
+                          names={fold(name)}, emails=set())
     audit.record(session, user, "Xác nhận hai người khác nhau trùng họ tên", province_id=rlist.province_id,
                  detail=f"{name}: dòng {', '.join(str(n) for n in sorted(rows))}")
     session.commit()
@@ -581,16 +725,20 @@ def summary(session: Session, rlist: RespondentList | None, campaign: Campaign) 
     errors, rows_with_errors = session.exec(
         select(func.coalesce(func.sum(Respondent.error_count), 0),
                func.count().filter(Respondent.error_count > 0)).select_from(Respondent).where(where)).one()
-    two_forms = session.exec(select(func.count()).select_from(Respondent)
-                             .where(where, Respondent.answers_ministry_form == True)).one()  # noqa: E712
-    ministries = session.exec(
-        select(Ministry.name, func.count()).select_from(Respondent)
-        .join(Ministry, Ministry.id == Respondent.ministry_id)
-        .where(where, Respondent.answers_ministry_form == True)  # noqa: E712
-        .group_by(Ministry.name).order_by(func.count().desc(), Ministry.name)).all()
+    # People answering the second form, per parent ministry: counted on the summary index alone (no join to
+    # the rows), the ministries' names put on afterwards.
+    per_ministry = dict(session.exec(select(Respondent.ministry_id, func.count()).where(
+        where, Respondent.answers_ministry_form == True).group_by(Respondent.ministry_id)).all())  # noqa: E712
+    ids = [i for i in per_ministry if i is not None]
+    names = dict(session.exec(select(Ministry.id, Ministry.name).where(Ministry.id.in_(ids))).all()) if ids else {}
+    ministries = Counter()
+    for ministry_id, count in per_ministry.items():
+        if ministry_id in names:
+            ministries[names[ministry_id]] += count
     return Summary(total=total, errors=int(errors), rows_with_errors=int(rows_with_errors),
                    by_group=[(g, per_group.get(g.id, 0)) for g in groups], without_group=per_group.get(None, 0),
-                   two_forms=two_forms, ministries=[(name, count) for name, count in ministries])
+                   two_forms=sum(per_ministry.values()),
+                   ministries=sorted(ministries.items(), key=lambda item: (-item[1], item[0])))
 
 
 @dataclass

@@ -7,7 +7,7 @@ here reads an answer. A province sees who has answered, never what.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import and_, case, func, true
 from sqlmodel import Session, select
@@ -88,32 +88,39 @@ def province_summary(session: Session, campaign_id: int, province_id: int) -> li
     groups = session.exec(select(RespondentGroup).where(RespondentGroup.campaign_id == campaign_id)
                           .order_by(RespondentGroup.number)).all()
     lines = {g.id: GroupProgress(g) for g in groups}
-    people = session.exec(
-        select(Respondent.group_id, func.count(Respondent.id),
-               func.count(Invitation.id).filter(Invitation.delivery_status == DeliveryStatus.SENT.value),
-               func.count(Invitation.id).filter(Invitation.delivery_status.in_(FAILED_STATES)),
-               func.count(Invitation.first_opened_at))
+    people = (
+        select(Respondent.group_id, func.count(Respondent.id).label("people"),
+               func.count(Invitation.id).filter(Invitation.delivery_status == DeliveryStatus.SENT.value)
+               .label("invited"),
+               func.count(Invitation.id).filter(Invitation.delivery_status.in_(FAILED_STATES)).label("failed"),
+               func.count(Invitation.first_opened_at).label("opened"))
         .select_from(Respondent)
         .join(Invitation, _invitation_of(province_id), isouter=True)
         .where(*_people_of(session, campaign_id, province_id))
-        .group_by(Respondent.group_id)).all()
-    for group_id, count, invited, failed, opened in people:
-        line = lines.setdefault(group_id, GroupProgress(None))
-        line.people, line.invited, line.failed, line.opened = count, invited, failed, opened
-    forms = session.exec(
-        select(Respondent.group_id, func.count(FormProgress.id),
-               func.count(FormProgress.id).filter(FormProgress.state == FormState.SUBMITTED.value),
+        .group_by(Respondent.group_id)).subquery()
+    forms = (
+        select(Respondent.group_id, func.count(FormProgress.id).label("expected"),
+               func.count(FormProgress.id).filter(FormProgress.state == FormState.SUBMITTED.value)
+               .label("submitted"),
                func.count(func.distinct(case((FormProgress.state != FormState.NOT_STARTED.value,
-                                              FormProgress.invitation_id)))))
+                                              FormProgress.invitation_id)))).label("started"))
         .select_from(FormProgress)
         .join(Invitation, Invitation.id == FormProgress.invitation_id)
         .join(Respondent, Respondent.id == Invitation.respondent_id)
         .where(FormProgress.province_id == province_id, Invitation.province_id == province_id,
                Invitation.campaign_id == campaign_id, Respondent.province_id == province_id)
-        .group_by(Respondent.group_id)).all()
-    for group_id, expected, submitted, started in forms:
+        .group_by(Respondent.group_id)).subquery()
+    # One round trip for both: every form belongs to a person of the province, so the people's groups
+    # cover the forms' (a group without a group id, too: the join is null-safe).
+    counts = session.exec(
+        select(people.c.group_id, people.c.people, people.c.invited, people.c.failed, people.c.opened,
+               forms.c.expected, forms.c.submitted, forms.c.started)
+        .select_from(people)
+        .join(forms, people.c.group_id.is_not_distinct_from(forms.c.group_id), isouter=True)).all()
+    for group_id, count, invited, failed, opened, expected, submitted, started in counts:
         line = lines.setdefault(group_id, GroupProgress(None))
-        line.forms_expected, line.forms_submitted, line.started = expected, submitted, started
+        line.people, line.invited, line.failed, line.opened = count, invited, failed, opened
+        line.forms_expected, line.forms_submitted, line.started = expected or 0, submitted or 0, started or 0
     total = GroupProgress(None)
     for line in lines.values():
         for name in ("people", "invited", "failed", "opened", "started", "forms_expected", "forms_submitted"):
@@ -234,12 +241,34 @@ def invitations_for_province(session: Session, campaign_id: int, province_id: in
     return list(session.exec(query))
 
 
+@dataclass(frozen=True)
+class PollState:
+    """What a poll of the progress page needs before deciding to answer "unchanged"."""
+
+    fingerprint: str
+    extension: date | None  # the province's response deadline, when the ministry extended it
+
+
+def poll_state(session: Session, campaign_id: int, province_id: int) -> PollState:
+    """The fingerprint and the province's response extension, in one statement (a poll's only query
+    beyond the login and the campaign)."""
+    extension = (select(RespondentList.response_extension_until)
+                 .where(RespondentList.campaign_id == campaign_id, RespondentList.province_id == province_id)
+                 .scalar_subquery())
+    values = session.exec(_fingerprint_query(campaign_id, province_id).add_columns(extension)).one()
+    return PollState("|".join(str(value) for value in values[:-1]), values[-1])
+
+
 def fingerprint(session: Session, campaign_id: int, province_id: int) -> str:
     """A short value that changes whenever anything on the province's progress page changes.
 
     Polling compares it (as an ETag) instead of building the table again. Times alone are not enough:
     "Gửi lại" changes an invitation's delivery state and no time, so the counts of each state are in too.
     """
+    return "|".join(str(value) for value in session.exec(_fingerprint_query(campaign_id, province_id)).one())
+
+
+def _fingerprint_query(campaign_id: int, province_id: int):
     sent = (select(func.count(Invitation.id), func.max(Invitation.delivery_at), func.max(Invitation.first_opened_at),
                    func.max(Invitation.last_reminded_at), func.sum(Invitation.reminder_count),
                    *(func.count(Invitation.id).filter(Invitation.delivery_status == status.value)
@@ -251,9 +280,7 @@ def fingerprint(session: Session, campaign_id: int, province_id: int) -> str:
     people = (select(func.count(Respondent.id), func.max(Respondent.updated_at))
               .where(Respondent.province_id == province_id)).subquery()
     # Three one-row aggregates in one statement: a poll costs one round trip to the database.
-    values = session.exec(select(*sent.c, *forms.c, *people.c).select_from(sent)
-                          .join(forms, true()).join(people, true())).one()
-    return "|".join(str(value) for value in values)
+    return select(*sent.c, *forms.c, *people.c).select_from(sent).join(forms, true()).join(people, true())
 
 
 def unanswered_export(session: Session, campaign_id: int, province_id: int, province_name: str,

@@ -44,9 +44,14 @@ from email_validator import EmailNotValidError, validate_email
 
 from portal.domain.text import clean, fold
 
-# The same cells come back on every re-check of a list: remember their cleaned/folded forms.
-_clean = functools.lru_cache(maxsize=65536)(clean)
-_fold = functools.lru_cache(maxsize=65536)(fold)
+# Cells that repeat down a list (groups, units, titles) are cleaned and folded once. The caches are
+# small on purpose: names, mailboxes and phones are unique per row, so a cache as long as a 20,000-row
+# list would only keep tens of megabytes alive in every worker after one import (an edit re-checks a
+# handful of rows and needs no cache at all).
+_CELL_CACHE = 8192
+_VALUE_CACHE = 4096
+_clean = functools.lru_cache(maxsize=_CELL_CACHE)(clean)
+_fold = functools.lru_cache(maxsize=_CELL_CACHE)(fold)
 
 __all__ = [
     "COLUMNS",
@@ -68,6 +73,7 @@ __all__ = [
     "RowInput",
     "check_list",
     "default_groups_2021",
+    "identity_keys",
     "is_blank",
     "is_council_group",
     "namesake_key",
@@ -210,6 +216,8 @@ class CheckedRow:
     # Set when another kept row has the same name and unit but other contacts: the pair's key,
     # which the officer may dismiss ("two different people").
     namesake_key: str | None = None
+    # The folded full name rows are compared by (same person, namesakes, one mailbox for two people).
+    name_key: str = field(default="", compare=False)
 
     @property
     def has_errors(self) -> bool:
@@ -348,6 +356,15 @@ def is_council_group(group: GroupRef) -> bool:
     return group.code.upper() == "HDND" or "hoi dong nhan dan" in name or "hdnd" in name.split()
 
 
+def identity_keys(raw_name: str, raw_email: str) -> tuple[str, str]:
+    """The folded name and the normalised e-mail a row is compared with other rows by.
+
+    Two rows can affect each other's check only when they share one of these (same person, namesakes,
+    one mailbox for two people), so an edit re-checks the rows that share the old or the new keys.
+    """
+    return _fold(_normalise_name(raw_name)[0]), _normalise_email(raw_email)[0]
+
+
 def is_blank(row: RowInput) -> bool:
     """True when every cell of the row is empty after cleaning (a blank spreadsheet line)."""
     return not any(clean(v) for v in row.values.values())
@@ -405,7 +422,7 @@ def _fold_punct(text: str, breaks: bool) -> str:
     return s
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=_VALUE_CACHE)
 def _position_key(text: str) -> tuple[str, ...]:
     """Tokens of a position in canonical form: "P.GĐ Sở Y tế" -> ("pho", "gd", "so", "y", "te")."""
     s = _fold_punct(text, breaks=False).replace("…", " ").replace("_", " ")
@@ -535,7 +552,7 @@ _KIND_WORDS = {"quan": "quan", "q": "quan", "huyen": "huyen", "h": "huyen", "tx"
 _COMMUNE_KIND_WORDS = {"xa": "xa", "x": "xa", "phuong": "phuong", "p": "phuong", "dk": "dk"}
 # What a unit of each kind is called when a row names something else.
 _UNIT_KIND_TEXT = {"district": "quận, huyện, thị xã hoặc thành phố", "commune": "xã, phường hoặc đặc khu"}
-_MEMO_LIMIT = 50_000
+_MEMO_LIMIT = 4096
 
 
 def _remember(memo: dict, key: object, value: object) -> None:
@@ -908,7 +925,7 @@ _LEGACY_SIGNS = re.compile(r"[\u00a1-\u00bf\u00d7\u00f7]")
 _PLAIN_NAME = re.compile(r"[^\W\d_]+(?:[ '’.-]+[^\W\d_]+)*\.?")
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=_VALUE_CACHE)
 def _normalise_name(raw: str) -> tuple[str, str | None]:
     name = _clean(raw)
     if not name:
@@ -933,9 +950,19 @@ _EMAIL_SPLIT = re.compile(r"[;,\s]+")
 _EMAIL_BRACKETS = re.compile(r"<([^<>]*)>")
 
 
-@functools.lru_cache(maxsize=16384)
+# An ordinary official address: letters, digits and . _ + - before the @ (no dot first, last or twice),
+# plain labels after it (no "--", so no IDNA), under a common top-level domain none of which is a
+# special-use name. email-validator accepts every such address; checking it costs 0.5 ms a row.
+_PLAIN_ADDRESS = re.compile(r"[a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+"
+                            r"(?:vn|com|net|org|edu|gov|info|int)")
+
+
+@functools.lru_cache(maxsize=_VALUE_CACHE)
 def _email_syntax_ok(email: str) -> bool:
-    """Syntax only, by email-validator (no DNS); cached, since a list is re-checked after every edit."""
+    """Syntax only, by email-validator (no DNS), but for ordinary addresses (`_PLAIN_ADDRESS`)."""
+    if len(email) <= 254 and "--" not in email and _PLAIN_ADDRESS.fullmatch(email) \
+            and len(email.partition("@")[0]) <= 64:
+        return True
     try:
         validate_email(email, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
@@ -943,7 +970,7 @@ def _email_syntax_ok(email: str) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=_VALUE_CACHE)
 def _normalise_email(raw: str) -> tuple[str, str | None]:
     text = clean(raw)
     if not text:
@@ -985,7 +1012,7 @@ _PHONE_SCI = re.compile(r"\d(?:\.\d+)?[eE]\+?\d+")
 _PHONE_RULE = "số trong nước gồm 10 chữ số (di động) hoặc 11 chữ số (cố định), bắt đầu bằng 0"
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=_VALUE_CACHE)
 def _normalise_phone(raw: str) -> tuple[str, str | None, str | None]:
     """Return (phone, error, notice)."""
     text = clean(raw)
@@ -1265,7 +1292,8 @@ def _check_row(row: RowInput, order: int, index: _Index) -> _Work:
         problems=[*errors, *warnings, *notices],
     )
     checked.problems.sort(key=lambda p: (_COLUMN_ORDER.get(p.column, 99), p.level != "error"))
-    return _Work(checked, order, group, _fold(full_name), unit_key, notices)
+    checked.name_key = _fold(full_name)
+    return _Work(checked, order, group, checked.name_key, unit_key, notices)
 
 
 _COLUMN_ORDER = {col: i for i, col in enumerate(COLUMNS.values())}

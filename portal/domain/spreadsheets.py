@@ -363,12 +363,32 @@ def _read_workbook(data: bytes, *, max_rows: int, max_unpacked_bytes: int) -> Sh
     if best is None:
         raise _no_header_error(best_incomplete)
     _, sheet, header, sheet_name = best
+    formulas = _formula_texts(data, sheet_name) if has_formulas else {}
     try:
-        records = sheet.to_python(skip_empty_area=False)
+        return _collect(_sheet_rows(sheet), header, max_rows=max_rows, sheet_name=sheet_name, formulas=formulas)
+    except SpreadsheetError:
+        raise
     except Exception:
         raise _corrupt() from None
-    formulas = _formula_texts(data, sheet_name) if has_formulas else {}
-    return _collect(records, header, max_rows=max_rows, sheet_name=sheet_name, formulas=formulas)
+
+
+def _sheet_rows(sheet: python_calamine.CalamineSheet) -> Iterator[list[object]]:
+    """The sheet's rows one at a time, from row 1 and column A, as `to_python(skip_empty_area=False)` gives
+    them all at once: a 20,000-row list is never held as Python objects in whole.
+
+    calamine's row iterator starts at row 1 but at the first column with content, so rows are padded
+    on the left. The first rows are compared with `to_python`'s; should a calamine version iterate
+    otherwise, the whole-sheet reading is used instead.
+    """
+    offset = sheet.start[1] if sheet.start else 0
+    rows = (([""] * offset + list(row)) if offset else row for row in sheet.iter_rows())
+    head = sheet.to_python(skip_empty_area=False, nrows=HEADER_SCAN_ROWS)
+    first = list(islice(rows, len(head)))
+    if [list(row) for row in first] != [list(row) for row in head]:
+        yield from sheet.to_python(skip_empty_area=False)
+        return
+    yield from first
+    yield from rows
 
 
 def _formula_texts(data: bytes, sheet_name: str) -> dict[tuple[int, int], str]:
@@ -790,8 +810,9 @@ def _collect(
             raise SpreadsheetError(
                 "too_many_rows",
                 "Tệp có quá nhiều dòng dữ liệu: mỗi lần tải lên chỉ nhận tối đa "
-                f"{_thousands(max_rows)} dòng. Hãy chia danh sách thành nhiều tệp nhỏ hơn rồi tải lên lần "
-                "lượt.",
+                f"{_thousands(max_rows)} dòng, và mỗi lần tải lên thay cả danh sách. Hãy xóa các dòng thừa "
+                "(dòng trống còn định dạng, dữ liệu dán nhầm) rồi tải lên lại; nếu danh sách của tỉnh thật sự "
+                "dài hơn, hãy liên hệ Bộ Nội vụ.",
             )
         rows.append(SheetRow(number=number, values=values, formulas=row_formulas))
     if not rows:

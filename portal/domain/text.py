@@ -19,6 +19,8 @@ def clean(value: object) -> str:
     """
     if value is None:
         return ""
+    if type(value) is str and value.isascii() and value.isprintable() and "  " not in value:
+        return value.strip(" ")  # most cells (addresses, phones, numbers): nothing else to do
     text = unicodedata.normalize("NFC", storable(str(value)))
     # Zero-width characters come in through copy and paste from web pages.
     text = text.replace("\u200b", "").replace("\ufeff", "")
@@ -31,9 +33,17 @@ def fold(value: object) -> str:
     "Chức vụ", "CHUC VU" and "chuc  vu" all fold to "chuc vu".
     """
     text = clean(value).lower().replace("đ", "d")
-    decomposed = unicodedata.normalize("NFD", text)
-    stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+    if text.isascii():
+        return text
+    # Vietnamese diacritics decompose into the Combining Diacritical Marks block (all of it "Mn"): one
+    # regex pass removes them; only text with other non-ASCII letters is walked character by character.
+    stripped = _COMBINING_MARKS.sub("", unicodedata.normalize("NFD", text))
+    if not stripped.isascii():
+        stripped = "".join(ch for ch in stripped if ch.isascii() or unicodedata.category(ch) != "Mn")
     return unicodedata.normalize("NFC", stripped)
+
+
+_COMBINING_MARKS = re.compile("[\u0300-\u036f]+")
 
 
 # Shown when a file cannot be written (the disk or the quota is full): nothing was saved, so the person may

@@ -42,6 +42,7 @@ def _page_context(campaign, province, rlist) -> dict:
         "summary": lists.summary(db.session, rlist, campaign),
         "groups": _groups(campaign),
         "max_upload_mb": current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024),
+        "max_rows": f"{current_app.config['PORTAL_LIST_MAX_ROWS']:,}".replace(",", "."),
     }
 
 
@@ -65,7 +66,8 @@ def index():
 @bp.get("/mau.xlsx")
 def template():
     campaign, province, _rlist = _context()
-    data = lists.template_for(db.session, campaign, province)
+    data = lists.template_for(db.session, campaign, province, max_rows=current_app.config["PORTAL_LIST_MAX_ROWS"],
+                              max_bytes=current_app.config["MAX_CONTENT_LENGTH"])
     return xlsx_download(data, f"mau-danh-sach-khao-sat-{province.slug}.xlsx")
 
 
@@ -80,7 +82,8 @@ def upload():
         try:
             outcome = lists.import_file(db.session, current_user, rlist, campaign, province, upload.read(),
                                         upload.filename, tz_name=_tz(),
-                                        max_bytes=current_app.config["MAX_CONTENT_LENGTH"])
+                                        max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
+                                        max_rows=current_app.config["PORTAL_LIST_MAX_ROWS"])
         except lists.ListError as problem:
             db.session.rollback()
             error = problem.message

@@ -44,13 +44,13 @@ def render_progress(campaign, province, *, can_remind: bool, endpoint: str, **ur
     args = {"query": request.args.get("q", ""), "show": request.args.get("loc", ""),
             "sort": request.args.get("xep", "stt")}
     target = request.htmx.target if request.htmx else None
-    extension = answers.province_extension(db.session, campaign.id, province.id)
+    poll = progress.poll_state(db.session, campaign.id, province.id) if target == "progress-live" else None
+    extension = poll.extension if poll else answers.province_extension(db.session, campaign.id, province.id)
     closed = answers.is_closed(campaign, tz, extension=extension)
     deadline = extension if extension and extension > campaign.response_deadline else campaign.response_deadline
     etag = None
-    if target == "progress-live":
-        state = progress.fingerprint(db.session, campaign.id, province.id)
-        key = f"{state}|{sorted(request.args.items(multi=True))}|{can_remind}|{closed}"
+    if poll is not None:
+        key = f"{poll.fingerprint}|{extension}|{sorted(request.args.items(multi=True))}|{can_remind}|{closed}"
         etag = hashlib.sha256(key.encode()).hexdigest()[:24]
         held = cached_etag(etag)
         if held is not None and not closed:

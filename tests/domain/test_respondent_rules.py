@@ -7,6 +7,8 @@ import unicodedata
 
 import pytest
 from email_validator import EmailNotValidError, validate_email
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from portal.domain import respondent_rules as rr
 from portal.domain.respondent_rules import (
@@ -1678,3 +1680,20 @@ def test_five_thousand_rows_are_checked_completely() -> None:
     again = check_list(rows, HANOI)
     print(f"5,000 rows re-checked in {(time.perf_counter() - started) * 1000:.0f} ms")
     assert again == result
+
+
+_ADDRESS_PART = st.text(alphabet="abcxyz019._+-", min_size=1, max_size=70)
+_LABEL = st.text(alphabet="abz09-", min_size=1, max_size=66)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(local=_ADDRESS_PART, labels=st.lists(_LABEL, min_size=1, max_size=3),
+       tld=st.sampled_from(["vn", "com", "gov", "org", "net", "edu", "info", "int", "local", "test", "x1"]))
+def test_the_quick_address_check_agrees_with_email_validator(local, labels, tld):
+    address = f"{local}@{'.'.join([*labels, tld])}"
+    try:
+        validate_email(address, check_deliverability=False, allow_smtputf8=False)
+        expected = True
+    except EmailNotValidError:
+        expected = False
+    assert rr._email_syntax_ok.__wrapped__(address) is expected
