@@ -145,3 +145,20 @@ def test_the_migration_gives_existing_answers_random_identifiers_and_day_only_ti
     assert {row.response_key: row.answers for row in rows} == before
     assert all(re.fullmatch(r"[0-9a-f]{32}", row.id) for row in rows)
     assert all(DAY_ONLY.fullmatch(str(moment)) for row in rows for moment in (row.updated_at, row.submitted_at))
+
+
+def test_the_rewrite_gives_way_to_a_transaction_holding_the_answers(app, session):
+    """CLUSTER waits for every reader: queued behind a long transaction it would hold up every respondent's
+    save queued behind it. It gives up after its lock timeout instead, and the next run rewrites the table."""
+    engine = session.get_bind()
+    with Session(engine) as rewriting:
+        if engine.dialect.name != "postgresql":
+            assert answers.shuffle_answer_order(rewriting) is False  # SQLite keeps the key order by itself
+            return
+    with engine.connect() as reader:
+        reader.execute(text("SELECT count(*) FROM answer")).one()  # holds the table until its transaction ends
+        with Session(engine) as rewriting:
+            assert answers.shuffle_answer_order(rewriting, lock_timeout_ms=100) is False
+        reader.rollback()
+    with Session(engine) as rewriting:
+        assert answers.shuffle_answer_order(rewriting, lock_timeout_ms=100) is True

@@ -31,6 +31,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import and_, false, inspect, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from portal.domain import questionnaires
@@ -280,15 +281,23 @@ def submit(
     return SaveResult(values, {}, submitted=True)
 
 
-def shuffle_answer_order(session: Session) -> bool:
+def shuffle_answer_order(session: Session, *, lock_timeout_ms: int = 2000) -> bool:
     """Rewrite the answer table in the order of its random key, so that no physical order follows the writes.
 
     PostgreSQL only (CLUSTER, which locks the table for the moment of the rewrite: well under a second for a
-    campaign's answers); SQLite keeps the table in key order by itself. Returns whether a rewrite ran.
+    campaign's answers); SQLite keeps the table in key order by itself. Returns whether a rewrite ran: it
+    does not when another transaction holds the table longer than `lock_timeout_ms`.
     """
     if session.get_bind().dialect.name != "postgresql":
         return False
     primary = inspect(session.connection()).get_pk_constraint("answer")["name"]
-    session.exec(text(f'CLUSTER answer USING "{primary}"'))
-    session.commit()
+    # A rewrite waiting for a long transaction would queue every respondent's save behind it: give up
+    # instead, and let the next run rewrite the table.
+    session.exec(text(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}"))
+    try:
+        session.exec(text(f'CLUSTER answer USING "{primary}"'))
+        session.commit()
+    except OperationalError:
+        session.rollback()
+        return False
     return True
