@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
-from sqlmodel import select
 
-from portal.domain import framework
+from portal.domain import document_versions, framework
 from portal.domain.campaigns import current_campaign
 from portal.domain.scoring import totals
+from portal.downloads import YAML, document_version_download
 from portal.extensions import db
-from portal.models import Campaign, User
+from portal.models import Campaign
 from portal.permissions import ministry_only
 
 bp = Blueprint("framework", __name__, url_prefix="/bo/bo-tieu-chi")
-
-YAML_MIMETYPE = "application/yaml"
 
 
 @bp.before_request
@@ -36,9 +32,7 @@ def _campaign() -> Campaign:
 def _index_page(campaign: Campaign, error: framework.FrameworkError | None = None, status: int = 200):
     rows = framework.versions(db.session, campaign)
     current = next((row for row in rows if row.is_current), None)
-    importer_ids = {row.imported_by_id for row in rows if row.imported_by_id is not None}
-    importers = ({u.id: u for u in db.session.exec(select(User).where(User.id.in_(importer_ids)))}
-                 if importer_ids else {})
+    importers = document_versions.importers(db.session, rows)
     return render_template("framework/index.html", campaign=campaign, rows=rows, current=current,
                            content=framework.load(current) if current else None, importers=importers, error=error,
                            frozen_message=framework.FROZEN_MESSAGE, kinds=framework.KIND_LABELS,
@@ -100,16 +94,13 @@ def download(framework_number: int):
     row = framework.version_by_number(db.session, _campaign(), framework_number)
     if row is None:
         abort(404)
-    imported = row.imported_at.astimezone(ZoneInfo(current_app.config["PORTAL_TIMEZONE"]))
-    header = (f"# {row.title}\n# Phiên bản {row.version}, nhập lúc {imported:%H:%M %d/%m/%Y}"
-              f"{' từ tệp ' + row.source_name if row.source_name else ''}; tải về từ Cổng Chỉ số CCHC.\n")
-    return Response(header + framework.to_yaml(framework.load(row)), mimetype=YAML_MIMETYPE, headers={
-        "Content-Disposition": f'attachment; filename="bo-tieu-chi-phien-ban-{row.version}.yaml"'})
+    return document_version_download(row, framework.to_yaml(framework.load(row)),
+                                     f"bo-tieu-chi-phien-ban-{row.version}.yaml")
 
 
 @bp.get("/bo-tieu-chi-mau.yaml")
 def sample_file():
-    return send_file(framework.sample_path(), mimetype=YAML_MIMETYPE, as_attachment=True,
+    return send_file(framework.sample_path(), mimetype=YAML, as_attachment=True,
                      download_name="bo-tieu-chi-mau.yaml")
 
 

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
-from sqlmodel import select
 
-from portal.domain import questionnaires
+from portal.domain import document_versions, questionnaires
 from portal.domain.campaigns import current_campaign
+from portal.downloads import YAML, document_version_download
 from portal.extensions import db
-from portal.models import Campaign, User
+from portal.models import Campaign
 from portal.permissions import ministry_only
 
 bp = Blueprint("questionnaires", __name__, url_prefix="/bo/phieu-khao-sat")
-
-YAML_MIMETYPE = "application/yaml"
 
 
 @bp.before_request
@@ -35,9 +31,7 @@ def _campaign() -> Campaign:
 def _index_page(campaign: Campaign, error: questionnaires.QuestionnaireError | None = None, status: int = 200):
     rows = questionnaires.versions(db.session, campaign)
     current = next((row for row in rows if row.is_current), None)
-    importer_ids = {row.imported_by_id for row in rows if row.imported_by_id is not None}
-    importers = ({u.id: u for u in db.session.exec(select(User).where(User.id.in_(importer_ids)))}
-                 if importer_ids else {})
+    importers = document_versions.importers(db.session, rows)
     return render_template(
         "questionnaires/index.html", campaign=campaign, rows=rows, current=current,
         questionnaire=questionnaires.load(current) if current else None, importers=importers,
@@ -90,17 +84,13 @@ def download(number: int):
     row = questionnaires.version_by_number(db.session, _campaign(), number)
     if row is None:
         abort(404)
-    imported = row.imported_at.astimezone(ZoneInfo(current_app.config["PORTAL_TIMEZONE"]))
-    header = (f"# {row.title}\n# Phiên bản {row.version}, nhập lúc {imported:%H:%M %d/%m/%Y}"
-              f"{' từ tệp ' + row.source_name if row.source_name else ''}; tải về từ Cổng Chỉ số CCHC.\n")
-    text = header + questionnaires.to_yaml(questionnaires.load(row))
-    return Response(text, mimetype=YAML_MIMETYPE, headers={
-        "Content-Disposition": f'attachment; filename="bo-phieu-phien-ban-{row.version}.yaml"'})
+    return document_version_download(row, questionnaires.to_yaml(questionnaires.load(row)),
+                                     f"bo-phieu-phien-ban-{row.version}.yaml")
 
 
 @bp.get("/bo-phieu-mau.yaml")
 def sample_file():
-    return send_file(questionnaires.sample_path(), mimetype=YAML_MIMETYPE, as_attachment=True,
+    return send_file(questionnaires.sample_path(), mimetype=YAML, as_attachment=True,
                      download_name="bo-phieu-mau-2021.yaml")
 
 
