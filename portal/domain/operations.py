@@ -66,9 +66,9 @@ StepFunction = Callable[[Session, Operation, int, datetime], Step]
 
 
 def _steps() -> dict[str, StepFunction]:
-    from portal.domain import invitations
+    from portal.domain import invitations, reminders
 
-    return {"launch": invitations.launch_step, "remind": invitations.remind_step}
+    return {"launch": invitations.launch_step, "remind": reminders.remind_step}
 
 
 def create(
