@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
@@ -111,3 +111,21 @@ def importers(session: Session, rows: list[Row]) -> dict[int, User]:
     ids = {row.imported_by_id for row in rows if row.imported_by_id is not None}
     return {u.id: u for u in session.exec(select(User).where(col(User.id).in_(ids)))} if ids else {}
 
+
+class Versions(Generic[Row]):
+    """The functions above bound to one table, for a document module to hand out as its own."""
+
+    def __init__(self, model: type[Row]) -> None:
+        self.model = model
+
+    def current(self, session: Session, campaign: Campaign) -> Row | None:
+        """The version the campaign uses now."""
+        return current_version(session, self.model, campaign)
+
+    def all(self, session: Session, campaign: Campaign) -> list[Row]:
+        """Every version imported for the campaign, newest first."""
+        return versions(session, self.model, campaign)
+
+    def by_number(self, session: Session, campaign: Campaign, number: int) -> Row | None:
+        """The campaign's version `number`, or None."""
+        return version_by_number(session, self.model, campaign, number)

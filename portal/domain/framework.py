@@ -440,18 +440,10 @@ def to_yaml(framework: Framework) -> str:
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=110)
 
 
-def current_version(session: Session, campaign: Campaign) -> FrameworkVersion | None:
-    """The version the campaign uses now."""
-    return document_versions.current_version(session, FrameworkVersion, campaign)
-
-
-def versions(session: Session, campaign: Campaign) -> list[FrameworkVersion]:
-    """Every version imported for the campaign, newest first."""
-    return document_versions.versions(session, FrameworkVersion, campaign)
-
-
-def version_by_number(session: Session, campaign: Campaign, number: int) -> FrameworkVersion | None:
-    return document_versions.version_by_number(session, FrameworkVersion, campaign, number)
+_VERSIONS = document_versions.Versions(FrameworkVersion)
+current_version = _VERSIONS.current
+versions = _VERSIONS.all
+version_by_number = _VERSIONS.by_number
 
 
 _PARSED: dict[tuple[int, str], Framework] = {}  # a version's document never changes once stored

@@ -1043,18 +1043,10 @@ def score(form: FormDef, values: Mapping[str, object]) -> float | None:
 # ---------------------------------------------------------------- versions in the database
 
 
-def current_version(session: Session, campaign: Campaign) -> QuestionnaireVersion | None:
-    """The version the campaign uses now (the one launched, once frozen)."""
-    return document_versions.current_version(session, QuestionnaireVersion, campaign)
-
-
-def versions(session: Session, campaign: Campaign) -> list[QuestionnaireVersion]:
-    """Every version imported for the campaign, newest first."""
-    return document_versions.versions(session, QuestionnaireVersion, campaign)
-
-
-def version_by_number(session: Session, campaign: Campaign, number: int) -> QuestionnaireVersion | None:
-    return document_versions.version_by_number(session, QuestionnaireVersion, campaign, number)
+_VERSIONS = document_versions.Versions(QuestionnaireVersion)
+current_version = _VERSIONS.current  # the one launched, once frozen
+versions = _VERSIONS.all
+version_by_number = _VERSIONS.by_number
 
 
 def load(version: QuestionnaireVersion) -> Questionnaire:

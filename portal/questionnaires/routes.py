@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
+from portal import document_pages
 from portal.domain import document_versions, questionnaires
-from portal.domain.campaigns import current_campaign
 from portal.downloads import YAML, document_version_download
 from portal.extensions import db
 from portal.models import Campaign
-from portal.permissions import ministry_only
 
-bp = Blueprint("questionnaires", __name__, url_prefix="/bo/phieu-khao-sat")
-
-
-@bp.before_request
-@ministry_only
-def _ministry_only() -> None:
-    """Every page here is the ministry's."""
+bp = document_pages.ministry_blueprint("questionnaires", __name__, "/bo/phieu-khao-sat")
 
 
-def _campaign() -> Campaign:
-    campaign = current_campaign(db.session)
-    if campaign is None:
-        abort(404)
-    return campaign
-
-
-def _index_page(campaign: Campaign, error: questionnaires.QuestionnaireError | None = None, status: int = 200):
+def _index_page(campaign: Campaign, error: document_versions.DocumentError | None = None, status: int = 200):
     rows = questionnaires.versions(db.session, campaign)
-    current = next((row for row in rows if row.is_current), None)
-    importers = document_versions.importers(db.session, rows)
+    current, importers = document_pages.listing(rows)
     return render_template(
         "questionnaires/index.html", campaign=campaign, rows=rows, current=current,
         questionnaire=questionnaires.load(current) if current else None, importers=importers,
@@ -43,20 +28,17 @@ def _index_page(campaign: Campaign, error: questionnaires.QuestionnaireError | N
 
 @bp.get("/")
 def index():
-    return _index_page(_campaign())
+    return _index_page(document_pages.campaign_or_404())
 
 
 @bp.post("/nhap")
 def upload():
-    campaign = _campaign()
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        return _index_page(campaign, questionnaires.QuestionnaireError(
-            "Vui lòng chọn tệp bộ phiếu (.yaml) trước khi bấm “Nhập bộ phiếu”."), 422)
+    campaign = document_pages.campaign_or_404()
     try:
-        version = questionnaires.import_questionnaire(
-            db.session, current_user, campaign, upload.read(questionnaires.MAX_BYTES + 1), upload.filename)
-    except questionnaires.QuestionnaireError as problem:
+        data, filename = document_pages.read_upload(
+            questionnaires.MAX_BYTES, "Vui lòng chọn tệp bộ phiếu (.yaml) trước khi bấm “Nhập bộ phiếu”.")
+        version = questionnaires.import_questionnaire(db.session, current_user, campaign, data, filename)
+    except document_versions.DocumentError as problem:
         db.session.rollback()
         return _index_page(campaign, problem, 422)
     flash(f"Đã nhập bộ phiếu “{version.title}” (phiên bản {version.version}); đây là bộ phiếu đang dùng.", "success")
@@ -65,7 +47,7 @@ def upload():
 
 @bp.post("/nap-mau")
 def load_sample():
-    campaign = _campaign()
+    campaign = document_pages.campaign_or_404()
     if questionnaires.current_version(db.session, campaign) is not None:
         flash("Đợt khảo sát đã có bộ phiếu nên không nạp bộ phiếu mẫu.", "warning")
         return redirect(url_for("questionnaires.index"), code=303)
@@ -81,7 +63,7 @@ def load_sample():
 
 @bp.get("/phien-ban-<int:number>.yaml")
 def download(number: int):
-    row = questionnaires.version_by_number(db.session, _campaign(), number)
+    row = questionnaires.version_by_number(db.session, document_pages.campaign_or_404(), number)
     if row is None:
         abort(404)
     return document_version_download(row, questionnaires.to_yaml(questionnaires.load(row)),
@@ -96,7 +78,7 @@ def sample_file():
 
 @bp.get("/xem/<form_code>")
 def preview(form_code: str):
-    campaign = _campaign()
+    campaign = document_pages.campaign_or_404()
     number = request.args.get("phien-ban", type=int)
     row = (questionnaires.version_by_number(db.session, campaign, number) if number
            else questionnaires.current_version(db.session, campaign))
