@@ -8,6 +8,7 @@ the versions' bookkeeping they share, for any table with the columns of `Version
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
@@ -32,6 +33,17 @@ class DocumentError(Exception):
         super().__init__(message)
         self.message = message
         self.problems = problems if problems is not None else [message]
+
+
+def decode_text(data: bytes, name: str, error: type[DocumentError]) -> str:
+    """A file's text: UTF-8 (a BOM allowed), NFC; `error` names the line of the first byte that is not UTF-8."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise error(f"Tệp {name} không phải văn bản UTF-8 (ký tự lạ ở dòng {line}). Hãy lưu lại tệp với "
+                    "mã UTF-8.") from None
+    return unicodedata.normalize("NFC", text)
 
 
 class VersionRow(Protocol):

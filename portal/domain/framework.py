@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import unicodedata
 from collections.abc import Iterator
 from datetime import datetime
 from fractions import Fraction
@@ -291,13 +290,7 @@ def _decode(data: bytes, filename: str) -> str:
     if data.startswith((b"PK\x03\x04", b"%PDF", b"\xd0\xcf\x11\xe0")) or b"\x00" in data[:4096]:
         raise FrameworkError(f"Tệp {name} không phải tệp văn bản YAML. Bộ tiêu chí phải là tệp .yaml theo hướng dẫn "
                              "(tải tệp bộ tiêu chí mẫu để xem cấu trúc).")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise FrameworkError(f"Tệp {name} không phải văn bản UTF-8 (ký tự lạ ở dòng {line}). Hãy lưu lại tệp với "
-                             "mã UTF-8.") from None
-    return unicodedata.normalize("NFC", text)
+    return document_versions.decode_text(data, name, FrameworkError)
 
 
 def parse_framework(data: bytes | str, filename: str = "") -> Framework:

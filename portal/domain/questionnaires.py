@@ -252,13 +252,7 @@ def _decode(data: bytes, filename: str) -> str:
     suffix = Path(filename).suffix.lower()
     if filename and suffix not in {".yaml", ".yml", ".json", ".txt", ""}:
         raise QuestionnaireError(f"Tệp {name} không phải tệp YAML. Bộ phiếu phải là tệp .yaml hoặc .yml.")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise QuestionnaireError(f"Tệp {name} không phải văn bản UTF-8 (ký tự lạ ở dòng {line}). Hãy lưu lại tệp "
-                                 "với mã UTF-8.") from None
-    return unicodedata.normalize("NFC", text)
+    return document_versions.decode_text(data, name, QuestionnaireError)
 
 
 def _syntax_error(exc: yaml.YAMLError, text: str, filename: str) -> QuestionnaireError:
