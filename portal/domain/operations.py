@@ -18,7 +18,7 @@ until the chunk in progress has committed. The chunks themselves are idempotent
 repeated by mistake would do nothing twice.
 
 Each kind is one function `step(session, operation, chunk, now) -> Step` that
-does one chunk without committing (portal/domain/invitations.py: launch, remind).
+does one chunk without committing (portal/domain/invitations.py: launch; portal/domain/reminders.py: remind).
 """
 
 from __future__ import annotations
