@@ -18,7 +18,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -109,7 +109,10 @@ class Finding:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.replace(microsecond=0).isoformat() + "Z"
+    """A moment in UTC as evidence shows it (the ministry's page shows it in giờ Việt Nam)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _forms(items: Iterable[SubmittedForm]) -> tuple[tuple[int, str], ...]:
