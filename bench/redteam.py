@@ -1,13 +1,16 @@
 """The red-team suite: scripted interference against the integrity rules, and the table of what they caught.
 
-    python -m bench.redteam              # prints the table (the README's "Integrity rules" shows it)
+    python -m bench.redteam              # through a throwaway SQLite database (~20 s); the README shows the table
+    python -m bench.redteam --facts-only # the rules over the scenarios' facts alone (a second)
 
-Each scenario is one province's campaign as the rules see it (portal/domain/integrity_rules.py,
-`ProvinceFacts`): an honest background of respondents (one office address for most, their own phones for
-the rest, a device each, some opening their link on a phone and a computer, human reading times, varied
-answers, and a department meeting where fifteen colleagues answer within ten minutes from the office
-network), with one kind of interference mixed in. The answers are generated as the survey stores them and
-reduced by the rules' own digest. Nothing leaves the process; a run takes well under a second.
+Each scenario is one province's campaign: an honest background of respondents (one office address for
+most, their own phones for the rest, a device each, some opening their link on a phone and a computer,
+human reading times, varied answers, and a department meeting where fifteen colleagues answer within ten
+minutes from the office network), with one kind of interference mixed in. `scenarios()` scripts them as the
+rules' facts (portal/domain/integrity_rules.py, `ProvinceFacts`); `through_the_database` plays them through
+the portal's domain functions (list sent, survey launched, signals recorded as the survey pages record
+them, drafts saved and forms submitted, addresses corrected and audited) and lets the rules read the
+database as the worker does. Nothing leaves the process but a temporary SQLite file.
 
 The table: the rules each scenario should raise, the rules raised, and over its forms the true flag rate
 (interfered forms flagged / interfered forms) and the false flag rate (honest forms flagged / honest forms).
@@ -41,6 +44,7 @@ class Scenario:
     facts: rules.ProvinceFacts = field(default_factory=rules.ProvinceFacts)
     interfered: set[tuple[int, str]] = field(default_factory=set)
     next_invitation: int = 1
+    addresses: dict[tuple[int, str], str] = field(default_factory=dict)  # the network address of each form
 
     def forms(self) -> set[tuple[int, str]]:
         return {(f.invitation_id, f.form_code) for f in self.facts.submitted}
@@ -54,6 +58,7 @@ def _submit(scenario: Scenario, invitation: int, code: str, at: datetime, *, dev
             seconds: int, answers: str) -> None:
     scenario.facts.devices_by_invitation.setdefault(invitation, {}).setdefault(device, at - timedelta(
         seconds=seconds))
+    scenario.addresses[(invitation, code)] = address
     scenario.facts.submitted.append(rules.SubmittedForm(
         invitation, code, at, device, address_hash(address, SECRET), address_prefix(address), seconds,
         QUESTIONS[code], rules.answers_digest(answers)))
@@ -207,9 +212,139 @@ def table(outcomes: list[Outcome]) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    outcomes = [evaluate(s) for s in scenarios()]
+# ---------------------------------------------------------------- the same scenarios through the database
+
+
+def _raw_answers(rng: random.Random, form) -> dict[str, list[str]]:
+    """Answers to every question of a real form as the browser posts them, drawn from `rng`."""
+    raw: dict[str, list[str]] = {}
+    for question in form.questions:
+        if question.kind in ("single", "multiple"):
+            raw[question.id] = [rng.choice(question.options).value]
+        elif question.kind == "number":
+            low = int(question.min or 0)
+            high = int(question.max) if question.max is not None else low + 100
+            raw[question.id] = [str(rng.randint(low, high))]
+        else:
+            raw[question.id] = [rng.choice(["Không có ý kiến.", "Cần rút ngắn thời gian giải quyết hồ sơ.",
+                                            "Thái độ phục vụ tốt.", "Nên công khai thêm thủ tục.", ""])]
+    return raw
+
+
+def through_the_database(chosen: list[Scenario], database_url: str) -> list[Outcome]:
+    """Play the scenarios into a throwaway database through the portal's own domain functions: each
+    scenario's people as a province's list, sent and launched; each visit as the survey pages record it
+    (signals with device, address and page times; the draft saved and the form submitted with the answers);
+    each address change through the IT focal point's correction. Then the rules read the database as the
+    worker does, flags are kept, and a second run must add none."""
+    from datetime import UTC
+
+    from sqlmodel import Session, select
+
+    from portal import create_app
+    from portal.domain import accounts, answers, delivery, integrity
+    from portal.domain.integrity import OPENED, SAVED, SUBMITTED
+    from portal.models import Invitation, Province, Role, User, utcnow
+    from tests.support.big_list import generated_rows
+    from tests.support.database import PreparedDatabase
+    from tests.support.survey import (
+        current_campaign,
+        form_def,
+        launch,
+        load_questionnaire,
+        open_by_the_real_clock,
+        send_list,
+        sent_invitations,
+    )
+
+    database = PreparedDatabase(database_url)
+    secret = "red-team-secret-key-0123456789abcdef0123456789abcdef"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": secret, "RATELIMIT_ENABLED": False,
+                      "PORTAL_BASE_URL": "http://127.0.0.1"})
+    tz_name, browser = app.config["PORTAL_TIMEZONE"], "Mozilla/5.0 (Linux; Android 10) Chrome/118.0 Mobile"
+    outcomes = []
+    with app.app_context(), Session(database.engine) as session:
+        ministry, _ = accounts.create_user(session, "bonoivu", Role.MINISTRY, password="RedTeam2021cchc",
+                                           must_change_password=False)
+        session.commit()
+        ministry = session.get(User, ministry.id)
+        campaign = open_by_the_real_clock(app, session)
+        provinces = list(session.exec(select(Province.id).order_by(Province.id).limit(len(chosen))))
+        for province_id, scenario in zip(provinces, chosen, strict=True):
+            send_list(session, province_id, rows=generated_rows(session, province_id, scenario.next_invitation - 1),
+                      now=utcnow())
+        load_questionnaire(session, ministry)
+        launch(app, session, ministry, provinces)
+        campaign = current_campaign(session)
+        forms: dict[str, object] = {}
+        shift = utcnow().replace(second=0, microsecond=0) + timedelta(minutes=1) - START.replace(tzinfo=UTC)
+        for province_id, scenario in zip(provinces, chosen, strict=True):
+            people = sent_invitations(app, session, province_id)
+            real: dict[tuple[int, str], tuple[int, str]] = {}
+            for number in sorted(scenario.facts.address_changes):
+                delivery.correct_address(session, ministry, session.get(Invitation, people[number - 1].invitation.id),
+                                         f"can.bo.{province_id}.{number}@example.vn", base_url="http://127.0.0.1",
+                                         mail_domain="127.0.0.1")
+            for number, devices in scenario.facts.devices_by_invitation.items():
+                invitation = session.get(Invitation, people[number - 1].invitation.id)
+                for device, seen in devices.items():
+                    integrity.record(session, invitation, OPENED, device=device, user_agent=browser,
+                                     address=OFFICE, secret=secret, now=seen.replace(tzinfo=UTC) + shift)
+            for fact in sorted(scenario.facts.submitted, key=lambda f: f.submitted_at):
+                person = people[fact.invitation_id - 1]
+                codes = person.form_codes
+                if fact.form_code == MINISTRY_FORM and len(codes) < 2:
+                    continue
+                code = codes[0] if fact.form_code == LOCAL_FORM else codes[1]
+                form = forms.setdefault(code, form_def(session, code))
+                invitation = session.get(Invitation, person.invitation.id)
+                at = fact.submitted_at.replace(tzinfo=UTC) + shift
+                seconds = fact.seconds or 0
+                address = scenario.addresses[(fact.invitation_id, fact.form_code)]
+                seen = {"device": fact.device, "user_agent": browser, "address": address, "secret": secret}
+                integrity.record(session, invitation, OPENED, form_code=code, now=at - timedelta(seconds=seconds),
+                                 **seen)
+                answers.save_draft(session, invitation, campaign, form,
+                                   _raw_answers(random.Random(fact.answers_digest), form), tz_name=tz_name,
+                                   secret=secret, now=at - timedelta(seconds=min(seconds, 5)))
+                integrity.record(session, invitation, SAVED, form_code=code, seconds=max(seconds - 5, 0),
+                                 now=at - timedelta(seconds=min(seconds, 5)), **seen)
+                assert answers.submit(session, invitation, campaign, form, tz_name=tz_name, secret=secret,
+                                      now=at).submitted
+                integrity.record(session, invitation, SUBMITTED, form_code=code, seconds=min(seconds, 5), now=at,
+                                 **seen)
+                session.commit()
+                real[(fact.invitation_id, fact.form_code)] = (invitation.id, code)
+            played = Scenario(scenario.name, scenario.expected,
+                              rules.province_facts(session, campaign.id, province_id, secret),
+                              {real[f] for f in scenario.interfered if f in real})
+            outcomes.append(evaluate(played))
+        limits = rules.Thresholds()
+        kept = rules.check_campaigns(session, secret, limits, campaign.id)
+        assert kept and rules.check_campaigns(session, secret, limits, campaign.id) == 0, "a re-run added flags"
+        evidence = " ".join(e for e in session.exec(select(rules.IntegrityFlag.evidence)))
+        assert "Thái độ phục vụ tốt" not in evidence, "an answer reached the evidence"
+    return outcomes
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import tempfile
+    import time
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--facts-only", action="store_true",
+                        help="run the rules over the scenarios' facts alone, without a database (a second)")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    if args.facts_only:
+        outcomes = [evaluate(s) for s in scenarios()]
+    else:
+        with tempfile.TemporaryDirectory(prefix="cchc-redteam-") as folder:
+            outcomes = through_the_database(scenarios(), f"sqlite:///{Path(folder) / 'redteam.sqlite3'}")
     print(table(outcomes))
+    print(f"\n{time.monotonic() - started:.0f} s")
     return 0 if all(o.caught for o in outcomes) else 1
 
 

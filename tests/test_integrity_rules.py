@@ -96,9 +96,16 @@ def test_a_link_opened_on_five_devices_is_flagged(outcomes):
 
 
 def test_the_red_team_command_prints_every_scenario_caught_and_no_honest_form_flagged(capsys):
-    assert redteam.main() == 0
+    assert redteam.main(["--facts-only"]) == 0
     printed = capsys.readouterr().out
     assert "| **Tổng / total** | | | 38/38 (100%) | 0/785 (0%) |" in printed
+
+
+def test_the_red_team_scenarios_played_through_a_database_are_caught_the_same(tmp_path):
+    outcomes = redteam.through_the_database(redteam.scenarios(honest_people=40, background=12),
+                                            f"sqlite:///{tmp_path / 'redteam.sqlite3'}")
+    assert [(o.name, o.caught, o.interfered_flagged == o.interfered) for o in outcomes] == [
+        (s.name, True, True) for s in redteam.scenarios(honest_people=1, background=1)]
 
 
 # ---------------------------------------------------------------- through the survey pages and the database
@@ -154,7 +161,7 @@ def test_one_browser_answering_for_three_people_is_flagged_once_and_no_answer_re
     assert {f.rule for f in flags} == {rules.SHARED_DEVICE, rules.TOO_FAST}
     assert all(f.state == "open" for f in flags)
     every_evidence = " ".join(f.evidence + f.forms for f in flags)
-    assert OWN_WORDS not in every_evidence and "answers" not in every_evidence
+    assert OWN_WORDS not in every_evidence
     # A flag never changes an answer.
     assert sorted((a.id, a.answers) for a in session.exec(select(Answer))) == answers_before
 
