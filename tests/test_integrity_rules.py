@@ -21,7 +21,7 @@ from bench import redteam
 from portal import jobs
 from portal.domain import delivery, integrity_rules
 from portal.domain import integrity_rules as rules
-from portal.models import Answer, IntegrityFlag
+from portal.models import Answer, FormSignal, IntegrityFlag, IntegrityWatermark, utcnow
 from tests.support.survey import complete_answers, form_def, launch_survey
 
 STAMP = re.compile(r'name="_shown" value="([^"]+)"')
@@ -190,3 +190,19 @@ def test_answers_sent_soon_after_the_address_was_changed_from_one_browser_are_fl
     # The worker's next run looks only at what came since: nothing new, nothing repeated.
     assert integrity_rules.check_new_submissions(session, app.config["SECRET_KEY"], rules.Thresholds()) == 0
     assert len(_flags(session)) == 1
+
+
+def test_a_submission_committed_after_the_last_run_under_a_smaller_id_is_still_checked(
+        app, session, ministry_user, during_survey):
+    survey = launch_survey(app, session, ministry_user, per_group=1)
+    officer = app.test_client()
+    for n, person in enumerate(survey.invitations[:3]):
+        form = form_def(session, person.form_codes[0])
+        _answer(officer, during_survey, person, form.code, seconds=600, raw=complete_answers(form, shift=n))
+    # The last run moved its mark past these signals' ids while their transaction had not committed yet.
+    highest = max(s.id for s in session.exec(select(FormSignal)))
+    session.add(IntegrityWatermark(last_signal_id=highest, checked_at=utcnow()))
+    session.commit()
+
+    assert integrity_rules.check_new_submissions(session, app.config["SECRET_KEY"], rules.Thresholds()) == 1
+    assert [f.rule for f in _flags(session)] == [rules.SHARED_DEVICE]

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from portal.domain import questionnaires
@@ -42,6 +42,7 @@ SAME_ANSWERS, MANY_DEVICES, CHANGED_THEN_ANSWERED = "same_answers", "many_device
 RULES = (SHARED_DEVICE, BURST, TOO_FAST, SAME_ANSWERS, MANY_DEVICES, CHANGED_THEN_ANSWERED)
 # The action both the province's list edits and the IT focal point's corrections record (lists.py, delivery.py).
 ADDRESS_CHANGE = "Sửa địa chỉ email người được khảo sát"
+RECHECK_OVERLAP = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -411,8 +412,12 @@ def check_new_submissions(session: Session, secret: str, limits: Thresholds) -> 
     """The worker's run: the provinces with forms submitted since the last run, then the mark moves on."""
     mark = session.exec(select(IntegrityWatermark)).first() or IntegrityWatermark()
     last = session.exec(select(func.max(FormSignal.id))).one() or 0
+    # Ids are handed out before commit: a signal committed after the last run may carry a smaller id than the
+    # mark, so the provinces with submissions in the few minutes before the last run are checked again too.
+    recent = mark.checked_at - RECHECK_OVERLAP if mark.id else None
+    news = col(FormSignal.id) > mark.last_signal_id
     pairs = sorted(session.exec(select(FormSignal.campaign_id, FormSignal.province_id).where(
-        FormSignal.event == SUBMITTED, FormSignal.id > mark.last_signal_id, FormSignal.id <= last).distinct()))
+        FormSignal.event == SUBMITTED, or_(news, col(FormSignal.at) >= recent) if recent else news).distinct()))
     new = sum(check_province(session, c, p, secret, limits) for c, p in pairs)
     mark.last_signal_id = max(mark.last_signal_id, last)
     mark.checked_at = utcnow()
