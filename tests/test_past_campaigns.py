@@ -148,8 +148,9 @@ def test_the_snapshot_covers_the_campaign_tables():
     ties = {"campaign_id", "list_id", "invitation_id", "respondent_id", "group_id", "assessment_id"}
     tied = sorted(t.name for t in SQLModel.metadata.sorted_tables if ties & set(t.c.keys()))
     assert tied == ["answer", "assessment", "assessmentscore", "campaignprovince", "formprogress", "formsignal",
-                    "frameworkversion", "invitation", "operation", "outboxmessage", "positiontitle", "provincerequest",
-                    "questionnaireversion", "reminderschedule", "respondent", "respondentgroup", "respondentlist"]
+                    "frameworkversion", "integrityflag", "invitation", "operation", "outboxmessage", "positiontitle",
+                    "provincerequest", "questionnaireversion", "reminderschedule", "respondent", "respondentgroup",
+                    "respondentlist"]
 
 
 def test_no_post_route_changes_a_past_campaign(request, app, client, session, closed_2021):
