@@ -116,9 +116,10 @@ def entries(rows: dict[str, AssessmentScore]) -> dict[str, Entry]:
     return {code: entry_of(row) for code, row in rows.items()}
 
 
-def history(session: Session, row: AssessmentScore) -> list[ScoreChange]:
-    """A line's changes, newest first."""
-    return list(session.exec(select(ScoreChange).where(ScoreChange.score_id == row.id)
+def history(session: Session, assessment: Assessment, line_code: str) -> list[ScoreChange]:
+    """A line's changes (scores, explanations, evidence files), newest first."""
+    return list(session.exec(select(ScoreChange).where(ScoreChange.assessment_id == assessment.id,
+                                                       ScoreChange.line_code == line_code)
                              .order_by(col(ScoreChange.at).desc(), col(ScoreChange.id).desc())))
 
 
@@ -290,7 +291,8 @@ def save_line(session: Session, user: User, assessment: Assessment, campaign: Ca
     if explanation != old_explanation:
         old_text += f" · giải trình: “{_short(old_explanation)}”" if old_explanation else ""
         new_text += f" · giải trình: “{_short(explanation)}”" if explanation else " · xóa giải trình"
-    session.add(ScoreChange(score_id=row.id, province_id=assessment.province_id, at=moment, actor_id=user.id,
+    session.add(ScoreChange(assessment_id=assessment.id, line_code=line.code, score_id=row.id,
+                            province_id=assessment.province_id, at=moment, actor_id=user.id,
                             actor_name=user.full_name or user.username, old_value=old_text, new_value=new_text))
     framework.freeze(session, version, moment)
     session.commit()
