@@ -696,6 +696,17 @@ class Assessment(SQLModel, table=True):
     exception_reason: str = ""
     exception_by_id: int | None = Field(default=None, foreign_key="user.id")
     exception_at: datetime | None = None
+    # The approval: the approved report (Báo cáo tự đánh giá) and the decision approving it.
+    report_file_id: int | None = Field(default=None, foreign_key="storedfile.id", index=True)
+    decision_number: str = ""
+    decision_date: date | None = None
+    decision_signer: str = ""
+    # "Gửi kết quả tự đánh giá": once sent, nothing changes until the ministry returns it for correction.
+    sent_at: datetime | None = None
+    sent_by_id: int | None = Field(default=None, foreign_key="user.id")
+    returned_at: datetime | None = None
+    return_reason: str = ""
+    returned_by_id: int | None = Field(default=None, foreign_key="user.id")
 
 
 class AssessmentScore(SQLModel, table=True):

@@ -7,11 +7,12 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 
 from portal.domain import assessment as assessments
-from portal.domain import assessment_evidence, evidence
+from portal.domain import assessment_evidence, assessment_sending, evidence
 from portal.domain.scoring import describe, totals
 from portal.downloads import stored_file_download
+from portal.emails import queue_for_ministry
 from portal.extensions import db
-from portal.models import Assessment, Campaign, Province, Role, StoredFile
+from portal.models import Assessment, Campaign, Province, Role, StoredFile, User
 from portal.permissions import (
     current_campaign_or_refuse,
     get_assessment_for_user,
@@ -72,6 +73,7 @@ def _page(assessment: Assessment, campaign: Campaign, *, status: int = 200, line
                    rows=rows, entries=entries, totals=sums, open_areas=areas, all_open=wanted == ALL_AREAS,
                    editable=_editable(assessment, campaign), closed=_closed(assessment, campaign),
                    deadline=assessments.deadline_of(assessment, campaign), line_state=line_state or {},
+                   sent_by=_person(assessment.sent_by_id),
                    **_evidence_context(assessment, content, entries))
     if request.htmx and request.htmx.target == "area":
         return render_template("assessment/_area.html", **context), status
@@ -85,6 +87,11 @@ def _evidence_context(assessment: Assessment, content, entries) -> dict:
         content, entries, assessment_evidence.counts_of(files)),
         max_upload=current_app.config["MAX_CONTENT_LENGTH"], size_vn=assessment_evidence.size_vn,
         accepted=evidence.accepted_labels())
+
+
+def _person(user_id: int | None) -> str:
+    user = db.session.get(User, user_id) if user_id else None
+    return (user.full_name or user.username) if user else ""
 
 
 def _editable(assessment: Assessment, campaign: Campaign) -> bool:
@@ -216,6 +223,83 @@ def remove_evidence(assessment_id: int, evidence_id: int):
     return _back_to_line(assessment, content, line)
 
 
+# ---------------------------------------------------------------- approval and sending
+
+
+def _sending_page(assessment: Assessment, *, errors: dict | None = None, values: dict | None = None,
+                  refusal: str = "", status: int = 200):
+    campaign = db.session.get(Campaign, assessment.campaign_id)
+    _, content = _framework_or_404(campaign)
+    return render_template(
+        "assessment/send.html", assessment=assessment, campaign=campaign, content=content,
+        province=db.session.get(Province, assessment.province_id),
+        summary=assessment_sending.summary(db.session, assessment, content),
+        approval_missing=assessment_sending.approval_missing(assessment),
+        report=db.session.get(StoredFile, assessment.report_file_id) if assessment.report_file_id else None,
+        editable=_editable(assessment, campaign), closed=_closed(assessment, campaign),
+        deadline=assessments.deadline_of(assessment, campaign), errors=errors or {}, values=values or {},
+        refusal=refusal, max_upload=current_app.config["MAX_CONTENT_LENGTH"],
+        size_vn=assessment_evidence.size_vn), status
+
+
+@bp.get("/<int:assessment_id>/gui")
+def sending(assessment_id: int):
+    return _sending_page(get_assessment_for_user(db.session, current_user, assessment_id))
+
+
+@bp.post("/<int:assessment_id>/phe-duyet")
+@roles_required(Role.PROVINCE)
+def save_approval(assessment_id: int):
+    assessment = get_assessment_for_user(db.session, current_user, assessment_id)
+    campaign = db.session.get(Campaign, assessment.campaign_id)
+    values = {key: request.form.get(key, "") for key in ("number", "day", "signer")}
+    upload = request.files.get("report")
+    report = (upload.filename, upload.read()) if upload is not None and upload.filename else None
+    try:
+        errors = assessment_sending.save_approval(
+            db.session, current_user, assessment, campaign, report=report,
+            files_dir=current_app.config["PORTAL_FILES_DIR"], max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
+            tz_name=_tz(), **values)
+    except assessments.AssessmentClosed as closed:
+        db.session.rollback()
+        return _sending_page(assessment, values=values, refusal=closed.message, status=409)
+    if errors:
+        db.session.rollback()
+        return _sending_page(assessment, errors=errors, values=values, status=422)
+    flash("Đã lưu phần phê duyệt báo cáo tự đánh giá.", "success")
+    return redirect(url_for("assessment.sending", assessment_id=assessment.id), code=303)
+
+
+@bp.post("/<int:assessment_id>/gui")
+@roles_required(Role.PROVINCE)
+def send(assessment_id: int):
+    assessment = get_assessment_for_user(db.session, current_user, assessment_id)
+    campaign = db.session.get(Campaign, assessment.campaign_id)
+    try:
+        assessment_sending.send(db.session, current_user, assessment, campaign,
+                                confirmed=request.form.get("confirm") == "1", tz_name=_tz())
+    except (assessments.AssessmentClosed, assessment_sending.SendingRefused) as refused:
+        db.session.rollback()
+        status = 409 if isinstance(refused, assessments.AssessmentClosed) else 422
+        return _sending_page(assessment, refusal=refused.message, status=status)
+    province = db.session.get(Province, assessment.province_id)
+    told = queue_for_ministry(db.session, "assessment-sent", {"province": province, "assessment": assessment,
+                                                              "campaign": campaign}, province_id=province.id)
+    if told:
+        db.session.commit()
+    flash("Đã gửi kết quả tự đánh giá đến Bộ Nội vụ; kết quả đã khóa."
+          + (" Bộ Nội vụ đã được báo qua thư." if told else ""), "success")
+    return redirect(url_for("assessment.view", assessment_id=assessment.id), code=303)
+
+
+@bp.get("/<int:assessment_id>/bao-cao")
+def download_report(assessment_id: int):
+    assessment = get_assessment_for_user(db.session, current_user, assessment_id)
+    if assessment.report_file_id is None:
+        abort(404)
+    return stored_file_download(db.session.get(StoredFile, assessment.report_file_id))
+
+
 @bp.get("/<int:assessment_id>/dong/<line_code>/lich-su")
 def line_history(assessment_id: int, line_code: str):
     assessment = get_assessment_for_user(db.session, current_user, assessment_id)
@@ -238,7 +322,7 @@ def line_history(assessment_id: int, line_code: str):
 def overview():
     campaign = current_campaign_or_refuse(db.session)
     found = assessments.framework_of(db.session, campaign)
-    rows = assessments.overview(db.session, campaign, found[1]) if found else []
+    rows = assessments.overview(db.session, campaign, found[1], _tz()) if found else []
     return render_template("assessment/ministry_index.html", campaign=campaign, rows=rows, has_framework=bool(found),
                            tz=_tz())
 
@@ -269,3 +353,28 @@ def grant_exception(province_id: int):
     return redirect(url_for("assessment_ministry.overview"), code=303)
 
 
+
+
+@ministry_bp.get("/<int:province_id>/tra-lai")
+def return_form(province_id: int):
+    campaign = current_campaign_or_refuse(db.session)
+    province = db.session.get(Province, province_id) or abort(404)
+    assessment = assessments.assessment_for(db.session, campaign, province.id)
+    return render_template("assessment/return.html", campaign=campaign, province=province, assessment=assessment,
+                           errors={}, values={})
+
+
+@ministry_bp.post("/<int:province_id>/tra-lai")
+def return_assessment(province_id: int):
+    campaign = current_campaign_or_refuse(db.session)
+    province = db.session.get(Province, province_id) or abort(404)
+    assessment = assessments.assessment_for(db.session, campaign, province.id) or abort(404)
+    values = {"reason": request.form.get("reason", "")}
+    errors = assessment_sending.return_for_correction(db.session, current_user, assessment, campaign,
+                                                      values["reason"])
+    if errors:
+        db.session.rollback()
+        return render_template("assessment/return.html", campaign=campaign, province=province,
+                               assessment=assessment, errors=errors, values=values), 422
+    flash(f"Đã trả lại kết quả tự đánh giá của {province.name} để chỉnh sửa; tỉnh đã được thông báo.", "success")
+    return redirect(url_for("assessment_ministry.overview"), code=303)
