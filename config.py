@@ -296,6 +296,17 @@ class Config:
         self.PORTAL_ANSWER_SHUFFLE_MINUTES = env_int("PORTAL_ANSWER_SHUFFLE_MINUTES", 15, minimum=1)
         # How long after a campaign closes the integrity signals of its respondents' visits are kept.
         self.PORTAL_SIGNAL_RETENTION_DAYS = env_int("PORTAL_SIGNAL_RETENTION_DAYS", 180, minimum=1)
+        # The integrity rules' thresholds (portal/domain/integrity_rules.py; README "Integrity rules").
+        self.PORTAL_INTEGRITY_DEVICE_RESPONDENTS = env_int("PORTAL_INTEGRITY_DEVICE_RESPONDENTS", 3, minimum=2)
+        self.PORTAL_INTEGRITY_BURST_FORMS = env_int("PORTAL_INTEGRITY_BURST_FORMS", 10, minimum=2)
+        self.PORTAL_INTEGRITY_BURST_MINUTES = env_int("PORTAL_INTEGRITY_BURST_MINUTES", 10, minimum=1)
+        self.PORTAL_INTEGRITY_SECONDS_PER_QUESTION = env_int("PORTAL_INTEGRITY_SECONDS_PER_QUESTION", 3, minimum=1)
+        self.PORTAL_INTEGRITY_SAME_ANSWERS = env_int("PORTAL_INTEGRITY_SAME_ANSWERS", 5, minimum=2)
+        self.PORTAL_INTEGRITY_SAME_ANSWERS_HOURS = env_int("PORTAL_INTEGRITY_SAME_ANSWERS_HOURS", 24, minimum=1)
+        self.PORTAL_INTEGRITY_LINK_DEVICES = env_int("PORTAL_INTEGRITY_LINK_DEVICES", 4, minimum=2)
+        self.PORTAL_INTEGRITY_CHANGE_HOURS = env_int("PORTAL_INTEGRITY_CHANGE_HOURS", 72, minimum=1)
+        # How often the worker runs the rules over the provinces with newly submitted forms.
+        self.PORTAL_INTEGRITY_INTERVAL_MINUTES = env_int("PORTAL_INTEGRITY_INTERVAL_MINUTES", 10, minimum=1)
         # Wrong survey links answered per client address before it is made to wait.
         self.PORTAL_LINK_GUESS_RATE = _env("PORTAL_LINK_GUESS_RATE", "30 per 10 minutes")
 

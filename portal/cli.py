@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from sqlmodel import select
 
 from portal.extensions import db
 
@@ -156,6 +157,28 @@ def worker_command(once: bool) -> None:
         click.echo(f"Đã xử lý {tried} thư.")
         return
     jobs.run_worker(app)
+
+
+@portal_cli.command("integrity-check")
+@click.option("--campaign", "campaign_id", type=int, default=None,
+              help="Chỉ đợt đánh giá này (mã số) / only this campaign's id.")
+def integrity_check_command(campaign_id: int | None) -> None:
+    """Chạy các quy tắc phát hiện can thiệp / run the integrity rules over every province with submitted forms.
+
+    Re-running adds no duplicate flag; the worker runs the same rules over new submissions.
+    """
+    from portal.domain import integrity_rules
+    from portal.models import IntegrityFlag
+
+    with db.new_session() as session:
+        new = integrity_rules.check_campaigns(session, current_app.config["SECRET_KEY"],
+                                              integrity_rules.Thresholds.from_config(current_app.config),
+                                              campaign_id)
+        query = select(IntegrityFlag)
+        if campaign_id is not None:
+            query = query.where(IntegrityFlag.campaign_id == campaign_id)
+        total = len(session.exec(query).all())
+    click.echo(f"Đã kiểm tra: {new} cảnh báo mới, {total} cảnh báo tất cả.")
 
 
 @portal_cli.command("collect-files")

@@ -139,6 +139,18 @@ def forget_signals(app: Flask) -> int:
     with app.app_context(), db.new_session() as session:
         return integrity.forget_closed_campaigns(session, app.config["PORTAL_SIGNAL_RETENTION_DAYS"])
 
+def check_integrity(app: Flask) -> int:
+    """Run the integrity rules over the provinces with forms submitted since the last run; returns new flags."""
+    from portal.domain import integrity_rules
+
+    with app.app_context(), db.new_session() as session:
+        count = integrity_rules.check_new_submissions(session, app.config["SECRET_KEY"],
+                                                      integrity_rules.Thresholds.from_config(app.config))
+    if count:
+        log.info("raised %d integrity flag(s)", count)
+    return count
+
+
 def lock_assessments(app: Flask) -> int:
     """Record the lock of every self-assessment whose deadline day has ended (saves check the deadline anyway)."""
     from portal.domain import assessment
@@ -173,7 +185,7 @@ def intake_bounces(app: Flask) -> int:
 def run_once(app: Flask) -> int:
     """One pass of every job, for `portal worker --once` (tests, cron): operations, reminders, bounces, sweep,
     old login failures, self-assessment locks, old outbox bodies, unused files, the answer order, old signals,
-    one batch."""
+    the integrity rules, one batch."""
     _guarded(run_operations, app, worker_id())
     _guarded(enqueue_reminders, app)
     _guarded(intake_bounces, app)
@@ -181,6 +193,7 @@ def run_once(app: Flask) -> int:
     _guarded(forget_login_failures, app)
     _guarded(shuffle_answers, app)
     _guarded(forget_signals, app)
+    _guarded(check_integrity, app)
     _guarded(lock_assessments, app)
     _guarded(purge_outbox, app)
     _guarded(collect_files, app)
@@ -218,6 +231,9 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
                       **one_at_a_time)
     scheduler.add_job(forget_signals, "interval", hours=6, args=[app], id="old_signals",
                       name="forget old integrity signals", next_run_time=now + timedelta(minutes=2), **one_at_a_time)
+    scheduler.add_job(check_integrity, "interval", minutes=app.config["PORTAL_INTEGRITY_INTERVAL_MINUTES"],
+                      args=[app], id="integrity", name="integrity rules over new submissions",
+                      next_run_time=now + timedelta(minutes=1), **one_at_a_time)
     scheduler.add_job(lock_assessments, "interval", minutes=1, args=[app], id="lock_assessments",
                       name="lock self-assessments after their deadline", next_run_time=now + timedelta(seconds=3),
                       **one_at_a_time)

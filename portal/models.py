@@ -523,6 +523,38 @@ class FormSignal(SQLModel, table=True):
     address_prefix: str = ""  # the address cut to /24 (IPv4) or /48 (IPv6)
 
 
+class IntegrityFlag(SQLModel, table=True):
+    """What an integrity rule saw in one province's signals (portal/domain/integrity_rules.py).
+
+    A flag never changes an answer: the ministry reads its evidence and decides. Re-running a rule over the
+    same forms updates the flag instead of adding another (unique by rule, campaign, province, involved set).
+    The evidence names forms, times, devices and address hashes, never an answer's value.
+    """
+
+    __table_args__ = (UniqueConstraint("rule", "campaign_id", "province_id", "involved_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule: str  # the rule's code, e.g. "shared_device"
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    province_id: int = Field(foreign_key="province.id", index=True)
+    severity: str  # low | medium | high
+    involved_key: str  # a hash of the sorted invitation ids involved (the upsert's key)
+    invitation_ids: str = "[]"  # JSON: the invitations whose forms are involved
+    forms: str = "[]"  # JSON: [[invitation id, form code], ...]
+    evidence: str = "{}"  # JSON: times, device ids, address hashes and prefixes, counts
+    state: str = "open"
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class IntegrityWatermark(SQLModel, table=True):
+    """The last signal the worker's integrity run has looked at, so it checks only provinces with news."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    last_signal_id: int = 0
+    checked_at: datetime = Field(default_factory=utcnow)
+
+
 class Answer(SQLModel, table=True):
     """The answers to one form, kept apart from who gave them.
 

@@ -233,8 +233,9 @@ def test_worker_once_sends_the_queue_and_exits(session, sink, runner):
 # ---------------------------------------------------------------- the jobs
 
 
-def test_the_scheduler_has_its_ten_jobs_each_never_overlapping_itself(app):
+def test_the_scheduler_has_its_eleven_jobs_each_never_overlapping_itself(app):
     app.config["PORTAL_OUTBOX_INTERVAL"] = 7.0
+    app.config["PORTAL_INTEGRITY_INTERVAL_MINUTES"] = 12
     app.config["PORTAL_OPERATION_INTERVAL"] = 3.0
     app.config["PORTAL_ANSWER_SHUFFLE_MINUTES"] = 20
 
@@ -242,7 +243,9 @@ def test_the_scheduler_has_its_ten_jobs_each_never_overlapping_itself(app):
 
     found = {job.id: job for job in scheduler.get_jobs()}
     assert set(found) == {"send_outbox", "operations", "sweep_outbox", "reminders", "login_failures",
-                          "lock_assessments", "purge_outbox", "collect_files", "answer_order", "old_signals"}
+                          "lock_assessments", "purge_outbox", "collect_files", "answer_order", "old_signals",
+                          "integrity"}
+    assert found["integrity"].trigger.interval == timedelta(minutes=12)
     assert found["old_signals"].trigger.interval == timedelta(hours=6)
     assert found["answer_order"].trigger.interval == timedelta(minutes=20)
     assert found["send_outbox"].trigger.interval == timedelta(seconds=7)

@@ -2,7 +2,7 @@
 may come before the line's first score); the approval, the sending and the ministry's return of an assessment
 
 Revision ID: assessment_evidence
-Revises: edit_indexes
+Revises: integrity_flags
 Create Date: 2026-12-03 13:20:00
 """
 from alembic import op
@@ -11,7 +11,7 @@ import sqlmodel
 
 
 revision = 'assessment_evidence'
-down_revision = 'edit_indexes'
+down_revision = 'integrity_flags'
 branch_labels = None
 depends_on = None
 

@@ -21,13 +21,15 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('respondent', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('name_key', sqlmodel.sql.sqltypes.AutoString(), nullable=False,
-                                      server_default=''))
-        batch_op.add_column(sa.Column('has_notice', sa.Boolean(), nullable=False, server_default=sa.false()))
-    with op.batch_alter_table('respondent', schema=None) as batch_op:
-        batch_op.alter_column('name_key', server_default=None)
-        batch_op.alter_column('has_notice', server_default=None)
+    # Plain ALTER TABLE (no batch): SQLite's batch mode would rebuild `respondent`, and dropping the old
+    # table fails once invitations point at its rows (foreign keys are on).
+    op.add_column('respondent', sa.Column('name_key', sqlmodel.sql.sqltypes.AutoString(), nullable=False,
+                                          server_default=''))
+    op.add_column('respondent', sa.Column('has_notice', sa.Boolean(), nullable=False, server_default=sa.false()))
+    # SQLite cannot drop a default without that rebuild: there the harmless defaults stay.
+    if op.get_bind().dialect.name != 'sqlite':
+        op.alter_column('respondent', 'name_key', server_default=None)
+        op.alter_column('respondent', 'has_notice', server_default=None)
     # Rows saved before: their keys as the check computes them (the folded stored name; notices in problems).
     connection = op.get_bind()
     respondent = sa.table('respondent', sa.column('id', sa.Integer), sa.column('full_name', sa.String),
@@ -40,20 +42,18 @@ def upgrade() -> None:
     if updates:
         connection.execute(respondent.update().where(respondent.c.id == sa.bindparam("row_id"))
                            .values(name_key=sa.bindparam("key"), has_notice=sa.bindparam("notice")), updates)
-    with op.batch_alter_table('respondent', schema=None) as batch_op:
-        batch_op.create_index('ix_respondent_list_name_key', ['list_id', 'name_key'], unique=False)
-        batch_op.create_index('ix_respondent_list_email', ['list_id', 'email'], unique=False)
-        batch_op.create_index('ix_respondent_list_notice', ['list_id', 'has_notice'], unique=False)
-        batch_op.create_index('ix_respondent_list_summary',
-                              ['list_id', 'group_id', 'answers_ministry_form', 'ministry_id', 'error_count'],
-                              unique=False)
+    op.create_index('ix_respondent_list_name_key', 'respondent', ['list_id', 'name_key'], unique=False)
+    op.create_index('ix_respondent_list_email', 'respondent', ['list_id', 'email'], unique=False)
+    op.create_index('ix_respondent_list_notice', 'respondent', ['list_id', 'has_notice'], unique=False)
+    op.create_index('ix_respondent_list_summary', 'respondent',
+                    ['list_id', 'group_id', 'answers_ministry_form', 'ministry_id', 'error_count'], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('respondent', schema=None) as batch_op:
-        batch_op.drop_index('ix_respondent_list_summary')
-        batch_op.drop_index('ix_respondent_list_notice')
-        batch_op.drop_index('ix_respondent_list_email')
-        batch_op.drop_index('ix_respondent_list_name_key')
-        batch_op.drop_column('has_notice')
-        batch_op.drop_column('name_key')
+    # Plain ALTER TABLE … DROP COLUMN (SQLite 3.35+) rather than a batch rebuild, as in the upgrade.
+    op.drop_index('ix_respondent_list_summary', table_name='respondent')
+    op.drop_index('ix_respondent_list_notice', table_name='respondent')
+    op.drop_index('ix_respondent_list_email', table_name='respondent')
+    op.drop_index('ix_respondent_list_name_key', table_name='respondent')
+    op.drop_column('respondent', 'has_notice')
+    op.drop_column('respondent', 'name_key')
