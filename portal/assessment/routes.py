@@ -9,6 +9,7 @@ from flask_login import current_user
 from portal.domain import assessment as assessments
 from portal.domain import assessment_evidence, assessment_sending, evidence
 from portal.domain.scoring import describe, totals
+from portal.domain.text import size_vn
 from portal.downloads import stored_file_download
 from portal.emails import queue_for_ministry
 from portal.extensions import db
@@ -85,7 +86,7 @@ def _evidence_context(assessment: Assessment, content, entries) -> dict:
     files = assessment_evidence.files_by_line(db.session, assessment)
     return dict(files=files, missing=assessment_evidence.missing_evidence(
         content, entries, assessment_evidence.counts_of(files)),
-        max_upload=current_app.config["MAX_CONTENT_LENGTH"], size_vn=assessment_evidence.size_vn,
+        max_upload=current_app.config["MAX_CONTENT_LENGTH"], size_vn=size_vn,
         accepted=evidence.accepted_labels())
 
 
@@ -239,7 +240,7 @@ def _sending_page(assessment: Assessment, *, errors: dict | None = None, values:
         editable=_editable(assessment, campaign), closed=_closed(assessment, campaign),
         deadline=assessments.deadline_of(assessment, campaign), errors=errors or {}, values=values or {},
         refusal=refusal, max_upload=current_app.config["MAX_CONTENT_LENGTH"],
-        size_vn=assessment_evidence.size_vn), status
+        size_vn=size_vn), status
 
 
 @bp.get("/<int:assessment_id>/gui")

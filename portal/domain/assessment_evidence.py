@@ -14,18 +14,13 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from portal.domain import evidence
+from portal.domain import evidence, text
 from portal.domain.assessment import AssessmentClosed, closed_message, is_open
 from portal.domain.framework import Framework, Line
 from portal.domain.scoring import Entry
 from portal.models import Assessment, AssessmentEvidence, Campaign, ScoreChange, StoredFile, User, utcnow
 
 MAX_FILES_PER_LINE = 20  # a line's evidence is a few documents; more is a mistake (or an attack on the page)
-
-
-def size_vn(size: int) -> str:
-    """A file's size as a person reads it: 7,3 MB; 120 KB (a small file must not read 0 MB)."""
-    return evidence.megabytes(size) if size >= 1024 * 1024 else f"{max(1, round(size / 1024))} KB"
 
 
 def files_by_line(session: Session, assessment: Assessment) -> dict[str, list[tuple[AssessmentEvidence, StoredFile]]]:
@@ -86,7 +81,7 @@ def add(session: Session, user: User, assessment: Assessment, campaign: Campaign
                               file_id=stored.id, added_at=moment, added_by_id=user.id)
     session.add(link)
     _trail(session, user, assessment, line, "", f"Tải lên tài liệu kiểm chứng “{stored.original_name}” "
-           f"({size_vn(stored.size)})", moment)
+           f"({text.size_vn(stored.size)})", moment)
     session.commit()
     return link
 
