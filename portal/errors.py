@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.domain.campaigns import Contact, NoCurrentCampaign, NotInCampaign, PastCampaign
+from portal.domain.text import size_vn
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +36,6 @@ RETRY_AFTER_SECONDS = 30
 CSRF_MESSAGE = ("Phiên làm việc đã hết hạn",
                 "Biểu mẫu đã hết hiệu lực (có thể do mở quá lâu hoặc đã đăng nhập lại ở nơi khác). "
                 "Vui lòng tải lại trang và gửi lại; dữ liệu đã lưu trước đó không bị mất.")
-
-
-def size_vn(size: int) -> str:
-    """5242880 -> '5 MB', 524288 -> '512 KB' (a limit below one megabyte must not read '0 MB')."""
-    if size >= 1024 * 1024:
-        megabytes = size / (1024 * 1024)
-        return f"{megabytes:.0f} MB" if megabytes.is_integer() else f"{megabytes:.1f} MB".replace(".", ",")
-    return f"{max(1, size // 1024)} KB"
 
 
 def render_error(status: int, title: str, message: str, **context: Any) -> Response:

@@ -728,6 +728,17 @@ class Assessment(SQLModel, table=True):
     exception_reason: str = ""
     exception_by_id: int | None = Field(default=None, foreign_key="user.id")
     exception_at: datetime | None = None
+    # The approval: the approved report (Báo cáo tự đánh giá) and the decision approving it.
+    report_file_id: int | None = Field(default=None, foreign_key="storedfile.id", index=True)
+    decision_number: str = ""
+    decision_date: date | None = None
+    decision_signer: str = ""
+    # "Gửi kết quả tự đánh giá": once sent, nothing changes until the ministry returns it for correction.
+    sent_at: datetime | None = None
+    sent_by_id: int | None = Field(default=None, foreign_key="user.id")
+    returned_at: datetime | None = None
+    return_reason: str = ""
+    returned_by_id: int | None = Field(default=None, foreign_key="user.id")
 
 
 class AssessmentScore(SQLModel, table=True):
@@ -753,13 +764,28 @@ class ScoreChange(SQLModel, table=True):
     """One change of a line's entry: who, when, the value before and after (the line's audit trail)."""
 
     id: int | None = Field(default=None, primary_key=True)
-    score_id: int = Field(foreign_key="assessmentscore.id", index=True)
+    # The line by its assessment and code: an evidence file may come before the line has any score row.
+    assessment_id: int | None = Field(default=None, foreign_key="assessment.id", index=True)
+    line_code: str = ""
+    score_id: int | None = Field(default=None, foreign_key="assessmentscore.id", index=True)
     province_id: int = Field(foreign_key="province.id", index=True)
     at: datetime = Field(default_factory=utcnow)
     actor_id: int | None = Field(default=None, foreign_key="user.id")
     actor_name: str = ""
     old_value: str = ""  # as a person reads it: "Tỷ lệ 45/50 (90%) → 0,5 điểm"
     new_value: str = ""
+
+
+class AssessmentEvidence(SQLModel, table=True):
+    """An evidence file (tài liệu kiểm chứng) on one line of a province's assessment; the file is in the store."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True)
+    province_id: int = Field(foreign_key="province.id", index=True)
+    line_code: str
+    file_id: int = Field(foreign_key="storedfile.id", index=True)
+    added_at: datetime = Field(default_factory=utcnow)
+    added_by_id: int | None = Field(default=None, foreign_key="user.id")
 
 
 # ---------------------------------------------------------------- requests to the ministry ("Đề nghị")

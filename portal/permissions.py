@@ -201,3 +201,16 @@ def get_assessment_for_user(session: Session, user: User, assessment_id: int):
             user, assessment.province_id):
         abort(404)
     return assessment
+
+
+def get_evidence_for_user(session: Session, user: User, assessment_id: int, evidence_id: int):
+    """An evidence file of a self-assessment's line, through its assessment (`get_assessment_for_user`): the
+    ministry reads every one, a province account its own; 404 otherwise, also when the file belongs to
+    another assessment than the one named in the address."""
+    from portal.models import AssessmentEvidence
+
+    assessment = get_assessment_for_user(session, user, assessment_id)
+    link = session.get(AssessmentEvidence, evidence_id)
+    if link is None or link.assessment_id != assessment.id:
+        abort(404)
+    return assessment, link

@@ -201,6 +201,25 @@ def _assessment_of(session: Session, owner: User) -> int:
     return row.id
 
 
+def _evidence_of(session: Session, owner: User) -> int:
+    """An evidence file on a line of the other province's self-assessment (its bytes need not exist for the
+    guard to answer)."""
+    from portal.domain import assessment, framework
+    from portal.models import AssessmentEvidence, StoredFile
+
+    campaign = current_campaign(session)
+    framework.load_sample(session, campaign)
+    row = assessment.get_or_create(session, campaign, owner.province_id)
+    stored = StoredFile(sha256="0" * 64, size=1, content_type="application/pdf", original_name=f"{SECRET_TITLE}.pdf")
+    session.add(stored)
+    session.flush()
+    link = AssessmentEvidence(assessment_id=row.id, province_id=owner.province_id, line_code="1.1.1",
+                              file_id=stored.id)
+    session.add(link)
+    session.commit()
+    return link.id
+
+
 # For each URL argument, how to make a row that belongs to the *other* province (`owner` is Hải Phòng's account).
 # A new route whose URL has another argument must add its maker here, or the matrix fails naming it.
 ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
@@ -216,6 +235,7 @@ ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
     "department_id": _added_department_of,
     "operation_id": _operation_of,
     "assessment_id": _assessment_of,
+    "evidence_id": _evidence_of,
     "line_code": lambda session, owner: "1.1.1",  # a line of the sample framework the assessment maker loads
     "framework_number": lambda session, owner: _sample_framework(session).version,
     # Ids of the campaign's own things, which belong to no province: any value tests the guard.

@@ -7,12 +7,17 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 
 from portal.domain import assessment as assessments
+from portal.domain import assessment_evidence, assessment_sending, evidence
 from portal.domain.scoring import describe, totals
+from portal.domain.text import size_vn
+from portal.downloads import stored_file_download
+from portal.emails import queue_for_ministry
 from portal.extensions import db
-from portal.models import Assessment, Campaign, Province, Role
+from portal.models import Assessment, Campaign, Province, Role, StoredFile, User
 from portal.permissions import (
     current_campaign_or_refuse,
     get_assessment_for_user,
+    get_evidence_for_user,
     ministry_only,
     own_province,
     roles_required,
@@ -68,10 +73,26 @@ def _page(assessment: Assessment, campaign: Campaign, *, status: int = 200, line
     context = dict(assessment=assessment, campaign=campaign, province=province, content=content, version=version,
                    rows=rows, entries=entries, totals=sums, open_areas=areas, all_open=wanted == ALL_AREAS,
                    editable=_editable(assessment, campaign), closed=_closed(assessment, campaign),
-                   deadline=assessments.deadline_of(assessment, campaign), line_state=line_state or {})
+                   deadline=assessments.deadline_of(assessment, campaign), line_state=line_state or {},
+                   sent_by=_person(assessment.sent_by_id),
+                   **_evidence_context(assessment, content, entries))
     if request.htmx and request.htmx.target == "area":
         return render_template("assessment/_area.html", **context), status
     return render_template("assessment/page.html", **context), status
+
+
+def _evidence_context(assessment: Assessment, content, entries) -> dict:
+    """The lines' evidence files and which scored lines still lack theirs (for the lines and the summary)."""
+    files = assessment_evidence.files_by_line(db.session, assessment)
+    return dict(files=files, missing=assessment_evidence.missing_evidence(
+        content, entries, assessment_evidence.counts_of(files)),
+        max_upload=current_app.config["MAX_CONTENT_LENGTH"], size_vn=size_vn,
+        accepted=evidence.accepted_labels())
+
+
+def _person(user_id: int | None) -> str:
+    user = db.session.get(User, user_id) if user_id else None
+    return (user.full_name or user.username) if user else ""
 
 
 def _editable(assessment: Assessment, campaign: Campaign) -> bool:
@@ -139,7 +160,145 @@ def _line_response(assessment: Assessment, campaign: Campaign, content, line, st
     return render_template("assessment/_line_saved.html", assessment=assessment, campaign=campaign, content=content,
                            line=line, criterion=criterion, area=area, rows=rows, entries=entries,
                            totals=totals(content, entries), editable=_editable(assessment, campaign),
-                           line_state=state), status
+                           line_state=state, **_evidence_context(assessment, content, entries)), status
+
+
+def _line_of(assessment: Assessment, line_code: str):
+    campaign = db.session.get(Campaign, assessment.campaign_id)
+    _, content = _framework_or_404(campaign)
+    line = content.line(line_code)
+    if line is None:
+        abort(404)
+    return campaign, content, line
+
+
+def _back_to_line(assessment: Assessment, content, line):
+    area = content.area_of(line.code)
+    return redirect(url_for("assessment.view", assessment_id=assessment.id, **{"linh-vuc": area.code})
+                    + f"#dong-{line.code.replace('.', '-')}", code=303)
+
+
+@bp.post("/<int:assessment_id>/dong/<line_code>/tai-lieu")
+@roles_required(Role.PROVINCE)
+def upload_evidence(assessment_id: int, line_code: str):
+    assessment = get_assessment_for_user(db.session, current_user, assessment_id)
+    campaign, content, line = _line_of(assessment, line_code)
+    upload = request.files.get("file")
+    try:
+        if upload is None or not upload.filename:
+            raise evidence.EvidenceError("Vui lòng chọn một tệp tài liệu kiểm chứng để tải lên.")
+        link = assessment_evidence.add(
+            db.session, current_user, assessment, campaign, line, upload.filename, upload.read(),
+            files_dir=current_app.config["PORTAL_FILES_DIR"], max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
+            tz_name=_tz())
+    except (assessments.AssessmentClosed, evidence.EvidenceError) as refused:
+        db.session.rollback()
+        status = 409 if isinstance(refused, assessments.AssessmentClosed) else 422
+        return _line_response(assessment, campaign, content, line, {"line": line, "error": refused.message}, status)
+    name = db.session.get(StoredFile, link.file_id).original_name
+    if request.htmx:
+        return _line_response(assessment, campaign, content, line, {"line": line, "notice": f"Đã tải lên “{name}”."})
+    flash(f"Đã tải lên tài liệu kiểm chứng “{name}” cho tiêu chí {line.code}.", "success")
+    return _back_to_line(assessment, content, line)
+
+
+@bp.get("/<int:assessment_id>/tai-lieu/<int:evidence_id>")
+def download_evidence(assessment_id: int, evidence_id: int):
+    _, link = get_evidence_for_user(db.session, current_user, assessment_id, evidence_id)
+    return stored_file_download(db.session.get(StoredFile, link.file_id))
+
+
+@bp.post("/<int:assessment_id>/tai-lieu/<int:evidence_id>/xoa")
+@roles_required(Role.PROVINCE)
+def remove_evidence(assessment_id: int, evidence_id: int):
+    assessment, link = get_evidence_for_user(db.session, current_user, assessment_id, evidence_id)
+    campaign, content, line = _line_of(assessment, link.line_code)
+    try:
+        name = assessment_evidence.remove(db.session, current_user, assessment, campaign, line, link, tz_name=_tz())
+    except assessments.AssessmentClosed as closed:
+        db.session.rollback()
+        return _line_response(assessment, campaign, content, line, {"line": line, "error": closed.message}, 409)
+    if request.htmx:
+        return _line_response(assessment, campaign, content, line, {"line": line, "notice": f"Đã xóa “{name}”."})
+    flash(f"Đã xóa tài liệu kiểm chứng “{name}” của tiêu chí {line.code}.", "success")
+    return _back_to_line(assessment, content, line)
+
+
+# ---------------------------------------------------------------- approval and sending
+
+
+def _sending_page(assessment: Assessment, *, errors: dict | None = None, values: dict | None = None,
+                  refusal: str = "", status: int = 200):
+    campaign = db.session.get(Campaign, assessment.campaign_id)
+    _, content = _framework_or_404(campaign)
+    return render_template(
+        "assessment/send.html", assessment=assessment, campaign=campaign, content=content,
+        province=db.session.get(Province, assessment.province_id),
+        summary=assessment_sending.summary(db.session, assessment, content),
+        approval_missing=assessment_sending.approval_missing(assessment),
+        report=db.session.get(StoredFile, assessment.report_file_id) if assessment.report_file_id else None,
+        editable=_editable(assessment, campaign), closed=_closed(assessment, campaign),
+        deadline=assessments.deadline_of(assessment, campaign), errors=errors or {}, values=values or {},
+        refusal=refusal, max_upload=current_app.config["MAX_CONTENT_LENGTH"],
+        size_vn=size_vn), status
+
+
+@bp.get("/<int:assessment_id>/gui")
+def sending(assessment_id: int):
+    return _sending_page(get_assessment_for_user(db.session, current_user, assessment_id))
+
+
+@bp.post("/<int:assessment_id>/phe-duyet")
+@roles_required(Role.PROVINCE)
+def save_approval(assessment_id: int):
+    assessment = get_assessment_for_user(db.session, current_user, assessment_id)
+    campaign = db.session.get(Campaign, assessment.campaign_id)
+    values = {key: request.form.get(key, "") for key in ("number", "day", "signer")}
+    upload = request.files.get("report")
+    report = (upload.filename, upload.read()) if upload is not None and upload.filename else None
+    try:
+        errors = assessment_sending.save_approval(
+            db.session, current_user, assessment, campaign, report=report,
+            files_dir=current_app.config["PORTAL_FILES_DIR"], max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
+            tz_name=_tz(), **values)
+    except assessments.AssessmentClosed as closed:
+        db.session.rollback()
+        return _sending_page(assessment, values=values, refusal=closed.message, status=409)
+    if errors:
+        db.session.rollback()
+        return _sending_page(assessment, errors=errors, values=values, status=422)
+    flash("Đã lưu phần phê duyệt báo cáo tự đánh giá.", "success")
+    return redirect(url_for("assessment.sending", assessment_id=assessment.id), code=303)
+
+
+@bp.post("/<int:assessment_id>/gui")
+@roles_required(Role.PROVINCE)
+def send(assessment_id: int):
+    assessment = get_assessment_for_user(db.session, current_user, assessment_id)
+    campaign = db.session.get(Campaign, assessment.campaign_id)
+    try:
+        assessment_sending.send(db.session, current_user, assessment, campaign,
+                                confirmed=request.form.get("confirm") == "1", tz_name=_tz())
+    except (assessments.AssessmentClosed, assessment_sending.SendingRefused) as refused:
+        db.session.rollback()
+        status = 409 if isinstance(refused, assessments.AssessmentClosed) else 422
+        return _sending_page(assessment, refusal=refused.message, status=status)
+    province = db.session.get(Province, assessment.province_id)
+    told = queue_for_ministry(db.session, "assessment-sent", {"province": province, "assessment": assessment,
+                                                              "campaign": campaign}, province_id=province.id)
+    if told:
+        db.session.commit()
+    flash("Đã gửi kết quả tự đánh giá đến Bộ Nội vụ; kết quả đã khóa."
+          + (" Bộ Nội vụ đã được báo qua thư." if told else ""), "success")
+    return redirect(url_for("assessment.view", assessment_id=assessment.id), code=303)
+
+
+@bp.get("/<int:assessment_id>/bao-cao")
+def download_report(assessment_id: int):
+    assessment = get_assessment_for_user(db.session, current_user, assessment_id)
+    if assessment.report_file_id is None:
+        abort(404)
+    return stored_file_download(db.session.get(StoredFile, assessment.report_file_id))
 
 
 @bp.get("/<int:assessment_id>/dong/<line_code>/lich-su")
@@ -150,8 +309,7 @@ def line_history(assessment_id: int, line_code: str):
     line = content.line(line_code)
     if line is None:
         abort(404)
-    row = assessments.score_rows(db.session, assessment).get(line.code)
-    changes = assessments.history(db.session, row) if row is not None else []
+    changes = assessments.history(db.session, assessment, line.code)
     template = "assessment/_history.html" if request.htmx else "assessment/history.html"
     return render_template(template, assessment=assessment, campaign=campaign, line=line, changes=changes,
                            province=db.session.get(Province, assessment.province_id),
@@ -165,7 +323,7 @@ def line_history(assessment_id: int, line_code: str):
 def overview():
     campaign = current_campaign_or_refuse(db.session)
     found = assessments.framework_of(db.session, campaign)
-    rows = assessments.overview(db.session, campaign, found[1]) if found else []
+    rows = assessments.overview(db.session, campaign, found[1], _tz()) if found else []
     return render_template("assessment/ministry_index.html", campaign=campaign, rows=rows, has_framework=bool(found),
                            tz=_tz())
 
@@ -196,3 +354,28 @@ def grant_exception(province_id: int):
     return redirect(url_for("assessment_ministry.overview"), code=303)
 
 
+
+
+@ministry_bp.get("/<int:province_id>/tra-lai")
+def return_form(province_id: int):
+    campaign = current_campaign_or_refuse(db.session)
+    province = db.session.get(Province, province_id) or abort(404)
+    assessment = assessments.assessment_for(db.session, campaign, province.id)
+    return render_template("assessment/return.html", campaign=campaign, province=province, assessment=assessment,
+                           errors={}, values={})
+
+
+@ministry_bp.post("/<int:province_id>/tra-lai")
+def return_assessment(province_id: int):
+    campaign = current_campaign_or_refuse(db.session)
+    province = db.session.get(Province, province_id) or abort(404)
+    assessment = assessments.assessment_for(db.session, campaign, province.id) or abort(404)
+    values = {"reason": request.form.get("reason", "")}
+    errors = assessment_sending.return_for_correction(db.session, current_user, assessment, campaign,
+                                                      values["reason"])
+    if errors:
+        db.session.rollback()
+        return render_template("assessment/return.html", campaign=campaign, province=province,
+                               assessment=assessment, errors=errors, values=values), 422
+    flash(f"Đã trả lại kết quả tự đánh giá của {province.name} để chỉnh sửa; tỉnh đã được thông báo.", "success")
+    return redirect(url_for("assessment_ministry.overview"), code=303)

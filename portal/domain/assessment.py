@@ -116,9 +116,10 @@ def entries(rows: dict[str, AssessmentScore]) -> dict[str, Entry]:
     return {code: entry_of(row) for code, row in rows.items()}
 
 
-def history(session: Session, row: AssessmentScore) -> list[ScoreChange]:
-    """A line's changes, newest first."""
-    return list(session.exec(select(ScoreChange).where(ScoreChange.score_id == row.id)
+def history(session: Session, assessment: Assessment, line_code: str) -> list[ScoreChange]:
+    """A line's changes (scores, explanations, evidence files), newest first."""
+    return list(session.exec(select(ScoreChange).where(ScoreChange.assessment_id == assessment.id,
+                                                       ScoreChange.line_code == line_code)
                              .order_by(col(ScoreChange.at).desc(), col(ScoreChange.id).desc())))
 
 
@@ -133,13 +134,18 @@ def deadline_of(assessment: Assessment, campaign: Campaign) -> date:
 
 
 def is_open(assessment: Assessment, campaign: Campaign, tz_name: str, now: datetime | None = None) -> bool:
-    """Whether saves are accepted now: a current campaign whose deadline (or exception) has not passed."""
-    return campaign.is_current and not is_past(deadline_of(assessment, campaign), tz_name, now)
+    """Whether saves are accepted now: a current campaign whose deadline (or exception) has not passed, and an
+    assessment not sent (a sent one stays as sent until the ministry returns it for correction)."""
+    return (campaign.is_current and assessment.sent_at is None
+            and not is_past(deadline_of(assessment, campaign), tz_name, now))
 
 
 def closed_message(assessment: Assessment, campaign: Campaign) -> str:
     if not campaign.is_current:
         return "Đợt đánh giá này đã kết thúc: kết quả tự đánh giá chỉ còn để xem."
+    if assessment.sent_at is not None:
+        return ("Tỉnh đã gửi kết quả tự đánh giá đến Bộ Nội vụ: kết quả đã khóa, không nhận thêm thay đổi. "
+                "Nếu cần sửa, Bộ Nội vụ trả lại để tỉnh chỉnh sửa.")
     day = deadline_of(assessment, campaign)
     what = "hạn ngoại lệ Bộ Nội vụ cho phép" if day != campaign.self_assessment_deadline else "hạn tự đánh giá"
     return (f"Đã hết {what} (23:59 ngày {day:%d/%m/%Y}, giờ Việt Nam): Cổng đã tự khóa, không nhận thêm thay đổi. "
@@ -290,7 +296,8 @@ def save_line(session: Session, user: User, assessment: Assessment, campaign: Ca
     if explanation != old_explanation:
         old_text += f" · giải trình: “{_short(old_explanation)}”" if old_explanation else ""
         new_text += f" · giải trình: “{_short(explanation)}”" if explanation else " · xóa giải trình"
-    session.add(ScoreChange(score_id=row.id, province_id=assessment.province_id, at=moment, actor_id=user.id,
+    session.add(ScoreChange(assessment_id=assessment.id, line_code=line.code, score_id=row.id,
+                            province_id=assessment.province_id, at=moment, actor_id=user.id,
                             actor_name=user.full_name or user.username, old_value=old_text, new_value=new_text))
     framework.freeze(session, version, moment)
     session.commit()
@@ -327,14 +334,26 @@ class ProvinceRow:
     score: float
     maximum: float
     deadline: date
+    past_deadline: bool = False
 
     @property
     def progress(self) -> int:
         return round(100 * self.answered / self.to_answer) if self.to_answer else 0
 
+    @property
+    def state(self) -> str:
+        """chưa bắt đầu / đang chấm / đã gửi / khóa khi chưa gửi."""
+        if self.assessment is not None and self.assessment.sent_at is not None:
+            return "đã gửi"
+        if self.past_deadline:
+            return "khóa khi chưa gửi"
+        return "đang chấm" if self.answered else "chưa bắt đầu"
 
-def overview(session: Session, campaign: Campaign, content: Framework) -> list[ProvinceRow]:
-    """Every province of the campaign's map with how far its self-assessment has come (one query for all scores)."""
+
+def overview(session: Session, campaign: Campaign, content: Framework, tz_name: str = "Asia/Ho_Chi_Minh",
+             now: datetime | None = None) -> list[ProvinceRow]:
+    """Every province of the campaign's map with how far its self-assessment has come and its state (one query for
+    all scores)."""
     from portal.domain.scoring import totals
 
     assessments = {row.province_id: row for row in session.exec(
@@ -349,8 +368,9 @@ def overview(session: Session, campaign: Campaign, content: Framework) -> list[P
     for province in units.provinces_of(session, campaign):
         assessment = assessments.get(province.id)
         figures = totals(content, by_assessment.get(assessment.id, {})) if assessment else empty
+        deadline = deadline_of(assessment, campaign) if assessment else campaign.self_assessment_deadline
         rows.append(ProvinceRow(province, assessment, figures.overall.answered, figures.overall.to_answer,
-                                figures.overall.score, figures.overall.maximum,
-                                deadline_of(assessment, campaign) if assessment else campaign.self_assessment_deadline))
+                                figures.overall.score, figures.overall.maximum, deadline,
+                                is_past(deadline, tz_name, now)))
     return rows
 

@@ -50,3 +50,12 @@ _COMBINING_MARKS = re.compile("[\u0300-\u036f]+")
 # simply try again later.
 DISK_FULL_MESSAGE = ("Máy chủ tạm thời không còn đủ chỗ để lưu tệp nên chưa có gì được lưu. "
                      "Vui lòng thử lại sau ít phút; nếu vẫn lỗi, hãy báo Bộ Nội vụ.")
+
+
+def size_vn(size: int) -> str:
+    """A size as a person reads it: 5242880 -> '5 MB', 7654321 -> '7,3 MB', 524288 -> '512 KB' (a limit or a
+    file below one megabyte must not read '0 MB')."""
+    if size >= 1024 * 1024:
+        megabytes = size / (1024 * 1024)
+        return f"{megabytes:.0f} MB" if megabytes.is_integer() else f"{megabytes:.1f} MB".replace(".", ",")
+    return f"{max(1, size // 1024)} KB"

@@ -16,6 +16,13 @@ from tests.support.accounts import make_user
 from tests.support.browser import log_in, screenshot
 
 pytestmark = pytest.mark.browser
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+@pytest.fixture(autouse=True)
+def files_dir(app_config, tmp_path):
+    """Evidence files of the journey in a folder of its own (set before the app is built)."""
+    app_config["PORTAL_FILES_DIR"] = str(tmp_path / "tep")
 
 
 def test_a_province_scores_its_lines_until_the_lock_and_again_with_an_exception(page: Page, live_server, session,
@@ -59,6 +66,16 @@ def test_a_province_scores_its_lines_until_the_lock_and_again_with_an_exception(
     page.locator("#dong-1-4-2").get_by_role("button", name="Lưu").click()
     expect(page.locator("#tong")).to_contain_text("Tổng điểm tự chấm: 2,5/100 điểm")
     screenshot(page, artifacts_dir, "assessment-1-area-1", database)
+
+    # Evidence: line 1.1.1, scored without the file it expects, is marked; one upload (HTMX) clears the mark.
+    line = page.locator("#dong-1-1-1")
+    expect(line.get_by_text("Thiếu tài liệu kiểm chứng", exact=True)).to_be_visible()
+    line.get_by_label("Tải lên tài liệu kiểm chứng").set_input_files(
+        files=[{"name": "Kế hoạch CCHC 2021.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+    line.get_by_role("button", name="Tải lên cho tiêu chí 1.1.1").click()
+    expect(page.locator("#dong-1-1-1").get_by_text("Đã tải lên “Kế hoạch CCHC 2021.pdf”.")).to_be_visible()
+    expect(page.locator("#dong-1-1-1").get_by_role("link", name="Kế hoạch CCHC 2021.pdf")).to_be_visible()
+    expect(page.locator("#dong-1-1-1").get_by_text("Thiếu tài liệu kiểm chứng", exact=True)).to_have_count(0)
 
     # Another area, opened alone; a bonus line there.
     page.get_by_role("link", name="6. Cải cách tài chính công").click()
