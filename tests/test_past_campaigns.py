@@ -147,10 +147,10 @@ def test_the_snapshot_covers_the_campaign_tables():
     names the ones covered today, so a new kind of tie is noticed."""
     ties = {"campaign_id", "list_id", "invitation_id", "respondent_id", "group_id", "assessment_id"}
     tied = sorted(t.name for t in SQLModel.metadata.sorted_tables if ties & set(t.c.keys()))
-    assert tied == ["answer", "assessment", "assessmentscore", "campaignprovince", "formprogress", "formsignal",
-                    "frameworkversion", "integrityflag", "invitation", "operation", "outboxmessage", "positiontitle",
-                    "provincerequest", "questionnaireversion", "reminderschedule", "respondent", "respondentgroup",
-                    "respondentlist"]
+    assert tied == ["answer", "assessment", "assessmentevidence", "assessmentscore", "campaignprovince",
+                    "formprogress", "formsignal", "frameworkversion", "integrityflag", "invitation", "operation",
+                    "outboxmessage", "positiontitle", "provincerequest", "questionnaireversion", "reminderschedule",
+                    "respondent", "respondentgroup", "respondentlist", "scorechange"]
 
 
 def test_no_post_route_changes_a_past_campaign(request, app, client, session, closed_2021):
