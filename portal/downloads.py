@@ -6,12 +6,15 @@ import re
 import unicodedata
 from io import BytesIO
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from flask import Response, abort, current_app, send_file
 
 from portal.domain import evidence
+from portal.domain.document_versions import VersionRow
 from portal.models import StoredFile
 
+YAML = "application/yaml"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -48,3 +51,12 @@ def stored_file_download(stored: StoredFile | None) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "sandbox"
     return response
+
+
+def document_version_download(row: VersionRow, text: str, filename: str) -> Response:
+    """A stored version of an imported YAML document (framework, questionnaire set), as a file to save; it
+    starts with a comment naming the version, when and from which file it was imported."""
+    imported = row.imported_at.astimezone(ZoneInfo(current_app.config["PORTAL_TIMEZONE"]))
+    header = (f"# {row.title}\n# Phiên bản {row.version}, nhập lúc {imported:%H:%M %d/%m/%Y}"
+              f"{' từ tệp ' + row.source_name if row.source_name else ''}; tải về từ Cổng Chỉ số CCHC.\n")
+    return Response(header + text, mimetype=YAML, headers={"Content-Disposition": f'attachment; filename="{filename}"'})

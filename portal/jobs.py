@@ -10,7 +10,7 @@ function do it), calls one domain function, and closes.
     sweep stuck rows    every 60 seconds: expired leases      (outbox.sweep_stuck)
     purge old bodies    every hour: messages done with for    (outbox.purge_bodies)
                         PORTAL_OUTBOX_KEEP_SENT_DAYS
-    reminders           every 10 minutes                      (invitations.enqueue_due_reminders)
+    reminders           every 10 minutes                      (reminders.enqueue_due_reminders)
     unused files        every 6 hours: rows and files nothing (evidence.collect_garbage)
                         references, older than PORTAL_FILES_MIN_AGE_HOURS
     bounce intake       every PORTAL_BOUNCE_INTERVAL seconds  (bounces.intake_configured), when a bounce
@@ -92,7 +92,7 @@ def sweep_outbox(app: Flask) -> int:
 
 def enqueue_reminders(app: Flask) -> int:
     """Queue the automatic reminders whose day has come."""
-    from portal.domain.invitations import enqueue_due_reminders
+    from portal.domain.reminders import enqueue_due_reminders
 
     config = app.config
     with app.app_context(), db.new_session() as session:

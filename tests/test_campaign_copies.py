@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from sqlmodel import Session, func, select
 
-from portal.domain import invitations
+from portal.domain import reminders
 from portal.domain.campaigns import current_campaign
 from portal.models import (
     Answer,
@@ -60,8 +60,8 @@ def test_a_copy_carries_groups_questionnaire_and_reminder_days_and_never_lists_a
     survey = launch_survey(app, session, ministry_user, HA_NOI)  # a sent list, the questionnaire, invitations
     answer(app, session, survey.invitations[0], survey.invitations[0].form_codes[0])
     source = survey.campaign
-    invitations.schedule_reminder(session, ministry_user, source, date(2022, 2, 15), tz_name="Asia/Ho_Chi_Minh",
-                                  max_reminders=3)
+    reminders.schedule_reminder(session, ministry_user, source, date(2022, 2, 15), tz_name="Asia/Ho_Chi_Minh",
+                                max_reminders=3)
     session.add(ProvinceRequest(campaign_id=source.id, province_id=HA_NOI, author_id=ministry_user.id,
                                 form_key="k", kind="technical", reason="Hỏi"))
     session.commit()

@@ -266,10 +266,10 @@ def test_a_reminder_day_killed_half_way_is_finished_by_the_next_run_reminding_ea
     assert people >= 6
 
     died = run_and_die(app_config, """
-        from portal.domain import invitations
+        from portal.domain import reminders
         from portal.models import utcnow
 
-        remind, calls = invitations.remind, []
+        remind, calls = reminders.remind, []
 
         def remind_then_die_on_the_third_chunk(*args, **kwargs):
             calls.append(1)
@@ -277,10 +277,10 @@ def test_a_reminder_day_killed_half_way_is_finished_by_the_next_run_reminding_ea
                 die()
             return remind(*args, **kwargs)
 
-        invitations.remind = remind_then_die_on_the_third_chunk
+        reminders.remind = remind_then_die_on_the_third_chunk
         with app.app_context():
-            invitations.enqueue_due_reminders(db.session, now=utcnow(), tz_name="Asia/Ho_Chi_Minh",
-                                              mail_domain="chisocchc.gov.vn", base_url="http://localhost", chunk=2)
+            reminders.enqueue_due_reminders(db.session, now=utcnow(), tz_name="Asia/Ho_Chi_Minh",
+                                            mail_domain="chisocchc.gov.vn", base_url="http://localhost", chunk=2)
     """)
 
     assert died

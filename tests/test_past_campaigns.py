@@ -12,7 +12,7 @@ from sqlalchemy import or_
 from sqlalchemy import select as select_rows
 from sqlmodel import Session, SQLModel
 
-from portal.domain import campaign_admin, invitations
+from portal.domain import campaign_admin, reminders
 from portal.models import (
     Assessment,
     BounceMessage,
@@ -60,8 +60,8 @@ def closed_2021(app, session, ministry_user, province_user, it_focal_user, time_
     bounced = session.get(Invitation, survey.invitations[1].invitation.id)
     bounced.delivery_status = DeliveryStatus.BOUNCED.value
     session.add(bounced)
-    schedule = invitations.schedule_reminder(session, ministry_user, past, date(2022, 2, 15),
-                                             tz_name="Asia/Ho_Chi_Minh", max_reminders=3)
+    schedule = reminders.schedule_reminder(session, ministry_user, past, date(2022, 2, 15),
+                                           tz_name="Asia/Ho_Chi_Minh", max_reminders=3)
     request_row = ProvinceRequest(campaign_id=past.id, province_id=HA_NOI, author_id=province_user.id,
                                   form_key="past", kind="list_extension", reason="Xin gia hạn",
                                   wanted_until=date(2022, 1, 30))
@@ -147,9 +147,10 @@ def test_the_snapshot_covers_the_campaign_tables():
     names the ones covered today, so a new kind of tie is noticed."""
     ties = {"campaign_id", "list_id", "invitation_id", "respondent_id", "group_id", "assessment_id"}
     tied = sorted(t.name for t in SQLModel.metadata.sorted_tables if ties & set(t.c.keys()))
-    assert tied == ["answer", "assessment", "assessmentscore", "campaignprovince", "formprogress", "formsignal",
-                    "frameworkversion", "invitation", "operation", "outboxmessage", "positiontitle", "provincerequest",
-                    "questionnaireversion", "reminderschedule", "respondent", "respondentgroup", "respondentlist"]
+    assert tied == ["answer", "assessment", "assessmentevidence", "assessmentscore", "campaignprovince",
+                    "formprogress", "formsignal", "frameworkversion", "integrityflag", "invitation", "operation",
+                    "outboxmessage", "positiontitle", "provincerequest", "questionnaireversion", "reminderschedule",
+                    "respondent", "respondentgroup", "respondentlist", "scorechange"]
 
 
 def test_no_post_route_changes_a_past_campaign(request, app, client, session, closed_2021):

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlmodel import Session, select
 
-from portal.domain import invitations
+from portal.domain import reminders
 from portal.domain.invitations import masked_path
 from portal.models import DeliveryStatus, Invitation, OutboxMessage, ReminderSchedule
 from tests.support.accounts import HAI_PHONG, log_in
@@ -45,14 +45,14 @@ def survey(app, session, ministry_user, clock) -> LaunchedSurvey:
     return launched
 
 
-def reminders(session: Session) -> list[OutboxMessage]:
+def reminder_emails(session: Session) -> list[OutboxMessage]:
     session.expire_all()
     return list(session.exec(select(OutboxMessage).where(OutboxMessage.kind == "reminder")
                              .order_by(OutboxMessage.id)))
 
 
 def reminded_addresses(session: Session) -> list[str]:
-    return sorted(m.to_addr for m in reminders(session))
+    return sorted(m.to_addr for m in reminder_emails(session))
 
 
 def unfinished_addresses(survey: LaunchedSurvey) -> list[str]:
@@ -85,7 +85,7 @@ def test_reminding_one_respondent_queues_one_reminder_with_their_link(client, se
 
     assert response.status_code == 200
     assert "Đã gửi thư đôn đốc đến 1 người." in text_of(response.get_data(as_text=True))
-    [message] = reminders(session)
+    [message] = reminder_emails(session)
     assert message.to_addr == person.respondent.email
     assert message.invitation_id == person.invitation.id and message.status == DeliveryStatus.QUEUED
     # Masked in the outbox: the worker puts the link in as it sends (tests/test_worker.py follows it).
@@ -99,7 +99,7 @@ def test_reminding_a_finished_respondent_queues_nothing_and_says_why(client, ses
     response = remind(client, invitation_id=str(survey.of_group("HDND").invitation.id))
 
     assert "Đã gửi thư đôn đốc đến 0 người. 1 người đã hoàn thành phiếu." in text_of(response.get_data(as_text=True))
-    assert reminders(session) == []
+    assert reminder_emails(session) == []
 
 
 def test_reminding_all_reaches_exactly_those_not_finished(client, session, province_user, survey):
@@ -129,7 +129,7 @@ def test_a_second_reminder_the_same_day_queues_nothing_and_says_so_and_the_next_
         assert "Đã gửi thư đôn đốc đến 0 người." in text
         assert "đã được đôn đốc hôm nay (mỗi người tối đa một lần một ngày)" in text
     assert "7 người đã được đôn đốc hôm nay" in text_of(again_all.get_data(as_text=True))
-    assert len(reminders(session)) == 7
+    assert len(reminder_emails(session)) == 7
 
     # 06:30 on 02/02 in Hà Nội is still 01/02 in UTC: the day is the portal's.
     clock.move_to(datetime(2022, 2, 2, 6, 30, tzinfo=TZ), tick=False)
@@ -137,7 +137,7 @@ def test_a_second_reminder_the_same_day_queues_nothing_and_says_so_and_the_next_
     next_day = remind(client, invitation_id=str(person.invitation.id))
 
     assert "Đã gửi thư đôn đốc đến 1 người." in text_of(next_day.get_data(as_text=True))
-    assert len(reminders(session)) == 8
+    assert len(reminder_emails(session)) == 8
     session.expire_all()
     invitation = session.get(Invitation, person.invitation.id)
     assert invitation.reminder_count == 2
@@ -205,7 +205,7 @@ def test_it_focal_accounts_cannot_remind(client, session, it_focal_user, survey,
     response = client.post(REMIND, data=form)
 
     assert response.status_code == 403
-    assert reminders(session) == []
+    assert reminder_emails(session) == []
     page = client.get("/khao-sat/tien-do/").get_data(as_text=True)
     assert "Đôn đốc tất cả người chưa hoàn thành" not in page and "Đôn đốc những người đã chọn" not in page
 
@@ -270,7 +270,7 @@ def test_the_ministry_removes_a_reminder_day_not_sent_yet_but_not_one_already_se
 
 def run_due_reminders(app, session: Session) -> int:
     with app.app_context():
-        return invitations.enqueue_due_reminders(
+        return reminders.enqueue_due_reminders(
             session, now=datetime.now(TZ), tz_name=app.config["PORTAL_TIMEZONE"],
             mail_domain=app.config["PORTAL_MAIL_DOMAIN"], base_url=app.config["PORTAL_BASE_URL"])
 
@@ -284,8 +284,8 @@ def test_due_reminders_go_once_to_those_not_finished_whose_invitation_was_not_re
         session.add(invitation)
     session.commit()
     with app.app_context():
-        invitations.schedule_reminder(session, ministry_user, survey.campaign, date(2022, 2, 3),
-                                      tz_name=app.config["PORTAL_TIMEZONE"], max_reminders=3)
+        reminders.schedule_reminder(session, ministry_user, survey.campaign, date(2022, 2, 3),
+                                    tz_name=app.config["PORTAL_TIMEZONE"], max_reminders=3)
 
     not_yet = run_due_reminders(app, session)
     clock.move_to(datetime(2022, 2, 3, 7, 0, tzinfo=TZ), tick=False)
@@ -306,8 +306,8 @@ def test_a_reminder_day_of_a_closed_campaign_reminds_nobody(app, session, minist
     from portal.domain import campaign_admin
 
     with app.app_context():
-        invitations.schedule_reminder(session, ministry_user, survey.campaign, date(2022, 2, 3),
-                                      tz_name=app.config["PORTAL_TIMEZONE"], max_reminders=3)
+        reminders.schedule_reminder(session, ministry_user, survey.campaign, date(2022, 2, 3),
+                                    tz_name=app.config["PORTAL_TIMEZONE"], max_reminders=3)
     created = campaign_admin.create_campaign(session, ministry_user, {
         "year": "2022", "name": "Xác định Chỉ số CCHC năm 2022", "it_focal_deadline": "10/01/2023",
         "list_deadline": "15/01/2023", "self_assessment_deadline": "15/02/2023",
@@ -331,8 +331,8 @@ def test_two_workers_running_due_reminders_at_once_remind_each_respondent_once(
     from portal.extensions import db
 
     with app.app_context():
-        invitations.schedule_reminder(session, ministry_user, survey.campaign, date(2022, 2, 1),
-                                      tz_name=app.config["PORTAL_TIMEZONE"], max_reminders=3)
+        reminders.schedule_reminder(session, ministry_user, survey.campaign, date(2022, 2, 1),
+                                    tz_name=app.config["PORTAL_TIMEZONE"], max_reminders=3)
 
     def worker() -> int:
         with app.app_context(), db.new_session() as own:
@@ -347,12 +347,12 @@ def test_two_workers_running_due_reminders_at_once_remind_each_respondent_once(
 def test_a_reminder_day_that_comes_after_the_deadline_has_passed_sends_nothing(
         app, session, ministry_user, survey, clock):
     with app.app_context():
-        invitations.schedule_reminder(session, ministry_user, survey.campaign, date(2022, 2, 20),
-                                      tz_name=app.config["PORTAL_TIMEZONE"], max_reminders=3)
+        reminders.schedule_reminder(session, ministry_user, survey.campaign, date(2022, 2, 20),
+                                    tz_name=app.config["PORTAL_TIMEZONE"], max_reminders=3)
     clock.move_to(datetime(2022, 2, 21, 8, 0, tzinfo=TZ), tick=False)  # the worker was down on the 20th
 
     assert run_due_reminders(app, session) == 0
-    assert reminders(session) == []
+    assert reminder_emails(session) == []
     session.expire_all()
     assert session.exec(select(ReminderSchedule)).one().enqueued_at is not None
 
@@ -373,7 +373,7 @@ def test_after_the_response_deadline_the_buttons_are_gone_and_a_posted_reminder_
     assert 'name="invitation_id"' not in page
     for answer_page in (response, chosen):
         assert "Đã hết hạn trả lời phiếu: không gửi thư đôn đốc nữa." in text_of(answer_page.get_data(as_text=True))
-    assert reminders(session) == []
+    assert reminder_emails(session) == []
 
 
 def test_after_the_response_deadline_the_ministry_is_not_offered_a_reminder_day(client, session, ministry_user,
@@ -402,7 +402,7 @@ def test_a_province_with_an_extended_deadline_is_reminded_until_its_own_deadline
 
     remind(client, invitation_id=str(survey.of_group("LD_HUYEN").invitation.id))
 
-    [message] = reminders(session)
+    [message] = reminder_emails(session)
     assert "trước hết ngày 27/02/2022" in message.body_text and "(hạn 27/02/2022)" in message.subject
     assert message.expires_at == datetime(2022, 2, 28, 0, 0, tzinfo=TZ) - timedelta(microseconds=1)
 
@@ -410,11 +410,11 @@ def test_a_province_with_an_extended_deadline_is_reminded_until_its_own_deadline
 def test_the_domain_refuses_reminders_after_the_deadline(app, session, survey):
     people = [session.get(Invitation, p.invitation.id) for p in survey.invitations]
     with app.app_context():
-        outcome = invitations.remind(session, None, people, base_url="http://cong.test", mail_domain="cong.test",
-                                     tz_name="Asia/Ho_Chi_Minh", now=AFTER_DEADLINE)
+        outcome = reminders.remind(session, None, people, base_url="http://cong.test", mail_domain="cong.test",
+                                   tz_name="Asia/Ho_Chi_Minh", now=AFTER_DEADLINE)
 
     assert (outcome.queued, outcome.closed) == (0, 7)
-    assert reminders(session) == []
+    assert reminder_emails(session) == []
 
 
 def test_a_reminder_still_queued_when_the_deadline_passes_is_never_sent(app, client, session, province_user,
@@ -430,7 +430,7 @@ def test_a_reminder_still_queued_when_the_deadline_passes_is_never_sent(app, cli
         claimed = outbox.claim_batch(session, "worker", 100, AFTER_DEADLINE)
 
     assert {m.id for m in claimed} == invitation_emails  # everything else still goes; the reminder does not
-    [message] = reminders(session)
+    [message] = reminder_emails(session)
     assert message.status == "expired" and message.sent_at is None
 
 
@@ -444,7 +444,7 @@ def test_each_reminder_names_only_the_forms_left_and_mentions_saved_answers_only
 
     remind(client, all="1")
 
-    by_address = {m.to_addr: m for m in reminders(session)}
+    by_address = {m.to_addr: m for m in reminder_emails(session)}
     left = by_address[half_done.respondent.email].body_text
     assert "Phiếu đánh giá bộ chủ quản: Bộ" in left and "Phiếu đánh giá địa phương" not in left
     assert "câu trả lời đã lưu vẫn còn" not in left

@@ -20,7 +20,7 @@ import pytest
 from flask import Flask
 from sqlmodel import select
 
-from portal.domain import invitations
+from portal.domain import reminders
 from portal.emails import render_email
 from portal.models import DeliveryStatus, Invitation, OutboxMessage, Province, RespondentList
 from tests.support.accounts import HA_NOI, HAI_PHONG, log_in
@@ -109,8 +109,8 @@ def campaign_under_way(app: Flask, session, ministry_user, province_user, it_foc
     session.add(bounced)
     session.commit()
     with app.app_context():
-        invitations.remind(session, None, [session.get(Invitation, survey.of_group("LD_PHONG").invitation.id)],
-                           base_url="http://localhost", mail_domain="localhost", tz_name="Asia/Ho_Chi_Minh")
+        reminders.remind(session, None, [session.get(Invitation, survey.of_group("LD_PHONG").invitation.id)],
+                         base_url="http://localhost", mail_domain="localhost", tz_name="Asia/Ho_Chi_Minh")
     return survey
 
 

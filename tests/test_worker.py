@@ -260,7 +260,7 @@ def test_the_scheduler_has_its_eleven_jobs_each_never_overlapping_itself(app):
 
 
 def test_the_reminder_job_hands_the_portal_settings_to_the_domain(app, monkeypatch):
-    import portal.domain.invitations as invitations
+    import portal.domain.reminders as reminders
 
     calls = []
 
@@ -268,7 +268,7 @@ def test_the_reminder_job_hands_the_portal_settings_to_the_domain(app, monkeypat
         calls.append((tz_name, mail_domain, base_url))
         return 4
 
-    monkeypatch.setattr(invitations, "enqueue_due_reminders", fake)
+    monkeypatch.setattr(reminders, "enqueue_due_reminders", fake)
 
     assert jobs.enqueue_reminders(app) == 4
     assert calls == [("Asia/Ho_Chi_Minh", MAIL_DOMAIN, "http://localhost")]
@@ -289,15 +289,15 @@ def test_a_launched_survey_and_its_due_reminder_day_reach_the_sink_through_the_w
         app, session, sink, ministry_user, time_machine):
     from datetime import date
 
-    from portal.domain import invitations
+    from portal.domain import reminders
     from tests.support.survey import DURING_SURVEY, launch_survey
 
     time_machine.move_to(DURING_SURVEY, tick=False)
     survey = launch_survey(app, session, ministry_user)
     people = len(survey.invitations)
     with app.app_context():
-        invitations.schedule_reminder(session, ministry_user, survey.campaign, date(2022, 2, 1),
-                                      tz_name=app.config["PORTAL_TIMEZONE"], max_reminders=3)
+        reminders.schedule_reminder(session, ministry_user, survey.campaign, date(2022, 2, 1),
+                                    tz_name=app.config["PORTAL_TIMEZONE"], max_reminders=3)
 
     assert jobs.run_once(app) == 2 * people  # reminders queued first, then one batch sends everything
 

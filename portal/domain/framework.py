@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import unicodedata
 from collections.abc import Iterator
 from datetime import datetime
 from fractions import Fraction
@@ -41,12 +40,10 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from sqlalchemy import func, update
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlalchemy import update
+from sqlmodel import Session
 
-from portal.domain import audit
-from portal.domain.text import clean
+from portal.domain import document_versions
 from portal.models import Campaign, FrameworkVersion, User, utcnow
 
 FORMAT_VERSION = 1
@@ -71,13 +68,8 @@ _CODE = r"^[0-9A-Za-z][0-9A-Za-z.]{0,19}$"
 Kind = Literal["yes_no", "percentage", "deduction", "levels", "survey", "bonus", "penalty"]
 
 
-class FrameworkError(Exception):
+class FrameworkError(document_versions.DocumentError):
     """A file that cannot be imported, or an import not allowed now: `message`, and every problem found."""
-
-    def __init__(self, message: str, problems: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.problems = problems if problems is not None else [message]
 
 
 # ---------------------------------------------------------------- the schema
@@ -298,13 +290,7 @@ def _decode(data: bytes, filename: str) -> str:
     if data.startswith((b"PK\x03\x04", b"%PDF", b"\xd0\xcf\x11\xe0")) or b"\x00" in data[:4096]:
         raise FrameworkError(f"Tệp {name} không phải tệp văn bản YAML. Bộ tiêu chí phải là tệp .yaml theo hướng dẫn "
                              "(tải tệp bộ tiêu chí mẫu để xem cấu trúc).")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise FrameworkError(f"Tệp {name} không phải văn bản UTF-8 (ký tự lạ ở dòng {line}). Hãy lưu lại tệp với "
-                             "mã UTF-8.") from None
-    return unicodedata.normalize("NFC", text)
+    return document_versions.decode_text(data, name, FrameworkError)
 
 
 def parse_framework(data: bytes | str, filename: str = "") -> Framework:
@@ -447,23 +433,10 @@ def to_yaml(framework: Framework) -> str:
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=110)
 
 
-def current_version(session: Session, campaign: Campaign) -> FrameworkVersion | None:
-    """The version the campaign uses now."""
-    return session.exec(select(FrameworkVersion)
-                        .where(FrameworkVersion.campaign_id == campaign.id,
-                               FrameworkVersion.is_current == True)  # noqa: E712
-                        .order_by(col(FrameworkVersion.version).desc())).first()
-
-
-def versions(session: Session, campaign: Campaign) -> list[FrameworkVersion]:
-    """Every version imported for the campaign, newest first."""
-    return list(session.exec(select(FrameworkVersion).where(FrameworkVersion.campaign_id == campaign.id)
-                             .order_by(col(FrameworkVersion.version).desc())))
-
-
-def version_by_number(session: Session, campaign: Campaign, number: int) -> FrameworkVersion | None:
-    return session.exec(select(FrameworkVersion).where(FrameworkVersion.campaign_id == campaign.id,
-                                                       FrameworkVersion.version == number)).first()
+_VERSIONS = document_versions.Versions(FrameworkVersion)
+current_version = _VERSIONS.current
+versions = _VERSIONS.all
+version_by_number = _VERSIONS.by_number
 
 
 _PARSED: dict[tuple[int, str], Framework] = {}  # a version's document never changes once stored
@@ -493,32 +466,13 @@ def import_framework(session: Session, user: User | None, campaign: Campaign, da
     if current is not None and current.frozen_at is not None:
         raise FrameworkError(FROZEN_MESSAGE)
     framework = parse_framework(data, filename)
-    if current is not None:
-        # Conditional: a province's first save freezing this version at the same moment wins cleanly.
-        replaced = session.exec(update(FrameworkVersion)
-                                .where(FrameworkVersion.id == current.id, FrameworkVersion.frozen_at.is_(None),
-                                       FrameworkVersion.is_current == True)  # noqa: E712
-                                .values(is_current=False))
-        if replaced.rowcount != 1:
-            session.rollback()
-            raise FrameworkError(FROZEN_MESSAGE)
-    last = session.exec(select(func.max(FrameworkVersion.version))
-                        .where(FrameworkVersion.campaign_id == campaign.id)).one() or 0
-    row = FrameworkVersion(campaign_id=campaign.id, version=last + 1, title=framework.title,
-                           source_name=clean(filename)[:200], document=to_document(framework),
-                           is_sample=framework.sample, is_current=True, imported_at=now or utcnow(),
-                           imported_by_id=user.id if user is not None else None)
-    session.add(row)
-    audit.record(session, user, "Nhập bộ tiêu chí tự đánh giá",
-                 detail=f"{campaign.name}, phiên bản {row.version}: {framework.title}"
-                        + (f" (tệp {filename})" if filename else ""))
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise FrameworkError("Một bộ tiêu chí khác vừa được nhập cùng lúc. Vui lòng tải lại trang rồi thử lại.") \
-            from None
-    return row
+    return document_versions.store_version(
+        session, FrameworkVersion, current, user=user, campaign=campaign, title=framework.title,
+        document=to_document(framework), is_sample=framework.sample, filename=filename, now=now,
+        error=FrameworkError, frozen_message=FROZEN_MESSAGE,
+        race_message="Một bộ tiêu chí khác vừa được nhập cùng lúc. Vui lòng tải lại trang rồi thử lại.",
+        audit_action="Nhập bộ tiêu chí tự đánh giá",
+        audit_detail=lambda number: f"{campaign.name}, phiên bản {number}: {framework.title}")
 
 
 def load_sample(session: Session, campaign: Campaign, user: User | None = None) -> FrameworkVersion:

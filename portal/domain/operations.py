@@ -18,7 +18,7 @@ until the chunk in progress has committed. The chunks themselves are idempotent
 repeated by mistake would do nothing twice.
 
 Each kind is one function `step(session, operation, chunk, now) -> Step` that
-does one chunk without committing (portal/domain/invitations.py: launch, remind).
+does one chunk without committing (portal/domain/invitations.py: launch; portal/domain/reminders.py: remind).
 """
 
 from __future__ import annotations
@@ -66,9 +66,9 @@ StepFunction = Callable[[Session, Operation, int, datetime], Step]
 
 
 def _steps() -> dict[str, StepFunction]:
-    from portal.domain import invitations
+    from portal.domain import invitations, reminders
 
-    return {"launch": invitations.launch_step, "remind": invitations.remind_step}
+    return {"launch": invitations.launch_step, "remind": reminders.remind_step}
 
 
 def create(

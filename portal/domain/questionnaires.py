@@ -32,10 +32,9 @@ from typing import Any, Literal
 
 import yaml
 from sqlalchemy import Engine, func, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from portal.domain import audit
+from portal.domain import document_versions
 from portal.domain.text import clean
 from portal.models import Campaign, QuestionnaireVersion, RespondentGroup, User, utcnow
 
@@ -190,17 +189,12 @@ class Questionnaire:
         return next((f for f in self.forms if f.code == code), None)
 
 
-class QuestionnaireError(Exception):
+class QuestionnaireError(document_versions.DocumentError):
     """A file that cannot be imported, or an import that is not allowed now.
 
     `message` is one Vietnamese sentence to show; `problems` lists every problem found,
     each naming where it is (form, section, question, line of the file).
     """
-
-    def __init__(self, message: str, problems: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.problems = problems if problems is not None else [message]
 
 
 def forms_for(questionnaire: Questionnaire, group_code: str) -> list[FormDef]:
@@ -258,13 +252,7 @@ def _decode(data: bytes, filename: str) -> str:
     suffix = Path(filename).suffix.lower()
     if filename and suffix not in {".yaml", ".yml", ".json", ".txt", ""}:
         raise QuestionnaireError(f"Tệp {name} không phải tệp YAML. Bộ phiếu phải là tệp .yaml hoặc .yml.")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise QuestionnaireError(f"Tệp {name} không phải văn bản UTF-8 (ký tự lạ ở dòng {line}). Hãy lưu lại tệp "
-                                 "với mã UTF-8.") from None
-    return unicodedata.normalize("NFC", text)
+    return document_versions.decode_text(data, name, QuestionnaireError)
 
 
 def _syntax_error(exc: yaml.YAMLError, text: str, filename: str) -> QuestionnaireError:
@@ -1049,23 +1037,10 @@ def score(form: FormDef, values: Mapping[str, object]) -> float | None:
 # ---------------------------------------------------------------- versions in the database
 
 
-def current_version(session: Session, campaign: Campaign) -> QuestionnaireVersion | None:
-    """The version the campaign uses now (the one launched, once frozen)."""
-    return session.exec(select(QuestionnaireVersion)
-                        .where(QuestionnaireVersion.campaign_id == campaign.id,
-                               QuestionnaireVersion.is_current == True)  # noqa: E712
-                        .order_by(QuestionnaireVersion.version.desc())).first()
-
-
-def versions(session: Session, campaign: Campaign) -> list[QuestionnaireVersion]:
-    """Every version imported for the campaign, newest first."""
-    return list(session.exec(select(QuestionnaireVersion).where(QuestionnaireVersion.campaign_id == campaign.id)
-                             .order_by(QuestionnaireVersion.version.desc())))
-
-
-def version_by_number(session: Session, campaign: Campaign, number: int) -> QuestionnaireVersion | None:
-    return session.exec(select(QuestionnaireVersion).where(QuestionnaireVersion.campaign_id == campaign.id,
-                                                           QuestionnaireVersion.version == number)).first()
+_VERSIONS = document_versions.Versions(QuestionnaireVersion)
+current_version = _VERSIONS.current  # the one launched, once frozen
+versions = _VERSIONS.all
+version_by_number = _VERSIONS.by_number
 
 
 def load(version: QuestionnaireVersion) -> Questionnaire:
@@ -1127,34 +1102,12 @@ def import_questionnaire(
         raise QuestionnaireError(FROZEN_MESSAGE)
     known, ministry = campaign_groups(session, campaign)
     questionnaire = parse_questionnaire(data, filename, known_groups=known, ministry_groups=ministry)
-    if current is not None:
-        # Conditional, so a launch freezing this version at the same moment wins cleanly: on PostgreSQL
-        # the update waits for the launch's row lock and then finds the version frozen.
-        replaced = session.exec(update(QuestionnaireVersion)
-                                .where(QuestionnaireVersion.id == current.id,
-                                       QuestionnaireVersion.frozen_at.is_(None),
-                                       QuestionnaireVersion.is_current == True)  # noqa: E712
-                                .values(is_current=False))
-        if replaced.rowcount != 1:
-            session.rollback()
-            raise QuestionnaireError(FROZEN_MESSAGE)
-    last = session.exec(select(func.max(QuestionnaireVersion.version))
-                        .where(QuestionnaireVersion.campaign_id == campaign.id)).one() or 0
-    row = QuestionnaireVersion(
-        campaign_id=campaign.id, version=last + 1, title=questionnaire.title, source_name=clean(filename)[:200],
-        document=to_document(questionnaire), is_sample=questionnaire.is_sample, is_current=True,
-        imported_at=now or utcnow(), imported_by_id=user.id if user is not None else None,
-    )
-    session.add(row)
-    audit.record(session, user, "Nhập bộ phiếu khảo sát",
-                 detail=f"Phiên bản {row.version}: {questionnaire.title}" + (f" (tệp {filename})" if filename else ""))
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise QuestionnaireError("Một bộ phiếu khác vừa được nhập cùng lúc. Vui lòng tải lại trang rồi thử lại.") \
-            from None
-    return row
+    return document_versions.store_version(
+        session, QuestionnaireVersion, current, user=user, campaign=campaign, title=questionnaire.title,
+        document=to_document(questionnaire), is_sample=questionnaire.is_sample, filename=filename, now=now,
+        error=QuestionnaireError, frozen_message=FROZEN_MESSAGE,
+        race_message="Một bộ phiếu khác vừa được nhập cùng lúc. Vui lòng tải lại trang rồi thử lại.",
+        audit_action="Nhập bộ phiếu khảo sát", audit_detail=lambda number: f"Phiên bản {number}: {questionnaire.title}")
 
 
 def load_sample(session: Session, campaign: Campaign, user: User | None = None) -> QuestionnaireVersion:

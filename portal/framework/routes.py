@@ -2,43 +2,22 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
-from sqlmodel import select
 
-from portal.domain import framework
-from portal.domain.campaigns import current_campaign
+from portal import document_pages
+from portal.domain import document_versions, framework
 from portal.domain.scoring import totals
+from portal.downloads import YAML, document_version_download
 from portal.extensions import db
-from portal.models import Campaign, User
-from portal.permissions import ministry_only
+from portal.models import Campaign
 
-bp = Blueprint("framework", __name__, url_prefix="/bo/bo-tieu-chi")
-
-YAML_MIMETYPE = "application/yaml"
+bp = document_pages.ministry_blueprint("framework", __name__, "/bo/bo-tieu-chi")
 
 
-@bp.before_request
-@ministry_only
-def _ministry_only() -> None:
-    """Every page here is the ministry's."""
-
-
-def _campaign() -> Campaign:
-    campaign = current_campaign(db.session)
-    if campaign is None:
-        abort(404)
-    return campaign
-
-
-def _index_page(campaign: Campaign, error: framework.FrameworkError | None = None, status: int = 200):
+def _index_page(campaign: Campaign, error: document_versions.DocumentError | None = None, status: int = 200):
     rows = framework.versions(db.session, campaign)
-    current = next((row for row in rows if row.is_current), None)
-    importer_ids = {row.imported_by_id for row in rows if row.imported_by_id is not None}
-    importers = ({u.id: u for u in db.session.exec(select(User).where(User.id.in_(importer_ids)))}
-                 if importer_ids else {})
+    current, importers = document_pages.listing(rows)
     return render_template("framework/index.html", campaign=campaign, rows=rows, current=current,
                            content=framework.load(current) if current else None, importers=importers, error=error,
                            frozen_message=framework.FROZEN_MESSAGE, kinds=framework.KIND_LABELS,
@@ -47,20 +26,17 @@ def _index_page(campaign: Campaign, error: framework.FrameworkError | None = Non
 
 @bp.get("/")
 def index():
-    return _index_page(_campaign())
+    return _index_page(document_pages.campaign_or_404())
 
 
 @bp.post("/nhap")
 def upload():
-    campaign = _campaign()
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        return _index_page(campaign, framework.FrameworkError(
-            "Vui lòng chọn tệp bộ tiêu chí (.yaml) trước khi bấm “Nhập bộ tiêu chí”."), 422)
+    campaign = document_pages.campaign_or_404()
     try:
-        version = framework.import_framework(db.session, current_user, campaign,
-                                             upload.read(framework.MAX_BYTES + 1), upload.filename)
-    except framework.FrameworkError as problem:
+        data, filename = document_pages.read_upload(
+            framework.MAX_BYTES, "Vui lòng chọn tệp bộ tiêu chí (.yaml) trước khi bấm “Nhập bộ tiêu chí”.")
+        version = framework.import_framework(db.session, current_user, campaign, data, filename)
+    except document_versions.DocumentError as problem:
         db.session.rollback()
         return _index_page(campaign, problem, 422)
     flash(f"Đã nhập bộ tiêu chí “{version.title}” (phiên bản {version.version}); đây là bộ tiêu chí đang dùng.",
@@ -70,7 +46,7 @@ def upload():
 
 @bp.post("/nap-mau")
 def load_sample():
-    campaign = _campaign()
+    campaign = document_pages.campaign_or_404()
     if framework.current_version(db.session, campaign) is not None:
         flash("Đợt đánh giá đã có bộ tiêu chí nên không nạp bộ tiêu chí mẫu.", "warning")
         return redirect(url_for("framework.index"), code=303)
@@ -82,7 +58,7 @@ def load_sample():
 
 @bp.get("/xem")
 def preview():
-    campaign = _campaign()
+    campaign = document_pages.campaign_or_404()
     number = request.args.get("phien-ban", type=int)
     row = (framework.version_by_number(db.session, campaign, number) if number
            else framework.current_version(db.session, campaign))
@@ -97,19 +73,16 @@ def preview():
 
 @bp.get("/phien-ban-<int:framework_number>.yaml")
 def download(framework_number: int):
-    row = framework.version_by_number(db.session, _campaign(), framework_number)
+    row = framework.version_by_number(db.session, document_pages.campaign_or_404(), framework_number)
     if row is None:
         abort(404)
-    imported = row.imported_at.astimezone(ZoneInfo(current_app.config["PORTAL_TIMEZONE"]))
-    header = (f"# {row.title}\n# Phiên bản {row.version}, nhập lúc {imported:%H:%M %d/%m/%Y}"
-              f"{' từ tệp ' + row.source_name if row.source_name else ''}; tải về từ Cổng Chỉ số CCHC.\n")
-    return Response(header + framework.to_yaml(framework.load(row)), mimetype=YAML_MIMETYPE, headers={
-        "Content-Disposition": f'attachment; filename="bo-tieu-chi-phien-ban-{row.version}.yaml"'})
+    return document_version_download(row, framework.to_yaml(framework.load(row)),
+                                     f"bo-tieu-chi-phien-ban-{row.version}.yaml")
 
 
 @bp.get("/bo-tieu-chi-mau.yaml")
 def sample_file():
-    return send_file(framework.sample_path(), mimetype=YAML_MIMETYPE, as_attachment=True,
+    return send_file(framework.sample_path(), mimetype=YAML, as_attachment=True,
                      download_name="bo-tieu-chi-mau.yaml")
 
 

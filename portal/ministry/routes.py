@@ -20,6 +20,7 @@ from portal.domain import (
     overview,
     progress,
     questionnaires,
+    reminders,
     units,
 )
 from portal.domain.campaigns import DEADLINE_LABELS, current_campaign, is_past
@@ -278,7 +279,7 @@ def _launch_page(item, *, ticked, all_ticked: bool = False, error: str | None = 
                            failed=[op for op in operations.recent(db.session, "launch", item.id)
                                    if op.state == "failed"],
                            ticked={c.province.id for c in candidates} if all_ticked else set(ticked), error=error,
-                           schedules=invitations.reminder_schedules(db.session, item),
+                           schedules=reminders.reminder_schedules(db.session, item),
                            max_reminders=current_app.config["PORTAL_MAX_REMINDERS"],
                            responses_closed=is_past(item.response_deadline, current_app.config["PORTAL_TIMEZONE"]))
 
@@ -329,7 +330,7 @@ OPERATION_TEXTS = {
     "launch": ("Phát hành khảo sát", "Đang phát hành", "Việc phát hành bị dừng.",
                lambda op: (invitations.launch_summary(op), "success")),
     "remind": ("Đôn đốc trả lời phiếu", "Đang gửi thư đôn đốc", "Việc gửi thư đôn đốc bị dừng.",
-               lambda op: invitations.reminder_summary(invitations.reminder_outcome(op))),
+               lambda op: reminders.reminder_summary(reminders.reminder_outcome(op))),
 }
 
 
@@ -365,9 +366,9 @@ def add_reminder():
     try:
         if day is None:
             raise invitations.LaunchError("Vui lòng nhập ngày nhắc theo dạng dd/mm/yyyy.")
-        invitations.schedule_reminder(db.session, current_user, item, day,
-                                      tz_name=current_app.config["PORTAL_TIMEZONE"],
-                                      max_reminders=current_app.config["PORTAL_MAX_REMINDERS"])
+        reminders.schedule_reminder(db.session, current_user, item, day,
+                                    tz_name=current_app.config["PORTAL_TIMEZONE"],
+                                    max_reminders=current_app.config["PORTAL_MAX_REMINDERS"])
     except invitations.LaunchError as problem:
         db.session.rollback()
         flash(problem.message, "error")
@@ -380,7 +381,7 @@ def add_reminder():
 def remove_reminder(schedule_id: int):
     item = _campaign_or_404()
     try:
-        invitations.unschedule_reminder(db.session, current_user, item, schedule_id)
+        reminders.unschedule_reminder(db.session, current_user, item, schedule_id)
     except invitations.LaunchError as problem:
         db.session.rollback()
         flash(problem.message, "error")

@@ -17,7 +17,7 @@ from flask import (
 )
 from flask_login import current_user
 
-from portal.domain import answers, invitations, progress
+from portal.domain import answers, invitations, progress, reminders
 from portal.domain.campaigns import local_today
 from portal.downloads import xlsx_download
 from portal.extensions import db
@@ -100,7 +100,7 @@ def remind():
     if request.form.get("all"):
         # Everyone: a list that can hold 20,000 people is reminded by the worker, followed on its own page.
         try:
-            operation = invitations.start_remind_all(
+            operation = reminders.start_remind_all(
                 db.session, current_user, campaign, province.id, base_url=current_app.config["PORTAL_BASE_URL"],
                 mail_domain=current_app.config["PORTAL_MAIL_DOMAIN"], tz_name=current_app.config["PORTAL_TIMEZONE"])
         except invitations.LaunchError as problem:
@@ -113,10 +113,10 @@ def remind():
         return redirect(url_for("progress.index"), code=303)
     # Only this province's invitations are ever looked up: another province's id simply finds nothing.
     targets = progress.invitations_for_province(db.session, campaign.id, province.id, chosen)
-    outcome = invitations.remind(db.session, current_user, targets, base_url=current_app.config["PORTAL_BASE_URL"],
-                                 mail_domain=current_app.config["PORTAL_MAIL_DOMAIN"],
-                                 tz_name=current_app.config["PORTAL_TIMEZONE"])
-    message, level = invitations.reminder_summary(outcome)
+    outcome = reminders.remind(db.session, current_user, targets, base_url=current_app.config["PORTAL_BASE_URL"],
+                               mail_domain=current_app.config["PORTAL_MAIL_DOMAIN"],
+                               tz_name=current_app.config["PORTAL_TIMEZONE"])
+    message, level = reminders.reminder_summary(outcome)
     flash(message, level)
     if level == "error":
         return redirect(url_for("progress.index"), code=303)
@@ -133,5 +133,5 @@ def remind_operation(operation_id: int):
     if operation is None or operation.kind != "remind" or operation.province_id != province.id:
         abort(404)
     return render_operation(operation, "progress/remind_operation.html", endpoint="progress.remind_operation",
-                            summary=lambda op: invitations.reminder_summary(invitations.reminder_outcome(op)),
+                            summary=lambda op: reminders.reminder_summary(reminders.reminder_outcome(op)),
                             running_text="Đang gửi thư đôn đốc", failed_text="Việc gửi thư đôn đốc bị dừng.")

@@ -2,42 +2,21 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
-from sqlmodel import select
 
-from portal.domain import questionnaires
-from portal.domain.campaigns import current_campaign
+from portal import document_pages
+from portal.domain import document_versions, questionnaires
+from portal.downloads import YAML, document_version_download
 from portal.extensions import db
-from portal.models import Campaign, User
-from portal.permissions import ministry_only
+from portal.models import Campaign
 
-bp = Blueprint("questionnaires", __name__, url_prefix="/bo/phieu-khao-sat")
-
-YAML_MIMETYPE = "application/yaml"
+bp = document_pages.ministry_blueprint("questionnaires", __name__, "/bo/phieu-khao-sat")
 
 
-@bp.before_request
-@ministry_only
-def _ministry_only() -> None:
-    """Every page here is the ministry's."""
-
-
-def _campaign() -> Campaign:
-    campaign = current_campaign(db.session)
-    if campaign is None:
-        abort(404)
-    return campaign
-
-
-def _index_page(campaign: Campaign, error: questionnaires.QuestionnaireError | None = None, status: int = 200):
+def _index_page(campaign: Campaign, error: document_versions.DocumentError | None = None, status: int = 200):
     rows = questionnaires.versions(db.session, campaign)
-    current = next((row for row in rows if row.is_current), None)
-    importer_ids = {row.imported_by_id for row in rows if row.imported_by_id is not None}
-    importers = ({u.id: u for u in db.session.exec(select(User).where(User.id.in_(importer_ids)))}
-                 if importer_ids else {})
+    current, importers = document_pages.listing(rows)
     return render_template(
         "questionnaires/index.html", campaign=campaign, rows=rows, current=current,
         questionnaire=questionnaires.load(current) if current else None, importers=importers,
@@ -49,20 +28,17 @@ def _index_page(campaign: Campaign, error: questionnaires.QuestionnaireError | N
 
 @bp.get("/")
 def index():
-    return _index_page(_campaign())
+    return _index_page(document_pages.campaign_or_404())
 
 
 @bp.post("/nhap")
 def upload():
-    campaign = _campaign()
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        return _index_page(campaign, questionnaires.QuestionnaireError(
-            "Vui lòng chọn tệp bộ phiếu (.yaml) trước khi bấm “Nhập bộ phiếu”."), 422)
+    campaign = document_pages.campaign_or_404()
     try:
-        version = questionnaires.import_questionnaire(
-            db.session, current_user, campaign, upload.read(questionnaires.MAX_BYTES + 1), upload.filename)
-    except questionnaires.QuestionnaireError as problem:
+        data, filename = document_pages.read_upload(
+            questionnaires.MAX_BYTES, "Vui lòng chọn tệp bộ phiếu (.yaml) trước khi bấm “Nhập bộ phiếu”.")
+        version = questionnaires.import_questionnaire(db.session, current_user, campaign, data, filename)
+    except document_versions.DocumentError as problem:
         db.session.rollback()
         return _index_page(campaign, problem, 422)
     flash(f"Đã nhập bộ phiếu “{version.title}” (phiên bản {version.version}); đây là bộ phiếu đang dùng.", "success")
@@ -71,7 +47,7 @@ def upload():
 
 @bp.post("/nap-mau")
 def load_sample():
-    campaign = _campaign()
+    campaign = document_pages.campaign_or_404()
     if questionnaires.current_version(db.session, campaign) is not None:
         flash("Đợt khảo sát đã có bộ phiếu nên không nạp bộ phiếu mẫu.", "warning")
         return redirect(url_for("questionnaires.index"), code=303)
@@ -87,26 +63,22 @@ def load_sample():
 
 @bp.get("/phien-ban-<int:number>.yaml")
 def download(number: int):
-    row = questionnaires.version_by_number(db.session, _campaign(), number)
+    row = questionnaires.version_by_number(db.session, document_pages.campaign_or_404(), number)
     if row is None:
         abort(404)
-    imported = row.imported_at.astimezone(ZoneInfo(current_app.config["PORTAL_TIMEZONE"]))
-    header = (f"# {row.title}\n# Phiên bản {row.version}, nhập lúc {imported:%H:%M %d/%m/%Y}"
-              f"{' từ tệp ' + row.source_name if row.source_name else ''}; tải về từ Cổng Chỉ số CCHC.\n")
-    text = header + questionnaires.to_yaml(questionnaires.load(row))
-    return Response(text, mimetype=YAML_MIMETYPE, headers={
-        "Content-Disposition": f'attachment; filename="bo-phieu-phien-ban-{row.version}.yaml"'})
+    return document_version_download(row, questionnaires.to_yaml(questionnaires.load(row)),
+                                     f"bo-phieu-phien-ban-{row.version}.yaml")
 
 
 @bp.get("/bo-phieu-mau.yaml")
 def sample_file():
-    return send_file(questionnaires.sample_path(), mimetype=YAML_MIMETYPE, as_attachment=True,
+    return send_file(questionnaires.sample_path(), mimetype=YAML, as_attachment=True,
                      download_name="bo-phieu-mau-2021.yaml")
 
 
 @bp.get("/xem/<form_code>")
 def preview(form_code: str):
-    campaign = _campaign()
+    campaign = document_pages.campaign_or_404()
     number = request.args.get("phien-ban", type=int)
     row = (questionnaires.version_by_number(db.session, campaign, number) if number
            else questionnaires.current_version(db.session, campaign))
