@@ -15,6 +15,7 @@ from sqlmodel import Session, SQLModel
 from portal.domain import campaign_admin, reminders
 from portal.models import (
     Assessment,
+    AssessmentEvidence,
     BounceMessage,
     Campaign,
     DeliveryStatus,
@@ -76,6 +77,10 @@ def closed_2021(app, session, ministry_user, province_user, it_focal_user, time_
     session.add_all([request_row, message, document, department, stopped])
     session.commit()
     assessment_id = _scored_assessment(session, past, province_user)
+    evidence = AssessmentEvidence(assessment_id=assessment_id, province_id=HA_NOI, line_code="1.1.1",
+                                  file_id=stored.id, added_by_id=province_user.id)
+    session.add(evidence)
+    session.commit()
     created = campaign_admin.create_campaign(session, ministry_user, {
         "year": "2022", "name": "Xác định Chỉ số CCHC năm 2022", "it_focal_deadline": "10/01/2023",
         "list_deadline": "15/01/2023", "self_assessment_deadline": "15/02/2023",
@@ -89,7 +94,7 @@ def closed_2021(app, session, ministry_user, province_user, it_focal_user, time_
         "operation_id": stopped.id,
         "notice_id": _notice_to_ha_noi(session), "number": 1, "form_code": "DP", "token": first.token,
         "code": first.form_codes[0],
-        "assessment_id": assessment_id, "line_code": "1.1.1", "framework_number": 1,
+        "assessment_id": assessment_id, "line_code": "1.1.1", "framework_number": 1, "evidence_id": evidence.id,
     }
 
 
