@@ -487,9 +487,20 @@ def load(version: FrameworkVersion) -> Framework:
     return cached
 
 
+def parse_file(data: bytes, filename: str) -> Framework:
+    """A YAML file or a filled workbook template, told apart by its bytes, read and checked by the same schema."""
+    # Imported here: the workbook reader builds on this module (its schema and its document).
+    from portal.domain import authoring
+
+    if authoring.is_workbook(data):
+        return authoring.read_framework_workbook(data, filename)
+    return parse_framework(data, filename)
+
+
 def import_framework(session: Session, user: User | None, campaign: Campaign, data: bytes, filename: str, *,
                      now: datetime | None = None) -> FrameworkVersion:
-    """Check the file and store it as the campaign's new current version (committed).
+    """Check the file (YAML or a filled workbook template) and store it as the campaign's new current version
+    (committed).
 
     Refused (FrameworkError) when the file has problems, nothing saved, or when the current version is
     frozen because a province has saved a score against it.
@@ -497,7 +508,7 @@ def import_framework(session: Session, user: User | None, campaign: Campaign, da
     current = current_version(session, campaign)
     if current is not None and current.frozen_at is not None:
         raise FrameworkError(FROZEN_MESSAGE)
-    framework = parse_framework(data, filename)
+    framework = parse_file(data, filename)
     return document_versions.store_version(
         session, FrameworkVersion, current, user=user, campaign=campaign, title=framework.title,
         document=to_document(framework), is_sample=framework.sample, filename=filename, now=now,

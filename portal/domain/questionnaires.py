@@ -1115,6 +1115,18 @@ def campaign_groups(session: Session, campaign: Campaign) -> tuple[tuple[str, ..
     return tuple(g.code for g in groups), tuple(g.code for g in groups if g.answers_ministry_form)
 
 
+def parse_file(data: bytes, filename: str, *, known_groups: Iterable[str] = DEFAULT_GROUPS,
+               ministry_groups: Iterable[str] | None = None) -> Questionnaire:
+    """A YAML file or a filled workbook template, told apart by its bytes, read and checked by the same rules."""
+    # Imported here: the workbook reader builds on this module (its checks and its document).
+    from portal.domain import authoring
+
+    if authoring.is_workbook(data):
+        return authoring.read_questionnaire_workbook(data, filename, known_groups=known_groups,
+                                                     ministry_groups=ministry_groups)
+    return parse_questionnaire(data, filename, known_groups=known_groups, ministry_groups=ministry_groups)
+
+
 def import_questionnaire(
     session: Session,
     user: User | None,
@@ -1124,7 +1136,8 @@ def import_questionnaire(
     *,
     now: datetime | None = None,
 ) -> QuestionnaireVersion:
-    """Check the file and store it as the campaign's new current version (committed).
+    """Check the file (YAML or a filled workbook template) and store it as the campaign's new current version
+    (committed).
 
     Refused (QuestionnaireError) when the file has problems, nothing saved, or
     when the current version is frozen because the survey was launched.
@@ -1133,7 +1146,7 @@ def import_questionnaire(
     if current is not None and current.frozen_at is not None:
         raise QuestionnaireError(FROZEN_MESSAGE)
     known, ministry = campaign_groups(session, campaign)
-    questionnaire = parse_questionnaire(data, filename, known_groups=known, ministry_groups=ministry)
+    questionnaire = parse_file(data, filename, known_groups=known, ministry_groups=ministry)
     return document_versions.store_version(
         session, QuestionnaireVersion, current, user=user, campaign=campaign, title=questionnaire.title,
         document=to_document(questionnaire), is_sample=questionnaire.is_sample, filename=filename, now=now,

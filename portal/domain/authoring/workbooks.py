@@ -389,6 +389,10 @@ def _for_documents(problem: spreadsheets.SpreadsheetError, noun: str) -> str:
         return f"{head}. Hãy nhập bảng tính mẫu {noun} (.xlsx) của Cổng hoặc tệp YAML."
     if problem.code == "zip_bomb":
         return problem.message.replace("sao chép danh sách", f"sao chép nội dung {noun}")
+    if problem.code == "sheet_too_large":
+        head = problem.message.split(", vượt xa", 1)[0]
+        return (f"{head}, vượt xa vùng của một {noun}. Hãy xóa các ô thừa (hoặc sao chép nội dung sang một tệp mới) "
+                "rồi nhập lại.")
     return problem.message
 
 
