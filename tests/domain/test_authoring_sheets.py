@@ -336,7 +336,7 @@ def test_each_problem_of_a_framework_names_its_sheet_row_and_column():
         "trang tính “Tiêu chí”.",
     ]
     assert problems[3].startswith("Lĩnh vực 1 › tiêu chí 1.1 › tiêu chí thành phần 1.1.1, khóa “kind” (trang tính "
-                                  "“Tiêu chí”, dòng 5, cột E “Cách chấm”): phải là một trong các giá trị")
+                                  "“Tiêu chí”, dòng 5, cột E “Cách chấm”): phải là một trong các cách chấm")
     assert ("Lĩnh vực 1 › tiêu chí 1.1 › tiêu chí thành phần 1.1.2, khóa “points” (trang tính “Tiêu chí”, dòng 6, "
             "cột D “Điểm tối đa”): phải là một số (đang ghi “hai”).") in problems
     assert ("Lĩnh vực 1 › tiêu chí 1.2 › tiêu chí thành phần 1.2.1 (trang tính “Tiêu chí”, dòng 8): có mức cho 3 "
