@@ -221,9 +221,11 @@ def test_the_ministry_reads_the_evidence_and_two_administrators_void_through_the
     page_url = f"/bo/kiem-tra-can-thiep/dot/{survey.campaign.id}/tinh/{HA_NOI}"
     log_in(client, ministry_user)
 
+    index = client.get("/bo/kiem-tra-can-thiep/").get_data(as_text=True)
     overview = client.get(f"/bo/kiem-tra-can-thiep/dot/{survey.campaign.id}").get_data(as_text=True)
     page = client.get(page_url).get_data(as_text=True)
 
+    assert f'<tr id="dot-{survey.campaign.id}">' in index and "Cảnh báo theo tỉnh" in index
     assert "Thành phố Hà Nội" in overview and "Bằng chứng và quyết định" in overview
     assert "Một thiết bị nộp phiếu của nhiều người" in page and "Mức cao" in page
     assert "01/02/2022 09:00" in page and "01/02/2022 09:04" in page  # UTC evidence in giờ Việt Nam
@@ -270,6 +272,7 @@ def test_evidence_of_every_rule_reads_in_words():
 
     assert [line.text for line in lines][1] == (f"{review.short_hash('a' * 22)}: 02/02/2022 00:30; "
                                                 f"{review.short_hash('b' * 22)}: 02/02/2022 08:00")
-    assert changes[0].text == (f"01/02/2022 08:00 tài khoản “ha-noi” sửa địa chỉ (nhật ký số 7); phiếu nộp lúc "
+    assert [line.label for line in changes] == ["Số phiếu", "Thiết bị (mã rút gọn)", "Sửa địa chỉ email rồi trả lời"]
+    assert changes[2].text == (f"01/02/2022 08:00 tài khoản “ha-noi” sửa địa chỉ (nhật ký số 7); phiếu nộp lúc "
                                f"01/02/2022 10:00 từ thiết bị {review.short_hash('d' * 22)}")
     assert json.dumps([line.text for line in lines + changes]).count("d" * 22) == 0

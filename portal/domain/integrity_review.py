@@ -79,6 +79,12 @@ def _devices(value) -> str:
     return str(value)
 
 
+# The order a person reads evidence in: what and how many, when, then the device and the network.
+_ORDER = ["by", "respondents", "forms", "form_code", "seconds", "floor_seconds", "questions", "submitted_at", "first",
+          "last", "minutes", "hours", "forms_with_identical_answers", "device", "devices", "first_seen",
+          "devices_reused", "address_prefix", "address_hash", "address_prefixes", "changes"]
+
+
 def evidence_lines(rule: str, evidence: dict, tz_name: str) -> list[EvidenceLine]:
     """A flag's evidence as labelled lines a person reads; a key no formatter knows is shown as it is."""
     at = lambda value: moment_vn(value, tz_name)  # noqa: E731
@@ -104,7 +110,7 @@ def evidence_lines(rule: str, evidence: dict, tz_name: str) -> list[EvidenceLine
         "devices": ("Thiết bị (mã rút gọn)" if rule != SAME_ANSWERS else "Số thiết bị khác nhau", _devices),
     }
     lines = []
-    for key, value in evidence.items():
+    for key, value in sorted(evidence.items(), key=lambda item: _ORDER.index(item[0]) if item[0] in _ORDER else 99):
         if key in simple:
             label, show = simple[key]
             lines.append(EvidenceLine(label, show(value)))
@@ -200,9 +206,8 @@ def campaign_overview(session: Session, campaign_id: int) -> list[ProvinceRow]:
 
 def campaigns_with_counts(session: Session) -> list[tuple[Campaign, int, int]]:
     """Every campaign that is not a template, newest first, with its open flags and proposals waiting."""
-    open_flags = Counter(c for c, in session.exec(select(IntegrityFlag.campaign_id).where(
-        IntegrityFlag.state == "open")))
-    waiting = Counter(c for c, in session.exec(select(IntegrityDecision.campaign_id).where(
+    open_flags = Counter(session.exec(select(IntegrityFlag.campaign_id).where(IntegrityFlag.state == "open")))
+    waiting = Counter(session.exec(select(IntegrityDecision.campaign_id).where(
         IntegrityDecision.state == decisions.PROPOSED)))
     campaigns = session.exec(select(Campaign).where(Campaign.is_template == False)  # noqa: E712
                              .order_by(col(Campaign.year).desc(), col(Campaign.id).desc()))
