@@ -320,6 +320,12 @@ class AuditEntry(SQLModel, table=True):
     action: str
     detail: str = ""
     reason: str = ""
+    # A respondent's address changed (by the province's list edit or the IT focal point's correction): whose, and
+    # the old and new address as hashes, so the integrity rules link the change to the person without reading
+    # `detail`. No foreign key: a person removed from a draft list leaves the entry as it was.
+    subject_respondent_id: int | None = Field(default=None, index=True)
+    old_email_hash: str = ""
+    new_email_hash: str = ""
 
 
 # ---------------------------------------------------------------- respondent lists

@@ -1,5 +1,6 @@
 """the ministry's integrity decisions: dismissing a flag, voiding forms or a province's whole survey result, and
-reversing them, each proposed by one administrator and confirmed by a second
+reversing them, each proposed by one administrator and confirmed by a second; an address change's audit entry
+names its respondent and the old and new address hashes
 
 Revision ID: integrity_decisions
 Revises: assessment_evidence
@@ -44,9 +45,20 @@ def upgrade() -> None:
     )
     for column in ('campaign_id', 'province_id', 'flag_id', 'reverses_id', 'state'):
         op.create_index(f'ix_integritydecision_{column}', 'integritydecision', [column], unique=False)
+    op.add_column('auditentry', sa.Column('subject_respondent_id', sa.Integer(), nullable=True))
+    op.add_column('auditentry', sa.Column('old_email_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=False,
+                                          server_default=''))
+    op.add_column('auditentry', sa.Column('new_email_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=False,
+                                          server_default=''))
+    op.create_index('ix_auditentry_subject_respondent_id', 'auditentry', ['subject_respondent_id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_auditentry_subject_respondent_id', table_name='auditentry')
+    with op.batch_alter_table('auditentry') as batch_op:
+        batch_op.drop_column('new_email_hash')
+        batch_op.drop_column('old_email_hash')
+        batch_op.drop_column('subject_respondent_id')
     for column in ('state', 'reverses_id', 'flag_id', 'province_id', 'campaign_id'):
         op.drop_index(f'ix_integritydecision_{column}', table_name='integritydecision')
     op.drop_table('integritydecision')
