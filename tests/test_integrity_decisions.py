@@ -133,6 +133,23 @@ def test_a_reversal_is_proposed_and_confirmed_the_same_way_and_the_answers_count
         decisions.propose_reversal(session, ministry_user, decision, reason="Lần nữa", form_key="lan-nua")
 
 
+def test_reversing_one_of_two_voids_on_a_flag_leaves_the_flag_voided(app, session, ministry_user, second_admin,
+                                                                     flagged):
+    survey, flag, forms = flagged
+    first = _propose(session, ministry_user, survey, kind=decisions.VOID_FORMS, flag_id=flag.id, forms=forms[:1])
+    decisions.confirm(session, second_admin, first)
+    second = _propose(session, ministry_user, survey, kind=decisions.VOID_FORMS, flag_id=flag.id, forms=forms[1:])
+    decisions.confirm(session, second_admin, second)
+
+    reversal = decisions.propose_reversal(session, ministry_user, first, reason="Nhầm người", form_key="r").decision
+    decisions.confirm(session, second_admin, reversal)
+
+    session.refresh(flag)
+    assert flag.state == "voided"
+    assert decisions.voided_forms(session, survey.campaign.id, HA_NOI) == set(forms[1:])
+    assert _counted(app, session, survey.campaign.id) == 1
+
+
 def test_a_withdrawn_proposal_changes_nothing_and_can_no_longer_be_confirmed(
         app, session, ministry_user, second_admin, flagged):
     survey, _flag, _ = flagged
@@ -235,6 +252,12 @@ def test_the_ministry_reads_the_evidence_and_two_administrators_void_through_the
 
     missing = client.post(f"{page_url}/de-xuat", data={"kind": "void_province", "reason": "", "form_key": "k1"})
     assert missing.status_code == 422 and "Vui lòng nêu lý do" in missing.get_data(as_text=True)
+    # Without a reason the page comes back with the forms ticked as they were, nothing saved.
+    one = f"{forms[0][0]}:{forms[0][1]}"
+    unticked = client.post(f"{page_url}/de-xuat", data={"kind": "void_forms", "flag_id": str(flag.id), "reason": "",
+                                                         "form_key": "k3", "form": [one]}).get_data(as_text=True)
+    assert unticked.count(" checked>") == 1 and f'value="{one}"' in unticked
+    assert session.exec(select(func.count()).select_from(IntegrityDecision)).one() == 0
     sent = client.post(f"{page_url}/de-xuat", data={
         "kind": "void_forms", "flag_id": str(flag.id), "reason": REASON, "form_key": "k2",
         "form": [f"{i}:{c}" for i, c in forms]})
@@ -243,6 +266,7 @@ def test_the_ministry_reads_the_evidence_and_two_administrators_void_through_the
         "kind": "void_forms", "flag_id": str(flag.id), "reason": REASON, "form_key": "k2",
         "form": [f"{i}:{c}" for i, c in forms]})
     decision = session.exec(select(IntegrityDecision)).one()
+    assert "đề xuất quyết định chờ một quản trị viên khác xác nhận" in client.get("/").get_data(as_text=True)
     own = client.post(f"/bo/kiem-tra-can-thiep/quyet-dinh/{decision.id}/xac-nhan")
     assert own.status_code == 422 and "Người đề xuất không tự xác nhận" in own.get_data(as_text=True)
 

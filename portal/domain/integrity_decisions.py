@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -281,7 +281,14 @@ def _take_effect(session: Session, actor: User, decision: IntegrityDecision, *, 
         raise DecisionError("Cảnh báo này đã được xử lý bởi một quyết định khác.")
     if target.flag_id is not None:
         flag = session.get(IntegrityFlag, target.flag_id)
-        flag.state = "open" if decision.kind == REVERSE else FLAG_STATE_AFTER[target.kind]
+        if decision.kind != REVERSE:
+            flag.state = FLAG_STATE_AFTER[target.kind]
+        else:
+            # Back to open, unless another decision on the flag (other forms voided) is still in effect.
+            others = session.exec(select(IntegrityDecision.kind).where(
+                IntegrityDecision.flag_id == flag.id, IntegrityDecision.state == IN_EFFECT,
+                IntegrityDecision.kind != REVERSE, IntegrityDecision.id != target.id)).first()
+            flag.state = FLAG_STATE_AFTER[others] if others else "open"
         session.add(flag)
     how = "có hiệu lực ngay (không cần người thứ hai xác nhận theo cấu hình)" if alone else "xác nhận, có hiệu lực"
     audit.record(session, actor, "Kiểm tra can thiệp: quyết định có hiệu lực", province_id=decision.province_id,
@@ -319,6 +326,12 @@ def withdraw(session: Session, actor: User, decision: IntegrityDecision, *, now:
                  detail=f"{_detail(session, decision)}; {who}")
     session.commit()
     session.refresh(decision)
+
+
+def waiting_count(session: Session) -> int:
+    """How many proposals wait for a second administrator's confirmation (the ministry's home page says so)."""
+    return session.exec(select(func.count()).select_from(IntegrityDecision).where(
+        IntegrityDecision.state == PROPOSED)).one()
 
 
 # ---------------------------------------------------------------- what counts

@@ -37,7 +37,8 @@ def campaign(campaign_id: int):
                            severities=review.SEVERITIES, severity_labels=review.SEVERITY_LABELS)
 
 
-def _province_page(campaign_id: int, province_id: int, *, error: str | None = None, form=None):
+def _province_page(campaign_id: int, province_id: int, *, error: str | None = None, form=None,
+                   ticked: tuple[str, set[str]] | None = None):
     item = get_campaign_for_user(db.session, current_user, campaign_id)
     province = get_province_for_user(db.session, current_user, province_id)
     flags, decision_views = review.province_review(db.session, item.id, province.id,
@@ -45,7 +46,7 @@ def _province_page(campaign_id: int, province_id: int, *, error: str | None = No
     return render_template(
         "integrity/province.html", campaign=item, province=province, flags=flags, decisions=decision_views,
         voided=decisions.is_province_voided(db.session, item.id, province.id), error=error, form=form or {},
-        new_key=decisions.new_form_key, two_person=_two_person(), kinds=decisions.KIND_LABELS,
+        new_key=decisions.new_form_key, two_person=_two_person(), kinds=decisions.KIND_LABELS, ticked=ticked,
         pending=any(v.decision.state == decisions.PROPOSED for v in decision_views)), 422 if error else 200
 
 
@@ -91,7 +92,9 @@ def propose(campaign_id: int, province_id: int):
             forms=_chosen_forms(), two_person=_two_person())
     except decisions.DecisionError as problem:
         db.session.rollback()
-        return _province_page(campaign_id, province_id, error=problem.message, form=request.form)
+        # The page again with what was typed and ticked, so nothing is lost.
+        return _province_page(campaign_id, province_id, error=problem.message, form=request.form,
+                              ticked=(flag_id, set(request.form.getlist("form"))))
     return _done(_effect_message(outcome.decision, outcome.created), campaign_id, province_id)
 
 
