@@ -16,6 +16,7 @@ from portal.domain import integrity_rules as rules
 from portal.domain.campaigns import PastCampaign
 from portal.models import Answer, AuditEntry, IntegrityDecision, IntegrityFlag, Notice, NoticeRecipient, Role
 from tests.support.accounts import HA_NOI, HAI_PHONG, log_in, make_user
+from tests.support.html import text_of
 from tests.support.survey import answer, launch_survey
 
 DEVICE = "Zm9vYmFyLWRldmljZS0xMjM"  # a device cookie as the survey pages make them (22 characters)
@@ -249,6 +250,9 @@ def test_the_ministry_reads_the_evidence_and_two_administrators_void_through_the
     assert review.short_hash(DEVICE) in page and DEVICE not in page
     assert "203.0.113.0/24" in page
     assert survey.invitations[0].respondent.full_name in page
+    # Forms by the names people use, never the file's codes; "Đã nộp phiếu", as every page says it.
+    assert "Phiếu đánh giá địa phương" in page and "Đã nộp phiếu" in page
+    assert not {code for _, code in forms} & set(text_of(page).replace(",", " ").split())
 
     missing = client.post(f"{page_url}/de-xuat", data={"kind": "void_province", "reason": "", "form_key": "k1"})
     assert missing.status_code == 422 and "Vui lòng nêu lý do" in missing.get_data(as_text=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from portal.domain import integrity_decisions as decisions
+from portal.domain import questionnaires
 from portal.domain.integrity_rules import (
     BURST,
     CHANGED_THEN_ANSWERED,
@@ -32,6 +34,7 @@ from portal.models import (
     IntegrityDecision,
     IntegrityFlag,
     Invitation,
+    Ministry,
     Province,
     Respondent,
     RespondentGroup,
@@ -85,8 +88,10 @@ _ORDER = ["by", "respondents", "forms", "form_code", "seconds", "floor_seconds",
           "devices_reused", "address_prefix", "address_hash", "address_prefixes", "changes"]
 
 
-def evidence_lines(rule: str, evidence: dict, tz_name: str) -> list[EvidenceLine]:
-    """A flag's evidence as labelled lines a person reads; a key no formatter knows is shown as it is."""
+def evidence_lines(rule: str, evidence: dict, tz_name: str,
+                   form_names: Mapping[str, str] | None = None) -> list[EvidenceLine]:
+    """A flag's evidence as labelled lines a person reads (a form by its name, from `form_names`, not by the
+    file's code); a key no formatter knows is shown as it is."""
     at = lambda value: moment_vn(value, tz_name)  # noqa: E731
     simple = {
         "respondents": ("Số người có phiếu do thiết bị này nộp", str),
@@ -106,7 +111,7 @@ def evidence_lines(rule: str, evidence: dict, tz_name: str) -> list[EvidenceLine
         "seconds": ("Thời gian làm phiếu (giây)", str),
         "floor_seconds": ("Thời gian đọc tối thiểu (giây)", str),
         "questions": ("Số câu hỏi của phiếu", str),
-        "form_code": ("Mẫu phiếu", str),
+        "form_code": ("Phiếu", lambda v: (form_names or {}).get(v, v)),
         "devices": ("Thiết bị (mã rút gọn)" if rule != SAME_ANSWERS else "Số thiết bị khác nhau", _devices),
     }
     lines = []
@@ -135,6 +140,7 @@ class FormRef:
 
     invitation_id: int
     form_code: str
+    form_name: str  # as people call it: "Phiếu đánh giá bộ chủ quản: Bộ Tài chính", never the file's code
     who: str
     group: str
     submitted: bool
@@ -214,21 +220,35 @@ def campaigns_with_counts(session: Session) -> list[tuple[Campaign, int, int]]:
     return [(c, open_flags[c.id], waiting[c.id]) for c in campaigns]
 
 
-def _people(session: Session, invitation_ids: set[int]) -> dict[int, tuple[str, str]]:
-    """For each invitation: who (name, position, unit) and their group, as the ministry's lists show them."""
+@dataclass(frozen=True)
+class _Person:
+    who: str
+    group: str
+    form_names: dict[str, str]
+
+
+def _people(session: Session, invitation_ids: set[int]) -> dict[int, _Person]:
+    """For each invitation: who (name, position, unit), their group, and their forms' names, as the ministry's
+    lists and progress pages show them."""
     if not invitation_ids:
         return {}
-    rows = session.exec(select(Invitation.id, Respondent, RespondentGroup)
+    rows = session.exec(select(Invitation, Respondent, RespondentGroup, Ministry.name)
                         .join(Respondent, Respondent.id == Invitation.respondent_id, isouter=True)
                         .join(RespondentGroup, RespondentGroup.id == Respondent.group_id, isouter=True)
+                        .join(Ministry, Ministry.id == Respondent.ministry_id, isouter=True)
                         .where(col(Invitation.id).in_(invitation_ids)))
+    targets: dict[int, dict[str, str]] = {}
     people = {}
-    for invitation_id, person, group in rows:
+    for invitation, person, group, ministry in rows:
+        version = invitation.questionnaire_version_id
+        if version not in targets:
+            targets[version] = {f.code: f.target for f in questionnaires.load_frozen(session, version).forms}
+        names = {code: questionnaires.form_name(target, ministry or "") for code, target in targets[version].items()}
         if person is None:
-            people[invitation_id] = ("(người đã được rút khỏi danh sách)", "")
+            people[invitation.id] = _Person("(người đã được rút khỏi danh sách)", "", names)
             continue
         who = ", ".join(part for part in (person.full_name, person.position, person.unit) if part)
-        people[invitation_id] = (who, group.label if group else "")
+        people[invitation.id] = _Person(who, group.label if group else "", names)
     return people
 
 
@@ -247,17 +267,21 @@ def province_review(session: Session, campaign_id: int, province_id: int,
     pending_flags = {d.flag_id for d in all_decisions if d.state == decisions.PROPOSED and d.flag_id}
     forms_by_flag = {f.id: [(int(i), str(c)) for i, c in json.loads(f.forms)] for f in flags}
     people = _people(session, {i for forms in forms_by_flag.values() for i, _ in forms})
+    nobody = _Person("", "", {})
+    # A form named in evidence (same answers) by the name the province's forms go by, without a ministry's name.
+    generic = {code: name.split(":")[0] for person in people.values() for code, name in person.form_names.items()}
     submitted = {(p.invitation_id, p.form_code) for p in session.exec(select(FormProgress).where(
         col(FormProgress.invitation_id).in_(list(people)), FormProgress.state == "submitted"))} if people else set()
     severity_rank = {s: n for n, s in enumerate(SEVERITIES)}
     views = []
     for flag in sorted(flags, key=lambda f: (f.state != "open", severity_rank.get(f.severity, 9), f.id)):
-        forms = [FormRef(i, c, *people.get(i, ("", "")), submitted=(i, c) in submitted, voided=(i, c) in voided,
-                         pending=(i, c) in waiting) for i, c in forms_by_flag[flag.id]]
+        forms = [FormRef(i, c, people.get(i, nobody).form_names.get(c, "(đường dẫn cá nhân)" if not c else c),
+                         people.get(i, nobody).who, people.get(i, nobody).group, submitted=(i, c) in submitted,
+                         voided=(i, c) in voided, pending=(i, c) in waiting) for i, c in forms_by_flag[flag.id]]
         views.append(FlagView(flag, RULE_LABELS.get(flag.rule, flag.rule),
                               SEVERITY_LABELS.get(flag.severity, flag.severity),
                               FLAG_STATE_LABELS.get(flag.state, flag.state),
-                              evidence_lines(flag.rule, json.loads(flag.evidence), tz_name), forms,
+                              evidence_lines(flag.rule, json.loads(flag.evidence), tz_name, generic), forms,
                               flag.id in pending_flags))
     users = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(
         {d.proposed_by_id for d in all_decisions} | {d.decided_by_id for d in all_decisions if d.decided_by_id})))}
