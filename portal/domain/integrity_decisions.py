@@ -368,15 +368,23 @@ def voided_response_keys(session: Session, campaign_id: int, secret: str) -> set
     return {response_key(invitation_id, code, secret) for invitation_id, code in voided_forms(session, campaign_id)}
 
 
-def counted_answers(session: Session, campaign_id: int, secret: str, *, province_id: int | None = None) -> list[Answer]:
-    """The submitted answers of the campaign that count in its results: none of a voided province, none of a
-    voided form. Voided answers stay stored (for an appeal and a reversal) and are simply left out here; every
-    results computation reads its answers through this function."""
+def counted_answers_query(session: Session, campaign_id: int, secret: str, *, province_id: int | None = None):
+    """The statement selecting the answers that count (see `counted_answers`), for a results computation that
+    aggregates in the database or reads the rows in batches rather than all at once."""
     query = select(Answer).where(Answer.campaign_id == campaign_id, Answer.submitted == True)  # noqa: E712
     if province_id is not None:
         query = query.where(Answer.province_id == province_id)
     provinces = voided_provinces(session, campaign_id)
     if provinces:
-        query = query.where(col(Answer.province_id).not_in(provinces))
+        query = query.where(col(Answer.province_id).not_in(sorted(provinces)))
     keys = voided_response_keys(session, campaign_id, secret)
-    return [answer for answer in session.exec(query) if answer.response_key not in keys]
+    if keys:
+        query = query.where(col(Answer.response_key).not_in(sorted(keys)))
+    return query
+
+
+def counted_answers(session: Session, campaign_id: int, secret: str, *, province_id: int | None = None) -> list[Answer]:
+    """The submitted answers of the campaign that count in its results: none of a voided province, none of a
+    voided form. Voided answers stay stored (for an appeal and a reversal) and are simply left out here; every
+    results computation reads its answers through this function (or `counted_answers_query`)."""
+    return list(session.exec(counted_answers_query(session, campaign_id, secret, province_id=province_id)))
