@@ -92,7 +92,9 @@ def evidence_lines(rule: str, evidence: dict, tz_name: str,
                    form_names: Mapping[str, str] | None = None) -> list[EvidenceLine]:
     """A flag's evidence as labelled lines a person reads (a form by its name, from `form_names`, not by the
     file's code); a key no formatter knows is shown as it is."""
-    at = lambda value: moment_vn(value, tz_name)  # noqa: E731
+    def at(value: str) -> str:
+        return moment_vn(value, tz_name)
+
     simple = {
         "respondents": ("Số người có phiếu do thiết bị này nộp", str),
         "forms": ("Số phiếu", str),
