@@ -88,6 +88,10 @@ def _context(assessment: Assessment, *, line_state: dict | None = None) -> dict:
 
 def _page(assessment: Assessment, *, status: int = 200, line_state: dict | None = None, errors: dict | None = None,
           refused: str = ""):
+    campaign = db.session.get(Campaign, assessment.campaign_id)
+    if assessments.framework_of(db.session, campaign) is None:  # nothing to appraise before the framework
+        return render_template("assessment/no_framework.html", campaign=campaign,
+                               province=db.session.get(Province, assessment.province_id)), status
     context = _context(assessment, line_state=line_state)
     template = "appraisal/ministry.html" if context["ministry"] else "appraisal/province.html"
     return render_template(template, errors=errors or {}, refused=refused, values=request.form, **context), status
