@@ -331,3 +331,37 @@ def test_the_province_cannot_score_and_another_province_reads_nothing(client, se
     assert client.post(f"/tham-dinh/{sent.id}/dong/1.1.1", data={"explanation": "x", "version": "0"}).status_code == 404
     assert client.post(f"/bo/tham-dinh/{sent.id}/dong/1.1.1", data={"answer": "yes", "version": "1",
                                                                     "round": "1"}).status_code == 403
+
+
+def test_the_province_explains_with_htmx_and_a_plain_form_and_adds_a_checked_file(client, session, ministry_user,
+                                                                                  province_user, sent, campaign,
+                                                                                  content):
+    import io
+
+    through_round1(session, ministry_user, sent, campaign, content)
+    log_in(client, province_user)
+
+    fragment = client.post(f"/tham-dinh/{sent.id}/dong/1.1.1", data={"explanation": "Đúng hạn", "version": "0"},
+                           headers={"HX-Request": "true"})
+    plain = client.post(f"/tham-dinh/{sent.id}/dong/1.1.1", data={"explanation": "Đúng hạn, có văn bản",
+                                                                   "version": "1"})
+    html = client.post(f"/tham-dinh/{sent.id}/dong/1.1.1/tai-lieu", content_type="multipart/form-data",
+                       data={"file": (io.BytesIO(b"<html><script>x</script></html>"), "ke-hoach.pdf")})
+    good = client.post(f"/tham-dinh/{sent.id}/dong/1.1.1/tai-lieu", content_type="multipart/form-data",
+                       data={"file": (io.BytesIO(PDF), "../../Công văn.pdf")}, headers={"HX-Request": "true"})
+
+    assert fragment.status_code == 200 and "Đã lưu giải trình tiêu chí 1.1.1." in fragment.get_data(as_text=True)
+    assert plain.status_code == 303 and plain.headers["Location"].endswith("#td-1-1-1")
+    assert html.status_code == 422
+    assert good.status_code == 200 and "Đã tải lên “Công văn.pdf”." in good.get_data(as_text=True)
+    (link, stored), = appraisal.files_by_line(session, sent)["1.1.1"]
+    download = client.get(f"/tham-dinh/{sent.id}/tai-lieu/{link.id}")
+    assert download.status_code == 200 and download.headers["Content-Disposition"].startswith("attachment")
+    assert appraisal.explanations(session, sent)["1.1.1"].text == "Đúng hạn, có văn bản"
+
+
+def test_the_it_focal_point_has_no_part_in_the_appraisal(client, it_focal_user, sent):
+    log_in(client, it_focal_user)
+
+    assert client.get("/tham-dinh/").status_code == 403
+    assert client.get(f"/tham-dinh/{sent.id}").status_code == 403
