@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import select
 
 from portal.domain import appraisal, assessment, framework
+from portal.domain import appraisal_explanations as explaining
 from portal.domain.campaigns import current_campaign
 from portal.models import Appraisal, AppraisalScore, AppraisalState, AuditEntry, Notice
 from tests.support.accounts import HA_NOI, log_in
@@ -205,28 +206,28 @@ def test_explanations_are_taken_until_the_last_second_of_the_deadline_day_in_vie
     line = content.line("1.1.1")
 
     clock.move_to(at(10, 23, 59, 59), tick=False)
-    saved = appraisal.save_explanation(session, province_user, sent, campaign, line,
+    saved = explaining.save_explanation(session, province_user, sent, campaign, line,
                                        {"explanation": "Đã ban hành kế hoạch, xem văn bản kèm", "version": "0"}, HCM)
-    link = appraisal.add_evidence(session, province_user, sent, campaign, line, "Kế hoạch.pdf", PDF,
+    link = explaining.add_evidence(session, province_user, sent, campaign, line, "Kế hoạch.pdf", PDF,
                                   files_dir=files_dir, max_bytes=10_000,
                                   tz_name=HCM)
     clock.move_to(at(11, 0, 0, 0), tick=False)  # 00:00:00 on 11/02 in Hà Nội (17:00 UTC the day before)
     with pytest.raises(appraisal.AppraisalRefused, match="Đã hết hạn giải trình"):
-        appraisal.save_explanation(session, province_user, sent, campaign, line,
+        explaining.save_explanation(session, province_user, sent, campaign, line,
                                    {"explanation": "Sửa sau hạn", "version": "1"}, HCM)
     with pytest.raises(appraisal.AppraisalRefused):
-        appraisal.add_evidence(session, province_user, sent, campaign, line, "Muộn.pdf", PDF,
+        explaining.add_evidence(session, province_user, sent, campaign, line, "Muộn.pdf", PDF,
                                files_dir=files_dir, max_bytes=10_000, tz_name=HCM)
 
     assert saved.ok and link.line_code == "1.1.1"
-    assert appraisal.explanations(session, sent)["1.1.1"].text == "Đã ban hành kế hoạch, xem văn bản kèm"
-    assert [name for _, stored in appraisal.files_by_line(session, sent)["1.1.1"]
+    assert explaining.explanations(session, sent)["1.1.1"].text == "Đã ban hành kế hoạch, xem văn bản kèm"
+    assert [name for _, stored in explaining.files_by_line(session, sent)["1.1.1"]
             for name in [stored.original_name]] == ["Kế hoạch.pdf"]
 
 
 def test_an_explanation_before_the_window_opens_is_refused(session, province_user, sent, campaign, content):
     with pytest.raises(appraisal.AppraisalRefused, match="chưa gửi kết quả thẩm định vòng 1"):
-        appraisal.save_explanation(session, province_user, sent, campaign, content.line("1.1.1"),
+        explaining.save_explanation(session, province_user, sent, campaign, content.line("1.1.1"),
                                    {"explanation": "Sớm", "version": "0"}, HCM)
 
 
@@ -234,10 +235,10 @@ def test_two_officers_explaining_the_same_line_one_is_told(session, ministry_use
                                                            content):
     through_round1(session, ministry_user, sent, campaign, content)
     line = content.line("1.1.1")
-    assert appraisal.save_explanation(session, province_user, sent, campaign, line,
+    assert explaining.save_explanation(session, province_user, sent, campaign, line,
                                       {"explanation": "Bản của A", "version": "0"}, HCM).ok
 
-    late = appraisal.save_explanation(session, province_user, sent, campaign, line,
+    late = explaining.save_explanation(session, province_user, sent, campaign, line,
                                       {"explanation": "Bản của B", "version": "0"}, HCM)
 
     assert late.conflict.theirs == "Bản của A" and late.conflict.yours == "Bản của B"
@@ -354,10 +355,10 @@ def test_the_province_explains_with_htmx_and_a_plain_form_and_adds_a_checked_fil
     assert plain.status_code == 303 and plain.headers["Location"].endswith("#td-1-1-1")
     assert html.status_code == 422
     assert good.status_code == 200 and "Đã tải lên “Công văn.pdf”." in good.get_data(as_text=True)
-    (link, stored), = appraisal.files_by_line(session, sent)["1.1.1"]
+    (link, stored), = explaining.files_by_line(session, sent)["1.1.1"]
     download = client.get(f"/tham-dinh/{sent.id}/tai-lieu/{link.id}")
     assert download.status_code == 200 and download.headers["Content-Disposition"].startswith("attachment")
-    assert appraisal.explanations(session, sent)["1.1.1"].text == "Đúng hạn, có văn bản"
+    assert explaining.explanations(session, sent)["1.1.1"].text == "Đúng hạn, có văn bản"
 
 
 def test_the_it_focal_point_has_no_part_in_the_appraisal(client, it_focal_user, sent):

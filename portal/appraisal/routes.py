@@ -7,6 +7,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 
 from portal.domain import appraisal as appraisals
+from portal.domain import appraisal_explanations as explaining
 from portal.domain import assessment as assessments
 from portal.domain import assessment_evidence, evidence
 from portal.domain.scoring import totals
@@ -73,14 +74,14 @@ def _context(assessment: Assessment, *, line_state: dict | None = None) -> dict:
         province=db.session.get(Province, assessment.province_id), ministry=ministry, show1=show1, show2=show2,
         self_rows=self_rows, self_entries=self_entries, self_files=assessment_evidence.files_by_line(
             db.session, assessment), rounds=rounds, sources=sources if show2 else {},
-        explanations=appraisals.explanations(db.session, assessment) if show1 else {},
-        explanation_files=appraisals.files_by_line(db.session, assessment) if show1 else {},
+        explanations=explaining.explanations(db.session, assessment) if show1 else {},
+        explanation_files=explaining.files_by_line(db.session, assessment) if show1 else {},
         round_entries={1: round1, 2: round2}, final_entries=final, self_totals=totals(content, self_entries),
         round1_totals=totals(content, after1),
         final_totals=totals(content, final), refusal=refusal,
         round=appraisals.current_round(appraisal) if ministry and not refusal else None,
-        can_explain=not ministry and appraisals.explanation_open(appraisal, campaign, _tz()),
-        explanation_closed=appraisals.explanation_closed_message(appraisal, campaign),
+        can_explain=not ministry and explaining.explanation_open(appraisal, campaign, _tz()),
+        explanation_closed=explaining.explanation_closed_message(appraisal, campaign),
         state=appraisals.state_label(appraisal), open_area=content.area(wanted) or content.areas[0],
         line_state=line_state or {}, max_upload=current_app.config["MAX_CONTENT_LENGTH"], size_vn=size_vn,
         accepted=evidence.accepted_labels())
@@ -147,7 +148,7 @@ def save_explanation(assessment_id: int, line_code: str):
     campaign, content, line = _line_of(assessment, line_code)
     form = {key: request.form.get(key, "") for key in ("explanation", "version")}
     try:
-        result = appraisals.save_explanation(db.session, current_user, assessment, campaign, line, form, _tz())
+        result = explaining.save_explanation(db.session, current_user, assessment, campaign, line, form, _tz())
     except appraisals.AppraisalRefused as refused:
         db.session.rollback()
         return _line_response(assessment, line, {"line": line, "error": refused.message, "submitted": form}, 409)
@@ -170,7 +171,7 @@ def upload_evidence(assessment_id: int, line_code: str):
     try:
         if upload is None or not upload.filename:
             raise evidence.EvidenceError("Vui lòng chọn một tệp tài liệu kiểm chứng để tải lên.")
-        link = appraisals.add_evidence(
+        link = explaining.add_evidence(
             db.session, current_user, assessment, campaign, line, upload.filename, upload.read(),
             files_dir=current_app.config["PORTAL_FILES_DIR"], max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
             tz_name=_tz())

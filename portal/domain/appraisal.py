@@ -13,8 +13,8 @@ when another appraiser saved the line meanwhile (both values shown).
 
 What the province sees: nothing of round 1 until the explanation window opens (which releases round 1 to it);
 nothing of round 2 nor the final points until the ministry releases the closed appraisal. It explains line by
-line (a text and new evidence files) until the end of the window's last day (portal time zone), refused after
-it even if nothing else ran, like the assessment's own lock.
+line (a text and new evidence files: portal/domain/appraisal_explanations.py) until the end of the window's last
+day (portal time zone), refused after it even if nothing else ran, like the assessment's own lock.
 """
 
 from __future__ import annotations
@@ -23,14 +23,13 @@ import json
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from portal.domain import assessment as assessments
-from portal.domain import audit, evidence, notices, text
+from portal.domain import audit, notices
 from portal.domain.campaigns import is_past
 from portal.domain.dates import parse_date_vn
 from portal.domain.framework import Framework, Line, format_points
@@ -38,19 +37,15 @@ from portal.domain.scoring import Entry, InputError, Totals, describe, read_figu
 from portal.input_cleaning import storable
 from portal.models import (
     Appraisal,
-    AppraisalEvidence,
-    AppraisalExplanation,
     AppraisalScore,
     AppraisalState,
     Assessment,
     Campaign,
-    StoredFile,
     User,
     utcnow,
 )
 
 MAX_COMMENT = 4000
-MAX_FILES_PER_LINE = 20
 STATE_LABELS = {
     None: "Chưa thẩm định",
     AppraisalState.ROUND1: "Vòng 1: đang thẩm định",
@@ -94,22 +89,6 @@ def entry_of(row: AppraisalScore) -> Entry:
     return Entry(json.loads(row.figures), row.points, row.not_applicable)
 
 
-def explanations(session: Session, assessment: Assessment) -> dict[str, AppraisalExplanation]:
-    return {row.line_code: row for row in session.exec(
-        select(AppraisalExplanation).where(AppraisalExplanation.assessment_id == assessment.id))}
-
-
-def files_by_line(session: Session, assessment: Assessment) -> dict[str, list[tuple[AppraisalEvidence, StoredFile]]]:
-    """The files the province added with its explanations, by line code, oldest first (one query)."""
-    found: dict[str, list[tuple[AppraisalEvidence, StoredFile]]] = {}
-    for link, stored in session.exec(
-            select(AppraisalEvidence, StoredFile).join(StoredFile, StoredFile.id == AppraisalEvidence.file_id)
-            .where(AppraisalEvidence.assessment_id == assessment.id)
-            .order_by(col(AppraisalEvidence.added_at), col(AppraisalEvidence.id))):
-        found.setdefault(link.line_code, []).append((link, stored))
-    return found
-
-
 def round1_released(appraisal: Appraisal | None) -> bool:
     """Whether the province may see round 1's scores and comments (from the opening of the explanation window)."""
     return appraisal is not None and appraisal.explanation_opened_at is not None
@@ -143,7 +122,7 @@ def refusal(assessment: Assessment, campaign: Campaign, tz_name: str, now: datet
 # ---------------------------------------------------------------- the appraisers' scores
 
 
-def _clean_text(value: str) -> str:
+def clean_text(value: str) -> str:
     value = storable(unicodedata.normalize("NFC", value or "")).replace("\r\n", "\n").replace("\u200b", "")
     return value.strip()
 
@@ -183,7 +162,7 @@ def save_score(session: Session, actor: User, assessment: Assessment, campaign: 
         raise AppraisalRefused(f"Không nhận điểm: thẩm định đang ở bước “{state_label(appraisal)}”. "
                                "Vui lòng tải lại trang.")
     result = assessments.SaveResult(submitted=dict(form))
-    comment = _clean_text(form.get("comment", ""))
+    comment = clean_text(form.get("comment", ""))
     if len(comment) > MAX_COMMENT:
         result.error = f"Nhận xét dài quá {MAX_COMMENT} ký tự; vui lòng rút gọn."
         return result
@@ -369,115 +348,6 @@ def _content(session: Session, campaign: Campaign) -> Framework:
     if found is None:
         raise AppraisalRefused("Đợt đánh giá chưa có bộ tiêu chí.")
     return found[1]
-
-
-# ---------------------------------------------------------------- the province's explanations
-
-
-def explanation_open(appraisal: Appraisal | None, campaign: Campaign, tz_name: str,
-                     now: datetime | None = None) -> bool:
-    """Whether the province may explain now: the window is open and its last day has not passed."""
-    return (campaign.is_current and appraisal is not None and appraisal.state == AppraisalState.EXPLAINING
-            and not is_past(appraisal.explanation_until, tz_name, now))
-
-
-def explanation_closed_message(appraisal: Appraisal | None, campaign: Campaign) -> str:
-    if not campaign.is_current:
-        return "Đợt đánh giá này đã kết thúc: kết quả thẩm định chỉ còn để xem."
-    if appraisal is None or appraisal.explanation_opened_at is None:
-        return "Bộ Nội vụ chưa gửi kết quả thẩm định vòng 1 để tỉnh giải trình."
-    return (f"Đã hết hạn giải trình (23:59 ngày {appraisal.explanation_until:%d/%m/%Y}, giờ Việt Nam): "
-            "Cổng không nhận thêm giải trình.")
-
-
-def _check_explaining(session: Session, assessment: Assessment, campaign: Campaign, tz_name: str,
-                      now: datetime | None) -> Appraisal:
-    appraisal = appraisal_for(session, assessment)
-    if not explanation_open(appraisal, campaign, tz_name, now):
-        raise AppraisalRefused(explanation_closed_message(appraisal, campaign))
-    return appraisal
-
-
-def save_explanation(session: Session, user: User, assessment: Assessment, campaign: Campaign, line: Line,
-                     form: dict[str, str], tz_name: str, now: datetime | None = None) -> assessments.SaveResult:
-    """Save the province's explanation of one line (text, the version it was based on); refused after the window's
-    deadline (AppraisalRefused) and, when another officer saved meanwhile, with both texts (`conflict`)."""
-    _check_explaining(session, assessment, campaign, tz_name, now)
-    result = assessments.SaveResult(submitted=dict(form))
-    explanation = _clean_text(form.get("explanation", ""))
-    based_on = form.get("version", "")
-    if len(explanation) > MAX_COMMENT:
-        result.error = f"Phần giải trình dài quá {MAX_COMMENT} ký tự; vui lòng rút gọn."
-        return result
-    if not (based_on.isascii() and based_on.isdigit()):
-        result.error = "Biểu mẫu thiếu thông tin phiên bản; vui lòng tải lại trang rồi nhập lại."
-        return result
-    moment = now or utcnow()
-    row = session.exec(select(AppraisalExplanation).where(AppraisalExplanation.assessment_id == assessment.id,
-                                                          AppraisalExplanation.line_code == line.code)).first()
-    values = {"text": explanation, "updated_at": moment, "updated_by_id": user.id}
-    stale = row is None and int(based_on) != 0 or row is not None and int(based_on) != row.version
-    if not stale and row is None:
-        row = AppraisalExplanation(assessment_id=assessment.id, province_id=assessment.province_id,
-                                   line_code=line.code, version=1, **values)
-        session.add(row)
-        try:
-            session.flush()
-        except IntegrityError:
-            session.rollback()
-            stale = True
-    elif not stale:
-        if row.text == explanation:
-            result.row = row
-            return result
-        done = session.exec(update(AppraisalExplanation)
-                            .where(AppraisalExplanation.id == row.id, AppraisalExplanation.version == row.version)
-                            .values(version=AppraisalExplanation.version + 1, **values)
-                            .execution_options(synchronize_session=False))
-        stale = done.rowcount != 1
-    if stale:
-        session.rollback()
-        current = session.exec(select(AppraisalExplanation).where(
-            AppraisalExplanation.assessment_id == assessment.id, AppraisalExplanation.line_code == line.code)).first()
-        if current is None:
-            result.error = "Biểu mẫu đã cũ; vui lòng tải lại trang rồi nhập lại."
-            return result
-        who = session.get(User, current.updated_by_id) if current.updated_by_id else None
-        result.conflict = assessments.Conflict(
-            theirs=current.text, theirs_explanation="", theirs_by=(who.full_name or who.username) if who else "",
-            theirs_at=current.updated_at, yours=explanation, yours_explanation="", version=current.version)
-        return result
-    audit.record(session, user, f"Giải trình tiêu chí {line.code}", province_id=assessment.province_id,
-                 detail=explanation[:2000] or "(xóa giải trình)")
-    session.commit()
-    session.refresh(row)
-    result.row, result.changed = row, True
-    return result
-
-
-def add_evidence(session: Session, user: User, assessment: Assessment, campaign: Campaign, line: Line,
-                 filename: str, data: bytes, *, files_dir: str | Path, max_bytes: int, tz_name: str,
-                 now: datetime | None = None) -> AppraisalEvidence:
-    """Store a new evidence file with the line's explanation (the one file store: checked from its bytes, kept by
-    content hash, served as an attachment). Refused after the window's deadline; audited (committed)."""
-    _check_explaining(session, assessment, campaign, tz_name, now)
-    already = len(session.exec(select(AppraisalEvidence.id).where(
-        AppraisalEvidence.assessment_id == assessment.id, AppraisalEvidence.line_code == line.code)).all())
-    if already >= MAX_FILES_PER_LINE:
-        raise evidence.EvidenceError(f"Tiêu chí {line.code} đã có {already} tài liệu giải trình, tối đa "
-                                     f"{MAX_FILES_PER_LINE}.")
-    moment = now or utcnow()
-    stored = evidence.store(session, data, filename, files_dir=files_dir, max_bytes=max_bytes, uploaded_by=user,
-                            what="Tài liệu kiểm chứng bổ sung", now=moment)
-    link = AppraisalEvidence(assessment_id=assessment.id, province_id=assessment.province_id, line_code=line.code,
-                             file_id=stored.id, added_at=moment, added_by_id=user.id)
-    session.add(link)
-    audit.record(session, user, f"Giải trình tiêu chí {line.code}: tải lên tài liệu",
-                 province_id=assessment.province_id,
-                 detail=f"“{stored.original_name}” ({text.size_vn(stored.size)})")
-    session.commit()
-    return link
-
 
 # ---------------------------------------------------------------- the final appraised points
 

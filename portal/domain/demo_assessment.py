@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from portal.domain import appraisal, assessment, assessment_sending, framework
+from portal.domain import appraisal_explanations as explaining
 from portal.domain.campaigns import local_today
 from portal.models import Campaign, Province, User, utcnow
 
@@ -85,7 +86,7 @@ def _appraise(session: Session, admin: User, account: User, row, campaign: Campa
                                     tz_name, now=earlier).ok
     until = local_today(tz_name, earlier) + timedelta(days=2)
     assert appraisal.open_explanation(session, admin, row, campaign, f"{until:%d/%m/%Y}", tz_name, now=earlier) == {}
-    assert appraisal.save_explanation(session, account, row, campaign, first,
+    assert explaining.save_explanation(session, account, row, campaign, first,
                                       {"explanation": "Kế hoạch ban hành đúng hạn; công văn số 15 kèm theo.",
                                        "version": "0"}, tz_name, now=earlier + timedelta(days=1)).ok
     appraisal.start_round2(session, admin, row, campaign, tz_name, now=now)
