@@ -138,6 +138,20 @@ def test_the_ministry_cannot_return_an_assessment_once_its_appraisal_began(sessi
     assert "đã bắt đầu thẩm định" in errors["reason"]
 
 
+def test_an_appraised_assessment_locked_unsent_gets_no_exception_that_would_reopen_it(session, ministry_user, sent,
+                                                                                     campaign, content, clock):
+    sent.sent_at = None
+    session.add(sent)
+    session.commit()
+    clock.move_to(at(16, 9), tick=False)
+    assert appraise(session, ministry_user, sent, campaign, content, "1.1.1", answer="no").ok
+
+    errors = assessment.grant_exception(session, ministry_user, sent, campaign, "20/02/2022", "Sự cố", HCM)
+
+    assert "đã bắt đầu thẩm định" in errors["until"]
+    assert sent.exception_until is None
+
+
 # ---------------------------------------------------------------- the steps
 
 
