@@ -2,7 +2,7 @@
 province's explanations and the files it adds to them
 
 Revision ID: appraisal
-Revises: assessment_evidence
+Revises: integrity_decisions
 Create Date: 2026-12-03 14:40:00
 """
 from alembic import op
@@ -11,7 +11,7 @@ import sqlmodel
 
 
 revision = 'appraisal'
-down_revision = 'assessment_evidence'
+down_revision = 'integrity_decisions'
 branch_labels = None
 depends_on = None
 
