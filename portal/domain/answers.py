@@ -36,7 +36,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 from sqlmodel import select as model_select
 
-from portal.domain import questionnaires
+from portal.domain import plain_rows, questionnaires
 from portal.domain.campaigns import is_past
 from portal.domain.invitations import response_key, token_id, token_matches
 from portal.models import (
@@ -110,7 +110,7 @@ def _visit_statement():
     Plain columns, in the order of `_VISIT_MODELS`, then the extension, group code and ministry; a form code
     of None leaves the answer out (no response_key is NULL)."""
     answer_on = and_(Answer.response_key == bindparam("key"), FormProgress.form_code == bindparam("code"))
-    return (select(*(column for model in _VISIT_MODELS for column in model.__table__.c),
+    return (select(*plain_rows.columns(*_VISIT_MODELS),
                    RespondentList.response_extension_until, RespondentGroup.code, Ministry.code, Ministry.name)
             .select_from(Invitation)
             .join(Respondent, Respondent.id == Invitation.respondent_id)
@@ -127,18 +127,6 @@ def _visit_statement():
 _VISIT_MODELS = (Invitation, Respondent, Campaign, FormProgress, Answer)
 
 
-def _split(row) -> list:
-    """The row's objects in the order of _VISIT_MODELS (None for an outer join that found nothing), and the rest."""
-    out, at = [], 0
-    for model in _VISIT_MODELS:
-        names = model.__table__.c.keys()
-        values = row[at:at + len(names)]
-        at += len(names)
-        # The primary key is never NULL in a row that exists: a NULL one is an outer join that found none.
-        out.append(model.model_construct(**dict(zip(names, values, strict=True))) if values[0] is not None else None)
-    return [*out, *row[at:]]
-
-
 def load_visit(session: Session, invitation_id: int, code: str | None = None,
                secret: str | None = None) -> Visit | None:
     """The invitation with its person, campaign, deadline extension, form states and the answer to
@@ -149,7 +137,7 @@ def load_visit(session: Session, invitation_id: int, code: str | None = None,
     INSERT or UPDATE, none goes through these objects.
     """
     key = response_key(invitation_id, code, secret) if code else None
-    rows = [_split(row) for row in session.connection().execute(
+    rows = [plain_rows.split(row, _VISIT_MODELS) for row in session.connection().execute(
         _visit_statement(), {"invitation_id": invitation_id, "key": key, "code": code})]
     if not rows:
         return None
