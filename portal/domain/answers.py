@@ -235,11 +235,13 @@ def _update_draft_statement():
 def save_draft(
     session: Session, invitation: Invitation, campaign: Campaign, form: questionnaires.FormDef,
     raw: Mapping[str, list[str]], *, tz_name: str, secret: str | None = None, now: datetime | None = None,
-    visit: Visit | None = None,
+    visit: Visit | None = None, commit: bool = True,
 ) -> SaveResult:
     """Keep what the respondent has answered so far; invalid values are reported, not kept.
 
     `visit` is what the page already read of this invitation and form (load_visit); without it, it is read here.
+    With `commit=False` the caller commits (the survey page adds its integrity signal to the same transaction:
+    one commit per save, which is most of a save's cost on PostgreSQL).
     """
     now = now or utcnow()
     visit = visit or load_visit(session, invitation.id, form.code, secret)
@@ -256,7 +258,8 @@ def save_draft(
         session.exec(update(FormProgress).where(FormProgress.id == state.id,
                                                 FormProgress.state == FormState.NOT_STARTED.value)
                      .values(state=FormState.IN_PROGRESS.value, started_at=now))
-    session.commit()
+    if commit:
+        session.commit()
     return SaveResult(values, errors)
 
 

@@ -129,9 +129,11 @@ def form(token: str, code: str):
         _signal(visit, integrity.OPENED, code)
         return _form_page(context, errors={}, saved=False, values=visit.saved())
     result = answers.save_draft(db.session, invitation, campaign, form_def, request.form.to_dict(flat=False),
-                                tz_name=_tz(), visit=visit)
+                                tz_name=_tz(), visit=visit, commit=False)
     if not (result.already or result.closed):
-        _signal(visit, integrity.SAVED, code, posted=True)
+        _signal(visit, integrity.SAVED, code, posted=True)  # commits the draft and the signal together
+    else:
+        db.session.rollback()  # nothing was written
     if result.already:
         return redirect(url_for("survey.thanks", token=token, code=code), code=303)
     if result.closed:
