@@ -15,16 +15,17 @@ from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from portal.domain import assessment as assessments
 from portal.domain import assessment_evidence, audit, evidence, notices
 from portal.domain.assessment import AssessmentClosed
+from portal.domain.campaigns import local_today
 from portal.domain.dates import parse_date_vn
 from portal.domain.framework import Framework
 from portal.domain.scoring import totals
 from portal.input_cleaning import storable
-from portal.models import Assessment, Campaign, User, utcnow
+from portal.models import Appraisal, Assessment, Campaign, User, utcnow
 
 REPORT_KINDS = (evidence.PDF, evidence.DOC, evidence.DOCX, evidence.ODT)
 MAX_TEXT = 200
@@ -96,7 +97,7 @@ def save_approval(session: Session, user: User, assessment: Assessment, campaign
         errors["number"] = f"Số quyết định dài quá {MAX_TEXT} ký tự."
     if decided is None:
         errors["day"] = "Ngày quyết định: vui lòng nhập ngày theo dạng dd/mm/yyyy."
-    elif decided > (now or utcnow()).date():
+    elif decided > local_today(tz_name, now):  # the officer's today, not UTC's (from 17:00 UTC they differ)
         errors["day"] = "Ngày quyết định không thể sau hôm nay."
     if not signer:
         errors["signer"] = "Vui lòng nhập người ký quyết định (họ tên, chức vụ)."
@@ -162,6 +163,9 @@ def return_for_correction(session: Session, actor: User, assessment: Assessment,
     reason = storable(unicodedata.normalize("NFC", (reason_text or "").strip()))[:2000]
     if assessment.sent_at is None:
         return {"reason": "Tỉnh chưa gửi kết quả tự đánh giá, không có gì để trả lại."}
+    if session.exec(select(Appraisal.id).where(Appraisal.assessment_id == assessment.id)).first() is not None:
+        # The appraisers' scores stand on the sent values: changing those under them would void the appraisal.
+        return {"reason": "Bộ Nội vụ đã bắt đầu thẩm định kết quả này, không trả lại được nữa."}
     if not reason:
         return {"reason": "Vui lòng ghi lý do trả lại để tỉnh biết cần chỉnh sửa gì."}
     moment = now or utcnow()

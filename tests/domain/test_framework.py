@@ -78,7 +78,8 @@ def test_an_unknown_kind_lists_the_kinds_there_are():
     [problem] = problems_of(GOOD.replace("kind: yes_no", "kind: co_khong"))
 
     assert problem.startswith("Lĩnh vực 1 › tiêu chí 1.1 › tiêu chí thành phần 1.1.1, khóa “kind” (dòng 13): "
-                              "phải là một trong các giá trị 'yes_no', 'percentage'")
+                              "phải là một trong các cách chấm yes_no (Có / Không); percentage (Tỷ lệ hoàn "
+                              "thành)")
 
 
 def test_a_kind_without_its_parameters_is_refused_in_vietnamese():
@@ -100,7 +101,7 @@ def test_a_band_above_the_maximum_and_sums_that_disagree_are_refused():
 def test_an_area_whose_points_are_not_its_criteria_sum_is_refused():
     [problem] = problems_of(GOOD.replace("points: 3\n    criteria", "points: 5\n    criteria"))
 
-    assert problem == ("Phần đầu tệp (dòng 1): Lĩnh vực 1: điểm tối đa ghi 5 nhưng tổng điểm các tiêu chí là 3.")
+    assert problem == "Lĩnh vực 1, khóa “points” (dòng 6): điểm tối đa ghi 5 nhưng tổng điểm các tiêu chí là 3."
 
 
 def test_a_broken_yaml_file_says_where():
