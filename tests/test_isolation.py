@@ -70,6 +70,13 @@ ACCESS: dict[str, str] = {
     "campaigns.past": ANY_LOGGED_IN,
     "campaigns.past_list": PROVINCE_SCOPED,
     "campaigns.past_progress": PROVINCE_SCOPED,
+    "campaigns.past_delivery_errors": PROVINCE_SCOPED,
+    # The campaign's ministries and each province's departments: the ministry's to edit (the province adds its
+    # own from its list's pages, lists.departments_page).
+    "campaigns.campaign_departments": MINISTRY_ONLY,
+    "campaigns.province_departments": MINISTRY_ONLY,
+    "campaigns.edit_department": MINISTRY_ONLY,
+    "campaigns.retire_department": MINISTRY_ONLY,
     # Tự đánh giá, chấm điểm: a province scores its own assessment, the ministry reads every one; the framework,
     # the overview of provinces and the exception to the lock are the ministry's.
     "assessment.index": ANY_LOGGED_IN,
@@ -162,8 +169,8 @@ def _added_department_of(session: Session, owner: User) -> int:
     """A department the other province added to its own list; only the ministry may correct it."""
     from portal.models import Department
 
-    department = Department(province_id=owner.province_id, ministry_id=1, name=SECRET_TITLE,
-                            added_by_id=owner.id)
+    department = Department(campaign_id=current_campaign(session).id, province_id=owner.province_id, ministry_id=1,
+                            name=SECRET_TITLE, added_by_id=owner.id)
     session.add(department)
     session.commit()
     return department.id

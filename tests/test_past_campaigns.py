@@ -71,7 +71,8 @@ def closed_2021(app, session, ministry_user, province_user, it_focal_user, time_
     session.add(stored)
     session.flush()
     document = NominationDocument(province_id=HA_NOI, file_id=stored.id)
-    department = Department(province_id=HA_NOI, ministry_id=1, name="Sở Du lịch thử", added_by_id=province_user.id)
+    department = Department(campaign_id=past.id, province_id=HA_NOI, ministry_id=1, name="Sở Du lịch thử",
+                            added_by_id=province_user.id)
     # An operation that stopped (its retry would queue it again): the past year's one stays as it is.
     stopped = Operation(kind="remind", campaign_id=past.id, province_id=HA_NOI, state="failed", last_error="x")
     session.add_all([request_row, message, document, department, stopped])
@@ -152,10 +153,11 @@ def test_the_snapshot_covers_the_campaign_tables():
     names the ones covered today, so a new kind of tie is noticed."""
     ties = {"campaign_id", "list_id", "invitation_id", "respondent_id", "group_id", "assessment_id"}
     tied = sorted(t.name for t in SQLModel.metadata.sorted_tables if ties & set(t.c.keys()))
-    assert tied == ["answer", "assessment", "assessmentevidence", "assessmentscore", "campaignprovince",
-                    "formprogress", "formsignal", "frameworkversion", "integrityflag", "invitation", "operation",
-                    "outboxmessage", "positiontitle", "provincerequest", "questionnaireversion", "reminderschedule",
-                    "respondent", "respondentgroup", "respondentlist", "scorechange"]
+    assert tied == ["answer", "assessment", "assessmentevidence", "assessmentscore", "campaignministry",
+                    "campaignprovince", "department", "formprogress", "formsignal", "frameworkversion",
+                    "integrityflag", "invitation", "operation", "outboxmessage", "positiontitle", "provincerequest",
+                    "questionnaireversion", "reminderschedule", "respondent", "respondentgroup", "respondentlist",
+                    "scorechange"]
 
 
 def test_no_post_route_changes_a_past_campaign(request, app, client, session, closed_2021):
