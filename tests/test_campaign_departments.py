@@ -27,6 +27,7 @@ from tests.support.accounts import HA_NOI, HAI_PHONG, log_in, make_user
 from tests.support.html import text_of
 from tests.support.respondent_files import GROUP_1, GROUP_2, xlsx_bytes
 from tests.support.survey import DURING_SURVEY, launch_survey, send_list
+from tests.test_migrations import empty_database_url  # noqa: F401 - the fixture of an empty database
 
 HA_GIANG, YEN_BAI, HUE = 2, 15, 46
 NEW = {"year": "2026", "name": "Xác định Chỉ số CCHC năm 2026", "plan_ref": "Kế hoạch số 1/KH-BNV",
@@ -267,3 +268,63 @@ def test_headings_name_the_province_as_the_campaign_s_map_does_and_a_merged_one_
     errors = client.get(f"/dot/{old.id}/tinh/{HA_GIANG}/loi-gui")
     assert "Tỉnh Hà Giang" in national
     assert errors.status_code == 200 and "Tỉnh Hà Giang" in text_of(errors.get_data(as_text=True))
+
+
+# ---------------------------------------------------------------- the migration
+
+
+def test_the_migration_gives_each_campaign_its_own_departments_and_its_people_follow(empty_database_url):  # noqa: F811
+    """An install with two campaigns and a list of the second: down to before this migration (one department per
+    province and name, people pointing at the first campaign's rows) and up again (each campaign its own rows,
+    people on their campaign's), with foreign keys checked on SQLite."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from portal.database import alembic_config, upgrade_schema
+    from portal.domain.reference import load_reference_data
+    from portal.extensions import make_engine
+    from tests.support.database import running_2021
+
+    engine = make_engine(empty_database_url)
+    try:
+        upgrade_schema(engine)
+        with Session(engine) as session:
+            load_reference_data(session)
+            first = running_2021(session)
+            actor = make_user(session, "bonoivu", Role.MINISTRY)
+            second = create(session, actor, source=first, current=True, year="2022", name="Năm 2022")
+            send_list(session, HA_NOI)
+            second_id, first_id = second.id, first.id
+        cfg = alembic_config(empty_database_url)
+
+        def people_units(connection) -> list[tuple]:
+            return sorted(connection.execute(text(
+                "SELECT respondent.full_name, department.name, department.campaign_id FROM respondent "
+                "JOIN department ON department.id = respondent.department_id")).all())
+
+        with engine.connect() as connection:
+            before = people_units(connection)
+        assert before and {campaign for *_, campaign in before} == {second_id}
+
+        with engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.downgrade(cfg, "assessment_evidence")
+        with engine.connect() as connection:
+            (duplicates,) = connection.execute(text(
+                "SELECT count(*) - count(DISTINCT province_id || '|' || name) FROM department")).one()
+            named = sorted(connection.execute(text(
+                "SELECT respondent.full_name, department.name FROM respondent "
+                "JOIN department ON department.id = respondent.department_id")).all())
+        assert duplicates == 0 and named == [(person, unit) for person, unit, _c in before]
+
+        upgrade_schema(engine)
+        with engine.connect() as connection:
+            after = people_units(connection)
+            links = connection.execute(text("SELECT campaign_id, count(*) FROM campaignministry "
+                                            "GROUP BY campaign_id ORDER BY campaign_id")).all()
+            if engine.dialect.name == "sqlite":
+                assert connection.execute(text("PRAGMA foreign_key_check")).all() == []
+        assert after == before
+        assert [tuple(row) for row in links] == [(first_id, 22), (second_id, 22)]
+    finally:
+        engine.dispose()

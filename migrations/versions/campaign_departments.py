@@ -82,9 +82,11 @@ def upgrade() -> None:
     sa.UniqueConstraint('campaign_id', 'ministry_id')
     )
     op.create_index('ix_campaignministry_campaign_id', 'campaignministry', ['campaign_id'], unique=False)
-    # Every campaign so far chose from the one list of ministries the portal had (2021's).
+    # Every campaign so far chose from the one list of ministries the portal had: 2021's 22 (and any the ministry
+    # added by hand; the 2025 ones come with init-db after this migration and belong to 2025 campaigns only).
     op.execute("INSERT INTO campaignministry (campaign_id, ministry_id, position) "
-               "SELECT campaign.id, ministry.id, ministry.id FROM campaign CROSS JOIN ministry")
+               "SELECT campaign.id, ministry.id, ministry.id FROM campaign CROSS JOIN ministry "
+               "WHERE ministry.code NOT IN ('BNNMT', 'BDTTG')")
 
     # The departments there are belong to the 2021 campaign (the first one, where an install has no 2021).
     base = bind.execute(sa.text(
