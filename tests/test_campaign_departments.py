@@ -219,6 +219,44 @@ def test_a_province_on_the_2025_map_adds_a_department_and_imports_a_list_naming_
     assert entry.detail.startswith("Sở Dân tộc và Tôn giáo (bộ chủ quản: Bộ Dân tộc và Tôn giáo")
 
 
+def test_the_ministry_puts_a_ministry_on_a_campaign_s_list_and_takes_one_off_once_nothing_answers_to_it(
+        client, session, ministry_user):
+    old = current_campaign(session)
+    campaign = create(session, ministry_user, map_key=units.MAP_2021)
+    base = f"/bo/dot-danh-gia/{campaign.id}/so-nganh/bo-nganh"
+    transport, building = ministry_of(session, "BGTVT"), ministry_of(session, "BXD")
+    log_in(client, ministry_user)
+
+    known = client.post(base, data={"ten_bo": "bộ nông nghiệp và môi trường", "loai": "bo"})
+    new = client.post(base, data={"ten_bo": "Bộ Kinh tế số", "loai": "bo"})
+    twice = client.post(base, data={"ten_bo": "Bộ Kinh tế số", "loai": "bo"}, follow_redirects=True)
+    in_use = client.post(f"{base}/{transport.id}/bo", data={}, follow_redirects=True)
+
+    assert (known.status_code, new.status_code) == (303, 303)
+    assert "“Bộ Kinh tế số” đã có trong danh sách bộ, ngành của đợt này." in text_of(twice.get_data(as_text=True))
+    assert "Còn 63 sở, ngành của các tỉnh thuộc “Bộ Giao thông vận tải”" in text_of(in_use.get_data(as_text=True))
+    listed = [m.name for m in campaign_departments.ministries_of(session, campaign.id)]
+    assert listed[-2:] == ["Bộ Nông nghiệp và Môi trường", "Bộ Kinh tế số"] and transport.name in listed
+    # The 2025 ministry is the row the 2025 campaigns name; a new one gets a code of its own.
+    assert session.exec(select(Ministry).where(Ministry.name == "Bộ Nông nghiệp và Môi trường")).one().code == "BNNMT"
+    assert session.exec(select(Ministry).where(Ministry.name == "Bộ Kinh tế số")).one().code == "BKTS"
+
+    # Every Sở Giao thông vận tải moves to Bộ Xây dựng (as in 2025): then the ministry can leave the list.
+    for province_id in (row.province_id for row in units.map_rows(session, campaign)):
+        for department, ministry in campaign_departments.departments_of(session, campaign.id, province_id):
+            if ministry.id == transport.id:
+                departments.correct_department(session, ministry_user, department, department.name, building.id)
+    removed = client.post(f"{base}/{transport.id}/bo", data={})
+
+    assert removed.status_code == 303
+    assert transport.name not in [m.name for m in campaign_departments.ministries_of(session, campaign.id)]
+    assert transport.name in [m.name for m in campaign_departments.ministries_of(session, old.id)]
+    actions = [e.action for e in session.exec(select(AuditEntry).where(AuditEntry.province_id.is_(None))
+                                              .order_by(AuditEntry.id))][-3:]
+    assert actions == ["Thêm bộ, ngành vào danh sách của đợt", "Thêm bộ, ngành vào danh sách của đợt",
+                       "Bỏ bộ, ngành khỏi danh sách của đợt"]
+
+
 # ---------------------------------------------------------------- past delivery errors; names in the map
 
 

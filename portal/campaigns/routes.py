@@ -123,6 +123,35 @@ def campaign_departments(campaign_id: int):
                            entries=units.map_rows(db.session, campaign))
 
 
+@bp.post("/bo/dot-danh-gia/<int:campaign_id>/so-nganh/bo-nganh")
+@ministry_only
+def add_ministry(campaign_id: int):
+    campaign = get_campaign_for_user(db.session, current_user, campaign_id)
+    try:
+        added = departments.add_ministry(db.session, current_user, campaign, request.form.get("ten_bo", ""),
+                                         request.form.get("loai", ""))
+    except departments.DepartmentError as problem:
+        db.session.rollback()
+        flash(problem.message, "error")
+    else:
+        flash(f"Đã thêm “{added.name}” vào danh sách bộ, ngành của đợt.", "success")
+    return redirect(url_for("campaigns.campaign_departments", campaign_id=campaign_id) + "#bo-nganh", code=303)
+
+
+@bp.post("/bo/dot-danh-gia/<int:campaign_id>/so-nganh/bo-nganh/<int:ministry_id>/bo")
+@ministry_only
+def remove_ministry(campaign_id: int, ministry_id: int):
+    campaign = get_campaign_for_user(db.session, current_user, campaign_id)
+    try:
+        removed = departments.remove_ministry(db.session, current_user, campaign, ministry_id)
+    except departments.DepartmentError as problem:
+        db.session.rollback()
+        flash(problem.message, "error")
+    else:
+        flash(f"Đã bỏ “{removed.name}” khỏi danh sách bộ, ngành của đợt.", "success")
+    return redirect(url_for("campaigns.campaign_departments", campaign_id=campaign_id) + "#bo-nganh", code=303)
+
+
 def _map_entry(campaign: Campaign, province_id: int):
     entry = units.map_entry(db.session, campaign, province_id)
     if entry is None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from portal.domain import audit, campaign_departments, lists
 from portal.domain.campaigns import PastCampaign, require_current
@@ -23,6 +23,7 @@ from portal.domain.notices import post_system_notice
 from portal.domain.text import clean, fold
 from portal.models import (
     Campaign,
+    CampaignMinistry,
     Department,
     DepartmentType,
     ListStatus,
@@ -262,3 +263,69 @@ def counts_by_province(session: Session, campaign_id: int) -> dict[int, Province
         row[1 if retired_at else 0] += 1
         row[2] += 1 if added_by_id else 0
     return {province_id: ProvinceCount(*row) for province_id, row in counts.items()}
+
+
+# ---------------------------------------------------------------- the campaign's list of ministries
+
+KINDS = {"bo": "Bộ", "co_quan_ngang_bo": "Cơ quan ngang bộ"}
+
+
+def add_ministry(session: Session, actor: User, campaign: Campaign, name: str, kind: str) -> Ministry:
+    """Put a ministry on the campaign's list (a campaign not yet closed), at its end; audited.
+
+    A ministry the portal already knows by that name (another campaign's) is the same row: its answers are
+    counted under one code across the years. Otherwise a new one is made, with a code of its own.
+    """
+    require_editable(session, campaign.id)
+    name = clean(name)
+    if not name:
+        raise DepartmentError("Vui lòng nhập tên bộ, cơ quan ngang bộ (ví dụ: Bộ Nông nghiệp và Môi trường).")
+    if len(name) > NAME_LIMIT:
+        raise DepartmentError(f"Tên bộ, cơ quan ngang bộ dài quá {NAME_LIMIT} ký tự.")
+    if kind not in KINDS:
+        raise DepartmentError("Vui lòng chọn: bộ hay cơ quan ngang bộ.")
+    on_list = ministries(session, campaign.id)
+    if any(fold(m.name) == fold(name) for m in on_list):
+        raise DepartmentError(f"“{name}” đã có trong danh sách bộ, ngành của đợt này.")
+    ministry = next((m for m in session.exec(select(Ministry)) if fold(m.name) == fold(name)), None)
+    if ministry is None:
+        ministry = Ministry(code=_new_code(session, name), name=name, kind=kind)
+        session.add(ministry)
+        session.flush()
+    position = max((link.position for link in session.exec(
+        select(CampaignMinistry).where(CampaignMinistry.campaign_id == campaign.id))), default=0) + 1
+    session.add(CampaignMinistry(campaign_id=campaign.id, ministry_id=ministry.id, position=position))
+    audit.record(session, actor, "Thêm bộ, ngành vào danh sách của đợt", detail=f"{ministry.name} ({campaign.name})")
+    session.commit()
+    return ministry
+
+
+def _new_code(session: Session, name: str) -> str:
+    """"Bộ Nông nghiệp và Môi trường" -> "BNNVMT" (the initials), made unique with a number when taken."""
+    initials = "".join(word[0] for word in fold(name).split() if word[0].isalnum()).upper()[:12] or "BO"
+    taken = set(session.exec(select(Ministry.code)))
+    code, number = initials, 2
+    while code in taken:
+        code, number = f"{initials}{number}", number + 1
+    return code
+
+
+def remove_ministry(session: Session, actor: User, campaign: Campaign, ministry_id: int) -> Ministry:
+    """Take a ministry off the campaign's list (merged away); refused while a department of the campaign in use
+    answers to it. Audited; the ministry itself stays, for the campaigns that have it."""
+    require_editable(session, campaign.id)
+    link = session.exec(select(CampaignMinistry).where(CampaignMinistry.campaign_id == campaign.id,
+                                                       CampaignMinistry.ministry_id == ministry_id)).first()
+    ministry = session.get(Ministry, ministry_id)
+    if link is None or ministry is None:
+        raise DepartmentError("Bộ, ngành này không có trong danh sách của đợt.")
+    used = session.exec(select(func.count()).select_from(Department).where(
+        Department.campaign_id == campaign.id, Department.ministry_id == ministry_id,
+        col(Department.retired_at).is_(None))).one()
+    if used:
+        raise DepartmentError(f"Còn {used} sở, ngành của các tỉnh thuộc “{ministry.name}”: đổi bộ chủ quản của "
+                              "các sở, ngành đó (hoặc ngừng sử dụng) trước khi bỏ bộ, ngành này khỏi danh sách.")
+    session.delete(link)
+    audit.record(session, actor, "Bỏ bộ, ngành khỏi danh sách của đợt", detail=f"{ministry.name} ({campaign.name})")
+    session.commit()
+    return ministry

@@ -60,6 +60,7 @@ def load_reference_data(session: Session) -> dict[str, int]:
     }
     added["provinces"], added["districts"] = _load_divisions(session)
     added["provinces_2025"], added["communes_2025"] = units.load_units_2025(session)
+    added["departments"] = 0  # counted below, once the campaign they belong to is there
     campaign, added["campaigns"] = _load_campaign_2021(session)
     if session.exec(select(CampaignProvince.id).where(CampaignProvince.campaign_id == campaign.id)).first() is None:
         units.assign_map(session, campaign, units.MAP_2021)
