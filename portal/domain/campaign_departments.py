@@ -117,7 +117,8 @@ def seed(session: Session, campaign: Campaign, key: str) -> tuple[int, int]:
     by_code = {m.code: m for m in session.exec(select(Ministry))}
     linked = set(session.exec(select(CampaignMinistry.ministry_id).where(CampaignMinistry.campaign_id == campaign.id)))
     links = 0
-    for position, row in enumerate(_read(ministries_file), start=1):
+    # The list is given once: a ministry the ministry took off the list is not put back by a later init-db.
+    for position, row in enumerate(_read(ministries_file) if not linked else [], start=1):
         ministry = by_code[row["code"]]
         if ministry.id not in linked:
             session.add(CampaignMinistry(campaign_id=campaign.id, ministry_id=ministry.id, position=position))
@@ -140,7 +141,8 @@ def seed(session: Session, campaign: Campaign, key: str) -> tuple[int, int]:
     entries = list(session.exec(select(CampaignProvince).where(CampaignProvince.campaign_id == campaign.id)))
     present = list(session.exec(select(Department).where(Department.campaign_id == campaign.id)))
     existing = {(d.province_id, d.department_type_id) for d in present}
-    names = {(d.province_id, fold(d.name)) for d in present}
+    # A particular department is known by its name or its source: one the ministry renamed is not added again.
+    names = {(d.province_id, fold(d.name)) for d in present} | {(d.province_id, d.source) for d in present if d.source}
     particular = _read(PARTICULAR[key]) if key in PARTICULAR else []
     replaced = {(r["province"], types[r["replaces"]].id) for r in particular if r["replaces"] in types}
     ministry_ids = {code: m.id for code, m in by_code.items()}
@@ -161,7 +163,8 @@ def seed(session: Session, campaign: Campaign, key: str) -> tuple[int, int]:
             names.add((entry.province_id, fold(name)))
             added += 1
         for row in particular:
-            if row["province"] == slug and (entry.province_id, fold(row["name"])) not in names:
+            if row["province"] == slug and not {(entry.province_id, fold(row["name"])),
+                                                (entry.province_id, row["source"])} & names:
                 session.add(Department(campaign_id=campaign.id, province_id=entry.province_id,
                                        ministry_id=ministry_ids[row["parent_ministry"]], name=row["name"],
                                        source=row["source"]))
