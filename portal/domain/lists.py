@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import Table, delete, func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from portal.domain import audit, respondent_rules, spreadsheets, units
+from portal.domain import audit, campaign_departments, respondent_rules, spreadsheets, units
 from portal.domain.campaigns import end_of_day_utc, is_past
 from portal.domain.notices import post_system_notice
 from portal.domain.text import clean, fold
@@ -145,7 +145,9 @@ def province_refs(session: Session, campaign: Campaign, province: Province) -> r
     )
     departments = session.exec(select(Department.id, Department.name, Ministry.code, Ministry.name)
                                .join(Ministry, Ministry.id == Department.ministry_id)
-                               .where(Department.province_id == province.id).order_by(Department.id)).all()
+                               .where(Department.campaign_id == campaign.id, Department.province_id == province.id,
+                                      col(Department.retired_at).is_(None))
+                               .order_by(Department.id)).all()
     # Lower-level units, and their kind, come from the campaign's map: districts in 2021, communes from 2025.
     entry = units.map_entry(session, campaign, province.id)
     districts = session.exec(select(District.id, District.name)
@@ -164,8 +166,7 @@ def province_refs(session: Session, campaign: Campaign, province: Province) -> r
 
 def unit_names(session: Session, campaign: Campaign, province: Province) -> list[str]:
     """The province's departments and lower-level units in the campaign's map, for suggestions while typing."""
-    departments = session.exec(select(Department.name).where(Department.province_id == province.id)
-                               .order_by(Department.id)).all()
+    departments = [d.name for d in campaign_departments.active_departments(session, campaign.id, province.id)]
     return [*departments, *(d.name for d in units.units_of(session, campaign, province.id))]
 
 
@@ -176,7 +177,7 @@ def template_for(session: Session, campaign: Campaign, province: Province, *,
     states the upload limits."""
     refs = province_refs(session, campaign, province)
     return spreadsheets.build_template(
-        province_name=province.name,
+        province_name=refs.province_name,
         groups=[g.label for g in campaign_groups(session, campaign)],
         departments=[d.name for d in refs.departments],
         districts=[d.name for d in refs.districts],
@@ -847,8 +848,7 @@ def send_warnings(session: Session, rlist: RespondentList, campaign: Campaign, p
     by_code = {g.code: g for g in groups}
     # Each unit the group covers should have someone of it: (group, unit model, the person's unit column, text).
     kind = units.unit_kind_of(session, campaign, province.id)
-    departments = list(session.exec(select(Department).where(Department.province_id == province.id)
-                                    .order_by(Department.id)))
+    departments = campaign_departments.active_departments(session, campaign.id, province.id)
     coverage = [("LD_SO", departments, Respondent.department_id, "sở, ngành chưa có giám đốc hoặc phó giám đốc"),
                 ("LD_HUYEN", units.units_of(session, campaign, province.id), Respondent.district_id,
                  f"{kind.label if kind else 'đơn vị cấp dưới'} chưa có chủ tịch hoặc phó chủ tịch UBND")]
