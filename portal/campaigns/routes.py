@@ -155,3 +155,7 @@ def past_progress(campaign_id: int, province_id: int):
         endpoint="campaigns.past_progress", url_args={"campaign_id": campaign.id, "province_id": province.id},
         state=campaign_admin.state_of(campaign))
 
+
+
+# The groups pages hang on this blueprint; imported last, since they import `bp` from here.
+from portal.campaigns import groups as _groups  # noqa: E402,F401

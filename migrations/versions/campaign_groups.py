@@ -1,0 +1,34 @@
+"""respondent groups as campaign data: the unit kind each group names and the council group that wins overlaps
+
+Revision ID: campaign_groups
+Revises: assessment_evidence
+Create Date: 2026-12-03 14:20:00
+"""
+from alembic import op
+import sqlalchemy as sa
+import sqlmodel
+
+
+revision = 'campaign_groups'
+down_revision = 'assessment_evidence'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column('respondentgroup', sa.Column('unit_kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False,
+                                               server_default='department'))
+    op.add_column('respondentgroup', sa.Column('council_priority', sa.Boolean(), nullable=False,
+                                               server_default=sa.false()))
+    # Groups stored so far are the 2021 ones (or copies of them): what the code used to infer from their codes,
+    # names and positions is written down once.
+    op.execute("UPDATE respondentgroup SET unit_kind = 'council', council_priority = true "
+               "WHERE upper(code) = 'HDND' OR lower(name) LIKE '%hội đồng nhân dân%'")
+    op.execute("UPDATE respondentgroup SET unit_kind = 'division' WHERE code = 'LD_PHONG'")
+    op.execute("UPDATE respondentgroup SET unit_kind = 'district' WHERE code = 'LD_HUYEN'")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('respondentgroup', schema=None) as batch_op:
+        batch_op.drop_column('council_priority')
+        batch_op.drop_column('unit_kind')
