@@ -29,6 +29,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('respondentgroup', schema=None) as batch_op:
-        batch_op.drop_column('council_priority')
-        batch_op.drop_column('unit_kind')
+    # Plain ALTER TABLE … DROP COLUMN (SQLite 3.35+): a batch rebuild would drop a table rows refer to.
+    op.drop_column('respondentgroup', 'council_priority')
+    op.drop_column('respondentgroup', 'unit_kind')
