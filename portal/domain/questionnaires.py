@@ -1105,7 +1105,7 @@ def problems_with_groups(session: Session, campaign: Campaign) -> list[str]:
         return []
     questionnaire = load(version)
     known, ministry, locality = campaign_groups(session, campaign)
-    problems = [f"Phiếu {form.code} ghi nhóm “{code}”, đợt không còn nhóm này."
+    problems = [f"{TARGET_LABELS[form.target]} “{form.title}” ghi nhóm “{code}”, đợt không có nhóm này."
                 for form in questionnaire.forms for code in form.groups if code not in known]
     for code in known:
         for target, needed in (("locality", code in locality), ("ministry", code in ministry)):

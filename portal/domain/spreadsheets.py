@@ -1055,6 +1055,9 @@ def _write_guide(
     word, _ = _locality(province_name)
     council = roles.council if roles else _council_group(groups)
     positions = roles.positions if roles else {}
+    # The lower-level leaders' title as the campaign lists it ("Phó Chủ tịch UBND xã/phường" from 2025).
+    lower_titles = positions.get(roles.lower_unit, "").split(", ") if roles else []
+    lower_title = lower_titles[-1] if lower_titles and lower_titles[-1] else "Phó Chủ tịch UBND huyện"
     lines: list[tuple[str, str, str]] = [  # (style, column A, column B)
         ("title", "HƯỚNG DẪN NHẬP DANH SÁCH ĐỐI TƯỢNG KHẢO SÁT CHỈ SỐ CẢI CÁCH HÀNH CHÍNH", ""),
         ("subtitle", f"Địa phương: {clean(province_name)}", ""),
@@ -1069,8 +1072,8 @@ def _write_guide(
         ("section", "2. Ý nghĩa các cột", ""),
         ("column", HEADERS["stt"], "Số thứ tự: 1, 2, 3…"),
         ("column", HEADERS["full_name"], "Họ và tên đầy đủ, có dấu. Ví dụ: Nguyễn Văn An."),
-        ("column", HEADERS["position"], "Chức vụ hiện tại, ví dụ: Giám đốc Sở, Phó Trưởng phòng, Phó Chủ "
-                                         "tịch UBND huyện. Đại biểu HĐND ghi chức vụ chính đang đảm nhiệm."),
+        ("column", HEADERS["position"], f"Chức vụ hiện tại, ví dụ: Giám đốc Sở, Phó Trưởng phòng, {lower_title}. "
+                                         "Đại biểu HĐND ghi chức vụ chính đang đảm nhiệm."),
         ("column", HEADERS["group"], "Chọn trong danh sách thả xuống một trong các nhóm đối tượng ở mục 3."),
         ("column", HEADERS["unit"], "Chọn cơ quan, đơn vị công tác trong danh sách thả xuống. Đại biểu HĐND "
                                      "có thể tự ghi nơi công tác nếu không có trong danh sách."),
