@@ -187,10 +187,16 @@ class RespondentGroup(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
-    code: str  # HDND, LD_SO, LD_PHONG, LD_HUYEN
+    code: str  # the code questionnaire files name the group by (2021: HDND, LD_SO, LD_PHONG, LD_HUYEN)
     number: int  # 1..4, as the ministry numbers them
     name: str
     who: str = ""
+    # What unit a respondent of the group names (portal/domain/group_kinds.py): council (free text), department,
+    # division (the department it belongs to), district or commune (a lower-level unit of the campaign's map),
+    # none (free text).
+    unit_kind: str = "department"
+    # The council group: its row wins when one person is listed in two groups.
+    council_priority: bool = False
     answers_locality_form: bool = True
     answers_ministry_form: bool = False
 

@@ -24,9 +24,11 @@ from portal.models import (
     CampaignProvince,
     NominationDocument,
     Notice,
+    PositionTitle,
     Province,
     ProvinceRequest,
     Respondent,
+    RespondentGroup,
     RespondentList,
     Role,
     User,
@@ -138,6 +140,24 @@ def get_campaign_for_user(session: Session, user: User, campaign_id: int) -> Cam
     if campaign is None or (campaign.is_template and user.role != Role.MINISTRY):
         abort(404)
     return campaign
+
+
+def get_group_for_user(session: Session, user: User, campaign_id: int, group_id: int,
+                       position_id: int | None = None) -> tuple[Campaign, RespondentGroup, PositionTitle | None]:
+    """A campaign's respondent group (and one of its position titles) for the ministry; 404 when the group is
+    not the campaign's or the title not the group's, 403 for any other role."""
+    if user.role != Role.MINISTRY:
+        abort(403)
+    campaign = get_campaign_for_user(session, user, campaign_id)
+    group = session.get(RespondentGroup, group_id)
+    if group is None or group.campaign_id != campaign.id:
+        abort(404)
+    position = None
+    if position_id is not None:
+        position = session.get(PositionTitle, position_id)
+        if position is None or position.group_id != group.id:
+            abort(404)
+    return campaign, group, position
 
 
 def get_notice_for_user(session: Session, user: User, notice_id: int) -> Notice:

@@ -19,7 +19,7 @@ from sqlmodel import Session, SQLModel, select
 from portal import create_app
 from portal.domain import notices
 from portal.domain.campaigns import current_campaign
-from portal.models import AuditEntry, NoticeRead, Respondent, RespondentList, User
+from portal.models import AuditEntry, NoticeRead, PositionTitle, Respondent, RespondentGroup, RespondentList, User
 from portal.permissions import is_public
 from tests.support.accounts import HA_NOI, HAI_PHONG, log_in
 from tests.support.survey import DURING_SURVEY
@@ -67,6 +67,14 @@ ACCESS: dict[str, str] = {
     "campaigns.make_current": MINISTRY_ONLY,
     "campaigns.campaign_map": MINISTRY_ONLY,
     "campaigns.campaign_map_province": MINISTRY_ONLY,
+    # A campaign's respondent groups and positions, edited by the ministry while the campaign is prepared.
+    "campaigns.groups": MINISTRY_ONLY,
+    "campaigns.add_group": MINISTRY_ONLY,
+    "campaigns.save_group": MINISTRY_ONLY,
+    "campaigns.delete_group": MINISTRY_ONLY,
+    "campaigns.add_position": MINISTRY_ONLY,
+    "campaigns.save_position": MINISTRY_ONLY,
+    "campaigns.delete_position": MINISTRY_ONLY,
     "campaigns.past": ANY_LOGGED_IN,
     "campaigns.past_list": PROVINCE_SCOPED,
     "campaigns.past_progress": PROVINCE_SCOPED,
@@ -226,6 +234,11 @@ def _assessment_of(session: Session, owner: User) -> int:
     return row.id
 
 
+def _group_of(session: Session) -> RespondentGroup:
+    return session.exec(select(RespondentGroup).where(RespondentGroup.campaign_id == current_campaign(session).id)
+                        .order_by(RespondentGroup.number)).first()
+
+
 def _evidence_of(session: Session, owner: User) -> int:
     """An evidence file on a line of the other province's self-assessment (its bytes need not exist for the
     guard to answer)."""
@@ -294,6 +307,10 @@ ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
     "assessment_id": _assessment_of,
     "evidence_id": _evidence_of,
     "appraisal_evidence_id": _appraisal_evidence_of,
+    # The current campaign's first group (the council) and its position title: the campaign's, no province's.
+    "group_id": lambda session, owner: _group_of(session).id,
+    "position_id": lambda session, owner: session.exec(select(PositionTitle).where(
+        PositionTitle.group_id == _group_of(session).id).order_by(PositionTitle.id)).first().id,
     "decision_id": _decision_of,
     "line_code": lambda session, owner: "1.1.1",  # a line of the sample framework the assessment maker loads
     "framework_number": lambda session, owner: _sample_framework(session).version,
@@ -349,6 +366,13 @@ POST_FORM = {
     "round": "1",
     "deadline": "30/01/2030",
     "explanation": "Không được phép",
+    # a respondent group and a position title of the campaign
+    "number": "9",
+    "code": "KHONG_DUOC",
+    "name": "Nhóm không được phép sửa",
+    "unit_kind": "none",
+    "answers_locality_form": "1",
+    "common_forms": "Không được phép",
 }
 
 
@@ -405,7 +429,7 @@ def database_snapshot(session: Session, *, own_province_id: int | None = None) -
     session.rollback()  # a fresh transaction: see what the request committed, on either backend
     snapshot = {}
     for table in SQLModel.metadata.sorted_tables:
-        if table.name in {"district", "department", "positiontitle"}:
+        if table.name in {"district", "department"}:
             snapshot[table.name] = [(session.exec(select(func.count()).select_from(table)).one(),)]
             continue
         query = select_rows(table)

@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 from sqlalchemy import or_
 from sqlalchemy import select as select_rows
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 
 from portal.domain import campaign_admin, reminders
 from portal.models import (
@@ -24,6 +24,7 @@ from portal.models import (
     Invitation,
     NominationDocument,
     Operation,
+    PositionTitle,
     ProvinceRequest,
     Respondent,
     RespondentGroup,
@@ -94,6 +95,9 @@ def closed_2021(app, session, ministry_user, province_user, it_focal_user, time_
         "list_deadline": "15/01/2023", "self_assessment_deadline": "15/02/2023",
         "response_deadline": "25/02/2023"}, source=past)
     campaign_admin.make_current(session, ministry_user, created.campaign, confirmed=True)
+    first_group = session.exec(select(RespondentGroup).where(RespondentGroup.campaign_id == past.id)
+                               .order_by(RespondentGroup.number)).first()
+    first_position = session.exec(select(PositionTitle).where(PositionTitle.group_id == first_group.id)).first()
     return {
         "campaign": past,
         "respondent_id": first.respondent.id, "invitation_id": bounced.id, "request_id": request_row.id,
@@ -105,6 +109,7 @@ def closed_2021(app, session, ministry_user, province_user, it_focal_user, time_
         "code": first.form_codes[0],
         "assessment_id": assessment_id, "line_code": "1.1.1", "framework_number": 1, "evidence_id": evidence.id,
         "appraisal_evidence_id": explained,
+        "group_id": first_group.id, "position_id": first_position.id,
         "decision_id": decision.id,
     }
 

@@ -290,3 +290,7 @@ def past_delivery_errors(campaign_id: int, province_id: int):
     return render_template("campaigns/delivery_errors.html", campaign=campaign, province=province,
                            rows=delivery.errors_for_province(db.session, campaign.id, province.id),
                            state=campaign_admin.state_of(campaign))
+
+
+# The groups pages hang on this blueprint; imported last, since they import `bp` from here.
+from portal.campaigns import groups as _groups  # noqa: E402,F401

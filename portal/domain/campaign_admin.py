@@ -11,7 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select, update
 
-from portal.domain import accounts, audit, campaign_departments, framework, units
+from portal.domain import accounts, audit, campaign_departments, framework, respondent_groups, units
 from portal.domain.campaigns import DEADLINE_LABELS, current_campaign
 from portal.domain.dates import parse_date_vn
 from portal.domain.notices import post_notice
@@ -246,7 +246,8 @@ def create_campaign(session: Session, actor: User, values: dict[str, str], *,
     framework (each as version 1 of the new campaign, same content, not frozen) and its reminder days (moved
     with the response deadline);
     never its lists, invitations, answers, requests, notices or scores. From scratch, the campaign gets the
-    portal's default respondent groups and positions (those of 2021) and no questionnaire yet.
+    portal's default respondent groups and positions (those of 2021; on a map of communes, those of 2025 with
+    commune leaders as the fourth group) and no questionnaire yet.
     Returns the errors by field and nothing saved when any.
     """
     errors: dict[str, str] = {}
@@ -293,13 +294,14 @@ def create_campaign(session: Session, actor: User, values: dict[str, str], *,
     if source is None:
         from portal.domain.reference import load_groups  # the seed's groups: reference imports the models only
 
-        load_groups(session, campaign)
         if map_source is not None:
             provinces = units.copy_map(session, map_source, campaign)
             detail = f"tạo mới, bản đồ của {map_source.name}: {provinces} tỉnh, thành phố"
         else:
             provinces = units.assign_map(session, campaign, map_key)
             detail = f"tạo mới, bản đồ {map_key}: {provinces} tỉnh, thành phố"
+        # A map of communes has no district leaders: its fourth group is the commune leaders'.
+        load_groups(session, campaign, respondent_groups.default_group_set(session, campaign))
     else:
         detail = f"sao chép từ {source.name}: " + _copy_from(session, actor, source, campaign)
     audit.record(session, actor, "Tạo đợt đánh giá", detail=f"{campaign.name} ({detail})")
@@ -314,7 +316,8 @@ def _copy_from(session: Session, actor: User, source: Campaign, campaign: Campai
     positions = 0
     for group in groups:
         copy = RespondentGroup(campaign_id=campaign.id, code=group.code, number=group.number, name=group.name,
-                               who=group.who, answers_locality_form=group.answers_locality_form,
+                               who=group.who, unit_kind=group.unit_kind, council_priority=group.council_priority,
+                               answers_locality_form=group.answers_locality_form,
                                answers_ministry_form=group.answers_ministry_form)
         session.add(copy)
         session.flush()

@@ -46,28 +46,34 @@ def ensure_demo_campaign(session: Session, tz_name: str) -> Campaign:
     return campaign
 
 
-SAMPLE_2025_NAME = "Đợt mẫu năm 2025: bản đồ 34 tỉnh, thành phố và các xã, phường (chỉ để sao chép)"
+SAMPLE_2025_NAME = ("Đợt mẫu năm 2025: bản đồ 34 tỉnh, thành phố và các xã, phường; nhóm 4 là lãnh đạo UBND cấp xã "
+                    "(chỉ để sao chép)")
 
 
 def ensure_sample_2025(session: Session) -> Campaign:
     """A sample campaign on the 2025 map (34 provinces, their wards and communes), kept as a template to copy.
 
     Never current: the ministry copies it to open a campaign on the new map. Its deadlines are 2025's,
-    spaced like 2021's; its groups are the portal's default ones.
+    spaced like 2021's; its groups are the 2025 set, whose fourth is the commune leaders (Lãnh đạo UBND cấp xã,
+    naming a ward or commune of the province); its questionnaire is the 2025 sample (marked as a sample).
     """
     campaign = session.exec(select(Campaign).where(Campaign.name == SAMPLE_2025_NAME)).first()
     if campaign is None:
         from datetime import date
 
+        from portal.domain import questionnaires
+
         campaign = Campaign(year=2025, name=SAMPLE_2025_NAME, is_template=True, created_at=utcnow(),
                             plan_ref="Mẫu: chưa có kế hoạch", framework_ref="Quyết định 1149/QĐ-BNV ngày 30/12/2020",
+                            questionnaire_ref="Phiếu mẫu năm 2025 (không phải nội dung chính thức)",
                             it_focal_deadline=date(2026, 1, 10), list_deadline=date(2026, 1, 15),
                             self_assessment_deadline=date(2026, 2, 15), response_deadline=date(2026, 2, 20))
         session.add(campaign)
         session.flush()
-        load_groups(session, campaign)
         units.assign_map(session, campaign, units.MAP_2025)
+        load_groups(session, campaign, "2025")
         session.commit()
+        questionnaires.load_sample(session, campaign)
     return campaign
 
 

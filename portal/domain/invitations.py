@@ -376,7 +376,8 @@ def _invite(
 ) -> Invitation:
     """One person's invitation covering their one or two forms, its progress rows and its email."""
     forms = [f for f in questionnaires.forms_for(questionnaire, group.code)
-             if f.target == "locality" or person.answers_ministry_form]
+             if (f.target == "locality" and group.answers_locality_form)
+             or (f.target == "ministry" and person.answers_ministry_form)]
     invitation = Invitation(respondent_id=person.id, campaign_id=campaign.id, province_id=person.province_id,
                             questionnaire_version_id=version.id, nonce=secrets.token_hex(16),
                             form_codes=",".join(f.code for f in forms), created_at=now)

@@ -19,7 +19,7 @@ from datetime import date, datetime
 from sqlalchemy import Table, delete, func, update
 from sqlmodel import Session, col, select
 
-from portal.domain import audit, campaign_departments, respondent_rules, spreadsheets, units
+from portal.domain import audit, campaign_departments, group_kinds, respondent_rules, spreadsheets, units
 from portal.domain.campaigns import end_of_day_utc, is_past
 from portal.domain.notices import post_system_notice
 from portal.domain.text import clean, fold
@@ -140,6 +140,7 @@ def province_refs(session: Session, campaign: Campaign, province: Province) -> r
             code=g.code, number=g.number, name=g.name, answers_ministry_form=g.answers_ministry_form,
             positions=tuple(respondent_rules.PositionRef(title, respondent_rules.parse_common_forms(forms))
                             for group_id, title, forms in positions if group_id == g.id),
+            unit_kind=g.unit_kind, council_priority=g.council_priority,
         )
         for g in groups
     )
@@ -176,13 +177,27 @@ def template_for(session: Session, campaign: Campaign, province: Province, *,
     """The .xlsx template pre-filled with this province's groups, departments and districts; its guide
     states the upload limits."""
     refs = province_refs(session, campaign, province)
+    groups = campaign_groups(session, campaign)
+    by_number = {g.number: g for g in refs.groups}
+
+    def first(kinds: frozenset[str]) -> str:
+        return next((g.label for g in groups if g.unit_kind in kinds), "")
+
+    roles = spreadsheets.TemplateRoles(
+        council=next((g.label for g in groups if g.council_priority), ""),
+        department=first(group_kinds.DEPARTMENT_KINDS),
+        lower_unit=first(group_kinds.LOWER_UNIT_KINDS),
+        positions={g.label: ", ".join(p.title for p in by_number[g.number].positions)
+                   for g in groups if g.unit_kind != group_kinds.COUNCIL},
+    )
     return spreadsheets.build_template(
         province_name=refs.province_name,
-        groups=[g.label for g in campaign_groups(session, campaign)],
+        groups=[g.label for g in groups],
         departments=[d.name for d in refs.departments],
         districts=[d.name for d in refs.districts],
         max_rows=max_rows,
         max_bytes=max_bytes,
+        roles=roles,
     )
 
 
@@ -832,8 +847,9 @@ def _names(items: list[str], limit: int = 12) -> str:
 def send_warnings(session: Session, rlist: RespondentList, campaign: Campaign, province: Province) -> list[str]:
     """What looks incomplete before sending (never a block: the officer confirms or fixes).
 
-    An empty group; a department of the province with no director or deputy (the department
-    leaders' group); a district with no chair or vice-chair (the district leaders' group);
+    An empty group; a department of the province with no director or deputy (a group whose unit
+    kind is "department"); a district or commune with no chair or vice-chair (a group whose unit is a
+    lower-level unit of the map);
     addresses at free mail services rather than official mailboxes; look-alike rows (same name and
     unit) not yet confirmed as different people.
     """
@@ -845,17 +861,20 @@ def send_warnings(session: Session, rlist: RespondentList, campaign: Campaign, p
     for group in groups:
         if not per_group.get(group.id):
             warnings.append(f"Nhóm {group.number} ({group.name}) chưa có ai.")
-    by_code = {g.code: g for g in groups}
-    # Each unit the group covers should have someone of it: (group, unit model, the person's unit column, text).
+    # Each unit the group covers should have someone of it: (group, unit rows, the person's unit column, text).
     kind = units.unit_kind_of(session, campaign, province.id)
-    departments = campaign_departments.active_departments(session, campaign.id, province.id)
-    coverage = [("LD_SO", departments, Respondent.department_id, "sở, ngành chưa có giám đốc hoặc phó giám đốc"),
-                ("LD_HUYEN", units.units_of(session, campaign, province.id), Respondent.district_id,
-                 f"{kind.label if kind else 'đơn vị cấp dưới'} chưa có chủ tịch hoặc phó chủ tịch UBND")]
-    for code, unit_rows, column, text in coverage:
-        group = by_code.get(code)
-        if group is None or not per_group.get(group.id):
+    coverage = []
+    for group in groups:
+        if not per_group.get(group.id):
             continue  # an empty group is already said above
+        if group.unit_kind == group_kinds.DEPARTMENT:
+            departments = campaign_departments.active_departments(session, campaign.id, province.id)
+            coverage.append((group, departments, Respondent.department_id,
+                             "sở, ngành chưa có giám đốc hoặc phó giám đốc"))
+        elif group.unit_kind in group_kinds.LOWER_UNIT_KINDS:
+            coverage.append((group, units.units_of(session, campaign, province.id), Respondent.district_id,
+                             f"{kind.label if kind else 'đơn vị cấp dưới'} chưa có chủ tịch hoặc phó chủ tịch UBND"))
+    for group, unit_rows, column, text in coverage:
         covered = set(session.exec(select(column).where(where, Respondent.group_id == group.id)))
         missing = [u.name for u in unit_rows if u.id not in covered]
         if missing:

@@ -47,7 +47,8 @@ TARGETS: tuple[str, ...] = ("locality", "ministry")
 KIND_LABELS = {"single": "Chọn một", "multiple": "Chọn nhiều", "number": "Số", "text": "Văn bản"}
 TARGET_LABELS = {"locality": "Đánh giá địa phương", "ministry": "Đánh giá bộ chủ quản"}
 
-# The 2021 respondent groups; a campaign's own groups (RespondentGroup rows) take their place on import.
+# The groups the shipped 2021 sample names, for reading a file outside any campaign (a campaign's own groups, its
+# RespondentGroup rows, take their place on import, and say which forms each answers).
 DEFAULT_GROUPS: tuple[str, ...] = ("HDND", "LD_SO", "LD_PHONG", "LD_HUYEN")
 DEFAULT_MINISTRY_GROUPS: tuple[str, ...] = ("LD_SO", "LD_PHONG")
 
@@ -73,6 +74,9 @@ _VALUE = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 _RESERVED_IDS = {"csrf_token", "action", "confirm", "token"}
 
 SAMPLE_FILE = "questionnaires-2021-sample.yaml"
+# Every sample shipped; a campaign is given the first whose groups are the campaign's (the 2025 one names the
+# commune leaders' group LD_XA instead of the district leaders').
+SAMPLE_FILES = (SAMPLE_FILE, "questionnaires-2025-sample.yaml")
 
 
 # ---------------------------------------------------------------- the structure
@@ -206,9 +210,9 @@ def forms_for(questionnaire: Questionnaire, group_code: str) -> list[FormDef]:
 # ---------------------------------------------------------------- reading a file
 
 
-def sample_path() -> Path:
-    """The sample set shipped with the portal (marked as a sample in its title and every form)."""
-    return Path(str(resources.files("portal") / "seed" / SAMPLE_FILE))
+def sample_path(name: str = SAMPLE_FILE) -> Path:
+    """A sample set shipped with the portal (marked as a sample in its title and every form)."""
+    return Path(str(resources.files("portal") / "seed" / name))
 
 
 _YAML_PROBLEMS = (
@@ -272,12 +276,13 @@ def parse_questionnaire(
     *,
     known_groups: Iterable[str] = DEFAULT_GROUPS,
     ministry_groups: Iterable[str] | None = None,
+    locality_groups: Iterable[str] | None = None,
 ) -> Questionnaire:
     """Read and check a questionnaire file; raises QuestionnaireError listing every problem.
 
     `known_groups` are the campaign's respondent group codes; `ministry_groups` those that
     also answer a form on their parent ministry (default: the 2021 groups LD_SO and LD_PHONG
-    among the known ones).
+    among the known ones); `locality_groups` those that answer a locality form (default: all).
     """
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     text = _decode(raw, filename)
@@ -289,7 +294,8 @@ def parse_questionnaire(
         raise _syntax_error(exc, text, filename) from None
     except RecursionError:
         raise QuestionnaireError("Tệp lồng nhau quá nhiều cấp; đây không phải tệp bộ phiếu.") from None
-    return check_content(content, known_groups=known_groups, ministry_groups=ministry_groups, root=root)
+    return check_content(content, known_groups=known_groups, ministry_groups=ministry_groups,
+                         locality_groups=locality_groups, root=root)
 
 
 def check_content(
@@ -297,6 +303,7 @@ def check_content(
     *,
     known_groups: Iterable[str] = DEFAULT_GROUPS,
     ministry_groups: Iterable[str] | None = None,
+    locality_groups: Iterable[str] | None = None,
     root: yaml.Node | None = None,
     locate: Callable[[NodePath], str | None] | None = None,
 ) -> Questionnaire:
@@ -308,7 +315,8 @@ def check_content(
     """
     known = tuple(known_groups)
     ministry = tuple(DEFAULT_MINISTRY_GROUPS if ministry_groups is None else ministry_groups)
-    return _Checker(root, known, ministry, locate).questionnaire(content)
+    locality = known if locality_groups is None else tuple(locality_groups)
+    return _Checker(root, known, ministry, locality, locate).questionnaire(content)
 
 
 _TOP_KEYS = ("format", "title", "label", "sample", "scales", "forms")
@@ -340,11 +348,14 @@ class _Checker:
     """Walks the loaded file, collecting every problem with its place, and builds the dataclasses."""
 
     def __init__(self, root: yaml.Node | None, known_groups: tuple[str, ...], ministry_groups: tuple[str, ...],
+                 locality_groups: tuple[str, ...] | None = None,
                  locate: Callable[[NodePath], str | None] | None = None):
         self.root = root
         self.locate = locate
         self.known_groups = known_groups
         self.ministry_groups = tuple(g for g in ministry_groups if g in known_groups)
+        self.locality_groups = known_groups if locality_groups is None else tuple(
+            g for g in locality_groups if g in known_groups)
         self.problems: list[str] = []
         self.scales: dict[str, tuple[Option, ...] | None] = {}
 
@@ -770,9 +781,10 @@ class _Checker:
         return tuple(options) if ok else None
 
     def check_groups(self, forms: list[FormDef]) -> None:
-        """Each group answers exactly one locality form, and those that must, exactly one ministry form."""
+        """Each group answers at most one form of each kind, and exactly one of each kind its data says it answers."""
         for group in self.known_groups:
-            for target, needed in (("locality", True), ("ministry", group in self.ministry_groups)):
+            for target, needed in (("locality", group in self.locality_groups),
+                                   ("ministry", group in self.ministry_groups)):
                 codes = [f.code for f in forms if f.target == target and group in f.groups]
                 what = TARGET_LABELS[target].lower()
                 if needed and not codes:
@@ -1114,25 +1126,50 @@ def group_labels(session: Session, campaign: Campaign) -> dict[str, str]:
     return {g.code: g.label for g in groups}
 
 
-def campaign_groups(session: Session, campaign: Campaign) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The campaign's group codes, and those answering the ministry form (the 2021 ones when none are stored)."""
+def campaign_groups(
+    session: Session, campaign: Campaign
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """The campaign's group codes, those answering the ministry form and those answering the locality form
+    (the sample's groups for a campaign made by hand without any)."""
     groups = session.exec(select(RespondentGroup).where(RespondentGroup.campaign_id == campaign.id)
                           .order_by(RespondentGroup.number)).all()
     if not groups:
-        return DEFAULT_GROUPS, DEFAULT_MINISTRY_GROUPS
-    return tuple(g.code for g in groups), tuple(g.code for g in groups if g.answers_ministry_form)
+        return DEFAULT_GROUPS, DEFAULT_MINISTRY_GROUPS, DEFAULT_GROUPS
+    return (tuple(g.code for g in groups), tuple(g.code for g in groups if g.answers_ministry_form),
+            tuple(g.code for g in groups if g.answers_locality_form))
+
+
+def problems_with_groups(session: Session, campaign: Campaign) -> list[str]:
+    """Why the campaign's current questionnaire does not fit its groups as they now are (empty when it does):
+    a form naming a group the campaign no longer has, a group without the form its data says it answers."""
+    version = current_version(session, campaign)
+    if version is None:
+        return []
+    questionnaire = load(version)
+    known, ministry, locality = campaign_groups(session, campaign)
+    problems = [f"{TARGET_LABELS[form.target]} “{form.title}” ghi nhóm “{code}”, đợt không có nhóm này."
+                for form in questionnaire.forms for code in form.groups if code not in known]
+    for code in known:
+        for target, needed in (("locality", code in locality), ("ministry", code in ministry)):
+            if needed and not any(f.target == target and code in f.groups for f in questionnaire.forms):
+                problems.append(f"Nhóm “{code}” chưa có phiếu {TARGET_LABELS[target].lower()} trong bộ phiếu hiện "
+                                "hành.")
+    return problems
 
 
 def parse_file(data: bytes, filename: str, *, known_groups: Iterable[str] = DEFAULT_GROUPS,
-               ministry_groups: Iterable[str] | None = None) -> Questionnaire:
+               ministry_groups: Iterable[str] | None = None,
+               locality_groups: Iterable[str] | None = None) -> Questionnaire:
     """A YAML file or a filled workbook template, told apart by its bytes, read and checked by the same rules."""
     # Imported here: the workbook reader builds on this module (its checks and its document).
     from portal.domain import authoring
 
     if authoring.is_workbook(data):
         return authoring.read_questionnaire_workbook(data, filename, known_groups=known_groups,
-                                                     ministry_groups=ministry_groups)
-    return parse_questionnaire(data, filename, known_groups=known_groups, ministry_groups=ministry_groups)
+                                                     ministry_groups=ministry_groups,
+                                                     locality_groups=locality_groups)
+    return parse_questionnaire(data, filename, known_groups=known_groups, ministry_groups=ministry_groups,
+                               locality_groups=locality_groups)
 
 
 def import_questionnaire(
@@ -1153,8 +1190,9 @@ def import_questionnaire(
     current = current_version(session, campaign)
     if current is not None and current.frozen_at is not None:
         raise QuestionnaireError(FROZEN_MESSAGE)
-    known, ministry = campaign_groups(session, campaign)
-    questionnaire = parse_file(data, filename, known_groups=known, ministry_groups=ministry)
+    known, ministry, locality = campaign_groups(session, campaign)
+    questionnaire = parse_file(data, filename, known_groups=known, ministry_groups=ministry,
+                               locality_groups=locality)
     return document_versions.store_version(
         session, QuestionnaireVersion, current, user=user, campaign=campaign, title=questionnaire.title,
         document=to_document(questionnaire), is_sample=questionnaire.is_sample, filename=filename, now=now,
@@ -1164,11 +1202,23 @@ def import_questionnaire(
 
 
 def load_sample(session: Session, campaign: Campaign, user: User | None = None) -> QuestionnaireVersion:
-    """The campaign's current version, importing the shipped sample first when it has none (idempotent)."""
+    """The campaign's current version, importing the shipped sample first when it has none (idempotent).
+
+    The sample is the first shipped one that fits the campaign's groups (2021's, or 2025's with commune leaders).
+    """
     current = current_version(session, campaign)
     if current is not None:
         return current
     path = sample_path()
+    known, ministry, locality = campaign_groups(session, campaign)
+    for name in SAMPLE_FILES:
+        try:
+            parse_questionnaire(sample_path(name).read_bytes(), name, known_groups=known, ministry_groups=ministry,
+                                locality_groups=locality)
+        except QuestionnaireError:
+            continue
+        path = sample_path(name)
+        break
     try:
         return import_questionnaire(session, user, campaign, path.read_bytes(), path.name)
     except QuestionnaireError:

@@ -141,21 +141,29 @@ def _load_campaign_2021(session: Session) -> tuple[Campaign, int]:
     return campaign, 1
 
 
-def load_groups(session: Session, campaign: Campaign) -> tuple[int, int]:
-    """Give `campaign` the four 2021 respondent groups and their position titles, if it has none."""
+GROUP_SETS = ("2021", "2025")  # respondent-groups-<set>.csv and positions-<set>.csv in portal/seed
+
+
+def load_groups(session: Session, campaign: Campaign, group_set: str = "2021") -> tuple[int, int]:
+    """Give `campaign` a shipped set of respondent groups and their position titles, if it has none.
+
+    "2021": council deputies, department leaders, division leaders, district leaders; "2025" (the 34-province
+    map, no district level): the same with commune leaders (Lãnh đạo UBND cấp xã) as the fourth group.
+    """
     if session.exec(select(RespondentGroup).where(RespondentGroup.campaign_id == campaign.id)).first():
         return 0, 0
     groups: dict[str, RespondentGroup] = {}
-    for row in read_seed("respondent-groups-2021.csv"):
+    for row in read_seed(f"respondent-groups-{group_set}.csv"):
         forms = {f.strip() for f in row["forms"].split(";")}
         group = RespondentGroup(campaign_id=campaign.id, code=row["code"], number=int(row["priority"]),
-                                name=row["name"], who=row["who"], answers_locality_form="locality" in forms,
+                                name=row["name"], who=row["who"], unit_kind=row["unit_kind"],
+                                council_priority=row["council"] == "yes", answers_locality_form="locality" in forms,
                                 answers_ministry_form="ministry" in forms)
         session.add(group)
         groups[group.code] = group
     session.flush()
     positions = 0
-    for row in read_seed("positions-2021.csv"):
+    for row in read_seed(f"positions-{group_set}.csv"):
         session.add(PositionTitle(group_id=groups[row["group"]].id, title=row["title"],
                                   common_forms=row["common_forms"], note=row["note"]))
         positions += 1

@@ -11,8 +11,11 @@ Decisions worth knowing (see also the docstrings below):
 
 * Names are NFC, trimmed, single-spaced; a name typed ALL IN CAPITALS is turned into
   "Nguyễn Văn A" form (other casings are kept as typed).
-* The council group is the group with code ``HDND`` (or whose name mentions the People's
-  Council). Its position column is free text; its unit column is optional free text.
+* What a group's unit is comes from the group's data (``GroupRef.unit_kind``, see
+  portal/domain/group_kinds.py), never from its code: a council group's position column is free
+  text and its unit column optional free text; a department or division group names a
+  department; a district or commune group a lower-level unit of the campaign's map; a group
+  of kind "none" optional free text. The group flagged ``council_priority`` wins overlaps.
 * Same person = same folded full name and (same e-mail or same phone); never name and
   unit alone: namesakes in one unit are common. Rows with the same name and unit but
   different contacts are both kept, each with a warning the officer can dismiss (the
@@ -42,6 +45,7 @@ from typing import Literal
 
 from email_validator import EmailNotValidError, validate_email
 
+from portal.domain import group_kinds
 from portal.domain.text import clean, fold
 
 # Cells that repeat down a list (groups, units, titles) are cleaned and folded once. The caches are
@@ -122,9 +126,11 @@ class PositionRef:
 class GroupRef:
     """A respondent group (1 council deputies, 2 department leaders, …).
 
-    The council group (code ``HDND``) takes any position. A group given no positions takes
-    any position too; the district group is the one listing "Chủ tịch UBND …" (or, without
-    positions, the one whose name says "huyện"): its unit must be a district.
+    ``unit_kind`` says what unit its respondents name (group_kinds.UNIT_KINDS); a council group takes
+    any position, and so does a group given no positions. ``council_priority`` marks the group whose
+    row wins when one person is listed twice. Both come from the campaign's data; a group built
+    without them (``unit_kind`` empty, ``council_priority`` None) has them inferred from its name and
+    positions (group_kinds.infer_unit_kind).
     """
 
     code: str
@@ -132,6 +138,8 @@ class GroupRef:
     name: str
     answers_ministry_form: bool
     positions: tuple[PositionRef, ...] = ()
+    unit_kind: str = ""
+    council_priority: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -279,14 +287,14 @@ class ListCheck:
 
 _ANY_TITLE_PREFIX = "any title"
 
-# (code, number, name, answers_ministry_form, ((title, common_forms), …))
-_GROUPS_2021: tuple[tuple[str, int, str, bool, tuple[tuple[str, str], ...]], ...] = (
+# (code, number, name, unit kind, answers_ministry_form, ((title, common_forms), …))
+_GROUPS_2021: tuple[tuple[str, int, str, str, bool, tuple[tuple[str, str], ...]], ...] = (
     (
-        "HDND", 1, "Đại biểu Hội đồng nhân dân cấp tỉnh", False,
+        "HDND", 1, "Đại biểu Hội đồng nhân dân cấp tỉnh", group_kinds.COUNCIL, False,
         (("Đại biểu HĐND tỉnh", "any title: a deputy often lists a main job"),),
     ),
     (
-        "LD_SO", 2, "Lãnh đạo cấp sở", True,
+        "LD_SO", 2, "Lãnh đạo cấp sở", group_kinds.DEPARTMENT, True,
         (
             ("Giám đốc Sở", "Giám đốc; GĐ; Quyền Giám đốc; Q. Giám đốc"),
             ("Phó Giám đốc Sở", "Phó Giám đốc; PGĐ; P. Giám đốc"),
@@ -299,7 +307,7 @@ _GROUPS_2021: tuple[tuple[str, int, str, bool, tuple[tuple[str, str], ...]], ...
         ),
     ),
     (
-        "LD_PHONG", 3, "Lãnh đạo cấp phòng thuộc sở", True,
+        "LD_PHONG", 3, "Lãnh đạo cấp phòng thuộc sở", group_kinds.DIVISION, True,
         (
             ("Trưởng phòng", "TP; Trưởng phòng …; Quyền Trưởng phòng"),
             ("Phó Trưởng phòng", "PTP; Phó phòng; Phó Trưởng phòng …"),
@@ -312,7 +320,7 @@ _GROUPS_2021: tuple[tuple[str, int, str, bool, tuple[tuple[str, str], ...]], ...
         ),
     ),
     (
-        "LD_HUYEN", 4, "Lãnh đạo UBND cấp huyện", False,
+        "LD_HUYEN", 4, "Lãnh đạo UBND cấp huyện", group_kinds.DISTRICT, False,
         (
             ("Chủ tịch UBND huyện",
              "Chủ tịch UBND; Chủ tịch UBND quận / thị xã / thành phố thuộc tỉnh; CT UBND"),
@@ -345,15 +353,25 @@ def default_groups_2021() -> tuple[GroupRef, ...]:
             name=name,
             answers_ministry_form=ministry,
             positions=tuple(PositionRef(title, parse_common_forms(forms)) for title, forms in positions),
+            unit_kind=kind,
+            council_priority=kind == group_kinds.COUNCIL,
         )
-        for code, number, name, ministry, positions in _GROUPS_2021
+        for code, number, name, kind, ministry, positions in _GROUPS_2021
     )
 
 
+def unit_kind_of(group: GroupRef) -> str:
+    """The group's unit kind: its data, or inferred from its name and positions when built without it."""
+    if group.unit_kind:
+        return group.unit_kind
+    return group_kinds.infer_unit_kind(group.name, (_position_key(p.title) for p in group.positions))
+
+
 def is_council_group(group: GroupRef) -> bool:
-    """True for the provincial People's Council group (free-text position, wins overlaps)."""
-    name = fold(group.name)
-    return group.code.upper() == "HDND" or "hoi dong nhan dan" in name or "hdnd" in name.split()
+    """True for the group whose row wins when one person is listed in two groups (the council's)."""
+    if group.council_priority is not None:
+        return group.council_priority
+    return unit_kind_of(group) == group_kinds.COUNCIL
 
 
 def identity_keys(raw_name: str, raw_email: str) -> tuple[str, str]:
@@ -612,6 +630,9 @@ class _Index:
         self.group_name_words = {g.code: self.group_words(g.name) for g in self.groups}
         self.code_keys = {_NOT_CODE.sub("", fold(g.code)): g for g in self.groups}
         self.council_numbers = frozenset(g.number for g in self.groups if is_council_group(g))
+        self.kinds = {g.number: unit_kind_of(g) for g in self.groups}
+        # Groups whose unit is a lower-level unit of the map (district leaders in 2021, commune leaders from 2025).
+        self.lower_unit_numbers = frozenset(n for n, k in self.kinds.items() if k in group_kinds.LOWER_UNIT_KINDS)
         self.group_memo: dict[str, tuple[GroupRef | None, str | None]] = {}
 
     def groups_from_words(self, words: frozenset[str]) -> list[GroupRef]:
@@ -626,26 +647,19 @@ class _Index:
     # ---- positions -------------------------------------------------------------------
 
     def _build_positions(self) -> None:
-        # alias tokens -> {group number}; the council group takes any title and is left out.
+        # alias tokens -> {group number}; a council group takes any title and is left out.
         self.aliases: dict[tuple[str, ...], set[int]] = defaultdict(set)
-        self.division_group: GroupRef | None = None
-        self.district_group: GroupRef | None = None
+        # The division group takes "Giám đốc Trung tâm …" and "Trưởng ban Quản lý dự án" of a department.
+        self.division_group: GroupRef | None = next(
+            (g for g in self.groups if self.kinds[g.number] == group_kinds.DIVISION), None)
         for group in self.groups:
-            if is_council_group(group):
+            if self.kinds[group.number] == group_kinds.COUNCIL:
                 continue
             for pos in group.positions:
-                title_key = _position_key(pos.title)
-                if title_key == ("tp",) and self.division_group is None:
-                    self.division_group = group
-                if title_key[:2] == ("ct", "ubnd") and self.district_group is None:
-                    self.district_group = group
                 for text in (pos.title, *pos.aliases):
                     key = _position_key(text)
                     if key:
                         self.aliases[key].add(group.number)
-        if self.district_group is None:  # positions not loaded: fall back on the group's name
-            named = [g for g in self.groups if "huyen" in _fold(g.name).split()]
-            self.district_group = named[0] if len(named) == 1 else None
         self.max_alias = max((len(k) for k in self.aliases), default=0)
         self.group_titles = {
             g.number: ", ".join(p.title for p in g.positions) for g in self.groups
@@ -656,7 +670,7 @@ class _Index:
         self, key: tuple[str, ...], dept: DepartmentRef | None, has_district: bool
     ) -> frozenset[int]:
         """Group numbers (council excluded) a position fits, given the row's department and
-        whether the row is in the district group (where a bare "Chủ tịch" is the UBND chair)."""
+        whether the row is in a district or commune group (where a bare "Chủ tịch" is the UBND chair)."""
         memo_key = (key, dept.id if dept else None, has_district)
         cached = self._position_memo.get(memo_key)
         if cached is None:
@@ -1196,7 +1210,9 @@ def _check_row(row: RowInput, order: int, index: _Index) -> _Work:
                     "công thức. Hãy nhập giá trị thật")
         warnings.append(Problem(n, column, _msg(n, column, text), "warning"))
 
-    council = group is not None and group.number in index.council_numbers
+    kind = index.kinds[group.number] if group is not None else None
+    # Council deputies and groups without a unit to check: free-text unit, resolved quietly below.
+    council = kind in (group_kinds.COUNCIL, group_kinds.NONE)
     department: DepartmentRef | None = None
     district: DistrictRef | None = None
     unit = unit_text
@@ -1205,7 +1221,7 @@ def _check_row(row: RowInput, order: int, index: _Index) -> _Work:
     if group is not None and not council:
         if not unit_text:
             error(COL_UNIT, f"chưa ghi cơ quan/đơn vị (bắt buộc với {_label(group)})")
-        elif index.district_group is not None and group.number == index.district_group.number:
+        elif kind in group_kinds.LOWER_UNIT_KINDS:
             match = index.match_district(unit_text)
             if match.district is not None:
                 district = match.district
@@ -1259,9 +1275,8 @@ def _check_row(row: RowInput, order: int, index: _Index) -> _Work:
 
     if not position:
         error(COL_POSITION, "chưa ghi chức vụ")
-    elif group is not None and not council and group.positions:
-        in_district_group = index.district_group is not None and group.number == index.district_group.number
-        fits = index.position_groups(_position_key(position), department, in_district_group)
+    elif group is not None and kind != group_kinds.COUNCIL and group.positions:
+        fits = index.position_groups(_position_key(position), department, group.number in index.lower_unit_numbers)
         if group.number not in fits:
             if fits:
                 others = " hoặc ".join(_label(index.by_number[g]) for g in sorted(fits))

@@ -915,31 +915,49 @@ def _locality(province_name: str) -> tuple[str, str]:
 
 
 def _default_examples(
-    province_name: str, groups: list[str], departments: list[str], districts: list[str]
+    province_name: str, groups: list[str], departments: list[str], districts: list[str],
+    roles: TemplateRoles | None = None,
 ) -> list[dict[str, str]]:
     word, short = _locality(province_name)
+    # Without the campaign's data, the groups are taken in the 2021 order (council, departments, …, districts).
+    by_role = {0: roles.council, 1: roles.department, 3: roles.lower_unit} if roles else {}
 
     def group(index: int) -> str:
+        if index in by_role:
+            return by_role[index] or ""
         return groups[index] if index < len(groups) else (groups[0] if groups else "")
 
-    examples = [
-        {
+    examples = []
+    if group(0):
+        examples.append({
             "full_name": "Nguyễn Văn An", "position": f"Phó Chủ tịch HĐND {word}", "group": group(0),
             "unit": f"Hội đồng nhân dân {word} {short}".strip(), "email": "nvan@vidu.gov.vn",
             "phone": "0912345678", "note": "Dòng ví dụ, không nhập",
-        },
-        {
+        })
+    if group(1):
+        examples.append({
             "full_name": "Trần Thị Bình", "position": "Phó Giám đốc", "group": group(1),
             "unit": departments[0] if departments else f"Sở Nội vụ {word} {short}".strip(),
             "email": "ttbinh@vidu.gov.vn", "phone": "0987654321", "note": "",
-        },
-    ]
-    if districts:
+        })
+    if districts and group(3):
         examples.append({
             "full_name": "Lê Văn Cường", "position": "Phó Chủ tịch UBND", "group": group(3),
             "unit": districts[0], "email": "lvcuong@vidu.gov.vn", "phone": "0901234567", "note": "",
         })
     return examples
+
+
+@dataclass(frozen=True)
+class TemplateRoles:
+    """Which of the campaign's groups (by label) the template's examples and guide speak of, from the groups'
+    data: the council group, a department group, a group naming lower-level units ("" when none), and each
+    group's positions for the guide."""
+
+    council: str = ""
+    department: str = ""
+    lower_unit: str = ""
+    positions: dict[str, str] = field(default_factory=dict)
 
 
 def _council_group(groups: list[str]) -> str:
@@ -959,6 +977,7 @@ def build_template(
     examples: list[dict[str, str]] | None = None,
     max_rows: int = DEFAULT_MAX_ROWS,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    roles: TemplateRoles | None = None,
 ) -> bytes:
     """Build the .xlsx template a province fills in.
 
@@ -968,7 +987,7 @@ def build_template(
     drop-down lists (an inline list is limited to 255 characters). The unit
     drop-down accepts other text too: council deputies write where they work.
     `examples` are dicts keyed like `COLUMNS`; by default they are made up
-    from the given lists.
+    from the given lists, with the groups `roles` names (by default the 2021 order).
     """
     workbook = Workbook()
     guide = workbook.active
@@ -977,7 +996,8 @@ def build_template(
     choices = workbook.create_sheet(CHOICES_SHEET)
     choices.sheet_state = "hidden"
 
-    _write_guide(guide, province_name=province_name, groups=groups, max_rows=max_rows, max_bytes=max_bytes)
+    _write_guide(guide, province_name=province_name, groups=groups, max_rows=max_rows, max_bytes=max_bytes,
+                 roles=roles)
 
     keys = [key for key, _ in COLUMNS]
     for column, (key, name) in enumerate(COLUMNS, start=1):
@@ -995,7 +1015,7 @@ def build_template(
     sheet.freeze_panes = "A2"
 
     if examples is None:
-        examples = _default_examples(province_name, groups, departments, districts)
+        examples = _default_examples(province_name, groups, departments, districts, roles)
     for offset, example in enumerate(examples):
         for column, key in enumerate(keys, start=1):
             value = "Ví dụ" if key == "stt" else clean(example.get(key, ""))
@@ -1048,10 +1068,15 @@ def build_template(
 
 
 def _write_guide(
-    guide: Worksheet, *, province_name: str, groups: list[str], max_rows: int, max_bytes: int
+    guide: Worksheet, *, province_name: str, groups: list[str], max_rows: int, max_bytes: int,
+    roles: TemplateRoles | None = None,
 ) -> None:
     word, _ = _locality(province_name)
-    council = _council_group(groups)
+    council = roles.council if roles else _council_group(groups)
+    positions = roles.positions if roles else {}
+    # The lower-level leaders' title as the campaign lists it ("Phó Chủ tịch UBND xã/phường" from 2025).
+    lower_titles = positions.get(roles.lower_unit, "").split(", ") if roles else []
+    lower_title = lower_titles[-1] if lower_titles and lower_titles[-1] else "Phó Chủ tịch UBND huyện"
     lines: list[tuple[str, str, str]] = [  # (style, column A, column B)
         ("title", "HƯỚNG DẪN NHẬP DANH SÁCH ĐỐI TƯỢNG KHẢO SÁT CHỈ SỐ CẢI CÁCH HÀNH CHÍNH", ""),
         ("subtitle", f"Địa phương: {clean(province_name)}", ""),
@@ -1066,8 +1091,8 @@ def _write_guide(
         ("section", "2. Ý nghĩa các cột", ""),
         ("column", HEADERS["stt"], "Số thứ tự: 1, 2, 3…"),
         ("column", HEADERS["full_name"], "Họ và tên đầy đủ, có dấu. Ví dụ: Nguyễn Văn An."),
-        ("column", HEADERS["position"], "Chức vụ hiện tại, ví dụ: Giám đốc Sở, Phó Trưởng phòng, Phó Chủ "
-                                         "tịch UBND huyện. Đại biểu HĐND ghi chức vụ chính đang đảm nhiệm."),
+        ("column", HEADERS["position"], f"Chức vụ hiện tại, ví dụ: Giám đốc Sở, Phó Trưởng phòng, {lower_title}. "
+                                         "Đại biểu HĐND ghi chức vụ chính đang đảm nhiệm."),
         ("column", HEADERS["group"], "Chọn trong danh sách thả xuống một trong các nhóm đối tượng ở mục 3."),
         ("column", HEADERS["unit"], "Chọn cơ quan, đơn vị công tác trong danh sách thả xuống. Đại biểu HĐND "
                                      "có thể tự ghi nơi công tác nếu không có trong danh sách."),
@@ -1078,9 +1103,10 @@ def _write_guide(
         ("column", HEADERS["note"], "Thông tin thêm, nếu có."),
         ("", "", ""),
         ("section", "3. Nhóm đối tượng khảo sát", ""),
-        *[("", "", f"{number}. {clean(name)}") for number, name in enumerate(groups, start=1)],
-        ("", "", f"Người vừa là đại biểu HĐND {word} vừa thuộc nhóm khác (ví dụ Giám đốc Sở là đại biểu "
-                 f"HĐND) chỉ ghi một lần, ở nhóm “{clean(council)}”."),
+        *[("", "", f"{number}. {clean(name)}" + (f" (chức vụ: {positions[name]})" if positions.get(name) else ""))
+          for number, name in enumerate(groups, start=1)],
+        *([("", "", f"Người vừa là đại biểu HĐND {word} vừa thuộc nhóm khác (ví dụ Giám đốc Sở là đại biểu "
+                    f"HĐND) chỉ ghi một lần, ở nhóm “{clean(council)}”.")] if council else []),
         ("", "", "Khảo sát toàn bộ những người thuộc các nhóm trên, không chọn mẫu."),
         ("", "", ""),
         ("section", "4. Tệp được chấp nhận", ""),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from portal.domain import departments, lists
+from portal.domain import departments, lists, units
 from portal.downloads import xlsx_download
 from portal.extensions import db
 from portal.models import Respondent, RespondentGroup
@@ -41,6 +41,7 @@ def _page_context(campaign, province, rlist) -> dict:
         "state": lists.editability(rlist, campaign, _tz()),
         "summary": lists.summary(db.session, rlist, campaign),
         "groups": _groups(campaign),
+        "unit_kind": units.unit_kind_of(db.session, campaign, province.id),
         "max_upload_mb": current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024),
         "max_rows": f"{current_app.config['PORTAL_LIST_MAX_ROWS']:,}".replace(",", "."),
     }

@@ -173,6 +173,7 @@ def read_questionnaire_workbook(
     *,
     known_groups: Iterable[str] = q.DEFAULT_GROUPS,
     ministry_groups: Iterable[str] | None = None,
+    locality_groups: Iterable[str] | None = None,
 ) -> q.Questionnaire:
     """Read and check a filled template; QuestionnaireError lists every problem with its sheet, row and
     column (the workbook's own shape first, then the same checks a YAML file gets)."""
@@ -185,7 +186,7 @@ def read_questionnaire_workbook(
     questionnaire = None
     try:
         questionnaire = q.check_content(content, known_groups=known_groups, ministry_groups=ministry_groups,
-                                        locate=locate)
+                                        locality_groups=locality_groups, locate=locate)
     except q.QuestionnaireError as error:
         problems += error.problems
     if problems:
