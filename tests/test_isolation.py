@@ -242,6 +242,7 @@ ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
     "schedule_id": lambda session, owner: 1,
     "number": lambda session, owner: _questionnaire_version(session).version,
     "form_code": lambda session, owner: _questionnaire_version(session) and "DP-LDSO",
+    "question_id": lambda session, owner: _questionnaire_version(session) and "c1_1",  # a question of that form
 }
 
 # One form posted to every POST route: a field for what each route changes, so that a missing guard
@@ -282,6 +283,12 @@ POST_FORM = {
     "wanted_until": "30/01/2030",
     "decision": "grant",
     "answer": "Không được phép",
+    # corrections of the questionnaire set and the framework in the browser
+    "base": "1",
+    "noi_dung": "Câu hỏi không được phép sửa",
+    "vi_tri": "2",
+    "ten_1.1.1": "Tiêu chí không được phép sửa",
+    "tong": "100",
 }
 
 

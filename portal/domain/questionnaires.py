@@ -294,6 +294,19 @@ def parse_questionnaire(
     return _Checker(root, known, ministry).questionnaire(content)
 
 
+def check_content(
+    content: Any,
+    *,
+    known_groups: Iterable[str] = DEFAULT_GROUPS,
+    ministry_groups: Iterable[str] | None = None,
+) -> Questionnaire:
+    """The checks of an import, on a questionnaire already read into plain values (a correction made in the
+    browser, a document built from another format); problems name their place, without a line of a file."""
+    known = tuple(known_groups)
+    ministry = tuple(DEFAULT_MINISTRY_GROUPS if ministry_groups is None else ministry_groups)
+    return _Checker(None, known, ministry).questionnaire(content)
+
+
 _TOP_KEYS = ("format", "title", "label", "sample", "scales", "forms")
 _FORM_KEYS = ("code", "title", "target", "groups", "intro", "minutes", "sections")
 _SECTION_KEYS = ("id", "title", "intro", "questions")
