@@ -80,7 +80,8 @@ def test_wording_option_labels_and_scores_make_one_new_version_with_who_and_when
     assert "phiên bản 2" in audit.detail and "Câu 1: sửa nội dung" in audit.detail
     assert "Câu 1: điểm của phương án “Tốt” 4 → 4,5" in audit.detail
     page = text_of(client.get(response.headers["Location"]).get_data(as_text=True))
-    assert "Đã lưu phiên bản 2 của bộ phiếu: Phiếu đánh giá địa phương (DP-HDND) › Câu 1: sửa nội dung" in page
+    assert ("Đã lưu phiên bản 2 của bộ phiếu: Phiếu đánh giá địa phương (Mã trong tệp: DP-HDND) › Câu 1: "
+            "sửa nội dung") in page
 
 
 def test_a_form_posted_twice_makes_one_version(client, ministry_user, session, sample):
@@ -183,7 +184,7 @@ def test_the_versions_compare_in_words(client, ministry_user, session, sample):
     listing = client.get("/bo/phieu-khao-sat/").get_data(as_text=True)
 
     assert "Phiên bản 1 → 2: 1 thay đổi" in page
-    assert "Phiếu đánh giá địa phương (DP-HDND) › Câu 1: sửa phương án “Rất kém” → “Rất kém cỏi”" in page
+    assert "Phiếu đánh giá địa phương (Mã trong tệp: DP-HDND) › Câu 1: sửa phương án “Rất kém” → “Rất kém cỏi”" in page
     assert "/bo/phieu-khao-sat/so-sanh?tu=1&amp;den=2" in listing and document_corrections.SOURCE in listing
     assert client.get("/bo/phieu-khao-sat/so-sanh?den=7").status_code == 404
 

@@ -66,16 +66,21 @@ def questionnaire_changes(old: q.Questionnaire, new: q.Questionnaire) -> list[st
     several = len({f.code for f in old.forms} | {f.code for f in new.forms}) > 1
     old_forms = {f.code: f for f in old.forms}
     for form in new.forms:
-        prefix = f"{form.name} ({form.code}) › " if several else ""
+        # Forms are named for people; the key in the file tells apart the set's several locality forms.
+        prefix = f"{_form_label(form)} › " if several else ""
         before = old_forms.get(form.code)
         if before is None:
-            changes.append(f"Thêm phiếu {form.name} ({form.code}): {quote(form.title)}, "
+            changes.append(f"Thêm phiếu {_form_label(form)}: {quote(form.title)}, "
                            f"{len(form.questions)} câu hỏi")
             continue
         changes.extend(prefix + change for change in _form_changes(before, form))
     new_codes = {f.code for f in new.forms}
-    changes.extend(f"Bỏ phiếu {f.name} ({f.code}): {quote(f.title)}" for f in old.forms if f.code not in new_codes)
+    changes.extend(f"Bỏ phiếu {_form_label(f)}: {quote(f.title)}" for f in old.forms if f.code not in new_codes)
     return changes
+
+
+def _form_label(form: q.FormDef) -> str:
+    return f"{form.name} (Mã trong tệp: {form.code})"
 
 
 def _form_changes(old: q.FormDef, new: q.FormDef) -> list[str]:

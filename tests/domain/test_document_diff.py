@@ -96,8 +96,8 @@ def test_in_a_set_of_several_forms_each_change_names_its_form():
                                                                             questions=(question,)),))))
 
     assert document_diff.questionnaire_changes(old, new) == [
-        "Phiếu đánh giá bộ chủ quản (BO) › Câu 1: sửa hướng dẫn (trống) → “Ghi ngắn gọn”",
-        "Phiếu đánh giá bộ chủ quản (BO) › Câu 1: chuyển thành câu không bắt buộc",
+        "Phiếu đánh giá bộ chủ quản (Mã trong tệp: BO) › Câu 1: sửa hướng dẫn (trống) → “Ghi ngắn gọn”",
+        "Phiếu đánh giá bộ chủ quản (Mã trong tệp: BO) › Câu 1: chuyển thành câu không bắt buộc",
     ]
 
 
