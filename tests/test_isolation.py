@@ -76,6 +76,9 @@ ACCESS: dict[str, str] = {
     "assessment.*": PROVINCE_SCOPED,
     "assessment_ministry.*": MINISTRY_ONLY,
     "framework.*": MINISTRY_ONLY,
+    # Corrections of the questionnaire set and the framework in the browser, and their versions compared.
+    "questionnaire_corrections.*": MINISTRY_ONLY,
+    "framework_corrections.*": MINISTRY_ONLY,
 }
 
 SECRET_TITLE = "Thông báo riêng cho Hải Phòng"
