@@ -197,3 +197,23 @@ def test_the_preview_is_the_respondents_page(client, ministry_user, sample):
     assert '<body class="survey">' in html and "Bản xem trước" in text_of(html)
     assert "<h1>Phiếu đánh giá bộ chủ quản: Bộ …</h1>" in html
     assert "Lưu, trả lời tiếp sau" in html and "<form" not in html.split("</header>")[1]
+
+
+def test_the_same_correction_posted_twice_at_once_makes_one_version(app, session, ministry_user, sample):
+    from portal.extensions import db
+    from portal.models import Campaign, User
+    from tests.support.threads import race
+
+    campaign_id = current_campaign(session).id
+
+    def post():
+        with app.app_context(), db.new_session() as own:
+            outcome = questionnaire_corrections.edit_question(
+                own, own.get(User, ministry_user.id), own.get(Campaign, campaign_id), 1, "DP-HDND", "c1_1",
+                {"noi_dung": "Cùng một sửa đổi, gửi hai lần"})
+            return outcome.version.version, outcome.changed
+
+    outcomes = race(post, post)
+
+    assert sorted(outcomes) == [(2, False), (2, True)]
+    assert numbers(session) == [1, 2]
