@@ -77,7 +77,7 @@ def test_points_move_between_two_lines_in_one_version_and_the_criteria_and_areas
 
 
 @pytest.mark.parametrize(("changes", "message"), [
-    ({"diem_1.1.1": "1,5"}, "Bộ tiêu chí: Tổng điểm ghi 100 nhưng tổng điểm các lĩnh vực là 100,5."),
+    ({"diem_1.1.1": "1,5"}, "Bộ tiêu chí, khóa “total”: tổng điểm ghi 100 nhưng tổng điểm các lĩnh vực là 100,5."),
     ({"diem_1.1.2": "0,5", "diem_1.1.1": "1,5"}, "có mức cho 1 điểm, vượt điểm tối đa 0,5"),
     ({"diem_1.1.1": "một"}, "Tiêu chí thành phần 1.1.1: điểm phải là một số không âm"),
     ({"ten_1.1.1": " "}, "Lĩnh vực 1 › tiêu chí 1.1 › tiêu chí thành phần 1.1.1, khóa “title”: không được để trống."),

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from fractions import Fraction
 from importlib import resources
@@ -40,6 +40,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import update
 from sqlmodel import Session
 
@@ -65,6 +66,7 @@ EXTRA_KINDS = frozenset({"bonus", "penalty"})
 SOURCE_LABELS = {"self": "Tự đánh giá", "survey": "Điều tra xã hội học"}
 
 _CODE = r"^[0-9A-Za-z][0-9A-Za-z.]{0,19}$"
+_CROSS_CHECKS = "framework_cross_checks"  # the error type of the checks that span areas, criteria and lines
 Kind = Literal["yes_no", "percentage", "deduction", "levels", "survey", "bonus", "penalty"]
 
 
@@ -201,31 +203,44 @@ class Framework(_Strict):
 
     @model_validator(mode="after")
     def _codes_and_sums(self) -> Framework:
-        problems: list[str] = []
+        # Each problem keeps the place it is about, so a file's reader can point at its line or cell.
+        problems: list[tuple[tuple[str | int, ...], str]] = []
         seen: set[str] = set()
-        for area in self.areas:
-            for code, what in [(area.code, "lĩnh vực")] + [(c.code, "tiêu chí") for c in area.criteria] + [
-                    (line.code, "tiêu chí thành phần") for c in area.criteria for line in c.subcriteria]:
+        for a, area in enumerate(self.areas):
+            at_area: tuple[str | int, ...] = ("areas", a)
+            places = [(at_area, area.code, "lĩnh vực")]
+            for c, criterion in enumerate(area.criteria):
+                at_criterion = (*at_area, "criteria", c)
+                places.append((at_criterion, criterion.code, "tiêu chí"))
+                places += [((*at_criterion, "subcriteria", n), line.code, "tiêu chí thành phần")
+                           for n, line in enumerate(criterion.subcriteria)]
+            for place, code, what in places:
                 if code in seen:
-                    problems.append(f"Mã “{code}” ({what}) bị trùng; mỗi mã chỉ dùng một lần")
+                    problems.append(((*place, "code"), f"mã “{code}” ({what}) bị trùng; mỗi mã chỉ dùng một lần"))
                 seen.add(code)
-            for criterion in area.criteria:
+            for c, criterion in enumerate(area.criteria):
+                at_criterion = (*at_area, "criteria", c)
                 if not criterion.code.startswith(area.code + "."):
-                    problems.append(f"Tiêu chí {criterion.code}: mã phải bắt đầu bằng mã lĩnh vực “{area.code}.”")
-                for line in criterion.subcriteria:
+                    problems.append(((*at_criterion, "code"), f"mã phải bắt đầu bằng "
+                                                             f"mã lĩnh vực “{area.code}.”"))
+                for n, line in enumerate(criterion.subcriteria):
                     if not line.code.startswith(criterion.code + "."):
-                        problems.append(f"Tiêu chí thành phần {line.code}: mã phải bắt đầu bằng mã tiêu chí "
-                                        f"“{criterion.code}.”")
+                        problems.append(((*at_criterion, "subcriteria", n, "code"),
+                                         f"mã phải bắt đầu bằng mã tiêu chí "
+                                         f"“{criterion.code}.”"))
                 if criterion.points is not None and not _same(criterion.points, criterion.maximum):
-                    problems.append(f"Tiêu chí {criterion.code}: điểm tối đa ghi {_fmt(criterion.points)} nhưng "
-                                    f"tổng điểm các tiêu chí thành phần là {_fmt(criterion.maximum)}")
+                    problems.append(((*at_criterion, "points"),
+                                     f"điểm tối đa ghi {_fmt(criterion.points)} nhưng "
+                                     f"tổng điểm các tiêu chí thành phần là {_fmt(criterion.maximum)}"))
             if area.points is not None and not _same(area.points, area.maximum):
-                problems.append(f"Lĩnh vực {area.code}: điểm tối đa ghi {_fmt(area.points)} nhưng tổng điểm các "
-                                f"tiêu chí là {_fmt(area.maximum)}")
+                problems.append(((*at_area, "points"), f"điểm tối đa ghi {_fmt(area.points)} "
+                                                       f"nhưng tổng điểm các tiêu chí là {_fmt(area.maximum)}"))
         if self.total is not None and not _same(self.total, self.maximum):
-            problems.append(f"Tổng điểm ghi {_fmt(self.total)} nhưng tổng điểm các lĩnh vực là {_fmt(self.maximum)}")
+            problems.append((("total",), f"tổng điểm ghi {_fmt(self.total)} nhưng tổng điểm các lĩnh vực là "
+                                         f"{_fmt(self.maximum)}"))
         if problems:
-            raise ValueError("; ".join(problems))
+            raise PydanticCustomError(_CROSS_CHECKS, "{summary}",
+                                      {"summary": "; ".join(text for _, text in problems), "problems": problems})
         return self
 
     @property
@@ -310,10 +325,21 @@ def parse_framework(data: bytes | str, filename: str = "") -> Framework:
         raise FrameworkError("Tệp lồng nhau quá nhiều cấp; đây không phải tệp bộ tiêu chí.") from None
     if not isinstance(content, dict):
         raise FrameworkError("Tệp không có cấu trúc bộ tiêu chí: phải bắt đầu bằng các khóa format, title, areas.")
+    return check_content(content, lambda loc: _line_place(loc, root))
+
+
+def _line_place(loc: tuple, root: yaml.Node | None) -> str | None:
+    line = _line_of(loc, root)
+    return f"dòng {line}" if line else None
+
+
+def check_content(content: dict[str, Any], locate: Callable[[tuple], str | None]) -> Framework:
+    """Check a framework already read into plain values (from YAML, or from a workbook into the same shape);
+    raises FrameworkError listing every problem, each placed by `locate(pydantic location)`."""
     try:
         return Framework.model_validate(content)
     except ValidationError as exc:
-        problems = [_problem(error, content, root) for error in exc.errors()]
+        problems = [problem for error in exc.errors() for problem in _problems(error, content, locate)]
         count = len(problems)
         raise FrameworkError(f"Tệp bộ tiêu chí có {count} lỗi; không có gì được lưu. Sửa các lỗi sau rồi nhập lại:",
                              problems) from None
@@ -408,13 +434,19 @@ def _message(error: dict[str, Any]) -> str:
     return f"không hợp lệ ({error['msg']})"
 
 
-def _problem(error: dict[str, Any], content: Any, root: yaml.Node | None) -> str:
-    loc = tuple(error["loc"])
+def _problems(error: dict[str, Any], content: Any, locate: Callable[[tuple], str | None]) -> list[str]:
+    """One pydantic error as the problems people read; the checks spanning the framework are several."""
+    if error["type"] == _CROSS_CHECKS:
+        return [_problem(tuple(loc), text, content, locate) for loc, text in error["ctx"]["problems"]]
+    return [_problem(tuple(error["loc"]), _message(error), content, locate)]
+
+
+def _problem(loc: tuple, message: str, content: Any, locate: Callable[[tuple], str | None]) -> str:
     where, key = _place(loc, content)
-    line = _line_of(loc, root)
-    at = f" (dòng {line})" if line else ""
+    place = locate(loc)
+    at = f" ({place})" if place else ""
     subject = f"{where}, khóa “{key}”" if key else where
-    return f"{subject}{at}: {_message(error)}."
+    return f"{subject}{at}: {message}."
 
 
 # ---------------------------------------------------------------- stored documents and versions
@@ -455,9 +487,20 @@ def load(version: FrameworkVersion) -> Framework:
     return cached
 
 
+def parse_file(data: bytes, filename: str) -> Framework:
+    """A YAML file or a filled workbook template, told apart by its bytes, read and checked by the same schema."""
+    # Imported here: the workbook reader builds on this module (its schema and its document).
+    from portal.domain import authoring
+
+    if authoring.is_workbook(data):
+        return authoring.read_framework_workbook(data, filename)
+    return parse_framework(data, filename)
+
+
 def import_framework(session: Session, user: User | None, campaign: Campaign, data: bytes, filename: str, *,
                      now: datetime | None = None) -> FrameworkVersion:
-    """Check the file and store it as the campaign's new current version (committed).
+    """Check the file (YAML or a filled workbook template) and store it as the campaign's new current version
+    (committed).
 
     Refused (FrameworkError) when the file has problems, nothing saved, or when the current version is
     frozen because a province has saved a score against it.
@@ -465,7 +508,7 @@ def import_framework(session: Session, user: User | None, campaign: Campaign, da
     current = current_version(session, campaign)
     if current is not None and current.frozen_at is not None:
         raise FrameworkError(FROZEN_MESSAGE)
-    framework = parse_framework(data, filename)
+    framework = parse_file(data, filename)
     return document_versions.store_version(
         session, FrameworkVersion, current, user=user, campaign=campaign, title=framework.title,
         document=to_document(framework), is_sample=framework.sample, filename=filename, now=now,

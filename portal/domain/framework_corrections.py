@@ -17,7 +17,6 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
-from pydantic import ValidationError
 from sqlmodel import Session
 
 from portal.domain import document_corrections, document_diff, framework
@@ -37,11 +36,9 @@ def content_of(version: FrameworkVersion) -> Content:
 def check(content: Content) -> Content:
     """The import's checks on corrected plain values; FrameworkError listing every problem, by its place."""
     try:
-        checked = Framework.model_validate(content)
-    except ValidationError as exc:
-        # The same translation as an import's, without a line of a file to name.
-        problems = [framework._problem(error, content, None).replace("Phần đầu tệp", "Bộ tiêu chí", 1)
-                    for error in exc.errors()]
+        checked = framework.check_content(content, lambda loc: None)  # no line of a file to name
+    except FrameworkError as exc:
+        problems = [problem.replace("Phần đầu tệp", "Bộ tiêu chí", 1) for problem in exc.problems]
         raise FrameworkError(f"Chưa lưu: bộ tiêu chí sau khi sửa có {len(problems)} lỗi. Sửa lại rồi lưu:",
                              problems) from None
     return json.loads(framework.to_document(checked))

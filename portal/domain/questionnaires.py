@@ -22,7 +22,7 @@ import re
 import unicodedata
 import weakref
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
@@ -289,9 +289,7 @@ def parse_questionnaire(
         raise _syntax_error(exc, text, filename) from None
     except RecursionError:
         raise QuestionnaireError("Tệp lồng nhau quá nhiều cấp; đây không phải tệp bộ phiếu.") from None
-    known = tuple(known_groups)
-    ministry = tuple(DEFAULT_MINISTRY_GROUPS if ministry_groups is None else ministry_groups)
-    return _Checker(root, known, ministry).questionnaire(content)
+    return check_content(content, known_groups=known_groups, ministry_groups=ministry_groups, root=root)
 
 
 def check_content(
@@ -299,12 +297,18 @@ def check_content(
     *,
     known_groups: Iterable[str] = DEFAULT_GROUPS,
     ministry_groups: Iterable[str] | None = None,
+    root: yaml.Node | None = None,
+    locate: Callable[[NodePath], str | None] | None = None,
 ) -> Questionnaire:
-    """The checks of an import, on a questionnaire already read into plain values (a correction made in the
-    browser, a document built from another format); problems name their place, without a line of a file."""
+    """Check a questionnaire already read into plain values (what `yaml.safe_load` gives, or what a workbook
+    reads into the same shape); raises QuestionnaireError listing every problem.
+
+    A problem names its place with `locate(path)` when given (a workbook's sheet, row and column), else
+    with the line of the YAML node `root` holds at that path.
+    """
     known = tuple(known_groups)
     ministry = tuple(DEFAULT_MINISTRY_GROUPS if ministry_groups is None else ministry_groups)
-    return _Checker(None, known, ministry).questionnaire(content)
+    return _Checker(root, known, ministry, locate).questionnaire(content)
 
 
 _TOP_KEYS = ("format", "title", "label", "sample", "scales", "forms")
@@ -335,8 +339,10 @@ class _TooManyProblems(Exception):
 class _Checker:
     """Walks the loaded file, collecting every problem with its place, and builds the dataclasses."""
 
-    def __init__(self, root: yaml.Node | None, known_groups: tuple[str, ...], ministry_groups: tuple[str, ...]):
+    def __init__(self, root: yaml.Node | None, known_groups: tuple[str, ...], ministry_groups: tuple[str, ...],
+                 locate: Callable[[NodePath], str | None] | None = None):
         self.root = root
+        self.locate = locate
         self.known_groups = known_groups
         self.ministry_groups = tuple(g for g in ministry_groups if g in known_groups)
         self.problems: list[str] = []
@@ -358,11 +364,20 @@ class _Checker:
             node = found = child
         return found.start_mark.line + 1 if found is not None else None
 
+    def place(self, path: NodePath) -> str | None:
+        """Where `path` is, as people find it: "dòng 12" of a YAML file, or a workbook's sheet, row and column."""
+        if self.locate is not None:
+            return self.locate(path)
+        line = self.line(path)
+        return f"dòng {line}" if line else None
+
     def report(self, where: str, path: NodePath | None, message: str) -> None:
-        line = self.line(path) if path is not None else None
-        place = f" (dòng {line})" if line else ""
-        self.problems.append(f"{where}{place}: {message}" if where else
-                             (f"Dòng {line}: {message}" if line else message[:1].upper() + message[1:]))
+        place = self.place(path) if path is not None else None
+        if where:
+            self.problems.append(f"{where} ({place}): {message}" if place else f"{where}: {message}")
+        else:
+            self.problems.append(f"{place[:1].upper()}{place[1:]}: {message}" if place else
+                                 message[:1].upper() + message[1:])
         if len(self.problems) >= MAX_PROBLEMS:
             raise _TooManyProblems
 
@@ -407,7 +422,7 @@ class _Checker:
         value = item.get(key, _MISSING)
         if value is _MISSING or value is None or value == "":
             if required:
-                self.report(where, path, f"thiếu “{key}” ({_KEY_MEANINGS.get(key, key)}).")
+                self.report(where, (*path, key), f"thiếu “{key}” ({_KEY_MEANINGS.get(key, key)}).")
             return ""
         if not isinstance(value, str):
             self.report(where, (*path, key), f"“{key}” phải là văn bản, không phải {_describe(value)} (đặt trong "
@@ -415,13 +430,13 @@ class _Checker:
             return ""
         cleaned = _clean_block(value) if block else clean(value)
         if required and not cleaned:
-            self.report(where, path, f"thiếu “{key}” ({_KEY_MEANINGS.get(key, key)}).")
+            self.report(where, (*path, key), f"thiếu “{key}” ({_KEY_MEANINGS.get(key, key)}).")
         return cleaned
 
     def code(self, item: dict, key: str, where: str, path: NodePath, pattern: re.Pattern, what: str) -> str:
         value = item.get(key, _MISSING)
         if value is _MISSING or value is None or value == "":
-            self.report(where, path, f"thiếu “{key}” ({what}).")
+            self.report(where, (*path, key), f"thiếu “{key}” ({what}).")
             return ""
         if isinstance(value, bool) or not isinstance(value, str | int):
             self.report(where, (*path, key), f"“{key}” phải là một mã ngắn, không phải {_describe(value)}.")
@@ -468,7 +483,7 @@ class _Checker:
     def items(self, item: dict, key: str, where: str, path: NodePath, limit: int, what: str) -> list:
         value = item.get(key, _MISSING)
         if value is _MISSING or value is None or value == []:
-            self.report(where, path, f"thiếu “{key}” ({what}).")
+            self.report(where, (*path, key), f"thiếu “{key}” ({what}).")
             return []
         if not isinstance(value, list):
             self.report(where, (*path, key), f"“{key}” phải là một danh sách (các dòng bắt đầu bằng “- ”), "
@@ -556,7 +571,8 @@ class _Checker:
         intro = self.text(item, "intro", where, path, required=False, block=True)
         target = item.get("target", _MISSING)
         if target is _MISSING or target is None:
-            self.report(where, path, "thiếu “target” (locality: đánh giá địa phương; ministry: đánh giá bộ chủ quản).")
+            self.report(where, (*path, "target"), "thiếu “target” (locality: đánh giá địa phương; ministry: đánh giá "
+                                                  "bộ chủ quản).")
         elif target not in TARGETS:
             self.report(where, (*path, "target"), f"“target” phải là locality (đánh giá địa phương) hoặc ministry "
                                                   f"(đánh giá bộ chủ quản), không phải “{target}”.")
@@ -591,7 +607,7 @@ class _Checker:
     def form_groups(self, item: dict, where: str, path: NodePath, target: Any) -> tuple[str, ...]:
         value = item.get("groups", _MISSING)
         if value is _MISSING or value is None or value == []:
-            self.report(where, path, f"thiếu “groups” (mã các nhóm đối tượng trả lời phiếu: "
+            self.report(where, (*path, "groups"), f"thiếu “groups” (mã các nhóm đối tượng trả lời phiếu: "
                                      f"{', '.join(self.known_groups)}).")
             return ()
         if isinstance(value, str):
@@ -612,7 +628,9 @@ class _Checker:
                                           f"{', '.join(self.ministry_groups) or '(không có)'}).")
             else:
                 groups.append(group)
-        return tuple(groups)
+        # In the campaign's order, however the file lists them: a set stored from a YAML file and from a
+        # workbook (one column per group) is then the same document.
+        return tuple(sorted(groups, key=self.known_groups.index))
 
     def section(self, raw: Any, form_where: str, path: NodePath, question_ids: set[str]) -> Section | None:
         first = f"{form_where} › phần thứ {path[-1] + 1}"
@@ -651,7 +669,7 @@ class _Checker:
         required = self.boolean(item, "required", where, path, True)
         kind = item.get("kind", _MISSING)
         if kind is _MISSING or kind is None:
-            self.report(where, path, "thiếu “kind” (loại câu hỏi: single, multiple, number hoặc text).")
+            self.report(where, (*path, "kind"), "thiếu “kind” (loại câu hỏi: single, multiple, number hoặc text).")
             return None
         if kind not in KINDS:
             self.report(where, (*path, "kind"), f"loại câu hỏi “{kind}” không được hỗ trợ (single: chọn một; "
@@ -724,7 +742,8 @@ class _Checker:
             self.unknown_keys(item, owhere, opath, _OPTION_KEYS)
             value = item.get("value", _MISSING)
             if value is _MISSING or value is None or value == "":
-                self.report(owhere, opath, "thiếu “value” (giá trị ghi nhận khi chọn phương án, ví dụ 1, 2, kb).")
+                self.report(owhere, (*opath, "value"), "thiếu “value” (giá trị ghi nhận khi chọn phương án, ví dụ "
+                                                       "1, 2, kb).")
                 ok = False
                 continue
             if isinstance(value, bool) or not isinstance(value, str | int) or not _VALUE.fullmatch(str(value)):
@@ -1096,6 +1115,18 @@ def campaign_groups(session: Session, campaign: Campaign) -> tuple[tuple[str, ..
     return tuple(g.code for g in groups), tuple(g.code for g in groups if g.answers_ministry_form)
 
 
+def parse_file(data: bytes, filename: str, *, known_groups: Iterable[str] = DEFAULT_GROUPS,
+               ministry_groups: Iterable[str] | None = None) -> Questionnaire:
+    """A YAML file or a filled workbook template, told apart by its bytes, read and checked by the same rules."""
+    # Imported here: the workbook reader builds on this module (its checks and its document).
+    from portal.domain import authoring
+
+    if authoring.is_workbook(data):
+        return authoring.read_questionnaire_workbook(data, filename, known_groups=known_groups,
+                                                     ministry_groups=ministry_groups)
+    return parse_questionnaire(data, filename, known_groups=known_groups, ministry_groups=ministry_groups)
+
+
 def import_questionnaire(
     session: Session,
     user: User | None,
@@ -1105,7 +1136,8 @@ def import_questionnaire(
     *,
     now: datetime | None = None,
 ) -> QuestionnaireVersion:
-    """Check the file and store it as the campaign's new current version (committed).
+    """Check the file (YAML or a filled workbook template) and store it as the campaign's new current version
+    (committed).
 
     Refused (QuestionnaireError) when the file has problems, nothing saved, or
     when the current version is frozen because the survey was launched.
@@ -1114,7 +1146,7 @@ def import_questionnaire(
     if current is not None and current.frozen_at is not None:
         raise QuestionnaireError(FROZEN_MESSAGE)
     known, ministry = campaign_groups(session, campaign)
-    questionnaire = parse_questionnaire(data, filename, known_groups=known, ministry_groups=ministry)
+    questionnaire = parse_file(data, filename, known_groups=known, ministry_groups=ministry)
     return document_versions.store_version(
         session, QuestionnaireVersion, current, user=user, campaign=campaign, title=questionnaire.title,
         document=to_document(questionnaire), is_sample=questionnaire.is_sample, filename=filename, now=now,

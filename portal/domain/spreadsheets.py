@@ -212,6 +212,19 @@ def read_respondent_file(
     return _read_csv(data, max_rows=max_rows)
 
 
+def check_workbook_package(data: bytes, *, max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES) -> bool:
+    """The guards a list upload's workbook passes, for other readers of uploaded workbooks (the questionnaire
+    and framework templates): old .xls and password-protected files, files that are not workbooks, damage,
+    zip bombs and huge sparse sheets raise `SpreadsheetError`. Returns whether any worksheet holds a formula.
+    """
+    if data.startswith(_CFB_MAGIC):
+        raise _container_error(data)
+    if not data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        _refuse_known_binary(data, "")
+        raise _not_spreadsheet()
+    return _check_package(data, max_unpacked_bytes)
+
+
 def _megabytes(size: int, *, round_up: bool = False) -> str:
     """Size in MB the Vietnamese way: 5 → "5", 0.5 → "0,5"; an upload's own
     size is rounded up to a tenth so it never reads as equal to the limit."""

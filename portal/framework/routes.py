@@ -6,9 +6,9 @@ from flask import abort, flash, redirect, render_template, request, send_file, u
 from flask_login import current_user
 
 from portal import document_pages
-from portal.domain import document_versions, framework
+from portal.domain import authoring, document_versions, framework
 from portal.domain.scoring import totals
-from portal.downloads import YAML, document_version_download
+from portal.downloads import YAML, document_version_download, xlsx_download
 from portal.extensions import db
 from portal.models import Campaign
 
@@ -34,7 +34,7 @@ def upload():
     campaign = document_pages.campaign_or_404()
     try:
         data, filename = document_pages.read_upload(
-            framework.MAX_BYTES, "Vui lòng chọn tệp bộ tiêu chí (.yaml) trước khi bấm “Nhập bộ tiêu chí”.")
+            framework.MAX_BYTES, "Vui lòng chọn tệp bộ tiêu chí (.yaml hoặc .xlsx) trước khi bấm “Nhập bộ tiêu chí”.")
         version = framework.import_framework(db.session, current_user, campaign, data, filename)
     except document_versions.DocumentError as problem:
         db.session.rollback()
@@ -78,6 +78,20 @@ def download(framework_number: int):
         abort(404)
     return document_version_download(row, framework.to_yaml(framework.load(row)),
                                      f"bo-tieu-chi-phien-ban-{row.version}.yaml")
+
+
+@bp.get("/phien-ban-<int:framework_number>.xlsx")
+def download_workbook(framework_number: int):
+    row = framework.version_by_number(db.session, document_pages.campaign_or_404(), framework_number)
+    if row is None:
+        abort(404)
+    return xlsx_download(authoring.framework_workbook(framework.load(row)), f"bo-tieu-chi-phien-ban-{row.version}.xlsx")
+
+
+@bp.get("/mau-bang-tinh.xlsx")
+def template_workbook():
+    document_pages.campaign_or_404()
+    return xlsx_download(authoring.framework_template_workbook(), "mau-bo-tieu-chi.xlsx")
 
 
 @bp.get("/bo-tieu-chi-mau.yaml")

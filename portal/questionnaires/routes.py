@@ -6,8 +6,8 @@ from flask import abort, flash, redirect, render_template, request, send_file, u
 from flask_login import current_user
 
 from portal import document_pages
-from portal.domain import document_versions, questionnaires
-from portal.downloads import YAML, document_version_download
+from portal.domain import authoring, document_versions, questionnaires
+from portal.downloads import YAML, document_version_download, xlsx_download
 from portal.extensions import db
 from portal.models import Campaign
 
@@ -36,7 +36,7 @@ def upload():
     campaign = document_pages.campaign_or_404()
     try:
         data, filename = document_pages.read_upload(
-            questionnaires.MAX_BYTES, "Vui lòng chọn tệp bộ phiếu (.yaml) trước khi bấm “Nhập bộ phiếu”.")
+            questionnaires.MAX_BYTES, "Vui lòng chọn tệp bộ phiếu (.yaml hoặc .xlsx) trước khi bấm “Nhập bộ phiếu”.")
         version = questionnaires.import_questionnaire(db.session, current_user, campaign, data, filename)
     except document_versions.DocumentError as problem:
         db.session.rollback()
@@ -68,6 +68,23 @@ def download(number: int):
         abort(404)
     return document_version_download(row, questionnaires.to_yaml(questionnaires.load(row)),
                                      f"bo-phieu-phien-ban-{row.version}.yaml")
+
+
+@bp.get("/phien-ban-<int:number>.xlsx")
+def download_workbook(number: int):
+    campaign = document_pages.campaign_or_404()
+    row = questionnaires.version_by_number(db.session, campaign, number)
+    if row is None:
+        abort(404)
+    data = authoring.questionnaire_workbook(questionnaires.load(row), questionnaires.group_labels(db.session, campaign))
+    return xlsx_download(data, f"bo-phieu-phien-ban-{row.version}.xlsx")
+
+
+@bp.get("/mau-bang-tinh.xlsx")
+def template_workbook():
+    campaign = document_pages.campaign_or_404()
+    groups = questionnaires.group_labels(db.session, campaign) or None
+    return xlsx_download(authoring.questionnaire_template_workbook(groups), "mau-bo-phieu.xlsx")
 
 
 @bp.get("/bo-phieu-mau.yaml")

@@ -100,7 +100,7 @@ def test_a_band_above_the_maximum_and_sums_that_disagree_are_refused():
 def test_an_area_whose_points_are_not_its_criteria_sum_is_refused():
     [problem] = problems_of(GOOD.replace("points: 3\n    criteria", "points: 5\n    criteria"))
 
-    assert problem == ("Phần đầu tệp (dòng 1): Lĩnh vực 1: điểm tối đa ghi 5 nhưng tổng điểm các tiêu chí là 3.")
+    assert problem == "Lĩnh vực 1, khóa “points” (dòng 6): điểm tối đa ghi 5 nhưng tổng điểm các tiêu chí là 3."
 
 
 def test_a_broken_yaml_file_says_where():
