@@ -1,9 +1,7 @@
-"""Issue 16 in Chromium, CSRF on: the ministry takes the questionnaire set's template, fills a small set of its own,
-imports it, corrects a question in the browser, previews the form at 360 px as a respondent will see it and
-launches the survey; after the launch the set can no longer be corrected. Screenshots go to test-artifacts/.
-
-The spreadsheet import (helper E1, branch `sheets`) was not on this branch when the journey was written: the set is
-written as the YAML file the import reads, from the sample downloaded on the page.
+"""Issue 16 in Chromium, CSRF on: the ministry downloads the questionnaire set's spreadsheet template, fills a small
+set in it (openpyxl, as a person does in Excel), imports it, corrects a question in the browser, previews the form at
+360 px as a respondent will see it and launches the survey; after the launch the set can no longer be corrected.
+Screenshots go to test-artifacts/.
 """
 
 from __future__ import annotations
@@ -11,13 +9,13 @@ from __future__ import annotations
 import re
 
 import pytest
-import yaml
 from playwright.sync_api import Page, expect
 from sqlmodel import select
 
 from portal.domain import questionnaires
 from portal.domain.campaigns import current_campaign
 from portal.models import Invitation, QuestionnaireVersion, Role, utcnow
+from tests.domain.test_authoring_sheets import filled
 from tests.support.accounts import HA_NOI, make_user
 from tests.support.browser import log_in, screenshot
 from tests.support.operations import finish_operations
@@ -26,32 +24,27 @@ from tests.support.survey import open_by_the_real_clock, send_list
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 360, "height": 740}
-QUALITY = [{"value": "1", "label": "Kém", "score": 1}, {"value": "2", "label": "Trung bình", "score": 2},
-           {"value": "3", "label": "Tốt", "score": 3}, {"value": "kb", "label": "Không biết", "score": None}]
-
-
-def small_set(sample: dict) -> dict:
-    """The ministry's own small set, in the format of the sample it downloaded: one form on the province for every
-    group, one on the parent ministry for the department leaders."""
-    def question(qid: str, text: str) -> dict:
-        return {"id": qid, "kind": "single", "text": text, "options": QUALITY}
-
-    return {
-        "format": sample["format"], "title": "Bộ phiếu khảo sát năm 2021 (bản rút gọn)", "sample": False,
-        "forms": [
-            {"code": "DP", "title": "Phiếu đánh giá công tác cải cách hành chính của tỉnh", "target": "locality",
-             "groups": ["HDND", "LD_SO", "LD_PHONG", "LD_HUYEN"], "minutes": 5,
-             "sections": [{"id": "A", "title": "1. Chỉ đạo, điều hành", "questions": [
-                 question("a1", "Kế hoạch cải cách hành chính năm của tỉnh cụ thể, khả thi"),
-                 question("a2", "Lãnh đạo tỉnh quan tâm chỉ đạo công tác cải cách hành chính"),
-                 {"id": "a3", "kind": "text", "text": "Góp ý của ông/bà", "required": False, "max_length": 500},
-             ]}]},
-            {"code": "BO", "title": "Phiếu đánh giá bộ chủ quản", "target": "ministry",
-             "groups": ["LD_SO", "LD_PHONG"], "minutes": 3,
-             "sections": [{"id": "B", "title": "1. Hướng dẫn của bộ", "questions": [
-                 question("b1", "Văn bản hướng dẫn của bộ rõ ràng, kịp thời")]}]},
-        ],
-    }
+NO_LIMITS = [None] * 6  # min, max, whole numbers only, length, fewest and most choices
+# The ministry's own small set, typed into the template's sheets: one form on the province for every group, one
+# on the parent ministry for the department leaders, a shared scale.
+SMALL_SET = {
+    "Phiếu": [["DP", "Phiếu đánh giá công tác cải cách hành chính của tỉnh", "Đánh giá địa phương", 5, None,
+               "x", "x", "x", "x"],
+              ["BO", "Phiếu đánh giá bộ chủ quản", "Đánh giá bộ chủ quản", 3, None, None, "x", "x", None]],
+    "Phần": [["DP", "A", "1. Chỉ đạo, điều hành", None], ["BO", "B", "1. Hướng dẫn của bộ", None]],
+    "Câu hỏi": [
+        ["DP", "A", "a1", "Chọn một", "Kế hoạch cải cách hành chính năm của tỉnh cụ thể, khả thi", "Có", None,
+         "chat_luong", *NO_LIMITS],
+        ["DP", "A", "a2", "Chọn một", "Lãnh đạo tỉnh quan tâm chỉ đạo công tác cải cách hành chính", "Có", None,
+         "chat_luong", *NO_LIMITS],
+        ["DP", "A", "a3", "Văn bản", "Góp ý của ông/bà", "Không", None, None, None, None, None, 500, None, None],
+        ["BO", "B", "b1", "Chọn một", "Văn bản hướng dẫn của bộ rõ ràng, kịp thời", "Có", None, "chat_luong",
+         *NO_LIMITS],
+    ],
+    "Thang đo": [["chat_luong", "1", "Kém", 1], ["chat_luong", "2", "Trung bình", 2], ["chat_luong", "3", "Tốt", 3],
+                 ["chat_luong", "kb", "Không biết", None]],
+}
+TITLE = "Bộ phiếu khảo sát năm 2021 (bản rút gọn)"
 
 
 def fits_the_phone(page: Page) -> bool:
@@ -67,19 +60,17 @@ def test_the_ministry_imports_its_own_set_corrects_a_question_previews_it_on_a_p
     send_list(session, HA_NOI, per_group=1, now=utcnow())
     log_in(page, live_server, "bonoivu")
 
-    # The template, downloaded from the page; the ministry's own set written in its format.
+    # The spreadsheet template, downloaded from the page and filled in.
     page.goto(live_server + "/bo/phieu-khao-sat/")
     expect(page.get_by_role("heading", name="Chưa có bộ phiếu")).to_be_visible()
     with page.expect_download() as download:
-        page.get_by_role("link", name=re.compile("Tải tệp bộ phiếu mẫu")).click()
-    template = yaml.safe_load(download.value.path().read_text(encoding="utf-8"))
-    filled = tmp_path / "bo-phieu-2021.yaml"
-    filled.write_text(yaml.safe_dump(small_set(template), allow_unicode=True, sort_keys=False), encoding="utf-8")
+        page.get_by_role("link", name="Tải mẫu bảng tính bộ phiếu (.xlsx)").click()
+    filled_in = tmp_path / "bo-phieu-2021.xlsx"
+    filled_in.write_bytes(filled(download.value.path().read_bytes(), SMALL_SET, {"Bộ phiếu!B1": TITLE}))
 
-    page.get_by_label("Tệp bộ phiếu (.yaml)").set_input_files(filled)
+    page.get_by_label(re.compile("^Tệp bộ phiếu")).set_input_files(filled_in)
     page.get_by_role("button", name="Nhập bộ phiếu").click()
-    expect(page.locator("#flash")).to_contain_text("Đã nhập bộ phiếu “Bộ phiếu khảo sát năm 2021 (bản rút gọn)” "
-                                                   "(phiên bản 1)")
+    expect(page.locator("#flash")).to_contain_text(f"Đã nhập bộ phiếu “{TITLE}” (phiên bản 1)")
     screenshot(page, artifacts_dir, "authoring-1-imported", database)
 
     # A question corrected in the browser: its wording and one option's label (HTMX swaps the editor).
