@@ -90,7 +90,8 @@ def test_a_broken_file_lists_every_problem_and_saves_nothing(client, ministry_us
 
 
 @pytest.mark.parametrize(("data", "name", "message"), [
-    (b"PK\x03\x04\x14\x00\x06\x00", "bo-phieu.xlsx", "là một tệp nén hoặc tệp Excel/Word"),
+    # Read as a workbook (told by its bytes), and refused as a damaged one.
+    (b"PK\x03\x04\x14\x00\x06\x00", "bo-phieu.xlsx", "Tệp “bo-phieu.xlsx”: Tệp bảng tính bị hỏng"),
     (b"title: [", "bo-phieu.yaml", "Tệp YAML bị lỗi cú pháp ở dòng 1"),
     (b"- a\n- b\n", "bo-phieu.yaml", "Tệp phải là một bảng khóa"),
 ])
@@ -106,7 +107,7 @@ def test_posting_without_a_file_asks_for_one(client, ministry_user):
     log_in(client, ministry_user)
     response = client.post(URL + "nhap", data={}, content_type="multipart/form-data")
     assert response.status_code == 422
-    assert "Vui lòng chọn tệp bộ phiếu (.yaml)" in text_of(response.get_data(as_text=True))
+    assert "Vui lòng chọn tệp bộ phiếu (.yaml hoặc .xlsx)" in text_of(response.get_data(as_text=True))
 
 
 def test_a_frozen_version_cannot_be_replaced(client, ministry_user, session):

@@ -361,9 +361,6 @@ class WorkbookReader:
             return text
         return value
 
-    def fail(self, problems: list[str], summary: str) -> DocumentError:
-        return self.error(summary, problems)
-
 
 def _open(data: bytes, filename: str, *, noun: str, error: type[DocumentError], max_bytes: int) -> Any:
     """The workbook, after every guard list uploads pass; DocumentError in Vietnamese otherwise."""
