@@ -13,6 +13,8 @@ correct is in questionnaire_corrections.py and framework_corrections.py; this mo
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -57,6 +59,23 @@ class Kind(Generic[Row]):
     noun: str  # "bộ phiếu", "bộ tiêu chí"
     frozen_message: str
     audit_action: str
+
+
+_NUMBER = re.compile(r"[+-]?(\d+([.,]\d+)?|[.,]\d+)")
+
+
+def parse_number(text: str) -> int | float | None:
+    """A number as the ministry types it in a correction: "3", "2,5" or "2.5" (the comma is the Vietnamese decimal
+    mark); None for an empty field; ValueError for anything else. Whether the number fits is the checks' job."""
+    compact = text.strip().replace(" ", "").replace("\u00a0", "")
+    if not compact:
+        return None
+    if len(compact) > 20 or not _NUMBER.fullmatch(compact):
+        raise ValueError(text)
+    number = float(compact.replace(",", "."))
+    if not math.isfinite(number):
+        raise ValueError(text)
+    return int(number) if number.is_integer() else number
 
 
 def correct(session: Session, kind: Kind[Row], user: User | None, campaign: Campaign, base_number: int | None,

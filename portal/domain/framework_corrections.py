@@ -10,8 +10,6 @@ own figure, checked as on import. Each correction that changes something makes a
 from __future__ import annotations
 
 import json
-import math
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from fractions import Fraction
@@ -19,7 +17,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from portal.domain import document_corrections, document_diff, framework
+from portal.domain import document_corrections, document_diff, document_versions, framework
 from portal.domain.framework import Framework, FrameworkError
 from portal.models import Campaign, FrameworkVersion, User
 
@@ -52,20 +50,13 @@ KIND = document_corrections.Kind(
                                                               Framework.model_validate(new)),
     error=FrameworkError, noun="bộ tiêu chí", frozen_message=FROZEN_MESSAGE, audit_action="Sửa bộ tiêu chí tự đánh giá")
 
-_NUMBER = re.compile(r"\d+([.,]\d+)?|[.,]\d+")
-
-
-def parse_points(text: str, where: str) -> float | None:
+def parse_points(text: str, where: str) -> float | int | None:
     """Points as typed ("1", "1,5" or "1.5"); None for an empty field."""
-    compact = text.strip().replace(" ", "").replace("\u00a0", "")
-    if not compact:
-        return None
-    if len(compact) > 12 or not _NUMBER.fullmatch(compact):
-        raise FrameworkError(f"{where}: điểm phải là một số không âm, ví dụ 1 hoặc 1,5 (đang ghi “{text.strip()}”).")
-    number = float(compact.replace(",", "."))
-    if not math.isfinite(number):
-        raise FrameworkError(f"{where}: điểm không hợp lệ.")
-    return int(number) if number.is_integer() else number
+    try:
+        return document_corrections.parse_number(text)
+    except ValueError:
+        raise FrameworkError(f"{where}: điểm phải là một số không âm, ví dụ 1 hoặc 1,5 (đang ghi “{text.strip()}”)."
+                             ) from None
 
 
 def _lines(content: Content):
@@ -137,10 +128,9 @@ def correct_lines(session: Session, user: User | None, campaign: Campaign, base_
                   fields: Mapping[str, str], *, now: datetime | None = None
                   ) -> document_corrections.Outcome[FrameworkVersion]:
     """Correct the lines' wording and maximum points and the declared total from the posted form."""
-    from portal.domain.document_versions import current_version, version_by_number
-
-    current = current_version(session, FrameworkVersion, campaign)
-    base_row = version_by_number(session, FrameworkVersion, campaign, base_number) if base_number else None
+    current = document_versions.current_version(session, FrameworkVersion, campaign)
+    base_row = (document_versions.version_by_number(session, FrameworkVersion, campaign, base_number)
+                if base_number else None)
     base_row = base_row or current
     if base_row is None:
         raise FrameworkError("Chưa có bộ tiêu chí để sửa.")

@@ -7,8 +7,6 @@ that changes something makes a new version (document_corrections.correct), check
 from __future__ import annotations
 
 import json
-import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -65,21 +63,13 @@ def _with_section(questionnaire: Questionnaire, form_code: str, s_index: int,
     return replace(questionnaire, forms=tuple(forms))
 
 
-_NUMBER = re.compile(r"[+-]?(\d+([.,]\d+)?|[.,]\d+)")
-
-
 def parse_score(text: str, label: str) -> float | int | None:
     """An option's score as typed: "3", "2,5" or "2.5"; empty for an option that is not scored."""
-    compact = text.strip().replace(" ", "").replace("\u00a0", "")
-    if not compact:
-        return None
-    if len(compact) > 20 or not _NUMBER.fullmatch(compact):
+    try:
+        return document_corrections.parse_number(text)
+    except ValueError:
         raise QuestionnaireError(f"Điểm của phương án {document_diff.quote(label)} phải là một số (ví dụ 3 hoặc "
-                                 "2,5), hoặc để trống nếu phương án không tính điểm.")
-    number = float(compact.replace(",", "."))
-    if not math.isfinite(number):
-        raise QuestionnaireError(f"Điểm của phương án {document_diff.quote(label)} không hợp lệ.")
-    return int(number) if number.is_integer() else number
+                                 "2,5), hoặc để trống nếu phương án không tính điểm.") from None
 
 
 def edited_question(question: Question, fields: Mapping[str, str]) -> Question:
