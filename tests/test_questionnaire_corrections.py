@@ -217,3 +217,15 @@ def test_the_same_correction_posted_twice_at_once_makes_one_version(app, session
 
     assert sorted(outcomes) == [(2, False), (2, True)]
     assert numbers(session) == [1, 2]
+
+
+def test_a_stale_page_is_answered_409_with_the_message_and_the_typed_wording(client, ministry_user, session, sample):
+    log_in(client, ministry_user)
+    client.post(SAVE, data=question_form(noi_dung="Bản của người thứ nhất"))
+
+    response = client.post(SAVE, data=question_form(noi_dung="Bản của người thứ hai"), headers={"HX-Request": "true"})
+
+    assert response.status_code == 409
+    page = text_of(response.get_data(as_text=True))
+    assert "Chưa lưu: phần này của bộ phiếu vừa được sửa (phiên bản 2)" in page and "Bản của người thứ hai" in page
+    assert current(session).form("DP-HDND").question("c1_1").text == "Bản của người thứ nhất"

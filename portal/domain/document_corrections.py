@@ -100,7 +100,7 @@ def correct(session: Session, kind: Kind[Row], user: User | None, campaign: Camp
     if base_number is not None and base_number != current.version:
         base = document_versions.version_by_number(session, kind.model, campaign, base_number)
         if base is None or touched(kind.load(base)) != touched(document):
-            raise kind.error(_conflict_message(kind, current))
+            raise _conflict(kind, current)
     checked = kind.check(corrected)
     changes = kind.describe(document, checked)
     if not changes:
@@ -128,10 +128,17 @@ def _after_a_race(session: Session, kind: Kind[Row], campaign: Campaign, checked
         raise kind.error(kind.frozen_message)
     if now_current is not None and kind.load(now_current) == checked:
         return Outcome(now_current)
-    raise kind.error(_conflict_message(kind, now_current))
+    raise _conflict(kind, now_current)
 
 
-def _conflict_message(kind: Kind, current: document_versions.VersionRow | None) -> str:
+def _conflict(kind: Kind, current: document_versions.VersionRow | None) -> document_versions.DocumentError:
     number = f" (phiên bản {current.version})" if current is not None else ""
-    return (f"Chưa lưu: phần này của {kind.noun} vừa được sửa{number} sau khi trang của bạn được mở. "
-            "Xem lại nội dung đang dùng bên dưới rồi sửa lại nếu cần.")
+    error = kind.error(f"Chưa lưu: phần này của {kind.noun} vừa được sửa{number} sau khi trang của bạn được mở. "
+                       "Xem lại nội dung đang dùng bên dưới rồi sửa lại nếu cần.")
+    error.conflict = True
+    return error
+
+
+def status_of(error: document_versions.DocumentError) -> int:
+    """The HTTP status a refused correction answers with: 409 when a colleague's correction came first."""
+    return 409 if getattr(error, "conflict", False) else 422

@@ -38,8 +38,7 @@ def save():
                                                       request.form.get("base", type=int), fields)
     except FrameworkError as problem:
         db.session.rollback()
-        return _editor(campaign, {"error": problem, "submitted": fields},
-                       409 if "vừa được sửa" in problem.message else 422)
+        return _editor(campaign, {"error": problem, "submitted": fields}, document_corrections.status_of(problem))
     message = (f"Đã lưu phiên bản {outcome.version.version} của bộ tiêu chí: " + "; ".join(outcome.changes) + "."
                if outcome.changed else "Không có gì thay đổi (có thể các sửa đổi này đã được lưu).")
     if request.htmx:

@@ -6,7 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal import document_pages
-from portal.domain import document_diff, questionnaire_corrections, questionnaires
+from portal.domain import document_corrections, document_diff, questionnaire_corrections, questionnaires
 from portal.domain.questionnaires import QuestionnaireError
 from portal.extensions import db
 from portal.models import Campaign
@@ -35,9 +35,12 @@ def _base() -> int | None:
     return request.form.get("base", type=int)
 
 
+def _fields() -> dict[str, str]:
+    return {key: value for key, value in request.form.items() if key not in ("csrf_token", "base")}
+
+
 def _answer(campaign: Campaign, form_code: str, question_id: str, correction):
     """Run one correction and answer: the editor again (HTMX, or a refused plain form) or a redirect to it."""
-    fields = {key: value for key, value in request.form.items() if key not in ("csrf_token", "base")}
     try:
         outcome = correction()
     except questionnaire_corrections.QuestionNotFound:
@@ -45,8 +48,8 @@ def _answer(campaign: Campaign, form_code: str, question_id: str, correction):
         abort(404)
     except QuestionnaireError as problem:
         db.session.rollback()
-        state = {"question_id": question_id, "error": problem, "submitted": fields}
-        return _editor(campaign, form_code, state, 409 if "vừa được sửa" in problem.message else 422)
+        state = {"question_id": question_id, "error": problem, "submitted": _fields()}
+        return _editor(campaign, form_code, state, document_corrections.status_of(problem))
     message = (f"Đã lưu phiên bản {outcome.version.version} của bộ phiếu: " + "; ".join(outcome.changes) + "."
                if outcome.changed else "Không có gì thay đổi (có thể nội dung này đã được lưu).")
     if request.htmx:
@@ -59,9 +62,8 @@ def _answer(campaign: Campaign, form_code: str, question_id: str, correction):
 @bp.post("/sua/<form_code>/cau/<question_id>")
 def save_question(form_code: str, question_id: str):
     campaign = document_pages.campaign_or_404()
-    fields = {key: value for key, value in request.form.items() if key not in ("csrf_token", "base")}
     return _answer(campaign, form_code, question_id, lambda: questionnaire_corrections.edit_question(
-        db.session, current_user, campaign, _base(), form_code, question_id, fields))
+        db.session, current_user, campaign, _base(), form_code, question_id, _fields()))
 
 
 @bp.post("/sua/<form_code>/cau/<question_id>/vi-tri")
