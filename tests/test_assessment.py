@@ -324,7 +324,7 @@ def test_an_import_with_problems_lists_each_in_vietnamese_and_saves_nothing(clie
     assert response.status_code == 422
     assert "Tệp bộ tiêu chí có 1 lỗi; không có gì được lưu." in text
     assert re.search(r"Lĩnh vực 1 › tiêu chí 1\.1 › tiêu chí thành phần 1\.1\.1, khóa “kind” \(dòng \d+\): "
-                     r"phải là một trong các giá trị", text)
+                     r"phải là một trong các cách chấm yes_no \(Có / Không\)", text)
     assert len(session.exec(select(FrameworkVersion)).all()) == 1
 
 

@@ -412,6 +412,10 @@ def _message(error: dict[str, Any]) -> str:
         return f"không được nhỏ hơn {_fmt(ctx['ge'])} (đang ghi {error.get('input')})"
     if kind == "less_than_equal":
         return f"không được lớn hơn {_fmt(ctx['le'])} (đang ghi {error.get('input')})"
+    if kind == "literal_error" and error["loc"][-1:] == ("kind",):
+        # The codes a YAML file uses and the labels a workbook's drop-down offers are both accepted.
+        kinds = "; ".join(f"{code} ({label})" for code, label in KIND_LABELS.items())
+        return f"phải là một trong các cách chấm {kinds} (đang ghi “{error.get('input')}”)"
     if kind == "literal_error":
         return f"phải là một trong các giá trị {ctx.get('expected', '')} (đang ghi “{error.get('input')}”)"
     if kind == "list_type":

@@ -336,7 +336,7 @@ def test_each_problem_of_a_framework_names_its_sheet_row_and_column():
         "trang tính “Tiêu chí”.",
     ]
     assert problems[3].startswith("Lĩnh vực 1 › tiêu chí 1.1 › tiêu chí thành phần 1.1.1, khóa “kind” (trang tính "
-                                  "“Tiêu chí”, dòng 5, cột E “Cách chấm”): phải là một trong các giá trị")
+                                  "“Tiêu chí”, dòng 5, cột E “Cách chấm”): phải là một trong các cách chấm")
     assert ("Lĩnh vực 1 › tiêu chí 1.1 › tiêu chí thành phần 1.1.2, khóa “points” (trang tính “Tiêu chí”, dòng 6, "
             "cột D “Điểm tối đa”): phải là một số (đang ghi “hai”).") in problems
     assert ("Lĩnh vực 1 › tiêu chí 1.2 › tiêu chí thành phần 1.2.1 (trang tính “Tiêu chí”, dòng 8): có mức cho 3 "
@@ -423,3 +423,33 @@ def test_an_empty_workbook_says_what_is_missing():
     problems = set_problems(buffer.getvalue())
 
     assert problems[0] == "Thiếu trang tính “Bộ phiếu” của mẫu bộ phiếu."
+
+
+def test_rows_naming_a_form_question_or_line_that_does_not_exist_are_named_at_their_cell():
+    problems = set_problems(small_set({
+        "Phần": [*SET_ROWS["Phần"], ["XX", "C", "Phần lạc", None]],
+        "Phương án": [*SET_ROWS["Phương án"], ["DP", "q7", "1", "Có", None]],
+        "Thang đo": [*SET_ROWS["Thang đo"], [None, "3", "Tốt", 3]],
+    }))
+
+    assert problems == [
+        "Trang tính “Thang đo”, dòng 5, cột A “Tên thang đo”: thiếu tên thang đo.",
+        "Trang tính “Phần”, dòng 4, cột A “Mã phiếu”: không có phiếu mã “XX” ở trang tính “Phiếu”.",
+        "Trang tính “Phương án”, dòng 5, cột B “Mã câu”: phiếu “DP” không có câu “q7” ở trang tính “Câu hỏi”.",
+    ]
+    rows = [["Tiêu chí thành phần", "1.0.1", "Lạc", 1, "Có / Không"] + [None] * 8,
+            ["Cấp 4", "9", "Lạc"] + [None] * 10]
+    assert framework_problems(small_framework({"Tiêu chí": [*rows, *FRAMEWORK_ROWS["Tiêu chí"]]}))[:2] == [
+        "Trang tính “Tiêu chí”, dòng 2, cột A “Cấp”: tiêu chí thành phần phải nằm dưới một dòng tiêu chí.",
+        "Trang tính “Tiêu chí”, dòng 3, cột A “Cấp”: cột “Cấp” phải là Lĩnh vực, Tiêu chí, Tiêu chí thành phần, "
+        "không phải “Cấp 4”.",
+    ]
+
+
+def test_a_version_naming_a_group_the_campaign_lacks_exports_a_column_for_it():
+    sample = q.parse_questionnaire(q.sample_path().read_bytes(), "mau.yaml")
+    book = load_workbook(io.BytesIO(questionnaire_workbook(sample, {"HDND": "1. HĐND"})))
+
+    headers = [cell.value for cell in book["Phiếu"][1]]
+
+    assert headers[-4:] == ["Nhóm: HDND", "Nhóm: LD_SO", "Nhóm: LD_PHONG", "Nhóm: LD_HUYEN"]

@@ -78,7 +78,8 @@ def test_an_unknown_kind_lists_the_kinds_there_are():
     [problem] = problems_of(GOOD.replace("kind: yes_no", "kind: co_khong"))
 
     assert problem.startswith("Lĩnh vực 1 › tiêu chí 1.1 › tiêu chí thành phần 1.1.1, khóa “kind” (dòng 13): "
-                              "phải là một trong các giá trị 'yes_no', 'percentage'")
+                              "phải là một trong các cách chấm yes_no (Có / Không); percentage (Tỷ lệ hoàn "
+                              "thành)")
 
 
 def test_a_kind_without_its_parameters_is_refused_in_vietnamese():

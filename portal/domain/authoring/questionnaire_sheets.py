@@ -124,7 +124,8 @@ def _groups(groups: Mapping[str, str] | Iterable[str] | None) -> dict[str, str]:
 
 
 def _write(data: dict[str, Any], groups: dict[str, str]) -> bytes:
-    codes = list(groups) + [g for f in data["forms"] for g in f["groups"] if g not in groups]
+    # The campaign's groups, then any other group a stored version names (an older campaign's).
+    codes = list(dict.fromkeys([*groups, *(g for f in data["forms"] for g in f["groups"])]))
     workbook = new_workbook()
     add_guide(workbook, GUIDE, _guide(groups))
     add_fields(workbook, SET, [(column, data.get(column.key)) for column in SET_FIELDS])

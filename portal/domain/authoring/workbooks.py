@@ -31,8 +31,8 @@ from portal.domain.text import clean, fold
 Path = tuple[str | int, ...]
 
 XLSX_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"\xd0\xcf\x11\xe0")
-MAX_UNPACKED_BYTES = 50 * 1024 * 1024
-MAX_ROWS = 5000  # per sheet: far above any real set (150 questions a form), far below trouble
+MAX_UNPACKED_BYTES = 20 * 1024 * 1024  # a whole official set unpacks to well under 1 MB
+MAX_ROWS = 20_000  # per sheet: far above any real set (options of 150 questions a form), far below trouble
 VALIDATED_ROWS = 1000  # rows below the data that still offer the drop-downs
 YES, NO = "Có", "Không"
 _YES_WORDS = {"co", "x", "true", "dung", "1", "yes"}
