@@ -305,6 +305,8 @@ class Config:
         self.PORTAL_INTEGRITY_SAME_ANSWERS_HOURS = env_int("PORTAL_INTEGRITY_SAME_ANSWERS_HOURS", 24, minimum=1)
         self.PORTAL_INTEGRITY_LINK_DEVICES = env_int("PORTAL_INTEGRITY_LINK_DEVICES", 4, minimum=2)
         self.PORTAL_INTEGRITY_CHANGE_HOURS = env_int("PORTAL_INTEGRITY_CHANGE_HOURS", 72, minimum=1)
+        # The two-person rule: an integrity decision takes effect only when a second administrator confirms it.
+        self.PORTAL_INTEGRITY_TWO_PERSON = env_bool("PORTAL_INTEGRITY_TWO_PERSON", True)
         # How often the worker runs the rules over the provinces with newly submitted forms.
         self.PORTAL_INTEGRITY_INTERVAL_MINUTES = env_int("PORTAL_INTEGRITY_INTERVAL_MINUTES", 10, minimum=1)
         # Wrong survey links answered per client address before it is made to wait.

@@ -156,6 +156,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.framework.corrections import bp as framework_corrections_bp
     from portal.framework.routes import bp as framework_bp
     from portal.home.routes import bp as home_bp
+    from portal.integrity.routes import bp as integrity_bp
     from portal.lists.routes import bp as lists_bp
     from portal.ministry.routes import bp as ministry_bp
     from portal.notices.routes import bp as notices_bp
@@ -167,7 +168,8 @@ def _register_blueprints(app: Flask) -> None:
 
     for blueprint in (auth_bp, home_bp, notices_bp, lists_bp, progress_bp, delivery_bp, demo_mail_bp, ministry_bp,
                       questionnaires_bp, survey_bp, requests_bp, campaigns_bp, framework_bp, assessment_bp,
-                      assessment_ministry_bp, questionnaire_corrections_bp, framework_corrections_bp):
+                      assessment_ministry_bp, integrity_bp, questionnaire_corrections_bp,
+                      framework_corrections_bp):
         app.register_blueprint(blueprint)
 
 

@@ -320,6 +320,12 @@ class AuditEntry(SQLModel, table=True):
     action: str
     detail: str = ""
     reason: str = ""
+    # A respondent's address changed (by the province's list edit or the IT focal point's correction): whose, and
+    # the old and new address as hashes, so the integrity rules link the change to the person without reading
+    # `detail`. No foreign key: a person removed from a draft list leaves the entry as it was.
+    subject_respondent_id: int | None = Field(default=None, index=True)
+    old_email_hash: str = ""
+    new_email_hash: str = ""
 
 
 # ---------------------------------------------------------------- respondent lists
@@ -545,6 +551,36 @@ class IntegrityFlag(SQLModel, table=True):
     state: str = "open"
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class IntegrityDecision(SQLModel, table=True):
+    """The ministry's decision on what the integrity rules found (portal/domain/integrity_decisions.py).
+
+    Dismissing a flag, voiding single forms, voiding the province's whole survey result, or reversing one of
+    these: proposed by one administrator, in effect only once a second, different one confirms it
+    (PORTAL_INTEGRITY_TWO_PERSON). Voided answers stay stored; `counted_answers` leaves them out.
+    `forms` names invitations and form codes, never an answer row: the link to the answers is made with the
+    secret key when the answers are counted, so this table ties no person to an answer.
+    """
+
+    # Posting the same proposal form twice makes one proposal.
+    __table_args__ = (UniqueConstraint("proposed_by_id", "form_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    province_id: int = Field(foreign_key="province.id", index=True)
+    kind: str  # dismiss | void_forms | void_province | reverse
+    flag_id: int | None = Field(default=None, foreign_key="integrityflag.id", index=True)
+    reverses_id: int | None = Field(default=None, foreign_key="integritydecision.id", index=True)
+    forms: str = "[]"  # JSON: [[invitation id, form code], ...] voided by a void_forms decision
+    reason: str
+    state: str = Field(default="proposed", index=True)  # proposed | withdrawn | in_effect | reversed
+    form_key: str
+    proposed_by_id: int = Field(foreign_key="user.id")
+    proposed_at: datetime = Field(default_factory=utcnow)
+    # Who confirmed (in_effect) or withdrew (withdrawn) the proposal, and when.
+    decided_by_id: int | None = Field(default=None, foreign_key="user.id")
+    decided_at: datetime | None = None
 
 
 class IntegrityWatermark(SQLModel, table=True):

@@ -206,3 +206,26 @@ def test_a_submission_committed_after_the_last_run_under_a_smaller_id_is_still_c
 
     assert integrity_rules.check_new_submissions(session, app.config["SECRET_KEY"], rules.Thresholds()) == 1
     assert [f.rule for f in _flags(session)] == [rules.SHARED_DEVICE]
+
+
+def test_an_address_change_is_linked_to_its_respondent_by_the_audit_columns_not_by_its_wording(
+        app, session, ministry_user, during_survey):
+    from portal.domain import audit
+    from portal.models import AuditEntry
+
+    survey = launch_survey(app, session, ministry_user, per_group=1)
+    person = survey.invitations[0]
+    first_address = person.respondent.email
+    # Changed twice: the first entry's text no longer ends at the person's current address.
+    for n in range(2):
+        delivery.correct_address(session, ministry_user, person.invitation, f"hop.thu.{n}@example.vn",
+                                 base_url="http://localhost", mail_domain="localhost")
+
+    entries = list(session.exec(select(AuditEntry).where(AuditEntry.action == audit.ADDRESS_CHANGE)
+                                .order_by(AuditEntry.id)))
+    facts = rules.province_facts(session, survey.campaign.id, survey.province.id, app.config["SECRET_KEY"])
+
+    assert [(e.subject_respondent_id, e.old_email_hash, e.new_email_hash) for e in entries] == [
+        (person.respondent.id, audit.email_hash(first_address), audit.email_hash("hop.thu.0@example.vn")),
+        (person.respondent.id, audit.email_hash("hop.thu.0@example.vn"), audit.email_hash("HOP.THU.1@example.vn"))]
+    assert [change[0] for change in facts.address_changes[person.invitation.id]] == [e.id for e in entries]

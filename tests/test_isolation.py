@@ -76,6 +76,8 @@ ACCESS: dict[str, str] = {
     "assessment.*": PROVINCE_SCOPED,
     "assessment_ministry.*": MINISTRY_ONLY,
     "framework.*": MINISTRY_ONLY,
+    # Kiểm tra can thiệp: the integrity flags, their evidence and the decisions are the ministry's alone.
+    "integrity.*": MINISTRY_ONLY,
     # Corrections of the questionnaire set and the framework in the browser, and their versions compared.
     "questionnaire_corrections.*": MINISTRY_ONLY,
     "framework_corrections.*": MINISTRY_ONLY,
@@ -223,6 +225,20 @@ def _evidence_of(session: Session, owner: User) -> int:
     return link.id
 
 
+def _decision_of(session: Session, owner: User) -> int:
+    """A proposal to void the other province's whole survey result, waiting for its second administrator."""
+    from portal.models import IntegrityDecision, Role
+    from tests.support.accounts import make_user
+
+    proposer = make_user(session, "bo-de-xuat", Role.MINISTRY)
+    decision = IntegrityDecision(campaign_id=current_campaign(session).id, province_id=owner.province_id,
+                                 kind="void_province", reason=SECRET_TITLE, form_key="isolation",
+                                 proposed_by_id=proposer.id)
+    session.add(decision)
+    session.commit()
+    return decision.id
+
+
 # For each URL argument, how to make a row that belongs to the *other* province (`owner` is Hải Phòng's account).
 # A new route whose URL has another argument must add its maker here, or the matrix fails naming it.
 ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
@@ -239,6 +255,7 @@ ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
     "operation_id": _operation_of,
     "assessment_id": _assessment_of,
     "evidence_id": _evidence_of,
+    "decision_id": _decision_of,
     "line_code": lambda session, owner: "1.1.1",  # a line of the sample framework the assessment maker loads
     "framework_number": lambda session, owner: _sample_framework(session).version,
     # Ids of the campaign's own things, which belong to no province: any value tests the guard.

@@ -20,6 +20,7 @@ from portal.models import (
     Campaign,
     DeliveryStatus,
     Department,
+    IntegrityDecision,
     Invitation,
     NominationDocument,
     Operation,
@@ -27,9 +28,10 @@ from portal.models import (
     Respondent,
     RespondentGroup,
     RespondentList,
+    Role,
     StoredFile,
 )
-from tests.support.accounts import HA_NOI, log_in
+from tests.support.accounts import HA_NOI, log_in, make_user
 from tests.support.html import text_of
 from tests.support.survey import DURING_SURVEY, complete_answers, form_def, launch_survey
 from tests.test_isolation import MINISTRY_ONLY, POST_FORM, PUBLIC, ROUTES, access_of
@@ -80,6 +82,10 @@ def closed_2021(app, session, ministry_user, province_user, it_focal_user, time_
     evidence = AssessmentEvidence(assessment_id=assessment_id, province_id=HA_NOI, line_code="1.1.1",
                                   file_id=stored.id, added_by_id=province_user.id)
     session.add(evidence)
+    # A proposal to void Hà Nội's 2021 result by another administrator: the ministry_user could confirm it then.
+    decision = IntegrityDecision(campaign_id=past.id, province_id=HA_NOI, kind="void_province", reason="Thử",
+                                 form_key="past", proposed_by_id=make_user(session, "bo-de-xuat", Role.MINISTRY).id)
+    session.add(decision)
     session.commit()
     created = campaign_admin.create_campaign(session, ministry_user, {
         "year": "2022", "name": "Xác định Chỉ số CCHC năm 2022", "it_focal_deadline": "10/01/2023",
@@ -95,6 +101,7 @@ def closed_2021(app, session, ministry_user, province_user, it_focal_user, time_
         "notice_id": _notice_to_ha_noi(session), "number": 1, "form_code": "DP", "token": first.token,
         "code": first.form_codes[0],
         "assessment_id": assessment_id, "line_code": "1.1.1", "framework_number": 1, "evidence_id": evidence.id,
+        "decision_id": decision.id,
     }
 
 
@@ -153,9 +160,10 @@ def test_the_snapshot_covers_the_campaign_tables():
     ties = {"campaign_id", "list_id", "invitation_id", "respondent_id", "group_id", "assessment_id"}
     tied = sorted(t.name for t in SQLModel.metadata.sorted_tables if ties & set(t.c.keys()))
     assert tied == ["answer", "assessment", "assessmentevidence", "assessmentscore", "campaignprovince",
-                    "formprogress", "formsignal", "frameworkversion", "integrityflag", "invitation", "operation",
-                    "outboxmessage", "positiontitle", "provincerequest", "questionnaireversion", "reminderschedule",
-                    "respondent", "respondentgroup", "respondentlist", "scorechange"]
+                    "formprogress", "formsignal", "frameworkversion", "integritydecision", "integrityflag",
+                    "invitation", "operation", "outboxmessage", "positiontitle", "provincerequest",
+                    "questionnaireversion", "reminderschedule", "respondent", "respondentgroup", "respondentlist",
+                    "scorechange"]
 
 
 def test_no_post_route_changes_a_past_campaign(request, app, client, session, closed_2021):

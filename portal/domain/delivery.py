@@ -152,8 +152,8 @@ def correct_address(
     person.search_text = fold(f"{person.full_name} {email} {person.unit} {person.position}")
     person.updated_at = now or utcnow()
     session.add(person)
-    audit.record(session, actor, "Sửa địa chỉ email người được khảo sát", province_id=invitation.province_id,
-                 detail=f"{person.full_name}: {old} → {email}")
+    audit.record_address_change(session, actor, person, old, email, province_id=invitation.province_id,
+                                detail=f"{person.full_name}: {old} → {email}")
     # The correction and its re-sent invitation land together, or not at all; never two emails waiting.
     invitations.resend_to_corrected_address(session, actor, invitation, email, base_url=base_url,
                                             mail_domain=mail_domain, now=now)

@@ -24,6 +24,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from portal.domain import questionnaires
+from portal.domain.audit import ADDRESS_CHANGE
 from portal.domain.integrity import OPENED, SAVED, SUBMITTED
 from portal.domain.invitations import response_key
 from portal.models import (
@@ -40,8 +41,6 @@ from portal.models import (
 SHARED_DEVICE, BURST, TOO_FAST = "shared_device", "burst", "too_fast"
 SAME_ANSWERS, MANY_DEVICES, CHANGED_THEN_ANSWERED = "same_answers", "many_devices", "changed_then_answered"
 RULES = (SHARED_DEVICE, BURST, TOO_FAST, SAME_ANSWERS, MANY_DEVICES, CHANGED_THEN_ANSWERED)
-# The action both the province's list edits and the IT focal point's corrections record (lists.py, delivery.py).
-ADDRESS_CHANGE = "Sửa địa chỉ email người được khảo sát"
 RECHECK_OVERLAP = timedelta(minutes=10)
 
 
@@ -336,23 +335,32 @@ def province_facts(session: Session, campaign_id: int, province_id: int, secret:
 
 def _address_changes(session: Session, province_id: int,
                      invitations: Mapping[int, Invitation]) -> dict[int, list[tuple[int, datetime, str]]]:
-    """The audited changes of each invitation's respondent's address: the audit line ends at the new address."""
+    """The audited changes of each invitation's respondent's address, linked by the entry's respondent column.
+
+    Entries written before that column existed name no respondent: for those alone the audit line is read,
+    which ends at the new address (the person's current one)."""
     entries = list(session.exec(select(AuditEntry).where(AuditEntry.province_id == province_id,
                                                          AuditEntry.action == ADDRESS_CHANGE)))
     if not entries:
         return {}
-    people = {p.id: p for p in session.exec(select(Respondent).where(col(Respondent.id).in_(
-        [i.respondent_id for i in invitations.values() if i.respondent_id])))}
+    by_person = {i.respondent_id: i.id for i in invitations.values() if i.respondent_id}
     changes: dict[int, list[tuple[int, datetime, str]]] = {}
-    for invitation in invitations.values():
-        person = people.get(invitation.respondent_id)
-        if not person or not person.email:
-            continue
-        marks = (f"→ “{person.email}”", f"→ {person.email}")
-        found = [(e.id, e.at, e.actor_name) for e in entries if any(m in e.detail for m in marks)]
-        if found:
-            changes[invitation.id] = found
-    return changes
+    for entry in entries:
+        if entry.subject_respondent_id in by_person:
+            changes.setdefault(by_person[entry.subject_respondent_id], []).append(
+                (entry.id, entry.at, entry.actor_name))
+    older = [e for e in entries if e.subject_respondent_id is None]
+    if older:
+        people = {p.id: p for p in session.exec(select(Respondent).where(col(Respondent.id).in_(list(by_person))))}
+        for respondent_id, invitation_id in by_person.items():
+            person = people.get(respondent_id)
+            if not person or not person.email:
+                continue
+            marks = (f"→ “{person.email}”", f"→ {person.email}")
+            found = [(e.id, e.at, e.actor_name) for e in older if any(m in e.detail for m in marks)]
+            if found:
+                changes.setdefault(invitation_id, []).extend(found)
+    return {invitation: sorted(found) for invitation, found in changes.items()}
 
 
 # ---------------------------------------------------------------- flags

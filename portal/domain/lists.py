@@ -539,11 +539,15 @@ def _audit_edit(session: Session, user: User, rlist: RespondentList, person: Res
                if before[key] != after[key]]
     if not changed:
         return
-    # The name the IT focal point's address corrections use too (delivery.correct_address), so one search finds both.
-    action = "Sửa địa chỉ email người được khảo sát" if before["email"] != after["email"] else "Sửa một dòng danh sách"
     who = before["full_name"] or after["full_name"]
-    audit.record(session, user, action, province_id=rlist.province_id,
-                 detail=f"Dòng {person.row_number} ({who}): " + "; ".join(changed))
+    detail = f"Dòng {person.row_number} ({who}): " + "; ".join(changed)
+    if before["email"] != after["email"]:
+        # Recorded as the IT focal point's corrections are (delivery.correct_address): one search finds both, and
+        # the integrity rules read whose address it was from the entry's own columns.
+        audit.record_address_change(session, user, person, before["email"], after["email"],
+                                    province_id=rlist.province_id, detail=detail)
+    else:
+        audit.record(session, user, "Sửa một dòng danh sách", province_id=rlist.province_id, detail=detail)
 
 
 def _apply_values(person: Respondent, values: dict[str, str]) -> None:

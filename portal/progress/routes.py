@@ -17,7 +17,7 @@ from flask import (
 )
 from flask_login import current_user
 
-from portal.domain import answers, invitations, progress, reminders
+from portal.domain import answers, integrity_review, invitations, progress, reminders
 from portal.domain.campaigns import local_today
 from portal.downloads import xlsx_download
 from portal.extensions import db
@@ -71,6 +71,8 @@ def render_progress(campaign, province, *, can_remind: bool, endpoint: str, **ur
         response = make_response(render_template("progress/_live.html", **context), 286 if closed else 200)
         response.set_etag(etag)
         return uncached(response)
+    # Voids of the province's result that took effect, with their reasons: the page only, never the polls.
+    context["integrity_decisions"] = integrity_review.for_province(db.session, campaign.id, province.id)
     return uncached(make_response(render_template("progress/index.html", **context)))
 
 
