@@ -221,20 +221,17 @@ class Framework(_Strict):
             for c, criterion in enumerate(area.criteria):
                 at_criterion = (*at_area, "criteria", c)
                 if not criterion.code.startswith(area.code + "."):
-                    problems.append(((*at_criterion, "code"), f"mã phải bắt đầu bằng "
-                                                             f"mã lĩnh vực “{area.code}.”"))
+                    problems.append(((*at_criterion, "code"), f"mã phải bắt đầu bằng mã lĩnh vực “{area.code}.”"))
                 for n, line in enumerate(criterion.subcriteria):
                     if not line.code.startswith(criterion.code + "."):
                         problems.append(((*at_criterion, "subcriteria", n, "code"),
-                                         f"mã phải bắt đầu bằng mã tiêu chí "
-                                         f"“{criterion.code}.”"))
+                                         f"mã phải bắt đầu bằng mã tiêu chí “{criterion.code}.”"))
                 if criterion.points is not None and not _same(criterion.points, criterion.maximum):
-                    problems.append(((*at_criterion, "points"),
-                                     f"điểm tối đa ghi {_fmt(criterion.points)} nhưng "
+                    problems.append(((*at_criterion, "points"), f"điểm tối đa ghi {_fmt(criterion.points)} nhưng "
                                      f"tổng điểm các tiêu chí thành phần là {_fmt(criterion.maximum)}"))
             if area.points is not None and not _same(area.points, area.maximum):
-                problems.append(((*at_area, "points"), f"điểm tối đa ghi {_fmt(area.points)} "
-                                                       f"nhưng tổng điểm các tiêu chí là {_fmt(area.maximum)}"))
+                problems.append(((*at_area, "points"), f"điểm tối đa ghi {_fmt(area.points)} nhưng tổng điểm các "
+                                                       f"tiêu chí là {_fmt(area.maximum)}"))
         if self.total is not None and not _same(self.total, self.maximum):
             problems.append((("total",), f"tổng điểm ghi {_fmt(self.total)} nhưng tổng điểm các lĩnh vực là "
                                          f"{_fmt(self.maximum)}"))

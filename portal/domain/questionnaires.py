@@ -820,7 +820,7 @@ def _fmt(number: float) -> str:
 # ---------------------------------------------------------------- stored documents
 
 
-def _as_dict(questionnaire: Questionnaire) -> dict[str, Any]:
+def as_dict(questionnaire: Questionnaire) -> dict[str, Any]:
     """The questionnaire with the file format's keys, every default written out."""
 
     def question(q: Question) -> dict[str, Any]:
@@ -859,7 +859,7 @@ def to_document(questionnaire: Questionnaire) -> str:
 
     It uses the file format's keys, so the document is itself an importable file (JSON is YAML).
     """
-    return json.dumps(_as_dict(questionnaire), ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(as_dict(questionnaire), ensure_ascii=False, separators=(",", ":"))
 
 
 @lru_cache(maxsize=32)
@@ -910,9 +910,9 @@ _Dumper.add_representer(str, _represent_text)
 _Dumper.add_representer(_FlowMapping, _represent_flow)
 
 
-def to_yaml(questionnaire: Questionnaire) -> str:
-    """The questionnaire as an importable YAML file (for download); option lists used twice become `scales`."""
-    data = _as_dict(questionnaire)
+def share_scales(data: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Move option lists several questions use into scales named thang_1, thang_2, …: each such question of
+    `data` (a document dict, changed in place) names its scale instead; returns the scales."""
     counts = Counter(
         json.dumps(q["options"], ensure_ascii=False)
         for f in data["forms"] for s in f["sections"] for q in s["questions"] if "options" in q
@@ -921,17 +921,25 @@ def to_yaml(questionnaire: Questionnaire) -> str:
     for form in data["forms"]:
         for section in form["sections"]:
             for q in section["questions"]:
-                if "options" not in q:
-                    continue
-                key = json.dumps(q["options"], ensure_ascii=False)
+                key = json.dumps(q.get("options"), ensure_ascii=False)
                 if key in names:
                     del q["options"]
                     q["scale"] = names[key]
-                else:
+    return {name: json.loads(key) for key, name in names.items()}
+
+
+def to_yaml(questionnaire: Questionnaire) -> str:
+    """The questionnaire as an importable YAML file (for download); option lists used twice become `scales`."""
+    data = as_dict(questionnaire)
+    scales = share_scales(data)
+    for form in data["forms"]:
+        for section in form["sections"]:
+            for q in section["questions"]:
+                if "options" in q:
                     q["options"] = [_FlowMapping(o) for o in q["options"]]
-    if names:
-        scales = {name: [_FlowMapping(o) for o in json.loads(key)] for key, name in names.items()}
-        data = {**{k: data[k] for k in ("format", "title", "label", "sample")}, "scales": scales,
+    if scales:
+        data = {**{k: data[k] for k in ("format", "title", "label", "sample")},
+                "scales": {name: [_FlowMapping(o) for o in options] for name, options in scales.items()},
                 "forms": data["forms"]}
     return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=4096)
 

@@ -9,8 +9,6 @@ questions. Reading builds the same dict a YAML file loads into and runs the same
 
 from __future__ import annotations
 
-import json
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -161,18 +159,8 @@ def questionnaire_workbook(questionnaire: q.Questionnaire,
                            groups: Mapping[str, str] | Iterable[str] | None = None) -> bytes:
     """A stored set as the template filled in: reading it back gives the same document. Option lists that
     several questions share are written once, on the "Thang đo" sheet."""
-    data = q._as_dict(questionnaire)
-    counts = Counter(json.dumps(x["options"], ensure_ascii=False)
-                     for f in data["forms"] for s in f["sections"] for x in s["questions"] if "options" in x)
-    names = {key: f"thang_{n}" for n, key in enumerate((k for k, c in counts.items() if c > 1), start=1)}
-    for f in data["forms"]:
-        for s in f["sections"]:
-            for x in s["questions"]:
-                key = json.dumps(x.get("options"), ensure_ascii=False)
-                if key in names:
-                    x["scale"] = names[key]
-                    del x["options"]
-    data["scales"] = {name: json.loads(key) for key, name in names.items()}
+    data = q.as_dict(questionnaire)
+    data["scales"] = q.share_scales(data)
     return _write(data, _groups(groups))
 
 
