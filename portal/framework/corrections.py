@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal import document_pages
@@ -49,15 +49,7 @@ def save():
 
 @bp.get("/so-sanh")
 def compare():
-    campaign = document_pages.campaign_or_404()
-    rows = framework.versions(db.session, campaign)
-    by_number = {row.version: row for row in rows}
-    newer = request.args.get("den", type=int) or (rows[0].version if rows else 0)
-    older = request.args.get("tu", type=int) or newer - 1
-    if rows and newer not in by_number:
-        abort(404)
-    changes = (document_diff.framework_changes(framework.load(by_number[older]), framework.load(by_number[newer]))
-               if older in by_number else None)
-    return render_template("framework_corrections/compare.html", rows=rows, older=older, newer=newer,
-                           changes=changes)
+    rows = framework.versions(db.session, document_pages.campaign_or_404())
+    older, newer, changes = document_pages.compared(rows, framework.load, document_diff.framework_changes)
+    return render_template("framework_corrections/compare.html", rows=rows, older=older, newer=newer, changes=changes)
 bp.add_app_template_global(document_corrections.SOURCE, "correction_source")

@@ -79,15 +79,7 @@ def move_question(form_code: str, question_id: str):
 
 @bp.get("/so-sanh")
 def compare():
-    campaign = document_pages.campaign_or_404()
-    rows = questionnaires.versions(db.session, campaign)
-    by_number = {row.version: row for row in rows}
-    newer = request.args.get("den", type=int) or (rows[0].version if rows else 0)
-    older = request.args.get("tu", type=int) or newer - 1
-    if rows and newer not in by_number:
-        abort(404)
-    changes = (document_diff.questionnaire_changes(questionnaires.load(by_number[older]),
-                                                   questionnaires.load(by_number[newer]))
-               if older in by_number else None)
+    rows = questionnaires.versions(db.session, document_pages.campaign_or_404())
+    older, newer, changes = document_pages.compared(rows, questionnaires.load, document_diff.questionnaire_changes)
     return render_template("questionnaire_corrections/compare.html", rows=rows, older=older, newer=newer,
                            changes=changes)
