@@ -147,6 +147,8 @@ def _init_login(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from portal.appraisal.routes import bp as appraisal_bp
+    from portal.appraisal.routes import ministry_bp as appraisal_ministry_bp
     from portal.assessment.routes import bp as assessment_bp
     from portal.assessment.routes import ministry_bp as assessment_ministry_bp
     from portal.auth.routes import bp as auth_bp
@@ -168,8 +170,8 @@ def _register_blueprints(app: Flask) -> None:
 
     for blueprint in (auth_bp, home_bp, notices_bp, lists_bp, progress_bp, delivery_bp, demo_mail_bp, ministry_bp,
                       questionnaires_bp, survey_bp, requests_bp, campaigns_bp, framework_bp, assessment_bp,
-                      assessment_ministry_bp, integrity_bp, questionnaire_corrections_bp,
-                      framework_corrections_bp):
+                      assessment_ministry_bp, appraisal_bp, appraisal_ministry_bp, integrity_bp,
+                      questionnaire_corrections_bp, framework_corrections_bp):
         app.register_blueprint(blueprint)
 
 

@@ -108,7 +108,9 @@ def demo_command(password: str | None) -> None:
         sample_2025 = demo.ensure_sample_2025(session)
         samples = demo.build_sample_data(session, campaign, tz_name=current_app.config["PORTAL_TIMEZONE"],
                                          base_url=current_app.config["PORTAL_BASE_URL"],
-                                         mail_domain=current_app.config["PORTAL_MAIL_DOMAIN"])
+                                         mail_domain=current_app.config["PORTAL_MAIL_DOMAIN"],
+                                         files_dir=current_app.config["PORTAL_FILES_DIR"],
+                                         max_bytes=current_app.config["MAX_CONTENT_LENGTH"])
     path = Path(current_app.config["INSTANCE_DIR"]) / "demo-accounts.txt"
     lines = [f"{a.username}\t{a.role}\t{a.province}\t{a.password or '(giữ mật khẩu cũ)'}" for a in created]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -863,3 +863,13 @@ class ProvinceRequest(SQLModel, table=True):
     answered_by_id: int | None = Field(default=None, foreign_key="user.id")
     answered_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+# The appraisal's tables live in their own module; imported here so that every table is on the metadata.
+from portal.models_appraisal import (  # noqa: E402,F401
+    Appraisal,
+    AppraisalEvidence,
+    AppraisalExplanation,
+    AppraisalScore,
+    AppraisalState,
+)

@@ -214,3 +214,16 @@ def get_evidence_for_user(session: Session, user: User, assessment_id: int, evid
     if link is None or link.assessment_id != assessment.id:
         abort(404)
     return assessment, link
+
+
+def get_appraisal_evidence_for_user(session: Session, user: User, assessment_id: int, evidence_id: int):
+    """A file the province added with an explanation of the appraisal, through its assessment
+    (`get_assessment_for_user`): the ministry reads every one, a province account its own; 404 otherwise, also when
+    the file belongs to another assessment than the one named in the address."""
+    from portal.models import AppraisalEvidence
+
+    assessment = get_assessment_for_user(session, user, assessment_id)
+    link = session.get(AppraisalEvidence, evidence_id)
+    if link is None or link.assessment_id != assessment.id:
+        abort(404)
+    return assessment, link

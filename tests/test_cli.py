@@ -22,6 +22,12 @@ SHEET_ROW = re.compile(r"Tên đăng nhập: <code>([^<]+)</code><br>\s*Mật kh
 KEPT = "Tài khoản đã được cấp trước đây; mật khẩu không thay đổi."
 
 
+@pytest.fixture(autouse=True)
+def files_dir(app_config, tmp_path):
+    """The demo's approved reports go to a file store of the test's own."""
+    app_config["PORTAL_FILES_DIR"] = str(tmp_path / "tep")
+
+
 
 def province_hashes(session: Session) -> dict[str, str]:
     session.expire_all()
@@ -247,6 +253,13 @@ def test_demo_sets_up_a_current_campaign_with_deadlines_ahead_and_a_welcome_noti
     from portal.models import AssessmentScore
 
     assert count_rows(session, AssessmentScore, AssessmentScore.province_id == 1) == 37
+    # Hải Phòng sent; Đà Nẵng sent, appraised in two rounds and released to it.
+    from portal.models import Appraisal, Assessment
+
+    sent = {row.province_id for row in session.exec(select(Assessment).where(Assessment.sent_at.is_not(None)))}
+    assert sent == {31, 48}
+    released = session.exec(select(Appraisal)).one()
+    assert (released.province_id, released.state, released.released_at is not None) == (48, "closed", True)
     # A sample campaign on the 2025 map, to copy: a template, never current.
     sample = session.exec(select(Campaign).where(Campaign.year == 2025, Campaign.is_template == True)).one()  # noqa: E712
     assert "Đợt mẫu năm 2025" in sample.name and not sample.is_current

@@ -76,6 +76,10 @@ ACCESS: dict[str, str] = {
     "assessment.*": PROVINCE_SCOPED,
     "assessment_ministry.*": MINISTRY_ONLY,
     "framework.*": MINISTRY_ONLY,
+    # Thẩm định: a province reads what the ministry released of its own appraisal and explains; the appraisers'
+    # page, their scores and the steps are the ministry's.
+    "appraisal.*": PROVINCE_SCOPED,
+    "appraisal_ministry.*": MINISTRY_ONLY,
     # Kiểm tra can thiệp: the integrity flags, their evidence and the decisions are the ministry's alone.
     "integrity.*": MINISTRY_ONLY,
     # Corrections of the questionnaire set and the framework in the browser, and their versions compared.
@@ -225,6 +229,24 @@ def _evidence_of(session: Session, owner: User) -> int:
     return link.id
 
 
+def _appraisal_evidence_of(session: Session, owner: User) -> int:
+    """A file the other province added with an explanation of its appraisal (its bytes need not exist)."""
+    from portal.domain import assessment, framework
+    from portal.models import AppraisalEvidence, StoredFile
+
+    campaign = current_campaign(session)
+    framework.load_sample(session, campaign)
+    assessment_id = assessment.get_or_create(session, campaign, owner.province_id).id
+    stored = StoredFile(sha256="0" * 64, size=1, content_type="application/pdf", original_name=f"{SECRET_TITLE}.pdf")
+    session.add(stored)
+    session.flush()
+    link = AppraisalEvidence(assessment_id=assessment_id, province_id=owner.province_id, line_code="1.1.1",
+                             file_id=stored.id)
+    session.add(link)
+    session.commit()
+    return link.id
+
+
 def _decision_of(session: Session, owner: User) -> int:
     """A proposal to void the other province's whole survey result, waiting for its second administrator."""
     from portal.models import IntegrityDecision, Role
@@ -255,6 +277,7 @@ ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
     "operation_id": _operation_of,
     "assessment_id": _assessment_of,
     "evidence_id": _evidence_of,
+    "appraisal_evidence_id": _appraisal_evidence_of,
     "decision_id": _decision_of,
     "line_code": lambda session, owner: "1.1.1",  # a line of the sample framework the assessment maker loads
     "framework_number": lambda session, owner: _sample_framework(session).version,
@@ -303,6 +326,11 @@ POST_FORM = {
     "wanted_until": "30/01/2030",
     "decision": "grant",
     "answer": "Không được phép",
+    # the appraisal: an appraiser's score and comment in round 1, the explanation window's deadline, an explanation
+    "comment": "Không được phép",
+    "round": "1",
+    "deadline": "30/01/2030",
+    "explanation": "Không được phép",
     # corrections of the questionnaire set and the framework in the browser
     "base": "1",
     "noi_dung": "Câu hỏi không được phép sửa",

@@ -87,6 +87,7 @@ def closed_2021(app, session, ministry_user, province_user, it_focal_user, time_
                                  form_key="past", proposed_by_id=make_user(session, "bo-de-xuat", Role.MINISTRY).id)
     session.add(decision)
     session.commit()
+    explained = _appraisal_in_its_explanation_window(session, past, assessment_id, stored.id, province_user)
     created = campaign_admin.create_campaign(session, ministry_user, {
         "year": "2022", "name": "Xác định Chỉ số CCHC năm 2022", "it_focal_deadline": "10/01/2023",
         "list_deadline": "15/01/2023", "self_assessment_deadline": "15/02/2023",
@@ -101,6 +102,7 @@ def closed_2021(app, session, ministry_user, province_user, it_focal_user, time_
         "notice_id": _notice_to_ha_noi(session), "number": 1, "form_code": "DP", "token": first.token,
         "code": first.form_codes[0],
         "assessment_id": assessment_id, "line_code": "1.1.1", "framework_number": 1, "evidence_id": evidence.id,
+        "appraisal_evidence_id": explained,
         "decision_id": decision.id,
     }
 
@@ -115,6 +117,28 @@ def _scored_assessment(session: Session, campaign: Campaign, user) -> int:
     assert assessment.save_line(session, user, row, campaign, version, content, content.line("1.1.1"),
                                 {"answer": "no", "version": "0"}, "Asia/Ho_Chi_Minh").ok
     return row.id
+
+
+def _appraisal_in_its_explanation_window(session: Session, campaign: Campaign, assessment_id: int, file_id: int,
+                                         user) -> int:
+    """Hà Nội's 2021 assessment sent and appraised, its explanation window open until 2030 (only the campaign's end
+    closes it), with a round-1 score, an explanation and a file; returns the file's link id."""
+    from portal.models import Appraisal, AppraisalEvidence, AppraisalExplanation, AppraisalScore
+
+    row = session.get(Assessment, assessment_id)
+    row.sent_at = row.created_at
+    session.add_all([row, Appraisal(assessment_id=assessment_id, campaign_id=campaign.id, province_id=HA_NOI,
+                                    state="explaining", explanation_until=date(2030, 1, 1),
+                                    explanation_opened_at=row.created_at),
+                     AppraisalScore(assessment_id=assessment_id, province_id=HA_NOI, line_code="1.1.1", round=1,
+                                    figures='{"answer": "no"}', points=0.0),
+                     AppraisalExplanation(assessment_id=assessment_id, province_id=HA_NOI, line_code="1.1.1",
+                                          text="Giải trình")])
+    link = AppraisalEvidence(assessment_id=assessment_id, province_id=HA_NOI, line_code="1.1.1", file_id=file_id,
+                             added_by_id=user.id)
+    session.add(link)
+    session.commit()
+    return link.id
 
 
 def _notice_to_ha_noi(session: Session) -> int:
@@ -159,11 +183,11 @@ def test_the_snapshot_covers_the_campaign_tables():
     names the ones covered today, so a new kind of tie is noticed."""
     ties = {"campaign_id", "list_id", "invitation_id", "respondent_id", "group_id", "assessment_id"}
     tied = sorted(t.name for t in SQLModel.metadata.sorted_tables if ties & set(t.c.keys()))
-    assert tied == ["answer", "assessment", "assessmentevidence", "assessmentscore", "campaignprovince",
-                    "formprogress", "formsignal", "frameworkversion", "integritydecision", "integrityflag",
-                    "invitation", "operation", "outboxmessage", "positiontitle", "provincerequest",
-                    "questionnaireversion", "reminderschedule", "respondent", "respondentgroup", "respondentlist",
-                    "scorechange"]
+    assert tied == ["answer", "appraisal", "appraisalevidence", "appraisalexplanation", "appraisalscore",
+                    "assessment", "assessmentevidence", "assessmentscore", "campaignprovince", "formprogress",
+                    "formsignal", "frameworkversion", "integritydecision", "integrityflag", "invitation", "operation",
+                    "outboxmessage", "positiontitle", "provincerequest", "questionnaireversion", "reminderschedule",
+                    "respondent", "respondentgroup", "respondentlist", "scorechange"]
 
 
 def test_no_post_route_changes_a_past_campaign(request, app, client, session, closed_2021):

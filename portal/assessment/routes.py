@@ -6,11 +6,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from portal.domain import appraisal_overview, assessment_evidence, assessment_sending, evidence
 from portal.domain import assessment as assessments
-from portal.domain import assessment_evidence, assessment_sending, evidence
 from portal.domain.scoring import describe, totals
 from portal.domain.text import size_vn
-from portal.downloads import stored_file_download
+from portal.downloads import stored_file_download, xlsx_download
 from portal.emails import queue_for_ministry
 from portal.extensions import db
 from portal.models import Assessment, Campaign, Province, Role, StoredFile, User
@@ -323,9 +323,18 @@ def line_history(assessment_id: int, line_code: str):
 def overview():
     campaign = current_campaign_or_refuse(db.session)
     found = assessments.framework_of(db.session, campaign)
-    rows = assessments.overview(db.session, campaign, found[1], _tz()) if found else []
+    rows = appraisal_overview.overview(db.session, campaign, found[1], _tz()) if found else []
     return render_template("assessment/ministry_index.html", campaign=campaign, rows=rows, has_framework=bool(found),
                            tz=_tz())
+
+
+@ministry_bp.get("/xuat.xlsx")
+def overview_export():
+    campaign = current_campaign_or_refuse(db.session)
+    found = assessments.framework_of(db.session, campaign)
+    rows = appraisal_overview.overview(db.session, campaign, found[1], _tz()) if found else []
+    return xlsx_download(appraisal_overview.overview_xlsx(rows, campaign, _tz()),
+                         f"tu-danh-gia-tham-dinh-{campaign.year}.xlsx")
 
 
 @ministry_bp.get("/<int:province_id>/ngoai-le")
@@ -352,8 +361,6 @@ def grant_exception(province_id: int):
     flash(f"Đã cho phép {province.name} tự đánh giá đến hết ngày {assessment.exception_until:%d/%m/%Y}; "
           "tỉnh đã được thông báo.", "success")
     return redirect(url_for("assessment_ministry.overview"), code=303)
-
-
 
 
 @ministry_bp.get("/<int:province_id>/tra-lai")

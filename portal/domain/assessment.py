@@ -26,6 +26,7 @@ from portal.domain.framework import Framework, Line
 from portal.domain.scoring import MAX_EXPLANATION, Entry, InputError, describe, read_figures, score
 from portal.input_cleaning import storable
 from portal.models import (
+    Appraisal,
     Assessment,
     AssessmentScore,
     Campaign,
@@ -205,6 +206,10 @@ def grant_exception(session: Session, actor: User, assessment: Assessment, campa
         errors["reason"] = "Vui lòng ghi lý do cho phép ngoại lệ (được ghi vào nhật ký và báo cho tỉnh)."
     if not campaign.is_current:
         errors["until"] = "Đợt đánh giá này đã kết thúc."
+    elif assessment.id is not None and session.exec(select(Appraisal.id).where(
+            Appraisal.assessment_id == assessment.id)).first() is not None:
+        # Reopening would let the scores change under the appraisers' (an unsent assessment is appraised as locked).
+        errors["until"] = "Bộ Nội vụ đã bắt đầu thẩm định kết quả của tỉnh này, không cho phép ngoại lệ được nữa."
     if errors:
         return errors
     before = assessment.exception_until

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from portal.domain import assessment as assessments
 from portal.domain import assessment_evidence, audit, evidence, notices
@@ -24,7 +24,7 @@ from portal.domain.dates import parse_date_vn
 from portal.domain.framework import Framework
 from portal.domain.scoring import totals
 from portal.input_cleaning import storable
-from portal.models import Assessment, Campaign, User, utcnow
+from portal.models import Appraisal, Assessment, Campaign, User, utcnow
 
 REPORT_KINDS = (evidence.PDF, evidence.DOC, evidence.DOCX, evidence.ODT)
 MAX_TEXT = 200
@@ -162,6 +162,9 @@ def return_for_correction(session: Session, actor: User, assessment: Assessment,
     reason = storable(unicodedata.normalize("NFC", (reason_text or "").strip()))[:2000]
     if assessment.sent_at is None:
         return {"reason": "Tỉnh chưa gửi kết quả tự đánh giá, không có gì để trả lại."}
+    if session.exec(select(Appraisal.id).where(Appraisal.assessment_id == assessment.id)).first() is not None:
+        # The appraisers' scores stand on the sent values: changing those under them would void the appraisal.
+        return {"reason": "Bộ Nội vụ đã bắt đầu thẩm định kết quả này, không trả lại được nữa."}
     if not reason:
         return {"reason": "Vui lòng ghi lý do trả lại để tỉnh biết cần chỉnh sửa gì."}
     moment = now or utcnow()

@@ -194,15 +194,17 @@ def sample_rows(session: Session, province: Province, *, errors: bool = False, s
 
 
 def build_sample_data(
-    session: Session, campaign: Campaign, *, tz_name: str, base_url: str, mail_domain: str
+    session: Session, campaign: Campaign, *, tz_name: str, base_url: str, mail_domain: str,
+    files_dir: str | None = None, max_bytes: int = 10 * 1024 * 1024,
 ) -> list[str]:
-    """Lists for three provinces, in three states, and a launched survey with some answers for Hà Nội.
+    """Lists for three provinces, in three states, and a launched survey with some answers for Hà Nội; their
+    self-assessments (portal/domain/demo_assessment.py).
 
     Hà Nội: sent, survey launched, a third of the forms answered. Hải Phòng:
     sent, waiting for the ministry to launch. Đà Nẵng: a draft with mistakes to fix.
     Safe to run again: provinces that already have a list are left alone.
     """
-    from portal.domain import answers, invitations, lists, questionnaires
+    from portal.domain import answers, demo_assessment, invitations, lists, questionnaires
     from portal.domain.respondent_rules import RowInput
     from portal.models import FormProgress, Invitation, ListStatus
 
@@ -243,41 +245,9 @@ def build_sample_data(
                                    tz_name=tz_name)
                 if number % 2 == 0:
                     answers.submit(session, invitation, campaign, form, tz_name=tz_name)
-    if hanoi is not None:
-        account = session.exec(select(User).where(User.username == "ha-noi")).first()
-        scored = _half_assessment(session, campaign, account, hanoi.id, tz_name)
-        if scored:
-            done.append(f"{hanoi.name}: tự đánh giá được nửa chừng ({scored} tiêu chí thành phần đã chấm)")
+    done += demo_assessment.build(session, campaign, admin, tz_name=tz_name, files_dir=files_dir,
+                                  max_bytes=max_bytes)
     return done
-
-
-def _half_assessment(session: Session, campaign: Campaign, account: User | None, province_id: int,
-                     tz_name: str) -> int:
-    """Hà Nội's self-assessment half-way: the first half of the lines it enters scored, with figures of each kind.
-
-    Nothing when the province has scored already (safe to run again) or has no account.
-    """
-    from portal.domain import assessment, framework
-
-    if account is None:
-        return 0
-    version = framework.load_sample(session, campaign, session.exec(select(User).where(
-        User.username == DEMO_ADMIN)).first())
-    content = framework.load(version)
-    row = assessment.get_or_create(session, campaign, province_id)
-    if assessment.score_rows(session, row):
-        return 0
-    lines = [line for _, _, line in content.lines() if line.needs_input]
-    figures = {"yes_no": {"answer": "yes"}, "percentage": {"numerator": "46", "denominator": "50"},
-               "deduction": {"cases": "1"}, "levels": {"level": "1"}, "bonus": {"points": "0"},
-               "penalty": {"points": "0"}}
-    count = 0
-    for line in lines[: len(lines) // 2]:
-        form = {**figures[line.kind], "version": "0",
-                "explanation": "Số liệu chạy thử." if line.kind == "percentage" else ""}
-        if assessment.save_line(session, account, row, campaign, version, content, line, form, tz_name).ok:
-            count += 1
-    return count
 
 
 def _sample_answers(form, seed: int) -> dict[str, list[str]]:
