@@ -85,26 +85,33 @@ class Editor:
             db.engine.dispose()
 
 
-def timed(action) -> float:
-    began = time.perf_counter()
+def timed(action, cpu: list[float] | None = None) -> float:
+    """Seconds on the clock; the seconds of this process's CPU go to `cpu` (on a loaded machine the clock
+    mostly measures the wait for a core, the CPU time what the edit itself costs)."""
+    began, used = time.perf_counter(), time.process_time()
     action()
+    if cpu is not None:
+        cpu.append(time.process_time() - used)
     return time.perf_counter() - began
 
 
 def measure(backend: str, url: str, sizes: list[int], rounds: int) -> list[Figure]:
     print(f"[{backend}] lists of {', '.join(f'{n:,}' for n in sizes)} rows …", file=sys.stderr)
     editor = Editor(url)
-    medians = {}
+    medians, cpu_medians = {}, {}
     for count in sizes:
         editor.load(count)
         editor.edit()  # warm: templates, reference data
-        medians[count] = statistics.median(timed(editor.edit) for _ in range(max(1, rounds))) * 1000
+        cpu: list[float] = []
+        medians[count] = statistics.median(timed(editor.edit, cpu) for _ in range(max(1, rounds))) * 1000
+        cpu_medians[count] = statistics.median(cpu) * 1000
     editor.close()
     smallest = min(sizes)
     figures = []
     for count in sizes:
         big = count >= 20_000
-        figures.append(Figure("list_edit", backend, f"editing one row, {count:,}-row list (HTMX POST)",
+        figures.append(Figure("list_edit", backend, f"editing one row, {count:,}-row list (HTMX POST; "
+                                                    f"{cpu_medians[count]:.1f} ms CPU)",
                               medians[count], "ms", goal="≤ 50 ms at 20,000 rows" if big else "",
                               met=medians[count] <= 50 if big else None))
         if count != smallest:

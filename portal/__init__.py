@@ -178,6 +178,10 @@ def _register_blueprints(app: Flask) -> None:
 def _register_template_helpers(app: Flask) -> None:
     tz = ZoneInfo(app.config["PORTAL_TIMEZONE"])
 
+    from portal.map_names import map_name
+
+    app.jinja_env.globals["map_name"] = map_name
+
     @app.template_filter("date_vn")
     def date_vn(value: date | datetime | None) -> str:
         if value is None:

@@ -126,10 +126,24 @@ class CampaignProvince(SQLModel, table=True):
 
 
 class Ministry(SQLModel, table=True):
+    """A ministry or ministerial-level agency, as the government named it at some time (the 2021 and the 2025
+    lists share the rows of the ministries that kept their names); which ones a campaign knows is CampaignMinistry."""
+
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(unique=True)
     name: str
     kind: str = "bo"  # bo | co_quan_ngang_bo
+
+
+class CampaignMinistry(SQLModel, table=True):
+    """A ministry on a campaign's list: the parents its departments choose from (22 in 2021, 17 from 2025)."""
+
+    __table_args__ = (UniqueConstraint("campaign_id", "ministry_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    ministry_id: int = Field(foreign_key="ministry.id")
+    position: int = 0  # the government's order
 
 
 class DepartmentType(SQLModel, table=True):
@@ -144,11 +158,16 @@ class DepartmentType(SQLModel, table=True):
 
 
 class Department(SQLModel, table=True):
-    """A department (or equivalent agency) of one province, named as that province names it."""
+    """A department (or equivalent agency) of one province in one campaign, named as that province names it.
 
-    __table_args__ = (UniqueConstraint("province_id", "name"),)
+    Each campaign has its own rows (copied with the campaign), so that renaming, re-parenting or retiring a
+    department in 2026 leaves the 2021 lists, which point to their own rows, as they were.
+    """
+
+    __table_args__ = (UniqueConstraint("campaign_id", "province_id", "name"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
     province_id: int = Field(foreign_key="province.id", index=True)
     department_type_id: int | None = Field(default=None, foreign_key="departmenttype.id")
     ministry_id: int = Field(foreign_key="ministry.id")
@@ -157,6 +176,8 @@ class Department(SQLModel, table=True):
     source: str = ""
     added_by_id: int | None = Field(default=None, foreign_key="user.id")  # a province account that added it
     added_at: datetime | None = None
+    # Retired by the ministry (merged away, dissolved): no longer offered nor accepted in new lists.
+    retired_at: datetime | None = None
 
 
 class RespondentGroup(SQLModel, table=True):

@@ -87,6 +87,16 @@ def test_an_approval_without_its_fields_or_with_a_bad_report_is_refused_field_by
     assert fresh(session, hanoi).report_file_id is None
 
 
+def test_a_decision_dated_today_in_vietnam_is_accepted_while_utc_is_still_yesterday(client, session, clock,
+                                                                                     province_user, hanoi):
+    # 01:30 on 02/02/2022 in Việt Nam is 18:30 on 01/02 in UTC: the officer's "today" is the 2nd.
+    clock.move_to(datetime(2022, 2, 2, 1, 30, tzinfo=TZ), tick=False)
+    log_in(client, province_user)
+
+    assert approve(client, hanoi, day="02/02/2022").status_code == 303
+    assert approve(client, hanoi, day="03/02/2022").status_code == 422
+
+
 def test_sending_asks_a_confirmation_then_locks_stamps_and_audits(client, session, province_user, hanoi):
     log_in(client, province_user)
     assert approve(client, hanoi).status_code == 303

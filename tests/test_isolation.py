@@ -70,6 +70,15 @@ ACCESS: dict[str, str] = {
     "campaigns.past": ANY_LOGGED_IN,
     "campaigns.past_list": PROVINCE_SCOPED,
     "campaigns.past_progress": PROVINCE_SCOPED,
+    "campaigns.past_delivery_errors": PROVINCE_SCOPED,
+    # The campaign's ministries and each province's departments: the ministry's to edit (the province adds its
+    # own from its list's pages, lists.departments_page).
+    "campaigns.campaign_departments": MINISTRY_ONLY,
+    "campaigns.add_ministry": MINISTRY_ONLY,
+    "campaigns.remove_ministry": MINISTRY_ONLY,
+    "campaigns.province_departments": MINISTRY_ONLY,
+    "campaigns.edit_department": MINISTRY_ONLY,
+    "campaigns.retire_department": MINISTRY_ONLY,
     # Tự đánh giá, chấm điểm: a province scores its own assessment, the ministry reads every one; the framework,
     # the overview of provinces and the exception to the lock are the ministry's.
     "assessment.index": ANY_LOGGED_IN,
@@ -171,11 +180,21 @@ def _added_department_of(session: Session, owner: User) -> int:
     """A department the other province added to its own list; only the ministry may correct it."""
     from portal.models import Department
 
-    department = Department(province_id=owner.province_id, ministry_id=1, name=SECRET_TITLE,
-                            added_by_id=owner.id)
+    department = Department(campaign_id=current_campaign(session).id, province_id=owner.province_id, ministry_id=1,
+                            name=SECRET_TITLE, added_by_id=owner.id)
     session.add(department)
     session.commit()
     return department.id
+
+
+def _ministry_in_use(session: Session, owner: User) -> int:
+    """Bộ Nội vụ, on the campaign's list: its departments keep it there (removing it is refused), so the seeded
+    list the other tests read never changes."""
+    from sqlmodel import select
+
+    from portal.models import Ministry
+
+    return session.exec(select(Ministry.id).where(Ministry.code == "BNV")).one()
 
 
 def _operation_of(session: Session, owner: User) -> int:
@@ -283,6 +302,7 @@ ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
     "framework_number": lambda session, owner: _sample_framework(session).version,
     # Ids of the campaign's own things, which belong to no province: any value tests the guard.
     "schedule_id": lambda session, owner: 1,
+    "ministry_id": _ministry_in_use,
     "number": lambda session, owner: _questionnaire_version(session).version,
     "form_code": lambda session, owner: _questionnaire_version(session) and "DP-LDSO",
     "question_id": lambda session, owner: _questionnaire_version(session) and "c1_1",  # a question of that form
@@ -311,8 +331,10 @@ POST_FORM = {
     "reason": "Không được phép",
     "until": "30/01/2030",
     "extension_until": "30/01/2030",
-    # a department a province adds, or the ministry corrects; dismissing a namesake warning
+    # a department a province adds, or the ministry corrects; a ministry added; dismissing a namesake warning
     "ten": "Sở không được phép thêm",
+    "ten_bo": "Bộ không được phép thêm",
+    "loai": "bo",
     "bo": "1",
     "key": "khong-duoc-phep",
     # the survey: the ministry's launch and reminder days, the province's reminders

@@ -7,6 +7,7 @@ Hà Nội unless it travels elsewhere.
 
 from __future__ import annotations
 
+import gc
 import io
 import re
 import unicodedata
@@ -1219,6 +1220,23 @@ def _province_list(session: Session, user: User, province_id: int, rows: list[li
     rlist = lists.get_or_create_list(session, campaign, province_id)
     lists.import_file(session, user, rlist, campaign, province, csv_text(rows).encode(), "ds.csv", tz_name=TZ)
     return rlist
+
+
+def test_an_import_turns_the_garbage_collector_back_on_whether_the_file_is_refused_or_read(
+        session, other_province_user):
+    campaign = current_campaign(session)
+    province = session.get(Province, HAI_PHONG)
+    rlist = lists.get_or_create_list(session, campaign, HAI_PHONG)
+
+    with pytest.raises(lists.ListError):
+        lists.import_file(session, other_province_user, rlist, campaign, province, b"PK\x03\x04 hong", "ds.xlsx",
+                          tz_name=TZ)
+    assert gc.isenabled()
+    outcome = lists.import_file(session, other_province_user, rlist, campaign, province,
+                                csv_text(_council_only("hp", 3)).encode(), "ds.csv", tz_name=TZ)
+
+    assert gc.isenabled()
+    assert (outcome.kept, outcome.errors) == (3, 0)
 
 
 def _council_only(prefix: str, count: int) -> list[list[str]]:

@@ -73,7 +73,8 @@ def closed_2021(app, session, ministry_user, province_user, it_focal_user, time_
     session.add(stored)
     session.flush()
     document = NominationDocument(province_id=HA_NOI, file_id=stored.id)
-    department = Department(province_id=HA_NOI, ministry_id=1, name="Sở Du lịch thử", added_by_id=province_user.id)
+    department = Department(campaign_id=past.id, province_id=HA_NOI, ministry_id=1, name="Sở Du lịch thử",
+                            added_by_id=province_user.id)
     # An operation that stopped (its retry would queue it again): the past year's one stays as it is.
     stopped = Operation(kind="remind", campaign_id=past.id, province_id=HA_NOI, state="failed", last_error="x")
     session.add_all([request_row, message, document, department, stopped])
@@ -99,6 +100,7 @@ def closed_2021(app, session, ministry_user, province_user, it_focal_user, time_
         "schedule_id": schedule.id, "province_id": HA_NOI, "campaign_id": past.id, "user_id": it_focal_user.id,
         "message_id": message.id, "document_id": document.id, "department_id": department.id,
         "operation_id": stopped.id, "question_id": "c1_1",
+        "ministry_id": 1,
         "notice_id": _notice_to_ha_noi(session), "number": 1, "form_code": "DP", "token": first.token,
         "code": first.form_codes[0],
         "assessment_id": assessment_id, "line_code": "1.1.1", "framework_number": 1, "evidence_id": evidence.id,
@@ -184,10 +186,11 @@ def test_the_snapshot_covers_the_campaign_tables():
     ties = {"campaign_id", "list_id", "invitation_id", "respondent_id", "group_id", "assessment_id"}
     tied = sorted(t.name for t in SQLModel.metadata.sorted_tables if ties & set(t.c.keys()))
     assert tied == ["answer", "appraisal", "appraisalevidence", "appraisalexplanation", "appraisalscore",
-                    "assessment", "assessmentevidence", "assessmentscore", "campaignprovince", "formprogress",
-                    "formsignal", "frameworkversion", "integritydecision", "integrityflag", "invitation", "operation",
-                    "outboxmessage", "positiontitle", "provincerequest", "questionnaireversion", "reminderschedule",
-                    "respondent", "respondentgroup", "respondentlist", "scorechange"]
+                    "assessment", "assessmentevidence", "assessmentscore", "campaignministry", "campaignprovince",
+                    "department", "formprogress", "formsignal", "frameworkversion", "integritydecision",
+                    "integrityflag", "invitation", "operation", "outboxmessage", "positiontitle", "provincerequest",
+                    "questionnaireversion", "reminderschedule", "respondent", "respondentgroup", "respondentlist",
+                    "scorechange"]
 
 
 def test_no_post_route_changes_a_past_campaign(request, app, client, session, closed_2021):

@@ -6,10 +6,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from portal.domain import campaign_admin, lists, national, progress, units
+from portal.domain import campaign_admin, delivery, departments, lists, national, progress, units
 from portal.domain.campaigns import DEADLINE_LABELS, local_today
 from portal.extensions import db
-from portal.models import Campaign, Province, Role
+from portal.models import Campaign, Department, Province, Role
 from portal.permissions import (
     get_campaign_for_user,
     get_province_for_user,
@@ -106,6 +106,130 @@ def make_current(campaign_id: int):
     return _accounts_or(campaign, url_for("campaigns.index"))
 
 
+# ---------------------------------------------------------------- the campaign's ministries and departments
+
+
+def _editable(campaign: Campaign) -> bool:
+    return not campaign.is_template and campaign.closed_at is None
+
+
+@bp.get("/bo/dot-danh-gia/<int:campaign_id>/so-nganh")
+@ministry_only
+def campaign_departments(campaign_id: int):
+    campaign = get_campaign_for_user(db.session, current_user, campaign_id)
+    return render_template("campaigns/departments.html", campaign=campaign, editable=_editable(campaign),
+                           ministries=departments.ministries(db.session, campaign.id),
+                           counts=departments.counts_by_province(db.session, campaign.id),
+                           entries=units.map_rows(db.session, campaign))
+
+
+@bp.post("/bo/dot-danh-gia/<int:campaign_id>/so-nganh/bo-nganh")
+@ministry_only
+def add_ministry(campaign_id: int):
+    campaign = get_campaign_for_user(db.session, current_user, campaign_id)
+    try:
+        added = departments.add_ministry(db.session, current_user, campaign, request.form.get("ten_bo", ""),
+                                         request.form.get("loai", ""))
+    except departments.DepartmentError as problem:
+        db.session.rollback()
+        flash(problem.message, "error")
+    else:
+        flash(f"Đã thêm “{added.name}” vào danh sách bộ, ngành của đợt.", "success")
+    return redirect(url_for("campaigns.campaign_departments", campaign_id=campaign_id) + "#bo-nganh", code=303)
+
+
+@bp.post("/bo/dot-danh-gia/<int:campaign_id>/so-nganh/bo-nganh/<int:ministry_id>/bo")
+@ministry_only
+def remove_ministry(campaign_id: int, ministry_id: int):
+    campaign = get_campaign_for_user(db.session, current_user, campaign_id)
+    try:
+        removed = departments.remove_ministry(db.session, current_user, campaign, ministry_id)
+    except departments.DepartmentError as problem:
+        db.session.rollback()
+        flash(problem.message, "error")
+    else:
+        flash(f"Đã bỏ “{removed.name}” khỏi danh sách bộ, ngành của đợt.", "success")
+    return redirect(url_for("campaigns.campaign_departments", campaign_id=campaign_id) + "#bo-nganh", code=303)
+
+
+def _map_entry(campaign: Campaign, province_id: int):
+    entry = units.map_entry(db.session, campaign, province_id)
+    if entry is None:
+        abort(404)
+    return entry
+
+
+def _province_departments_page(campaign: Campaign, entry, *, error: str = "", form=None):
+    return render_template(
+        "campaigns/province_departments.html", campaign=campaign, entry=entry, editable=_editable(campaign),
+        rows=departments.of_province(db.session, campaign.id, entry.province_id, with_retired=True),
+        ministries=departments.ministries(db.session, campaign.id), error=error, form=form or {},
+    ), 422 if error else 200
+
+
+@bp.route("/bo/dot-danh-gia/<int:campaign_id>/so-nganh/<int:province_id>", methods=["GET", "POST"])
+@ministry_only
+def province_departments(campaign_id: int, province_id: int):
+    """A province's departments in the campaign; the ministry adds one here (POST)."""
+    campaign = get_campaign_for_user(db.session, current_user, campaign_id)
+    entry = _map_entry(campaign, province_id)
+    if request.method == "POST":
+        province = db.session.get(Province, province_id)
+        try:
+            added = departments.ministry_adds_department(db.session, current_user, campaign, province,
+                                                         request.form.get("ten", ""), request.form.get("bo", type=int),
+                                                         request.form.get("ly_do", ""))
+        except departments.DepartmentError as problem:
+            db.session.rollback()
+            return _province_departments_page(campaign, entry, error=problem.message, form=request.form)
+        flash(f"Đã thêm “{added.name}” vào danh mục sở, ngành của {entry.name}.", "success")
+        return redirect(url_for("campaigns.province_departments", campaign_id=campaign.id,
+                                province_id=province_id) + f"#d-{added.id}", code=303)
+    return _province_departments_page(campaign, entry)
+
+
+def _department(campaign_id: int, province_id: int, department_id: int) -> Department:
+    """The department when it is that province's in that campaign; 404 otherwise."""
+    get_campaign_for_user(db.session, current_user, campaign_id)
+    department = db.session.get(Department, department_id)
+    if department is None or department.campaign_id != campaign_id or department.province_id != province_id:
+        abort(404)
+    return department
+
+
+@bp.post("/bo/dot-danh-gia/<int:campaign_id>/so-nganh/<int:province_id>/<int:department_id>")
+@ministry_only
+def edit_department(campaign_id: int, province_id: int, department_id: int):
+    """Rename a department or change its parent ministry."""
+    department = _department(campaign_id, province_id, department_id)
+    try:
+        departments.correct_department(db.session, current_user, department, request.form.get("ten", ""),
+                                       request.form.get("bo", type=int), request.form.get("ly_do", ""))
+    except departments.DepartmentError as problem:
+        db.session.rollback()
+        flash(problem.message, "error")
+    else:
+        flash(f"Đã lưu “{department.name}”.", "success")
+    return redirect(url_for("campaigns.province_departments", campaign_id=campaign_id, province_id=province_id)
+                    + f"#d-{department_id}", code=303)
+
+
+@bp.post("/bo/dot-danh-gia/<int:campaign_id>/so-nganh/<int:province_id>/<int:department_id>/ngung")
+@ministry_only
+def retire_department(campaign_id: int, province_id: int, department_id: int):
+    """Retire a department (merged away, dissolved): lists of the campaign no longer name it."""
+    department = _department(campaign_id, province_id, department_id)
+    try:
+        departments.retire_department(db.session, current_user, department, request.form.get("ly_do", ""))
+    except departments.DepartmentError as problem:
+        db.session.rollback()
+        flash(problem.message, "error")
+    else:
+        flash(f"“{department.name}” đã ngừng sử dụng trong đợt này.", "success")
+    return redirect(url_for("campaigns.province_departments", campaign_id=campaign_id, province_id=province_id)
+                    + f"#d-{department_id}", code=303)
+
+
 # ---------------------------------------------------------------- any campaign, read-only
 
 
@@ -155,3 +279,14 @@ def past_progress(campaign_id: int, province_id: int):
         endpoint="campaigns.past_progress", url_args={"campaign_id": campaign.id, "province_id": province.id},
         state=campaign_admin.state_of(campaign))
 
+
+
+@bp.get("/dot/<int:campaign_id>/tinh/<int:province_id>/loi-gui")
+@roles_required(Role.MINISTRY, Role.PROVINCE, Role.IT_FOCAL)
+def past_delivery_errors(campaign_id: int, province_id: int):
+    """The invitations of the campaign that did not reach the province's people, as they were left: nothing to fix."""
+    campaign = get_campaign_for_user(db.session, current_user, campaign_id)
+    province = get_province_for_user(db.session, current_user, province_id)
+    return render_template("campaigns/delivery_errors.html", campaign=campaign, province=province,
+                           rows=delivery.errors_for_province(db.session, campaign.id, province.id),
+                           state=campaign_admin.state_of(campaign))

@@ -27,14 +27,16 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
 
-from sqlalchemy import and_, false, inspect, text, update
+from sqlalchemy import and_, bindparam, false, inspect, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, select
+from sqlmodel import Session
+from sqlmodel import select as model_select
 
-from portal.domain import questionnaires
+from portal.domain import plain_rows, questionnaires
 from portal.domain.campaigns import is_past
 from portal.domain.invitations import response_key, token_id, token_matches
 from portal.models import (
@@ -60,7 +62,7 @@ def is_closed(campaign: Campaign, tz_name: str, now: datetime | None = None, *, 
 
 def province_extension(session: Session, campaign_id: int, province_id: int) -> date | None:
     """The response deadline the ministry granted this province (on a request), if any."""
-    return session.exec(select(RespondentList.response_extension_until).where(
+    return session.exec(model_select(RespondentList.response_extension_until).where(
         RespondentList.campaign_id == campaign_id, RespondentList.province_id == province_id)).first()
 
 
@@ -101,29 +103,47 @@ class Visit:
         return json.loads(self.answer.answers) if self.answer else {}
 
 
+@lru_cache(maxsize=1)
+def _visit_statement():
+    """The one statement of a respondent's page, built once (building it cost more than running it).
+
+    Plain columns, in the order of `_VISIT_MODELS`, then the extension, group code and ministry; a form code
+    of None leaves the answer out (no response_key is NULL)."""
+    answer_on = and_(Answer.response_key == bindparam("key"), FormProgress.form_code == bindparam("code"))
+    return (select(*plain_rows.columns(*_VISIT_MODELS),
+                   RespondentList.response_extension_until, RespondentGroup.code, Ministry.code, Ministry.name)
+            .select_from(Invitation)
+            .join(Respondent, Respondent.id == Invitation.respondent_id)
+            .join(Campaign, Campaign.id == Invitation.campaign_id)
+            .join(RespondentList, and_(RespondentList.campaign_id == Invitation.campaign_id,
+                                       RespondentList.province_id == Invitation.province_id), isouter=True)
+            .join(RespondentGroup, RespondentGroup.id == Respondent.group_id, isouter=True)
+            .join(Ministry, Ministry.id == Respondent.ministry_id, isouter=True)
+            .join(FormProgress, FormProgress.invitation_id == Invitation.id, isouter=True)
+            .join(Answer, answer_on, isouter=True)
+            .where(Invitation.id == bindparam("invitation_id")).order_by(FormProgress.id))
+
+
+_VISIT_MODELS = (Invitation, Respondent, Campaign, FormProgress, Answer)
+
+
 def load_visit(session: Session, invitation_id: int, code: str | None = None,
                secret: str | None = None) -> Visit | None:
     """The invitation with its person, campaign, deadline extension, form states and the answer to
-    form `code`, in one statement (the questionnaire itself comes from the per-process cache)."""
-    answer_on = (and_(Answer.response_key == response_key(invitation_id, code, secret), FormProgress.form_code == code)
-                 if code else false())
-    rows = session.exec(
-        select(Invitation, Respondent, Campaign, RespondentList.response_extension_until, RespondentGroup.code,
-               Ministry.code, Ministry.name, FormProgress, Answer)
-        .join(Respondent, Respondent.id == Invitation.respondent_id)
-        .join(Campaign, Campaign.id == Invitation.campaign_id)
-        .join(RespondentList, and_(RespondentList.campaign_id == Invitation.campaign_id,
-                                   RespondentList.province_id == Invitation.province_id), isouter=True)
-        .join(RespondentGroup, RespondentGroup.id == Respondent.group_id, isouter=True)
-        .join(Ministry, Ministry.id == Respondent.ministry_id, isouter=True)
-        .join(FormProgress, FormProgress.invitation_id == Invitation.id, isouter=True)
-        .join(Answer, answer_on, isouter=True)
-        .where(Invitation.id == invitation_id).order_by(FormProgress.id)).all()
+    form `code`, in one statement (the questionnaire itself comes from the per-process cache).
+
+    The rows are read as plain values and the objects built from them are not in the session (loading
+    nine entities through the ORM took most of a page's time): every write of the survey is an explicit
+    INSERT or UPDATE, none goes through these objects.
+    """
+    key = response_key(invitation_id, code, secret) if code else None
+    rows = [plain_rows.split(row, _VISIT_MODELS) for row in session.connection().execute(
+        _visit_statement(), {"invitation_id": invitation_id, "key": key, "code": code})]
     if not rows:
         return None
-    invitation, person, campaign, extension, group_code, ministry_code, ministry_name = rows[0][:7]
-    states = {row[7].form_code: row[7] for row in rows if row[7] is not None}
-    answer = next((row[8] for row in rows if row[8] is not None), None)
+    invitation, person, campaign, _, _, extension, group_code, ministry_code, ministry_name = rows[0]
+    states = {row[3].form_code: row[3] for row in rows if row[3] is not None}
+    answer = next((row[4] for row in rows if row[4] is not None), None)
     by_code = {f.code: f for f in questionnaires.load_frozen(session, invitation.questionnaire_version_id).forms}
     forms = [by_code[c].for_ministry(ministry_name or "") for c in invitation.form_codes.split(",") if c in by_code]
     return Visit(invitation, campaign, person, group_code or "", ministry_code, ministry_name or "", extension,
@@ -142,13 +162,13 @@ def visit_for_token(session: Session, token: str, code: str | None = None,
 
 def progress_of(session: Session, invitation: Invitation) -> dict[str, FormProgress]:
     """Each form's state for this invitation, by form code."""
-    rows = session.exec(select(FormProgress).where(FormProgress.invitation_id == invitation.id))
+    rows = session.exec(model_select(FormProgress).where(FormProgress.invitation_id == invitation.id))
     return {row.form_code: row for row in rows}
 
 
 def saved_values(session: Session, invitation: Invitation, form_code: str, secret: str | None = None) -> dict:
     """What the respondent saved or submitted for this form (empty when nothing yet)."""
-    answer = session.exec(select(Answer).where(
+    answer = session.exec(model_select(Answer).where(
         Answer.response_key == response_key(invitation.id, form_code, secret))).first()
     return json.loads(answer.answers) if answer else {}
 
@@ -201,18 +221,27 @@ def _upsert_draft(session: Session, visit: Visit, form: questionnaires.FormDef, 
         if created.first() is not None:  # rowcount is not told reliably by every driver for ON CONFLICT
             return
     # Never overwrite a submitted answer, whatever a stale tab posts.
-    session.exec(update(Answer).where(Answer.response_key == key, Answer.submitted == False)  # noqa: E712
-                 .values(answers=document, updated_at=now))
+    session.connection().execute(_update_draft_statement(), {"key": key, "answers": document, "updated_at": now})
+
+
+@lru_cache(maxsize=1)
+def _update_draft_statement():
+    """Every later save of a draft: one statement built once, its values sent as parameters."""
+    table = Answer.__table__
+    return (update(table).where(table.c.response_key == bindparam("key"), table.c.submitted == false())
+            .values(answers=bindparam("answers"), updated_at=bindparam("updated_at")))
 
 
 def save_draft(
     session: Session, invitation: Invitation, campaign: Campaign, form: questionnaires.FormDef,
     raw: Mapping[str, list[str]], *, tz_name: str, secret: str | None = None, now: datetime | None = None,
-    visit: Visit | None = None,
+    visit: Visit | None = None, commit: bool = True,
 ) -> SaveResult:
     """Keep what the respondent has answered so far; invalid values are reported, not kept.
 
     `visit` is what the page already read of this invitation and form (load_visit); without it, it is read here.
+    With `commit=False` the caller commits (the survey page adds its integrity signal to the same transaction:
+    one commit per save, which is most of a save's cost on PostgreSQL).
     """
     now = now or utcnow()
     visit = visit or load_visit(session, invitation.id, form.code, secret)
@@ -229,7 +258,8 @@ def save_draft(
         session.exec(update(FormProgress).where(FormProgress.id == state.id,
                                                 FormProgress.state == FormState.NOT_STARTED.value)
                      .values(state=FormState.IN_PROGRESS.value, started_at=now))
-    session.commit()
+    if commit:
+        session.commit()
     return SaveResult(values, errors)
 
 

@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from portal.domain import assessment as assessments
 from portal.domain import assessment_evidence, audit, evidence, notices
 from portal.domain.assessment import AssessmentClosed
+from portal.domain.campaigns import local_today
 from portal.domain.dates import parse_date_vn
 from portal.domain.framework import Framework
 from portal.domain.scoring import totals
@@ -96,7 +97,7 @@ def save_approval(session: Session, user: User, assessment: Assessment, campaign
         errors["number"] = f"Số quyết định dài quá {MAX_TEXT} ký tự."
     if decided is None:
         errors["day"] = "Ngày quyết định: vui lòng nhập ngày theo dạng dd/mm/yyyy."
-    elif decided > (now or utcnow()).date():
+    elif decided > local_today(tz_name, now):  # the officer's today, not UTC's (from 17:00 UTC they differ)
         errors["day"] = "Ngày quyết định không thể sau hôm nay."
     if not signer:
         errors["signer"] = "Vui lòng nhập người ký quyết định (họ tên, chức vụ)."

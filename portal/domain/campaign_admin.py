@@ -9,9 +9,9 @@ from datetime import date, datetime
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select, update
+from sqlmodel import Session, col, func, select, update
 
-from portal.domain import accounts, audit, framework, units
+from portal.domain import accounts, audit, campaign_departments, framework, units
 from portal.domain.campaigns import DEADLINE_LABELS, current_campaign
 from portal.domain.dates import parse_date_vn
 from portal.domain.notices import post_notice
@@ -19,6 +19,7 @@ from portal.domain.text import clean
 from portal.models import (
     Campaign,
     CampaignProvince,
+    Department,
     ListStatus,
     PositionTitle,
     QuestionnaireVersion,
@@ -343,6 +344,10 @@ def _copy_from(session: Session, actor: User, source: Campaign, campaign: Campai
         reminders += 1
     carried.append(f"{reminders} ngày nhắc tự động")
     carried.append(f"bản đồ hành chính: {units.copy_map(session, source, campaign)} tỉnh, thành phố")
+    ministries = len(campaign_departments.ministries_of(session, campaign.id))
+    departments = session.exec(select(func.count()).select_from(Department)
+                               .where(Department.campaign_id == campaign.id)).one()
+    carried.append(f"{ministries} bộ, ngành và {departments} sở, ngành của các tỉnh")
     session.flush()
     return ", ".join(carried)
 

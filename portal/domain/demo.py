@@ -141,8 +141,9 @@ def sample_rows(session: Session, province: Province, *, errors: bool = False, s
     """
     import random
 
+    from portal.domain import campaign_departments
     from portal.domain.text import fold
-    from portal.models import Department, District
+    from portal.models import District
 
     rng = random.Random(f"{province.slug}:{seed}")
     used: set[str] = set()
@@ -156,9 +157,8 @@ def sample_rows(session: Session, province: Province, *, errors: bool = False, s
                 used.add(local)
                 return name, f"{local}@{province.slug}.gov.vn"
 
-    departments = session.exec(select(Department).where(Department.province_id == province.id)
-                               .order_by(Department.id)).all()
     campaign = campaign or current_campaign(session)
+    departments = campaign_departments.active_departments(session, campaign.id, province.id) if campaign else []
     if campaign is not None:
         districts = units.units_of(session, campaign, province.id)
     else:

@@ -16,10 +16,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import delete, func, insert, update
-from sqlmodel import Session, select
+from sqlalchemy import Table, delete, func, update
+from sqlmodel import Session, col, select
 
-from portal.domain import audit, respondent_rules, spreadsheets, units
+from portal.domain import audit, campaign_departments, respondent_rules, spreadsheets, units
 from portal.domain.campaigns import end_of_day_utc, is_past
 from portal.domain.notices import post_system_notice
 from portal.domain.text import clean, fold
@@ -27,6 +27,7 @@ from portal.models import (
     LIST_STATUS_LABELS,
     Campaign,
     Department,
+    District,
     ListStatus,
     Ministry,
     MinistryNotice,
@@ -126,38 +127,46 @@ def campaign_groups(session: Session, campaign: Campaign) -> list[RespondentGrou
 
 
 def province_refs(session: Session, campaign: Campaign, province: Province) -> respondent_rules.ProvinceRefs:
-    """What the rules need to know of this province: its groups, departments and districts."""
+    """What the rules need to know of this province: its groups, departments and districts.
+
+    Every edit of a row asks it, so it reads plain columns, not ORM objects (a province has hundreds of
+    units: building an entity for each was most of an edit's time)."""
     groups = campaign_groups(session, campaign)
-    positions = session.exec(select(PositionTitle).where(PositionTitle.group_id.in_([g.id for g in groups]))
+    positions = session.exec(select(PositionTitle.group_id, PositionTitle.title, PositionTitle.common_forms)
+                             .where(PositionTitle.group_id.in_([g.id for g in groups]))
                              .order_by(PositionTitle.id)).all()
     group_refs = tuple(
         respondent_rules.GroupRef(
             code=g.code, number=g.number, name=g.name, answers_ministry_form=g.answers_ministry_form,
-            positions=tuple(respondent_rules.PositionRef(p.title, respondent_rules.parse_common_forms(p.common_forms))
-                            for p in positions if p.group_id == g.id),
+            positions=tuple(respondent_rules.PositionRef(title, respondent_rules.parse_common_forms(forms))
+                            for group_id, title, forms in positions if group_id == g.id),
         )
         for g in groups
     )
-    departments = session.exec(select(Department, Ministry).join(Ministry, Ministry.id == Department.ministry_id)
-                               .where(Department.province_id == province.id).order_by(Department.id)).all()
+    departments = session.exec(select(Department.id, Department.name, Ministry.code, Ministry.name)
+                               .join(Ministry, Ministry.id == Department.ministry_id)
+                               .where(Department.campaign_id == campaign.id, Department.province_id == province.id,
+                                      col(Department.retired_at).is_(None))
+                               .order_by(Department.id)).all()
     # Lower-level units, and their kind, come from the campaign's map: districts in 2021, communes from 2025.
     entry = units.map_entry(session, campaign, province.id)
+    districts = session.exec(select(District.id, District.name)
+                             .where(District.province_id == province.id, District.unit_map == entry.unit_map)
+                             .order_by(District.code)).all() if entry is not None and entry.unit_map else []
     return respondent_rules.ProvinceRefs(
         province_name=entry.name if entry else province.name,
         # Huế became a centrally-run city in 2025: the map's name says which a province is in that campaign.
         is_centrally_run_city=entry.name.startswith("Thành phố ") if entry else province.is_centrally_run,
         groups=group_refs,
-        departments=tuple(respondent_rules.DepartmentRef(d.id, d.name, m.code, m.name) for d, m in departments),
-        districts=tuple(respondent_rules.DistrictRef(d.id, d.name)
-                        for d in units.units_of(session, campaign, province.id)),
+        departments=tuple(respondent_rules.DepartmentRef(*row) for row in departments),
+        districts=tuple(respondent_rules.DistrictRef(*row) for row in districts),
         unit_kind=entry.unit_kind if entry else "",
     )
 
 
 def unit_names(session: Session, campaign: Campaign, province: Province) -> list[str]:
     """The province's departments and lower-level units in the campaign's map, for suggestions while typing."""
-    departments = session.exec(select(Department.name).where(Department.province_id == province.id)
-                               .order_by(Department.id)).all()
+    departments = [d.name for d in campaign_departments.active_departments(session, campaign.id, province.id)]
     return [*departments, *(d.name for d in units.units_of(session, campaign, province.id))]
 
 
@@ -168,7 +177,7 @@ def template_for(session: Session, campaign: Campaign, province: Province, *,
     states the upload limits."""
     refs = province_refs(session, campaign, province)
     return spreadsheets.build_template(
-        province_name=province.name,
+        province_name=refs.province_name,
         groups=[g.label for g in campaign_groups(session, campaign)],
         departments=[d.name for d in refs.departments],
         districts=[d.name for d in refs.districts],
@@ -299,6 +308,23 @@ def import_file(
     _require_editable(rlist, campaign, tz_name, now)
     if rlist.launched_at is not None:
         raise ListError(LAUNCHED_NO_REPLACE)
+    # Reading and checking a list allocates hundreds of thousands of small objects that all live until the
+    # insert: the cyclic collector, set off by allocation counts, would walk the growing heap again and again
+    # (a third of the import's time) to find nothing. Reference counting frees them; one collection follows.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _import_file(session, user, rlist, campaign, province, data, filename, max_bytes=max_bytes,
+                            max_rows=max_rows, now=now)
+    finally:
+        if collecting:
+            gc.enable()
+        _give_memory_back()
+
+
+def _import_file(session: Session, user: User, rlist: RespondentList, campaign: Campaign, province: Province,
+                 data: bytes, filename: str, *, max_bytes: int, max_rows: int,
+                 now: datetime | None) -> ImportOutcome:
     try:
         sheet = spreadsheets.read_respondent_file(data, filename, max_rows=max_rows, max_bytes=max_bytes)
     except spreadsheets.SpreadsheetError as problem:
@@ -311,11 +337,7 @@ def import_file(
         rows.append(respondent_rules.RowInput(key=r.number, number=r.number, values=r.values,
                                               formulas={k: f for k, f in r.formulas.items() if k in EDITABLE_FIELDS}))
     sheet.rows = []
-    try:
-        outcome = import_rows(session, user, rlist, campaign, province, rows, filename, now=now)
-    finally:
-        del rows
-        _give_memory_back()
+    outcome = import_rows(session, user, rlist, campaign, province, rows, filename, now=now)
     outcome.example_rows_skipped = sheet.example_rows_skipped
     outcome.ignored_columns = sheet.ignored_columns
     return outcome
@@ -323,12 +345,17 @@ def import_file(
 
 # Rows inserted per statement on import: the parameters of a chunk, not of the whole list, are held at once.
 _INSERT_CHUNK = 1000
+_RESPONDENT: Table = Respondent.__table__  # type: ignore[attr-defined]
 
 
 def _give_memory_back() -> None:
     """After a large import: collect the check's objects and hand freed heap pages back to the system, so a
-    worker that read a 20,000-row file returns to its usual size (glibc keeps freed memory otherwise)."""
-    gc.collect()
+    worker that read a 20,000-row file returns to its usual size (glibc keeps freed memory otherwise).
+
+    Reference counting has freed the rows already; the young generations hold every object the import
+    made that is still tracked, so collecting them finds any cycle among those without walking the
+    whole process's heap (a full collection took as long as reading the file)."""
+    gc.collect(1)
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
 
@@ -376,7 +403,8 @@ def import_rows(
     # The old draft disappears only together with the new one's arrival.
     session.exec(delete(Respondent).where(Respondent.list_id == rlist.id))
     for start in range(0, len(check.rows), _INSERT_CHUNK):
-        session.exec(insert(Respondent), params=[values(row) for row in check.rows[start:start + _INSERT_CHUNK]])
+        # To the table itself: the ORM's bulk insert walks every row's dict again to map it.
+        session.execute(_RESPONDENT.insert(), [values(row) for row in check.rows[start:start + _INSERT_CHUNK]])
     rlist.source_filename = source[:200]
     rlist.uploaded_at = now
     rlist.check_notices = _notices_json(
@@ -722,17 +750,21 @@ def summary(session: Session, rlist: RespondentList | None, campaign: Campaign) 
     groups = campaign_groups(session, campaign)
     if rlist is None:
         return Summary(by_group=[(g, 0) for g in groups])
-    where = Respondent.list_id == rlist.id
-    per_group = dict(session.exec(select(Respondent.group_id, func.count()).where(where)
-                                  .group_by(Respondent.group_id)).all())
+    # One pass over the summary index, added up here: each count of its own read the whole list again.
+    per_group: Counter[int | None] = Counter()
+    per_ministry: Counter[int | None] = Counter()
+    errors = rows_with_errors = 0
+    for group_id, two_forms, ministry_id, count, error_sum, with_errors in session.exec(
+            select(Respondent.group_id, Respondent.answers_ministry_form, Respondent.ministry_id, func.count(),
+                   func.coalesce(func.sum(Respondent.error_count), 0), func.count().filter(Respondent.error_count > 0))
+            .where(Respondent.list_id == rlist.id)
+            .group_by(Respondent.group_id, Respondent.answers_ministry_form, Respondent.ministry_id)).all():
+        per_group[group_id] += count
+        errors += int(error_sum)
+        rows_with_errors += with_errors
+        if two_forms:
+            per_ministry[ministry_id] += count
     total = sum(per_group.values())
-    errors, rows_with_errors = session.exec(
-        select(func.coalesce(func.sum(Respondent.error_count), 0),
-               func.count().filter(Respondent.error_count > 0)).select_from(Respondent).where(where)).one()
-    # People answering the second form, per parent ministry: counted on the summary index alone (no join to
-    # the rows), the ministries' names put on afterwards.
-    per_ministry = dict(session.exec(select(Respondent.ministry_id, func.count()).where(
-        where, Respondent.answers_ministry_form == True).group_by(Respondent.ministry_id)).all())  # noqa: E712
     ids = [i for i in per_ministry if i is not None]
     names = dict(session.exec(select(Ministry.id, Ministry.name).where(Ministry.id.in_(ids))).all()) if ids else {}
     ministries = Counter()
@@ -816,8 +848,7 @@ def send_warnings(session: Session, rlist: RespondentList, campaign: Campaign, p
     by_code = {g.code: g for g in groups}
     # Each unit the group covers should have someone of it: (group, unit model, the person's unit column, text).
     kind = units.unit_kind_of(session, campaign, province.id)
-    departments = list(session.exec(select(Department).where(Department.province_id == province.id)
-                                    .order_by(Department.id)))
+    departments = campaign_departments.active_departments(session, campaign.id, province.id)
     coverage = [("LD_SO", departments, Respondent.department_id, "sở, ngành chưa có giám đốc hoặc phó giám đốc"),
                 ("LD_HUYEN", units.units_of(session, campaign, province.id), Respondent.district_id,
                  f"{kind.label if kind else 'đơn vị cấp dưới'} chưa có chủ tịch hoặc phó chủ tịch UBND")]

@@ -18,26 +18,18 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from portal.domain import units
+from portal.domain import campaign_departments, units
 from portal.domain.text import clean, fold
 from portal.models import (
     Campaign,
     CampaignProvince,
-    Department,
-    DepartmentType,
     District,
-    Ministry,
     PositionTitle,
     Province,
-    Respondent,
     RespondentGroup,
 )
 
 SEED = Path(str(resources.files("portal") / "seed"))
-
-# Department types a province has only in particular cases; the ministry adds them where needed.
-_NOT_EVERYWHERE = {"SVHTT", "SDL", "SQHKT"}
-_SQHKT_PROVINCES = {"ha-noi", "ho-chi-minh"}
 
 
 def read_seed(name: str) -> list[dict[str, str]]:
@@ -58,27 +50,23 @@ def _district_type(name: str) -> str:
     return "huyện"
 
 
-def localise_department_name(name: str, province: Province) -> str:
-    """In centrally-run cities 'tỉnh' reads 'thành phố': 'Thanh tra tỉnh' -> 'Thanh tra thành phố'."""
-    if province.is_centrally_run:
-        return re.sub(r"\btỉnh\b", "thành phố", name)
-    return name
-
-
 def load_reference_data(session: Session) -> dict[str, int]:
     """Insert every missing reference row; returns how many rows of each kind were added."""
     added = {
-        "ministries": _load_ministries(session),
-        "department_types": _load_department_types(session),
+        "ministries": campaign_departments.load_ministries(session),
+        "department_types": campaign_departments.load_department_types(session),
         "provinces": 0,
         "districts": 0,
     }
     added["provinces"], added["districts"] = _load_divisions(session)
     added["provinces_2025"], added["communes_2025"] = units.load_units_2025(session)
-    added["departments"] = _load_departments(session) + _load_province_departments(session)
+    added["departments"] = 0  # counted below, once the campaign they belong to is there
     campaign, added["campaigns"] = _load_campaign_2021(session)
     if session.exec(select(CampaignProvince.id).where(CampaignProvince.campaign_id == campaign.id)).first() is None:
         units.assign_map(session, campaign, units.MAP_2021)
+    # The 2021 campaign's ministries and departments (assign_map gives them to a new map; a newer seed file's
+    # rows reach an install made before it here).
+    _links, added["departments"] = campaign_departments.seed(session, campaign, units.MAP_2021)
     added["groups"], added["positions"] = load_groups(session, campaign)
     session.commit()
     added["frameworks"] = _load_sample_framework(session, campaign)
@@ -93,29 +81,6 @@ def _load_sample_framework(session: Session, campaign: Campaign) -> int:
         return 0
     framework.load_sample(session, campaign)
     return 1
-
-
-def _load_ministries(session: Session) -> int:
-    known = set(session.exec(select(Ministry.code)))
-    rows = [Ministry(code=r["code"], name=r["name"], kind=r["kind"]) for r in read_seed("ministries-2021.csv")
-            if r["code"] not in known]
-    session.add_all(rows)
-    session.flush()
-    return len(rows)
-
-
-def _load_department_types(session: Session) -> int:
-    ministries = {m.code: m.id for m in session.exec(select(Ministry))}
-    known = set(session.exec(select(DepartmentType.code)))
-    rows = [
-        DepartmentType(code=r["code"], name=r["name"], ministry_id=ministries[r["parent_ministry"]], note=r["note"],
-                       seeded_everywhere=r["code"] not in _NOT_EVERYWHERE)
-        for r in read_seed("department-types-2021.csv")
-        if r["code"] not in known
-    ]
-    session.add_all(rows)
-    session.flush()
-    return len(rows)
 
 
 def _load_divisions(session: Session) -> tuple[int, int]:
@@ -143,54 +108,6 @@ def _load_divisions(session: Session) -> tuple[int, int]:
         districts += 1
     session.flush()
     return provinces, districts
-
-
-def _load_departments(session: Session) -> int:
-    types = list(session.exec(select(DepartmentType).order_by(DepartmentType.id)))
-    existing = {(d.province_id, d.department_type_id) for d in session.exec(select(Department))}
-    replaced = {(r["province"], r["replaces"]) for r in read_seed("province-departments-2021.csv") if r["replaces"]}
-    count = 0
-    for province in session.exec(select(Province)):
-        for dtype in types:
-            wanted = dtype.seeded_everywhere or (dtype.code == "SQHKT" and province.slug in _SQHKT_PROVINCES)
-            wanted = wanted and (province.slug, dtype.code) not in replaced
-            if wanted and (province.id, dtype.id) not in existing:
-                session.add(Department(province_id=province.id, department_type_id=dtype.id,
-                                       ministry_id=dtype.ministry_id,
-                                       name=localise_department_name(dtype.name, province)))
-                count += 1
-    session.flush()
-    return count
-
-
-def _load_province_departments(session: Session) -> int:
-    """Departments particular to one province (seed/province-departments-2021.csv, each with its source).
-
-    Where such a department replaces a generic one (Hà Nội's Sở Văn hóa và Thể thao and Sở Du lịch instead
-    of one Sở Văn hóa, Thể thao và Du lịch), the generic one is removed, unless a list already names it.
-    """
-    ministries = {m.code: m.id for m in session.exec(select(Ministry))}
-    types = {t.code: t.id for t in session.exec(select(DepartmentType))}
-    provinces = {p.slug: p for p in session.exec(select(Province))}
-    count = 0
-    for row in read_seed("province-departments-2021.csv"):
-        province = provinces.get(row["province"])
-        if province is None:
-            continue
-        names = {fold(d.name): d for d in session.exec(select(Department)
-                                                      .where(Department.province_id == province.id))}
-        if fold(row["name"]) not in names:
-            session.add(Department(province_id=province.id, ministry_id=ministries[row["parent_ministry"]],
-                                   name=row["name"], source=row["source"]))
-            count += 1
-        replaced_type = types.get(row["replaces"])
-        for department in names.values():
-            if replaced_type and department.department_type_id == replaced_type:
-                used = session.exec(select(Respondent.id).where(Respondent.department_id == department.id)).first()
-                if used is None:
-                    session.delete(department)
-        session.flush()
-    return count
 
 
 def _campaign_facts() -> tuple[dict[str, str], dict[str, str]]:

@@ -784,6 +784,9 @@ def _is_column_numbering(values: Iterable[str]) -> bool:
     return len(filled) >= 3 and all(_COLUMN_NUMBER.match(value) for value in filled)
 
 
+_REPEATING_KEYS = frozenset({"position", "group", "unit", "note"})
+
+
 def _collect(
     records: Iterable[Sequence[object]],
     header: _Header,
@@ -797,6 +800,8 @@ def _collect(
     rows: list[SheetRow] = []
     examples = blanks = 0
     first_data_row = header.last_row + 1
+    # A list repeats its titles, groups and units thousands of times: one string kept for each such value.
+    shared: dict[str, str] = {}
     for number, record in enumerate(records, start=1):
         if number <= first_data_row:
             continue
@@ -805,7 +810,8 @@ def _collect(
         row_formulas = {}
         for column, key in positions:
             if column < width:
-                values[key] = _cell_text(record[column])
+                text = _cell_text(record[column])
+                values[key] = shared.setdefault(text, text) if key in _REPEATING_KEYS else text
             formula = formulas.get((number, column)) if formulas else None
             if formula and key != "stt":
                 row_formulas[key] = formula

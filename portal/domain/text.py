@@ -7,8 +7,6 @@ import unicodedata
 
 from portal.input_cleaning import storable
 
-_SPACES = re.compile(r"\s+")
-
 
 def clean(value: object) -> str:
     """Return `value` as NFC text, trimmed, with runs of whitespace as one space.
@@ -23,8 +21,10 @@ def clean(value: object) -> str:
         return value.strip(" ")  # most cells (addresses, phones, numbers): nothing else to do
     text = unicodedata.normalize("NFC", storable(str(value)))
     # Zero-width characters come in through copy and paste from web pages.
-    text = text.replace("\u200b", "").replace("\ufeff", "")
-    return _SPACES.sub(" ", text).strip()
+    if "\u200b" in text or "\ufeff" in text:
+        text = text.replace("\u200b", "").replace("\ufeff", "")
+    # str.split() splits on exactly the characters the regex \s matches (str.isspace), in C.
+    return " ".join(text.split())
 
 
 def fold(value: object) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 from sqlalchemy import func, insert
 from sqlmodel import Session, col, select
 
+from portal.domain import campaign_departments
 from portal.models import Campaign, CampaignProvince, District, Province
 
 MAP_2021 = "2021"
@@ -144,16 +145,20 @@ def assign_map(session: Session, campaign: Campaign, key: str) -> int:
         raise ValueError(f"unknown map {key!r}")
     session.add_all(rows)
     session.flush()
+    # The ministries and departments of the map's time come with it (editable afterwards, per campaign).
+    campaign_departments.seed(session, campaign, key)
     return len(rows)
 
 
 def copy_map(session: Session, source: Campaign, campaign: Campaign) -> int:
-    """Give `campaign` the same map as `source` (its provinces, names and units); returns the provinces."""
+    """Give `campaign` the same map as `source` (its provinces, names and units, its ministries and the provinces'
+    departments); returns the provinces."""
     rows = [CampaignProvince(campaign_id=campaign.id, province_id=r.province_id, name=r.name,
                              short_name=r.short_name, unit_map=r.unit_map, unit_kind=r.unit_kind)
             for r in map_rows(session, source)]
     session.add_all(rows)
     session.flush()
+    campaign_departments.copy(session, source, campaign)
     return len(rows)
 
 

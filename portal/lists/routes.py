@@ -46,8 +46,9 @@ def _page_context(campaign, province, rlist) -> dict:
     }
 
 
-def _guess_ministry(name: str) -> int | None:
-    return departments.guess_ministry(db.session, name)
+def _guesser(campaign):
+    """Guess a department's parent ministry among the campaign's (for the "add this department" links)."""
+    return lambda name: departments.guess_ministry(db.session, name, campaign.id)
 
 
 def _merge_context(rlist) -> dict:
@@ -106,7 +107,8 @@ def review():
     context = {**_page_context(campaign, province, rlist), **_merge_context(rlist), "page": page, "show": show,
                "query": query, "problems_of": lists.row_problems,
                "units": lists.unit_names(db.session, campaign, province),
-               "ministries": departments.ministries(db.session), "guess_ministry": _guess_ministry}
+               "ministries": departments.ministries(db.session, campaign.id),
+               "guess_ministry": _guesser(campaign)}
     if request.htmx and request.htmx.target == "list-table":
         return render_template("lists/_table.html", **context)
     return render_template("lists/review.html", **context)
@@ -118,7 +120,8 @@ def _row_response(campaign, province, rlist, person, *, message: str = "", chang
     others = [other for other in (db.session.get(Respondent, i) for i in changed_ids) if other is not None]
     context = {**_page_context(campaign, province, rlist), "person": person, "problems_of": lists.row_problems,
                "message": message, "oob": True, "others": others, "removed_ids": list(dropped_ids),
-               "ministries": departments.ministries(db.session), "guess_ministry": _guess_ministry}
+               "ministries": departments.ministries(db.session, campaign.id),
+               "guess_ministry": _guesser(campaign)}
     return render_template("lists/_row_saved.html", **context)
 
 
@@ -235,11 +238,12 @@ def departments_page():
             return redirect(url_for("lists.review") + back if back.startswith("#") else
                             url_for("lists.departments_page"), code=303)
     if ministry_id is None and name:
-        ministry_id = departments.guess_ministry(db.session, name)
+        ministry_id = departments.guess_ministry(db.session, name, campaign.id)
     return render_template("lists/departments.html", campaign=campaign, province=province, rlist=rlist,
                            state=lists.editability(rlist, campaign, _tz()), name=name, ministry_id=ministry_id,
-                           ministries=departments.ministries(db.session),
-                           rows=departments.of_province(db.session, province.id), error=error), 422 if error else 200
+                           ministries=departments.ministries(db.session, campaign.id),
+                           rows=departments.of_province(db.session, campaign.id, province.id), error=error), \
+        422 if error else 200
 
 
 @bp.route("/gui", methods=["GET", "POST"])

@@ -52,10 +52,10 @@ def province(province_id: int):
     users = db.session.exec(select(User).where(User.province_id == item.id).order_by(User.role)).all()
     campaign = current_campaign(db.session)
     districts = units.units_of(db.session, campaign, item.id) if campaign is not None else []
-    departments = db.session.exec(select(Department).where(Department.province_id == item.id)
-                                  .order_by(Department.id)).all()
+    rows = departments.of_province(db.session, campaign.id, item.id) if campaign is not None else []
     return render_template("ministry/province.html", province=item, users=users, districts=districts,
-                           departments=departments, entries=audit.entries(db.session, province_id=item.id, limit=20))
+                           departments=[d for d, _m in rows], campaign=campaign,
+                           entries=audit.entries(db.session, province_id=item.id, limit=20))
 
 
 @bp.post("/tinh-thanh/<int:province_id>/cap-lai-mat-khau/<int:user_id>")
@@ -235,8 +235,10 @@ def export_list(province_id: int):
 @bp.get("/so-nganh-dia-phuong")
 def province_departments():
     """Every department a province added to its own list of departments, to review and correct."""
-    return render_template("ministry/province_departments.html",
-                           rows=departments.additions(db.session), ministries=departments.ministries(db.session))
+    campaign = current_campaign(db.session)
+    return render_template("ministry/province_departments.html", campaign=campaign,
+                           rows=departments.additions(db.session, campaign.id) if campaign else [],
+                           ministries=departments.ministries(db.session, campaign.id) if campaign else [])
 
 
 @bp.post("/so-nganh-dia-phuong/<int:department_id>")
@@ -245,7 +247,7 @@ def correct_province_department(department_id: int):
     if department is None or department.added_by_id is None:
         abort(404)
     try:
-        departments.correct_department(db.session, current_user, department, current_campaign(db.session),
+        departments.correct_department(db.session, current_user, department,
                                        request.form.get("ten", ""), request.form.get("bo", type=int),
                                        request.form.get("ly_do", ""))
     except departments.DepartmentError as problem:

@@ -12,6 +12,7 @@ from flask import Blueprint, abort, current_app, g, make_response, redirect, ren
 from portal.domain import answers, integrity, invitations
 from portal.domain.questionnaires import FormDef
 from portal.extensions import csrf, db, limiter
+from portal.survey import fields
 
 bp = Blueprint("survey", __name__, url_prefix="/phieu")
 csrf.exempt(bp)
@@ -70,6 +71,12 @@ def _context(visit: answers.Visit, token: str, form: FormDef | None, **extra) ->
             "deadline": visit.deadline, "shown": integrity.page_stamp(current_app.config["SECRET_KEY"]), **extra}
 
 
+def _form_page(context: dict, *, errors: dict, saved: bool, values: dict) -> str:
+    """The form with its answers; the questions come from the per-form cache of their markup (fields.py)."""
+    return render_template("survey/form.html", **context, errors=errors, saved=saved,
+                           fields=fields.form_fields(context["form"], values, errors))
+
+
 def _visit(token: str, code: str | None = None) -> tuple[answers.Visit, FormDef | None] | None:
     """None for a forged or unknown link, or a form the respondent does not answer.
 
@@ -120,11 +127,13 @@ def form(token: str, code: str):
     if request.method == "GET":
         answers.mark_opened(db.session, invitation)
         _signal(visit, integrity.OPENED, code)
-        return render_template("survey/form.html", **context, errors={}, saved=False, values=visit.saved())
+        return _form_page(context, errors={}, saved=False, values=visit.saved())
     result = answers.save_draft(db.session, invitation, campaign, form_def, request.form.to_dict(flat=False),
-                                tz_name=_tz(), visit=visit)
+                                tz_name=_tz(), visit=visit, commit=False)
     if not (result.already or result.closed):
-        _signal(visit, integrity.SAVED, code, posted=True)
+        _signal(visit, integrity.SAVED, code, posted=True)  # commits the draft and the signal together
+    else:
+        db.session.rollback()  # nothing was written
     if result.already:
         return redirect(url_for("survey.thanks", token=token, code=code), code=303)
     if result.closed:
@@ -134,9 +143,8 @@ def form(token: str, code: str):
         if not final and not result.errors:
             return render_template("survey/confirm.html", **context)
         errors = {**final, **result.errors}
-        return render_template("survey/form.html", **context, errors=errors, saved=True, values=result.values), 422
-    return render_template("survey/form.html", **context, errors=result.errors, saved=True, values=result.values), \
-        422 if result.errors else 200
+        return _form_page(context, errors=errors, saved=True, values=result.values), 422
+    return _form_page(context, errors=result.errors, saved=True, values=result.values), 422 if result.errors else 200
 
 
 @bp.post("/<token>/<code>/gui")
@@ -152,9 +160,8 @@ def submit(token: str, code: str):
     if result.closed:
         return render_template("survey/closed.html", **_context(visit, token, form_def)), 410
     if result.errors:
-        return render_template("survey/form.html", **_context(
-            visit, token, form_def, state=visit.states[code], errors=result.errors, saved=False,
-            values=result.values)), 422
+        return _form_page(_context(visit, token, form_def, state=visit.states[code]), errors=result.errors,
+                          saved=False, values=result.values), 422
     return redirect(url_for("survey.thanks", token=token, code=code), code=303)
 
 

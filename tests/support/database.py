@@ -24,8 +24,8 @@ def running_2021(session: Session) -> Campaign:
     session.commit()
     return campaign
 
-REFERENCE_TABLES = ("campaign", "campaignprovince", "province", "district", "ministry", "departmenttype", "department",
-                    "respondentgroup", "positiontitle")
+REFERENCE_TABLES = ("campaign", "campaignprovince", "campaignministry", "province", "district", "ministry",
+                    "departmenttype", "department", "respondentgroup", "positiontitle")
 
 
 def create_postgres_database(server_url: str) -> str:
