@@ -155,6 +155,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.campaigns.routes import bp as campaigns_bp
     from portal.delivery.routes import bp as delivery_bp
     from portal.demo_mail.routes import bp as demo_mail_bp
+    from portal.framework.corrections import bp as framework_corrections_bp
     from portal.framework.routes import bp as framework_bp
     from portal.home.routes import bp as home_bp
     from portal.integrity.routes import bp as integrity_bp
@@ -162,13 +163,15 @@ def _register_blueprints(app: Flask) -> None:
     from portal.ministry.routes import bp as ministry_bp
     from portal.notices.routes import bp as notices_bp
     from portal.progress.routes import bp as progress_bp
+    from portal.questionnaires.corrections import bp as questionnaire_corrections_bp
     from portal.questionnaires.routes import bp as questionnaires_bp
     from portal.requests.routes import bp as requests_bp
     from portal.survey.routes import bp as survey_bp
 
     for blueprint in (auth_bp, home_bp, notices_bp, lists_bp, progress_bp, delivery_bp, demo_mail_bp, ministry_bp,
                       questionnaires_bp, survey_bp, requests_bp, campaigns_bp, framework_bp, assessment_bp,
-                      assessment_ministry_bp, appraisal_bp, appraisal_ministry_bp, integrity_bp):
+                      assessment_ministry_bp, appraisal_bp, appraisal_ministry_bp, integrity_bp,
+                      questionnaire_corrections_bp, framework_corrections_bp):
         app.register_blueprint(blueprint)
 
 

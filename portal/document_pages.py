@@ -6,6 +6,9 @@ bookkeeping is in portal/domain/document_versions.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Blueprint, abort, request
 
 from portal.domain import document_versions
@@ -48,3 +51,16 @@ def read_upload(max_bytes: int, missing: str) -> tuple[bytes, str]:
     if upload is None or not upload.filename:
         raise document_versions.DocumentError(missing)
     return upload.read(max_bytes + 1), upload.filename
+
+
+def compared(rows: list, load: Callable[[Any], Any], describe: Callable[[Any, Any], list[str]]
+             ) -> tuple[int, int, list[str] | None]:
+    """The versions `?tu=` and `?den=` name (by default the newest and the one before) and the changes between them
+    in words; None when the older one does not exist (a single version). 404 for a newer one that does not."""
+    by_number = {row.version: row for row in rows}
+    newer = request.args.get("den", type=int) or (rows[0].version if rows else 0)
+    older = request.args.get("tu", type=int) or newer - 1
+    if rows and newer not in by_number:
+        abort(404)
+    changes = describe(load(by_number[older]), load(by_number[newer])) if older in by_number else None
+    return older, newer, changes

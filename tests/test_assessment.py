@@ -328,12 +328,16 @@ def test_an_import_with_problems_lists_each_in_vietnamese_and_saves_nothing(clie
     assert len(session.exec(select(FrameworkVersion)).all()) == 1
 
 
-def test_the_preview_shows_the_tree_as_a_province_will_see_it(client, ministry_user, hanoi):
+def test_the_preview_shows_the_tree_as_a_province_will_see_it(client, session, ministry_user, hanoi):
     log_in(client, ministry_user)
 
     html = client.get("/bo/bo-tieu-chi/xem").get_data(as_text=True)
 
-    assert html.count('<article class="line"') == 88 and 'name="answer"' not in html
+    # The fields a province fills, each line's disabled and in no form: nothing can be typed or sent.
+    assert html.count('<article class="line"') == 88 and 'name="answer"' in html
+    assert "<form" not in html.split("<main")[1] and html.count('<fieldset class="preview" disabled>') == len(
+        [line for line in framework.load(framework.current_version(session, current_campaign(session))).lines()
+         if line[2].needs_input])
     assert "Bộ tiêu chí mẫu" in html
 
 

@@ -99,6 +99,9 @@ ACCESS: dict[str, str] = {
     "appraisal_ministry.*": MINISTRY_ONLY,
     # Kiểm tra can thiệp: the integrity flags, their evidence and the decisions are the ministry's alone.
     "integrity.*": MINISTRY_ONLY,
+    # Corrections of the questionnaire set and the framework in the browser, and their versions compared.
+    "questionnaire_corrections.*": MINISTRY_ONLY,
+    "framework_corrections.*": MINISTRY_ONLY,
 }
 
 SECRET_TITLE = "Thông báo riêng cho Hải Phòng"
@@ -319,6 +322,7 @@ ARGUMENT_MAKERS: dict[str, Callable[[Session, User], int | str]] = {
     "ministry_id": _ministry_in_use,
     "number": lambda session, owner: _questionnaire_version(session).version,
     "form_code": lambda session, owner: _questionnaire_version(session) and "DP-LDSO",
+    "question_id": lambda session, owner: _questionnaire_version(session) and "c1_1",  # a question of that form
 }
 
 # One form posted to every POST route: a field for what each route changes, so that a missing guard
@@ -373,6 +377,12 @@ POST_FORM = {
     "unit_kind": "none",
     "answers_locality_form": "1",
     "common_forms": "Không được phép",
+    # corrections of the questionnaire set and the framework in the browser
+    "base": "1",
+    "noi_dung": "Câu hỏi không được phép sửa",
+    "vi_tri": "2",
+    "ten_1.1.1": "Tiêu chí không được phép sửa",
+    "tong": "100",
 }
 
 

@@ -103,7 +103,7 @@ def closed_2021(app, session, ministry_user, province_user, it_focal_user, time_
         "respondent_id": first.respondent.id, "invitation_id": bounced.id, "request_id": request_row.id,
         "schedule_id": schedule.id, "province_id": HA_NOI, "campaign_id": past.id, "user_id": it_focal_user.id,
         "message_id": message.id, "document_id": document.id, "department_id": department.id,
-        "operation_id": stopped.id,
+        "operation_id": stopped.id, "question_id": "c1_1",
         "ministry_id": 1,
         "notice_id": _notice_to_ha_noi(session), "number": 1, "form_code": "DP", "token": first.token,
         "code": first.form_codes[0],

@@ -86,10 +86,11 @@ def version_by_number(session: Session, model: type[Row], campaign: Campaign, nu
 def store_version(session: Session, model: type[Row], current: Row | None, *, user: User | None,
                   campaign: Campaign, title: str, document: str, is_sample: bool, filename: str,
                   now: datetime | None, error: type[DocumentError], frozen_message: str, race_message: str,
-                  audit_action: str, audit_detail: Callable[[int], str]) -> Row:
+                  audit_action: str, audit_detail: Callable[[int], str], source_name: str | None = None) -> Row:
     """Store a checked document as the campaign's new current version, replacing `current` (committed).
 
-    `audit_detail` says what was imported given the new version number. Raises `error(frozen_message)` when
+    `audit_detail` says what was imported given the new version number; `source_name` says where the version
+    came from when it is not a file (a correction in the browser). Raises `error(frozen_message)` when
     `current` was frozen in the meantime, and `error(race_message)` when another import took the same version
     number; nothing is saved then.
     """
@@ -104,7 +105,8 @@ def store_version(session: Session, model: type[Row], current: Row | None, *, us
             session.rollback()
             raise error(frozen_message)
     last = session.exec(select(func.max(model.version)).where(model.campaign_id == campaign.id)).one() or 0
-    row = model(campaign_id=campaign.id, version=last + 1, title=title, source_name=clean(filename)[:200],
+    source = clean(source_name if source_name is not None else filename)[:200]
+    row = model(campaign_id=campaign.id, version=last + 1, title=title, source_name=source,
                 document=document, is_sample=is_sample, is_current=True, imported_at=now or utcnow(),
                 imported_by_id=user.id if user is not None else None)
     session.add(row)

@@ -104,6 +104,7 @@ def preview(form_code: str):
     form = questionnaires.load(row).form(form_code)
     if form is None:
         abort(404)
-    return render_template("questionnaires/preview.html", row=row, form=form,
+    # A ministry form names the respondent's own ministry; the preview shows where that name goes.
+    return render_template("questionnaires/preview.html", row=row, form=form.for_ministry("Bộ …"), campaign=campaign,
                            groups=questionnaires.group_labels(db.session, campaign),
                            targets=questionnaires.TARGET_LABELS)
