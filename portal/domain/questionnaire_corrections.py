@@ -27,11 +27,12 @@ class QuestionNotFound(QuestionnaireError):
 
 def kind(session: Session, campaign: Campaign) -> document_corrections.Kind[QuestionnaireVersion]:
     """The questionnaire set as document_corrections needs it, checked against the campaign's groups."""
-    known, ministry = questionnaires.campaign_groups(session, campaign)
+    known, ministry, locality = questionnaires.campaign_groups(session, campaign)
 
     def check(questionnaire: Questionnaire) -> Questionnaire:
         content = json.loads(questionnaires.to_document(questionnaire))
-        return questionnaires.check_content(content, known_groups=known, ministry_groups=ministry)
+        return questionnaires.check_content(content, known_groups=known, ministry_groups=ministry,
+                                            locality_groups=locality)
 
     return document_corrections.Kind(
         model=QuestionnaireVersion, load=questionnaires.load, check=check, to_document=questionnaires.to_document,

@@ -26,6 +26,9 @@ def running_2021(session: Session) -> Campaign:
 
 REFERENCE_TABLES = ("campaign", "campaignprovince", "campaignministry", "province", "district", "ministry",
                     "departmenttype", "department", "respondentgroup", "positiontitle")
+# Reference rows the portal's own pages edit (the ministry's groups, positions, ministries and departments pages;
+# a province adding a department): a test that edits them must not leave the next test another campaign.
+EDITABLE_REFERENCE_TABLES = ("ministry", "campaignministry", "department", "respondentgroup", "positiontitle")
 
 
 def create_postgres_database(server_url: str) -> str:
@@ -74,6 +77,9 @@ class PreparedDatabase:
             for name in REFERENCE_TABLES:
                 table = SQLModel.metadata.tables[name]
                 self.baseline[name] = connection.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+            self.editable: dict[str, dict[int, dict]] = {
+                name: {row.id: dict(row._mapping) for row in connection.execute(select(SQLModel.metadata.tables[name]))}
+                for name in EDITABLE_REFERENCE_TABLES}
 
     def reset(self) -> None:
         """Remove every row a test added; put the seeded campaign back exactly as it was."""
@@ -86,6 +92,21 @@ class PreparedDatabase:
                     connection.execute(delete(table))
             for row in self.campaigns:
                 connection.execute(update(campaign).where(campaign.c.id == row["id"]).values(**row))
+            self._restore_edited_reference_rows(connection)
+
+    def _restore_edited_reference_rows(self, connection) -> None:
+        """Put back the seeded rows a test changed or deleted (parents first, so foreign keys hold)."""
+        for table in SQLModel.metadata.sorted_tables:
+            seeded = self.editable.get(table.name)
+            if seeded is None:
+                continue
+            now = {row.id: dict(row._mapping) for row in connection.execute(select(table))}
+            missing = [row for key, row in seeded.items() if key not in now]
+            if missing:
+                connection.execute(table.insert(), missing)
+            for key, row in seeded.items():
+                if key in now and now[key] != row:
+                    connection.execute(update(table).where(table.c.id == key).values(**row))
 
     def dispose(self) -> None:
         self.engine.dispose()
