@@ -27,9 +27,28 @@ def upgrade_schema(engine: Engine, file_dirs: dict[str, str] | None = None) -> N
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     if file_dirs is not None:
         cfg.attributes["file_dirs"] = file_dirs
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, "head")
+        return
+    # SQLite alters a table by rebuilding it (copy, drop, rename), and with foreign keys on, dropping a table that
+    # other rows point at fails: a database holding lists could not be upgraded. SQLite's own recipe: foreign keys
+    # off for the upgrade (the pragma only takes effect outside a transaction), every reference checked before the
+    # commit, on again after.
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
+        try:
+            with connection.begin():
+                cfg.attributes["connection"] = connection
+                command.upgrade(cfg, "head")
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"The upgrade would leave rows pointing at nothing: {broken[:5]}")
+        finally:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
 
 
 def has_schema(engine: Engine) -> bool:

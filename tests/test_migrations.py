@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import MetaData, inspect, text
 from sqlmodel import SQLModel
 
 from portal.database import alembic_config, upgrade_schema
@@ -87,5 +89,47 @@ def test_the_outbox_claim_migration_masks_the_links_rows_stored_before_it_hold(e
             text_body, html_body = connection.execute(text("SELECT body_text, body_html FROM outboxmessage")).one()
         assert text_body == "Mở https://x.vn/phieu/12.••••.\n"
         assert html_body == '<a href="https://x.vn/phieu/12.••••">mở</a>'
+    finally:
+        engine.dispose()
+
+
+def _one_row_in_every_table(connection) -> None:
+    """A row in every table of the schema as it is (reflected), each reference pointing at the row of its table."""
+    schema = MetaData()
+    schema.reflect(bind=connection)
+    for table in schema.sorted_tables:
+        if table.name == "alembic_version":
+            continue
+        row = {}
+        for column in table.columns:
+            if column.foreign_keys or column.primary_key:
+                row[column.name] = 1
+            elif column.nullable or column.server_default is not None:
+                continue
+            else:
+                python_type = column.type.python_type
+                row[column.name] = {int: 1, bool: False, str: "[]", float: 1.0}.get(python_type)  # "[]": JSON too
+                if row[column.name] is None:
+                    row[column.name] = datetime(2024, 1, 1, tzinfo=UTC)
+        connection.execute(table.insert().values(**row))
+
+
+def test_a_database_holding_lists_upgrades_through_the_table_rebuilds(empty_database_url):
+    """SQLite rebuilds a table to alter it; rows pointing at the rebuilt table must not stop the upgrade."""
+    engine = make_engine(empty_database_url)
+    try:
+        cfg = alembic_config(empty_database_url)
+        with engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            # Before the migrations that rebuild department (list_corrections) and district (campaign_maps).
+            command.upgrade(cfg, "outbox_lease")
+            _one_row_in_every_table(connection)
+
+        upgrade_schema(engine)
+
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT department_id, district_id FROM respondent")).one() == (1, 1)
+            if engine.dialect.name == "sqlite":
+                assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     finally:
         engine.dispose()

@@ -95,18 +95,27 @@ class PreparedDatabase:
             self._restore_edited_reference_rows(connection)
 
     def _restore_edited_reference_rows(self, connection) -> None:
-        """Put back the seeded rows a test changed or deleted (parents first, so foreign keys hold)."""
-        for table in SQLModel.metadata.sorted_tables:
-            seeded = self.editable.get(table.name)
-            if seeded is None:
-                continue
-            now = {row.id: dict(row._mapping) for row in connection.execute(select(table))}
-            missing = [row for key, row in seeded.items() if key not in now]
-            if missing:
-                connection.execute(table.insert(), missing)
-            for key, row in seeded.items():
-                if key in now and now[key] != row:
-                    connection.execute(update(table).where(table.c.id == key).values(**row))
+        """Put back the seeded rows a test changed, deleted or re-ordered. Ministries (which other reference rows
+        point at) are updated in place; the other editable tables, whose rows point at each other, are emptied
+        (children first) and filled again (parents first) when any of them differs."""
+        def now(table) -> dict[int, dict]:
+            return {row.id: dict(row._mapping) for row in connection.execute(select(table))}
+
+        ministry = SQLModel.metadata.tables["ministry"]
+        current = now(ministry)
+        for key, row in self.editable["ministry"].items():
+            if key not in current:
+                connection.execute(ministry.insert().values(**row))
+            elif current[key] != row:
+                connection.execute(update(ministry).where(ministry.c.id == key).values(**row))
+        tables = [t for t in SQLModel.metadata.sorted_tables if t.name in self.editable and t.name != "ministry"]
+        if all(now(t) == self.editable[t.name] for t in tables):
+            return
+        for table in reversed(tables):
+            connection.execute(delete(table))
+        for table in tables:
+            if self.editable[table.name]:
+                connection.execute(table.insert(), list(self.editable[table.name].values()))
 
     def dispose(self) -> None:
         self.engine.dispose()
