@@ -57,6 +57,15 @@ def count_rows(session: Session, model, *conditions) -> int:
     return session.exec(select_rows(func.count()).select_from(model).where(*conditions)).one()
 
 
+def _rows(connection, name: str) -> list[tuple]:
+    """Every row of a table as the driver gives it (no type processing: this runs after every test), by id."""
+    return [tuple(row) for row in connection.exec_driver_sql(f'SELECT * FROM "{name}" ORDER BY id').fetchall()]
+
+
+def _columns(connection, name: str) -> list[str]:
+    return list(connection.exec_driver_sql(f'SELECT * FROM "{name}" WHERE 1 = 0').keys())
+
+
 class PreparedDatabase:
     """A migrated database with reference data, and the row ids that belong to that baseline."""
 
@@ -77,9 +86,9 @@ class PreparedDatabase:
             for name in REFERENCE_TABLES:
                 table = SQLModel.metadata.tables[name]
                 self.baseline[name] = connection.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
-            self.editable: dict[str, dict[int, dict]] = {
-                name: {row.id: dict(row._mapping) for row in connection.execute(select(SQLModel.metadata.tables[name]))}
-                for name in EDITABLE_REFERENCE_TABLES}
+            self.editable: dict[str, list[tuple]] = {name: _rows(connection, name)
+                                                     for name in EDITABLE_REFERENCE_TABLES}
+            self.editable_columns = {name: _columns(connection, name) for name in EDITABLE_REFERENCE_TABLES}
 
     def reset(self) -> None:
         """Remove every row a test added; put the seeded campaign back exactly as it was."""
@@ -97,25 +106,27 @@ class PreparedDatabase:
     def _restore_edited_reference_rows(self, connection) -> None:
         """Put back the seeded rows a test changed, deleted or re-ordered. Ministries (which other reference rows
         point at) are updated in place; the other editable tables, whose rows point at each other, are emptied
-        (children first) and filled again (parents first) when any of them differs."""
-        def now(table) -> dict[int, dict]:
-            return {row.id: dict(row._mapping) for row in connection.execute(select(table))}
-
+        (children first) and filled again (parents first) when any of them differs. Rows are compared as plain
+        tuples: this runs after every test."""
         ministry = SQLModel.metadata.tables["ministry"]
-        current = now(ministry)
-        for key, row in self.editable["ministry"].items():
-            if key not in current:
-                connection.execute(ministry.insert().values(**row))
-            elif current[key] != row:
-                connection.execute(update(ministry).where(ministry.c.id == key).values(**row))
+        if _rows(connection, "ministry") != self.editable["ministry"]:
+            current = {row[0]: row for row in _rows(connection, "ministry")}
+            for row in self.editable["ministry"]:
+                values = dict(zip(self.editable_columns["ministry"], row, strict=True))
+                if row[0] not in current:
+                    connection.execute(ministry.insert().values(**values))
+                elif current[row[0]] != row:
+                    connection.execute(update(ministry).where(ministry.c.id == row[0]).values(**values))
         tables = [t for t in SQLModel.metadata.sorted_tables if t.name in self.editable and t.name != "ministry"]
-        if all(now(t) == self.editable[t.name] for t in tables):
+        if all(_rows(connection, t.name) == self.editable[t.name] for t in tables):
             return
         for table in reversed(tables):
             connection.execute(delete(table))
         for table in tables:
             if self.editable[table.name]:
-                connection.execute(table.insert(), list(self.editable[table.name].values()))
+                keys = self.editable_columns[table.name]
+                connection.execute(table.insert(), [dict(zip(keys, row, strict=True))
+                                                    for row in self.editable[table.name]])
 
     def dispose(self) -> None:
         self.engine.dispose()
