@@ -34,7 +34,12 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # psycopg prepares a statement on the server after its fifth run, and PostgreSQL may then keep a generic plan
+    # made from the statistics of the moment: for the progress summary, planned while the tables were nearly
+    # empty, that was a nested loop over every form of the province (tens of seconds once lists arrived). Each
+    # statement is planned with its own values instead; the portal's statements are cheap to plan.
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                         connect_args={"prepare_threshold": None})
 
 
 class Database:
