@@ -34,7 +34,6 @@ import pytest
 from sqlmodel import select
 
 from portal.domain import framework, par_index, ranking, results_publication, scoring
-from portal.domain.campaigns import current_campaign
 from portal.models import (
     Appraisal,
     AppraisalScore,
@@ -49,6 +48,7 @@ from portal.models import (
     ProvinceIndex,
 )
 from tests.support.accounts import HA_NOI, HAI_PHONG
+from tests.support.results import HandResult
 
 DA_NANG = 48
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
@@ -90,15 +90,34 @@ areas:
             points: 2
             kind: levels
             levels: [{label: Tốt, points: 2}, {label: Đạt, points: 1}, {label: Chưa đạt, points: 0}]
-          - {code: "2.1.2", title: Đánh giá của người trả lời phiếu, points: 4, kind: survey, source: survey}
+          - code: "2.1.2"
+            title: Đánh giá của người trả lời phiếu
+            points: 4
+            kind: survey
+            source: survey
+            survey: {questions: [DP-HDND.c2_1], rule: mean_scaled}
       - code: "2.2"
         title: Hài lòng
         subcriteria:
-          - {code: "2.2.1", title: Mức độ hài lòng, points: 2, kind: survey, source: survey}
+          - code: "2.2.1"
+            title: Mức độ hài lòng
+            points: 2
+            kind: survey
+            source: survey
+            survey: {questions: [DP-HDND.c3_1], rule: share_top}
 """
 
-SURVEY = {HA_NOI: {"2.1.2": 3.0, "2.2.1": 1.5}, DA_NANG: {"2.1.2": 2.0, "2.2.1": 1.0},
-          HAI_PHONG: {"2.1.2": 4.0, "2.2.1": 2.0}}
+# The council members' answers (scale 1..5, "kb" = không biết, without a score) to the two mapped questions.
+ANSWERS = {
+    # 2.1.2, mean of score / 5 over c2_1: (5 + 4 + 3 + 3) / 4 / 5 = 0,75 of 4 = 3; "kb" is not counted.
+    # 2.2.1, share of c3_1 answers at the two top scores (4, 5): 3 of 4 = 0,75 of 2 = 1,5.
+    HA_NOI: [{"c2_1": "5", "c3_1": "5"}, {"c2_1": "4", "c3_1": "4"}, {"c2_1": "3", "c3_1": "4"},
+             {"c2_1": "3", "c3_1": "1"}, {"c2_1": "kb", "c3_1": "kb"}],
+    # (2 + 3) / 2 / 5 = 0,5 of 4 = 2; one of two at the top: 0,5 of 2 = 1.
+    DA_NANG: [{"c2_1": "2", "c3_1": "5"}, {"c2_1": "3", "c3_1": "2"}],
+    # Would be 4 and 2, but the whole result is voided.
+    HAI_PHONG: [{"c2_1": "5", "c3_1": "5"}],
+}
 
 
 def _score(session, content, assessment_id: int, province_id: int, code: str, figures: dict) -> AssessmentScore:
@@ -125,10 +144,13 @@ def _assessment(session, campaign, province_id: int, lines: dict[str, dict], con
 
 
 @pytest.fixture
-def campaign(session, ministry_user):
-    found = current_campaign(session)
-    framework.import_framework(session, ministry_user, found, FRAMEWORK.encode(), "bo-tieu-chi-thu.yaml")
-    return found
+def result(app, session, ministry_user) -> HandResult:
+    return HandResult.build(app, session, ministry_user, FRAMEWORK)
+
+
+@pytest.fixture
+def campaign(result):
+    return result.campaign
 
 
 @pytest.fixture
@@ -137,8 +159,11 @@ def content(session, campaign):
 
 
 @pytest.fixture
-def scored(session, campaign, content, ministry_user):
+def scored(session, campaign, content, ministry_user, result):
     """The three provinces as the module's docstring says."""
+    for province_id, forms in ANSWERS.items():
+        for values in forms:
+            result.answer(province_id, "HDND", "DP-HDND", values)
     ha_noi = _assessment(session, campaign, HA_NOI, {
         "1.1.1": {"answer": "yes"}, "1.1.2": {"numerator": 9, "denominator": 10}, "1.1.3": {"points": 1},
         "1.2.1": {"cases": 1}, "1.2.2": {"points": 0.5}, "2.1.1": {"level": 0}}, content)
@@ -165,7 +190,7 @@ def _by_province(rows):
 
 
 def test_the_index_of_each_province_is_the_one_worked_out_by_hand(session, scored):
-    rows, _ = par_index.compute(session, scored, SECRET, SURVEY)
+    rows, _ = par_index.compute(session, scored, SECRET)
     found = _by_province(rows)
     ha_noi, da_nang, hai_phong = found[HA_NOI], found[DA_NANG], found[HAI_PHONG]
 
@@ -184,7 +209,7 @@ def test_the_index_of_each_province_is_the_one_worked_out_by_hand(session, score
 
 
 def test_every_line_keeps_the_self_and_the_counted_points(session, scored):
-    ha_noi = _by_province(par_index.compute(session, scored, SECRET, SURVEY)[0])[HA_NOI]
+    ha_noi = _by_province(par_index.compute(session, scored, SECRET)[0])[HA_NOI]
 
     assert ha_noi.lines["1.1.2"] == {"self": 1.5, "points": 0.0, "na": False}
     assert ha_noi.lines["1.2.1"] == {"self": 1.5, "points": 0.5, "na": False}
@@ -193,7 +218,7 @@ def test_every_line_keeps_the_self_and_the_counted_points(session, scored):
 
 
 def test_ties_share_a_rank_and_the_next_rank_skips(session, scored):
-    rows, _ = par_index.compute(session, scored, SECRET, SURVEY)
+    rows, _ = par_index.compute(session, scored, SECRET)
     found = _by_province(rows)
 
     assert [row.province_id for row in rows[:3]] == [HA_NOI, DA_NANG, HAI_PHONG]  # a shared rank: by code
@@ -208,7 +233,7 @@ def test_competition_ranks_compare_to_two_decimals():
 
 
 def test_a_voided_province_gets_zero_survey_points_with_the_reason(session, scored):
-    hai_phong = _by_province(par_index.compute(session, scored, SECRET, SURVEY)[0])[HAI_PHONG]
+    hai_phong = _by_province(par_index.compute(session, scored, SECRET)[0])[HAI_PHONG]
 
     assert hai_phong.survey == 0.0
     assert hai_phong.lines["2.1.2"]["points"] == 0.0 and hai_phong.lines["2.2.1"]["points"] == 0.0
@@ -216,7 +241,7 @@ def test_a_voided_province_gets_zero_survey_points_with_the_reason(session, scor
 
 
 def test_the_stored_inputs_reproduce_the_figure_and_a_change_shows(session, scored, ministry_user):
-    computation = par_index.recompute(session, scored, SECRET, actor=ministry_user, trigger="thử", survey=SURVEY)
+    computation = par_index.recompute(session, scored, SECRET, actor=ministry_user, trigger="thử")
     stored = _by_province(par_index.stored_rows(session, computation))
     inputs = json.loads(computation.inputs)
 
@@ -224,17 +249,16 @@ def test_the_stored_inputs_reproduce_the_figure_and_a_change_shows(session, scor
     assert inputs["framework_version_id"] == framework.current_version(session, scored).id
     assert [row[0] for row in inputs["appraisals"]] == [HA_NOI, DA_NANG]
     assert inputs["voided"] == [session.exec(select(IntegrityDecision.id)).one()]
-    assert par_index.compare(session, computation, SECRET, SURVEY).same
+    assert par_index.compare(session, computation, SECRET).same
     # Pressing the button again with nothing changed stores nothing new.
-    assert par_index.recompute(session, scored, SECRET, actor=ministry_user, trigger="thử",
-                               survey=SURVEY).id == computation.id
+    assert par_index.recompute(session, scored, SECRET, actor=ministry_user, trigger="thử").id == computation.id
 
     late = session.exec(select(AppraisalScore).where(AppraisalScore.province_id == DA_NANG)).one()
     late.figures, late.points = json.dumps({"numerator": 10, "denominator": 10}), 3.0
     late.updated_at = late.updated_at + timedelta(minutes=5)
     session.add(late)
     session.commit()
-    comparison = par_index.compare(session, computation, SECRET, SURVEY)
+    comparison = par_index.compare(session, computation, SECRET)
 
     assert not comparison.same
     assert comparison.changed_inputs == ["thẩm định"]
@@ -256,7 +280,7 @@ def test_the_change_from_the_previous_campaign_counts_only_provinces_ranked_then
                      ProvinceIndex(computation_id=earlier.id, campaign_id=previous.id, province_id=HAI_PHONG,
                                    rank=1)])
     session.commit()
-    rows = _by_province(par_index.compute(session, scored, SECRET, SURVEY)[0])
+    rows = _by_province(par_index.compute(session, scored, SECRET)[0])
     before = ranking.rank_changes(session, scored)
 
     assert ranking.change_of(before, rows[HA_NOI]) == 2
@@ -265,8 +289,8 @@ def test_the_change_from_the_previous_campaign_counts_only_provinces_ranked_then
     assert [ranking.change_label(c) for c in (2, -2, 0, None)] == ["tăng 2 bậc", "giảm 2 bậc", "không đổi", "–"]
 
 
-def test_publication_needs_the_ministry_to_know_what_it_publishes(session, scored, ministry_user):
-    first = par_index.recompute(session, scored, SECRET, actor=ministry_user, trigger="thử", survey=SURVEY)
+def test_publication_needs_the_ministry_to_know_what_it_publishes(session, scored, ministry_user, result):
+    first = par_index.recompute(session, scored, SECRET, actor=ministry_user, trigger="thử")
 
     with pytest.raises(results_publication.PublicationRefused, match="chưa kết thúc thẩm định"):
         results_publication.publish(session, ministry_user, scored, first.id, accept_provisional=False,
@@ -279,8 +303,8 @@ def test_publication_needs_the_ministry_to_know_what_it_publishes(session, score
         "Công bố kết quả Chỉ số CCHC"]
     assert session.exec(select(Notice).where(Notice.title.like("Bộ Nội vụ công bố kết quả Chỉ số CCHC%"))).one()
 
-    changed = {**SURVEY, HA_NOI: {"2.1.2": 4.0, "2.2.1": 2.0}}
-    second = par_index.recompute(session, scored, SECRET, actor=ministry_user, trigger="thử", survey=changed)
+    result.answer(HA_NOI, "HDND", "DP-HDND", {"c2_1": "5", "c3_1": "5"})  # a form submitted late
+    second = par_index.recompute(session, scored, SECRET, actor=ministry_user, trigger="thử")
     with pytest.raises(results_publication.PublicationRefused, match="Công bố lại"):
         results_publication.publish(session, ministry_user, scored, second.id, accept_provisional=True,
                                     republish=False)
@@ -294,8 +318,10 @@ def test_publication_needs_the_ministry_to_know_what_it_publishes(session, score
     assert results_publication.published_computation(session, scored).id == second.id
     assert session.exec(select(AuditEntry).where(AuditEntry.action == "Công bố lại kết quả Chỉ số CCHC")).one()
     # A page opened before a recomputation publishes nothing: the ministry reviews what it publishes.
-    third = par_index.recompute(session, scored, SECRET, actor=ministry_user, trigger="thử", survey=SURVEY)
-    fourth = par_index.recompute(session, scored, SECRET, actor=ministry_user, trigger="thử", survey=changed)
+    result.answer(DA_NANG, "HDND", "DP-HDND", {"c2_1": "5", "c3_1": "5"})
+    third = par_index.recompute(session, scored, SECRET, actor=ministry_user, trigger="Bộ Nội vụ tính lại")
+    result.answer(DA_NANG, "HDND", "DP-HDND", {"c2_1": "1", "c3_1": "1"})
+    fourth = par_index.recompute(session, scored, SECRET, actor=ministry_user, trigger="thử")
     with pytest.raises(results_publication.PublicationRefused, match="vừa được tính lại"):
         results_publication.publish(session, ministry_user, scored, third.id, accept_provisional=True, republish=True)
     assert fourth.id > third.id and results_publication.published_computation(session, scored).id == second.id
@@ -306,7 +332,7 @@ def test_the_export_and_the_chart_hold_the_ranking(session, scored, content):
 
     from openpyxl import load_workbook
 
-    rows, _ = par_index.compute(session, scored, SECRET, SURVEY)
+    rows, _ = par_index.compute(session, scored, SECRET)
     sheet = load_workbook(io.BytesIO(ranking.ranking_xlsx(scored, content, rows, {}))).active
     values = list(sheet.iter_rows(values_only=True))
 
