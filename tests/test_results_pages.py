@@ -14,7 +14,11 @@ from sqlmodel import select
 from portal.models import Appraisal, AppraisalState, Assessment, IndexComputation
 from tests.support.accounts import log_in
 from tests.support.html import text_of
-from tests.test_par_index import DA_NANG, VOID_REASON, campaign, content, result, scored  # noqa: F401
+from tests import test_par_index as hand
+from tests.test_par_index import DA_NANG, VOID_REASON
+
+# The hand-worked campaign's fixtures, shared.
+campaign, content, result, scored = hand.campaign, hand.content, hand.result, hand.scored
 
 
 def _compute_and_publish(client, campaign_id: int, session) -> IndexComputation:
