@@ -12,9 +12,9 @@ from openpyxl import load_workbook
 from sqlmodel import select
 
 from portal.models import Appraisal, AppraisalState, Assessment, IndexComputation
+from tests import test_par_index as hand
 from tests.support.accounts import log_in
 from tests.support.html import text_of
-from tests import test_par_index as hand
 from tests.test_par_index import DA_NANG, VOID_REASON
 
 # The hand-worked campaign's fixtures, shared.
