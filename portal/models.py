@@ -718,7 +718,7 @@ class Operation(SQLModel, table=True):
     """
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(index=True)  # launch | remind
+    kind: str = Field(index=True)  # launch | remind | index
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
     # The province it belongs to, for a province's own operation (None: the ministry's).
     province_id: int | None = Field(default=None, foreign_key="province.id", index=True)

@@ -208,6 +208,18 @@ def test_the_index_of_each_province_is_the_one_worked_out_by_hand(session, score
     assert others and {(row.basis, row.total) for row in others} == {("not_assessed", 0.0)}
 
 
+def test_the_sums_follow_the_framework_totals_rules(session, scored, content):
+    """The index sums in whole units (fast); scoring.totals, with fractions, is the rule they must equal."""
+    rows, _ = par_index.compute(session, scored, SECRET)
+    for row in rows[:3]:
+        entries = {code: scoring.Entry({}, line["points"], line["na"]) for code, line in row.lines.items()
+                   if line["points"] is not None or line["na"]}
+        rule = scoring.totals(content, entries)
+        assert (row.total, row.maximum) == (rule.overall.score, rule.overall.maximum)
+        assert {code: area.total for code, area in row.areas.items()} == {
+            code: area.score for code, area in rule.areas.items()}
+
+
 def test_every_line_keeps_the_self_and_the_counted_points(session, scored):
     ha_noi = _by_province(par_index.compute(session, scored, SECRET)[0])[HA_NOI]
 
@@ -263,6 +275,9 @@ def test_the_stored_inputs_reproduce_the_figure_and_a_change_shows(session, scor
     assert not comparison.same
     assert comparison.changed_inputs == ["thẩm định"]
     assert ("Thành phố Đà Nẵng", 9.5, 11.0) in comparison.changed_provinces
+    # The page compares two stored computations, the published one and the latest, without recomputing.
+    later = par_index.recompute(session, scored, SECRET, actor=None, trigger="thử")
+    assert par_index.difference(session, computation, later) == comparison
 
 
 def test_the_change_from_the_previous_campaign_counts_only_provinces_ranked_then(session, scored, ministry_user):
@@ -292,7 +307,7 @@ def test_the_change_from_the_previous_campaign_counts_only_provinces_ranked_then
 def test_publication_needs_the_ministry_to_know_what_it_publishes(session, scored, ministry_user, result):
     first = par_index.recompute(session, scored, SECRET, actor=ministry_user, trigger="thử")
 
-    with pytest.raises(results_publication.PublicationRefused, match="chưa kết thúc thẩm định"):
+    with pytest.raises(results_publication.PublicationRefused, match="Còn 62 tỉnh, thành phố chưa có điểm"):
         results_publication.publish(session, ministry_user, scored, first.id, accept_provisional=False,
                                     republish=False)
     results_publication.publish(session, ministry_user, scored, first.id, accept_provisional=True, republish=False)

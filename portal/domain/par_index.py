@@ -333,31 +333,19 @@ def store(session: Session, campaign: Campaign, rows: list[ProvinceFigures], inp
 
 
 def recompute(session: Session, campaign: Campaign, secret: str, *, actor: User | None, trigger: str,
-              survey: Mapping[int, Mapping[str, float]] | None = None,
-              now: datetime | None = None) -> IndexComputation:
-    """Compute the campaign's index and store it (committed). When nothing changed since the latest computation
-    (same fingerprint), that one is returned and nothing is stored: pressing the button twice stores one."""
+              survey: Mapping[int, Mapping[str, float]] | None = None, now: datetime | None = None,
+              commit: bool = True) -> IndexComputation:
+    """Compute the campaign's index and store it (committed unless `commit` is False: the worker's step commits
+    it with its operation). When nothing changed since the latest computation (same fingerprint), that one is
+    returned and nothing is stored: asking twice stores one. Pages ask through portal/domain/index_recompute.py."""
     rows, inputs = compute(session, campaign, secret, survey)
     latest = latest_computation(session, campaign.id)
     if latest is not None and latest.fingerprint == fingerprint(inputs, rows):
         return latest
     computation = store(session, campaign, rows, inputs, actor=actor, trigger=trigger, now=now)
-    session.commit()
+    if commit:
+        session.commit()
     return computation
-
-
-def recompute_after_change(session: Session, campaign_id: int, secret: str, trigger: str) -> IndexComputation | None:
-    """The automatic recomputation after an appraisal closes or is released, or an integrity decision takes
-    effect: only for the current campaign with a framework and a computation already made (before the ministry
-    first computes, there is nothing to keep up to date). Never fails the step that called it."""
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None or not campaign.is_current or latest_computation(session, campaign_id) is None:
-        return None
-    try:
-        return recompute(session, campaign, secret, actor=None, trigger=trigger)
-    except IndexUnavailable:
-        session.rollback()
-        return None
 
 
 def latest_computation(session: Session, campaign_id: int) -> IndexComputation | None:
@@ -400,17 +388,26 @@ INPUT_LABELS = {"framework_version_id": "phiên bản bộ tiêu chí", "questio
                 "survey": "điểm điều tra xã hội học"}
 
 
+def _difference(stored_inputs: dict, now_inputs: dict, before: list[ProvinceFigures], after: list[ProvinceFigures],
+                same: bool) -> Comparison:
+    changed = [INPUT_LABELS[key] for key in INPUT_LABELS if stored_inputs.get(key) != now_inputs.get(key)]
+    earlier = {row.province_id: row for row in before}
+    moved = [(row.name, earlier[row.province_id].total if row.province_id in earlier else 0.0, row.total)
+             for row in after if row.province_id not in earlier or earlier[row.province_id].total != row.total
+             or earlier[row.province_id].rank != row.rank]
+    return Comparison(same=same, changed_inputs=changed, changed_provinces=moved)
+
+
 def compare(session: Session, computation: IndexComputation, secret: str,
             survey: Mapping[int, Mapping[str, float]] | None = None) -> Comparison:
     """Recompute (nothing stored) and compare with `computation`: a published figure is reproduced when `same`."""
     campaign = session.get(Campaign, computation.campaign_id)
     rows, inputs = compute(session, campaign, secret, survey)
-    stored_inputs = json.loads(computation.inputs)
-    now_inputs = json.loads(inputs.as_json())
-    changed = [INPUT_LABELS[key] for key in INPUT_LABELS if stored_inputs.get(key) != now_inputs.get(key)]
-    before = {row.province_id: row for row in stored_rows(session, computation)}
-    moved = [(row.name, before[row.province_id].total if row.province_id in before else 0.0, row.total)
-             for row in rows if row.province_id not in before or before[row.province_id].total != row.total
-             or before[row.province_id].rank != row.rank]
-    return Comparison(same=fingerprint(inputs, rows) == computation.fingerprint, changed_inputs=changed,
-                      changed_provinces=moved)
+    return _difference(json.loads(computation.inputs), json.loads(inputs.as_json()),
+                       stored_rows(session, computation), rows, fingerprint(inputs, rows) == computation.fingerprint)
+
+
+def difference(session: Session, before: IndexComputation, after: IndexComputation) -> Comparison:
+    """Two stored computations compared (the published one and the latest): cheap, nothing recomputed."""
+    return _difference(json.loads(before.inputs), json.loads(after.inputs), stored_rows(session, before),
+                       stored_rows(session, after), before.fingerprint == after.fingerprint)

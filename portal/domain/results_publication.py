@@ -64,13 +64,18 @@ def publish(session: Session, actor: User, campaign: Campaign, computation_id: i
     if current is not None and current.id == computation.id:
         return computation
     latest = latest_computation(session, campaign.id)
+    from portal.domain.index_recompute import pending
+
+    if pending(session, campaign.id) is not None:
+        raise PublicationRefused("Chỉ số đang được tính lại: vui lòng đợi kết quả mới, xem lại rồi công bố.")
     if latest is None or latest.id != computation.id:
         raise PublicationRefused("Chỉ số vừa được tính lại sau khi trang được mở: vui lòng xem lại kết quả mới "
                                  "trước khi công bố.")
     provisional = provisional_count(session, computation)
     if provisional and not accept_provisional:
-        raise PublicationRefused(f"Còn {provisional} tỉnh, thành phố chưa kết thúc thẩm định (điểm tạm tính hoặc "
-                                 "điểm tự chấm). Đánh dấu “Tôi biết và vẫn công bố” nếu vẫn công bố.")
+        raise PublicationRefused(f"Còn {provisional} tỉnh, thành phố chưa có điểm thẩm định cuối cùng (đang thẩm "
+                                 "định, chưa thẩm định hoặc chưa tự đánh giá). Đánh dấu “Tôi biết … và vẫn công bố” "
+                                 "nếu vẫn công bố.")
     if current is not None and not republish:
         raise PublicationRefused(f"Kết quả đã được công bố ngày {current.published_at:%d/%m/%Y}. Kết quả tính lại "
                                  "chỉ thay kết quả đã công bố khi đánh dấu “Công bố lại”.")
@@ -87,7 +92,7 @@ def publish(session: Session, actor: User, campaign: Campaign, computation_id: i
     action = "Công bố lại kết quả Chỉ số CCHC" if current is not None else "Công bố kết quả Chỉ số CCHC"
     detail = (f"{campaign.name}: lần tính số {computation.id} (mã {computation.fingerprint[:12]})"
               + (f", thay lần tính số {current.id}" if current is not None else "")
-              + (f"; {provisional} tỉnh, thành phố chưa kết thúc thẩm định" if provisional else ""))
+              + (f"; {provisional} tỉnh, thành phố chưa có điểm thẩm định cuối cùng" if provisional else ""))
     audit.record(session, actor, action, detail=detail)
     active = set(session.exec(select(Province.id).where(Province.is_active)))
     targets = sorted(units.province_ids(session, campaign) & active)

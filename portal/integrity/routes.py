@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from portal.domain import index_recompute
 from portal.domain import integrity_decisions as decisions
 from portal.domain import integrity_review as review
-from portal.domain import par_index
 from portal.extensions import db
 from portal.models import IntegrityDecision
 from portal.permissions import get_campaign_for_user, get_province_for_user, ministry_only
@@ -103,8 +103,8 @@ def propose(campaign_id: int, province_id: int):
 def _index_follows(decision: IntegrityDecision) -> None:
     """A void (or its reversal) that took effect changes the survey points: the index follows, after the commit."""
     if decision.state == decisions.IN_EFFECT and decision.kind != decisions.DISMISS:
-        par_index.recompute_after_change(db.session, decision.campaign_id, current_app.config["SECRET_KEY"],
-                                         f"Quyết định kiểm tra can thiệp có hiệu lực (số {decision.id})")
+        index_recompute.recompute_after_change(db.session, decision.campaign_id,
+                                               f"Quyết định kiểm tra can thiệp có hiệu lực (số {decision.id})")
 
 
 def _decision(decision_id: int) -> IntegrityDecision:

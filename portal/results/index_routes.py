@@ -3,12 +3,12 @@ own result and the public ranking, shown from the published computation only."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlmodel import col, select
 
 from portal.domain import framework as frameworks
-from portal.domain import par_index, ranking, results_publication
+from portal.domain import index_recompute, par_index, ranking, results_publication
 from portal.domain.campaigns import PastCampaign, require_current
 from portal.downloads import xlsx_download
 from portal.extensions import db
@@ -29,10 +29,6 @@ def _ministry_only() -> None:
 @roles_required(Role.PROVINCE, Role.MINISTRY)
 def _province_or_ministry() -> None:
     """A province reads its own published result; the IT focal point has no part in it."""
-
-
-def _secret() -> str:
-    return current_app.config["SECRET_KEY"]
 
 
 def _content(computation: IndexComputation):
@@ -56,6 +52,7 @@ def _ministry_page(campaign: Campaign, *, error: str = "", status: int = 200):
     latest = par_index.latest_computation(db.session, campaign.id)
     published = results_publication.published_computation(db.session, campaign)
     context = dict(campaign=campaign, latest=latest, published=published, error=error, rows=[], content=None,
+                   pending=index_recompute.pending(db.session, campaign.id),
                    comparison=None, changes={}, provisional=0, has_framework=frameworks.current_version(
                        db.session, campaign) is not None, basis_labels=par_index.BASIS_LABELS)
     if latest is not None:
@@ -64,7 +61,7 @@ def _ministry_page(campaign: Campaign, *, error: str = "", status: int = 200):
                        provisional=results_publication.provisional_count(db.session, latest),
                        chart=ranking.ranking_svg(rows, f"Chỉ số CCHC {campaign.name} (%)"))
     if published is not None and latest is not None and published.id != latest.id:
-        context["comparison"] = par_index.compare(db.session, published, _secret()) if campaign.is_current else None
+        context["comparison"] = par_index.difference(db.session, published, latest)
     return render_template("results/ministry.html", change_label=ranking.change_label,
                            change_of=ranking.change_of, **context), status
 
@@ -79,14 +76,13 @@ def recompute(campaign_id: int):
     campaign = get_campaign_for_user(db.session, current_user, campaign_id)
     try:
         require_current(db.session, campaign.id)
-        before = par_index.latest_computation(db.session, campaign.id)
-        computation = par_index.recompute(db.session, campaign, _secret(), actor=current_user,
-                                          trigger="Bộ Nội vụ tính lại")
-    except (PastCampaign, par_index.IndexUnavailable) as refused:
-        db.session.rollback()
+    except PastCampaign as refused:
         return _ministry_page(campaign, error=refused.message, status=409)
-    flash("Không có gì thay đổi kể từ lần tính trước." if before is not None and before.id == computation.id
-          else "Đã tính lại Chỉ số CCHC. Kết quả chưa hiện với các tỉnh cho đến khi công bố.", "success")
+    if frameworks.current_version(db.session, campaign) is None:
+        return _ministry_page(campaign, error="Đợt đánh giá chưa có bộ tiêu chí: chưa tính được Chỉ số.", status=409)
+    index_recompute.request_recompute(db.session, campaign, current_user, "Bộ Nội vụ tính lại")
+    flash("Đã yêu cầu tính lại Chỉ số CCHC: Cổng tính trong nền, thường trong vòng một phút; tải lại trang để xem. "
+          "Kết quả chưa hiện với các tỉnh cho đến khi công bố.", "success")
     return redirect(url_for("par_index.campaign_index", campaign_id=campaign.id), code=303)
 
 
