@@ -47,3 +47,17 @@ def test_points_round_half_up_to_two_decimals():
     assert survey_results.round_points(survey_results.Fraction(2, 3)) == 0.67
     assert survey_results.round_points(survey_results.Fraction(1, 8)) == 0.13
     assert survey_results.round_points(survey_results.Fraction(5, 1000)) == 0.01
+
+
+def test_a_survey_line_counts_each_answer_with_the_version_it_answered(app, session, result):
+    """Answers keep their questionnaire version; the tally reads each with its own options."""
+    found = survey_results.tally(session, result.campaign.id, result.secret, province_id=HA_NOI)
+
+    assert set(found.questionnaires) == {result.version.id}
+    key = survey_results.TallyKey(HA_NOI, "HDND", None, "DP-HDND", result.version.id, "c2_1")
+    assert found.counts[key] == {"5": 1, "3": 1, "kb": 1}
+    assert found.answered[key] == 3
+    many = survey_results.TallyKey(HA_NOI, "LD_SO", None, "DP-LDSO", result.version.id, "c7_3")
+    assert found.counts[many] == {"tthc": 1, "du_lieu": 1} and found.answered[many] == 1
+    # Free text is never grouped: only choice questions are counted.
+    assert not any(key.question_id == "c8_2" for key in found.counts)

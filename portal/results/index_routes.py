@@ -3,12 +3,12 @@ own result and the public ranking, shown from the published computation only."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlmodel import col, select
 
 from portal.domain import framework as frameworks
-from portal.domain import index_recompute, par_index, ranking, results_publication
+from portal.domain import index_recompute, par_index, ranking, results_publication, survey_report
 from portal.domain.campaigns import PastCampaign, require_current
 from portal.downloads import xlsx_download
 from portal.extensions import db
@@ -146,7 +146,10 @@ def own_result():
 
 
 def _survey_context(campaign: Campaign, province_id: int) -> dict:
-    return {}
+    """The province's own survey results per group, shown with its published index (results/_province_survey)."""
+    return {"survey": survey_report.province_survey_results(
+        db.session, campaign.id, province_id, current_app.config["SECRET_KEY"],
+        current_app.config["PORTAL_RESULTS_MIN_ANSWERS"])}
 
 
 @bp.get("/xep-hang")
