@@ -74,6 +74,7 @@ def test_the_ministry_reviews_and_publishes_and_the_province_reads(app, session,
     assert "Xem Chỉ số của tỉnh" in home
     assert "Chỉ số: 63,33%" in own and "hạng 1" in own and "Hải Phòng" not in own
     assert "1.2.1 Báo cáo đúng hạn 2 1,5 0,5" in own  # the line: maximum, self points, appraised points
+    assert "Kết quả điều tra xã hội học" in own and "2.1.2 Đánh giá của người trả lời phiếu" in own
     assert "Thành phố Hải Phòng" in ranking and "Thành phố Đà Nẵng" in ranking
 
 
