@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from openpyxl import load_workbook
 from sqlmodel import select
 
+from portal.domain.operations import OperationError
 from portal.models import Appraisal, AppraisalState, Assessment, IndexComputation
 from tests import test_par_index as hand
 from tests.support.accounts import log_in
@@ -124,3 +126,21 @@ def test_a_past_campaign_is_neither_recomputed_nor_published(app, session, score
     assert client.post(f"/bo/ket-qua/{scored.id}/cong-bo", data={"computation_id": "1"}).status_code == 409
     assert len(session.exec(select(IndexComputation)).all()) == 1
     assert session.get(type(scored), scored.id).results_published_at is None
+
+
+def test_a_recomputation_that_fails_says_why_on_the_page(app, session, scored, ministry_user):
+    """The worker cannot compute without the framework (removed meanwhile): the ministry reads the reason."""
+    from portal.models import FrameworkVersion
+
+    client = app.test_client()
+    log_in(client, ministry_user)
+    assert client.post(f"/bo/ket-qua/{scored.id}/tinh-lai").status_code == 303
+    for version in session.exec(select(FrameworkVersion)):
+        version.is_current = False
+        session.add(version)
+    session.commit()
+    with pytest.raises(OperationError):
+        finish_operations(app)
+
+    page = text_of(client.get(f"/bo/ket-qua/{scored.id}/").get_data(as_text=True))
+    assert "không thành công: Đợt đánh giá chưa có bộ tiêu chí: chưa tính được Chỉ số." in page

@@ -16,7 +16,7 @@ from sqlmodel import Session
 from portal.domain import operations
 from portal.domain.operations import OperationError, Step
 from portal.domain.par_index import IndexUnavailable, latest_computation, recompute
-from portal.models import Campaign, Operation, User
+from portal.models import Campaign, Operation, OperationState, User
 
 KIND = "index"
 
@@ -25,6 +25,12 @@ def pending(session: Session, campaign_id: int) -> Operation | None:
     """The recomputation waiting or under way for the campaign, if any."""
     found = operations.active(session, KIND, campaign_id)
     return found[0] if found else None
+
+
+def last_failure(session: Session, campaign_id: int) -> Operation | None:
+    """The latest recomputation, when it failed (its message is shown to the ministry until one succeeds)."""
+    found = operations.recent(session, KIND, campaign_id, limit=1)
+    return found[0] if found and found[0].state == OperationState.FAILED.value else None
 
 
 def request_recompute(session: Session, campaign: Campaign, actor: User | None, trigger: str) -> Operation:

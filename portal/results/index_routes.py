@@ -53,6 +53,7 @@ def _ministry_page(campaign: Campaign, *, error: str = "", status: int = 200):
     published = results_publication.published_computation(db.session, campaign)
     context = dict(campaign=campaign, latest=latest, published=published, error=error, rows=[], content=None,
                    pending=index_recompute.pending(db.session, campaign.id),
+                   failure=index_recompute.last_failure(db.session, campaign.id),
                    comparison=None, changes={}, provisional=0, has_framework=frameworks.current_version(
                        db.session, campaign) is not None, basis_labels=par_index.BASIS_LABELS)
     if latest is not None:
