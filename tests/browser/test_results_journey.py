@@ -23,7 +23,7 @@ def test_the_ministry_publishes_the_index_and_the_province_reads_it(
 ):
     log_in(page, live_server, ministry_user.username)
     page.get_by_role("navigation", name="Chức năng chính").get_by_role("link", name="Kết quả").click()
-    page.get_by_role("link", name=scored.name).click()
+    page.get_by_role("link", name=scored.name, exact=True).click()
     expect(page.get_by_text("Chưa tính Chỉ số cho đợt này.")).to_be_visible()
     page.get_by_role("button", name="Tính lại Chỉ số").click()
     expect(page.locator("#dang-tinh")).to_contain_text("Đang tính lại Chỉ số")
@@ -48,6 +48,7 @@ def test_the_ministry_publishes_the_index_and_the_province_reads_it(
     expect(page.locator("#chi-so")).to_contain_text("Chỉ số: 63,33%")
     expect(page.locator("#chi-so")).to_contain_text("hạng 1")
     expect(page.locator("#tung-tieu-chi")).to_contain_text("Báo cáo đúng hạn")
+    expect(page.locator("#ket-qua-khao-sat-tinh")).to_contain_text("Kết quả điều tra xã hội học")
     screenshot(page, artifacts_dir, "results-3-province", database)
     page.get_by_role("link", name="Bảng xếp hạng các tỉnh, thành phố").click()
     expect(page.locator("#bang-xep-hang")).to_contain_text("Thành phố Hải Phòng")
