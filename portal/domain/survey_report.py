@@ -21,7 +21,7 @@ from portal.domain import progress, questionnaires, units
 from portal.domain import survey_mapping as mapping
 from portal.domain.integrity_decisions import counted_answers_query, is_province_voided
 from portal.domain.questionnaires import Question, Questionnaire
-from portal.domain.survey_results import Tally, TallyKey, current_framework, line_sums, tally
+from portal.domain.survey_results import Tally, TallyKey, answer_versions, current_framework, line_sums, tally
 from portal.models import Answer, Campaign, Ministry, QuestionnaireVersion, RespondentGroup
 
 TOO_FEW = "Quá ít phiếu để báo cáo"
@@ -288,8 +288,10 @@ def national_results(session: Session, campaign: Campaign, secret: str) -> Natio
     found = rates(session, campaign.id, secret)
     framework = current_framework(session, campaign)
     provinces = units.map_rows(session, campaign)
-    points = (points_from_tally(tally(session, campaign.id, secret), framework, [p.province_id for p in provinces])
-              if framework else {})
+    mapped = {ref for line in mapping.survey_lines(framework) if line.survey
+              for ref in line.survey.references} if framework else set()
+    points = (points_from_tally(tally(session, campaign.id, secret, only=mapped), framework,
+                                [p.province_id for p in provinces]) if framework else {})
     voided = voided_provinces(session, campaign.id)
     rows, total = [], Rate()
     by_group: dict[str, Rate] = defaultdict(Rate)
@@ -325,12 +327,14 @@ def ministry_results(session: Session, campaign_id: int, secret: str, min_answer
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         raise LookupError(f"no campaign {campaign_id}")
-    result = tally(session, campaign_id, secret)
     questionnaire = _current_questionnaire(session, campaign)
-    sources = [*result.questionnaires.values(), *([questionnaire] if questionnaire else [])]
+    sources = [*answer_versions(session, campaign_id).values(), *([questionnaire] if questionnaire else [])]
     ministry_forms = {form.code for source in sources for form in source.forms if form.target == "ministry"}
     if not ministry_forms:
         return []
+    result = tally(session, campaign_id, secret, only={(form.code, question.id) for source in sources
+                                                       for form in source.forms if form.code in ministry_forms
+                                                       for question in form.questions})
     counted = counted_answers_query(session, campaign_id, secret).whereclause
     forms = dict(session.exec(select(Answer.ministry_code, func.count())
                               .where(counted, col(Answer.form_code).in_(sorted(ministry_forms)),
