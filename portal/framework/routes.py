@@ -107,4 +107,3 @@ def points_filter(value: float | None) -> str:
 
 
 bp.add_app_template_global(framework.KIND_LABELS, "kind_labels")
-bp.add_app_template_global(framework.SURVEY_RULES, "survey_rules")
