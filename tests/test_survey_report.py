@@ -52,6 +52,7 @@ def test_a_province_shows_each_group_its_answers_and_hides_a_group_below_the_min
     assert groups["LD_SO"].too_few and groups["LD_SO"].questions == []
     assert survey.total.voided == 1 and not survey.voided_province
     assert {line.code: line.points for line in survey.lines} == {"8.1.1": 1.6, "8.1.2": 0.67}
+    assert survey.lines[1].questions == ["câu c3_1, phiếu đánh giá địa phương của " + groups["HDND"].name]
     assert survey.problems == []
 
 
