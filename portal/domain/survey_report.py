@@ -308,7 +308,7 @@ def national_results(session: Session, campaign: Campaign, secret: str) -> Natio
     provinces = units.map_rows(session, campaign)
     mapped = {ref for line in mapping.survey_lines(framework) if line.survey
               for ref in line.survey.references} if framework else set()
-    points = (points_from_tally(tally(session, campaign.id, secret, only=mapped), framework,
+    points = (points_from_tally(tally(session, campaign.id, secret, only=mapped, by_group=False), framework,
                                 [p.province_id for p in provinces]) if framework else {})
     voided = voided_provinces(session, campaign.id)
     rows, total = [], Rate()

@@ -88,9 +88,10 @@ def _exploded(session: Session):
 
 
 def tally(session: Session, campaign_id: int, secret: str, *, province_id: int | None = None,
-          only: Iterable[tuple[str, str]] | None = None) -> Tally:
+          only: Iterable[tuple[str, str]] | None = None, by_group: bool = True) -> Tally:
     """Count the counted answers to every choice question (or only to the (form code, question id) pairs `only`
-    names), grouped in the database (see the module's docstring)."""
+    names), grouped in the database (see the module's docstring). Without `by_group` the counts are per province
+    only (keys with group "" and no ministry): fewer, narrower rows for the database to sort."""
     result = Tally(questionnaires=answer_versions(session, campaign_id))
     choice: dict[str, set[str]] = defaultdict(set)
     wanted_pairs = set(only) if only is not None else None
@@ -105,12 +106,15 @@ def tally(session: Session, campaign_id: int, secret: str, *, province_id: int |
     pairs = _exploded(session)
     # Only the choice questions of each form: a text answer would make every free sentence its own group.
     wanted = or_(*[and_(Answer.form_code == code, pairs.c.key.in_(sorted(ids))) for code, ids in choice.items()])
-    columns = (Answer.province_id, Answer.group_code, Answer.ministry_code, Answer.form_code,
-               Answer.questionnaire_version_id, pairs.c.key, pairs.c.value)
+    who = (Answer.group_code, Answer.ministry_code) if by_group else ()
+    columns = (Answer.province_id, *who, Answer.form_code, Answer.questionnaire_version_id, pairs.c.key,
+               pairs.c.value)
     # The form filter stands alone too, so the database skips other forms' answers before exploding them.
     statement = (select(*columns, func.count()).select_from(Answer).join(pairs, true())
                  .where(counted, col(Answer.form_code).in_(sorted(choice)), wanted).group_by(*columns))
-    for province, group, ministry, form_code, version_id, question_id, value, count in session.exec(statement):
+    for row in session.exec(statement):
+        province, group, ministry = (row[0], row[1], row[2]) if by_group else (row[0], "", None)
+        form_code, version_id, question_id, value, count = row[-5:]
         key = TallyKey(province, group, ministry, form_code, version_id, str(question_id))
         for chosen in _values(value):
             result.counts[key][chosen] += count
@@ -229,4 +233,12 @@ def survey_points(session: Session, campaign_id: int, secret: str) -> dict[int, 
         return {province: {} for province in sorted(provinces)}
     # Only the questions the lines name: the database then groups a fraction of the answers' pairs.
     mapped = {ref for line in survey_lines(framework) if line.survey for ref in line.survey.references}
-    return points_from_tally(tally(session, campaign_id, secret, only=mapped), framework, provinces)
+    return points_from_tally(tally(session, campaign_id, secret, only=mapped, by_group=False), framework, provinces)
+
+
+def province_survey_results(session: Session, campaign_id: int, province_id: int, secret: str, min_answers: int):
+    """One province's survey results per group (survey_report.province_survey_results), rendered by
+    templates/results/_province_survey.html as `survey`."""
+    from portal.domain.survey_report import province_survey_results as build
+
+    return build(session, campaign_id, province_id, secret, min_answers)
