@@ -52,6 +52,7 @@ def test_a_province_shows_each_group_its_answers_and_hides_a_group_below_the_min
     assert groups["LD_SO"].too_few and groups["LD_SO"].questions == []
     assert survey.total.voided == 1 and not survey.voided_province
     assert {line.code: line.points for line in survey.lines} == {"8.1.1": 1.6, "8.1.2": 0.67}
+    assert survey.lines[1].questions == ["câu c3_1, phiếu đánh giá địa phương của " + groups["HDND"].name]
     assert survey.problems == []
 
 
@@ -127,3 +128,29 @@ def test_provinces_and_it_focal_points_reach_no_survey_results_page(request, app
                  f"/bo/ket-qua/{campaign_id}/khao-sat/bo-chu-quan.xlsx",
                  f"/bo/ket-qua/{campaign_id}/khao-sat/du-lieu.xlsx", f"/bo/ket-qua/{campaign_id}/khao-sat/du-lieu.csv"):
         assert client.get(path).status_code == 403, path
+
+
+def test_forms_answered_through_the_survey_pages_are_counted_against_the_forms_expected(app, session, ministry_user,
+                                                                                         during_survey):
+    """The real path: a launched list, a leader of a department answering both forms as the survey pages store them."""
+    from tests.support.survey import answer, complete_answers, form_def, launch_survey
+
+    survey = launch_survey(app, session, ministry_user, HA_NOI, per_group=1)
+    leader = survey.of_group("LD_SO")
+    locality = form_def(session, "DP-LDSO")
+    raw = complete_answers(locality)
+    raw["c2_1"] = ["4"]
+    answer(app, session, leader, "DP-LDSO", raw=raw)
+    answer(app, session, leader, "BO-LD")
+    secret = app.config["SECRET_KEY"]
+
+    survey_result = survey_report.province_survey_results(session, survey.campaign.id, HA_NOI, secret, 1)
+
+    groups = {group.code: group for group in survey_result.groups}
+    assert (groups["LD_SO"].rate.expected, groups["LD_SO"].rate.counted) == (2, 2)  # both of the leader's forms
+    assert groups["LD_SO"].rate.percent == 100.0
+    assert groups["HDND"].rate.expected == 1 and groups["HDND"].rate.counted == 0
+    quality = _question(groups["LD_SO"].questions, "DP-LDSO", "c2_1")
+    assert [(o.value, o.count) for o in quality.options if o.count] == [("4", 1)]
+    # The sample framework's 2.4.2 (mean_scaled over c2_1 of three forms, 0.5 points): 4/5 of 0.5 = 0.4.
+    assert next(line.points for line in survey_result.lines if line.code == "2.4.2") == 0.4

@@ -43,7 +43,7 @@ FORBIDDEN = ("họ tên", "email", "thiết bị", "mã phản hồi", "mã phi�
 # ---------------------------------------------------------------- the parent ministries
 
 
-MINISTRY_HEADERS = ["Bộ chủ quản", "Số phiếu", "Phiếu", "Mã câu hỏi", "Câu hỏi", "Phương án", "Điểm phương án",
+MINISTRY_HEADERS = ["Bộ chủ quản", "Số phiếu", "Mã câu hỏi", "Câu hỏi", "Phương án", "Điểm phương án",
                     "Số câu trả lời", "Tỷ lệ (%)", "Số câu trả lời có điểm", "Điểm trung bình"]
 
 
@@ -52,18 +52,18 @@ def ministry_workbook(results: list[MinistryResult], campaign: Campaign, min_ans
     rows: list[list[object]] = []
     for ministry in results:
         if ministry.too_few:
-            rows.append([ministry.name, ministry.forms, "", "", TOO_FEW, "", "", "", "", "", ""])
+            rows.append([ministry.name, ministry.forms, "", TOO_FEW, "", "", "", "", "", ""])
             continue
         for question in ministry.questions:
             if question.too_few:
-                rows.append([ministry.name, ministry.forms, question.form_code, question.question.id,
-                             question.question.text, TOO_FEW, "", "", "", "", ""])
+                rows.append([ministry.name, ministry.forms, question.question.id, question.question.text, TOO_FEW,
+                             "", "", "", "", ""])
                 continue
             mean = round(question.mean, 2) if question.mean is not None else ""
             for option in question.options:
-                rows.append([ministry.name, ministry.forms, question.form_code, question.question.id,
-                             question.question.text, option.label, option.score if option.score is not None else "",
-                             option.count, round(option.percent, 1), question.scored, mean])
+                rows.append([ministry.name, ministry.forms, question.question.id, question.question.text,
+                             option.label, option.score if option.score is not None else "", option.count,
+                             round(option.percent, 1), question.scored, mean])
     title = (f"Kết quả phiếu đánh giá bộ chủ quản: {campaign.name} (chỉ phiếu đã nộp, không bị hủy; bộ có dưới "
              f"{min_answers} phiếu không báo cáo)")
     return export_rows(MINISTRY_HEADERS, rows, sheet_title="Bộ chủ quản", title=title)

@@ -21,7 +21,7 @@ from portal.domain import progress, questionnaires, units
 from portal.domain import survey_mapping as mapping
 from portal.domain.integrity_decisions import counted_answers_query, is_province_voided
 from portal.domain.questionnaires import Question, Questionnaire
-from portal.domain.survey_results import Tally, TallyKey, current_framework, line_sums, tally
+from portal.domain.survey_results import Tally, TallyKey, answer_versions, current_framework, line_sums, tally
 from portal.models import Answer, Campaign, Ministry, QuestionnaireVersion, RespondentGroup
 
 TOO_FEW = "Quá ít phiếu để báo cáo"
@@ -179,13 +179,28 @@ class LineResult:
     points: float
 
 
-def line_results(result: Tally, framework: fw.Framework | None, keys: list[TallyKey]) -> list[LineResult]:
+def question_label(questionnaire: Questionnaire | None, group_names: dict[str, str], form_code: str,
+                   question_id: str) -> str:
+    """A mapped question as people name it: "câu c2_1, phiếu của Đại biểu HĐND …" (the file's form codes are
+    keys for the portal, not names for people)."""
+    form = questionnaire.form(form_code) if questionnaire else None
+    if form is None:
+        return f"câu {question_id} (phiếu không còn trong bộ phiếu)"
+    groups = ", ".join(group_names.get(code, code) for code in form.groups)
+    return f"câu {question_id}, {form.name.lower()} của {groups}"
+
+
+def line_results(result: Tally, framework: fw.Framework | None, keys: list[TallyKey],
+                 questionnaire: Questionnaire | None = None,
+                 group_names: dict[str, str] | None = None) -> list[LineResult]:
     rows = []
     for line in mapping.survey_lines(framework) if framework else []:
         sums = line_sums(result, line, keys)
+        labels = [question_label(questionnaire, group_names or {}, form_code, question_id)
+                  for form_code, question_id in (line.survey.references if line.survey else [])]
         rows.append(LineResult(line.code, line.title, line.points,
-                               fw.SURVEY_RULES[line.survey.rule] if line.survey else "",
-                               line.survey.questions if line.survey else [], sums.scored, sums.points(line)))
+                               fw.SURVEY_RULES[line.survey.rule] if line.survey else "", labels, sums.scored,
+                               sums.points(line)))
     return rows
 
 
@@ -244,7 +259,8 @@ def province_survey_results(session: Session, campaign_id: int, province_id: int
     found = rates(session, campaign_id, secret, province_id=province_id)
     keys = [key for key in result.counts if key.province_id == province_id]
     groups, total = [], Rate()
-    for group in _groups(session, campaign_id):
+    campaign_groups = _groups(session, campaign_id)
+    for group in campaign_groups:
         rate = found.get((province_id, group.code), Rate())
         total.add(rate)
         too_few = rate.counted < min_answers
@@ -253,7 +269,9 @@ def province_survey_results(session: Session, campaign_id: int, province_id: int
                                   [] if too_few else question_results(result, mine, min_answers, questionnaire)))
     return ProvinceSurveyResults(campaign, province_id, entry.name, min_answers,
                                  is_province_voided(session, campaign_id, province_id), groups, total,
-                                 line_results(result, framework, keys), mapping_problems(session, campaign, framework))
+                                 line_results(result, framework, keys, questionnaire,
+                                              {group.code: group.name for group in campaign_groups}),
+                                 mapping_problems(session, campaign, framework))
 
 
 # ---------------------------------------------------------------- the national table
@@ -288,8 +306,10 @@ def national_results(session: Session, campaign: Campaign, secret: str) -> Natio
     found = rates(session, campaign.id, secret)
     framework = current_framework(session, campaign)
     provinces = units.map_rows(session, campaign)
-    points = (points_from_tally(tally(session, campaign.id, secret), framework, [p.province_id for p in provinces])
-              if framework else {})
+    mapped = {ref for line in mapping.survey_lines(framework) if line.survey
+              for ref in line.survey.references} if framework else set()
+    points = (points_from_tally(tally(session, campaign.id, secret, only=mapped, by_group=False), framework,
+                                [p.province_id for p in provinces]) if framework else {})
     voided = voided_provinces(session, campaign.id)
     rows, total = [], Rate()
     by_group: dict[str, Rate] = defaultdict(Rate)
@@ -325,12 +345,14 @@ def ministry_results(session: Session, campaign_id: int, secret: str, min_answer
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         raise LookupError(f"no campaign {campaign_id}")
-    result = tally(session, campaign_id, secret)
     questionnaire = _current_questionnaire(session, campaign)
-    sources = [*result.questionnaires.values(), *([questionnaire] if questionnaire else [])]
+    sources = [*answer_versions(session, campaign_id).values(), *([questionnaire] if questionnaire else [])]
     ministry_forms = {form.code for source in sources for form in source.forms if form.target == "ministry"}
     if not ministry_forms:
         return []
+    result = tally(session, campaign_id, secret, only={(form.code, question.id) for source in sources
+                                                       for form in source.forms if form.code in ministry_forms
+                                                       for question in form.questions})
     counted = counted_answers_query(session, campaign_id, secret).whereclause
     forms = dict(session.exec(select(Answer.ministry_code, func.count())
                               .where(counted, col(Answer.form_code).in_(sorted(ministry_forms)),

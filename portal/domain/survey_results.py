@@ -87,24 +87,34 @@ def _exploded(session: Session):
     return func.json_each(Answer.answers).table_valued("key", "value").alias("pairs")
 
 
-def tally(session: Session, campaign_id: int, secret: str, *, province_id: int | None = None) -> Tally:
-    """Count the counted answers to every choice question, grouped in the database (see the module's docstring)."""
+def tally(session: Session, campaign_id: int, secret: str, *, province_id: int | None = None,
+          only: Iterable[tuple[str, str]] | None = None, by_group: bool = True) -> Tally:
+    """Count the counted answers to every choice question (or only to the (form code, question id) pairs `only`
+    names), grouped in the database (see the module's docstring). Without `by_group` the counts are per province
+    only (keys with group "" and no ministry): fewer, narrower rows for the database to sort."""
     result = Tally(questionnaires=answer_versions(session, campaign_id))
     choice: dict[str, set[str]] = defaultdict(set)
+    wanted_pairs = set(only) if only is not None else None
     for questionnaire in result.questionnaires.values():
         for form in questionnaire.forms:
-            choice[form.code] |= {q.id for q in form.questions if q.kind in CHOICE_KINDS}
+            choice[form.code] |= {q.id for q in form.questions if q.kind in CHOICE_KINDS
+                                  and (wanted_pairs is None or (form.code, q.id) in wanted_pairs)}
+    choice = {code: ids for code, ids in choice.items() if ids}
     if not choice:
         return result
     counted = counted_answers_query(session, campaign_id, secret, province_id=province_id).whereclause
     pairs = _exploded(session)
     # Only the choice questions of each form: a text answer would make every free sentence its own group.
-    wanted = or_(*[and_(Answer.form_code == code, pairs.c.key.in_(sorted(ids))) for code, ids in choice.items() if ids])
-    columns = (Answer.province_id, Answer.group_code, Answer.ministry_code, Answer.form_code,
-               Answer.questionnaire_version_id, pairs.c.key, pairs.c.value)
+    wanted = or_(*[and_(Answer.form_code == code, pairs.c.key.in_(sorted(ids))) for code, ids in choice.items()])
+    who = (Answer.group_code, Answer.ministry_code) if by_group else ()
+    columns = (Answer.province_id, *who, Answer.form_code, Answer.questionnaire_version_id, pairs.c.key,
+               pairs.c.value)
+    # The form filter stands alone too, so the database skips other forms' answers before exploding them.
     statement = (select(*columns, func.count()).select_from(Answer).join(pairs, true())
-                 .where(counted, wanted).group_by(*columns))
-    for province, group, ministry, form_code, version_id, question_id, value, count in session.exec(statement):
+                 .where(counted, col(Answer.form_code).in_(sorted(choice)), wanted).group_by(*columns))
+    for row in session.exec(statement):
+        province, group, ministry = (row[0], row[1], row[2]) if by_group else (row[0], "", None)
+        form_code, version_id, question_id, value, count = row[-5:]
         key = TallyKey(province, group, ministry, form_code, version_id, str(question_id))
         for chosen in _values(value):
             result.counts[key][chosen] += count
@@ -221,4 +231,14 @@ def survey_points(session: Session, campaign_id: int, secret: str) -> dict[int, 
     framework = current_framework(session, campaign)
     if framework is None:
         return {province: {} for province in sorted(provinces)}
-    return points_from_tally(tally(session, campaign_id, secret), framework, provinces)
+    # Only the questions the lines name: the database then groups a fraction of the answers' pairs.
+    mapped = {ref for line in survey_lines(framework) if line.survey for ref in line.survey.references}
+    return points_from_tally(tally(session, campaign_id, secret, only=mapped, by_group=False), framework, provinces)
+
+
+def province_survey_results(session: Session, campaign_id: int, province_id: int, secret: str, min_answers: int):
+    """One province's survey results per group (survey_report.province_survey_results), rendered by
+    templates/results/_province_survey.html as `survey`."""
+    from portal.domain.survey_report import province_survey_results as build
+
+    return build(session, campaign_id, province_id, secret, min_answers)
