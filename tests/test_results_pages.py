@@ -105,7 +105,11 @@ def test_closing_an_appraisal_recomputes_the_index(app, session, scored, ministr
     refused = client.post(f"/bo/ket-qua/{scored.id}/cong-bo",
                           data={"computation_id": str(first.id), "accept_provisional": "1"})
     assert refused.status_code == 409 and "đang được tính lại" in text_of(refused.get_data(as_text=True))
+    state = f"/bo/ket-qua/{scored.id}/tinh-lai/trang-thai"
+    assert client.get(state, headers={"HX-Request": "true"}).status_code == 204  # the page's poll: nothing yet
     assert finish_operations(app) == 1
+    done = client.get(state, headers={"HX-Request": "true"})
+    assert done.status_code == 200 and done.headers["HX-Refresh"] == "true"
 
     latest = session.exec(select(IndexComputation).order_by(IndexComputation.id.desc())).first()
     assert latest.trigger == "Đã kết thúc thẩm định: Thành phố Đà Nẵng" and latest.computed_by_id is None

@@ -3,7 +3,17 @@ own result and the public ranking, shown from the published computation only."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlmodel import col, select
 
@@ -85,6 +95,19 @@ def recompute(campaign_id: int):
     flash("Đã yêu cầu tính lại Chỉ số CCHC: Cổng tính trong nền, thường trong vòng một phút; tải lại trang để xem. "
           "Kết quả chưa hiện với các tỉnh cho đến khi công bố.", "success")
     return redirect(url_for("par_index.campaign_index", campaign_id=campaign.id), code=303)
+
+
+@ministry_bp.get("/<int:campaign_id>/tinh-lai/trang-thai")
+def recompute_state(campaign_id: int):
+    """The page's poll while a recomputation is under way: 204 meanwhile (nothing to swap), then a reload."""
+    campaign = get_campaign_for_user(db.session, current_user, campaign_id)
+    pending = index_recompute.pending(db.session, campaign.id)
+    if pending is not None and request.htmx:
+        return "", 204
+    response = make_response(render_template("results/_recompute_state.html", campaign=campaign, pending=pending))
+    if request.htmx:
+        response.headers["HX-Refresh"] = "true"
+    return response
 
 
 @ministry_bp.post("/<int:campaign_id>/cong-bo")
