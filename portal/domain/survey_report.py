@@ -136,7 +136,7 @@ def question_results(result: Tally, keys: list[TallyKey], min_answers: int, ques
         question = (questionnaire.form(ref[0]).question(ref[1]) if questionnaire and questionnaire.form(ref[0])
                     else None) or questions[ref]
         total, scored = sums[ref]
-        base = answered[ref] if question.kind == "single" else answered[ref] or 1
+        base = answered[ref]  # a multiple choice's option: the share of the forms that chose it
         options = [OptionCount(o.value, o.label, o.score, counts[ref][o.value],
                                100.0 * counts[ref][o.value] / base if base else 0.0) for o in question.options]
         known = {o.value for o in question.options}
