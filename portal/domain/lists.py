@@ -370,6 +370,7 @@ def _give_memory_back() -> None:
     Reference counting has freed the rows already; the young generations hold every object the import
     made that is still tracked, so collecting them finds any cycle among those without walking the
     whole process's heap (a full collection took as long as reading the file)."""
+    respondent_rules.clear_value_caches()
     gc.collect(1)
     if _LIBC is not None:
         _LIBC.malloc_trim(0)

@@ -25,20 +25,20 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cache
 from itertools import islice
-from typing import Any
-
-import python_calamine
-from openpyxl import Workbook, load_workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import get_column_letter
-from openpyxl.workbook.defined_name import DefinedName
-from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.worksheet.worksheet import Worksheet
+from typing import TYPE_CHECKING, Any
 
 from portal.domain.text import clean, fold
+
+if TYPE_CHECKING:
+    import python_calamine
+    from openpyxl.worksheet.worksheet import Worksheet
+
+# openpyxl (6 MB resident) and python-calamine are imported by the functions that read or write a workbook, not
+# with this module: every web process imports it, few of its requests touch a spreadsheet.
+# The control characters a worksheet cell cannot hold (the same as openpyxl's ILLEGAL_CHARACTERS_RE).
+_ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("stt", "STT"),
@@ -344,6 +344,8 @@ def _zip_bomb(max_unpacked_bytes: int) -> SpreadsheetError:
 
 
 def _read_workbook(data: bytes, *, max_rows: int, max_unpacked_bytes: int) -> SheetReadResult:
+    import python_calamine
+
     has_formulas = _check_package(data, max_unpacked_bytes)
     try:
         workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
@@ -411,6 +413,8 @@ def _formula_texts(data: bytes, sheet_name: str) -> dict[tuple[int, int], str]:
     comes from openpyxl, which reads it without evaluating anything. The package has been
     checked by `_check_package` already.
     """
+    from openpyxl import load_workbook
+
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
         try:
@@ -563,6 +567,8 @@ def _sheet_extent(xml: bytes) -> tuple[int, int]:
 def _check_sheet_extent(xml: bytes) -> None:
     rows, columns = _sheet_extent(xml)
     if rows * columns > _MAX_SHEET_CELLS:
+        from openpyxl.utils import get_column_letter
+
         last_column = get_column_letter(min(columns, 18278))
         raise SpreadsheetError(
             "sheet_too_large",
@@ -889,11 +895,25 @@ def _number_text(value: float) -> str:
 
 # ---------------------------------------------------------------------- the template
 
-_HEADER_FONT = Font(bold=True)
-_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-_THIN = Side(style="thin", color="999999")
-_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
-_EXAMPLE_FONT = Font(italic=True, color="808080")
+@dataclass(frozen=True)
+class _Styles:
+    header_font: Any
+    header_fill: Any
+    border: Any
+    example_font: Any
+
+
+@cache
+def _styles() -> _Styles:
+    """The cell styles of the template and the exports, made once, when the first workbook is written."""
+    from openpyxl.styles import Border, Font, PatternFill, Side
+
+    thin = Side(style="thin", color="999999")
+    return _Styles(header_font=Font(bold=True), header_fill=PatternFill("solid", fgColor="DDEBF7"),
+                   border=Border(left=thin, right=thin, top=thin, bottom=thin),
+                   example_font=Font(italic=True, color="808080"))
+
+
 _COLUMN_WIDTHS = {
     "stt": 8, "full_name": 28, "position": 30, "group": 38, "unit": 42, "email": 34, "phone": 16, "note": 26,
 }
@@ -989,6 +1009,13 @@ def build_template(
     `examples` are dicts keyed like `COLUMNS`; by default they are made up
     from the given lists, with the groups `roles` names (by default the 2021 order).
     """
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment
+    from openpyxl.utils import get_column_letter
+    from openpyxl.workbook.defined_name import DefinedName
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    styles = _styles()
     workbook = Workbook()
     guide = workbook.active
     guide.title = GUIDE_SHEET
@@ -1002,9 +1029,9 @@ def build_template(
     keys = [key for key, _ in COLUMNS]
     for column, (key, name) in enumerate(COLUMNS, start=1):
         cell = sheet.cell(row=1, column=column, value=name)
-        cell.font = _HEADER_FONT
-        cell.fill = _HEADER_FILL
-        cell.border = _BORDER
+        cell.font = styles.header_font
+        cell.fill = styles.header_fill
+        cell.border = styles.border
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         letter = get_column_letter(column)
         sheet.column_dimensions[letter].width = _COLUMN_WIDTHS[key]
@@ -1020,7 +1047,7 @@ def build_template(
         for column, key in enumerate(keys, start=1):
             value = "Ví dụ" if key == "stt" else clean(example.get(key, ""))
             cell = sheet.cell(row=2 + offset, column=column, value=value)
-            cell.font = _EXAMPLE_FONT
+            cell.font = styles.example_font
             cell.data_type = "s"
             cell.number_format = "@"
 
@@ -1029,7 +1056,7 @@ def build_template(
     unit_column = get_column_letter(keys.index("unit") + 1)
     choices["A1"] = HEADERS["group"]
     choices["B1"] = HEADERS["unit"]
-    choices["A1"].font = choices["B1"].font = _HEADER_FONT
+    choices["A1"].font = choices["B1"].font = styles.header_font
     units = [clean(name) for name in [*departments, *districts] if clean(name)]
     for index, name in enumerate(groups, start=2):
         choices.cell(row=index, column=1, value=clean(name)).data_type = "s"
@@ -1071,6 +1098,8 @@ def _write_guide(
     guide: Worksheet, *, province_name: str, groups: list[str], max_rows: int, max_bytes: int,
     roles: TemplateRoles | None = None,
 ) -> None:
+    from openpyxl.styles import Alignment, Font
+
     word, _ = _locality(province_name)
     council = roles.council if roles else _council_group(groups)
     positions = roles.positions if roles else {}
@@ -1171,6 +1200,12 @@ def export_rows(
     someone edits the cell, without the stray "'" a prefixed value would
     show. Numbers and dates stay numbers and dates.
     """
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    styles = _styles()
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_safe_sheet_title(sheet_title))
     width = max([len(headers), *(len(row) for row in rows)])
@@ -1197,9 +1232,9 @@ def export_rows(
     for name in headers:
         cell = WriteOnlyCell(sheet, value=_text_value(str(name)))
         cell.data_type = "s"
-        cell.font = _HEADER_FONT
-        cell.fill = _HEADER_FILL
-        cell.border = _BORDER
+        cell.font = styles.header_font
+        cell.fill = styles.header_fill
+        cell.border = styles.border
         cell.alignment = Alignment(vertical="center", wrap_text=True)
         header_cells.append(cell)
     sheet.append(header_cells)
@@ -1217,7 +1252,7 @@ def _safe_sheet_title(title: str) -> str:
 
 
 def _text_value(value: str) -> str:
-    text = ILLEGAL_CHARACTERS_RE.sub("", value)
+    text = _ILLEGAL_CHARACTERS_RE.sub("", value)
     return text[:_MAX_CELL_TEXT]
 
 
@@ -1243,6 +1278,8 @@ def _display(value: object) -> str:
 
 
 def _export_cell(sheet: Any, value: object) -> object:
+    from openpyxl.cell import WriteOnlyCell
+
     if isinstance(value, str):
         cell = WriteOnlyCell(sheet, value=value)
         cell.data_type = "s"
