@@ -293,6 +293,46 @@ def open_explanation(session: Session, actor: User, assessment: Assessment, camp
     return {}
 
 
+def extend_explanation(session: Session, actor: User, assessment: Assessment, campaign: Campaign, until_text: str,
+                       tz_name: str, now: datetime | None = None) -> dict[str, str]:
+    """Move the explanation window's deadline to the end of a later day `until` (portal time zone), also after the
+    window closed as long as round 2 has not started. Audited; the province gets a notice. Returns the errors by
+    field (nothing done when any); raises AppraisalRefused when there is no window to extend.
+
+    Posted again with the deadline it already has (a double click), it does nothing more.
+    """
+    appraisal = _require(session, assessment, campaign, tz_name, now)
+    if appraisal is None or appraisal.explanation_opened_at is None:
+        raise AppraisalRefused("Chưa mở giải trình: chưa có hạn giải trình để gia hạn.")
+    if appraisal.state != AppraisalState.EXPLAINING:
+        raise AppraisalRefused(f"Không gia hạn giải trình được nữa: thẩm định đang ở bước “{state_label(appraisal)}”.")
+    until = parse_date_vn(until_text or "")
+    before = appraisal.explanation_until
+    if until is None:
+        return {"until": "Hạn giải trình mới: vui lòng nhập ngày theo dạng dd/mm/yyyy."}
+    if until == before:
+        return {}
+    if until < before:
+        return {"until": f"Hạn giải trình mới phải sau hạn hiện tại (ngày {before:%d/%m/%Y})."}
+    if is_past(until, tz_name, now):
+        return {"until": "Hạn giải trình mới đã qua; vui lòng chọn một ngày từ hôm nay trở đi."}
+    if not _step(session, appraisal, AppraisalState.EXPLAINING, explanation_until=until):
+        # Another appraiser moved the appraisal meanwhile (round 2, or another extension): nothing done.
+        session.refresh(appraisal)
+        if appraisal.explanation_until == until:
+            return {}
+        return {"until": "Thẩm định vừa được người khác thay đổi; vui lòng tải lại trang rồi gia hạn lại."}
+    audit.record(session, actor, "Thẩm định: gia hạn giải trình", province_id=assessment.province_id,
+                 detail=f"{campaign.name}: hạn giải trình từ 23:59 ngày {before:%d/%m/%Y} đến 23:59 ngày "
+                        f"{until:%d/%m/%Y}")
+    notices.post_system_notice(
+        session, assessment.province_id, "Bộ Nội vụ gia hạn giải trình kết quả thẩm định vòng 1",
+        f"Tỉnh được giải trình từng tiêu chí (kèm tài liệu kiểm chứng bổ sung nếu có) đến hết 23:59 ngày "
+        f"{until:%d/%m/%Y} (giờ Việt Nam) ở mục “Thẩm định”.", commit=False)
+    session.commit()
+    return {}
+
+
 def start_round2(session: Session, actor: User, assessment: Assessment, campaign: Campaign, tz_name: str,
                  now: datetime | None = None) -> None:
     """Begin round 2 once the explanation window's last day has passed (audited). Idempotent once done."""
