@@ -1,5 +1,6 @@
-"""The ministry extends the explanation window (giải trình) of an appraisal: a later day, to its last second in Việt
-Nam; audited and told to the province; refused once round 2 has started; a double post does it once.
+"""The explanation window (giải trình) of an appraisal. The ministry extends it: a later day, to its last second in
+Việt Nam; audited and told to the province; refused once round 2 has started; a double post does it once. The
+province's home page puts an open window first in "Việc cần làm tiếp theo", and a released appraisal there to read.
 
 The 2021 campaign is current with the sample framework; the clock reads 01/02/2022 09:00 (giờ Việt Nam). Hà Nội
 sent its self-assessment; round 1 scored one line and opened the window until 10/02/2022.
@@ -19,6 +20,7 @@ from portal.domain.campaigns import current_campaign
 from portal.models import Appraisal, AppraisalState, AuditEntry, Notice
 from tests.support.accounts import HA_NOI, log_in
 from tests.support.html import text_of
+from tests.test_home import next_task_text
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 HCM = "Asia/Ho_Chi_Minh"
@@ -197,3 +199,36 @@ def test_after_round_two_began_the_route_refuses_the_extension(client, session, 
     assert response.status_code == 409
     assert "Không gia hạn giải trình được nữa" in text_of(response.get_data(as_text=True))
     assert extensions(session) == []
+
+
+# ---------------------------------------------------------------- the province's home page
+
+
+def home(client) -> tuple[str, str]:
+    response = client.get("/")
+    assert response.status_code == 200
+    return next_task_text(text_of(response.get_data(as_text=True))), response.get_data(as_text=True)
+
+
+def test_the_open_explanation_window_is_the_first_task_and_a_released_appraisal_is_there_to_read(
+        client, session, ministry_user, province_user, it_focal_user, campaign, explaining_window, clock):
+    log_in(client, province_user)
+    tasks, html = home(client)
+
+    assert tasks.startswith("Việc cần làm tiếp theo Giải trình kết quả thẩm định vòng 1: hạn 10/02/2022 (còn 9 ngày). "
+                            "Bộ Nội vụ đã gửi điểm và nhận xét thẩm định vòng 1")
+    assert "Hoàn thành tự đánh giá, chấm điểm" not in tasks  # sent: not asked again
+    assert '<a href="/tham-dinh/">Mở trang “Thẩm định” để giải trình</a>' in html
+    log_in(client, it_focal_user)
+    assert "thẩm định" not in home(client)[0].lower()
+
+    clock.move_to(datetime(2022, 2, 11, 9, tzinfo=TZ), tick=False)  # the window closed: nothing left to explain
+    appraisal.start_round2(session, ministry_user, explaining_window, campaign, HCM)
+    appraisal.close(session, ministry_user, explaining_window, campaign, HCM)
+    log_in(client, province_user)
+    assert "thẩm định" not in home(client)[0].lower()
+
+    appraisal.release(session, ministry_user, explaining_window, campaign, HCM)
+    tasks, html = home(client)
+    assert "Đọc kết quả thẩm định. Bộ Nội vụ đã công bố kết quả thẩm định ngày 11/02/2022" in tasks
+    assert '<a href="/tham-dinh/">Xem kết quả thẩm định</a>' in html
