@@ -30,10 +30,20 @@ from sqlmodel import Session, select
 
 from portal.domain import assessment as assessments
 from portal.domain import audit, notices
+from portal.domain import versioned_saves as versions
 from portal.domain.campaigns import is_past
 from portal.domain.dates import parse_date_vn
 from portal.domain.framework import Framework, Line, format_points
 from portal.domain.scoring import Entry, InputError, Totals, describe, read_figures, score, totals
+from portal.domain.versioned_saves import (
+    MISSING_VERSION,
+    STALE_FORM,
+    Conflict,
+    Outcome,
+    SaveResult,
+    author_name,
+    save_versioned,
+)
 from portal.input_cleaning import storable
 from portal.models import (
     Appraisal,
@@ -144,7 +154,7 @@ def _start(session: Session, actor: User, assessment: Assessment, campaign: Camp
 
 
 def save_score(session: Session, actor: User, assessment: Assessment, campaign: Campaign, line: Line,
-               form: dict[str, str], tz_name: str, now: datetime | None = None) -> assessments.SaveResult:
+               form: dict[str, str], tz_name: str, now: datetime | None = None) -> SaveResult:
     """Save an appraiser's entry on one line in the current round: the figures (as the province enters them), a
     comment, the version it was based on and the round the form was shown for.
 
@@ -161,14 +171,14 @@ def save_score(session: Session, actor: User, assessment: Assessment, campaign: 
     if round_ is None or form.get("round", "") != str(round_):
         raise AppraisalRefused(f"Không nhận điểm: thẩm định đang ở bước “{state_label(appraisal)}”. "
                                "Vui lòng tải lại trang.")
-    result = assessments.SaveResult(submitted=dict(form))
+    result = SaveResult(submitted=dict(form))
     comment = clean_text(form.get("comment", ""))
     if len(comment) > MAX_COMMENT:
         result.error = f"Nhận xét dài quá {MAX_COMMENT} ký tự; vui lòng rút gọn."
         return result
-    based_on = form.get("version", "")
-    if not (based_on.isascii() and based_on.isdigit()):
-        result.error = "Biểu mẫu thiếu thông tin phiên bản; vui lòng tải lại trang rồi nhập lại."
+    based_on = versions.based_on(form)
+    if based_on is None:
+        result.error = MISSING_VERSION
         return result
     try:
         entry = score(line, read_figures(line, form))
@@ -181,34 +191,17 @@ def save_score(session: Session, actor: User, assessment: Assessment, campaign: 
     values = {"figures": json.dumps(entry.figures, ensure_ascii=False, sort_keys=True), "points": entry.points,
               "not_applicable": entry.not_applicable, "comment": comment, "updated_at": moment,
               "updated_by_id": actor.id}
-    if row is None:
-        if int(based_on) != 0:
-            return _conflict(session, assessment, line, round_, entry, comment, result)
-        row = AppraisalScore(assessment_id=assessment.id, province_id=assessment.province_id, line_code=line.code,
-                             round=round_, version=1, **values)
-        session.add(row)
-        try:
-            session.flush()
-        except IntegrityError:
-            session.rollback()
-            return _conflict(session, assessment, line, round_, entry, comment, result)
-        old = "(chưa thẩm định)"
-    else:
-        if int(based_on) != row.version:
-            return _conflict(session, assessment, line, round_, entry, comment, result)
-        if row.figures == values["figures"] and row.comment == comment:
-            session.commit()
-            result.row = row
-            return result
-        old = describe(line, entry_of(row)) + (f" · nhận xét: “{row.comment}”" if row.comment else "")
-        done = session.exec(update(AppraisalScore)
-                            .where(AppraisalScore.id == row.id, AppraisalScore.version == row.version)
-                            .values(version=AppraisalScore.version + 1, **values)
-                            .execution_options(synchronize_session=False))
-        if done.rowcount != 1:
-            session.rollback()
-            return _conflict(session, assessment, line, round_, entry, comment, result)
-        session.refresh(row)
+    old = (describe(line, entry_of(row)) + (f" · nhận xét: “{row.comment}”" if row.comment else "") if row
+           else "(chưa thẩm định)")
+    outcome, row = save_versioned(session, row, based_on, values, new_row=AppraisalScore, compared=(
+        "figures", "comment"), keys={"assessment_id": assessment.id, "province_id": assessment.province_id,
+                                     "line_code": line.code, "round": round_})
+    if outcome == Outcome.STALE:
+        return _conflict(session, assessment, line, round_, entry, comment, result)
+    if outcome == Outcome.UNCHANGED:
+        session.commit()  # the appraisal itself may have begun with this save
+        result.row = row
+        return result
     new = describe(line, entry) + (f" · nhận xét: “{comment}”" if comment else "")
     audit.record(session, actor, f"Thẩm định vòng {round_}: chấm tiêu chí {line.code}",
                  province_id=assessment.province_id, detail=f"{old} → {new}"[:4000])
@@ -224,16 +217,14 @@ def _score_row(session: Session, assessment: Assessment, line: Line, round_: int
 
 
 def _conflict(session: Session, assessment: Assessment, line: Line, round_: int, entry: Entry, comment: str,
-              result: assessments.SaveResult) -> assessments.SaveResult:
-    session.rollback()
+              result: SaveResult) -> SaveResult:
     current = _score_row(session, assessment, line, round_)
     if current is None:  # the version came from a form of another round: nothing to show but a reload
-        result.error = "Biểu mẫu đã cũ; vui lòng tải lại trang rồi nhập lại."
+        result.error = STALE_FORM
         return result
-    who = session.get(User, current.updated_by_id) if current.updated_by_id else None
-    result.conflict = assessments.Conflict(
+    result.conflict = Conflict(
         theirs=describe(line, entry_of(current)), theirs_explanation=current.comment,
-        theirs_by=(who.full_name or who.username) if who else "", theirs_at=current.updated_at,
+        theirs_by=author_name(session, current), theirs_at=current.updated_at,
         yours=describe(line, entry), yours_explanation=comment, version=current.version)
     return result
 
