@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from portal.domain import appraisal, assessment, framework
+from portal.domain import appraisal, framework
 from portal.domain import appraisal_explanations as explaining
-from portal.domain.campaigns import current_campaign
 from portal.models import Appraisal, AppraisalState, AuditEntry, Notice
 from tests.support.accounts import HA_NOI, log_in
+from tests.support.appraisal import sample_campaign, sent_assessment
 from tests.support.html import text_of
 from tests.test_home import next_task_text
 
@@ -29,23 +29,16 @@ EXTENDED = "Thẩm định: gia hạn giải trình"
 
 @pytest.fixture
 def campaign(session, clock):
-    found = current_campaign(session)
-    framework.load_sample(session, found)
-    return found
+    return sample_campaign(session)
 
 
 @pytest.fixture
 def explaining_window(session, campaign, province_user, ministry_user):
     """Hà Nội's sent assessment with round 1 on 1.1.1 and the explanation window open until 10/02/2022."""
-    version = framework.current_version(session, campaign)
-    content = framework.load(version)
-    row = assessment.get_or_create(session, campaign, HA_NOI)
-    assert assessment.save_line(session, province_user, row, campaign, version, content, content.line("1.1.1"),
-                                {"answer": "yes", "version": "0"}, HCM).ok
-    row.sent_at, row.sent_by_id = datetime(2022, 2, 1, 8, 0, tzinfo=TZ), province_user.id
-    session.add(row)
-    session.commit()
-    assert appraisal.save_score(session, ministry_user, row, campaign, content.line("1.1.1"),
+    row = sent_assessment(session, campaign, HA_NOI, province_user, {"1.1.1": {"answer": "yes"}},
+                          datetime(2022, 2, 1, 8, 0, tzinfo=TZ))
+    line = framework.load(framework.current_version(session, campaign)).line("1.1.1")
+    assert appraisal.save_score(session, ministry_user, row, campaign, line,
                                 {"answer": "no", "version": "0", "round": "1", "comment": ""}, HCM).ok
     assert appraisal.open_explanation(session, ministry_user, row, campaign, "10/02/2022", HCM) == {}
     return row

@@ -35,15 +35,7 @@ from portal.domain.campaigns import is_past
 from portal.domain.dates import parse_date_vn
 from portal.domain.framework import Framework, Line, format_points
 from portal.domain.scoring import Entry, InputError, Totals, describe, read_figures, score, totals
-from portal.domain.versioned_saves import (
-    MISSING_VERSION,
-    STALE_FORM,
-    Conflict,
-    Outcome,
-    SaveResult,
-    author_name,
-    save_versioned,
-)
+from portal.domain.versioned_saves import Outcome, SaveResult, save_versioned
 from portal.input_cleaning import storable
 from portal.models import (
     Appraisal,
@@ -178,7 +170,7 @@ def save_score(session: Session, actor: User, assessment: Assessment, campaign: 
         return result
     based_on = versions.based_on(form)
     if based_on is None:
-        result.error = MISSING_VERSION
+        result.error = versions.MISSING_VERSION
         return result
     try:
         entry = score(line, read_figures(line, form))
@@ -220,11 +212,11 @@ def _conflict(session: Session, assessment: Assessment, line: Line, round_: int,
               result: SaveResult) -> SaveResult:
     current = _score_row(session, assessment, line, round_)
     if current is None:  # the version came from a form of another round: nothing to show but a reload
-        result.error = STALE_FORM
+        result.error = versions.STALE_FORM
         return result
-    result.conflict = Conflict(
+    result.conflict = versions.Conflict(
         theirs=describe(line, entry_of(current)), theirs_explanation=current.comment,
-        theirs_by=author_name(session, current), theirs_at=current.updated_at,
+        theirs_by=versions.author_name(session, current), theirs_at=current.updated_at,
         yours=describe(line, entry), yours_explanation=comment, version=current.version)
     return result
 
@@ -274,14 +266,20 @@ def open_explanation(session: Session, actor: User, assessment: Assessment, camp
     if not _step(session, appraisal, AppraisalState.ROUND1, state=AppraisalState.EXPLAINING,
                  explanation_until=until, explanation_opened_at=moment):
         return {}
-    audit.record(session, actor, "Thẩm định: mở giải trình", province_id=assessment.province_id,
-                 detail=f"{campaign.name}: kết quả vòng 1 gửi tỉnh; hạn giải trình 23:59 ngày {until:%d/%m/%Y}")
-    notices.post_system_notice(
-        session, assessment.province_id, "Bộ Nội vụ gửi kết quả thẩm định vòng 1 để tỉnh giải trình",
-        f"Tỉnh xem điểm và nhận xét thẩm định vòng 1 ở mục “Thẩm định”, giải trình từng tiêu chí (kèm tài liệu "
-        f"kiểm chứng bổ sung nếu có) trước 23:59 ngày {until:%d/%m/%Y} (giờ Việt Nam).", commit=False)
-    session.commit()
+    _record_and_tell(session, actor, assessment, "Thẩm định: mở giải trình",
+                     f"{campaign.name}: kết quả vòng 1 gửi tỉnh; hạn giải trình 23:59 ngày {until:%d/%m/%Y}",
+                     "Bộ Nội vụ gửi kết quả thẩm định vòng 1 để tỉnh giải trình",
+                     f"Tỉnh xem điểm và nhận xét thẩm định vòng 1 ở mục “Thẩm định”, giải trình từng tiêu chí (kèm tài "
+                     f"liệu kiểm chứng bổ sung nếu có) trước 23:59 ngày {until:%d/%m/%Y} (giờ Việt Nam).")
     return {}
+
+
+def _record_and_tell(session: Session, actor: User, assessment: Assessment, action: str, detail: str, title: str,
+                     body: str) -> None:
+    """Audit a step and post its notice to the province, in one commit."""
+    audit.record(session, actor, action, province_id=assessment.province_id, detail=detail)
+    notices.post_system_notice(session, assessment.province_id, title, body, commit=False)
+    session.commit()
 
 
 def extend_explanation(session: Session, actor: User, assessment: Assessment, campaign: Campaign, until_text: str,
@@ -313,14 +311,11 @@ def extend_explanation(session: Session, actor: User, assessment: Assessment, ca
         if appraisal.explanation_until == until:
             return {}
         return {"until": "Thẩm định vừa được người khác thay đổi; vui lòng tải lại trang rồi gia hạn lại."}
-    audit.record(session, actor, "Thẩm định: gia hạn giải trình", province_id=assessment.province_id,
-                 detail=f"{campaign.name}: hạn giải trình từ 23:59 ngày {before:%d/%m/%Y} đến 23:59 ngày "
-                        f"{until:%d/%m/%Y}")
-    notices.post_system_notice(
-        session, assessment.province_id, "Bộ Nội vụ gia hạn giải trình kết quả thẩm định vòng 1",
-        f"Tỉnh được giải trình từng tiêu chí (kèm tài liệu kiểm chứng bổ sung nếu có) đến hết 23:59 ngày "
-        f"{until:%d/%m/%Y} (giờ Việt Nam) ở mục “Thẩm định”.", commit=False)
-    session.commit()
+    _record_and_tell(session, actor, assessment, "Thẩm định: gia hạn giải trình",
+                     f"{campaign.name}: hạn giải trình từ 23:59 ngày {before:%d/%m/%Y} đến 23:59 ngày {until:%d/%m/%Y}",
+                     "Bộ Nội vụ gia hạn giải trình kết quả thẩm định vòng 1",
+                     f"Tỉnh được giải trình từng tiêu chí (kèm tài liệu kiểm chứng bổ sung nếu có) đến hết 23:59 ngày "
+                     f"{until:%d/%m/%Y} (giờ Việt Nam) ở mục “Thẩm định”.")
     return {}
 
 
@@ -366,12 +361,9 @@ def release(session: Session, actor: User, assessment: Assessment, campaign: Cam
     if appraisal.released_at is not None:
         return
     if _step(session, appraisal, AppraisalState.CLOSED, released_at=now or utcnow()):
-        audit.record(session, actor, "Công bố kết quả thẩm định cho tỉnh", province_id=assessment.province_id,
-                     detail=campaign.name)
-        notices.post_system_notice(session, assessment.province_id, "Bộ Nội vụ công bố kết quả thẩm định",
-                                   "Tỉnh xem điểm thẩm định cuối cùng của từng tiêu chí ở mục “Thẩm định”.",
-                                   commit=False)
-        session.commit()
+        _record_and_tell(session, actor, assessment, "Công bố kết quả thẩm định cho tỉnh", campaign.name,
+                         "Bộ Nội vụ công bố kết quả thẩm định",
+                         "Tỉnh xem điểm thẩm định cuối cùng của từng tiêu chí ở mục “Thẩm định”.")
 
 
 def _content(session: Session, campaign: Campaign) -> Framework:

@@ -16,15 +16,7 @@ from portal.domain import versioned_saves as versions
 from portal.domain.appraisal import MAX_COMMENT, AppraisalRefused, appraisal_for, clean_text
 from portal.domain.campaigns import is_past
 from portal.domain.framework import Line
-from portal.domain.versioned_saves import (
-    MISSING_VERSION,
-    STALE_FORM,
-    Conflict,
-    Outcome,
-    SaveResult,
-    author_name,
-    save_versioned,
-)
+from portal.domain.versioned_saves import Outcome, SaveResult, save_versioned
 from portal.models import (
     Appraisal,
     AppraisalEvidence,
@@ -98,7 +90,7 @@ def save_explanation(session: Session, user: User, assessment: Assessment, campa
         return result
     based_on = versions.based_on(form)
     if based_on is None:
-        result.error = MISSING_VERSION
+        result.error = versions.MISSING_VERSION
         return result
     values = {"text": explanation, "updated_at": now or utcnow(), "updated_by_id": user.id}
     outcome, row = save_versioned(session, _explanation_row(session, assessment, line), based_on, values,
@@ -111,10 +103,10 @@ def save_explanation(session: Session, user: User, assessment: Assessment, campa
     if outcome == Outcome.STALE:
         current = _explanation_row(session, assessment, line)
         if current is None:
-            result.error = STALE_FORM
+            result.error = versions.STALE_FORM
             return result
-        result.conflict = Conflict(
-            theirs=current.text, theirs_explanation="", theirs_by=author_name(session, current),
+        result.conflict = versions.Conflict(
+            theirs=current.text, theirs_explanation="", theirs_by=versions.author_name(session, current),
             theirs_at=current.updated_at, yours=explanation, yours_explanation="", version=current.version)
         return result
     audit.record(session, user, f"Giải trình tiêu chí {line.code}", province_id=assessment.province_id,

@@ -25,15 +25,7 @@ from portal.domain.campaigns import current_campaign, is_past
 from portal.domain.dates import parse_date_vn
 from portal.domain.framework import Framework, Line
 from portal.domain.scoring import MAX_EXPLANATION, Entry, InputError, describe, read_figures, score
-from portal.domain.versioned_saves import (
-    MISSING_VERSION,
-    STALE_FORM,
-    Conflict,
-    Outcome,
-    SaveResult,
-    author_name,
-    save_versioned,
-)
+from portal.domain.versioned_saves import Outcome, SaveResult, save_versioned
 from portal.input_cleaning import storable
 from portal.models import (
     Appraisal,
@@ -239,7 +231,7 @@ def save_line(session: Session, user: User, assessment: Assessment, campaign: Ca
         return result
     based_on = versions.based_on(form)
     if based_on is None:
-        result.error = MISSING_VERSION
+        result.error = versions.MISSING_VERSION
         return result
     try:
         figures = read_figures(line, form)
@@ -284,11 +276,11 @@ def _conflict(session: Session, assessment: Assessment, line: Line, entry: Entry
     current = session.exec(select(AssessmentScore).where(AssessmentScore.assessment_id == assessment.id,
                                                          AssessmentScore.line_code == line.code)).first()
     if current is None:  # a version from a form of another assessment: nothing to show but a reload
-        result.error = STALE_FORM
+        result.error = versions.STALE_FORM
         return result
-    result.conflict = Conflict(
+    result.conflict = versions.Conflict(
         theirs=describe(line, entry_of(current)), theirs_explanation=current.explanation,
-        theirs_by=author_name(session, current), theirs_at=current.updated_at,
+        theirs_by=versions.author_name(session, current), theirs_at=current.updated_at,
         yours=describe(line, entry), yours_explanation=explanation, version=current.version)
     result.row = current
     return result
