@@ -19,7 +19,15 @@ from datetime import date, datetime
 from sqlalchemy import Table, delete, func, update
 from sqlmodel import Session, col, select
 
-from portal.domain import audit, campaign_departments, group_kinds, respondent_rules, spreadsheets, units
+from portal.domain import (
+    audit,
+    campaign_departments,
+    group_kinds,
+    respondent_rules,
+    spreadsheet_template,
+    spreadsheets,
+    units,
+)
 from portal.domain.campaigns import end_of_day_utc, is_past
 from portal.domain.notices import post_system_notice
 from portal.domain.text import clean, fold
@@ -183,14 +191,14 @@ def template_for(session: Session, campaign: Campaign, province: Province, *,
     def first(kinds: frozenset[str]) -> str:
         return next((g.label for g in groups if g.unit_kind in kinds), "")
 
-    roles = spreadsheets.TemplateRoles(
+    roles = spreadsheet_template.TemplateRoles(
         council=next((g.label for g in groups if g.council_priority), ""),
         department=first(group_kinds.DEPARTMENT_KINDS),
         lower_unit=first(group_kinds.LOWER_UNIT_KINDS),
         positions={g.label: ", ".join(p.title for p in by_number[g.number].positions)
                    for g in groups if g.unit_kind != group_kinds.COUNCIL},
     )
-    return spreadsheets.build_template(
+    return spreadsheet_template.build_template(
         province_name=refs.province_name,
         groups=[g.label for g in groups],
         departments=[d.name for d in refs.departments],
