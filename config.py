@@ -287,6 +287,9 @@ class Config:
         # Who respondents contact about the survey, printed in every invitation.
         self.PORTAL_CONTACT = _env("PORTAL_CONTACT", "Vụ Cải cách hành chính, Bộ Nội vụ")
         self.PORTAL_MAX_REMINDERS = env_int("PORTAL_MAX_REMINDERS", 3, minimum=0)
+        # A respondent group (or parent ministry, or question) with fewer counted forms than this shows "Quá ít
+        # phiếu để báo cáo" on the survey results, never a figure that could point at the people who answered.
+        self.PORTAL_RESULTS_MIN_ANSWERS = env_int("PORTAL_RESULTS_MIN_ANSWERS", 5, minimum=1)
         # How often an open progress page asks whether anything changed (an unchanged poll costs a 304).
         self.PORTAL_PROGRESS_POLL_SECONDS = env_int("PORTAL_PROGRESS_POLL_SECONDS", 30, minimum=1)
         # The domain of Message-IDs (and of the bounce address unless PORTAL_BOUNCE_ADDRESS says otherwise).

@@ -101,6 +101,8 @@ ACCESS: dict[str, str] = {
     "appraisal_ministry.*": MINISTRY_ONLY,
     # Kiểm tra can thiệp: the integrity flags, their evidence and the decisions are the ministry's alone.
     "integrity.*": MINISTRY_ONLY,
+    # Kết quả điều tra xã hội học: every province's answers aggregated, the exports: the ministry's alone.
+    "survey_results.*": MINISTRY_ONLY,
     # Corrections of the questionnaire set and the framework in the browser, and their versions compared.
     "questionnaire_corrections.*": MINISTRY_ONLY,
     "framework_corrections.*": MINISTRY_ONLY,

@@ -37,7 +37,11 @@ FORBIDDEN = {
 # The ministry's questionnaire page shows each form's key in the file it imports, labelled as such.
 FILE_KEY = re.compile(r"Mã trong tệp: \S+")
 # The questionnaire set as a workbook is the file the ministry imports: its form codes are the file's keys.
-DOCUMENT_WORKBOOK = re.compile(r"^/bo/phieu-khao-sat/(phien-ban-\d+|mau-bang-tinh)\.xlsx$")
+# So is the criteria framework's workbook (its survey lines name questions by those keys), and the survey's analysis
+# data, whose columns are the questionnaire file's keys ("form code.question id") for the analyst's codebook.
+DOCUMENT_WORKBOOK = re.compile(r"^(/bo/phieu-khao-sat/(phien-ban-\d+|mau-bang-tinh)\.xlsx"
+                               r"|/bo/bo-tieu-chi/(phien-ban-\d+|mau-bang-tinh)\.xlsx"
+                               r"|/bo/ket-qua/\d+/khao-sat/du-lieu\.xlsx)$")
 MAX_PAGES_PER_SHAPE = 2
 
 

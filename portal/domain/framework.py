@@ -21,6 +21,14 @@ A framework file is YAML (the guide is in the README, "Bộ tiêu chí tự đá
                 not_applicable: true  # yes_no, percentage: the province may answer "không áp dụng"
                 evidence: Kế hoạch CCHC năm của UBND tỉnh
                 source: self          # self | survey
+              - code: "8.1.1"
+                title: ...
+                points: 3
+                kind: survey          # points from the survey's results, through its questions:
+                source: survey
+                survey:
+                  questions: [DP-HDND.c2_1, DP-LDSO.c2_1]   # form code . question id (scored, single choice)
+                  rule: mean_scaled                        # see SURVEY_RULES
 
 Every problem is reported in Vietnamese with its place (area, criterion, sub-criterion, key and line of
 the file), translated from pydantic's own error locations and types; nothing is saved while any remains.
@@ -31,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from fractions import Fraction
@@ -64,6 +73,14 @@ KIND_LABELS = {
 # Kinds whose points are outside the framework's maximum: they add to, or take from, the total.
 EXTRA_KINDS = frozenset({"bonus", "penalty"})
 SOURCE_LABELS = {"self": "Tự đánh giá", "survey": "Điều tra xã hội học"}
+# How a survey line's points come from the answers to its questions (portal/domain/survey_results.py).
+SURVEY_RULES = {
+    "mean_scaled": "Điểm trung bình các câu trả lời / điểm cao nhất của câu hỏi × điểm tối đa",
+    "share_top": "Tỷ lệ câu trả lời ở hai mức điểm cao nhất × điểm tối đa",
+}
+SurveyRule = Literal["mean_scaled", "share_top"]
+# "DP-HDND.c2_1": a form's code (no dot in it) and one of its questions' ids.
+_QUESTION_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}\.[A-Za-z][A-Za-z0-9_.-]{0,39}$")
 
 _CODE = r"^[0-9A-Za-z][0-9A-Za-z.]{0,19}$"
 _CROSS_CHECKS = "framework_cross_checks"  # the error type of the checks that span areas, criteria and lines
@@ -101,6 +118,29 @@ class Level(_Strict):
     points: float = Field(ge=0)
 
 
+class SurveyMapping(_Strict):
+    """Which survey questions give a survey line its points, and how (a rule of SURVEY_RULES)."""
+
+    questions: list[str] = Field(min_length=1, max_length=30)
+    rule: SurveyRule = "mean_scaled"
+
+    @field_validator("questions")
+    @classmethod
+    def _references(cls, value: list[str]) -> list[str]:
+        bad = [ref for ref in value if not _QUESTION_REF.match(ref)]
+        if bad:
+            raise ValueError(f"câu hỏi “{bad[0]}” không đúng dạng “mã phiếu.mã câu hỏi”, ví dụ “DP-HDND.c2_1”")
+        twice = sorted({ref for ref in value if value.count(ref) > 1})
+        if twice:
+            raise ValueError(f"câu hỏi “{twice[0]}” được ghi hai lần")
+        return value
+
+    @property
+    def references(self) -> list[tuple[str, str]]:
+        """(form code, question id) of each question, in the file's order."""
+        return [(ref.split(".", 1)[0], ref.split(".", 1)[1]) for ref in self.questions]
+
+
 class Line(_Strict):
     """A sub-criterion (tiêu chí thành phần): the line a province scores."""
 
@@ -118,6 +158,7 @@ class Line(_Strict):
     per_case: float | None = Field(default=None, gt=0)
     cases_label: str | None = Field(default=None, min_length=1, max_length=200)
     levels: list[Level] | None = Field(default=None, min_length=2, max_length=10)
+    survey: SurveyMapping | None = None
 
     @model_validator(mode="after")
     def _parameters_fit_the_kind(self) -> Line:
@@ -137,6 +178,8 @@ class Line(_Strict):
             raise ValueError(f"{kind} không dùng khóa {', '.join(extra)}")
         if self.not_applicable and self.kind not in ("yes_no", "percentage"):
             raise ValueError(f"“not_applicable” chỉ dùng cho loại yes_no và percentage, không dùng cho {kind}")
+        if self.survey is not None and self.kind != "survey":
+            raise ValueError(f"{kind} không dùng khóa survey (câu hỏi điều tra xã hội học); chỉ loại “survey” dùng")
         if (self.kind == "survey") != (self.source == "survey"):
             raise ValueError("loại “survey” phải có source: survey, và chỉ loại đó lấy điểm từ điều tra xã hội học")
         for item in (self.bands or []) + (self.levels or []):
@@ -362,6 +405,14 @@ def _place(loc: tuple, content: Any) -> tuple[str, str]:
             parts.append(f"{label} {code}" if isinstance(code, str | int) else f"{label} thứ {nxt + 1}")
             i += 2
             continue
+        if step == "survey":
+            # The keys of a line's survey block read as one: "survey.questions", "survey.rule".
+            rest = [str(part) for part in items[i + 1:] if isinstance(part, str)]
+            key = ".".join(["survey", *rest])
+            index = next((part for part in items[i + 1:] if isinstance(part, int)), None)
+            if index is not None:
+                parts.append(f"câu hỏi thứ {index + 1}")
+            break
         if step in ("bands", "levels") and isinstance(nxt, int):
             parts.append(f"{'mức tỷ lệ' if step == 'bands' else 'mức'} thứ {nxt + 1}")
             node = None
@@ -413,6 +464,9 @@ def _message(error: dict[str, Any]) -> str:
         # The codes a YAML file uses and the labels a workbook's drop-down offers are both accepted.
         kinds = "; ".join(f"{code} ({label})" for code, label in KIND_LABELS.items())
         return f"phải là một trong các cách chấm {kinds} (đang ghi “{error.get('input')}”)"
+    if kind == "literal_error" and error["loc"][-1:] == ("rule",):
+        rules = "; ".join(f"{code} ({label})" for code, label in SURVEY_RULES.items())
+        return f"phải là một trong các cách tính {rules} (đang ghi “{error.get('input')}”)"
     if kind == "literal_error":
         return f"phải là một trong các giá trị {ctx.get('expected', '')} (đang ghi “{error.get('input')}”)"
     if kind == "list_type":
@@ -510,6 +564,7 @@ def import_framework(session: Session, user: User | None, campaign: Campaign, da
     if current is not None and current.frozen_at is not None:
         raise FrameworkError(FROZEN_MESSAGE)
     framework = parse_file(data, filename)
+    _check_survey_questions(session, campaign, framework)
     return document_versions.store_version(
         session, FrameworkVersion, current, user=user, campaign=campaign, title=framework.title,
         document=to_document(framework), is_sample=framework.sample, filename=filename, now=now,
@@ -517,6 +572,20 @@ def import_framework(session: Session, user: User | None, campaign: Campaign, da
         race_message="Một bộ tiêu chí khác vừa được nhập cùng lúc. Vui lòng tải lại trang rồi thử lại.",
         audit_action="Nhập bộ tiêu chí tự đánh giá",
         audit_detail=lambda number: f"{campaign.name}, phiên bản {number}: {framework.title}")
+
+
+def _check_survey_questions(session: Session, campaign: Campaign, framework: Framework) -> None:
+    """Refuse survey questions the campaign's questionnaire set cannot score (when it has one yet)."""
+    from portal.domain import questionnaires, survey_mapping
+
+    version = questionnaires.current_version(session, campaign)
+    if version is None:
+        return
+    problems = survey_mapping.reference_problems(framework, questionnaires.load(version))
+    if problems:
+        raise FrameworkError(f"Bộ tiêu chí có {len(problems)} lỗi khi đối chiếu với bộ phiếu khảo sát hiện hành của "
+                             f"đợt (phiên bản {version.version}); không có gì được lưu. Sửa các lỗi sau rồi nhập lại:",
+                             problems)
 
 
 def load_sample(session: Session, campaign: Campaign, user: User | None = None) -> FrameworkVersion:

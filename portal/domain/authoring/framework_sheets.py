@@ -56,6 +56,11 @@ LINE_COLUMNS = (
            note="Chỉ cho cách chấm Trừ điểm theo số trường hợp."),
     Column("cases_label", "Tên trường hợp", "text", 24, required=False,
            note="Chỉ cho cách chấm Trừ điểm theo số trường hợp, ví dụ: Số văn bản ban hành trái quy định."),
+    Column("survey_questions", "Câu hỏi điều tra XHH", "text", 40, required=False,
+           note="Chỉ cho cách chấm Điểm từ kết quả điều tra xã hội học: các câu hỏi “mã phiếu.mã câu hỏi”, cách "
+                "nhau bằng dấu phẩy, ví dụ: DP-HDND.c2_1, DP-LDSO.c2_1."),
+    Column("survey_rule", "Cách tính điểm điều tra XHH", "choice", 30, fw.SURVEY_RULES, required=False,
+           note="Để trống: điểm trung bình / điểm cao nhất × điểm tối đa."),
 )
 BAND_COLUMNS = (
     Column("line", "Mã tiêu chí thành phần", "code", 14),
@@ -65,6 +70,7 @@ BAND_COLUMNS = (
     Column("points", "Điểm", "number", 10),
 )
 _LINE_KEYS = [c.key for c in LINE_COLUMNS if c.key != "level"]
+_SURVEY_KEYS = {"survey_questions": "questions", "survey_rule": "rule"}
 
 
 def _guide() -> list[str]:
@@ -101,7 +107,10 @@ def _write(content: dict[str, Any]) -> bytes:
             rows.append(["criterion", criterion["code"], criterion["title"], criterion.get("points")]
                         + [None] * (len(_LINE_KEYS) - 3))
             for line in criterion["subcriteria"]:
-                rows.append(["line", *(line.get(key) for key in _LINE_KEYS)])
+                survey = line.get("survey") or {}
+                flat = {**line, "survey_questions": ", ".join(survey["questions"]) if survey else None,
+                        "survey_rule": survey.get("rule")}
+                rows.append(["line", *(flat.get(key) for key in _LINE_KEYS)])
                 bands += [[line["code"], band["from"], None, band["points"]] for band in line.get("bands", ())]
                 bands += [[line["code"], None, level["label"], level["points"]] for level in line.get("levels", ())]
     add_table(workbook, LINES, LINE_COLUMNS, rows)
@@ -176,6 +185,7 @@ def _content(reader: WorkbookReader) -> tuple[dict[str, Any], Locator]:
                 reader.report(row.places.get("level"), "tiêu chí thành phần phải nằm dưới một dòng tiêu chí.")
                 continue
             path = (*criterion_path, "subcriteria", len(criterion["subcriteria"]))
+            _survey_block(item, row.places, path, places)
             criterion["subcriteria"].append(item)
             lines.setdefault(str(item.get("code", "")), (item, path))
         else:
@@ -184,7 +194,7 @@ def _content(reader: WorkbookReader) -> tuple[dict[str, Any], Locator]:
                           + (f", không phải “{level}”." if level is not None else " (đang để trống)."))
             continue
         places[path] = row.place
-        places.update({(*path, key): place for key, place in row.places.items()})
+        places.update({(*path, key): place for key, place in row.places.items() if key not in _SURVEY_KEYS})
 
     for row in band_rows:
         code = row.values.get("line")
@@ -209,3 +219,21 @@ def _content(reader: WorkbookReader) -> tuple[dict[str, Any], Locator]:
         places[path] = row.place
         places.update({(*path, k): place for k, place in row.places.items()})
     return content, locator
+
+
+def _survey_block(item: dict[str, Any], cells: dict[str, Place], path: tuple, places: dict) -> None:
+    """A line's two survey columns as the `survey` block a YAML file writes, each part placed at its cell."""
+    values = {key: item.pop(column) for column, key in _SURVEY_KEYS.items() if column in item}
+    if not values:
+        return
+    questions = values.get("questions")
+    if isinstance(questions, str):
+        values["questions"] = [part.strip() for part in questions.replace(";", ",").split(",") if part.strip()]
+    elif questions is None:
+        values["questions"] = []
+    item["survey"] = values
+    for column, key in _SURVEY_KEYS.items():
+        cell = cells.get(column) or cells.get("survey_questions")
+        if cell is not None:
+            places[(*path, "survey", key)] = cell
+            places[(*path, "survey")] = places.get((*path, "survey"), cell)

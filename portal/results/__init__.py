@@ -1,0 +1,1 @@
+"""Kết quả: the PAR Index, the ranking and their publication (index_routes.py); the survey results beside them."""
