@@ -12,7 +12,8 @@ deputy also listed as a department leader (merged into one row), `n` rows in all
 (b) the upload route: a Flask test client, logged in as Hà Nội, POSTs the file; the portal checks the zip,
     reads it, checks every row, merges duplicates and replaces the draft (SQLite file or PostgreSQL).
 Paired round by round after a first (cold) upload, the median of each kept; goal (b)/(a) ≤ 10×. Then one
-upload in a fresh process (this script with --child): its peak resident set before and after the upload.
+upload in a fresh process (bench/upload_once.py): its peak resident set before and after the upload, and
+its resident set after it (whether the memory went back).
 Goal: peak under 100 MB at 20,000 rows.
 """
 
@@ -92,11 +93,9 @@ def prepare_database(url: str) -> None:
     database.dispose()
 
 
-def prepare(url: str, *, migrate: bool = True):
-    """The migrated database with Hà Nội's account, the list deadline ahead; returns a logged-in client.
-    The fresh process of the memory figure only opens the database the bench prepared (migrate=False)."""
-    if migrate:
-        prepare_database(url)
+def prepare(url: str):
+    """The migrated database with Hà Nội's account, the list deadline ahead; returns a logged-in client."""
+    prepare_database(url)
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": False,
                       "RATELIMIT_ENABLED": False, "SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789",
                       "MAX_CONTENT_LENGTH": 5 * 1024 * 1024})
@@ -113,14 +112,6 @@ def uploader(client, data: bytes):
                                content_type="multipart/form-data")
         assert response.status_code == 303, response.get_data(as_text=True)[:500]
     return upload
-
-
-def child(url: str, path: Path) -> None:
-    """In a fresh process: one upload; prints the peak resident set before and after it."""
-    _app, client = prepare(url, migrate=False)
-    before = peak_rss_mb()
-    uploader(client, path.read_bytes())()
-    print(json.dumps({"before": before, "after": peak_rss_mb()}))
 
 
 def measure(backend: str, url: str, count: int, rounds: int) -> list[Figure]:
@@ -141,8 +132,8 @@ def measure(backend: str, url: str, count: int, rounds: int) -> list[Figure]:
         db.engine.dispose()
     path = Path(_SCRATCH) / f"list-{count}.xlsx"
     path.write_bytes(data)
-    answer = subprocess.run([sys.executable, __file__, "--child", url, str(path)], capture_output=True, text=True,
-                            check=True, timeout=600)
+    answer = subprocess.run([sys.executable, str(Path(__file__).with_name("upload_once.py")), url, str(path)],
+                            capture_output=True, text=True, check=True, timeout=600)
     memory = json.loads(answer.stdout.strip().splitlines()[-1])
     ratio = imported / read
     size = f"{count:,} rows, {len(data) / 1024:,.0f} KB"
@@ -152,16 +143,14 @@ def measure(backend: str, url: str, count: int, rounds: int) -> list[Figure]:
                f"python-calamine {version('python-calamine')} reading the file", read * 1000, ratio, "≤ 10×",
                ratio <= 10),
         Figure("list_import", backend, f"peak resident memory of a fresh process after one upload ({size}; "
-                                       f"{memory['before']:.0f} MB before it)", memory["after"], "MB",
+                                       f"{memory['before']:.0f} MB before it, {memory['resident_after']:.0f} MB "
+                                       "resident after it)", memory["after"], "MB",
                goal="< 100 MB at 20,000 rows" if count >= 20_000 else "",
                met=memory["after"] < 100 if count >= 20_000 else None),
     ]
 
 
 def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        child(sys.argv[2], Path(sys.argv[3]))
-        return
     parser = arguments(__doc__.split("\n")[0], rounds=3)
     parser.add_argument("-n", "--rows", default="5000,20000", help="rows of each file (default 5000,20000)")
     args = parser.parse_args()

@@ -15,7 +15,8 @@ GET of the largest form page (18 questions) against GET of the trivial app (goal
 (half the answers, spread over the respondents of that form) against POST of the same body to the trivial app
 (goal ≥ 0.1×). Then the page's weight: raw, gzip and brotli as served (goal under 14 KB compressed), and the
 staff's login page on a first visit (its HTML and stylesheet, gzip and brotli; goal ≤ 14 KB and no htmx: the
-pages that use htmx load it, precompressed and cached for a year).
+pages that use htmx load it, precompressed and cached for a year). And the resident memory of a portal worker
+after its first pages (the largest of the workers): what a fresh web process costs.
 """
 
 from __future__ import annotations
@@ -195,6 +196,21 @@ def run_case(name: str, port: int, make_request, *, seconds: float, concurrency:
     return result
 
 
+def children(pid: int) -> list[int]:
+    """The gunicorn master's worker processes."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def resident_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def start_gunicorn(app_spec: str, port: int, workers: int, env: dict, cwd: Path) -> subprocess.Popen:
     command = [str(Path(sys.executable).parent / "gunicorn"), "--no-control-socket", "-w", str(workers),
                "-b", f"127.0.0.1:{port}", "--log-level", "warning", app_spec]
@@ -226,6 +242,7 @@ def measure(backend: str, database_url: str, args) -> list[Figure]:
         assert br_headers.get("content-encoding") == "br", br_headers
 
         staff = staff_page_weights(port)
+        worker_mb = max(resident_mb(pid) for pid in children(portal.pid))  # after its first pages, before the load
 
         form = forms[largest]
         draft = urlencode({**first_half(form, complete_answers(form)), "action": "save"}, doseq=True).encode()
@@ -267,6 +284,8 @@ def measure(backend: str, database_url: str, args) -> list[Figure]:
                goal="< 14 KB", met=len(gzipped) < 14 * 1024),
         Figure("survey", backend, "the form page, brotli as served", len(brotlied) / 1024, "KB",
                goal="< 14 KB", met=len(brotlied) < 14 * 1024),
+        Figure("survey", backend, "resident memory of a portal worker after its first pages (the largest of "
+               f"{args.workers})", worker_mb, "MB"),
         *(Figure("survey", backend, f"staff login page, first visit, {name} (HTML + CSS{htmx})", size / 1024, "KB",
                  goal="≤ 14 KB, no htmx", met=size <= GOAL_BYTES and not loads_htmx)
           for name, (size, loads_htmx) in staff.items()

@@ -17,8 +17,10 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aiosmtpd.controller import Controller
+if TYPE_CHECKING:
+    from aiosmtpd.controller import Controller
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,8 @@ class MaildirHandler:
 
 def start_sink(maildir: str | Path, *, port: int = 8025, hostname: str = "127.0.0.1") -> Controller:
     """Start the sink in a background thread; call `.stop()` on the result to end it."""
+    from aiosmtpd.controller import Controller  # asyncio's SMTP server: only the demo's sink starts it
+
     controller = Controller(MaildirHandler(maildir), hostname=hostname, port=port, ready_timeout=5)
     controller.start()
     return controller

@@ -10,12 +10,13 @@ probed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Any, TypeVar
 
 from flask import abort
 from flask_login import current_user
 from sqlmodel import Session
+from sqlmodel.sql.expression import Select
 
 from portal.domain import notices
 from portal.models import (
@@ -112,25 +113,33 @@ def campaign_and_own_province(session: Session, user: User) -> tuple[Campaign, P
     A province outside the current campaign's map (merged in 2025) has no work in it: a 409 page sends it to
     its past campaigns, which it still reads.
     """
-    from sqlalchemy import and_
-    from sqlmodel import select
-
     from portal.domain import units
     from portal.domain.campaigns import NotInCampaign
 
-    campaign = current_campaign_or_refuse(session)
-    if user.province_id is None:
-        abort(403)
-    # The province and its place in the map in one statement: every poll of the progress page comes here.
-    found = session.exec(select(Province, CampaignProvince.id).outerjoin(CampaignProvince, and_(
-        CampaignProvince.province_id == Province.id, CampaignProvince.campaign_id == campaign.id))
-        .where(Province.id == user.province_id)).first()
+    found = None
+    if user.province_id is not None:
+        found = session.exec(_campaign_and_province(), params={"province_id": user.province_id}).first()
     if found is None:
+        current_campaign_or_refuse(session)  # no current campaign: the 409 page, as for every user
         abort(403)
-    province, in_map = found
+    campaign, province, in_map = found
     if in_map is None and units.map_entry(session, campaign, province.id) is None:
         raise NotInCampaign(campaign, province.name)
     return campaign, province
+
+
+@lru_cache(maxsize=1)
+def _campaign_and_province() -> Select:
+    """The current campaign, the province and its place in the campaign's map, in one statement: every poll of
+    the progress page comes here. No row without a current campaign or without that province."""
+    from sqlalchemy import and_, bindparam
+    from sqlmodel import select
+
+    return (select(Campaign, Province, CampaignProvince.id).select_from(Campaign)
+            .join(Province, Province.id == bindparam("province_id"))
+            .outerjoin(CampaignProvince, and_(CampaignProvince.province_id == Province.id,
+                                              CampaignProvince.campaign_id == Campaign.id))
+            .where(Campaign.is_current == True))  # noqa: E712
 
 
 def get_campaign_for_user(session: Session, user: User, campaign_id: int) -> Campaign:

@@ -17,14 +17,17 @@ import itertools
 import time
 from typing import Any
 
+from flask import has_request_context
 from limits.storage import Storage
-from sqlalchemy import Engine, case, delete, select
+from sqlalchemy import Engine, bindparam, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal.models import RateLimitCounter
 
 _TABLE = RateLimitCounter.__table__
+# Built once: a respondent's every page reads its address's counter.
+_CURRENT_COUNT = select(_TABLE.c.count).where(_TABLE.c.key == bindparam("key"), _TABLE.c.expires_at > bindparam("now"))
 # Every this many hits a worker deletes the counters whose window ended long ago.
 _PURGE_EVERY = 500
 
@@ -67,9 +70,17 @@ class PortalDatabaseStorage(Storage):
         return int(count)
 
     def get(self, key: str) -> int:
-        with self._engine().connect() as connection:
-            count = connection.execute(select(_TABLE.c.count).where(_TABLE.c.key == key,
-                                                                    _TABLE.c.expires_at > time.time())).scalar()
+        values = {"key": key, "now": time.time()}
+        if has_request_context():
+            # Every respondent's page asks this before anything else: read on the connection the request's
+            # session takes anyway (no second checkout, and on PostgreSQL no second liveness ping). A read
+            # needs no transaction of its own; the counting (incr) keeps its own.
+            from portal.extensions import db
+
+            count = db.session.connection().execute(_CURRENT_COUNT, values).scalar()
+        else:
+            with self._engine().connect() as connection:
+                count = connection.execute(_CURRENT_COUNT, values).scalar()
         return int(count or 0)
 
     def get_expiry(self, key: str) -> float:

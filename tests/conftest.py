@@ -16,8 +16,12 @@ from pathlib import Path
 import pytest
 
 # Config reads the environment when the app is built; keep test runs out of the developer's instance/.
-_INSTANCE = tempfile.mkdtemp(prefix="cchc-instance-")
-os.environ.setdefault("PORTAL_INSTANCE_DIR", _INSTANCE)
+# Each pytest-xdist worker gets a folder of its own (workers inherit the environment of the process that started
+# them, so the folder that process made would otherwise be shared), unless the developer named one.
+if "PORTAL_INSTANCE_DIR" not in os.environ or os.environ.get("CCHC_TEST_INSTANCE_MADE") == "1":
+    os.environ["PORTAL_INSTANCE_DIR"] = tempfile.mkdtemp(
+        prefix=f"cchc-instance-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-")
+    os.environ["CCHC_TEST_INSTANCE_MADE"] = "1"
 os.environ.setdefault("PORTAL_PASSWORD_TIME_COST", "1")
 os.environ.setdefault("PORTAL_PASSWORD_MEMORY_KIB", "8")
 

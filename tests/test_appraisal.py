@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from portal.domain import appraisal, assessment, framework
+from portal.domain import appraisal, assessment
 from portal.domain import appraisal_explanations as explaining
-from portal.domain.campaigns import current_campaign
 from portal.models import Appraisal, AppraisalScore, AppraisalState, AuditEntry, Notice
 from tests.support.accounts import HA_NOI, log_in
+from tests.support.appraisal import sample_campaign, sent_assessment
 from tests.support.html import text_of
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -35,9 +35,7 @@ def files_dir(app_config, tmp_path):
 
 @pytest.fixture
 def campaign(session, clock):
-    found = current_campaign(session)
-    framework.load_sample(session, found)
-    return found
+    return sample_campaign(session)
 
 
 @pytest.fixture
@@ -46,19 +44,11 @@ def content(session, campaign):
 
 
 @pytest.fixture
-def sent(session, campaign, content, province_user):
+def sent(session, campaign, province_user):
     """Hà Nội's assessment: 1.1.1 yes (1 point), 1.1.2 at 9/10 (0,5), 1.2.1 two late reports (0,5); sent."""
-    version = framework.current_version(session, campaign)
-    row = assessment.get_or_create(session, campaign, HA_NOI)
-    for code, form in (("1.1.1", {"answer": "yes"}), ("1.1.2", {"numerator": "9", "denominator": "10"}),
-                       ("1.2.1", {"cases": "2"})):
-        assert assessment.save_line(session, province_user, row, campaign, version, content, content.line(code),
-                                    {**form, "version": "0"}, HCM).ok
-    row.sent_at, row.sent_by_id = datetime(2022, 2, 1, 2, 0, tzinfo=TZ), province_user.id
-    row.decision_number = "45/QĐ-UBND"
-    session.add(row)
-    session.commit()
-    return row
+    return sent_assessment(session, campaign, HA_NOI, province_user, {
+        "1.1.1": {"answer": "yes"}, "1.1.2": {"numerator": "9", "denominator": "10"}, "1.2.1": {"cases": "2"}},
+        datetime(2022, 2, 1, 2, 0, tzinfo=TZ), decision_number="45/QĐ-UBND")
 
 
 def appraise(session, user, row, campaign, content, code, round_=1, version=0, comment="", **figures):

@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from sqlmodel import select
 
-from portal.domain import departments, lists
+from portal.domain import departments, list_warnings, lists
 from portal.domain.campaigns import current_campaign
 from portal.models import AuditEntry, Department, Ministry, MinistryNotice, Notice, NoticeRecipient, Province
 from tests.support.accounts import HA_NOI, log_in
@@ -95,7 +95,7 @@ def test_namesakes_not_yet_confirmed_are_a_warning_before_sending_until_the_offi
 
     def namesake_warnings() -> list[str]:
         session.expire_all()
-        return [w for w in lists.send_warnings(session, hanoi_list(session), current_campaign(session),
+        return [w for w in list_warnings.send_warnings(session, hanoi_list(session), current_campaign(session),
                                                session.get(Province, HA_NOI)) if "trùng họ tên" in w]
 
     assert namesake_warnings() == [
@@ -301,7 +301,7 @@ def test_sending_warns_about_empty_groups_and_private_mail_and_the_officer_confi
 def test_sending_warns_about_departments_without_a_director_and_districts_without_a_chair(officer, session):
     upload(officer, xlsx_bytes(VALID))
 
-    warnings = lists.send_warnings(session, hanoi_list(session), current_campaign(session),
+    warnings = list_warnings.send_warnings(session, hanoi_list(session), current_campaign(session),
                                    session.get(Province, HA_NOI))
 
     assert [w.split(":")[0] for w in warnings] == [

@@ -714,9 +714,9 @@ def test_the_progress_fragment_sends_a_fixed_handful_of_statements_scoped_to_the
 
     statements = progress_statements(app, client, POLL)
 
-    # user, campaign, province; the fingerprint with the extension; one page of rows with its total; their
-    # forms; groups; the summary's aggregates (one statement). None per row, none for the notices badge.
-    assert len(statements) <= 8, statements.text()
+    # user; campaign with the province; the fingerprint with the extension; one page of rows with its total;
+    # their forms; groups; the summary's aggregates (one statement). None per row, none for the notices badge.
+    assert len(statements) <= 7, statements.text()
     assert not any("noticerecipient" in s for s in statements)
     assert not any("questionnaireversion" in s for s in statements)  # parsed once per process
     survey_tables = re.compile(r"\b(respondent|invitation|formprogress)\b")
@@ -743,4 +743,5 @@ def test_an_unchanged_poll_costs_one_statement_beyond_the_request_basics(app, cl
 
     statements = progress_statements(app, client, {**POLL, "If-None-Match": etag})
 
-    assert len(statements) <= 4, statements.text()  # user, campaign, province; the fingerprint with the extension
+    # The user; the campaign with the province and its place in the map; the fingerprint with the extension.
+    assert len(statements) <= 3, statements.text()

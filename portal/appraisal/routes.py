@@ -254,6 +254,33 @@ def open_explanation(assessment_id: int):
     return redirect(url_for("appraisal_ministry.appraise", assessment_id=assessment.id), code=303)
 
 
+@ministry_bp.post("/<int:assessment_id>/gia-han-giai-trinh")
+def extend_explanation(assessment_id: int):
+    """A later explanation deadline: the steps' card again (HTMX) or the page (a plain form)."""
+    assessment = get_assessment_for_user(db.session, current_user, assessment_id)
+    campaign = db.session.get(Campaign, assessment.campaign_id)
+    refused, errors = "", {}
+    try:
+        errors = appraisals.extend_explanation(db.session, current_user, assessment, campaign,
+                                               request.form.get("until", ""), _tz())
+    except appraisals.AppraisalRefused as problem:
+        refused = problem.message
+    if refused or errors:
+        db.session.rollback()
+        status = 409 if refused else 422
+        if not request.htmx:
+            return _page(assessment, status=status, errors=errors, refused=refused)
+        return render_template("appraisal/_steps_saved.html", errors=errors, refused=refused, values=request.form,
+                               **_context(assessment)), status
+    until = appraisals.appraisal_for(db.session, assessment).explanation_until
+    done = f"Đã gia hạn giải trình đến 23:59 ngày {until:%d/%m/%Y}; tỉnh đã được thông báo."
+    if request.htmx:
+        return render_template("appraisal/_steps_saved.html", errors={}, refused="", values={}, step_done=done,
+                               **_context(assessment))
+    flash(done, "success")
+    return redirect(url_for("appraisal_ministry.appraise", assessment_id=assessment.id), code=303)
+
+
 @ministry_bp.post("/<int:assessment_id>/vong-2")
 def start_round2(assessment_id: int):
     return _step(assessment_id, appraisals.start_round2, "Đã bắt đầu thẩm định vòng 2.")

@@ -30,10 +30,12 @@ from sqlmodel import Session, select
 
 from portal.domain import assessment as assessments
 from portal.domain import audit, notices
+from portal.domain import versioned_saves as versions
 from portal.domain.campaigns import is_past
 from portal.domain.dates import parse_date_vn
 from portal.domain.framework import Framework, Line, format_points
 from portal.domain.scoring import Entry, InputError, Totals, describe, read_figures, score, totals
+from portal.domain.versioned_saves import Outcome, SaveResult, save_versioned
 from portal.input_cleaning import storable
 from portal.models import (
     Appraisal,
@@ -144,7 +146,7 @@ def _start(session: Session, actor: User, assessment: Assessment, campaign: Camp
 
 
 def save_score(session: Session, actor: User, assessment: Assessment, campaign: Campaign, line: Line,
-               form: dict[str, str], tz_name: str, now: datetime | None = None) -> assessments.SaveResult:
+               form: dict[str, str], tz_name: str, now: datetime | None = None) -> SaveResult:
     """Save an appraiser's entry on one line in the current round: the figures (as the province enters them), a
     comment, the version it was based on and the round the form was shown for.
 
@@ -161,14 +163,14 @@ def save_score(session: Session, actor: User, assessment: Assessment, campaign: 
     if round_ is None or form.get("round", "") != str(round_):
         raise AppraisalRefused(f"Không nhận điểm: thẩm định đang ở bước “{state_label(appraisal)}”. "
                                "Vui lòng tải lại trang.")
-    result = assessments.SaveResult(submitted=dict(form))
+    result = SaveResult(submitted=dict(form))
     comment = clean_text(form.get("comment", ""))
     if len(comment) > MAX_COMMENT:
         result.error = f"Nhận xét dài quá {MAX_COMMENT} ký tự; vui lòng rút gọn."
         return result
-    based_on = form.get("version", "")
-    if not (based_on.isascii() and based_on.isdigit()):
-        result.error = "Biểu mẫu thiếu thông tin phiên bản; vui lòng tải lại trang rồi nhập lại."
+    based_on = versions.based_on(form)
+    if based_on is None:
+        result.error = versions.MISSING_VERSION
         return result
     try:
         entry = score(line, read_figures(line, form))
@@ -181,34 +183,17 @@ def save_score(session: Session, actor: User, assessment: Assessment, campaign: 
     values = {"figures": json.dumps(entry.figures, ensure_ascii=False, sort_keys=True), "points": entry.points,
               "not_applicable": entry.not_applicable, "comment": comment, "updated_at": moment,
               "updated_by_id": actor.id}
-    if row is None:
-        if int(based_on) != 0:
-            return _conflict(session, assessment, line, round_, entry, comment, result)
-        row = AppraisalScore(assessment_id=assessment.id, province_id=assessment.province_id, line_code=line.code,
-                             round=round_, version=1, **values)
-        session.add(row)
-        try:
-            session.flush()
-        except IntegrityError:
-            session.rollback()
-            return _conflict(session, assessment, line, round_, entry, comment, result)
-        old = "(chưa thẩm định)"
-    else:
-        if int(based_on) != row.version:
-            return _conflict(session, assessment, line, round_, entry, comment, result)
-        if row.figures == values["figures"] and row.comment == comment:
-            session.commit()
-            result.row = row
-            return result
-        old = describe(line, entry_of(row)) + (f" · nhận xét: “{row.comment}”" if row.comment else "")
-        done = session.exec(update(AppraisalScore)
-                            .where(AppraisalScore.id == row.id, AppraisalScore.version == row.version)
-                            .values(version=AppraisalScore.version + 1, **values)
-                            .execution_options(synchronize_session=False))
-        if done.rowcount != 1:
-            session.rollback()
-            return _conflict(session, assessment, line, round_, entry, comment, result)
-        session.refresh(row)
+    old = (describe(line, entry_of(row)) + (f" · nhận xét: “{row.comment}”" if row.comment else "") if row
+           else "(chưa thẩm định)")
+    outcome, row = save_versioned(session, row, based_on, values, new_row=AppraisalScore, compared=(
+        "figures", "comment"), keys={"assessment_id": assessment.id, "province_id": assessment.province_id,
+                                     "line_code": line.code, "round": round_})
+    if outcome == Outcome.STALE:
+        return _conflict(session, assessment, line, round_, entry, comment, result)
+    if outcome == Outcome.UNCHANGED:
+        session.commit()  # the appraisal itself may have begun with this save
+        result.row = row
+        return result
     new = describe(line, entry) + (f" · nhận xét: “{comment}”" if comment else "")
     audit.record(session, actor, f"Thẩm định vòng {round_}: chấm tiêu chí {line.code}",
                  province_id=assessment.province_id, detail=f"{old} → {new}"[:4000])
@@ -224,16 +209,14 @@ def _score_row(session: Session, assessment: Assessment, line: Line, round_: int
 
 
 def _conflict(session: Session, assessment: Assessment, line: Line, round_: int, entry: Entry, comment: str,
-              result: assessments.SaveResult) -> assessments.SaveResult:
-    session.rollback()
+              result: SaveResult) -> SaveResult:
     current = _score_row(session, assessment, line, round_)
     if current is None:  # the version came from a form of another round: nothing to show but a reload
-        result.error = "Biểu mẫu đã cũ; vui lòng tải lại trang rồi nhập lại."
+        result.error = versions.STALE_FORM
         return result
-    who = session.get(User, current.updated_by_id) if current.updated_by_id else None
-    result.conflict = assessments.Conflict(
+    result.conflict = versions.Conflict(
         theirs=describe(line, entry_of(current)), theirs_explanation=current.comment,
-        theirs_by=(who.full_name or who.username) if who else "", theirs_at=current.updated_at,
+        theirs_by=versions.author_name(session, current), theirs_at=current.updated_at,
         yours=describe(line, entry), yours_explanation=comment, version=current.version)
     return result
 
@@ -283,13 +266,56 @@ def open_explanation(session: Session, actor: User, assessment: Assessment, camp
     if not _step(session, appraisal, AppraisalState.ROUND1, state=AppraisalState.EXPLAINING,
                  explanation_until=until, explanation_opened_at=moment):
         return {}
-    audit.record(session, actor, "Thẩm định: mở giải trình", province_id=assessment.province_id,
-                 detail=f"{campaign.name}: kết quả vòng 1 gửi tỉnh; hạn giải trình 23:59 ngày {until:%d/%m/%Y}")
-    notices.post_system_notice(
-        session, assessment.province_id, "Bộ Nội vụ gửi kết quả thẩm định vòng 1 để tỉnh giải trình",
-        f"Tỉnh xem điểm và nhận xét thẩm định vòng 1 ở mục “Thẩm định”, giải trình từng tiêu chí (kèm tài liệu "
-        f"kiểm chứng bổ sung nếu có) trước 23:59 ngày {until:%d/%m/%Y} (giờ Việt Nam).", commit=False)
+    _record_and_tell(session, actor, assessment, "Thẩm định: mở giải trình",
+                     f"{campaign.name}: kết quả vòng 1 gửi tỉnh; hạn giải trình 23:59 ngày {until:%d/%m/%Y}",
+                     "Bộ Nội vụ gửi kết quả thẩm định vòng 1 để tỉnh giải trình",
+                     f"Tỉnh xem điểm và nhận xét thẩm định vòng 1 ở mục “Thẩm định”, giải trình từng tiêu chí (kèm tài "
+                     f"liệu kiểm chứng bổ sung nếu có) trước 23:59 ngày {until:%d/%m/%Y} (giờ Việt Nam).")
+    return {}
+
+
+def _record_and_tell(session: Session, actor: User, assessment: Assessment, action: str, detail: str, title: str,
+                     body: str) -> None:
+    """Audit a step and post its notice to the province, in one commit."""
+    audit.record(session, actor, action, province_id=assessment.province_id, detail=detail)
+    notices.post_system_notice(session, assessment.province_id, title, body, commit=False)
     session.commit()
+
+
+def extend_explanation(session: Session, actor: User, assessment: Assessment, campaign: Campaign, until_text: str,
+                       tz_name: str, now: datetime | None = None) -> dict[str, str]:
+    """Move the explanation window's deadline to the end of a later day `until` (portal time zone), also after the
+    window closed as long as round 2 has not started. Audited; the province gets a notice. Returns the errors by
+    field (nothing done when any); raises AppraisalRefused when there is no window to extend.
+
+    Posted again with the deadline it already has (a double click), it does nothing more.
+    """
+    appraisal = _require(session, assessment, campaign, tz_name, now)
+    if appraisal is None or appraisal.explanation_opened_at is None:
+        raise AppraisalRefused("Chưa mở giải trình: chưa có hạn giải trình để gia hạn.")
+    if appraisal.state != AppraisalState.EXPLAINING:
+        raise AppraisalRefused(f"Không gia hạn giải trình được nữa: thẩm định đang ở bước “{state_label(appraisal)}”.")
+    until = parse_date_vn(until_text or "")
+    before = appraisal.explanation_until
+    if until is None:
+        return {"until": "Hạn giải trình mới: vui lòng nhập ngày theo dạng dd/mm/yyyy."}
+    if until == before:
+        return {}
+    if until < before:
+        return {"until": f"Hạn giải trình mới phải sau hạn hiện tại (ngày {before:%d/%m/%Y})."}
+    if is_past(until, tz_name, now):
+        return {"until": "Hạn giải trình mới đã qua; vui lòng chọn một ngày từ hôm nay trở đi."}
+    if not _step(session, appraisal, AppraisalState.EXPLAINING, explanation_until=until):
+        # Another appraiser moved the appraisal meanwhile (round 2, or another extension): nothing done.
+        session.refresh(appraisal)
+        if appraisal.explanation_until == until:
+            return {}
+        return {"until": "Thẩm định vừa được người khác thay đổi; vui lòng tải lại trang rồi gia hạn lại."}
+    _record_and_tell(session, actor, assessment, "Thẩm định: gia hạn giải trình",
+                     f"{campaign.name}: hạn giải trình từ 23:59 ngày {before:%d/%m/%Y} đến 23:59 ngày {until:%d/%m/%Y}",
+                     "Bộ Nội vụ gia hạn giải trình kết quả thẩm định vòng 1",
+                     f"Tỉnh được giải trình từng tiêu chí (kèm tài liệu kiểm chứng bổ sung nếu có) đến hết 23:59 ngày "
+                     f"{until:%d/%m/%Y} (giờ Việt Nam) ở mục “Thẩm định”.")
     return {}
 
 
@@ -335,12 +361,9 @@ def release(session: Session, actor: User, assessment: Assessment, campaign: Cam
     if appraisal.released_at is not None:
         return
     if _step(session, appraisal, AppraisalState.CLOSED, released_at=now or utcnow()):
-        audit.record(session, actor, "Công bố kết quả thẩm định cho tỉnh", province_id=assessment.province_id,
-                     detail=campaign.name)
-        notices.post_system_notice(session, assessment.province_id, "Bộ Nội vụ công bố kết quả thẩm định",
-                                   "Tỉnh xem điểm thẩm định cuối cùng của từng tiêu chí ở mục “Thẩm định”.",
-                                   commit=False)
-        session.commit()
+        _record_and_tell(session, actor, assessment, "Công bố kết quả thẩm định cho tỉnh", campaign.name,
+                         "Bộ Nội vụ công bố kết quả thẩm định",
+                         "Tỉnh xem điểm thẩm định cuối cùng của từng tiêu chí ở mục “Thẩm định”.")
 
 
 def _content(session: Session, campaign: Campaign) -> Framework:

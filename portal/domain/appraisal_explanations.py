@@ -9,15 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from portal.domain import assessment as assessments
 from portal.domain import audit, evidence, text
+from portal.domain import versioned_saves as versions
 from portal.domain.appraisal import MAX_COMMENT, AppraisalRefused, appraisal_for, clean_text
 from portal.domain.campaigns import is_past
 from portal.domain.framework import Line
+from portal.domain.versioned_saves import Outcome, SaveResult, save_versioned
 from portal.models import (
     Appraisal,
     AppraisalEvidence,
@@ -74,53 +73,40 @@ def _check_explaining(session: Session, assessment: Assessment, campaign: Campai
     return appraisal
 
 
+def _explanation_row(session: Session, assessment: Assessment, line: Line) -> AppraisalExplanation | None:
+    return session.exec(select(AppraisalExplanation).where(AppraisalExplanation.assessment_id == assessment.id,
+                                                          AppraisalExplanation.line_code == line.code)).first()
+
+
 def save_explanation(session: Session, user: User, assessment: Assessment, campaign: Campaign, line: Line,
-                     form: dict[str, str], tz_name: str, now: datetime | None = None) -> assessments.SaveResult:
+                     form: dict[str, str], tz_name: str, now: datetime | None = None) -> SaveResult:
     """Save the province's explanation of one line (text, the version it was based on); refused after the window's
     deadline (AppraisalRefused) and, when another officer saved meanwhile, with both texts (`conflict`)."""
     _check_explaining(session, assessment, campaign, tz_name, now)
-    result = assessments.SaveResult(submitted=dict(form))
+    result = SaveResult(submitted=dict(form))
     explanation = clean_text(form.get("explanation", ""))
-    based_on = form.get("version", "")
     if len(explanation) > MAX_COMMENT:
         result.error = f"Phần giải trình dài quá {MAX_COMMENT} ký tự; vui lòng rút gọn."
         return result
-    if not (based_on.isascii() and based_on.isdigit()):
-        result.error = "Biểu mẫu thiếu thông tin phiên bản; vui lòng tải lại trang rồi nhập lại."
+    based_on = versions.based_on(form)
+    if based_on is None:
+        result.error = versions.MISSING_VERSION
         return result
-    moment = now or utcnow()
-    row = session.exec(select(AppraisalExplanation).where(AppraisalExplanation.assessment_id == assessment.id,
-                                                          AppraisalExplanation.line_code == line.code)).first()
-    values = {"text": explanation, "updated_at": moment, "updated_by_id": user.id}
-    stale = row is None and int(based_on) != 0 or row is not None and int(based_on) != row.version
-    if not stale and row is None:
-        row = AppraisalExplanation(assessment_id=assessment.id, province_id=assessment.province_id,
-                                   line_code=line.code, version=1, **values)
-        session.add(row)
-        try:
-            session.flush()
-        except IntegrityError:
-            session.rollback()
-            stale = True
-    elif not stale:
-        if row.text == explanation:
-            result.row = row
-            return result
-        done = session.exec(update(AppraisalExplanation)
-                            .where(AppraisalExplanation.id == row.id, AppraisalExplanation.version == row.version)
-                            .values(version=AppraisalExplanation.version + 1, **values)
-                            .execution_options(synchronize_session=False))
-        stale = done.rowcount != 1
-    if stale:
-        session.rollback()
-        current = session.exec(select(AppraisalExplanation).where(
-            AppraisalExplanation.assessment_id == assessment.id, AppraisalExplanation.line_code == line.code)).first()
+    values = {"text": explanation, "updated_at": now or utcnow(), "updated_by_id": user.id}
+    outcome, row = save_versioned(session, _explanation_row(session, assessment, line), based_on, values,
+                                  new_row=AppraisalExplanation, compared=("text",), keys={
+                                      "assessment_id": assessment.id, "province_id": assessment.province_id,
+                                      "line_code": line.code})
+    if outcome == Outcome.UNCHANGED:
+        result.row = row
+        return result
+    if outcome == Outcome.STALE:
+        current = _explanation_row(session, assessment, line)
         if current is None:
-            result.error = "Biểu mẫu đã cũ; vui lòng tải lại trang rồi nhập lại."
+            result.error = versions.STALE_FORM
             return result
-        who = session.get(User, current.updated_by_id) if current.updated_by_id else None
-        result.conflict = assessments.Conflict(
-            theirs=current.text, theirs_explanation="", theirs_by=(who.full_name or who.username) if who else "",
+        result.conflict = versions.Conflict(
+            theirs=current.text, theirs_explanation="", theirs_by=versions.author_name(session, current),
             theirs_at=current.updated_at, yours=explanation, yours_explanation="", version=current.version)
         return result
     audit.record(session, user, f"Giải trình tiêu chí {line.code}", province_id=assessment.province_id,

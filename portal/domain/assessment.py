@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import update
@@ -20,10 +20,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from portal.domain import audit, framework, notices, units
+from portal.domain import versioned_saves as versions
 from portal.domain.campaigns import current_campaign, is_past
 from portal.domain.dates import parse_date_vn
 from portal.domain.framework import Framework, Line
 from portal.domain.scoring import MAX_EXPLANATION, Entry, InputError, describe, read_figures, score
+from portal.domain.versioned_saves import Outcome, SaveResult, save_versioned
 from portal.input_cleaning import storable
 from portal.models import (
     Appraisal,
@@ -44,32 +46,6 @@ class AssessmentClosed(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-@dataclass(frozen=True)
-class Conflict:
-    """A save refused because another save came first: both values, to choose from."""
-
-    theirs: str
-    theirs_explanation: str
-    theirs_by: str
-    theirs_at: datetime
-    yours: str
-    yours_explanation: str
-    version: int  # the line's current version: saving again with it overwrites, knowingly
-
-
-@dataclass
-class SaveResult:
-    row: AssessmentScore | None = None
-    error: str = ""
-    conflict: Conflict | None = None
-    changed: bool = False
-    submitted: dict[str, str] = field(default_factory=dict)  # what was typed, shown again on a refusal
-
-    @property
-    def ok(self) -> bool:
-        return not self.error and self.conflict is None
 
 
 # ---------------------------------------------------------------- reading
@@ -253,9 +229,9 @@ def save_line(session: Session, user: User, assessment: Assessment, campaign: Ca
     if len(explanation) > MAX_EXPLANATION:
         result.error = f"Phần giải trình dài quá {MAX_EXPLANATION} ký tự; vui lòng rút gọn."
         return result
-    based_on = form.get("version", "")
-    if not (based_on.isascii() and based_on.isdigit()):
-        result.error = "Biểu mẫu thiếu thông tin phiên bản; vui lòng tải lại trang rồi nhập lại."
+    based_on = versions.based_on(form)
+    if based_on is None:
+        result.error = versions.MISSING_VERSION
         return result
     try:
         figures = read_figures(line, form)
@@ -269,34 +245,15 @@ def save_line(session: Session, user: User, assessment: Assessment, campaign: Ca
     values = {"figures": json.dumps(figures, ensure_ascii=False, sort_keys=True), "points": entry.points,
               "not_applicable": entry.not_applicable, "explanation": explanation, "updated_at": moment,
               "updated_by_id": user.id}
-    if row is None:
-        if int(based_on) != 0:
-            session.rollback()
-            return _conflict(session, assessment, line, entry, explanation, result)
-        row = AssessmentScore(assessment_id=assessment.id, province_id=assessment.province_id, line_code=line.code,
-                              version=1, **values)
-        session.add(row)
-        try:
-            session.flush()
-        except IntegrityError:  # another officer's first save of this line came first
-            session.rollback()
-            return _conflict(session, assessment, line, entry, explanation, result)
-        old_text, old_explanation = "(chưa chấm)", ""
-    else:
-        if int(based_on) != row.version:
-            return _conflict(session, assessment, line, entry, explanation, result)
-        if row.figures == values["figures"] and row.explanation == explanation:
-            result.row = row
-            return result  # nothing changed: no new version, nothing in the trail
-        old_text, old_explanation = describe(line, entry_of(row)), row.explanation
-        done = session.exec(update(AssessmentScore)
-                            .where(AssessmentScore.id == row.id, AssessmentScore.version == row.version)
-                            .values(version=AssessmentScore.version + 1, **values)
-                            .execution_options(synchronize_session=False))
-        if done.rowcount != 1:
-            session.rollback()
-            return _conflict(session, assessment, line, entry, explanation, result)
-        session.refresh(row)
+    old_text, old_explanation = (describe(line, entry_of(row)), row.explanation) if row else ("(chưa chấm)", "")
+    outcome, row = save_versioned(session, row, based_on, values, new_row=AssessmentScore, compared=(
+        "figures", "explanation"), keys={"assessment_id": assessment.id, "province_id": assessment.province_id,
+                                         "line_code": line.code})
+    if outcome == Outcome.STALE:
+        return _conflict(session, assessment, line, entry, explanation, result)
+    if outcome == Outcome.UNCHANGED:
+        result.row = row
+        return result  # nothing changed: no new version, nothing in the trail
     new_text = describe(line, entry)
     if explanation != old_explanation:
         old_text += f" · giải trình: “{_short(old_explanation)}”" if old_explanation else ""
@@ -317,11 +274,13 @@ def _short(text: str, length: int = 200) -> str:
 def _conflict(session: Session, assessment: Assessment, line: Line, entry: Entry, explanation: str,
               result: SaveResult) -> SaveResult:
     current = session.exec(select(AssessmentScore).where(AssessmentScore.assessment_id == assessment.id,
-                                                         AssessmentScore.line_code == line.code)).one()
-    who = session.get(User, current.updated_by_id) if current.updated_by_id else None
-    result.conflict = Conflict(
+                                                         AssessmentScore.line_code == line.code)).first()
+    if current is None:  # a version from a form of another assessment: nothing to show but a reload
+        result.error = versions.STALE_FORM
+        return result
+    result.conflict = versions.Conflict(
         theirs=describe(line, entry_of(current)), theirs_explanation=current.explanation,
-        theirs_by=(who.full_name or who.username) if who else "", theirs_at=current.updated_at,
+        theirs_by=versions.author_name(session, current), theirs_at=current.updated_at,
         yours=describe(line, entry), yours_explanation=explanation, version=current.version)
     result.row = current
     return result

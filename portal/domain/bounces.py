@@ -45,7 +45,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from flask import Flask
-from flufl.bounce import all_failures
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -150,6 +149,8 @@ _STATED = explanations.SPECIFIC - {explanations.UNAVAILABLE, explanations.GAVE_U
 
 
 def _failures(message: Message) -> tuple[frozenset[bytes], frozenset[bytes]]:
+    from flufl.bounce import all_failures  # loaded by the worker's bounce intake, not by every web process
+
     try:
         return all_failures(message)
     except Exception:  # noqa: BLE001 - flufl's heuristic detectors raise on some malformed input

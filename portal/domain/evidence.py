@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path, PurePath
 
-import filetype
 from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
@@ -127,6 +126,8 @@ def detect(data: bytes, max_unpacked_bytes: int) -> Kind | None:
         if any(stream in data for stream in _WORKBOOK_STREAMS):
             return XLS
         return None
+    import filetype  # only an upload of evidence needs it
+
     guessed = filetype.guess(data)
     kind = BY_CONTENT_TYPE.get(guessed.mime) if guessed is not None else None
     return kind if kind in (PDF, PNG, JPEG) else None

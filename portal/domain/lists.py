@@ -19,7 +19,14 @@ from datetime import date, datetime
 from sqlalchemy import Table, delete, func, update
 from sqlmodel import Session, col, select
 
-from portal.domain import audit, campaign_departments, group_kinds, respondent_rules, spreadsheets, units
+from portal.domain import (
+    audit,
+    campaign_departments,
+    group_kinds,
+    respondent_rules,
+    spreadsheets,
+    units,
+)
 from portal.domain.campaigns import end_of_day_utc, is_past
 from portal.domain.notices import post_system_notice
 from portal.domain.text import clean, fold
@@ -176,6 +183,8 @@ def template_for(session: Session, campaign: Campaign, province: Province, *,
                  max_bytes: int = spreadsheets.DEFAULT_MAX_BYTES) -> bytes:
     """The .xlsx template pre-filled with this province's groups, departments and districts; its guide
     states the upload limits."""
+    from portal.domain import spreadsheet_template  # openpyxl, loaded only by the requests that write a workbook
+
     refs = province_refs(session, campaign, province)
     groups = campaign_groups(session, campaign)
     by_number = {g.number: g for g in refs.groups}
@@ -183,14 +192,14 @@ def template_for(session: Session, campaign: Campaign, province: Province, *,
     def first(kinds: frozenset[str]) -> str:
         return next((g.label for g in groups if g.unit_kind in kinds), "")
 
-    roles = spreadsheets.TemplateRoles(
+    roles = spreadsheet_template.TemplateRoles(
         council=next((g.label for g in groups if g.council_priority), ""),
         department=first(group_kinds.DEPARTMENT_KINDS),
         lower_unit=first(group_kinds.LOWER_UNIT_KINDS),
         positions={g.label: ", ".join(p.title for p in by_number[g.number].positions)
                    for g in groups if g.unit_kind != group_kinds.COUNCIL},
     )
-    return spreadsheets.build_template(
+    return spreadsheet_template.build_template(
         province_name=refs.province_name,
         groups=[g.label for g in groups],
         departments=[d.name for d in refs.departments],
@@ -370,6 +379,7 @@ def _give_memory_back() -> None:
     Reference counting has freed the rows already; the young generations hold every object the import
     made that is still tracked, so collecting them finds any cycle among those without walking the
     whole process's heap (a full collection took as long as reading the file)."""
+    respondent_rules.clear_value_caches()
     gc.collect(1)
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
@@ -831,74 +841,6 @@ def review_page(
 # ---------------------------------------------------------------- sending, returning, extending
 
 
-# Free mail services: the dispatch asks for each person's official mailbox (hộp thư công vụ) instead.
-PUBLIC_MAIL_DOMAINS = frozenset({
-    "gmail.com", "googlemail.com", "yahoo.com", "yahoo.com.vn", "ymail.com", "rocketmail.com", "hotmail.com",
-    "outlook.com", "outlook.com.vn", "live.com", "msn.com", "icloud.com", "me.com", "aol.com", "mail.ru",
-    "yandex.com", "zoho.com", "proton.me", "protonmail.com", "gmx.com",
-})
-
-
-def _names(items: list[str], limit: int = 12) -> str:
-    shown = ", ".join(items[:limit])
-    return shown + (f" và {len(items) - limit} nơi khác" if len(items) > limit else "")
-
-
-def send_warnings(session: Session, rlist: RespondentList, campaign: Campaign, province: Province) -> list[str]:
-    """What looks incomplete before sending (never a block: the officer confirms or fixes).
-
-    An empty group; a department of the province with no director or deputy (a group whose unit
-    kind is "department"); a district or commune with no chair or vice-chair (a group whose unit is a
-    lower-level unit of the map);
-    addresses at free mail services rather than official mailboxes; look-alike rows (same name and
-    unit) not yet confirmed as different people.
-    """
-    groups = campaign_groups(session, campaign)
-    where = Respondent.list_id == rlist.id
-    warnings = []
-    per_group = dict(session.exec(select(Respondent.group_id, func.count()).where(where)
-                                  .group_by(Respondent.group_id)).all())
-    for group in groups:
-        if not per_group.get(group.id):
-            warnings.append(f"Nhóm {group.number} ({group.name}) chưa có ai.")
-    # Each unit the group covers should have someone of it: (group, unit rows, the person's unit column, text).
-    kind = units.unit_kind_of(session, campaign, province.id)
-    coverage = []
-    for group in groups:
-        if not per_group.get(group.id):
-            continue  # an empty group is already said above
-        if group.unit_kind == group_kinds.DEPARTMENT:
-            departments = campaign_departments.active_departments(session, campaign.id, province.id)
-            coverage.append((group, departments, Respondent.department_id,
-                             "sở, ngành chưa có giám đốc hoặc phó giám đốc"))
-        elif group.unit_kind in group_kinds.LOWER_UNIT_KINDS:
-            coverage.append((group, units.units_of(session, campaign, province.id), Respondent.district_id,
-                             f"{kind.label if kind else 'đơn vị cấp dưới'} chưa có chủ tịch hoặc phó chủ tịch UBND"))
-    for group, unit_rows, column, text in coverage:
-        covered = set(session.exec(select(column).where(where, Respondent.group_id == group.id)))
-        missing = [u.name for u in unit_rows if u.id not in covered]
-        if missing:
-            warnings.append(f"{len(missing)} {text} (nhóm {group.number}): {_names(missing)}.")
-    private = [(number, email.rpartition("@")[2]) for number, email in session.exec(
-        select(Respondent.row_number, Respondent.email).where(where).order_by(Respondent.row_number))
-        if email.rpartition("@")[2] in PUBLIC_MAIL_DOMAINS]
-    if private:
-        domains = ", ".join(sorted({domain for _, domain in private}))
-        rows = _names([str(number) for number, _ in private], limit=20)
-        warnings.append(f"{len(private)} địa chỉ ngoài hộp thư công vụ ({domains}): dòng {rows}. Công văn đề nghị "
-                        "dùng hộp thư công vụ.")
-    # Look-alike rows the officer has not yet confirmed as different people (a dismissed pair loses its
-    # warning at the recheck, so what is left here is still undecided).
-    namesakes = [number for number, problems in session.exec(
-        select(Respondent.row_number, Respondent.problems).where(where).order_by(Respondent.row_number))
-        if any(p.get("namesake_key") for p in json.loads(problems or "[]"))]
-    if namesakes:
-        warnings.append(f"{len(namesakes)} dòng trùng họ tên và cơ quan/đơn vị chưa được xác nhận là những người "
-                        f"khác nhau: dòng {_names([str(n) for n in namesakes], limit=20)}. Nếu là một người, "
-                        "hãy xóa dòng thừa; nếu là hai người, bấm “Đây là những người khác nhau”.")
-    return warnings
-
-
 def send_list(
     session: Session, user: User, rlist: RespondentList, campaign: Campaign, province: Province,
     *, version: int, tz_name: str, confirmed_warnings: bool, now: datetime | None = None,
@@ -908,7 +850,7 @@ def send_list(
 
     Refused (ListError) after the deadline, with errors left, when empty, when
     the list changed since the confirmation page was shown (`version`), or when
-    `send_warnings` has something to say and the officer has not confirmed it.
+    `list_warnings.send_warnings` has something to say and the officer has not confirmed it.
 
     A list the survey was already launched to (returned, then sent again) is followed
     up in the same transaction: people added are invited, corrected addresses get their
@@ -927,6 +869,9 @@ def send_list(
         raise ListError("Danh sách chưa có người nào. Hãy tải lên hoặc nhập danh sách trước khi gửi.")
     if facts.errors or facts.without_group:
         raise ListError(f"Danh sách còn {facts.rows_with_errors} dòng có lỗi. Hãy sửa hết lỗi trước khi gửi.")
+    # Imported here: the warnings read the list through this module.
+    from portal.domain.list_warnings import send_warnings
+
     warnings = send_warnings(session, rlist, campaign, province)
     if warnings and not confirmed_warnings:
         raise ListError(f"Danh sách còn {len(warnings)} cảnh báo. Hãy đánh dấu ô xác nhận đã xem các cảnh báo, "

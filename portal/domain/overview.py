@@ -118,6 +118,10 @@ class ProvinceStatus:
     list_sent_at: datetime | None = None  # set while the list stands sent
     return_reason: str = ""
     focal_registered_at: datetime | None = None
+    assessment_sent_at: datetime | None = None  # set while the self-assessment stands sent
+    assessment_deadline: date | None = None  # the campaign's, or the ministry's exception for this province
+    explanation_until: date | None = None  # set while the appraisal waits for the province's giải trình
+    appraisal_released_at: datetime | None = None  # the ministry published the final appraised points
 
     @property
     def rate(self) -> float:
@@ -125,9 +129,11 @@ class ProvinceStatus:
 
 
 def province_status(session: Session, campaign: Campaign, province_id: int) -> ProvinceStatus:
-    """The list's state, the survey's progress and open delivery errors of one province."""
+    """The list's state, the survey's progress, open delivery errors, the self-assessment and its appraisal of one
+    province."""
+    from portal.domain import assessment as assessments
     from portal.domain import delivery, it_focal, lists
-    from portal.models import LIST_STATUS_LABELS, FormProgress, FormState, Invitation
+    from portal.models import LIST_STATUS_LABELS, Appraisal, AppraisalState, FormProgress, FormState, Invitation
 
     rlist = lists.list_for(session, campaign, province_id)
     facts = lists.summary(session, rlist, campaign)
@@ -141,6 +147,9 @@ def province_status(session: Session, campaign: Campaign, province_id: int) -> P
         Invitation.campaign_id == campaign.id, Invitation.province_id == province_id,
         Invitation.delivery_status.in_(delivery.ERROR_STATES), Invitation.withdrawn_at.is_(None))).one()
     focal = it_focal.focal_point(session, province_id)
+    assessment = assessments.assessment_for(session, campaign, province_id)
+    appraisal = session.exec(select(Appraisal).where(Appraisal.assessment_id == assessment.id)).first() \
+        if assessment is not None else None
     return ProvinceStatus(
         list_label=LIST_STATUS_LABELS[ListStatus(rlist.status) if started else None],
         people=facts.total, rows_with_errors=facts.rows_with_errors,
@@ -153,7 +162,12 @@ def province_status(session: Session, campaign: Campaign, province_id: int) -> P
         response_deadline=lists.response_deadline_of(rlist, campaign),
         list_sent_at=rlist.sent_at if rlist is not None and rlist.status == ListStatus.SENT else None,
         return_reason=rlist.return_reason if rlist is not None and rlist.status == ListStatus.RETURNED else "",
-        focal_registered_at=focal.registered_at if focal is not None else None)
+        focal_registered_at=focal.registered_at if focal is not None else None,
+        assessment_sent_at=assessment.sent_at if assessment is not None else None,
+        assessment_deadline=assessments.deadline_of(assessment, campaign) if assessment is not None else None,
+        explanation_until=appraisal.explanation_until
+        if appraisal is not None and appraisal.state == AppraisalState.EXPLAINING else None,
+        appraisal_released_at=appraisal.released_at if appraisal is not None else None)
 
 
 def _local_day(moment: datetime, tz_name: str) -> date:
@@ -168,8 +182,10 @@ def province_deadlines(campaign: Campaign, status: ProvinceStatus, tz_name: str,
     task the province has done carries the day it was done, and whether that was after the deadline.
     """
     today = local_today(tz_name, now)
-    done_at = {"it_focal_deadline": status.focal_registered_at, "list_deadline": status.list_sent_at}
-    own = {"list_deadline": status.list_deadline, "response_deadline": status.response_deadline}
+    done_at = {"it_focal_deadline": status.focal_registered_at, "list_deadline": status.list_sent_at,
+               "self_assessment_deadline": status.assessment_sent_at}
+    own = {"list_deadline": status.list_deadline, "response_deadline": status.response_deadline,
+           "self_assessment_deadline": status.assessment_deadline}
     items = []
     for item in deadlines(campaign, tz_name, now):
         day = own.get(item.key)
@@ -190,12 +206,14 @@ def province_tasks(campaign: Campaign, status: ProvinceStatus, role: Role | str,
 
     Worked out from the province's state: a task done is never asked again. The IT focal account
     registers no one and sends no list, so it sees only its own work: the delivery errors.
-    Once the response deadline has passed the survey is over and nothing is asked any more.
+    Once the response deadline has passed the survey is over and nothing of it is asked any more; the
+    appraisal goes on after it (its explanation window, then its result to read).
     """
     by_key = {d.key: d for d in province_deadlines(campaign, status, tz_name, now)}
-    if by_key["response_deadline"].passed:
-        return []
     province = Role(role) == Role.PROVINCE
+    first, last = _appraisal_tasks(status, tz_name, now) if province else ([], [])
+    if by_key["response_deadline"].passed:
+        return first + last
     tasks: list[Task] = []
     focal = by_key["it_focal_deadline"]
     if province and not status.focal_registered:
@@ -214,7 +232,7 @@ def province_tasks(campaign: Campaign, status: ProvinceStatus, role: Role | str,
             text = TASKS["list_deadline"]
         tasks.append(Task(listed.label, text, listed, "lists.index", "Mở danh sách", overdue=listed.passed))
     assessment = by_key["self_assessment_deadline"]
-    if province and not assessment.passed:
+    if province and not assessment.passed and status.assessment_sent_at is None:
         tasks.append(Task(assessment.label, TASKS["self_assessment_deadline"], assessment, "assessment.index",
                           "Mở trang “Tự đánh giá, chấm điểm”"))
     responses = by_key["response_deadline"]
@@ -243,7 +261,29 @@ def province_tasks(campaign: Campaign, status: ProvinceStatus, role: Role | str,
             tasks.append(Task("Theo dõi lỗi gửi thư", "Hiện không có thư mời nào bị lỗi; mỗi lỗi mới hiện ở "
                               "“Lỗi gửi thư”.", responses, "delivery.errors", "Xem và xử lý từng lỗi"))
     # Overdue work first (it is the most pressing), then the rest by deadline; waiting comes last.
-    return sorted(tasks, key=lambda t: (not t.overdue, t.deadline.day if t.deadline else date.max))
+    return first + sorted(tasks, key=lambda t: (not t.overdue, t.deadline.day if t.deadline else date.max)) + last
+
+
+def _appraisal_tasks(status: ProvinceStatus, tz_name: str, now: datetime | None) -> tuple[list[Task], list[Task]]:
+    """The appraisal's tasks of a province account: the open explanation window, to go before everything else
+    (an overdue task can still be done late, an explanation after the window's last day is refused for good), and
+    the released result, to read once the rest is done."""
+    first: list[Task] = []
+    last: list[Task] = []
+    until = status.explanation_until
+    if until is not None and not is_past(until, tz_name, now):
+        window = Deadline("explanation_until", "Giải trình kết quả thẩm định vòng 1", until,
+                          (until - local_today(tz_name, now)).days, False)
+        first.append(Task(window.label, f"Bộ Nội vụ đã gửi điểm và nhận xét thẩm định vòng 1: giải trình từng tiêu chí "
+                          f"(kèm tài liệu kiểm chứng bổ sung nếu có) trước 23:59 ngày {until:%d/%m/%Y} (giờ Việt Nam); "
+                          "sau hạn này Cổng không nhận thêm giải trình.", window, "appraisal.index",
+                          "Mở trang “Thẩm định” để giải trình"))
+    if status.appraisal_released_at is not None:
+        day = _local_day(status.appraisal_released_at, tz_name)
+        last.append(Task("Đọc kết quả thẩm định", f"Bộ Nội vụ đã công bố kết quả thẩm định ngày {day:%d/%m/%Y}: "
+                         "điểm thẩm định cuối cùng của từng tiêu chí.", endpoint="appraisal.index",
+                         link_label="Xem kết quả thẩm định"))
+    return first, last
 
 
 def province_overview(session: Session, campaign: Campaign, province_id: int, role: Role | str, tz_name: str,

@@ -440,6 +440,15 @@ def _fold_punct(text: str, breaks: bool) -> str:
     return s
 
 
+def clear_value_caches() -> None:
+    """Empty the per-cell and per-value caches and the provinces' indexes with their memos, after an import:
+    their entries, made while the rows were read, sit among the import's freed objects and keep those memory
+    pages from going back to the system (35 MB of a worker after a 20,000-row upload)."""
+    for cached in (_clean, _fold, _position_key, _normalise_name, _email_syntax_ok, _normalise_email,
+                   _normalise_phone, _cached_index):
+        cached.cache_clear()
+
+
 @functools.lru_cache(maxsize=_VALUE_CACHE)
 def _position_key(text: str) -> tuple[str, ...]:
     """Tokens of a position in canonical form: "P.GĐ Sở Y tế" -> ("pho", "gd", "so", "y", "te")."""

@@ -21,9 +21,6 @@ from collections.abc import Iterator
 from random import Random
 from typing import IO, Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 from sqlmodel import Session, col, select
 
 from portal.domain import questionnaires, units
@@ -156,6 +153,10 @@ def write_analysis_xlsx(session: Session, campaign: Campaign, secret: str, out: 
                         rng: Random | None = None) -> int:
     """The analysis data as .xlsx (openpyxl write-only: each row is written as it comes) into `out`."""
     columns = analysis_columns(session, campaign)
+    from openpyxl import Workbook  # not at import: a web process loads openpyxl only when a request writes a workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Dữ liệu phiếu")
     sheet.freeze_panes = "A2"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from portal.domain import departments, lists, units
+from portal.domain import departments, list_warnings, lists, units
 from portal.downloads import xlsx_download
 from portal.extensions import db
 from portal.models import Respondent, RespondentGroup
@@ -271,7 +271,7 @@ def send():
             else:
                 flash("Danh sách này đã được gửi trước đó; không gửi lại.", "info")
             return redirect(url_for("lists.index"), code=303)
-    warnings = lists.send_warnings(db.session, rlist, campaign, province) if rlist.status != "sent" else []
+    warnings = list_warnings.send_warnings(db.session, rlist, campaign, province) if rlist.status != "sent" else []
     return render_template("lists/send.html", **_page_context(campaign, province, rlist), error=error,
                            warnings=warnings), 422 if error else 200
 

@@ -12,17 +12,15 @@ from flask import Blueprint, abort, current_app, g, make_response, redirect, ren
 from portal.domain import answers, integrity, invitations
 from portal.domain.questionnaires import FormDef
 from portal.extensions import csrf, db, limiter
-from portal.survey import fields
+from portal.survey import fields, guessing
 
 bp = Blueprint("survey", __name__, url_prefix="/phieu")
 csrf.exempt(bp)
+limiter.exempt(bp)  # the one limit of these pages is checked by guessing.py, without Flask-Limiter's per-request work
 
-# Guessing links: only answers of "link not valid" count against an address, so a whole office
-# behind one NAT address answering with good links is not throttled by them. An address that has
-# used up its allowance waits out the window for every link, good ones too: answering a good link
-# while refusing wrong ones would let the guessing go on.
-guess_limit = limiter.shared_limit(lambda: current_app.config["PORTAL_LINK_GUESS_RATE"], scope="survey-links",
-                                   deduct_when=lambda response: response.status_code == 404)
+# Guessing links: a 404 counts against the address, which is held back for the window (guessing.py).
+bp.before_request(guessing.hold_back_guessers)
+bp.after_request(guessing.count_wrong_links)
 
 
 # The respondent's browser keeps a random identifier for the survey pages only (integrity signals: one
@@ -98,7 +96,6 @@ def _visit(token: str, code: str | None = None) -> tuple[answers.Visit, FormDef 
 
 
 @bp.get("/<token>")
-@guess_limit
 def overview(token: str):
     found = _visit(token)
     if found is None:
@@ -111,7 +108,6 @@ def overview(token: str):
 
 
 @bp.route("/<token>/<code>", methods=["GET", "POST"])
-@guess_limit
 def form(token: str, code: str):
     found = _visit(token, code)
     if found is None:
@@ -148,7 +144,6 @@ def form(token: str, code: str):
 
 
 @bp.post("/<token>/<code>/gui")
-@guess_limit
 def submit(token: str, code: str):
     found = _visit(token, code)
     if found is None:
@@ -166,7 +161,6 @@ def submit(token: str, code: str):
 
 
 @bp.get("/<token>/<code>/cam-on")
-@guess_limit
 def thanks(token: str, code: str):
     found = _visit(token, code)
     if found is None:

@@ -26,6 +26,8 @@ def state(**changes) -> ProvinceStatus:
 REGISTERED = {"focal_registered": True, "focal_registered_at": datetime(2022, 1, 8, 10, tzinfo=VN)}
 SENT = {**REGISTERED, "list_state": ListStatus.SENT, "list_sent_at": datetime(2022, 1, 12, 15, tzinfo=VN)}
 LAUNCHED = {**SENT, "launched": True, "forms_expected": 12, "forms_submitted": 3}
+ASSESSED = {"assessment_sent_at": datetime(2022, 1, 18, 16, tzinfo=VN)}
+EXPLAINING = {**ASSESSED, "explanation_until": date(2022, 2, 25)}
 
 # (state, moment, role) -> the titles of the tasks, in order.
 CASES = [
@@ -53,6 +55,22 @@ CASES = [
     ("focal: no errors", LAUNCHED, datetime(2022, 2, 1, 9, tzinfo=VN), Role.IT_FOCAL, ["Theo dõi lỗi gửi thư"]),
     ("focal: survey over", {**LAUNCHED, "delivery_errors": 2}, datetime(2022, 2, 21, 9, tzinfo=VN), Role.IT_FOCAL,
      []),
+    ("assessment sent", {**SENT, **ASSESSED}, datetime(2022, 1, 20, 9, tzinfo=VN), Role.PROVINCE,
+     ["Chờ Bộ Nội vụ phát hành khảo sát"]),
+    ("explaining", {**LAUNCHED, **EXPLAINING}, datetime(2022, 2, 16, 9, tzinfo=VN), Role.PROVINCE,
+     ["Giải trình kết quả thẩm định vòng 1", "Hạn trả lời phiếu khảo sát"]),
+    ("explaining before overdue work", {**EXPLAINING, "explanation_until": date(2022, 1, 14)},
+     datetime(2022, 1, 12, 9, tzinfo=VN), Role.PROVINCE,
+     ["Giải trình kết quả thẩm định vòng 1", "Đăng ký đầu mối kỹ thuật CNTT", "Gửi danh sách đối tượng khảo sát"]),
+    ("explaining after the survey", {**LAUNCHED, **EXPLAINING}, datetime(2022, 2, 24, 9, tzinfo=VN), Role.PROVINCE,
+     ["Giải trình kết quả thẩm định vòng 1"]),
+    ("explanation window over", {**LAUNCHED, **EXPLAINING}, datetime(2022, 2, 26, 0, 0, 1, tzinfo=VN),
+     Role.PROVINCE, []),
+    ("appraisal released", {**LAUNCHED, **ASSESSED, "appraisal_released_at": datetime(2022, 3, 2, 8, tzinfo=VN)},
+     datetime(2022, 3, 3, 9, tzinfo=VN), Role.PROVINCE, ["Đọc kết quả thẩm định"]),
+    ("focal: explaining", {**LAUNCHED, **EXPLAINING}, datetime(2022, 2, 24, 9, tzinfo=VN), Role.IT_FOCAL, []),
+    ("focal: released", {**LAUNCHED, "appraisal_released_at": datetime(2022, 3, 2, 8, tzinfo=VN)},
+     datetime(2022, 3, 3, 9, tzinfo=VN), Role.IT_FOCAL, []),
 ]
 
 
@@ -100,3 +118,25 @@ def test_a_response_extension_keeps_the_survey_going_for_that_province():
     assert [(t.title, t.deadline.day) for t in tasks] == [
         ("Hạn trả lời phiếu khảo sát (đã được gia hạn)", date(2022, 2, 28))]
     assert province_tasks(CAMPAIGN, state(**LAUNCHED), Role.PROVINCE, TZ, after_the_campaigns_deadline) == []
+
+
+def test_an_open_explanation_window_names_its_deadline_and_links_to_the_appraisal():
+    (task, _) = province_tasks(CAMPAIGN, state(**LAUNCHED, **EXPLAINING), Role.PROVINCE, TZ,
+                               datetime(2022, 2, 16, 9, tzinfo=VN))
+
+    assert (task.deadline.day, task.deadline.days_left, task.endpoint) == (date(2022, 2, 25), 9, "appraisal.index")
+    assert "trước 23:59 ngày 25/02/2022 (giờ Việt Nam)" in task.text
+
+
+def test_a_sent_self_assessment_reads_as_done_and_an_exception_moves_its_deadline():
+    sent = state(**SENT, **ASSESSED)
+    excepted = state(**REGISTERED, assessment_deadline=date(2022, 2, 18))
+    moment = datetime(2022, 2, 16, 9, tzinfo=VN)
+
+    done = {d.key: d for d in province_deadlines(CAMPAIGN, sent, TZ, moment)}["self_assessment_deadline"]
+    moved = {d.key: d for d in province_deadlines(CAMPAIGN, excepted, TZ, moment)}["self_assessment_deadline"]
+
+    assert (done.done_on, done.done_late) == (date(2022, 1, 18), False)
+    assert (moved.day, moved.passed) == (date(2022, 2, 18), False)
+    assert "Hoàn thành tự đánh giá, chấm điểm (đã được gia hạn)" in [
+        t.title for t in province_tasks(CAMPAIGN, excepted, Role.PROVINCE, TZ, moment)]

@@ -14,11 +14,11 @@ import openpyxl
 import pytest
 import python_calamine
 
+from portal.domain.spreadsheet_template import build_template
 from portal.domain.spreadsheets import (
     COLUMNS,
     SheetReadResult,
     SpreadsheetError,
-    build_template,
     export_rows,
     neutralise_formula,
     read_respondent_file,
