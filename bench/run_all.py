@@ -33,6 +33,7 @@ BENCHES = {
     "outbox": "bench_outbox.py",
     "list_import": "bench_list_import.py",
     "list_edit": "bench_list_edit.py",
+    "index": "bench_index.py",
 }
 TITLES = {
     "progress": "Province progress fragment against its bare SQL (bench/bench_progress.py)",
@@ -40,6 +41,7 @@ TITLES = {
     "outbox": "Outbox worker against smtplib sending prepared messages (bench/bench_outbox.py)",
     "list_import": "Importing a list against python-calamine reading it (bench/bench_list_import.py)",
     "list_edit": "Editing one row of a long list (bench/bench_list_edit.py)",
+    "index": "The PAR Index and ranking against the bare aggregate SQL (bench/bench_index.py)",
 }
 
 

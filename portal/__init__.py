@@ -166,13 +166,16 @@ def _register_blueprints(app: Flask) -> None:
     from portal.questionnaires.corrections import bp as questionnaire_corrections_bp
     from portal.questionnaires.routes import bp as questionnaires_bp
     from portal.requests.routes import bp as requests_bp
+    from portal.results.index_routes import bp as par_results_bp
+    from portal.results.index_routes import ministry_bp as par_index_bp
     from portal.results.survey_routes import bp as survey_results_bp
     from portal.survey.routes import bp as survey_bp
 
     for blueprint in (auth_bp, home_bp, notices_bp, lists_bp, progress_bp, delivery_bp, demo_mail_bp, ministry_bp,
                       questionnaires_bp, survey_bp, requests_bp, campaigns_bp, framework_bp, assessment_bp,
                       assessment_ministry_bp, appraisal_bp, appraisal_ministry_bp, integrity_bp,
-                      questionnaire_corrections_bp, framework_corrections_bp, survey_results_bp):
+                      questionnaire_corrections_bp, framework_corrections_bp, par_index_bp, par_results_bp,
+                      survey_results_bp):
         app.register_blueprint(blueprint)
 
 

@@ -75,6 +75,9 @@ class Campaign(SQLModel, table=True):
     contact_unit: str = ""
     contact_phone: str = ""
     contact_email: str = ""
+    # When the ministry published the campaign's results (the index, the ranking): the computation published is
+    # the IndexComputation with `published_at` set last (portal/domain/par_index.py).
+    results_published_at: datetime | None = None
 
 
 class Province(SQLModel, table=True):
@@ -715,7 +718,7 @@ class Operation(SQLModel, table=True):
     """
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(index=True)  # launch | remind
+    kind: str = Field(index=True)  # launch | remind | index
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
     # The province it belongs to, for a province's own operation (None: the ministry's).
     province_id: int | None = Field(default=None, foreign_key="province.id", index=True)
@@ -900,3 +903,6 @@ from portal.models_appraisal import (  # noqa: E402,F401
     AppraisalScore,
     AppraisalState,
 )
+
+# The index's stored computations ("Kết quả"), likewise in their own module.
+from portal.models_results import IndexComputation, ProvinceIndex  # noqa: E402,F401

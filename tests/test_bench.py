@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -33,3 +34,17 @@ def test_the_benchmark_command_runs_every_bench_script():
         sys.path.remove(str(ROOT / "bench"))
 
     assert sorted(run_all.BENCHES.values()) == sorted(p.name for p in (ROOT / "bench").glob("bench_*.py"))
+
+
+def test_the_index_bench_computes_the_index_of_a_small_data_set(tmp_path):
+    """Correctness only, at the quick size: 63 provinces ranked from 2,000 forms, both figures measured."""
+    out = tmp_path / "index.json"
+
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_index.py"), "--quick", "--db", "sqlite",
+                           "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=180)
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = {f["figure"]: f for f in json.loads(out.read_text(encoding="utf-8"))}
+    measured = figures["index and ranking, 63 provinces, 2,000 submitted forms"]
+    assert measured["value"] > 0 and measured["baseline_value"] > 0 and measured["ratio"] > 0
+    assert figures["a recomputation stored (computation and 63 rows)"]["value"] > 0

@@ -106,6 +106,10 @@ ACCESS: dict[str, str] = {
     # Corrections of the questionnaire set and the framework in the browser, and their versions compared.
     "questionnaire_corrections.*": MINISTRY_ONLY,
     "framework_corrections.*": MINISTRY_ONLY,
+    # Kết quả: the index, its computations, the ranking and the publication are the ministry's; a province reads
+    # its own published result and the public ranking (nothing before publication).
+    "par_index.*": MINISTRY_ONLY,
+    "par_results.*": PROVINCE_SCOPED,
 }
 
 SECRET_TITLE = "Thông báo riêng cho Hải Phòng"

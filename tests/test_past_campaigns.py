@@ -192,10 +192,10 @@ def test_the_snapshot_covers_the_campaign_tables():
     tied = sorted(t.name for t in SQLModel.metadata.sorted_tables if ties & set(t.c.keys()))
     assert tied == ["answer", "appraisal", "appraisalevidence", "appraisalexplanation", "appraisalscore",
                     "assessment", "assessmentevidence", "assessmentscore", "campaignministry", "campaignprovince",
-                    "department", "formprogress", "formsignal", "frameworkversion", "integritydecision",
-                    "integrityflag", "invitation", "operation", "outboxmessage", "positiontitle", "provincerequest",
-                    "questionnaireversion", "reminderschedule", "respondent", "respondentgroup", "respondentlist",
-                    "scorechange"]
+                    "department", "formprogress", "formsignal", "frameworkversion", "indexcomputation",
+                    "integritydecision", "integrityflag", "invitation", "operation", "outboxmessage", "positiontitle",
+                    "provinceindex", "provincerequest", "questionnaireversion", "reminderschedule", "respondent",
+                    "respondentgroup", "respondentlist", "scorechange"]
 
 
 def test_no_post_route_changes_a_past_campaign(request, app, client, session, closed_2021):

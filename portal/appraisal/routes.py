@@ -9,7 +9,7 @@ from flask_login import current_user
 from portal.domain import appraisal as appraisals
 from portal.domain import appraisal_explanations as explaining
 from portal.domain import assessment as assessments
-from portal.domain import assessment_evidence, evidence
+from portal.domain import assessment_evidence, evidence, index_recompute
 from portal.domain.scoring import totals
 from portal.domain.text import size_vn
 from portal.downloads import stored_file_download
@@ -229,6 +229,10 @@ def _step(assessment_id: int, step, done: str):
     except appraisals.AppraisalRefused as refused:
         db.session.rollback()
         return _page(assessment, status=409, refused=refused.message)
+    if step in (appraisals.close, appraisals.release):
+        # The index reads the final appraised points: it follows the close, after the step's own commit.
+        province = db.session.get(Province, assessment.province_id)
+        index_recompute.recompute_after_change(db.session, campaign.id, f"{done.split(';')[0]}: {province.name}")
     flash(done, "success")
     return redirect(url_for("appraisal_ministry.appraise", assessment_id=assessment.id), code=303)
 

@@ -66,9 +66,9 @@ StepFunction = Callable[[Session, Operation, int, datetime], Step]
 
 
 def _steps() -> dict[str, StepFunction]:
-    from portal.domain import invitations, reminders
+    from portal.domain import index_recompute, invitations, reminders
 
-    return {"launch": invitations.launch_step, "remind": reminders.remind_step}
+    return {"launch": invitations.launch_step, "remind": reminders.remind_step, "index": index_recompute.index_step}
 
 
 def create(

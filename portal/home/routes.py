@@ -5,7 +5,16 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template
 from flask_login import current_user
 
-from portal.domain import campaign_admin, integrity_decisions, integrity_review, notices, overview, requests, units
+from portal.domain import (
+    campaign_admin,
+    integrity_decisions,
+    integrity_review,
+    notices,
+    overview,
+    requests,
+    results_publication,
+    units,
+)
 from portal.extensions import db
 from portal.models import Role
 from portal.permissions import own_province
@@ -39,4 +48,5 @@ def index():
         voids = integrity_review.for_province(db.session, summary.campaign.id, province.id)
     return render_template(template, summary=summary, province=province, latest=latest, status=status,
                            past_campaigns=past_campaigns, outside_map=outside_map,
-                           integrity_decisions=voids)
+                           integrity_decisions=voids,
+                           results_campaign=results_publication.visible_campaign(db.session, province.id))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from portal.domain import index_recompute
 from portal.domain import integrity_decisions as decisions
 from portal.domain import integrity_review as review
 from portal.extensions import db
@@ -95,7 +96,15 @@ def propose(campaign_id: int, province_id: int):
         # The page again with what was typed and ticked, so nothing is lost.
         return _province_page(campaign_id, province_id, error=problem.message, form=request.form,
                               ticked=(flag_id, set(request.form.getlist("form"))))
+    _index_follows(outcome.decision)
     return _done(_effect_message(outcome.decision, outcome.created), campaign_id, province_id)
+
+
+def _index_follows(decision: IntegrityDecision) -> None:
+    """A void (or its reversal) that took effect changes the survey points: the index follows, after the commit."""
+    if decision.state == decisions.IN_EFFECT and decision.kind != decisions.DISMISS:
+        index_recompute.recompute_after_change(db.session, decision.campaign_id,
+                                               f"Quyết định kiểm tra can thiệp có hiệu lực (số {decision.id})")
 
 
 def _decision(decision_id: int) -> IntegrityDecision:
@@ -114,6 +123,7 @@ def confirm(decision_id: int):
     except decisions.DecisionError as problem:
         db.session.rollback()
         return _province_page(campaign_id, province_id, error=problem.message)
+    _index_follows(decision)
     return _done("Đã xác nhận: quyết định có hiệu lực; tỉnh đã nhận được thông báo kèm lý do."
                  if decision.kind != decisions.DISMISS else "Đã xác nhận: cảnh báo được bỏ qua.",
                  campaign_id, province_id)
@@ -142,4 +152,5 @@ def reverse(decision_id: int):
         db.session.rollback()
         return _province_page(campaign_id, province_id, error=problem.message,
                               form={**request.form, "reverses": str(decision_id)})
+    _index_follows(outcome.decision)
     return _done(_effect_message(outcome.decision, outcome.created), campaign_id, province_id)

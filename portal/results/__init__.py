@@ -1,1 +1,2 @@
-"""Kết quả: the PAR Index, the ranking and their publication (index_routes.py); the survey results beside them."""
+"""Kết quả: the PAR Index, the ranking and their publication (index_routes.py); the survey results beside them
+(survey_routes.py)."""
