@@ -359,3 +359,19 @@ def test_the_export_and_the_chart_hold_the_ranking(session, scored, content):
     svg = ranking.ranking_svg(rows, "Chỉ số")
     assert "<script>" not in svg and "&lt;script&gt;" in svg
     assert svg.count("<rect") == len(rows)
+
+
+def test_a_draft_self_assessment_counts_for_nothing_until_it_is_sent_or_locked(session, scored, content):
+    row = session.exec(select(Assessment).where(Assessment.province_id == HAI_PHONG)).one()
+    row.sent_at = None
+    session.add(row)
+    session.commit()
+
+    draft = _by_province(par_index.compute(session, scored, SECRET)[0])[HAI_PHONG]
+    assert (draft.basis, draft.appraised) == ("not_assessed", 0.0)
+
+    row.locked_at = datetime(2022, 3, 1, tzinfo=UTC)  # the deadline locked it as it stood
+    session.add(row)
+    session.commit()
+    locked = _by_province(par_index.compute(session, scored, SECRET)[0])[HAI_PHONG]
+    assert locked.basis == "not_appraised" and locked.appraised > 0

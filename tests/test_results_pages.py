@@ -78,6 +78,8 @@ def test_the_ministry_reviews_and_publishes_and_the_province_reads(app, session,
     assert "1.2.1 Báo cáo đúng hạn 2 1,5 0,5" in own  # the line: maximum, self points, appraised points
     assert "Kết quả điều tra xã hội học" in own and "2.1.2 Đánh giá của người trả lời phiếu" in own
     assert "Thành phố Hải Phòng" in ranking and "Thành phố Đà Nẵng" in ranking
+    # Another province's voiding is shown as a fact in the public ranking, never with the ministry's reason.
+    assert VOID_REASON not in province.get("/ket-qua/xep-hang").get_data(as_text=True)
 
 
 def test_an_it_focal_account_has_no_results_pages(app, session, scored, it_focal_user):
@@ -148,3 +150,15 @@ def test_a_recomputation_that_fails_says_why_on_the_page(app, session, scored, m
 
     page = text_of(client.get(f"/bo/ket-qua/{scored.id}/").get_data(as_text=True))
     assert "không thành công: Đợt đánh giá chưa có bộ tiêu chí: chưa tính được Chỉ số." in page
+
+
+def test_an_unexpected_failure_of_a_recomputation_is_told_in_vietnamese_without_the_programmers_text():
+    from portal.domain import index_recompute
+    from portal.models import Operation
+
+    crashed = Operation(kind="index", last_error="TypeError: unsupported operand type(s) for +: 'int' and 'str'")
+    refused = Operation(kind="index", last_error="Đợt đánh giá chưa có bộ tiêu chí: chưa tính được Chỉ số.")
+
+    assert "TypeError" not in index_recompute.failure_text(crashed)
+    assert index_recompute.failure_text(crashed).startswith("lỗi hệ thống khi tính")
+    assert index_recompute.failure_text(refused) == refused.last_error

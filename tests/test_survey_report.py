@@ -54,6 +54,10 @@ def test_a_province_shows_each_group_its_answers_and_hides_a_group_below_the_min
     assert {line.code: line.points for line in survey.lines} == {"8.1.1": 1.6, "8.1.2": 0.67}
     assert survey.lines[1].questions == ["câu c3_1, phiếu đánh giá địa phương của " + groups["HDND"].name]
     assert survey.problems == []
+    # Line 8.1.1 pools the council's c2_1 with the leaders' (hidden) c2_1: its points less the council's figures
+    # would give the leaders' answers away, so the council's c2_1 is held back too; c3_1 feeds a council-only line.
+    assert quality.shielded and quality.too_few
+    assert not _question(council.questions, "DP-HDND", "c3_1").too_few
 
 
 def test_a_voided_province_counts_nothing_and_says_so(session, result):
@@ -108,8 +112,10 @@ def test_the_ministry_reads_the_pages_and_a_small_group_shows_too_few(app, clien
     text = text_of(page.get_data(as_text=True))
     assert page.status_code == 200
     assert "Quá ít phiếu để báo cáo" in text
-    assert "điểm trung bình 4 / 5" in text
+    assert "điểm trung bình 3,67 / 5" in text  # the council's c3_1: (4 + 2 + 5) / 3
+    assert "điểm trung bình 4 / 5" not in text  # its c2_1, pooled with the hidden leaders' group, is held back
     assert "1 phiếu đã bị hủy" in text
+    assert "Không báo cáo riêng" in text
     assert client.get(f"/bo/ket-qua/{campaign_id}/khao-sat/tinh/999").status_code == 404
 
     ministries = client.get(f"/bo/ket-qua/{campaign_id}/khao-sat/bo-chu-quan")

@@ -8,6 +8,7 @@ or runs asks nothing more, since the one under way reads everything as it is whe
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from flask import current_app
@@ -31,6 +32,19 @@ def last_failure(session: Session, campaign_id: int) -> Operation | None:
     """The latest recomputation, when it failed (its message is shown to the ministry until one succeeds)."""
     found = operations.recent(session, KIND, campaign_id, limit=1)
     return found[0] if found and found[0].state == OperationState.FAILED.value else None
+
+
+_UNEXPECTED = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b")
+
+
+def failure_text(operation: Operation) -> str:
+    """What the ministry reads about a failed recomputation: the refusal in Vietnamese when the index could not be
+    computed (no framework …); for an unexpected error, not the programmer's exception text but what to do."""
+    message = operation.last_error or ""
+    if not message or _UNEXPECTED.match(message):
+        return ("lỗi hệ thống khi tính (chi tiết đã ghi vào nhật ký của tiến trình chạy nền). Hãy bấm “Tính lại "
+                "Chỉ số”; nếu vẫn lỗi, báo bộ phận kỹ thuật.")
+    return message
 
 
 def request_recompute(session: Session, campaign: Campaign, actor: User | None, trigger: str) -> Operation:

@@ -283,7 +283,9 @@ def compute(session: Session, campaign: Campaign, secret: str,
     rows = []
     for place in units.map_rows(session, campaign):
         pid = place.province_id
-        own = self_entries.get(pid, {})
+        # A draft counts for nothing: only what the province sent (or held when its deadline locked it).
+        mine = assessments.get(pid)
+        own = self_entries.get(pid, {}) if mine is not None and (mine.sent_at or mine.locked_at) else {}
         appraisal = found_appraisals.get(pid)
         if appraisal is not None:
             scored = rounds.get(pid, {1: {}, 2: {}})

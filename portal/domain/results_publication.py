@@ -10,13 +10,13 @@ they are (read only, like everything of a past campaign).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from portal.domain import audit, notices, units
-from portal.domain.campaigns import PastCampaign, require_current
+from portal.domain.campaigns import PastCampaign, local_today, require_current
 from portal.domain.par_index import CLOSED, latest_computation
 from portal.models import Campaign, IndexComputation, Province, ProvinceIndex, User, utcnow
 
@@ -45,7 +45,7 @@ def provisional_count(session: Session, computation: IndexComputation) -> int:
 
 
 def publish(session: Session, actor: User, campaign: Campaign, computation_id: int, *, accept_provisional: bool,
-            republish: bool, now: datetime | None = None) -> IndexComputation:
+            republish: bool, now: datetime | None = None, tz_name: str = "Asia/Ho_Chi_Minh") -> IndexComputation:
     """Publish the computation the ministry reviewed (audited; every province of the campaign gets a notice).
 
     Refused (nothing changed) when the campaign is past, when the index was recomputed since the page was opened
@@ -77,7 +77,8 @@ def publish(session: Session, actor: User, campaign: Campaign, computation_id: i
                                  "định, chưa thẩm định hoặc chưa tự đánh giá). Đánh dấu “Tôi biết … và vẫn công bố” "
                                  "nếu vẫn công bố.")
     if current is not None and not republish:
-        raise PublicationRefused(f"Kết quả đã được công bố ngày {current.published_at:%d/%m/%Y}. Kết quả tính lại "
+        day = local_today(tz_name, _aware(current.published_at))
+        raise PublicationRefused(f"Kết quả đã được công bố ngày {day:%d/%m/%Y}. Kết quả tính lại "
                                  "chỉ thay kết quả đã công bố khi đánh dấu “Công bố lại”.")
     moment = now or utcnow()
     done = session.exec(update(IndexComputation).where(IndexComputation.id == computation.id,
@@ -127,3 +128,8 @@ def visible_campaign(session: Session, province_id: int) -> Campaign | None:
     """The campaign whose results the province's home page links to (None before any publication)."""
     found = visible_to_province(session, province_id)
     return found[0] if found else None
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite gives back the stored UTC time without its zone.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -33,8 +33,9 @@ def survey_lines(framework: Framework) -> list[Line]:
     return [line for _, _, line in framework.lines() if line.kind == "survey"]
 
 
-def question_problem(questionnaire: Questionnaire, form_code: str, question_id: str) -> str:
-    """Why the question cannot give a survey line points ('' when it can)."""
+def question_problem(questionnaire: Questionnaire, form_code: str, question_id: str,
+                     rule: str = "mean_scaled") -> str:
+    """Why the question cannot give a survey line points by `rule` ('' when it can)."""
     form = questionnaire.form(form_code)
     if form is None:
         codes = ", ".join(f.code for f in questionnaire.forms)
@@ -48,6 +49,11 @@ def question_problem(questionnaire: Questionnaire, form_code: str, question_id: 
     if question.kind != "single" or not question.scored:
         return (f"câu hỏi “{form_code}.{question_id}” không phải câu hỏi chọn một có điểm cho các phương án, "
                 "nên không tính được điểm")
+    levels = {option.score for option in question.options if option.score is not None}
+    if rule == "share_top" and len(levels) < 3:
+        # With two levels every scored answer is "in the top two": each province would get full points.
+        return (f"câu hỏi “{form_code}.{question_id}” chỉ có {len(levels)} mức điểm; cách tính share_top (tỷ lệ "
+                "trả lời ở hai mức cao nhất) cần ít nhất ba mức điểm khác nhau")
     return ""
 
 
@@ -56,7 +62,7 @@ def reference_problems(framework: Framework, questionnaire: Questionnaire) -> li
     problems = []
     for line in survey_lines(framework):
         for form_code, question_id in line.survey.references if line.survey else ():
-            problem = question_problem(questionnaire, form_code, question_id)
+            problem = question_problem(questionnaire, form_code, question_id, line.survey.rule)
             if problem:
                 problems.append(f"Tiêu chí thành phần {line.code}, khóa “survey.questions”: {problem}.")
     return problems
@@ -72,7 +78,7 @@ def mapped_questions(line: Line, questionnaire: Questionnaire) -> list[MappedQue
     """The line's questions that the questionnaire set can score (the others are reported, not counted)."""
     found = []
     for form_code, question_id in line.survey.references if line.survey else ():
-        if not question_problem(questionnaire, form_code, question_id):
+        if not question_problem(questionnaire, form_code, question_id, line.survey.rule):
             form = questionnaire.form(form_code)
             assert form is not None
             question = form.question(question_id)

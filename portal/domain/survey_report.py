@@ -102,6 +102,9 @@ class QuestionResult:
     mean: float | None  # mean of the scored answers' option scores (None: unscored question, or none scored)
     scored: int
     too_few: bool
+    # Held back although enough answered: a survey line pools it with a group too small to report, and the line's
+    # points (published with the index) less this figure would give that group's answers away.
+    shielded: bool = False
 
     @property
     def top(self) -> float | None:
@@ -260,18 +263,37 @@ def province_survey_results(session: Session, campaign_id: int, province_id: int
     keys = [key for key in result.counts if key.province_id == province_id]
     groups, total = [], Rate()
     campaign_groups = _groups(session, campaign_id)
+    hidden = {group.code for group in campaign_groups
+              if 0 < found.get((province_id, group.code), Rate()).counted < min_answers}
+    shielded = _shielded_questions(framework, [key for key in keys if key.group_code in hidden])
     for group in campaign_groups:
         rate = found.get((province_id, group.code), Rate())
         total.add(rate)
         too_few = rate.counted < min_answers
         mine = [key for key in keys if key.group_code == group.code]
-        groups.append(GroupResult(group.code, group.name, rate, too_few,
-                                  [] if too_few else question_results(result, mine, min_answers, questionnaire)))
+        questions = [] if too_few else question_results(result, mine, min_answers, questionnaire)
+        for question in questions:
+            if (question.form_code, question.question.id) in shielded:
+                question.too_few = question.shielded = True
+        groups.append(GroupResult(group.code, group.name, rate, too_few, questions))
     return ProvinceSurveyResults(campaign, province_id, entry.name, min_answers,
                                  is_province_voided(session, campaign_id, province_id), groups, total,
                                  line_results(result, framework, keys, questionnaire,
                                               {group.code: group.name for group in campaign_groups}),
                                  mapping_problems(session, campaign, framework))
+
+
+def _shielded_questions(framework: fw.Framework | None, hidden_keys: list[TallyKey]) -> set[tuple[str, str]]:
+    """The questions of every survey line that pools answers of a group too small to report (`hidden_keys`): no
+    other group's figures on them are shown either, since the line's points less those figures would be the small
+    group's (secondary suppression)."""
+    answered_by_hidden = {(key.form_code, key.question_id) for key in hidden_keys}
+    shielded: set[tuple[str, str]] = set()
+    for line in mapping.survey_lines(framework) if framework else []:
+        references = set(line.survey.references) if line.survey else set()
+        if references & answered_by_hidden:
+            shielded |= references
+    return shielded
 
 
 # ---------------------------------------------------------------- the national table

@@ -188,7 +188,8 @@ def line_sums(tally_: Tally, line: Line, keys: Iterable[TallyKey]) -> LineSums:
         if (key.form_code, key.question_id) not in wanted:
             continue
         questionnaire = tally_.questionnaires.get(key.version_id)
-        if questionnaire is None or question_problem(questionnaire, key.form_code, key.question_id):
+        if questionnaire is None or question_problem(questionnaire, key.form_code, key.question_id,
+                                                     line.survey.rule if line.survey else "mean_scaled"):
             continue
         question = tally_.question(key)
         if question is not None:

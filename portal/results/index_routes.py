@@ -61,9 +61,10 @@ def campaigns():
 def _ministry_page(campaign: Campaign, *, error: str = "", status: int = 200):
     latest = par_index.latest_computation(db.session, campaign.id)
     published = results_publication.published_computation(db.session, campaign)
+    failure = index_recompute.last_failure(db.session, campaign.id)
     context = dict(campaign=campaign, latest=latest, published=published, error=error, rows=[], content=None,
                    pending=index_recompute.pending(db.session, campaign.id),
-                   failure=index_recompute.last_failure(db.session, campaign.id),
+                   failure=failure, failure_text=index_recompute.failure_text(failure) if failure else "",
                    comparison=None, changes={}, provisional=0, has_framework=frameworks.current_version(
                        db.session, campaign) is not None, basis_labels=par_index.BASIS_LABELS)
     if latest is not None:
@@ -119,7 +120,8 @@ def publish(campaign_id: int):
             raise results_publication.PublicationRefused("Chưa có lần tính Chỉ số nào để công bố.")
         results_publication.publish(db.session, current_user, campaign, int(number),
                                     accept_provisional=bool(request.form.get("accept_provisional")),
-                                    republish=bool(request.form.get("republish")))
+                                    republish=bool(request.form.get("republish")),
+                                    tz_name=current_app.config["PORTAL_TIMEZONE"])
     except results_publication.PublicationRefused as refused:
         db.session.rollback()
         return _ministry_page(campaign, error=refused.message, status=409)
@@ -166,14 +168,21 @@ def own_result():
     return render_template("results/province.html", province=province, campaign=campaign, row=row,
                            computation=computation, content=_content(computation),
                            change=ranking.change_of(ranking.rank_changes(db.session, campaign), row),
-                           change_label=ranking.change_label, **_survey_context(campaign, province.id))
+                           change_label=ranking.change_label, **_survey_context(campaign, row))
 
 
-def _survey_context(campaign: Campaign, province_id: int) -> dict:
-    """The province's own survey results per group, shown with its published index (results/_province_survey)."""
-    return {"survey": survey_report.province_survey_results(
-        db.session, campaign.id, province_id, current_app.config["SECRET_KEY"],
-        current_app.config["PORTAL_RESULTS_MIN_ANSWERS"])}
+def _survey_context(campaign: Campaign, row: par_index.ProvinceFigures) -> dict:
+    """The province's own survey results per group, shown with its published index (results/_province_survey).
+    The lines' points and the voiding are the published ones (a decision taken since shows with the next
+    publication, as the index itself does); the answers per group are read as they are now."""
+    survey = survey_report.province_survey_results(
+        db.session, campaign.id, row.province_id, current_app.config["SECRET_KEY"],
+        current_app.config["PORTAL_RESULTS_MIN_ANSWERS"])
+    for line in survey.lines:
+        published = row.lines.get(line.code, {}).get("points")
+        line.points = 0.0 if published is None else published
+    survey.voided_province = bool(row.voided_reason)
+    return {"survey": survey}
 
 
 @bp.get("/xep-hang")

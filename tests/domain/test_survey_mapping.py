@@ -111,3 +111,34 @@ def test_the_workbook_takes_questions_separated_by_commas_and_places_a_bad_rule_
                and "không dùng khóa survey" in p for p in problems), problems
     assert any(p.startswith("Lĩnh vực 1 › tiêu chí 1.2 › tiêu chí thành phần 1.2.3, khóa “survey.rule” (trang tính "
                             "“Tiêu chí”, dòng 9, cột O “Cách tính điểm điều tra XHH”)") for p in problems), problems
+
+
+YES_NO_SET = """
+format: 1
+title: Bộ phiếu thử
+label: Thử
+forms:
+  - code: DP-HDND
+    title: Phiếu thử của đại biểu
+    target: locality
+    groups: [HDND]
+    sections:
+      - id: S1
+        title: Phần 1
+        questions:
+          - id: c1
+            kind: single
+            text: Có kế hoạch cải cách hành chính không?
+            options:
+              - {value: "co", label: "Có", score: 1}
+              - {value: "khong", label: "Không", score: 0}
+"""
+
+
+def test_share_top_on_a_question_with_two_levels_is_refused_since_every_answer_would_be_in_the_top_two():
+    questions = q.parse_questionnaire(YES_NO_SET.encode(), "thu.yaml", known_groups=("HDND",))
+
+    refused = survey_mapping.question_problem(questions, "DP-HDND", "c1", "share_top")
+
+    assert "chỉ có 2 mức điểm" in refused and "ít nhất ba mức điểm" in refused
+    assert survey_mapping.question_problem(questions, "DP-HDND", "c1", "mean_scaled") == ""
