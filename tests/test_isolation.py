@@ -594,7 +594,9 @@ def test_the_ministry_reaches_every_ministry_page(app, client, session, ministry
 
         assert send(client, method, url).status_code == 200
 
-    walk(routes_with(MINISTRY_ONLY, method="GET"), check)
+    # The pages without ids first: they see the database as a fresh campaign has it, before the rows made for the
+    # routes with ids (a framework, a scored line) are there, so an empty page that fails is not hidden.
+    walk(sorted(routes_with(MINISTRY_ONLY, method="GET"), key=lambda route: bool(route[3])), check)
 
 
 # ---------------------------------------------------------------- (d) another province's rows

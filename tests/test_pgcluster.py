@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,13 +44,24 @@ def wait_until(condition, timeout: float = 60.0) -> bool:
     return True
 
 
-def killed_run(*, watchdog: bool) -> tuple[Path, int]:
-    """A test run (a child process) that started a cluster and was then killed with SIGKILL; the cluster's folder
-    and port."""
+@pytest.fixture
+def parent():
+    """A temporary folder of the test's own for the killed run's cluster: the test's orphan is not taken by another
+    pytest-xdist worker's run removing orphans meanwhile (the user postgres must reach into it, hence 755)."""
+    folder = Path(tempfile.mkdtemp(prefix="cchc-pgtest-"))
+    folder.chmod(0o755)
+    yield folder
+    remove_orphans(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def killed_run(parent: Path, *, watchdog: bool) -> tuple[Path, int]:
+    """A test run (a child process, its temporary files in `parent`) that started a cluster and was then killed with
+    SIGKILL; the cluster's folder and port."""
     code = ("import sys; from tests.support.pgcluster import start_cluster; "
             f"c = start_cluster(watchdog={watchdog}); print(c.directory, c.port, flush=True); sys.stdin.read()")
     child = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             text=True)
+                             text=True, env={**os.environ, "TMPDIR": str(parent)})
     try:
         directory, port = child.stdout.readline().split()
     finally:
@@ -56,23 +70,20 @@ def killed_run(*, watchdog: bool) -> tuple[Path, int]:
     return Path(directory), int(port)
 
 
-def test_a_killed_run_leaves_no_server_behind_and_no_folder():
-    directory, port = killed_run(watchdog=True)
+def test_a_killed_run_leaves_no_server_behind_and_no_folder(parent):
+    directory, port = killed_run(parent, watchdog=True)
 
     assert wait_until(lambda: not accepts(port) and not directory.exists()), (directory, port)
 
 
-def test_a_new_run_removes_the_clusters_of_runs_that_are_gone_even_without_their_watchdog():
-    directory, port = killed_run(watchdog=False)
-    try:
-        assert accepts(port)  # left running: nobody stopped it
+def test_a_new_run_removes_the_clusters_of_runs_that_are_gone_even_without_their_watchdog(parent):
+    directory, port = killed_run(parent, watchdog=False)
+    assert accepts(port)  # left running: nobody stopped it
 
-        removed = remove_orphans()
+    removed = remove_orphans(parent)
 
-        assert directory in removed
-        assert not accepts(port) and not directory.exists()
-    finally:
-        remove_orphans()
+    assert directory in removed
+    assert not accepts(port) and not directory.exists()
 
 
 def test_clusters_of_a_run_still_going_are_left_alone(postgres_server):
