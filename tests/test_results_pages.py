@@ -15,7 +15,7 @@ from sqlmodel import select
 from portal.domain.operations import OperationError
 from portal.models import Appraisal, AppraisalState, Assessment, IndexComputation
 from tests import test_par_index as hand
-from tests.support.accounts import log_in
+from tests.support.accounts import HA_NOI, log_in
 from tests.support.html import text_of
 from tests.support.operations import finish_operations
 from tests.test_par_index import DA_NANG, VOID_REASON
@@ -162,3 +162,19 @@ def test_an_unexpected_failure_of_a_recomputation_is_told_in_vietnamese_without_
     assert "TypeError" not in index_recompute.failure_text(crashed)
     assert index_recompute.failure_text(crashed).startswith("lỗi hệ thống khi tính")
     assert index_recompute.failure_text(refused) == refused.last_error
+
+
+def test_the_ministry_reads_one_province_line_by_line_before_publishing(app, session, scored, ministry_user):
+    client = app.test_client()
+    log_in(client, ministry_user)
+    before = text_of(client.get(f"/bo/ket-qua/{scored.id}/tinh/{HA_NOI}").get_data(as_text=True))
+    assert "chưa tính lần nào" in before
+    _compute(app, client, scored.id)
+
+    ranking = client.get(f"/bo/ket-qua/{scored.id}/").get_data(as_text=True)
+    page = text_of(client.get(f"/bo/ket-qua/{scored.id}/tinh/{HA_NOI}").get_data(as_text=True))
+
+    assert f"/bo/ket-qua/{scored.id}/tinh/{HA_NOI}" in ranking  # each province's name leads to its page
+    assert "Chỉ số: 63,33%" in page and "chưa công bố: tỉnh chưa thấy kết quả này" in page
+    assert "1.2.1 Báo cáo đúng hạn 2 1,5 0,5" in page
+    assert client.get(f"/bo/ket-qua/{scored.id}/tinh/999").status_code == 404

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     Response,
+    abort,
     current_app,
     flash,
     make_response,
@@ -18,11 +19,11 @@ from flask_login import current_user
 from sqlmodel import col, select
 
 from portal.domain import framework as frameworks
-from portal.domain import index_recompute, par_index, ranking, results_publication, survey_report
+from portal.domain import index_recompute, par_index, ranking, results_publication, survey_report, units
 from portal.domain.campaigns import PastCampaign, require_current
 from portal.downloads import xlsx_download
 from portal.extensions import db
-from portal.models import Campaign, FrameworkVersion, IndexComputation, Role
+from portal.models import Campaign, FrameworkVersion, IndexComputation, Province, Role
 from portal.permissions import get_campaign_for_user, ministry_only, own_province, roles_required
 
 ministry_bp = Blueprint("par_index", __name__, url_prefix="/bo/ket-qua")
@@ -137,6 +138,25 @@ def _latest(campaign: Campaign) -> tuple[list, object]:
     return par_index.stored_rows(db.session, latest), _content(latest)
 
 
+@ministry_bp.get("/<int:campaign_id>/tinh/<int:province_id>")
+def province_detail(campaign_id: int, province_id: int):
+    """One province's index as the latest computation has it, line by line, for the ministry's review before (and
+    after) publication; its survey results per group below."""
+    campaign = get_campaign_for_user(db.session, current_user, campaign_id)
+    if units.map_entry(db.session, campaign, province_id) is None:
+        abort(404)
+    province = db.session.get(Province, province_id)
+    latest = par_index.latest_computation(db.session, campaign.id)
+    rows = par_index.stored_rows(db.session, latest) if latest is not None else []
+    row = next((r for r in rows if r.province_id == province_id), None)
+    if row is None:  # not computed yet, or the province was added to the campaign since
+        return render_template("results/province_not_computed.html", campaign=campaign, province=province)
+    return render_template("results/province.html", province=province, campaign=campaign, row=row,
+                           computation=latest, content=_content(latest), ministry_view=True,
+                           change=ranking.change_of(ranking.rank_changes(db.session, campaign), row),
+                           change_label=ranking.change_label, **_survey_context(campaign, row))
+
+
 @ministry_bp.get("/<int:campaign_id>/xep-hang.xlsx")
 def export(campaign_id: int):
     campaign = get_campaign_for_user(db.session, current_user, campaign_id)
@@ -155,15 +175,24 @@ def chart(campaign_id: int):
 # ---------------------------------------------------------------- the province
 
 
-@bp.get("/")
-def own_result():
+def _published_to_province():
+    """(province, campaign, computation) of the results published to the user's province, or the response to give
+    instead: the ministry's own pages, or the page saying nothing is published yet."""
     if current_user.role == Role.MINISTRY:
         return redirect(url_for("par_index.campaigns"))
     province = own_province(db.session, current_user)
     found = results_publication.visible_to_province(db.session, province.id)
     if found is None:
         return render_template("results/not_published.html", province=province)
-    campaign, computation = found
+    return province, *found
+
+
+@bp.get("/")
+def own_result():
+    published = _published_to_province()
+    if not isinstance(published, tuple):
+        return published
+    province, campaign, computation = published
     row = next(r for r in par_index.stored_rows(db.session, computation) if r.province_id == province.id)
     return render_template("results/province.html", province=province, campaign=campaign, row=row,
                            computation=computation, content=_content(computation),
@@ -187,13 +216,10 @@ def _survey_context(campaign: Campaign, row: par_index.ProvinceFigures) -> dict:
 
 @bp.get("/xep-hang")
 def public_ranking():
-    if current_user.role == Role.MINISTRY:
-        return redirect(url_for("par_index.campaigns"))
-    province = own_province(db.session, current_user)
-    found = results_publication.visible_to_province(db.session, province.id)
-    if found is None:
-        return render_template("results/not_published.html", province=province)
-    campaign, computation = found
+    published = _published_to_province()
+    if not isinstance(published, tuple):
+        return published
+    province, campaign, computation = published
     rows = par_index.stored_rows(db.session, computation)
     return render_template("results/ranking.html", province=province, campaign=campaign, rows=rows,
                            content=_content(computation), changes=ranking.rank_changes(db.session, campaign),
