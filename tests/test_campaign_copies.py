@@ -228,8 +228,14 @@ def test_two_officers_opening_campaigns_at_once_get_one_opened_and_a_message_not
         thread.start()
         deadline = time.monotonic() + 30
         with engine.connect() as watcher:  # wait until the second switch is blocked on the first's lock
-            while not watcher.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                                           " AND datname = current_database()")).scalar():
+            def waiting() -> int:
+                found = watcher.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                             " AND datname = current_database()")).scalar()
+                # pg_stat_activity is read once per transaction: end it, or every later look sees the first one.
+                watcher.rollback()
+                return found
+
+            while not waiting():
                 assert time.monotonic() < deadline, "the second switch never waited on the first"
                 time.sleep(0.02)
         first.commit()
