@@ -654,17 +654,17 @@ def run_once(
     Should the database fail mid-batch, the rows not yet recorded stay "sending"
     until their lease expires and `sweep_stuck` returns them.
     """
-    from portal.domain.outbox_records import Recorder
+    from portal.domain.outbox_records import Recorder, batch_connection
     from portal.extensions import db
 
     lease = timedelta(seconds=app.config.get("PORTAL_OUTBOX_LEASE_SECONDS", DEFAULT_LEASE.total_seconds()))
-    with app.app_context():
-        with db.new_session() as session:
+    with app.app_context(), batch_connection(db.engine) as connection:
+        with Session(bind=connection, expire_on_commit=False) as session:
             messages = claim_batch(session, worker_id, limit, now or utcnow(), lease)
             if not messages:
                 return 0
             links = _personal_links(session, messages, app.config["SECRET_KEY"])
-        with Recorder.open(db.engine, messages, worker_id=worker_id, lease=lease) as recorder:
+        with Recorder.open(connection, messages, worker_id=worker_id, lease=lease) as recorder:
             results = send_batch(messages, settings=MailSettings.from_config(app.config), record=recorder.record,
                                  stop=stop, now=now, hold=recorder.holds, links=links, ready=recorder.settle)
     tried = sum(1 for result in results if not result.released)

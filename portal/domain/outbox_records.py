@@ -6,8 +6,10 @@ holds, with a handful of fixed statements, rather than an ORM session: a
 statement compiled and a session flushed per message cost more than the relay's
 own round trips.
 
-    with Recorder.open(engine, messages, worker_id=worker_id, lease=lease) as recorder:
-        send_batch(messages, record=recorder.record, ready=recorder.settle, hold=recorder.holds, ...)
+    with batch_connection(engine) as connection:
+        messages = claim_batch(Session(bind=connection), ...)
+        with Recorder.open(connection, messages, worker_id=worker_id, lease=lease) as recorder:
+            send_batch(messages, record=recorder.record, ready=recorder.settle, hold=recorder.holds, ...)
 
 Each outcome is its own transaction, committed before the next message's DATA:
 
@@ -99,6 +101,18 @@ def outcome_of(result: SendResult) -> str:
     raise ValueError(f"no outcome statement for status {result.status!r}")
 
 
+@contextmanager
+def batch_connection(engine: Engine) -> Iterator[Connection]:
+    """The one connection a batch uses, from its claim to its last outcome: a connection taken from the pool
+    per step would cost the pool's liveness ping, a round trip, each time. On PostgreSQL it autocommits: the
+    claim and each outcome are single statements, committed by the server as they run, with no BEGIN or
+    COMMIT round trips around them."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
+
+
 class Recorder:
     """Stores a claimed batch's outcomes one by one, and keeps the batch's lease, on one connection.
 
@@ -124,25 +138,21 @@ class Recorder:
 
     @classmethod
     @contextmanager
-    def open(cls, engine: Engine, messages: Sequence[ClaimedMessage], *, worker_id: str,
+    def open(cls, connection: Connection, messages: Sequence[ClaimedMessage], *, worker_id: str,
              lease: timedelta) -> Iterator[Recorder]:
-        """A recorder on a connection of its own, held for the whole batch (a connection taken from the pool
-        per outcome would cost the pool's liveness ping, a round trip, each time). On PostgreSQL the connection
-        autocommits: each outcome is one statement, committed by the server as it runs."""
-        with engine.connect() as connection:
-            if engine.dialect.name == "postgresql":
-                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-            recorder = cls(connection, messages, worker_id=worker_id, lease=lease)
+        """A recorder of `messages` on `connection` (from `batch_connection`). The last outcome is settled at the
+        end, also when the batch fails; a connection whose outcome could not be settled is not reused."""
+        recorder = cls(connection, messages, worker_id=worker_id, lease=lease)
+        try:
+            yield recorder
+        except BaseException:
             try:
-                yield recorder
-            except BaseException:
-                try:
-                    recorder.settle()
-                except Exception:  # the batch's own error is the one to report; the connection is not reused
-                    log.exception("outbox: the last outcome of a failed batch could not be stored")
-                    connection.invalidate()
-                raise
-            recorder.settle()
+                recorder.settle()
+            except Exception:  # the batch's own error is the one to report
+                log.exception("outbox: the last outcome of a failed batch could not be stored")
+                connection.invalidate()
+            raise
+        recorder.settle()
 
     def record(self, result: SendResult) -> None:
         """Store `result`: the message's outcome and, for an invitation or reminder, its invitation's delivery."""
