@@ -151,6 +151,9 @@ class Recorder:
             except Exception:  # the batch's own error is the one to report
                 log.exception("outbox: the last outcome of a failed batch could not be stored")
                 connection.invalidate()
+            else:
+                if getattr(connection.connection.driver_connection, "closed", False):
+                    connection.invalidate()  # lost under the recorder's own calls, which the pool did not see
             raise
         recorder.settle()
 
