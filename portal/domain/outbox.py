@@ -15,22 +15,28 @@ Every email is one `OutboxMessage` row moving queued -> sending -> sent / failed
 2. `send_batch` sends them over one SMTP connection, one message per recipient
    (so each refusal is seen), at `PORTAL_MAIL_RATE` messages per second, with a
    VERP envelope sender `bounces+<token>@domain` so a later bounce names its row.
-3. Each outcome is written in its own short transaction right after its
-   message (`record_outcome`; a commit per batch would let a killed worker's
-   whole batch be sent again): sent; failed on a 5xx with the server's reply;
-   queued again with backoff on a 4xx or a broken connection (failed after
-   `PORTAL_MAIL_MAX_ATTEMPTS`). When the connection breaks, the rest of the
-   batch goes back to the queue without counting an attempt. In the same
-   transaction the worker renews the lease of the rows it still holds
-   (`renew_lease`) once a quarter of the lease has passed, however slow the
-   relay; a row it no longer holds is not sent.
+3. Each outcome is written right after its message, in its own transaction
+   (`outbox_records.Recorder`: fixed SQL on the batch's own connection; a
+   commit per batch would let a killed worker's whole batch be sent again):
+   sent; failed on a 5xx with the server's reply; queued again with backoff on
+   a 4xx or a broken connection (failed after `PORTAL_MAIL_MAX_ATTEMPTS`). On
+   PostgreSQL the outcome is sent without waiting for its answer, which is read
+   just before the next message's DATA, so the database works while MAIL FROM
+   and RCPT TO are on the wire. When the connection breaks, the rest of the
+   batch goes back to the queue without counting an attempt. The worker renews
+   the lease of the rows it still holds (`renew_lease`) once a quarter of the
+   lease has passed, however slow the relay; a row it no longer holds is not
+   sent.
 4. `sweep_stuck` returns rows whose lease has expired: their worker died.
 
-Delivery guarantee: killing the worker at any moment loses no message. The one
-message that was on the wire when it died may have been accepted by the server
-without the worker recording it; the sweep queues it again once its lease has
-expired, so that message, and only that one, may arrive twice. A live worker's
-rows are never swept, since it renews their lease; and config.py refuses a
+Delivery guarantee: killing the worker at any moment loses no message, and no
+message's DATA starts before the outcome of every earlier message of its batch
+is committed. So at most one message may have been accepted by the server
+without the worker recording it: the one on the wire, or (on PostgreSQL) the
+one accepted just before the kill whose outcome was still on its way to the
+database. The sweep queues it again once its lease has expired, so that
+message, and only that one, may arrive twice. A live worker's rows are never
+swept, since it renews their lease; and config.py refuses a
 batch size, SMTP timeout and pace whose worst case (batch x (timeout + 1/rate))
 outlasts the lease, so that even a worker that cannot renew (its database
 briefly gone) finishes its batch before the lease ends.
@@ -215,8 +221,8 @@ def sweep_stuck(session: Session, *, now: datetime) -> int:
 
     Such a row belongs to a worker that died (or was killed) mid-batch: a live
     worker renews its lease while it sends. Its attempt stays counted. At most
-    the message that was on the wire at that moment may already have been
-    delivered, and is then delivered twice. A row claimed before leases
+    one of a dead worker's rows may already have been delivered (the module's
+    delivery guarantee), and is then delivered twice. A row claimed before leases
     existed (no lease) counts as expired. Returns how many rows were queued again.
     """
     result = session.exec(
@@ -648,11 +654,14 @@ def run_once(
 ) -> int:
     """Claim a batch, send it, record each outcome as it comes; returns how many messages were tried.
 
-    The claim's lease (`PORTAL_OUTBOX_LEASE_SECONDS`) is renewed before a
-    message whenever a quarter of it has passed since the last renewal, so a
-    slow relay never lets the sweep hand a live batch to another worker.
-    Should the database fail mid-batch, the rows not yet recorded stay "sending"
-    until their lease expires and `sweep_stuck` returns them.
+    One database connection serves the batch from its claim to its last
+    outcome (`outbox_records.batch_connection`). The claim's lease
+    (`PORTAL_OUTBOX_LEASE_SECONDS`) is renewed before a message whenever a
+    quarter of it has passed since the last renewal, so a slow relay never lets
+    the sweep hand a live batch to another worker. Should the database fail
+    mid-batch, the batch stops before the next DATA and the rows not yet
+    recorded stay "sending" until their lease expires and `sweep_stuck` returns
+    them.
     """
     from portal.domain.outbox_records import Recorder, batch_connection
     from portal.extensions import db
