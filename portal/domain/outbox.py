@@ -278,6 +278,9 @@ def record_outcome(
 ) -> bool:
     """Store what happened to the outbox row `message_id` (its id, not its Message-ID); does not commit.
 
+    For single changes (bounce intake); the worker stores its batch's outcomes through
+    `outbox_records.Recorder`, the same changes in fixed SQL.
+
     `status` is sent, failed or bounced (bounce intake), or queued for a retry
     at `retry_at`. `released` puts a claimed row back untried: the attempt the
     claim counted is given back and nothing else changes. Rows of invitations
@@ -346,7 +349,7 @@ class MailSettings:
 
 @dataclass(frozen=True)
 class SendResult:
-    """The outcome of one claimed message, as `record_outcome` stores it."""
+    """The outcome of one claimed message, as the worker's `outbox_records.Recorder` stores it."""
 
     outbox_id: int
     status: str  # sent | failed | queued (retry at retry_at, or released untried)
