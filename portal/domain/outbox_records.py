@@ -54,10 +54,10 @@ from portal.models import OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
 
-# What each outcome changes on the message (":name" parameters), and the condition it adds to "WHERE id = :id".
 RELEASE = "release"  # put back untried: the claim's attempt is given back
 RETRY = "retry"
 _CLEAR_CLAIM = "claimed_by = '', claimed_at = NULL, lease_until = NULL"
+# What each outcome changes on the message (":name" parameters), and the condition it adds to "WHERE id = :id".
 _OUTCOMES: dict[str, tuple[str, str]] = {
     SENT: (f"status = '{SENT}', last_reply = :reply, sent_at = :at, updated_at = :at", ""),
     FAILED: (f"status = '{FAILED}', last_reply = :reply, updated_at = :at", ""),
