@@ -15,22 +15,28 @@ Every email is one `OutboxMessage` row moving queued -> sending -> sent / failed
 2. `send_batch` sends them over one SMTP connection, one message per recipient
    (so each refusal is seen), at `PORTAL_MAIL_RATE` messages per second, with a
    VERP envelope sender `bounces+<token>@domain` so a later bounce names its row.
-3. Each outcome is written in its own short transaction right after its
-   message (`record_outcome`; a commit per batch would let a killed worker's
-   whole batch be sent again): sent; failed on a 5xx with the server's reply;
-   queued again with backoff on a 4xx or a broken connection (failed after
-   `PORTAL_MAIL_MAX_ATTEMPTS`). When the connection breaks, the rest of the
-   batch goes back to the queue without counting an attempt. In the same
-   transaction the worker renews the lease of the rows it still holds
-   (`renew_lease`) once a quarter of the lease has passed, however slow the
-   relay; a row it no longer holds is not sent.
+3. Each outcome is written right after its message, in its own transaction
+   (`outbox_records.Recorder`: fixed SQL on the batch's own connection; a
+   commit per batch would let a killed worker's whole batch be sent again):
+   sent; failed on a 5xx with the server's reply; queued again with backoff on
+   a 4xx or a broken connection (failed after `PORTAL_MAIL_MAX_ATTEMPTS`). On
+   PostgreSQL the outcome is sent without waiting for its answer, which is read
+   just before the next message's DATA, so the database works while MAIL FROM
+   and RCPT TO are on the wire. When the connection breaks, the rest of the
+   batch goes back to the queue without counting an attempt. The worker renews
+   the lease of the rows it still holds (`renew_lease`) once a quarter of the
+   lease has passed, however slow the relay; a row it no longer holds is not
+   sent.
 4. `sweep_stuck` returns rows whose lease has expired: their worker died.
 
-Delivery guarantee: killing the worker at any moment loses no message. The one
-message that was on the wire when it died may have been accepted by the server
-without the worker recording it; the sweep queues it again once its lease has
-expired, so that message, and only that one, may arrive twice. A live worker's
-rows are never swept, since it renews their lease; and config.py refuses a
+Delivery guarantee: killing the worker at any moment loses no message, and no
+message's DATA starts before the outcome of every earlier message of its batch
+is committed. So at most one message may have been accepted by the server
+without the worker recording it: the one on the wire, or (on PostgreSQL) the
+one accepted just before the kill whose outcome was still on its way to the
+database. The sweep queues it again once its lease has expired, so that
+message, and only that one, may arrive twice. A live worker's rows are never
+swept, since it renews their lease; and config.py refuses a
 batch size, SMTP timeout and pace whose worst case (batch x (timeout + 1/rate))
 outlasts the lease, so that even a worker that cannot renew (its database
 briefly gone) finishes its batch before the lease ends.
@@ -46,9 +52,8 @@ import smtplib
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from typing import Any
@@ -113,9 +118,30 @@ def enqueue(
     return message
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimedMessage:
+    """A message a worker holds for sending: what the wire and its outcome need, copied from the claim's
+    RETURNING (no ORM instance: a batch is read, sent and recorded without a session tracking it)."""
+
+    id: int
+    kind: str
+    invitation_id: int | None
+    to_addr: str
+    subject: str
+    body_text: str
+    body_html: str
+    bounce_token: str
+    message_id: str
+    attempts: int  # counting the claim's own attempt
+
+
+# The claim returns these columns of each row it changed, then its status and queue position.
+_CLAIMED_COLUMNS = [_OUTBOX.c[field.name] for field in fields(ClaimedMessage)]
+
+
 def claim_batch(
     session: Session, worker_id: str, limit: int, now: datetime, lease: timedelta = DEFAULT_LEASE,
-) -> list[OutboxMessage]:
+) -> list[ClaimedMessage]:
     """Claim up to `limit` due messages for `worker_id`, oldest first, for `lease`, and commit the claim.
 
     One UPDATE claims the batch: its subquery reads the first due rows in queue
@@ -127,22 +153,18 @@ def claim_batch(
     time anyway). The claim counts one attempt. Due messages past their
     `expires_at` are marked expired by the same statement instead of claimed, so a
     reminder queued before the response deadline never arrives after it.
+    The UPDATE returns what sending needs, so the claim is that one statement and its commit.
     """
     changed = session.exec(claim_statement(session.get_bind().dialect.name, worker_id, limit, now, lease)).all()
     session.commit()
-    claimed = [ident for ident, status in changed if status == SENDING]
-    if not claimed:
-        return []
-    return list(session.exec(
-        select(OutboxMessage).where(OutboxMessage.id.in_(claimed))
-        .order_by(OutboxMessage.queued_at, OutboxMessage.id)
-        .execution_options(populate_existing=True)
-    ))
+    claimed = sorted((row for row in changed if row[-2] == SENDING), key=lambda row: (row[-1], row[0]))
+    return [ClaimedMessage(*row[:-2]) for row in claimed]
 
 
 def claim_statement(dialect: str, worker_id: str, limit: int, now: datetime, lease: timedelta) -> Update:
-    """The UPDATE of `claim_batch` for the database `dialect` ("sqlite", "postgresql"), returning (id, status)
-    of each row it changed: "sending" when claimed, "expired" when dropped."""
+    """The UPDATE of `claim_batch` for the database `dialect` ("sqlite", "postgresql"), returning of each row
+    it changed the fields of a `ClaimedMessage`, then its status ("sending" when claimed, "expired" when
+    dropped) and queued_at (RETURNING keeps no order)."""
     due = (select(_OUTBOX.c.id)
            .where(_OUTBOX.c.status == QUEUED, _OUTBOX.c.next_attempt_at <= now)
            .order_by(_OUTBOX.c.queued_at, _OUTBOX.c.id)
@@ -164,7 +186,7 @@ def claim_statement(dialect: str, worker_id: str, limit: int, now: datetime, lea
                 lease_until=case((expired, _OUTBOX.c.lease_until), else_=now + lease),
                 attempts=case((expired, _OUTBOX.c.attempts), else_=_OUTBOX.c.attempts + 1),
                 updated_at=now)
-        .returning(_OUTBOX.c.id, _OUTBOX.c.status)
+        .returning(*_CLAIMED_COLUMNS, _OUTBOX.c.status, _OUTBOX.c.queued_at)
     )
 
 
@@ -199,8 +221,8 @@ def sweep_stuck(session: Session, *, now: datetime) -> int:
 
     Such a row belongs to a worker that died (or was killed) mid-batch: a live
     worker renews its lease while it sends. Its attempt stays counted. At most
-    the message that was on the wire at that moment may already have been
-    delivered, and is then delivered twice. A row claimed before leases
+    one of a dead worker's rows may already have been delivered (the module's
+    delivery guarantee), and is then delivered twice. A row claimed before leases
     existed (no lease) counts as expired. Returns how many rows were queued again.
     """
     result = session.exec(
@@ -255,6 +277,9 @@ def record_outcome(
     released: bool = False,
 ) -> bool:
     """Store what happened to the outbox row `message_id` (its id, not its Message-ID); does not commit.
+
+    For single changes (bounce intake); the worker stores its batch's outcomes through
+    `outbox_records.Recorder`, the same changes in fixed SQL.
 
     `status` is sent, failed or bounced (bounce intake), or queued for a retry
     at `retry_at`. `released` puts a claimed row back untried: the attempt the
@@ -324,7 +349,7 @@ class MailSettings:
 
 @dataclass(frozen=True)
 class SendResult:
-    """The outcome of one claimed message, as `record_outcome` stores it."""
+    """The outcome of one claimed message, as the worker's `outbox_records.Recorder` stores it."""
 
     outbox_id: int
     status: str  # sent | failed | queued (retry at retry_at, or released untried)
@@ -338,7 +363,9 @@ class SmtpReplyError(Exception):
     """A reply other than 250 to DATA's end (smtplib does not raise for it)."""
 
 
-def build_message(message: OutboxMessage, *, sender: str, link: tuple[str, str] | None = None) -> bytes:
+def build_message(
+    message: OutboxMessage | ClaimedMessage, *, sender: str, link: tuple[str, str] | None = None,
+) -> bytes:
     """The MIME message of an outbox row, ready for DATA: text and HTML, its own Message-ID, marked automatic.
 
     `link` is (masked, real): the respondent's personal link, put in here, at send time, in place of
@@ -409,7 +436,7 @@ def _from_header(sender: str) -> str:
 
 
 def send_batch(
-    messages: Sequence[OutboxMessage],
+    messages: Sequence[ClaimedMessage],
     *,
     settings: MailSettings,
     record: Callable[[SendResult], None] | None = None,
@@ -417,6 +444,7 @@ def send_batch(
     now: datetime | None = None,
     hold: Callable[[int], bool] | None = None,
     links: Mapping[int, tuple[str, str]] | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> list[SendResult]:
     """Send claimed messages over one SMTP connection; needs an app context (flask-mail's MAIL_*).
 
@@ -425,7 +453,11 @@ def send_batch(
     `record` is called with each result as soon as it is known, so the caller
     can store it before the next message goes out. `hold` is asked before each
     message whether the claim still holds (the caller renews the lease there);
-    a message no longer held is skipped without a result. `stop` (set by SIGTERM)
+    a message no longer held is skipped without a result. `ready` is called once
+    the server has accepted a message's recipient, just before its DATA: the
+    caller makes sure there that the previous outcome is stored (the worker's
+    outcome writes run while MAIL FROM and RCPT TO are on the wire, never past
+    the next DATA). `stop` (set by SIGTERM)
     ends the batch after the current message; the rest are released. `now`
     fixes the clock (tests); otherwise each result is stamped when it happens.
     """
@@ -436,7 +468,7 @@ def send_batch(
         if record is not None:
             record(result)
 
-    def release(rest: Sequence[OutboxMessage]) -> None:
+    def release(rest: Sequence[ClaimedMessage]) -> None:
         for item in rest:
             finish(SendResult(item.id, QUEUED, "", now or utcnow(), released=True))
 
@@ -458,7 +490,7 @@ def send_batch(
                 continue
             at = now or utcnow()
             try:
-                reply = _transmit(host, settings, message, (links or {}).get(message.invitation_id))
+                reply = _transmit(host, settings, message, (links or {}).get(message.invitation_id), ready)
             except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException, SmtpReplyError) as exc:
                 code, reply = _refusal(exc)
                 finish(_refused(message, settings, code, reply, at))
@@ -514,9 +546,11 @@ def _quit(host: smtplib.SMTP | None) -> None:
         host.close()
 
 
-def _transmit(host: smtplib.SMTP | None, settings: MailSettings, message: OutboxMessage,
-              link: tuple[str, str] | None = None) -> str:
+def _transmit(host: smtplib.SMTP | None, settings: MailSettings, message: ClaimedMessage,
+              link: tuple[str, str] | None = None, ready: Callable[[], None] | None = None) -> str:
     """MAIL FROM, RCPT TO, DATA for one recipient; the server's final reply ("250 2.0.0 Ok: queued as …").
+
+    `ready` is called between the accepted RCPT TO and DATA (see `send_batch`).
 
     smtplib's sendmail would do the same but drops the final reply, which is
     what a mail administrator asks for when tracing a message.
@@ -536,6 +570,8 @@ def _transmit(host: smtplib.SMTP | None, settings: MailSettings, message: Outbox
     if code not in (250, 251):
         _reset(host, code)
         raise smtplib.SMTPRecipientsRefused({message.to_addr: (code, text)})
+    if ready is not None:
+        ready()
     try:
         code, text = host.data(payload)
     except smtplib.SMTPDataError as exc:  # DATA itself refused
@@ -575,13 +611,13 @@ def _refusal(exc: Exception) -> tuple[int, str]:
     return code, reply
 
 
-def _refused(message: OutboxMessage, settings: MailSettings, code: int, reply: str, at: datetime) -> SendResult:
+def _refused(message: ClaimedMessage, settings: MailSettings, code: int, reply: str, at: datetime) -> SendResult:
     if 500 <= code < 600:
         return SendResult(message.id, FAILED, reply, at)
     return _retry(message, settings, reply, at)
 
 
-def _retry(message: OutboxMessage, settings: MailSettings, reply: str, at: datetime) -> SendResult:
+def _retry(message: ClaimedMessage, settings: MailSettings, reply: str, at: datetime) -> SendResult:
     """Queue again with backoff, or fail the message once its attempts are used up."""
     if message.attempts >= settings.max_attempts:
         return SendResult(message.id, FAILED, reply, at)
@@ -621,64 +657,35 @@ def run_once(
 ) -> int:
     """Claim a batch, send it, record each outcome as it comes; returns how many messages were tried.
 
-    The claim's lease (`PORTAL_OUTBOX_LEASE_SECONDS`) is renewed before a
-    message whenever a quarter of it has passed since the last renewal, so a
-    slow relay never lets the sweep hand a live batch to another worker.
-    Should the database fail mid-batch, the rows not yet recorded stay "sending"
-    until their lease expires and `sweep_stuck` returns them.
+    One database connection serves the batch from its claim to its last
+    outcome (`outbox_records.batch_connection`). The claim's lease
+    (`PORTAL_OUTBOX_LEASE_SECONDS`) is renewed before a message whenever a
+    quarter of it has passed since the last renewal, so a slow relay never lets
+    the sweep hand a live batch to another worker. Should the database fail
+    mid-batch, the batch stops before the next DATA and the rows not yet
+    recorded stay "sending" until their lease expires and `sweep_stuck` returns
+    them.
     """
+    from portal.domain.outbox_records import Recorder, batch_connection
     from portal.extensions import db
 
     lease = timedelta(seconds=app.config.get("PORTAL_OUTBOX_LEASE_SECONDS", DEFAULT_LEASE.total_seconds()))
-    with app.app_context():
-        with db.new_session() as session:
+    with app.app_context(), batch_connection(db.engine) as connection:
+        with Session(bind=connection, expire_on_commit=False) as session:
             messages = claim_batch(session, worker_id, limit, now or utcnow(), lease)
             if not messages:
                 return 0
             links = _personal_links(session, messages, app.config["SECRET_KEY"])
-        held = {message.id for message in messages}
-        renewed_at = time.monotonic()
-
-        with _records_session(db.engine) as records:
-
-            def store(result: SendResult) -> None:
-                # Each outcome is its own transaction, committed before the next message goes out.
-                record_outcome(records, result.outbox_id, result.status, result.reply, result.at,
-                               retry_at=result.retry_at, released=result.released)
-                records.commit()
-                held.discard(result.outbox_id)
-
-            def still_held(message_id: int) -> bool:
-                nonlocal held, renewed_at
-                if time.monotonic() - renewed_at >= lease.total_seconds() / 4:
-                    held = renew_lease(records, worker_id, sorted(held), utcnow() + lease)
-                    records.commit()
-                    renewed_at = time.monotonic()
-                return message_id in held
-
-            results = send_batch(messages, settings=MailSettings.from_config(app.config), record=store, stop=stop,
-                                 now=now, hold=still_held, links=links)
+        with Recorder.open(connection, messages, worker_id=worker_id, lease=lease) as recorder:
+            results = send_batch(messages, settings=MailSettings.from_config(app.config), record=recorder.record,
+                                 stop=stop, now=now, hold=recorder.holds, links=links, ready=recorder.settle)
     tried = sum(1 for result in results if not result.released)
     log.info("outbox: %d tried, %d sent, %d released (%s)", tried,
              sum(1 for result in results if result.status == SENT), len(results) - tried, worker_id)
     return tried
 
 
-@contextmanager
-def _records_session(engine: Any) -> Iterator[Session]:
-    """The session that stores a batch's outcomes, on one connection held for the whole batch: a session
-    on the engine would give its connection back at each commit and take one again at the next outcome,
-    with the pool's liveness ping, a round trip of its own, every time. On PostgreSQL the connection
-    autocommits: each outcome is one statement (`record_outcome`), committed by the server as it runs, with
-    no COMMIT round trip after it."""
-    with engine.connect() as connection:
-        if engine.dialect.name == "postgresql":
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-        with Session(bind=connection, expire_on_commit=False) as session:
-            yield session
-
-
-def _personal_links(session: Session, messages: Sequence[OutboxMessage], secret: str) -> dict[int, tuple[str, str]]:
+def _personal_links(session: Session, messages: Sequence[ClaimedMessage], secret: str) -> dict[int, tuple[str, str]]:
     """The personal links of the batch's invitations and reminders, derived from the key (one query)."""
     from portal.domain.invitations import personal_links
 

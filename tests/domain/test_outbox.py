@@ -13,10 +13,8 @@ from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, select
 
 from portal.domain import outbox
-from portal.domain.campaigns import current_campaign
-from portal.models import Invitation, OutboxMessage, QuestionnaireVersion, Respondent, RespondentList, utcnow
-from tests.support.accounts import HA_NOI
-from tests.support.outbox import SUBJECT, queue
+from portal.models import OutboxMessage, utcnow
+from tests.support.outbox import SUBJECT, make_invitation, queue
 from tests.support.smtp import MAIL_DOMAIN, mail_config
 from tests.support.statements import query_plan
 
@@ -24,23 +22,6 @@ from tests.support.statements import query_plan
 @pytest.fixture
 def app_config(app_config, sink):
     return {**app_config, **mail_config(sink)}
-
-
-def make_invitation(session: Session, email: str = "huong@hanoi.gov.vn") -> Invitation:
-    """The least a respondent's invitation needs: a list, a person, a questionnaire version."""
-    campaign = current_campaign(session)
-    rlist = RespondentList(campaign_id=campaign.id, province_id=HA_NOI, status="sent")
-    version = QuestionnaireVersion(campaign_id=campaign.id, version=1, title="Bộ phiếu mẫu", document="{}")
-    session.add_all([rlist, version])
-    session.flush()
-    person = Respondent(list_id=rlist.id, province_id=HA_NOI, full_name="Nguyễn Thị Hương", email=email)
-    session.add(person)
-    session.flush()
-    invitation = Invitation(respondent_id=person.id, campaign_id=campaign.id, province_id=HA_NOI,
-                            questionnaire_version_id=version.id, nonce="0" * 32, form_codes="P1")
-    session.add(invitation)
-    session.commit()
-    return invitation
 
 
 def rows(session: Session) -> list[OutboxMessage]:
