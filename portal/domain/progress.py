@@ -358,8 +358,9 @@ def fingerprint(session: Session, campaign_id: int, province_id: int) -> str:
 
     Polling compares it (as an ETag) instead of building the table again. Times alone are not enough:
     "Gửi lại" changes an invitation's delivery state and no time, so the states are in too, as paired
-    sums: for each state, the sum of the ids of the rows in it. A row that moves from one state to another
-    moves its id from one sum to the other, which a count per state misses when two rows swap states.
+    sums: the sum of each row's id times its state's rank. A row that changes state moves the sum by its
+    id times the step, so two rows swapping states change it too (counts per state missed that); only
+    changes whose id-weighted steps cancel exactly, between two polls, would go unseen until the next.
     """
     values = session.connection().execute(_fingerprint_query(), {"campaign_id": campaign_id,
                                                                  "province_id": province_id}).one()
@@ -377,19 +378,26 @@ def _poll_statement():
     return _fingerprint_query().add_columns(extension)
 
 
+def _paired_sum(column, ranks: tuple[str, ...]):
+    """The sum of the rows' ids, each times the rank of `column`'s value in `ranks` (see `fingerprint`)."""
+    return func.sum(column.table.c.id * case({value: rank for rank, value in enumerate(ranks, 1)},
+                                             value=column, else_=len(ranks) + 1))
+
+
 @lru_cache(maxsize=1)
 def _fingerprint_query():
     campaign_id, province_id = bindparam("campaign_id"), bindparam("province_id")
-    sent = (select(func.count(Invitation.id), func.max(Invitation.delivery_at), func.max(Invitation.first_opened_at),
-                   func.max(Invitation.last_reminded_at), func.sum(Invitation.reminder_count),
-                   *(func.sum(Invitation.id).filter(Invitation.delivery_status == status.value)
-                     for status in DeliveryStatus))
+    # What a row shows of its invitation: the delivery state and time, whether it was opened (set once),
+    # the reminders (each one adds to the count, and sets the time shown).
+    sent = (select(func.count(Invitation.id),
+                   _paired_sum(Invitation.delivery_status, tuple(status.value for status in DeliveryStatus)),
+                   func.max(Invitation.delivery_at), func.count(Invitation.first_opened_at),
+                   func.sum(Invitation.reminder_count))
             .where(Invitation.province_id == province_id, Invitation.campaign_id == campaign_id)).subquery()
     # Forms by state alone, from the (province, state) index with no read of the table: a form's times move
     # only with its state (started: in progress; submitted: submitted), and the page shows the states.
     forms = (select(func.count(FormProgress.id),
-                    *(func.sum(FormProgress.id).filter(FormProgress.state == state.value)
-                      for state in (FormState.IN_PROGRESS, FormState.SUBMITTED)))
+                    _paired_sum(FormProgress.state, tuple(state.value for state in FormState)))
              .where(FormProgress.province_id == province_id)).subquery()
     people = (select(func.count(Respondent.id), func.max(Respondent.updated_at))
               .where(Respondent.province_id == province_id)).subquery()
