@@ -245,11 +245,21 @@ def _page_statements(searching: bool, show: str, sort: str):
         "nhom": lambda: (Respondent.group_id, Respondent.row_number, Respondent.id),
         "trang-thai": lambda: (*_least_done_first(), Respondent.row_number, Respondent.id),
     }.get(sort, lambda: (Respondent.row_number, Respondent.id))()
+    # The page's people are chosen first, by id and sort keys alone, and only those fifty are joined to their
+    # invitation and ministry: joining every person of the province and carrying their columns into the sort
+    # cost a third of the statement.
+    keys = [key.label(f"key_{n}") for n, key in enumerate(order)]  # ordered by name: computed once a row
+    chosen = select(Respondent.id.label("id"), *keys)
+    if show in _STATE_FILTERS or sort == "trang-thai":
+        chosen = chosen.select_from(Respondent).join(Invitation, _invitation_of(province_id), isouter=True)
+    chosen = (chosen.where(*conditions).order_by(*keys)
+              .offset(bindparam("offset")).limit(bindparam("limit")).subquery("chosen"))
     page = (select(*_PERSON.columns, *_INVITATION.columns, Ministry.name, matching.scalar_subquery().correlate(None))
-            .select_from(Respondent)
+            .select_from(chosen)
+            .join(Respondent, Respondent.id == chosen.c.id)
             .join(Invitation, _invitation_of(province_id), isouter=True)
-            .join(Ministry, Ministry.id == Respondent.ministry_id, isouter=True).where(*conditions)
-            .order_by(*order).offset(bindparam("offset")).limit(bindparam("limit")))
+            .join(Ministry, Ministry.id == Respondent.ministry_id, isouter=True)
+            .order_by(*list(chosen.c)[1:]))
     return page, matching
 
 
