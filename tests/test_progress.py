@@ -202,6 +202,9 @@ def test_the_days_left_count_in_the_portal_time_zone(client, province_user, hano
     ("ha.pt@ha-noi.gov.vn", "C"),  # an address
     ("nam.hq@", "D"),
     ("không có ai", ""),
+    ("%", ""),  # LIKE's wildcards are taken literally: no one's name or address holds them
+    ("_", ""),
+    ("/", ""),  # nor the escape character
 ])
 def test_search_by_name_with_or_without_diacritics_and_by_email(client, province_user, hanoi, query, letters):
     log_in(client, province_user)
@@ -322,6 +325,55 @@ def test_paging_keeps_the_search_and_the_sort(client, province_user, crowd):
                       key=lambda p: (fold(p.respondent.full_name), p.respondent.id))
     assert len(expected) > 0
     assert row_ids(first) == [p.respondent.id for p in expected][:50]
+
+
+# ---------------------------------------------------------------- the fingerprint a poll compares
+
+
+def fingerprint_of(hanoi: Hanoi) -> str:
+    return progress.fingerprint(hanoi.session, hanoi.survey.campaign.id, HA_NOI)
+
+
+def test_the_fingerprint_stays_the_same_while_nothing_changes_even_when_the_page_is_read(hanoi):
+    before = fingerprint_of(hanoi)
+
+    progress.respondent_page(hanoi.session, hanoi.survey.campaign.id, HA_NOI, sort="trang-thai")
+    progress.province_summary(hanoi.session, hanoi.survey.campaign.id, HA_NOI)
+
+    assert fingerprint_of(hanoi) == before
+
+
+@pytest.mark.parametrize("submit", [True, False], ids=["submitted", "draft"])
+def test_the_fingerprint_changes_when_an_answer_arrives(hanoi, clock, submit):
+    before = fingerprint_of(hanoi)
+
+    clock.move_to(DURING_SURVEY + timedelta(minutes=1), tick=False)
+    hanoi.answer("G", "DP-LDHUYEN", submit=submit)
+
+    assert fingerprint_of(hanoi) != before
+
+
+def test_the_fingerprint_changes_when_a_row_of_the_list_is_edited(hanoi, clock):
+    before = fingerprint_of(hanoi)
+
+    clock.move_to(DURING_SURVEY + timedelta(minutes=1), tick=False)
+    hanoi.session.exec(update(Respondent).where(Respondent.id == hanoi["G"].respondent.id)
+                       .values(full_name="Nguyễn Văn Giáp", updated_at=DURING_SURVEY + timedelta(minutes=1)))
+    hanoi.session.commit()
+
+    assert fingerprint_of(hanoi) != before
+
+
+def test_the_fingerprint_changes_when_two_invitations_swap_their_delivery_states(hanoi):
+    # No time moves and the count of each state stays: only which row is in which state changes.
+    before = fingerprint_of(hanoi)
+
+    for letter, status in (("B", "failed"), ("D", "bounced")):
+        hanoi.session.exec(update(Invitation).where(Invitation.id == hanoi[letter].invitation.id)
+                           .values(delivery_status=status))
+    hanoi.session.commit()
+
+    assert fingerprint_of(hanoi) != before
 
 
 # ---------------------------------------------------------------- live: polling with an ETag
@@ -719,6 +771,7 @@ def test_the_progress_fragment_sends_a_fixed_handful_of_statements_scoped_to_the
     assert len(statements) <= 7, statements.text()
     assert not any("noticerecipient" in s for s in statements)
     assert not any("questionnaireversion" in s for s in statements)  # parsed once per process
+    assert not any("nonce" in s for s in statements)  # the links' secrets are not needed to show progress
     survey_tables = re.compile(r"\b(respondent|invitation|formprogress)\b")
     for statement in statements:
         if survey_tables.search(statement.split("FROM", 1)[-1]):

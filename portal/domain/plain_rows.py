@@ -7,6 +7,7 @@ that no session tracks, for reading only; every write of those pages is an expli
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,3 +32,22 @@ def split(row: Sequence[Any], models: Sequence[type]) -> list[Any]:
         out.append(model.model_construct(**dict(zip(names, values, strict=True)))  # type: ignore[attr-defined]
                    if values[0] is not None else None)
     return [*out, *row[at:]]
+
+
+class Shape:
+    """Some columns of one table, read into a slotted record (a named tuple) per row.
+
+    For pages that show a few columns of many rows: a record costs a tuple, where `split`'s model copies
+    cost a validated object per row, and columns the page never shows (secrets among them) are not read.
+    """
+
+    def __init__(self, name: str, *columns: Column) -> None:
+        self.columns = list(columns)
+        self.record = namedtuple(name, [column.key for column in columns])  # type: ignore[misc]
+        self.width = len(columns)
+
+    def read(self, row: Sequence[Any], at: int = 0) -> Any:
+        """The record of the row's values from position `at`, or None where an outer join found nothing
+        (the first column, a primary key, is NULL)."""
+        values = row[at:at + self.width]
+        return None if values[0] is None else self.record._make(values)

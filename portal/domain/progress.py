@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, true
+from sqlalchemy import and_, bindparam, case, func, or_, true
 from sqlmodel import Session, select
 
 from portal.domain import plain_rows, units
@@ -43,11 +44,16 @@ FORM_STATE_LABELS = {
 }
 
 
-@dataclass
+# A group of the campaign, as the summary shows it (id, code, number, name): a plain record, not an entity.
+_GROUP = plain_rows.Shape("Group", RespondentGroup.id, RespondentGroup.code, RespondentGroup.number,
+                          RespondentGroup.name)
+
+
+@dataclass(slots=True)
 class GroupProgress:
     """One line of the summary: a group (or the total when `group` is None)."""
 
-    group: RespondentGroup | None
+    group: Any  # a _GROUP record (id, code, number, name), or None
     people: int = 0
     invited: int = 0  # invitation accepted by the mail server
     failed: int = 0  # refused or bounced
@@ -62,41 +68,50 @@ class GroupProgress:
         return 100.0 * self.forms_submitted / self.forms_expected if self.forms_expected else 0.0
 
 
-def _list_ids(session: Session, campaign_id: int, province_id: int | None):
+def _list_ids(campaign_id: Any, province_id: Any):
     query = select(RespondentList.id).where(RespondentList.campaign_id == campaign_id)
     if province_id is not None:
         query = query.where(RespondentList.province_id == province_id)
     return query
 
 
-def _people_of(session: Session, campaign_id: int, province_id: int) -> tuple:
+def _people_of(campaign_id: Any, province_id: Any) -> tuple:
     """The province's respondents in the campaign, filtered on the province's own column first.
 
     The province filter lets the database start from the province's index (a few thousand rows) rather
     than from the campaign's (the whole country), so a page costs the same at 12,500 or 100,000 people.
     """
-    return (Respondent.province_id == province_id,
-            Respondent.list_id.in_(_list_ids(session, campaign_id, province_id)))
+    return (Respondent.province_id == province_id, Respondent.list_id.in_(_list_ids(campaign_id, province_id)))
 
 
-def _invitation_of(province_id: int):
+def _invitation_of(province_id: Any):
     """The outer join condition to a respondent's invitation, kept inside the province."""
     return and_(Invitation.respondent_id == Respondent.id, Invitation.province_id == province_id)
 
 
+# The statements of the page and its polls are built once per shape, with the campaign, the province (and the
+# search, the group, the page) as parameters: building and caching-keying a statement per request cost more
+# than the database took to answer it.
+@lru_cache(maxsize=1)
+def _groups_statement():
+    return (select(*_GROUP.columns).where(RespondentGroup.campaign_id == bindparam("campaign_id"))
+            .order_by(RespondentGroup.number))
+
+
 @lru_cache(maxsize=1)
 def _summary_statement():
-    """The summary's counts per group, built once with the campaign and the province as parameters."""
+    """The summary's counts per group, with the campaign and the province as parameters."""
     campaign_id, province_id = bindparam("campaign_id"), bindparam("province_id")
     people = (
         select(Respondent.group_id, func.count(Respondent.id).label("people"),
                func.count(Invitation.id).filter(Invitation.delivery_status == DeliveryStatus.SENT.value)
                .label("invited"),
-               func.count(Invitation.id).filter(Invitation.delivery_status.in_(FAILED_STATES)).label("failed"),
+               func.count(Invitation.id).filter(or_(*(Invitation.delivery_status == state
+                                                      for state in FAILED_STATES))).label("failed"),
                func.count(Invitation.first_opened_at).label("opened"))
         .select_from(Respondent)
         .join(Invitation, _invitation_of(province_id), isouter=True)
-        .where(*_people_of(None, campaign_id, province_id))
+        .where(*_people_of(campaign_id, province_id))
         .group_by(Respondent.group_id)).subquery()
     forms = (
         select(Respondent.group_id, func.count(FormProgress.id).label("expected"),
@@ -120,27 +135,46 @@ def _summary_statement():
 
 def province_summary(session: Session, campaign_id: int, province_id: int) -> list[GroupProgress]:
     """Per group and in total: people, invitations delivered, failures, opened, started, forms submitted."""
-    groups = session.exec(select(RespondentGroup).where(RespondentGroup.campaign_id == campaign_id)
-                          .order_by(RespondentGroup.number)).all()
-    lines = {g.id: GroupProgress(g) for g in groups}
-    counts = session.connection().execute(_summary_statement(), {"campaign_id": campaign_id,
-                                                                  "province_id": province_id}).all()
-    for group_id, count, invited, failed, opened, expected, submitted, started in counts:
-        line = lines.setdefault(group_id, GroupProgress(None))
+    connection = session.connection()
+    params = {"campaign_id": campaign_id, "province_id": province_id}
+    lines = {group.id: GroupProgress(group) for group in map(_GROUP.read, connection.execute(
+        _groups_statement(), params))}
+    for group_id, count, invited, failed, opened, expected, submitted, started in connection.execute(
+            _summary_statement(), params):
+        line = lines.get(group_id)
+        if line is None:
+            line = lines[group_id] = GroupProgress(None)
         line.people, line.invited, line.failed, line.opened = count, invited, failed, opened
         line.forms_expected, line.forms_submitted, line.started = expected or 0, submitted or 0, started or 0
     total = GroupProgress(None)
     for line in lines.values():
-        for name in ("people", "invited", "failed", "opened", "started", "forms_expected", "forms_submitted"):
-            setattr(total, name, getattr(total, name) + getattr(line, name))
+        total.people += line.people
+        total.invited += line.invited
+        total.failed += line.failed
+        total.opened += line.opened
+        total.started += line.started
+        total.forms_expected += line.forms_expected
+        total.forms_submitted += line.forms_submitted
     return [*lines.values(), total]
 
 
-@dataclass
+# What a row of the table shows, and no more: the link's nonce (a secret) and the list's checking state are
+# never read for a page that only shows progress.
+_PERSON = plain_rows.Shape("Person", Respondent.id, Respondent.full_name, Respondent.position, Respondent.unit,
+                           Respondent.group_text, Respondent.email, Respondent.phone)
+_INVITATION = plain_rows.Shape("InvitationProgress", Invitation.id, Invitation.questionnaire_version_id,
+                               Invitation.delivery_status, Invitation.delivery_at, Invitation.last_reminded_at,
+                               Invitation.reminder_count)
+_FORM = plain_rows.Shape("FormLine", FormProgress.invitation_id, FormProgress.form_code, FormProgress.state)
+
+
+@dataclass(slots=True)
 class RespondentProgress:
-    respondent: Respondent
-    invitation: Invitation | None
-    forms: list[FormProgress] = field(default_factory=list)
+    """One row of the table: a _PERSON record, its _INVITATION record (None before the launch), its forms."""
+
+    respondent: Any
+    invitation: Any
+    forms: list = field(default_factory=list)  # _FORM records (invitation_id, form_code, state)
     form_names: dict[str, str] = field(default_factory=dict)  # form code -> "Phiếu đánh giá …"
 
     @property
@@ -164,6 +198,7 @@ FILTERS = {
     "da-xong": "Đã hoàn thành",
 }
 SORTS = {"stt": "Thứ tự trong danh sách", "ten": "Họ và tên", "nhom": "Nhóm", "trang-thai": "Tình trạng trả lời"}
+_STATE_FILTERS = ("chua-xong", "da-xong", "chua-mo", "loi-gui")  # the filters that read the invitation
 
 
 def _least_done_first():
@@ -177,17 +212,16 @@ def _least_done_first():
     return finished, forms(FormProgress.state == FormState.SUBMITTED.value)
 
 
-def respondent_page(
-    session: Session, campaign_id: int, province_id: int, *, query: str = "", show: str = "", sort: str = "stt",
-    page: int = 1, per_page: int = 50,
-) -> ProgressPage:
-    """One page of the province's respondents with their delivery and form states."""
+@lru_cache(maxsize=64)
+def _page_statements(searching: bool, show: str, sort: str):
+    """One page of rows (with the matching total riding along) and the total alone, for one shape of the
+    request: `show` is one of _STATE_FILTERS, "nhom" (one group) or ""; `sort` one of SORTS."""
+    campaign_id, province_id = bindparam("campaign_id"), bindparam("province_id")
     open_forms = select(FormProgress.invitation_id).where(FormProgress.province_id == province_id,
                                                           FormProgress.state != FormState.SUBMITTED.value)
-    conditions = list(_people_of(session, campaign_id, province_id))
-    folded = fold(query)
-    if folded:
-        conditions.append(Respondent.search_text.contains(folded, autoescape=True))
+    conditions = list(_people_of(campaign_id, province_id))
+    if searching:
+        conditions.append(Respondent.search_text.like(bindparam("pattern"), escape="/"))
     if show == "chua-xong":
         conditions.append(Invitation.id.in_(open_forms))
     elif show == "da-xong":
@@ -195,54 +229,96 @@ def respondent_page(
     elif show == "chua-mo":
         conditions.append(and_(Invitation.id.is_not(None), Invitation.first_opened_at.is_(None)))
     elif show == "loi-gui":
-        conditions.append(Invitation.delivery_status.in_(FAILED_STATES))
-    elif show.isascii() and show.isdigit() and len(show) < 10:  # "³" or a 30-digit number: no group
-        conditions.append(Respondent.group_id == int(show))
+        conditions.append(or_(*(Invitation.delivery_status == state for state in FAILED_STATES)))
+    elif show == "nhom":
+        conditions.append(Respondent.group_id == bindparam("group_id"))
     # The total rides along each row, so one statement gives the page and the count. Not as a window count:
     # that made the database join and carry every row of the province before keeping one page (ten times the
     # time at 2,000 people); a count on its own, uncorrelated, is read once beside the page.
     matching = select(func.count()).select_from(Respondent)
-    if show in ("chua-xong", "da-xong", "chua-mo", "loi-gui"):  # only these filters read the invitation
+    if show in _STATE_FILTERS:
         matching = matching.join(Invitation, _invitation_of(province_id), isouter=True)
     matching = matching.where(*conditions)
-    base = (select(*plain_rows.columns(Respondent, Invitation), Ministry.name,
-                   matching.scalar_subquery().correlate(None))
-            .select_from(Respondent)
-            .join(Invitation, _invitation_of(province_id), isouter=True)
-            .join(Ministry, Ministry.id == Respondent.ministry_id, isouter=True).where(*conditions))
-    # A page number from the address bar can be anything: past a million pages there are no rows anyway,
-    # and the offset must stay within a 64-bit integer for the database.
-    page = min(max(1, page), 1_000_000)
     order = {
         # search_text starts with the folded name: "Đặng" sorts with D, and alike on SQLite and PostgreSQL.
         "ten": lambda: (Respondent.search_text, Respondent.id),
         "nhom": lambda: (Respondent.group_id, Respondent.row_number, Respondent.id),
         "trang-thai": lambda: (*_least_done_first(), Respondent.row_number, Respondent.id),
     }.get(sort, lambda: (Respondent.row_number, Respondent.id))()
+    # The page's people are chosen first, by id and sort keys alone, and only those fifty are joined to their
+    # invitation and ministry: joining every person of the province and carrying their columns into the sort
+    # cost a third of the statement.
+    keys = [key.label(f"key_{n}") for n, key in enumerate(order)]  # ordered by name: computed once a row
+    chosen = select(Respondent.id.label("id"), *keys)
+    if show in _STATE_FILTERS or sort == "trang-thai":
+        chosen = chosen.select_from(Respondent).join(Invitation, _invitation_of(province_id), isouter=True)
+    chosen = (chosen.where(*conditions).order_by(*keys)
+              .offset(bindparam("offset")).limit(bindparam("limit")).subquery("chosen"))
+    page = (select(*_PERSON.columns, *_INVITATION.columns, Ministry.name, matching.scalar_subquery().correlate(None))
+            .select_from(chosen)
+            .join(Respondent, Respondent.id == chosen.c.id)
+            .join(Invitation, _invitation_of(province_id), isouter=True)
+            .join(Ministry, Ministry.id == Respondent.ministry_id, isouter=True)
+            .order_by(*list(chosen.c)[1:]))
+    return page, matching
+
+
+@lru_cache(maxsize=1)
+def _forms_statement():
+    return (select(*_FORM.columns)
+            .where(FormProgress.province_id == bindparam("province_id"),
+                   FormProgress.invitation_id.in_(bindparam("invitation_ids", expanding=True)))
+            .order_by(FormProgress.id))
+
+
+def _like_pattern(text: str) -> str:
+    """`text` anywhere, its % and _ taken literally (escaped with "/", as the statement says)."""
+    return "%" + text.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+
+
+def respondent_page(
+    session: Session, campaign_id: int, province_id: int, *, query: str = "", show: str = "", sort: str = "stt",
+    page: int = 1, per_page: int = 50,
+) -> ProgressPage:
+    """One page of the province's respondents with their delivery and form states."""
+    params: dict[str, Any] = {"campaign_id": campaign_id, "province_id": province_id, "limit": per_page}
+    folded = fold(query)
+    if folded:
+        params["pattern"] = _like_pattern(folded)
+    if show not in _STATE_FILTERS:
+        if show.isascii() and show.isdigit() and len(show) < 10:  # "³" or a 30-digit number: no group
+            params["group_id"] = int(show)
+            show = "nhom"
+        else:
+            show = ""
+    statement, matching = _page_statements(bool(folded), show, sort if sort in SORTS else "stt")
+    # A page number from the address bar can be anything: past a million pages there are no rows anyway,
+    # and the offset must stay within a 64-bit integer for the database.
+    page = min(max(1, page), 1_000_000)
     connection = session.connection()
+    width = _PERSON.width
 
     def read(at_page: int) -> list:
-        found = connection.execute(base.order_by(*order).offset((at_page - 1) * per_page).limit(per_page))
-        return [plain_rows.split(row, (Respondent, Invitation)) for row in found]
+        params["offset"] = (at_page - 1) * per_page
+        return [(_PERSON.read(row), _INVITATION.read(row, width), row[-2], row[-1])
+                for row in connection.execute(statement, params)]
 
     rows = read(page)
     if not rows and page > 1:  # past the last page (a filter left fewer rows): show the last one
-        total = session.exec(matching).one()
+        total = connection.execute(matching, params).scalar_one()
         page = max(1, -(-total // per_page))
         rows = read(page)
     total = rows[0][3] if rows else 0
     pages = max(1, -(-total // per_page))
     invitation_ids = [inv.id for _person, inv, _ministry, _total in rows if inv is not None]
-    forms: dict[int, list[FormProgress]] = {}
+    forms: dict[int, list] = {}
     if invitation_ids:
-        for (item,) in (plain_rows.split(row, (FormProgress,)) for row in connection.execute(
-                select(*plain_rows.columns(FormProgress))
-                .where(FormProgress.province_id == province_id, FormProgress.invitation_id.in_(invitation_ids))
-                .order_by(FormProgress.id))):
-            forms.setdefault(item.invitation_id, []).append(item)
+        for form in map(_FORM.record._make, connection.execute(
+                _forms_statement(), {"province_id": province_id, "invitation_ids": invitation_ids})):
+            forms.setdefault(form.invitation_id, []).append(form)
     names: dict[tuple[int, str], dict[str, str]] = {}  # a page has one questionnaire and a few ministries
 
-    def form_names(inv: Invitation, ministry: str) -> dict[str, str]:
+    def form_names(inv: Any, ministry: str) -> dict[str, str]:
         key = (inv.questionnaire_version_id, ministry)
         if key not in names:
             names[key] = _form_names(session, *key)
@@ -291,7 +367,10 @@ def fingerprint(session: Session, campaign_id: int, province_id: int) -> str:
     """A short value that changes whenever anything on the province's progress page changes.
 
     Polling compares it (as an ETag) instead of building the table again. Times alone are not enough:
-    "Gửi lại" changes an invitation's delivery state and no time, so the counts of each state are in too.
+    "Gửi lại" changes an invitation's delivery state and no time, so the states are in too, as paired
+    sums: the sum of each row's id times its state's rank. A row that changes state moves the sum by its
+    id times the step, so two rows swapping states change it too (counts per state missed that); only
+    changes whose id-weighted steps cancel exactly, between two polls, would go unseen until the next.
     """
     values = session.connection().execute(_fingerprint_query(), {"campaign_id": campaign_id,
                                                                  "province_id": province_id}).one()
@@ -309,16 +388,26 @@ def _poll_statement():
     return _fingerprint_query().add_columns(extension)
 
 
+def _paired_sum(column, ranks: tuple[str, ...]):
+    """The sum of the rows' ids, each times the rank of `column`'s value in `ranks` (see `fingerprint`)."""
+    return func.sum(column.table.c.id * case({value: rank for rank, value in enumerate(ranks, 1)},
+                                             value=column, else_=len(ranks) + 1))
+
+
 @lru_cache(maxsize=1)
 def _fingerprint_query():
     campaign_id, province_id = bindparam("campaign_id"), bindparam("province_id")
-    sent = (select(func.count(Invitation.id), func.max(Invitation.delivery_at), func.max(Invitation.first_opened_at),
-                   func.max(Invitation.last_reminded_at), func.sum(Invitation.reminder_count),
-                   *(func.count(Invitation.id).filter(Invitation.delivery_status == status.value)
-                     for status in DeliveryStatus))
+    # What a row shows of its invitation: the delivery state and time, whether it was opened (set once),
+    # the reminders (each one adds to the count, and sets the time shown).
+    sent = (select(func.count(Invitation.id),
+                   _paired_sum(Invitation.delivery_status, tuple(status.value for status in DeliveryStatus)),
+                   func.max(Invitation.delivery_at), func.count(Invitation.first_opened_at),
+                   func.sum(Invitation.reminder_count))
             .where(Invitation.province_id == province_id, Invitation.campaign_id == campaign_id)).subquery()
-    forms = (select(func.count(FormProgress.id), func.max(FormProgress.started_at), func.max(FormProgress.submitted_at),
-                    *(func.count(FormProgress.id).filter(FormProgress.state == state.value) for state in FormState))
+    # Forms by state alone, from the (province, state) index with no read of the table: a form's times move
+    # only with its state (started: in progress; submitted: submitted), and the page shows the states.
+    forms = (select(func.count(FormProgress.id),
+                    _paired_sum(FormProgress.state, tuple(state.value for state in FormState)))
              .where(FormProgress.province_id == province_id)).subquery()
     people = (select(func.count(Respondent.id), func.max(Respondent.updated_at))
               .where(Respondent.province_id == province_id)).subquery()
@@ -398,7 +487,7 @@ def national_table(session: Session, campaign_id: int, *, sort: str = "ma") -> t
         rows[province.id] = ProvinceProgress(province.id, province.name, label, province.short_name)
     for province_id, people in session.exec(
             select(Respondent.province_id, func.count(Respondent.id))
-            .where(Respondent.list_id.in_(_list_ids(session, campaign_id, None)))
+            .where(Respondent.list_id.in_(_list_ids(campaign_id, None)))
             .group_by(Respondent.province_id)):
         rows[province_id].people = people
     for province_id, invited, failed in session.exec(
