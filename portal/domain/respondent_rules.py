@@ -39,6 +39,7 @@ import functools
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Literal
@@ -76,6 +77,7 @@ __all__ = [
     "ProvinceRefs",
     "RowInput",
     "check_list",
+    "check_rows",
     "default_groups_2021",
     "identity_keys",
     "is_blank",
@@ -1483,6 +1485,19 @@ def _flag_namesakes(works: list[_Work], dismissed: frozenset[str]) -> None:
                     "giữ là hai người khác nhau. Nếu đúng là một người, hãy xóa dòng thừa")
             work.row.problems.append(Problem(n, COL_NAME, _msg(n, COL_NAME, text), "warning", key))
             work.row.namesake_key = key
+
+
+def check_rows(rows: Iterable[RowInput], refs: ProvinceRefs) -> Iterator[CheckedRow]:
+    """Check and normalise each row on its own, as it comes, with none of the rules between rows.
+
+    Rows depend on each other only through a shared folded name (same person, namesakes) or a shared
+    mailbox among named rows (one mailbox for two people; see `identity_keys`): a row sharing neither with
+    any other row comes out of :func:`check_list` exactly as it comes out of here. An import checks a long
+    list this way, as it reads it, then runs `check_list` over the rows that do share a name or a mailbox.
+    """
+    index = _index_for(refs)
+    for order, row in enumerate(rows):
+        yield _check_row(row, order, index).row
 
 
 def check_list(rows: list[RowInput], refs: ProvinceRefs,
