@@ -399,25 +399,35 @@ _BREAKS = re.compile(r"\s*[-–—,;:()\[\]/|\\+]\s*")
 _NON_WORD = re.compile(r"[^\w|]+")
 _DIGITS_IN_WORD = re.compile(r"^(q|h|tx|tp|p)(\d+)$")
 
+
+
+class _Phrases:
+    """Loose phrase forms of folded text ("uy ban nhan dan" -> "ubnd"), replaced in one pass of one regex.
+
+    No phrase overlaps another (none ends with the start of another, or holds another), and no replacement
+    forms a phrase with its neighbours, so one pass gives what replacing each phrase in turn gave.
+    """
+
+    def __init__(self, forms: dict[str, str]) -> None:
+        self._forms = forms
+        self._pattern = re.compile(r"\b(?:" + "|".join(re.escape(p) for p in forms) + r")\b")
+        self._first_words = frozenset(p.split()[0] for p in forms)
+
+    def sub(self, text: str) -> str:
+        if not any(word in text for word in self._first_words):
+            return text
+        return self._pattern.sub(self._replace, text)
+
+    def _replace(self, match: re.Match[str]) -> str:
+        return self._forms[match.group()]
+
+
 # Loose phrase forms shared by unit and position keys (applied on folded text).
-_UNIT_PHRASES = (
-    (re.compile(r"\buy ban nhan dan\b"), "ubnd"),
-    (re.compile(r"\bhoi dong nhan dan\b"), "hdnd"),
-    (re.compile(r"\bvan phong\b"), "vp"),
-    (re.compile(r"\bthanh pho\b"), "tp"),
-    (re.compile(r"\bthi xa\b"), "tx"),
-    (re.compile(r"\bdac khu\b"), "dk"),
-)
-_POSITION_PHRASES = (
-    (re.compile(r"\buy ban nhan dan\b"), "ubnd"),
-    (re.compile(r"\bhoi dong nhan dan\b"), "hdnd"),
-    (re.compile(r"\bvan phong\b"), "vp"),
-    (re.compile(r"\bgiam doc\b"), "gd"),
-    (re.compile(r"\bchu tich\b"), "ct"),
-    (re.compile(r"\btruong phong\b"), "tp"),
-    (re.compile(r"\bpho phong\b"), "pho tp"),
-    (re.compile(r"\bthuong truc\b"), " "),
-)
+_UNIT_PHRASES = _Phrases({"uy ban nhan dan": "ubnd", "hoi dong nhan dan": "hdnd", "van phong": "vp",
+                          "thanh pho": "tp", "thi xa": "tx", "dac khu": "dk"})
+_POSITION_PHRASES = _Phrases({"uy ban nhan dan": "ubnd", "hoi dong nhan dan": "hdnd", "van phong": "vp",
+                              "giam doc": "gd", "chu tich": "ct", "truong phong": "tp", "pho phong": "pho tp",
+                              "thuong truc": " "})
 _POSITION_WORDS = {"pgd": "pho gd", "ptp": "pho tp", "pct": "pho ct", "pcct": "pho chi cuc truong"}
 _RANKS = (("pho", "chanh"), ("chanh",), ("pho", "truong"), ("truong",))
 _CHAIR_KEYS = (("ct", "ubnd"), ("pho", "ct", "ubnd"))
@@ -454,9 +464,7 @@ def clear_value_caches() -> None:
 @functools.lru_cache(maxsize=_VALUE_CACHE)
 def _position_key(text: str) -> tuple[str, ...]:
     """Tokens of a position in canonical form: "P.GĐ Sở Y tế" -> ("pho", "gd", "so", "y", "te")."""
-    s = _fold_punct(text, breaks=False).replace("…", " ").replace("_", " ")
-    for pattern, repl in _POSITION_PHRASES:
-        s = pattern.sub(repl, s)
+    s = _POSITION_PHRASES.sub(_fold_punct(text, breaks=False).replace("…", " ").replace("_", " "))
     tokens: list[str] = []
     for i, tok in enumerate(s.split()):
         if tok in _POSITION_WORDS:
@@ -480,9 +488,7 @@ def _is_acronym_token(tok: str) -> bool:
 
 def _unit_tokens(text: str, acronyms: dict[str, tuple[str, ...]]) -> list[str]:
     """Tokens of a unit name; separators kept as "|"; "KH&ĐT" -> "ke hoach va dau tu"."""
-    s = _fold_punct(text, breaks=True)
-    for pattern, repl in _UNIT_PHRASES:
-        s = pattern.sub(repl, s)
+    s = _UNIT_PHRASES.sub(_fold_punct(text, breaks=True))
     raw = s.split()
     tokens: list[str] = []
     i = 0
@@ -1000,6 +1006,12 @@ def _normalise_email(raw: str) -> tuple[str, str | None]:
     text = clean(raw)
     if not text:
         return "", "chưa ghi email công vụ"
+    plain = text.lower()
+    if len(plain) <= 254 and "--" not in plain and _PLAIN_ADDRESS.fullmatch(plain) \
+            and len(plain.partition("@")[0]) <= 64:
+        # An ordinary address (most cells): no brackets, "mailto:", separators or trailing stops to remove,
+        # and valid (see `_email_syntax_ok`).
+        return plain, None
     email = text
     bracket = _EMAIL_BRACKETS.search(email)
     if bracket:
@@ -1043,6 +1055,8 @@ def _normalise_phone(raw: str) -> tuple[str, str | None, str | None]:
     text = clean(raw)
     if not text:
         return "", None, None
+    if text.isdigit() and text.isascii():  # most cells: one number, nothing to split or strip
+        return _national_phone(text, text, plus=False)
     pieces = [p for p in _PHONE_MANY.split(_fold(text)) if _SIX_DIGITS.search(_PHONE_SEPARATORS.sub("", p))]
     if len(pieces) > 1:
         return text, f"ô có nhiều số ({_quote(text)}); chỉ ghi một số điện thoại", None
@@ -1053,7 +1067,8 @@ def _normalise_phone(raw: str) -> tuple[str, str | None, str | None]:
     elif _PHONE_SCI.fullmatch(value):
         try:
             number = Decimal(value)
-            if number == number.to_integral_value():
+            # "1e999999999" would be a billion digits: no phone has more than 20 (it is refused as typed).
+            if number.adjusted() < 20 and number == number.to_integral_value():
                 value = str(int(number))
         except InvalidOperation:
             pass
@@ -1061,6 +1076,11 @@ def _normalise_phone(raw: str) -> tuple[str, str | None, str | None]:
     digits = _PHONE_SEPARATORS.sub("", value[1:] if plus else value)
     if not digits.isdigit() or not digits.isascii():
         return text, f"số {_quote(text)} có ký tự không phải chữ số", None
+    return _national_phone(text, digits, plus=plus)
+
+
+def _national_phone(text: str, digits: str, *, plus: bool) -> tuple[str, str | None, str | None]:
+    """(phone, error, notice) of the ASCII `digits` read from the cell `text` (after a "+" when `plus`)."""
     bad = f"số {_quote(text)} không hợp lệ ({_PHONE_RULE})"
     if not plus and digits.startswith("00"):
         plus, digits = True, digits[2:]
@@ -1083,7 +1103,7 @@ def _normalise_phone(raw: str) -> tuple[str, str | None, str | None]:
             f"số {_quote(text)} bị mất số 0 ở đầu (ô kiểu số trong bảng tính), đã sửa thành {_quote(fixed)}"
         )
         digits = fixed
-    if not digits.startswith("0") or digits[1] == "0" or len(digits) not in (10, 11):
+    if len(digits) not in (10, 11) or not digits.startswith("0") or digits[1] == "0":  # "0" alone: no [1]
         return text, bad, None
     if len(digits) == 11 and digits[1] == "1":
         return text, f"số {_quote(text)} là đầu số di động 11 số cũ (đã đổi sang 10 số từ năm 2018)", None
