@@ -63,17 +63,34 @@ def _executemany(connection: Any, table: Table, columns: Sequence[str], rows: It
     marks = ", ".join("?" for _ in columns)
     statement = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'
     written = 0
+    process = _Processors(processors) if processors else None
     for part in _chunks(rows, chunk):
-        if processors:
-            part = [_processed(row, processors) for row in part]
+        if process is not None:
+            part = [process(row) for row in part]
         connection.exec_driver_sql(statement, part)
         written += len(part)
     return written
 
 
-def _processed(row: Sequence[Any], processors: list[tuple[int, Callable[[Any], Any]]]) -> tuple[Any, ...]:
-    values = list(row)
-    for position, processor in processors:
-        if values[position] is not None:
-            values[position] = processor(values[position])
-    return tuple(values)
+class _Processors:
+    """The columns' bind processors, each remembering its last value: an import's rows share their
+    timestamps (one `now`), so each is formatted once rather than twice a row."""
+
+    def __init__(self, processors: list[tuple[int, Callable[[Any], Any]]]) -> None:
+        self._processors = processors
+        self._last: dict[int, tuple[Any, Any]] = {}
+
+    def __call__(self, row: Sequence[Any]) -> tuple[Any, ...]:
+        values = list(row)
+        last = self._last
+        for position, processor in self._processors:
+            value = values[position]
+            if value is None:
+                continue
+            seen = last.get(position)
+            if seen is not None and seen[0] is value:
+                values[position] = seen[1]
+            else:
+                values[position] = processed = processor(value)
+                last[position] = (value, processed)
+        return tuple(values)

@@ -32,7 +32,6 @@ from portal.domain.text import clean
 from portal.models import Campaign, Province, Respondent, RespondentList, User, utcnow
 
 _RESPONDENT: Table = Respondent.__table__  # type: ignore[attr-defined]
-_EDITABLE = lists.EDITABLE_FIELDS
 _NO_FORMULAS = "{}"
 
 Reread = Callable[[Collection[int]], Iterable[respondent_rules.RowInput]]
@@ -105,11 +104,10 @@ def import_rows(
 
 
 def _inputs(rows: Iterable[spreadsheets.SheetRow]) -> Iterator[respondent_rules.RowInput]:
+    # The sheet's dicts as they are: the check reads the editable keys only (the row number, "stt", is never
+    # a formula cell, see `SheetStream`).
     for r in rows:
-        values = r.values
-        yield respondent_rules.RowInput(
-            key=r.number, number=r.number, values={key: values[key] for key in _EDITABLE if key in values},
-            formulas={k: f for k, f in r.formulas.items() if k in _EDITABLE} if r.formulas else {})
+        yield respondent_rules.RowInput(key=r.number, number=r.number, values=r.values, formulas=r.formulas)
 
 
 class _Tally:

@@ -78,6 +78,7 @@ __all__ = [
     "RowInput",
     "check_list",
     "check_rows",
+    "search_text",
     "default_groups_2021",
     "identity_keys",
     "is_blank",
@@ -397,6 +398,7 @@ def is_blank(row: RowInput) -> bool:
 _VOWELS = frozenset("aeiouy")
 _BREAKS = re.compile(r"\s*[-–—,;:()\[\]/|\\+]\s*")
 _NON_WORD = re.compile(r"[^\w|]+")
+_ANY_NON_WORD = re.compile(r"\W+")
 _DIGITS_IN_WORD = re.compile(r"^(q|h|tx|tp|p)(\d+)$")
 
 
@@ -445,11 +447,10 @@ _NOT_CODE = re.compile(r"[\W_]+")
 
 def _fold_punct(text: str, breaks: bool) -> str:
     s = _fold(text).replace("&", " va ")
-    s = _BREAKS.sub(" | " if breaks else " ", s)
-    s = _NON_WORD.sub(" ", s)
     if not breaks:
-        s = s.replace("|", " ")
-    return s
+        # Every break is a run of non-word characters too: without the "|" markers, one pass does.
+        return _ANY_NON_WORD.sub(" ", s)
+    return _NON_WORD.sub(" ", _BREAKS.sub(" | ", s))
 
 
 def clear_value_caches() -> None:
@@ -1505,6 +1506,13 @@ def _flag_namesakes(works: list[_Work], dismissed: frozenset[str]) -> None:
                     "giữ là hai người khác nhau. Nếu đúng là một người, hãy xóa dòng thừa")
             work.row.problems.append(Problem(n, COL_NAME, _msg(n, COL_NAME, text), "warning", key))
             work.row.namesake_key = key
+
+
+def search_text(row: CheckedRow) -> str:
+    """The row's name, email, unit and position folded into one line, what the searches of a list look in:
+    `fold` of the four joined, made of the folds the check already has (the name key, the cached units
+    and positions) rather than folding the whole line again."""
+    return " ".join(part for part in (row.name_key, fold(row.email), _fold(row.unit), _fold(row.position)) if part)
 
 
 def check_rows(rows: Iterable[RowInput], refs: ProvinceRefs) -> Iterator[CheckedRow]:

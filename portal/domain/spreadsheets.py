@@ -581,20 +581,21 @@ class _SheetScan:
     def feed(self, chunk: bytes) -> None:
         text = self._carry + chunk if self._carry else chunk
         cut = text.rfind(b">") + 1
-        self._scan(text[:cut])
+        self._scan(text, cut)
         # What follows the last ">" cannot end a tag yet; it is scanned again with the next chunk.
         self._carry = text[cut:]
 
     def close(self) -> None:
-        self._scan(self._carry)
+        self._scan(self._carry, len(self._carry))
         self._carry = b""
 
-    def _scan(self, text: bytes) -> None:
-        if not text:
+    def _scan(self, text: bytes, end: int) -> None:
+        """Scan `text` up to `end` (without copying it)."""
+        if not end:
             return
-        self.is_sheet = self.is_sheet or b"sheetData" in text
-        self.has_formulas = self.has_formulas or b"<f>" in text or b"<f " in text
-        self._state.follow(text)
+        self.is_sheet = self.is_sheet or text.find(b"sheetData", 0, end) >= 0
+        self.has_formulas = self.has_formulas or text.find(b"<f>", 0, end) >= 0 or text.find(b"<f ", 0, end) >= 0
+        self._state.follow(text, end)
 
 
 # A <row> or <c> start tag, with its r="B12" attribute when it has one.
@@ -616,10 +617,11 @@ class _Extent:
         self.row = self.column = self.max_row = self.max_column = 0
         self._letters: dict[bytes, int] = {}
 
-    def follow(self, xml: bytes) -> None:
+    def follow(self, xml: bytes, end: int) -> None:
+        """Follow the cells of `xml` up to `end`."""
         row, column, max_row, max_column = self.row, self.column, self.max_row, self.max_column
         letters_seen = self._letters
-        for tag, letters, digits in _CELL_OR_ROW_TAG.findall(xml):
+        for tag, letters, digits in _CELL_OR_ROW_TAG.findall(xml, 0, end):
             if tag == b"row":
                 row = int(digits) if digits else row + 1
                 column = 0
