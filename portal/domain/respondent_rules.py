@@ -1,11 +1,12 @@
 """Rules that check a province's list of survey respondents (sociological survey, PAR Index).
 
 Pure module: plain dataclasses in, plain dataclasses out; no Flask, no database.
-The database layer calls :func:`check_list` on import and again on the whole list after
-each in-place edit of a draft row, so the checks are cheap: lookup tables are built once
-per ``ProvinceRefs`` (cached by value), loose matches of units, positions and groups are
-memoised on those tables, cell normalisation is memoised, ordinary ASCII e-mail addresses
-skip the (slower) email_validator call, and the cyclic GC is paused during a check.
+An import checks each row as it reads it (:func:`check_rows`) and then runs :func:`check_list`
+over the rows sharing a name or a mailbox; an edit runs :func:`check_list` over the rows it can
+affect. So the checks are cheap: lookup tables are built once per ``ProvinceRefs`` (cached by
+value), loose matches of units, positions and groups are memoised on those tables, cell
+normalisation is memoised, ordinary phones and ASCII e-mail addresses skip the splitting,
+stripping and the (slower) email_validator call, and the phrase forms are one regex pass.
 
 Decisions worth knowing (see also the docstrings below):
 
