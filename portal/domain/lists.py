@@ -8,15 +8,12 @@ province may do with it, when.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import gc
 import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import Table, delete, func, update
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from portal.domain import (
@@ -118,7 +115,7 @@ def editability(rlist: RespondentList, campaign: Campaign, tz_name: str, now: da
     return Editability(True, "", deadline)
 
 
-def _require_editable(rlist: RespondentList, campaign: Campaign, tz_name: str, now: datetime | None) -> None:
+def require_editable(rlist: RespondentList, campaign: Campaign, tz_name: str, now: datetime | None) -> None:
     state = editability(rlist, campaign, tz_name, now)
     if not state.allowed:
         raise ListError(state.reason)
@@ -214,19 +211,19 @@ def template_for(session: Session, campaign: Campaign, province: Province, *,
 
 
 @dataclass
-class _Lookups:
+class Lookups:
     group_ids: dict[str, int]
     group_labels: dict[str, str]
     ministry_ids: dict[str, int]
 
     @classmethod
-    def load(cls, session: Session, campaign: Campaign) -> _Lookups:
+    def load(cls, session: Session, campaign: Campaign) -> Lookups:
         groups = campaign_groups(session, campaign)
         return cls({g.code: g.id for g in groups}, {g.code: g.label for g in groups},
                    {m.code: m.id for m in session.exec(select(Ministry))})
 
 
-def _row_values(row: respondent_rules.CheckedRow, raw_group: str, lookups: _Lookups) -> dict:
+def row_values(row: respondent_rules.CheckedRow, raw_group: str, lookups: Lookups) -> dict:
     errors = [p for p in row.problems if p.level == "error"]
     # A namesake warning carries its key: the review table offers "they are two people" with it.
     problems = [{"column": p.column, "message": p.message, "level": p.level,
@@ -247,8 +244,8 @@ def _row_values(row: respondent_rules.CheckedRow, raw_group: str, lookups: _Look
         "email": row.email,
         "phone": row.phone,
         "note": row.note,
-        "search_text": fold(f"{row.full_name} {row.email} {row.unit} {row.position}"),
-        "problems": json.dumps(problems, ensure_ascii=False),
+        "search_text": respondent_rules.search_text(row),
+        "problems": json.dumps(problems, ensure_ascii=False) if problems else "[]",
         "error_count": len(errors),
         "name_key": row.name_key,
         "has_notice": any(p.level == "notice" for p in row.problems),
@@ -272,7 +269,7 @@ def _stored_notices(session: Session, rlist: RespondentList) -> list[tuple[int, 
             for number, problems in rows]
 
 
-def _merge_entries(check: respondent_rules.ListCheck, now: datetime, cause: str) -> list[dict]:
+def merge_entries(check: respondent_rules.ListCheck, now: datetime, cause: str) -> list[dict]:
     return [{"at": now.isoformat(), "rows": [d.number, d.kept_number], "cause": cause, "message": d.message}
             for d in sorted(check.dropped, key=lambda d: d.number)]
 
@@ -324,77 +321,15 @@ def import_file(
     max_rows: int = spreadsheets.DEFAULT_MAX_ROWS,
     now: datetime | None = None,
 ) -> ImportOutcome:
-    """Replace the draft with the rows of an uploaded file, checked.
+    """Replace the draft with the rows of an uploaded file, checked: `list_import.import_file`.
 
-    A file that cannot be read raises ListError (or SpreadsheetError's message
-    as ListError) and leaves the saved draft exactly as it was.
+    A file that cannot be read, or is refused half-way, raises ListError and rolls the session back,
+    leaving the saved draft exactly as it was.
     """
-    _require_editable(rlist, campaign, tz_name, now)
-    if rlist.launched_at is not None:
-        raise ListError(LAUNCHED_NO_REPLACE)
-    # Reading and checking a list allocates hundreds of thousands of small objects that all live until the
-    # insert: the cyclic collector, set off by allocation counts, would walk the growing heap again and again
-    # (a third of the import's time) to find nothing. Reference counting frees them; one collection follows.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _import_file(session, user, rlist, campaign, province, data, filename, max_bytes=max_bytes,
-                            max_rows=max_rows, now=now)
-    finally:
-        if collecting:
-            gc.enable()
-        _give_memory_back()
+    from portal.domain import list_import  # it builds on this module's rows and checks: imported when used
 
-
-def _import_file(session: Session, user: User, rlist: RespondentList, campaign: Campaign, province: Province,
-                 data: bytes, filename: str, *, max_bytes: int, max_rows: int,
-                 now: datetime | None) -> ImportOutcome:
-    try:
-        sheet = spreadsheets.read_respondent_file(data, filename, max_rows=max_rows, max_bytes=max_bytes)
-    except spreadsheets.SpreadsheetError as problem:
-        raise ListError(problem.message) from problem
-    # The sheet's own value dicts become the rows' (no copy of 20,000 dicts): only the editable keys stay.
-    rows = []
-    for r in sheet.rows:
-        for key in [k for k in r.values if k not in EDITABLE_FIELDS]:
-            del r.values[key]
-        rows.append(respondent_rules.RowInput(key=r.number, number=r.number, values=r.values,
-                                              formulas={k: f for k, f in r.formulas.items() if k in EDITABLE_FIELDS}))
-    sheet.rows = []
-    outcome = import_rows(session, user, rlist, campaign, province, rows, filename, now=now)
-    outcome.example_rows_skipped = sheet.example_rows_skipped
-    outcome.ignored_columns = sheet.ignored_columns
-    return outcome
-
-
-# Rows inserted per statement on import: the parameters of a chunk, not of the whole list, are held at once.
-_INSERT_CHUNK = 1000
-_RESPONDENT: Table = Respondent.__table__  # type: ignore[attr-defined]
-
-
-def _give_memory_back() -> None:
-    """After a large import: collect the check's objects and hand freed heap pages back to the system, so a
-    worker that read a 20,000-row file returns to its usual size (glibc keeps freed memory otherwise).
-
-    Reference counting has freed the rows already; the young generations hold every object the import
-    made that is still tracked, so collecting them finds any cycle among those without walking the
-    whole process's heap (a full collection took as long as reading the file)."""
-    respondent_rules.clear_value_caches()
-    gc.collect(1)
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def _load_libc():
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim.argtypes = [ctypes.c_size_t]
-        return libc
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
-        return None
-
-
-_LIBC = _load_libc()
+    return list_import.import_file(session, user, rlist, campaign, province, data, filename, tz_name=tz_name,
+                                   max_bytes=max_bytes, max_rows=max_rows, now=now)
 
 
 def import_rows(
@@ -408,46 +343,14 @@ def import_rows(
     *,
     now: datetime | None = None,
 ) -> ImportOutcome:
-    """Check `rows` and make them the draft, replacing the previous one in one transaction.
+    """Check `rows` and make them the draft, replacing the previous one in one transaction
+    (`list_import.import_rows`).
 
     Refused once the survey was launched to this list: people already invited keep their rows.
     """
-    if rlist.launched_at is not None:
-        raise ListError(LAUNCHED_NO_REPLACE)
-    check = _check(session, rlist, campaign, province, rows)
-    inputs = {r.key: r for r in rows}
-    lookups = _Lookups.load(session, campaign)
-    now = now or utcnow()
+    from portal.domain import list_import
 
-    def values(row: respondent_rules.CheckedRow) -> dict:
-        given = inputs[row.key]
-        return {**_row_values(row, clean(given.values.get("group", "")), lookups), "list_id": rlist.id,
-                "formula_cells": json.dumps(given.formulas or {}, ensure_ascii=False),
-                "province_id": rlist.province_id, "created_at": now, "updated_at": now}
-
-    # The old draft disappears only together with the new one's arrival.
-    session.exec(delete(Respondent).where(Respondent.list_id == rlist.id))
-    for start in range(0, len(check.rows), _INSERT_CHUNK):
-        # To the table itself: the ORM's bulk insert walks every row's dict again to map it.
-        session.execute(_RESPONDENT.insert(), [values(row) for row in check.rows[start:start + _INSERT_CHUNK]])
-    rlist.source_filename = source[:200]
-    rlist.uploaded_at = now
-    rlist.check_notices = _notices_json(
-        [(row.number, [p.message for p in row.problems if p.level == "notice"]) for row in check.rows], check)
-    # A new upload replaces the draft, and with it the record of what was merged in the old one.
-    rlist.merge_record = json.dumps(_merge_entries(check, now, f"Tải lên tệp “{source[:120]}”"), ensure_ascii=False)
-    rlist.version += 1
-    rlist.updated_at = now
-    session.add(rlist)
-    audit.record(session, user, "Tải lên danh sách", province_id=rlist.province_id,
-                 detail=f"{source[:120]}: {len(check.rows)} người, {check.error_count} lỗi, "
-                        f"{len(check.dropped)} dòng gộp")
-    session.commit()
-    return ImportOutcome(
-        kept=len(check.rows), dropped=len(check.dropped), errors=check.error_count,
-        rows_with_errors=sum(1 for r in check.rows if r.has_errors),
-        notices=[p.message for p in check.notices],
-    )
+    return list_import.import_rows(session, user, rlist, campaign, province, rows, source, now=now)
 
 
 def _as_input(person: Respondent) -> respondent_rules.RowInput:
@@ -482,7 +385,7 @@ def _kept_notices(values: dict, stored_problems: str) -> None:
 
 def _store_check(
     session: Session, rlist: RespondentList, check: respondent_rules.ListCheck, people: dict[int, Respondent],
-    targets: set[int], edited_id: int | None, lookups: _Lookups, cause: str,
+    targets: set[int], edited_id: int | None, lookups: Lookups, cause: str,
 ) -> Recheck:
     """Write the check's results for the `targets` rows (the others were only read), remove merged rows,
     and bring the list's notices and merge record up to date."""
@@ -492,7 +395,7 @@ def _store_check(
         if row.key not in targets:
             continue
         person = people[row.key]
-        values = _row_values(row, person.group_text, lookups)
+        values = row_values(row, person.group_text, lookups)
         if row.key != edited_id:
             _kept_notices(values, person.problems)
         changed = {k: v for k, v in values.items() if getattr(person, k) != v}
@@ -505,7 +408,7 @@ def _store_check(
     dropped = [d.key for d in check.dropped]
     if dropped:
         _remove_people(session, None, dropped)
-        rlist.merge_record = json.dumps([*json.loads(rlist.merge_record or "[]"), *_merge_entries(check, now, cause)],
+        rlist.merge_record = json.dumps([*json.loads(rlist.merge_record or "[]"), *merge_entries(check, now, cause)],
                                         ensure_ascii=False)
     session.flush()
     rlist.check_notices = _notices_json(_stored_notices(session, rlist), check)
@@ -527,7 +430,7 @@ def recheck(session: Session, rlist: RespondentList, campaign: Campaign, provinc
                           .order_by(Respondent.row_number, Respondent.id)).all()
     check = _check(session, rlist, campaign, province, [_as_input(p) for p in people])
     by_id = {p.id: p for p in people}
-    return _store_check(session, rlist, check, by_id, set(by_id), edited_id, _Lookups.load(session, campaign),
+    return _store_check(session, rlist, check, by_id, set(by_id), edited_id, Lookups.load(session, campaign),
                         cause)
 
 
@@ -566,7 +469,7 @@ def recheck_rows(
             where, Respondent.name_key.in_(context_names))) if p.id not in people)
     ordered = sorted(people.values(), key=lambda p: (p.row_number, p.id))
     check = _check(session, rlist, campaign, province, [_as_input(p) for p in ordered])
-    return _store_check(session, rlist, check, people, targets, edited_id, _Lookups.load(session, campaign), cause)
+    return _store_check(session, rlist, check, people, targets, edited_id, Lookups.load(session, campaign), cause)
 
 
 def _clean_values(values: dict[str, str]) -> dict[str, str]:
@@ -646,7 +549,7 @@ def update_respondent(
 ) -> EditOutcome:
     """Save an edited row and check again the rows it can affect (`whole_list`: every row, the reference
     the incremental check is tested against); the change is audited (old and new values)."""
-    _require_editable(rlist, campaign, tz_name, now)
+    require_editable(rlist, campaign, tz_name, now)
     fields_before = _row_fields(person)
     before = (person.name_key, person.email)
     _apply_values(person, values)
@@ -677,7 +580,7 @@ def add_respondent(
     values: dict[str, str], *, tz_name: str, now: datetime | None = None, whole_list: bool = False,
 ) -> EditOutcome:
     """Add a row at the end of the list and check it with the rows it can affect."""
-    _require_editable(rlist, campaign, tz_name, now)
+    require_editable(rlist, campaign, tz_name, now)
     cleaned = _clean_values(values)
     if not any(cleaned.values()):
         raise ListError("Dòng mới chưa có nội dung: hãy nhập ít nhất họ tên và email.")
@@ -695,7 +598,7 @@ def delete_respondent(
 ) -> Recheck:
     """Remove a row and check again the rows it shared a name or a mailbox with (a removed duplicate may
     clear another row's error)."""
-    _require_editable(rlist, campaign, tz_name, now)
+    require_editable(rlist, campaign, tz_name, now)
     audit.record(session, user, "Xóa một người khỏi danh sách", province_id=rlist.province_id,
                  detail=f"Dòng {person.row_number}: {person.full_name}, {person.email}")
     name, email = person.name_key, person.email
@@ -714,7 +617,7 @@ def dismiss_namesake(
 ) -> Recheck:
     """The officer confirms that rows with one name in one unit are different people: the warning goes,
     for good (until a contact of theirs changes), and the decision is audited."""
-    _require_editable(rlist, campaign, tz_name, now)
+    require_editable(rlist, campaign, tz_name, now)
     key = key.strip()[:4000]
     # The key starts with the rows' folded name and a "|": the name is one of the key's "|"-prefixes.
     prefixes = {key[:i] for i, char in enumerate(key) if char == "|"}
@@ -858,7 +761,7 @@ def send_list(
     """
     if rlist.status == ListStatus.SENT:
         return False
-    _require_editable(rlist, campaign, tz_name, now)
+    require_editable(rlist, campaign, tz_name, now)
     launched = rlist.launched_at is not None
     if launched and is_past(response_deadline_of(rlist, campaign), tz_name, now):
         raise ListError(f"Đã hết hạn trả lời phiếu ({response_deadline_of(rlist, campaign):%d/%m/%Y}): người được "

@@ -1,11 +1,12 @@
 """Rules that check a province's list of survey respondents (sociological survey, PAR Index).
 
 Pure module: plain dataclasses in, plain dataclasses out; no Flask, no database.
-The database layer calls :func:`check_list` on import and again on the whole list after
-each in-place edit of a draft row, so the checks are cheap: lookup tables are built once
-per ``ProvinceRefs`` (cached by value), loose matches of units, positions and groups are
-memoised on those tables, cell normalisation is memoised, ordinary ASCII e-mail addresses
-skip the (slower) email_validator call, and the cyclic GC is paused during a check.
+An import checks each row as it reads it (:func:`check_rows`) and then runs :func:`check_list`
+over the rows sharing a name or a mailbox; an edit runs :func:`check_list` over the rows it can
+affect. So the checks are cheap: lookup tables are built once per ``ProvinceRefs`` (cached by
+value), loose matches of units, positions and groups are memoised on those tables, cell
+normalisation is memoised, ordinary phones and ASCII e-mail addresses skip the splitting,
+stripping and the (slower) email_validator call, and the phrase forms are one regex pass.
 
 Decisions worth knowing (see also the docstrings below):
 
@@ -39,6 +40,7 @@ import functools
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Literal
@@ -76,6 +78,8 @@ __all__ = [
     "ProvinceRefs",
     "RowInput",
     "check_list",
+    "check_rows",
+    "search_text",
     "default_groups_2021",
     "identity_keys",
     "is_blank",
@@ -395,27 +399,38 @@ def is_blank(row: RowInput) -> bool:
 _VOWELS = frozenset("aeiouy")
 _BREAKS = re.compile(r"\s*[-–—,;:()\[\]/|\\+]\s*")
 _NON_WORD = re.compile(r"[^\w|]+")
+_ANY_NON_WORD = re.compile(r"\W+")
 _DIGITS_IN_WORD = re.compile(r"^(q|h|tx|tp|p)(\d+)$")
 
+
+
+class _Phrases:
+    """Loose phrase forms of folded text ("uy ban nhan dan" -> "ubnd"), replaced in one pass of one regex.
+
+    No phrase overlaps another (none ends with the start of another, or holds another), and no replacement
+    forms a phrase with its neighbours, so one pass gives what replacing each phrase in turn gave.
+    """
+
+    def __init__(self, forms: dict[str, str]) -> None:
+        self._forms = forms
+        self._pattern = re.compile(r"\b(?:" + "|".join(re.escape(p) for p in forms) + r")\b")
+        self._first_words = frozenset(p.split()[0] for p in forms)
+
+    def sub(self, text: str) -> str:
+        if not any(word in text for word in self._first_words):
+            return text
+        return self._pattern.sub(self._replace, text)
+
+    def _replace(self, match: re.Match[str]) -> str:
+        return self._forms[match.group()]
+
+
 # Loose phrase forms shared by unit and position keys (applied on folded text).
-_UNIT_PHRASES = (
-    (re.compile(r"\buy ban nhan dan\b"), "ubnd"),
-    (re.compile(r"\bhoi dong nhan dan\b"), "hdnd"),
-    (re.compile(r"\bvan phong\b"), "vp"),
-    (re.compile(r"\bthanh pho\b"), "tp"),
-    (re.compile(r"\bthi xa\b"), "tx"),
-    (re.compile(r"\bdac khu\b"), "dk"),
-)
-_POSITION_PHRASES = (
-    (re.compile(r"\buy ban nhan dan\b"), "ubnd"),
-    (re.compile(r"\bhoi dong nhan dan\b"), "hdnd"),
-    (re.compile(r"\bvan phong\b"), "vp"),
-    (re.compile(r"\bgiam doc\b"), "gd"),
-    (re.compile(r"\bchu tich\b"), "ct"),
-    (re.compile(r"\btruong phong\b"), "tp"),
-    (re.compile(r"\bpho phong\b"), "pho tp"),
-    (re.compile(r"\bthuong truc\b"), " "),
-)
+_UNIT_PHRASES = _Phrases({"uy ban nhan dan": "ubnd", "hoi dong nhan dan": "hdnd", "van phong": "vp",
+                          "thanh pho": "tp", "thi xa": "tx", "dac khu": "dk"})
+_POSITION_PHRASES = _Phrases({"uy ban nhan dan": "ubnd", "hoi dong nhan dan": "hdnd", "van phong": "vp",
+                              "giam doc": "gd", "chu tich": "ct", "truong phong": "tp", "pho phong": "pho tp",
+                              "thuong truc": " "})
 _POSITION_WORDS = {"pgd": "pho gd", "ptp": "pho tp", "pct": "pho ct", "pcct": "pho chi cuc truong"}
 _RANKS = (("pho", "chanh"), ("chanh",), ("pho", "truong"), ("truong",))
 _CHAIR_KEYS = (("ct", "ubnd"), ("pho", "ct", "ubnd"))
@@ -433,11 +448,10 @@ _NOT_CODE = re.compile(r"[\W_]+")
 
 def _fold_punct(text: str, breaks: bool) -> str:
     s = _fold(text).replace("&", " va ")
-    s = _BREAKS.sub(" | " if breaks else " ", s)
-    s = _NON_WORD.sub(" ", s)
     if not breaks:
-        s = s.replace("|", " ")
-    return s
+        # Every break is a run of non-word characters too: without the "|" markers, one pass does.
+        return _ANY_NON_WORD.sub(" ", s)
+    return _NON_WORD.sub(" ", _BREAKS.sub(" | ", s))
 
 
 def clear_value_caches() -> None:
@@ -452,9 +466,7 @@ def clear_value_caches() -> None:
 @functools.lru_cache(maxsize=_VALUE_CACHE)
 def _position_key(text: str) -> tuple[str, ...]:
     """Tokens of a position in canonical form: "P.GĐ Sở Y tế" -> ("pho", "gd", "so", "y", "te")."""
-    s = _fold_punct(text, breaks=False).replace("…", " ").replace("_", " ")
-    for pattern, repl in _POSITION_PHRASES:
-        s = pattern.sub(repl, s)
+    s = _POSITION_PHRASES.sub(_fold_punct(text, breaks=False).replace("…", " ").replace("_", " "))
     tokens: list[str] = []
     for i, tok in enumerate(s.split()):
         if tok in _POSITION_WORDS:
@@ -478,9 +490,7 @@ def _is_acronym_token(tok: str) -> bool:
 
 def _unit_tokens(text: str, acronyms: dict[str, tuple[str, ...]]) -> list[str]:
     """Tokens of a unit name; separators kept as "|"; "KH&ĐT" -> "ke hoach va dau tu"."""
-    s = _fold_punct(text, breaks=True)
-    for pattern, repl in _UNIT_PHRASES:
-        s = pattern.sub(repl, s)
+    s = _UNIT_PHRASES.sub(_fold_punct(text, breaks=True))
     raw = s.split()
     tokens: list[str] = []
     i = 0
@@ -998,6 +1008,12 @@ def _normalise_email(raw: str) -> tuple[str, str | None]:
     text = clean(raw)
     if not text:
         return "", "chưa ghi email công vụ"
+    plain = text.lower()
+    if len(plain) <= 254 and "--" not in plain and _PLAIN_ADDRESS.fullmatch(plain) \
+            and len(plain.partition("@")[0]) <= 64:
+        # An ordinary address (most cells): no brackets, "mailto:", separators or trailing stops to remove,
+        # and valid (see `_email_syntax_ok`).
+        return plain, None
     email = text
     bracket = _EMAIL_BRACKETS.search(email)
     if bracket:
@@ -1041,6 +1057,8 @@ def _normalise_phone(raw: str) -> tuple[str, str | None, str | None]:
     text = clean(raw)
     if not text:
         return "", None, None
+    if text.isdigit() and text.isascii():  # most cells: one number, nothing to split or strip
+        return _national_phone(text, text, plus=False)
     pieces = [p for p in _PHONE_MANY.split(_fold(text)) if _SIX_DIGITS.search(_PHONE_SEPARATORS.sub("", p))]
     if len(pieces) > 1:
         return text, f"ô có nhiều số ({_quote(text)}); chỉ ghi một số điện thoại", None
@@ -1051,7 +1069,8 @@ def _normalise_phone(raw: str) -> tuple[str, str | None, str | None]:
     elif _PHONE_SCI.fullmatch(value):
         try:
             number = Decimal(value)
-            if number == number.to_integral_value():
+            # "1e999999999" would be a billion digits: no phone has more than 20 (it is refused as typed).
+            if number.adjusted() < 20 and number == number.to_integral_value():
                 value = str(int(number))
         except InvalidOperation:
             pass
@@ -1059,6 +1078,11 @@ def _normalise_phone(raw: str) -> tuple[str, str | None, str | None]:
     digits = _PHONE_SEPARATORS.sub("", value[1:] if plus else value)
     if not digits.isdigit() or not digits.isascii():
         return text, f"số {_quote(text)} có ký tự không phải chữ số", None
+    return _national_phone(text, digits, plus=plus)
+
+
+def _national_phone(text: str, digits: str, *, plus: bool) -> tuple[str, str | None, str | None]:
+    """(phone, error, notice) of the ASCII `digits` read from the cell `text` (after a "+" when `plus`)."""
     bad = f"số {_quote(text)} không hợp lệ ({_PHONE_RULE})"
     if not plus and digits.startswith("00"):
         plus, digits = True, digits[2:]
@@ -1081,7 +1105,7 @@ def _normalise_phone(raw: str) -> tuple[str, str | None, str | None]:
             f"số {_quote(text)} bị mất số 0 ở đầu (ô kiểu số trong bảng tính), đã sửa thành {_quote(fixed)}"
         )
         digits = fixed
-    if not digits.startswith("0") or digits[1] == "0" or len(digits) not in (10, 11):
+    if len(digits) not in (10, 11) or not digits.startswith("0") or digits[1] == "0":  # "0" alone: no [1]
         return text, bad, None
     if len(digits) == 11 and digits[1] == "1":
         return text, f"số {_quote(text)} là đầu số di động 11 số cũ (đã đổi sang 10 số từ năm 2018)", None
@@ -1483,6 +1507,26 @@ def _flag_namesakes(works: list[_Work], dismissed: frozenset[str]) -> None:
                     "giữ là hai người khác nhau. Nếu đúng là một người, hãy xóa dòng thừa")
             work.row.problems.append(Problem(n, COL_NAME, _msg(n, COL_NAME, text), "warning", key))
             work.row.namesake_key = key
+
+
+def search_text(row: CheckedRow) -> str:
+    """The row's name, email, unit and position folded into one line, what the searches of a list look in:
+    `fold` of the four joined, made of the folds the check already has (the name key, the cached units
+    and positions) rather than folding the whole line again."""
+    return " ".join(part for part in (row.name_key, fold(row.email), _fold(row.unit), _fold(row.position)) if part)
+
+
+def check_rows(rows: Iterable[RowInput], refs: ProvinceRefs) -> Iterator[CheckedRow]:
+    """Check and normalise each row on its own, as it comes, with none of the rules between rows.
+
+    Rows depend on each other only through a shared folded name (same person, namesakes) or a shared
+    mailbox among named rows (one mailbox for two people; see `identity_keys`): a row sharing neither with
+    any other row comes out of :func:`check_list` exactly as it comes out of here. An import checks a long
+    list this way, as it reads it, then runs `check_list` over the rows that do share a name or a mailbox.
+    """
+    index = _index_for(refs)
+    for order, row in enumerate(rows):
+        yield _check_row(row, order, index).row
 
 
 def check_list(rows: list[RowInput], refs: ProvinceRefs,

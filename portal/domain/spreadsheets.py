@@ -22,7 +22,7 @@ import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
@@ -161,7 +161,34 @@ def read_respondent_file(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES,
 ) -> SheetReadResult:
-    """Read a respondent list from an .xlsx or .csv upload.
+    """Read a whole respondent list from an .xlsx or .csv upload (see `stream_respondent_file`, which
+    reads it row by row: the import uses that one, so a long list is never held whole)."""
+    stream = stream_respondent_file(data, filename, max_rows=max_rows, max_bytes=max_bytes,
+                                    max_unpacked_bytes=max_unpacked_bytes)
+    rows = list(stream.rows())
+    return SheetReadResult(
+        rows=rows,
+        example_rows_skipped=stream.example_rows_skipped,
+        blank_rows_skipped=stream.blank_rows_skipped,
+        ignored_columns=stream.ignored_columns,
+        sheet_name=stream.sheet_name,
+        columns=stream.columns,
+        header_row=stream.header_row,
+    )
+
+
+def stream_respondent_file(
+    data: bytes,
+    filename: str,
+    *,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES,
+) -> SheetStream:
+    """Open a respondent list from an .xlsx or .csv upload, to be read row by row with `SheetStream.rows()`.
+
+    The file-level checks below (size, kind, zip, header) are made here; the row limit and the "no data
+    rows" refusal are raised while the rows are read, as `SpreadsheetError` too.
 
     The format is recognised from the content; `filename` only sharpens the
     messages. Old .xls (Excel 97–2003) files are refused with a request to save
@@ -204,11 +231,11 @@ def read_respondent_file(
             "sách thành nhiều tệp.",
         )
     if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
-        return _read_workbook(data, max_rows=max_rows, max_unpacked_bytes=max_unpacked_bytes)
+        return _open_workbook(data, max_rows=max_rows, max_unpacked_bytes=max_unpacked_bytes)
     if data.startswith(_CFB_MAGIC):
         raise _container_error(data)
     _refuse_known_binary(data, filename)
-    return _read_csv(data, max_rows=max_rows)
+    return _open_csv(data, max_rows=max_rows)
 
 
 def check_workbook_package(data: bytes, *, max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES) -> bool:
@@ -342,7 +369,7 @@ def _zip_bomb(max_unpacked_bytes: int) -> SpreadsheetError:
     )
 
 
-def _read_workbook(data: bytes, *, max_rows: int, max_unpacked_bytes: int) -> SheetReadResult:
+def _open_workbook(data: bytes, *, max_rows: int, max_unpacked_bytes: int) -> SheetStream:
     import python_calamine
 
     has_formulas = _check_package(data, max_unpacked_bytes)
@@ -378,12 +405,14 @@ def _read_workbook(data: bytes, *, max_rows: int, max_unpacked_bytes: int) -> Sh
         raise _no_header_error(best_incomplete)
     _, sheet, header, sheet_name = best
     formulas = _formula_texts(data, sheet_name) if has_formulas else {}
-    try:
-        return _collect(_sheet_rows(sheet), header, max_rows=max_rows, sheet_name=sheet_name, formulas=formulas)
-    except SpreadsheetError:
-        raise
-    except Exception:
-        raise _corrupt() from None
+
+    def records() -> Iterator[Sequence[object]]:
+        try:
+            yield from _sheet_rows(sheet)
+        except Exception:
+            raise _corrupt() from None
+
+    return SheetStream(records, header, max_rows=max_rows, sheet_name=sheet_name, formulas=formulas)
 
 
 def _sheet_rows(sheet: python_calamine.CalamineSheet) -> Iterator[list[object]]:
@@ -437,7 +466,7 @@ def _check_package(data: bytes, max_unpacked_bytes: int) -> bool:
     Declared sizes and compression ratios are checked first; then every entry
     is inflated here, with a running budget, because a lying header can
     declare a small size for a stream that inflates to gigabytes. Worksheets
-    are also scanned for the furthest cell with content (see `_sheet_extent`).
+    are also scanned for the furthest cell with content (see `_Extent`).
     Returns whether any worksheet holds a formula.
     """
     try:
@@ -474,16 +503,19 @@ def _check_package(data: bytes, max_unpacked_bytes: int) -> bool:
     budget = max_unpacked_bytes
     has_formulas = False
     for entry in entries:
-        content = _inflate(data, entry, budget, max_unpacked_bytes)
-        budget -= len(content)
-        if b"sheetData" in content:
-            _check_sheet_extent(content)
-            has_formulas = has_formulas or b"<f>" in content or b"<f " in content
+        scan = _SheetScan()
+        budget -= _inflate(data, entry, budget, max_unpacked_bytes, scan.feed)
+        scan.close()
+        if scan.is_sheet:
+            _check_extent(*scan.extent)
+            has_formulas = has_formulas or scan.has_formulas
     return has_formulas
 
 
-def _inflate(data: bytes, entry: zipfile.ZipInfo, budget: int, max_unpacked_bytes: int) -> bytes:
-    """Inflate one entry from the raw archive, never past its declared size or the budget."""
+def _inflate(data: bytes, entry: zipfile.ZipInfo, budget: int, max_unpacked_bytes: int,
+             consume: Callable[[bytes], None]) -> int:
+    """Inflate one entry from the raw archive a chunk at a time, never past its declared size or the budget,
+    handing each chunk to `consume` (the entry is never held whole); returns its size."""
     if entry.flag_bits & 0x1:  # zip-level encryption: not something Excel writes
         raise _corrupt()
     start = entry.header_offset
@@ -496,14 +528,18 @@ def _inflate(data: bytes, entry: zipfile.ZipInfo, budget: int, max_unpacked_byte
     if len(raw) != entry.compress_size:
         raise _corrupt()
     limit = min(entry.file_size, budget)
+    crc = 0
+    produced = 0
     if entry.compress_type == zipfile.ZIP_STORED:
-        content = raw
-        if len(content) > limit:
+        if len(raw) > limit:
             raise _zip_bomb(max_unpacked_bytes)
+        for at in range(0, len(raw), _INFLATE_CHUNK):
+            chunk = raw[at:at + _INFLATE_CHUNK]
+            crc = zlib.crc32(chunk, crc)
+            consume(chunk)
+        produced = len(raw)
     elif entry.compress_type == zipfile.ZIP_DEFLATED:
         inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-        chunks: list[bytes] = []
-        produced = 0
         pending = raw
         try:
             while not inflater.eof:
@@ -512,19 +548,54 @@ def _inflate(data: bytes, entry: zipfile.ZipInfo, budget: int, max_unpacked_byte
                 produced += len(chunk)
                 if produced > limit:
                     raise _zip_bomb(max_unpacked_bytes)
-                chunks.append(chunk)
+                crc = zlib.crc32(chunk, crc)
+                consume(chunk)
                 if not chunk and not pending:
                     break  # the stream ended early: truncated
         except zlib.error:
             raise _corrupt() from None
         if not inflater.eof:
             raise _corrupt()
-        content = b"".join(chunks)
     else:
         raise _corrupt()
-    if len(content) != entry.file_size or zlib.crc32(content) != entry.CRC:
+    if produced != entry.file_size or crc != entry.CRC:
         raise _corrupt()
-    return content
+    return produced
+
+
+class _SheetScan:
+    """Follows an entry's XML as it is inflated: whether it is a worksheet (has sheetData), whether it holds a
+    formula, and the extent of its cells (see `_Extent`). Each chunk is scanned up to its last complete
+    tag; the rest waits for the next chunk, so a tag or a word cut between chunks is still found."""
+
+    def __init__(self) -> None:
+        self.is_sheet = False
+        self.has_formulas = False
+        self._carry = b""
+        self._state = _Extent()
+
+    @property
+    def extent(self) -> tuple[int, int]:
+        return self._state.max_row, self._state.max_column
+
+    def feed(self, chunk: bytes) -> None:
+        text = self._carry + chunk if self._carry else chunk
+        cut = text.rfind(b">") + 1
+        self._scan(text, cut)
+        # What follows the last ">" cannot end a tag yet; it is scanned again with the next chunk.
+        self._carry = text[cut:]
+
+    def close(self) -> None:
+        self._scan(self._carry, len(self._carry))
+        self._carry = b""
+
+    def _scan(self, text: bytes, end: int) -> None:
+        """Scan `text` up to `end` (without copying it)."""
+        if not end:
+            return
+        self.is_sheet = self.is_sheet or text.find(b"sheetData", 0, end) >= 0
+        self.has_formulas = self.has_formulas or text.find(b"<f>", 0, end) >= 0 or text.find(b"<f ", 0, end) >= 0
+        self._state.follow(text, end)
 
 
 # A <row> or <c> start tag, with its r="B12" attribute when it has one.
@@ -534,37 +605,43 @@ _CELL_OR_ROW_TAG = re.compile(
 )
 
 
-def _sheet_extent(xml: bytes) -> tuple[int, int]:
-    """Return (rows, columns) spanned by the cells of a worksheet's XML.
+class _Extent:
+    """The rows and columns spanned by the cells of a worksheet's XML, followed across chunks.
 
     Follows the positions a reader gives cells: the `r` attribute when there
     is one, otherwise the next row or the next column. Empty cells count too,
     which errs on the safe side.
     """
-    row = column = max_row = max_column = 0
-    letters_seen: dict[bytes, int] = {}
-    for tag, letters, digits in _CELL_OR_ROW_TAG.findall(xml):
-        if tag == b"row":
-            row = int(digits) if digits else row + 1
-            column = 0
-            continue
-        if letters:
-            column = letters_seen.get(letters) or letters_seen.setdefault(
-                letters, _column_number(letters.decode("ascii"))
-            )
-            if digits:
-                row = int(digits)
-        else:
-            column += 1
-        if row > max_row:
-            max_row = row
-        if column > max_column:
-            max_column = column
-    return max_row, max_column
+
+    def __init__(self) -> None:
+        self.row = self.column = self.max_row = self.max_column = 0
+        self._letters: dict[bytes, int] = {}
+
+    def follow(self, xml: bytes, end: int) -> None:
+        """Follow the cells of `xml` up to `end`."""
+        row, column, max_row, max_column = self.row, self.column, self.max_row, self.max_column
+        letters_seen = self._letters
+        for tag, letters, digits in _CELL_OR_ROW_TAG.findall(xml, 0, end):
+            if tag == b"row":
+                row = int(digits) if digits else row + 1
+                column = 0
+                continue
+            if letters:
+                column = letters_seen.get(letters) or letters_seen.setdefault(
+                    letters, _column_number(letters.decode("ascii"))
+                )
+                if digits:
+                    row = int(digits)
+            else:
+                column += 1
+            if row > max_row:
+                max_row = row
+            if column > max_column:
+                max_column = column
+        self.row, self.column, self.max_row, self.max_column = row, column, max_row, max_column
 
 
-def _check_sheet_extent(xml: bytes) -> None:
-    rows, columns = _sheet_extent(xml)
+def _check_extent(rows: int, columns: int) -> None:
     if rows * columns > _MAX_SHEET_CELLS:
         from openpyxl.utils import get_column_letter
 
@@ -639,7 +716,7 @@ def _decode(data: bytes) -> str:
     raise _encoding_error()
 
 
-def _read_csv(data: bytes, *, max_rows: int) -> SheetReadResult:
+def _open_csv(data: bytes, *, max_rows: int) -> SheetStream:
     text = _decode(data)
     sample = text[:20000]
     if len(_CONTROL_CHARACTERS.findall(sample)) > max(2, len(sample) // 200):
@@ -660,7 +737,7 @@ def _read_csv(data: bytes, *, max_rows: int) -> SheetReadResult:
     if best is None or not best[2].complete:
         raise _no_header_error(best[2] if best else None)
     _, delimiter, header = best
-    return _collect(_csv_records(text, delimiter), header, max_rows=max_rows, sheet_name=None)
+    return SheetStream(lambda: _csv_records(text, delimiter), header, max_rows=max_rows, sheet_name=None)
 
 
 def _first_records(text: str, delimiter: str) -> list[list[str]]:
@@ -792,28 +869,46 @@ def _is_column_numbering(values: Iterable[str]) -> bool:
 _REPEATING_KEYS = frozenset({"position", "group", "unit", "note"})
 
 
-def _collect(
-    records: Iterable[Sequence[object]],
-    header: _Header,
-    *,
-    max_rows: int,
-    sheet_name: str | None,
-    formulas: dict[tuple[int, int], str] | None = None,
-) -> SheetReadResult:
-    keys = [key for key, _ in COLUMNS]
-    positions = list(header.columns.items())
-    rows: list[SheetRow] = []
-    examples = blanks = 0
-    first_data_row = header.last_row + 1
-    # A list repeats its titles, groups and units thousands of times: one string kept for each such value.
-    shared: dict[str, str] = {}
-    for number, record in enumerate(records, start=1):
-        if number <= first_data_row:
-            continue
+class SheetStream:
+    """A respondent list opened by `stream_respondent_file`, read one row at a time.
+
+    `rows()` yields the data rows (header, column numbering, blank and example rows skipped, counted in
+    `blank_rows_skipped` and `example_rows_skipped` as it goes) and raises `SpreadsheetError` past
+    `max_rows` rows or, at the end, when there was none. `rows_numbered()` reads the file again for a
+    few rows only (the import's second look at the rows that share a name or a mailbox).
+    """
+
+    def __init__(self, records: Callable[[], Iterator[Sequence[object]]], header: _Header, *, max_rows: int,
+                 sheet_name: str | None, formulas: dict[tuple[int, int], str] | None = None) -> None:
+        self._records = records
+        self._header = header
+        self._positions = list(header.columns.items())
+        self._formulas = formulas or {}
+        self.max_rows = max_rows
+        self.sheet_name = sheet_name
+        self.example_rows_skipped = 0
+        self.blank_rows_skipped = 0
+
+    @property
+    def ignored_columns(self) -> list[str]:
+        return self._header.ignored
+
+    @property
+    def columns(self) -> list[str]:
+        """The recognised keys, in the file's order."""
+        return [key for _, key in self._positions]
+
+    @property
+    def header_row(self) -> int:
+        """The number of the (last) header row, as the officer sees it."""
+        return self._header.last_row + 1
+
+    def _row(self, number: int, record: Sequence[object], shared: dict[str, str]) -> SheetRow:
         width = len(record)
-        values = dict.fromkeys(keys, "")
+        values = dict.fromkeys(_KEYS, "")
         row_formulas = {}
-        for column, key in positions:
+        formulas = self._formulas
+        for column, key in self._positions:
             if column < width:
                 text = _cell_text(record[column])
                 values[key] = shared.setdefault(text, text) if key in _REPEATING_KEYS else text
@@ -822,39 +917,55 @@ def _collect(
                 row_formulas[key] = formula
                 # What the cell says: its stored result, or the formula itself when it has none.
                 values[key] = values[key] or formula
-        if number == first_data_row + 1 and _is_column_numbering(values.values()):
-            continue
-        if not any(value for key, value in values.items() if key != "stt"):
-            blanks += 1
-            continue
-        if _is_example(values["stt"]):
-            examples += 1
-            continue
-        if len(rows) >= max_rows:
+        return SheetRow(number=number, values=values, formulas=row_formulas)
+
+    def rows(self) -> Iterator[SheetRow]:
+        """The data rows, in the file's order."""
+        first_data_row = self._header.last_row + 1
+        # A list repeats its titles, groups and units thousands of times: one string kept for each such value.
+        shared: dict[str, str] = {}
+        count = 0
+        for number, record in enumerate(self._records(), start=1):
+            if number <= first_data_row:
+                continue
+            row = self._row(number, record, shared)
+            values = row.values
+            if number == first_data_row + 1 and _is_column_numbering(values.values()):
+                continue
+            if not any(value for key, value in values.items() if key != "stt"):
+                self.blank_rows_skipped += 1
+                continue
+            if _is_example(values["stt"]):
+                self.example_rows_skipped += 1
+                continue
+            if count >= self.max_rows:
+                raise SpreadsheetError(
+                    "too_many_rows",
+                    "Tệp có quá nhiều dòng dữ liệu: mỗi lần tải lên chỉ nhận tối đa "
+                    f"{_thousands(self.max_rows)} dòng, và mỗi lần tải lên thay cả danh sách. Hãy xóa các dòng "
+                    "thừa (dòng trống còn định dạng, dữ liệu dán nhầm) rồi tải lên lại; nếu danh sách của tỉnh "
+                    "thật sự dài hơn, hãy liên hệ Bộ Nội vụ.",
+                )
+            count += 1
+            yield row
+        if not count:
             raise SpreadsheetError(
-                "too_many_rows",
-                "Tệp có quá nhiều dòng dữ liệu: mỗi lần tải lên chỉ nhận tối đa "
-                f"{_thousands(max_rows)} dòng, và mỗi lần tải lên thay cả danh sách. Hãy xóa các dòng thừa "
-                "(dòng trống còn định dạng, dữ liệu dán nhầm) rồi tải lên lại; nếu danh sách của tỉnh thật sự "
-                "dài hơn, hãy liên hệ Bộ Nội vụ.",
+                "no_data",
+                "Tệp không có dòng dữ liệu nào: dưới dòng tiêu đề "
+                f"(dòng {first_data_row}) chỉ có dòng trống hoặc dòng ví dụ. Hãy nhập danh sách đối tượng "
+                "khảo sát, mỗi người một dòng, rồi tải lên lại.",
             )
-        rows.append(SheetRow(number=number, values=values, formulas=row_formulas))
-    if not rows:
-        raise SpreadsheetError(
-            "no_data",
-            "Tệp không có dòng dữ liệu nào: dưới dòng tiêu đề "
-            f"(dòng {header.last_row + 1}) chỉ có dòng trống hoặc dòng ví dụ. Hãy nhập danh sách đối tượng "
-            "khảo sát, mỗi người một dòng, rồi tải lên lại.",
-        )
-    return SheetReadResult(
-        rows=rows,
-        example_rows_skipped=examples,
-        blank_rows_skipped=blanks,
-        ignored_columns=header.ignored,
-        sheet_name=sheet_name,
-        columns=[key for _, key in positions],
-        header_row=header.last_row + 1,
-    )
+
+    def rows_numbered(self, numbers: Collection[int]) -> Iterator[SheetRow]:
+        """The rows numbered `numbers` (as `rows()` gave them), read again, in the file's order; the other
+        rows' cells are not even turned into text."""
+        first_data_row = self._header.last_row + 1
+        for number, record in enumerate(self._records(), start=1):
+            if number > first_data_row and number in numbers:
+                yield self._row(number, record, {})
+
+
+_KEYS = tuple(key for key, _ in COLUMNS)
 
 
 def _cell_text(value: object) -> str:

@@ -17,8 +17,12 @@ def clean(value: object) -> str:
     """
     if value is None:
         return ""
-    if type(value) is str and value.isascii() and value.isprintable() and "  " not in value:
-        return value.strip(" ")  # most cells (addresses, phones, numbers): nothing else to do
+    if type(value) is str and value.isprintable() and "  " not in value and (
+            value.isascii() or unicodedata.is_normalized("NFC", value)):
+        # Most cells (addresses, phones, and names typed in NFC, as Windows and Office do): nothing else to do.
+        # A printable string has no whitespace but " " (tabs, NBSP and the other spaces are not printable), no
+        # NUL, lone surrogate or zero-width character (not printable either), so the steps below keep it as is.
+        return value.strip(" ")
     text = unicodedata.normalize("NFC", storable(str(value)))
     # Zero-width characters come in through copy and paste from web pages.
     if "\u200b" in text or "\ufeff" in text:

@@ -630,6 +630,10 @@ def test_phone_that_lost_its_leading_zero_gets_it_back_with_a_notice(typed: str,
         ("+84 12345", "số “+84 12345” không hợp lệ (sau +84 cần 9 hoặc 10 chữ số)"),
         ("0912 345 678 (cơ quan)", "số “0912 345 678 (cơ quan)” có ký tự không phải chữ số"),
         ("0912345678 / 0987654321", "ô có nhiều số (“0912345678 / 0987654321”); chỉ ghi một số điện thoại"),
+        # A lone digit once stopped the whole check (it read the second digit of a one-digit number).
+        ("0", "số “0” không hợp lệ (số trong nước gồm 10 chữ số (di động) hoặc 11 chữ số (cố định), bắt đầu bằng 0)"),
+        # Read as a number, this one would have a billion digits: it is refused as typed, at once.
+        ("9e999999999", "số “9e999999999” có ký tự không phải chữ số"),
     ],
 )
 def test_invalid_phone_is_an_error_and_kept_as_typed(typed: str, message: str) -> None:

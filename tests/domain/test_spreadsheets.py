@@ -908,3 +908,25 @@ def test_export_read_back_by_calamine_shows_the_text_not_a_result():
     rows = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0).to_python()
 
     assert rows == [["Ghi chú"], ["=1+2"]]
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64])
+def test_the_zip_check_reading_a_few_bytes_at_a_time_finds_what_it_finds_in_whole_entries(monkeypatch, chunk):
+    # The check inflates each entry a chunk at a time (1 MB); tiny chunks cut every tag and word somewhere.
+    from portal.domain import spreadsheets
+
+    far = openpyxl.Workbook()
+    far.active.append(HEADER)
+    far.active.append(AN)
+    far.active["XFD1048576"] = "x"
+    far_data = io.BytesIO()
+    far.save(far_data)
+    with_formula = list_xlsx([HEADER, [*AN[:7], "=1/0"]])
+    plain = list_xlsx(PEOPLE_ROWS)
+    whole = read(plain)
+
+    monkeypatch.setattr(spreadsheets, "_INFLATE_CHUNK", chunk)
+
+    assert refusal(far_data.getvalue()).code == "sheet_too_large"
+    assert read(with_formula).rows[0].formulas == {"note": "=1/0"}
+    assert read(plain) == whole
