@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,7 +14,7 @@ from flask_login import LoginManager
 from flask_mail import Mail
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, exc
 from sqlmodel import Session, create_engine
 
 import portal.ratelimit_storage  # noqa: F401 - registers the portaldb:// storage scheme with Flask-Limiter
@@ -38,8 +39,40 @@ def make_engine(url: str) -> Engine:
     # made from the statistics of the moment: for the progress summary, planned while the tables were nearly
     # empty, that was a nested loop over every form of the province (tens of seconds once lists arrived). Each
     # statement is planned with its own values instead; the portal's statements are cheap to plan.
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
-                         connect_args={"prepare_threshold": None})
+    engine = create_engine(url, pool_size=5, max_overflow=10, connect_args={"prepare_threshold": None})
+    _ping_after_idle(engine)
+    return engine
+
+
+# A pooled PostgreSQL connection is checked (one round trip) only when it has been idle this long.
+PING_AFTER_IDLE_SECONDS = 10.0
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Check a pooled connection before a request uses it, but only after PING_AFTER_IDLE_SECONDS idle.
+
+    pool_pre_ping checked every checkout: one round trip per request, a tenth of a respondent's page. A
+    connection that served a request moments ago is almost always alive; one left idle (a quiet night, a
+    database restarted meanwhile) is pinged and, if dead, replaced before the request sees it. What this
+    gives up: a database restarted within the last few seconds of a connection's use is noticed by that
+    request's first statement instead, which fails (the "unavailable" page); SQLAlchemy then discards every
+    connection the pool held before, so the next requests reconnect.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # The pool discards this connection and checks out another (a new one if need be).
+            raise exc.DisconnectionError() from error
 
 
 class Database:
@@ -47,9 +80,11 @@ class Database:
 
     def __init__(self) -> None:
         self.engine: Engine | None = None
+        self._autocommit: Engine | None = None
 
     def init_app(self, app: Flask) -> None:
         self.engine = make_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+        self._autocommit = None
         app.extensions["portal_db"] = self
         app.teardown_appcontext(self._close_session)
 
@@ -57,8 +92,28 @@ class Database:
     def session(self) -> Session:
         if "db_session" not in g:
             assert self.engine is not None, "Database.init_app was not called"
-            g.db_session = Session(self.engine, expire_on_commit=False)
+            bind = self.engine
+            if g.get("db_autocommit"):
+                # Shares the engine's pool; the pool restores the isolation level when the connection returns.
+                if self._autocommit is None:
+                    self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+                bind = self._autocommit
+            g.db_session = Session(bind, expire_on_commit=False)
         return g.db_session
+
+    def use_autocommit(self) -> bool:
+        """Let this request's session send each statement on its own, without BEGIN and COMMIT.
+
+        PostgreSQL only (SQLite's transactions cost no round trip), and only for requests whose every write
+        is one statement, atomic by itself (a respondent's page and draft save): BEGIN and COMMIT were two
+        of a page's five round trips. Called before the request's session is first used; returns whether
+        the request runs so.
+        """
+        assert self.engine is not None, "Database.init_app was not called"
+        if self.engine.dialect.name != "postgresql" or "db_session" in g:
+            return False
+        g.db_autocommit = True
+        return True
 
     @contextmanager
     def new_session(self) -> Iterator[Session]:

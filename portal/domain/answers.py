@@ -24,19 +24,21 @@ about an answer row may follow that order:
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, false, inspect, select, text, update
+from sqlalchemy import and_, bindparam, false, inspect, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 from sqlmodel import select as model_select
 
-from portal.domain import plain_rows, questionnaires
+from portal import ratelimit_storage
+from portal.domain import integrity, plain_rows, questionnaires
 from portal.domain.campaigns import is_past
 from portal.domain.invitations import response_key, token_id, token_matches
 from portal.models import (
@@ -84,6 +86,7 @@ class Visit:
     states: dict[str, FormProgress]
     answer: Answer | None
     forms: list[questionnaires.FormDef] = field(default_factory=list)
+    guesses: int | None = None  # the address's count of wrong links, when load_visit was asked to read it
 
     @property
     def deadline(self) -> date:
@@ -107,11 +110,13 @@ class Visit:
 def _visit_statement():
     """The one statement of a respondent's page, built once (building it cost more than running it).
 
-    Plain columns, in the order of `_VISIT_MODELS`, then the extension, group code and ministry; a form code
-    of None leaves the answer out (no response_key is NULL)."""
+    Plain columns, in the order of `_VISIT_MODELS`, then the extension, group code, ministry and the count of
+    wrong links of the visitor's address (survey/guessing.py: read here, it costs no statement of its own);
+    a form code of None leaves the answer out (no response_key is NULL), a counter key of None the count."""
     answer_on = and_(Answer.response_key == bindparam("key"), FormProgress.form_code == bindparam("code"))
     return (select(*plain_rows.columns(*_VISIT_MODELS),
-                   RespondentList.response_extension_until, RespondentGroup.code, Ministry.code, Ministry.name)
+                   RespondentList.response_extension_until, RespondentGroup.code, Ministry.code, Ministry.name,
+                   ratelimit_storage.current_count().scalar_subquery())
             .select_from(Invitation)
             .join(Respondent, Respondent.id == Invitation.respondent_id)
             .join(Campaign, Campaign.id == Invitation.campaign_id)
@@ -128,9 +133,10 @@ _VISIT_MODELS = (Invitation, Respondent, Campaign, FormProgress, Answer)
 
 
 def load_visit(session: Session, invitation_id: int, code: str | None = None,
-               secret: str | None = None) -> Visit | None:
+               secret: str | None = None, *, counter_key: str | None = None) -> Visit | None:
     """The invitation with its person, campaign, deadline extension, form states and the answer to
-    form `code`, in one statement (the questionnaire itself comes from the per-process cache).
+    form `code`, in one statement (the questionnaire itself comes from the per-process cache); with
+    `counter_key`, also that rate-limit counter's current count (`Visit.guesses`, 0 when none).
 
     The rows are read as plain values and the objects built from them are not in the session (loading
     nine entities through the ORM took most of a page's time): every write of the survey is an explicit
@@ -138,25 +144,26 @@ def load_visit(session: Session, invitation_id: int, code: str | None = None,
     """
     key = response_key(invitation_id, code, secret) if code else None
     rows = [plain_rows.split(row, _VISIT_MODELS) for row in session.connection().execute(
-        _visit_statement(), {"invitation_id": invitation_id, "key": key, "code": code})]
+        _visit_statement(), {"invitation_id": invitation_id, "key": key, "code": code,
+                             "counter_key": counter_key, "now": time.time()})]
     if not rows:
         return None
-    invitation, person, campaign, _, _, extension, group_code, ministry_code, ministry_name = rows[0]
+    invitation, person, campaign, _, _, extension, group_code, ministry_code, ministry_name, guesses = rows[0]
     states = {row[3].form_code: row[3] for row in rows if row[3] is not None}
     answer = next((row[4] for row in rows if row[4] is not None), None)
     by_code = {f.code: f for f in questionnaires.load_frozen(session, invitation.questionnaire_version_id).forms}
     forms = [by_code[c].for_ministry(ministry_name or "") for c in invitation.form_codes.split(",") if c in by_code]
     return Visit(invitation, campaign, person, group_code or "", ministry_code, ministry_name or "", extension,
-                 states, answer, forms)
+                 states, answer, forms, int(guesses or 0) if counter_key is not None else None)
 
 
 def visit_for_token(session: Session, token: str, code: str | None = None,
-                    secret: str | None = None) -> Visit | None:
+                    secret: str | None = None, *, counter_key: str | None = None) -> Visit | None:
     """What a personal link leads to, or None for anything forged, truncated or unknown."""
     ident = token_id(token)
     if ident is None:
         return None
-    visit = load_visit(session, ident, code, secret)
+    visit = load_visit(session, ident, code, secret, counter_key=counter_key)
     return visit if token_matches(visit.invitation if visit else None, token, secret) else None
 
 
@@ -200,48 +207,75 @@ def _day_only(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def _draft_values(visit: Visit, form: questionnaires.FormDef, values: dict, key: str, now: datetime) -> dict:
+    """The parameters of `_upsert_statement`: the whole answer row, as its first save creates it."""
+    invitation = visit.invitation
+    return _prefixed(id=new_answer_id(), response_key=key, campaign_id=invitation.campaign_id,
+                province_id=invitation.province_id, group_code=visit.group_code,
+                ministry_code=visit.ministry_code if form.target == "ministry" else None, form_code=form.code,
+                questionnaire_version_id=invitation.questionnaire_version_id,
+                answers=json.dumps(values, ensure_ascii=False), submitted=False, updated_at=_day_only(now),
+                submitted_at=None)
+
+
+def _prefixed(**values) -> dict:
+    # Parameters named like a column are reserved by SQLAlchemy in an INSERT's values.
+    return {f"answer_{name}": value for name, value in values.items()}
+
+
+@lru_cache(maxsize=2)
+def _upsert_statement(dialect: str):
+    """A draft written whatever came before: the first save inserts the row (a double click's second save
+    finds it and updates it), a later one updates it, and a submitted answer is never overwritten, whatever
+    a stale tab posts. One statement, built once per dialect, its values sent as parameters."""
+    table = Answer.__table__
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(table).values({name: bindparam(f"answer_{name}") for name in table.c.keys()})
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.response_key], where=table.c.submitted == false(),
+        set_={"answers": statement.excluded.answers, "updated_at": statement.excluded.updated_at})
+
+
 def _upsert_draft(session: Session, visit: Visit, form: questionnaires.FormDef, values: dict,
                   key: str, now: datetime) -> None:
-    now = _day_only(now)
-    invitation = visit.invitation
-    document = json.dumps(values, ensure_ascii=False)
-    if visit.answer is None:
-        # The first save. A double click sends two at once: both find no row, and a plain INSERT would
-        # fail on the unique key for the second. ON CONFLICT DO NOTHING lets the second one fall through
-        # to the update below, like any later save.
-        dialect = session.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        created = session.exec(insert(Answer).values(
-            id=new_answer_id(), response_key=key, campaign_id=invitation.campaign_id,
-            province_id=invitation.province_id,
-            group_code=visit.group_code, ministry_code=visit.ministry_code if form.target == "ministry" else None,
-            form_code=form.code, questionnaire_version_id=invitation.questionnaire_version_id,
-            answers=document, submitted=False, updated_at=now, submitted_at=None,
-        ).on_conflict_do_nothing(index_elements=["response_key"]).returning(Answer.id))
-        if created.first() is not None:  # rowcount is not told reliably by every driver for ON CONFLICT
-            return
-    # Never overwrite a submitted answer, whatever a stale tab posts.
-    session.connection().execute(_update_draft_statement(), {"key": key, "answers": document, "updated_at": now})
+    session.connection().execute(_upsert_statement(session.get_bind().dialect.name),
+                                 _draft_values(visit, form, values, key, now))
 
 
-@lru_cache(maxsize=1)
-def _update_draft_statement():
-    """Every later save of a draft: one statement built once, its values sent as parameters."""
-    table = Answer.__table__
-    return (update(table).where(table.c.response_key == bindparam("key"), table.c.submitted == false())
-            .values(answers=bindparam("answers"), updated_at=bindparam("updated_at")))
+def _start_mark():
+    """Mark a form started, once (a form already in progress or submitted keeps its state and start)."""
+    table = FormProgress.__table__
+    return (update(table).where(table.c.id == bindparam("state_id"),
+                                table.c.state == FormState.NOT_STARTED.value)
+            .values(state=FormState.IN_PROGRESS.value, started_at=bindparam("mark_started_at")))
+
+
+@lru_cache(maxsize=2)
+def _save_statement(with_signal: bool):
+    """PostgreSQL: the draft, the start mark and the integrity signal in one statement (data-modifying CTEs).
+
+    One statement is atomic by itself, so a draft save needs neither BEGIN nor COMMIT (the survey page runs
+    it without a transaction: db.use_autocommit): two round trips fewer than three statements in a
+    transaction. The rows it writes share one transaction id (xmin), as they shared the one transaction
+    before; the answer rewrite (shuffle_answer_order) gives every answer row the same one.
+    """
+    saved = _upsert_statement("postgresql").returning(Answer.__table__.c.id).cte("saved")
+    started = _start_mark().returning(FormProgress.__table__.c.id).cte("started")
+    final = integrity.insert_statement("signal_") if with_signal else select(literal(1))
+    return final.add_cte(saved, started)
 
 
 def save_draft(
     session: Session, invitation: Invitation, campaign: Campaign, form: questionnaires.FormDef,
     raw: Mapping[str, list[str]], *, tz_name: str, secret: str | None = None, now: datetime | None = None,
-    visit: Visit | None = None, commit: bool = True,
+    visit: Visit | None = None, commit: bool = True, signal: dict | None = None,
 ) -> SaveResult:
     """Keep what the respondent has answered so far; invalid values are reported, not kept.
 
     `visit` is what the page already read of this invitation and form (load_visit); without it, it is read here.
-    With `commit=False` the caller commits (the survey page adds its integrity signal to the same transaction:
-    one commit per save, which is most of a save's cost on PostgreSQL).
+    `signal` (integrity.signal_row) is written with the draft, and only when a draft is written. On PostgreSQL
+    the draft, the form's start mark and the signal are one statement (`_save_statement`); on SQLite three,
+    in the caller's transaction. With `commit=False` the caller commits.
     """
     now = now or utcnow()
     visit = visit or load_visit(session, invitation.id, form.code, secret)
@@ -253,11 +287,18 @@ def save_draft(
     if visit.closed(tz_name, now):
         return SaveResult({}, {}, closed=True)
     values, errors = questionnaires.check_answers(form, raw, final=False)
-    _upsert_draft(session, visit, form, values, response_key(invitation.id, form.code, secret), now)
-    if state.state == FormState.NOT_STARTED:
-        session.exec(update(FormProgress).where(FormProgress.id == state.id,
-                                                FormProgress.state == FormState.NOT_STARTED.value)
-                     .values(state=FormState.IN_PROGRESS.value, started_at=now))
+    draft = _draft_values(visit, form, values, response_key(invitation.id, form.code, secret), now)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_save_statement(signal is not None),
+                           {**draft, "state_id": state.id, "mark_started_at": now,
+                            **integrity.parameters(signal or {}, "signal_")})
+    else:
+        connection.execute(_upsert_statement(connection.dialect.name), draft)
+        if state.state == FormState.NOT_STARTED:
+            connection.execute(_start_mark(), {"state_id": state.id, "mark_started_at": now})
+        if signal is not None:
+            integrity.insert_row(session, signal)
     if commit:
         session.commit()
     return SaveResult(values, errors)
