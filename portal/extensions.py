@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,19 +45,33 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-# A pooled PostgreSQL connection is checked (one round trip) only when it has been idle this long.
+# A pooled PostgreSQL connection is checked (one round trip) when it has been idle this long.
 PING_AFTER_IDLE_SECONDS = 10.0
 
 
+def _server_spoke(dbapi_connection) -> bool:
+    """Whether an idle connection's socket has something to read: nothing is expected on an idle connection,
+    so it is the server's goodbye (a restart or pg_terminate_backend closes it) or a notice. A local check of
+    the socket, no round trip."""
+    try:
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    except Exception:  # noqa: BLE001 - a closed connection has no socket to look at: check it the long way
+        return True
+    return bool(readable)
+
+
 def _ping_after_idle(engine: Engine) -> None:
-    """Check a pooled connection before a request uses it, but only after PING_AFTER_IDLE_SECONDS idle.
+    """Check a pooled connection before a request uses it, only when it sat idle PING_AFTER_IDLE_SECONDS or
+    its server closed it meanwhile.
 
     pool_pre_ping checked every checkout: one round trip per request, a tenth of a respondent's page. A
-    connection that served a request moments ago is almost always alive; one left idle (a quiet night, a
-    database restarted meanwhile) is pinged and, if dead, replaced before the request sees it. What this
-    gives up: a database restarted within the last few seconds of a connection's use is noticed by that
-    request's first statement instead, which fails (the "unavailable" page); SQLAlchemy then discards every
-    connection the pool held before, so the next requests reconnect.
+    connection that served a request moments ago is almost always alive; one the server closed (a restart,
+    an administrator ending sessions) has its socket readable, which is seen without asking the server, and
+    one left idle long (a quiet night, a connection a firewall dropped silently) is pinged. Either is
+    replaced, if dead, before the request sees it. What this gives up against a ping on every checkout: a
+    connection broken without a word from the server (a network fault) in the seconds since its last use
+    fails the request's first statement (the "unavailable" page), after which SQLAlchemy discards every
+    connection the pool held and the next requests reconnect.
     """
 
     @event.listens_for(engine, "checkin")
@@ -66,7 +81,9 @@ def _ping_after_idle(engine: Engine) -> None:
     @event.listens_for(engine, "checkout")
     def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
         since = record.info.get("idle_since")
-        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+        if since is None:  # just connected
+            return
+        if time.monotonic() - since < PING_AFTER_IDLE_SECONDS and not _server_spoke(dbapi_connection):
             return
         try:
             engine.dialect.do_ping(dbapi_connection)
