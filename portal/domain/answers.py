@@ -16,9 +16,13 @@ about an answer row may follow that order:
   writes every insert and update as a new row version wherever there is room,
   roughly in the order of the writes, so `shuffle_answer_order` rewrites the
   table in the order of its random key (CLUSTER); the worker runs it every
-  PORTAL_ANSWER_SHUFFLE_MINUTES. Creating every row at the
-  launch in a shuffled batch would not help there: the updates that carry the
-  answers would still land in the order they come.
+  PORTAL_ANSWER_SHUFFLE_MINUTES. Creating every row at the launch in a shuffled
+  batch would not help there: the updates that carry the answers would still
+  land in the order they come;
+- its transaction id on PostgreSQL (`xmin`, the same as the form state's and the
+  integrity signal's written with it, and in the order of the writes): the same
+  run first gives every row one id.
+Between two runs the latest writes keep their order and ids, as the README says.
 """
 
 from __future__ import annotations
@@ -353,19 +357,29 @@ def submit(
 
 
 def shuffle_answer_order(session: Session, *, lock_timeout_ms: int = 2000) -> bool:
-    """Rewrite the answer table in the order of its random key, so that no physical order follows the writes.
+    """Rewrite the answer table in the order of its random key, so that no physical order follows the writes,
+    and give every row the same transaction id, so that none names the transaction that wrote it.
 
-    PostgreSQL only (CLUSTER, which locks the table for the moment of the rewrite: well under a second for a
-    campaign's answers); SQLite keeps the table in key order by itself. Returns whether a rewrite ran: it
-    does not when another transaction holds the table longer than `lock_timeout_ms`.
+    PostgreSQL only; SQLite keeps the table in key order by itself and has no transaction ids in its rows.
+    Every PostgreSQL row version carries the id of the transaction that wrote it (`xmin`): an answer's is
+    the one of the save or submission that also wrote the form's state and its integrity signal, rows tied
+    to the invitation; and ids follow the order of the writes. A rewrite (CLUSTER) keeps each row's xmin, so
+    one UPDATE of every row, committed before it, gives them all the id of that UPDATE; the rewrite then
+    leaves out the versions it replaced (unless an older transaction may still read them: the next run
+    does). CLUSTER locks the table for the moment of the rewrite: well under a second for a campaign's
+    answers. Returns whether both ran: they do not when another transaction holds the table (or a row)
+    longer than `lock_timeout_ms`.
     """
     if session.get_bind().dialect.name != "postgresql":
         return False
     primary = inspect(session.connection()).get_pk_constraint("answer")["name"]
     # A rewrite waiting for a long transaction would queue every respondent's save behind it: give up
     # instead, and let the next run rewrite the table.
-    session.exec(text(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}"))
     try:
+        session.exec(text(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}"))
+        session.exec(text("UPDATE answer SET submitted = submitted"))
+        session.commit()
+        session.exec(text(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}"))
         session.exec(text(f'CLUSTER answer USING "{primary}"'))
         session.commit()
     except OperationalError:
