@@ -224,11 +224,11 @@ def _draft_values(visit: Visit, form: questionnaires.FormDef, values: dict, key:
     """The parameters of `_upsert_statement`: the whole answer row, as its first save creates it."""
     invitation = visit.invitation
     return _prefixed(id=new_answer_id(), response_key=key, campaign_id=invitation.campaign_id,
-                province_id=invitation.province_id, group_code=visit.group_code,
-                ministry_code=visit.ministry_code if form.target == "ministry" else None, form_code=form.code,
-                questionnaire_version_id=invitation.questionnaire_version_id,
-                answers=json.dumps(values, ensure_ascii=False), submitted=False, updated_at=_day_only(now),
-                submitted_at=None)
+                     province_id=invitation.province_id, group_code=visit.group_code,
+                     ministry_code=visit.ministry_code if form.target == "ministry" else None, form_code=form.code,
+                     questionnaire_version_id=invitation.questionnaire_version_id,
+                     answers=json.dumps(values, ensure_ascii=False), submitted=False, updated_at=_day_only(now),
+                     submitted_at=None)
 
 
 def _prefixed(**values) -> dict:
