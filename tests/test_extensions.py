@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, literal_column, select, text
 
 from portal import extensions
 from portal.extensions import make_engine
@@ -121,3 +121,16 @@ def test_use_autocommit_sends_no_begin_or_commit(app, session):
     # The pool gives the connection back as it was: the next request's transactions are real ones.
     with extensions.db.engine.connect() as connection:
         assert not postgres or connection.connection.dbapi_connection.autocommit is False
+
+
+def test_only_a_statement_marked_prepared_keeps_its_plan_on_the_server(pg_engine):
+    """Everything else is planned with its own values at each run (make_engine: no generic plans from the
+    statistics of the moment), however often it runs."""
+    marked = select(literal_column("1").label("marked")).execution_options(**extensions.PREPARED)
+    plain = select(literal_column("2").label("plain"))
+    with pg_engine.connect() as connection:
+        for _ in range(8):
+            assert connection.execute(marked).scalar() == 1
+            assert connection.execute(plain).scalar() == 2
+        prepared = connection.execute(text("SELECT statement FROM pg_prepared_statements")).scalars().all()
+    assert len(prepared) == 1 and "marked" in prepared[0], prepared
