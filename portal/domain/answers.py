@@ -115,7 +115,8 @@ class Visit:
 def _visit_statement():
     """The one statement of a respondent's page, built once (building it cost more than running it).
 
-    Plain columns, in the order of `_VISIT_MODELS` (one row per form state), then the saved answer's document,
+    Plain columns of the invitation, the person (`_PERSON_COLUMNS`), the campaign and a form state (one row
+    per form state), then the saved answer's document,
     the extension, group code, ministry and the count of wrong links of the visitor's address
     (survey/guessing.py: read here, it costs no statement of its own); a form code of None leaves the
     answer out (no response_key is NULL), a counter key of None the count.
@@ -128,7 +129,7 @@ def _visit_statement():
     def one(column, *where):
         return select(column).where(*where).scalar_subquery()
 
-    return (select(*plain_rows.columns(*_VISIT_MODELS),
+    return (select(*plain_rows.columns(Invitation), *_PERSON_COLUMNS, *plain_rows.columns(Campaign, FormProgress),
                    one(Answer.answers, Answer.response_key == bindparam("key")),
                    one(RespondentList.response_extension_until, RespondentList.campaign_id == Invitation.campaign_id,
                        RespondentList.province_id == Invitation.province_id),
@@ -144,7 +145,18 @@ def _visit_statement():
             .execution_options(**PREPARED))
 
 
-_VISIT_MODELS = (Invitation, Respondent, Campaign, FormProgress)
+# Of the person, what the pages show or the visit needs: the list row's other columns (its checks, its search
+# text, its spreadsheet cells) were most of the visit's columns.
+_PERSON_COLUMNS = (Respondent.id, Respondent.list_id, Respondent.province_id, Respondent.full_name,
+                   Respondent.group_id, Respondent.ministry_id)
+
+
+def _visit_row(row) -> list:
+    """The visit statement's row as [invitation, person, campaign, form state or None, *the scalar values]."""
+    invitation, *rest = plain_rows.split(row, (Invitation,))
+    size = len(_PERSON_COLUMNS)
+    person = Respondent.model_construct(**{c.key: v for c, v in zip(_PERSON_COLUMNS, rest[:size], strict=True)})
+    return [invitation, person, *plain_rows.split(rest[size:], (Campaign, FormProgress))]
 
 
 def load_visit(session: Session, invitation_id: int, code: str | None = None,
@@ -155,10 +167,11 @@ def load_visit(session: Session, invitation_id: int, code: str | None = None,
 
     The rows are read as plain values and the objects built from them are not in the session (loading
     nine entities through the ORM took most of a page's time): every write of the survey is an explicit
-    INSERT or UPDATE, none goes through these objects. The answer is its document only.
+    INSERT or UPDATE, none goes through these objects. The person has only `_PERSON_COLUMNS`, the answer
+    only its document.
     """
     key = response_key(invitation_id, code, secret) if code else None
-    rows = [plain_rows.split(row, _VISIT_MODELS) for row in session.connection().execute(
+    rows = [_visit_row(row) for row in session.connection().execute(
         _visit_statement(), {"invitation_id": invitation_id, "key": key, "code": code,
                              "counter_key": counter_key, "now": time.time()})]
     if not rows:
