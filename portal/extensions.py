@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import select
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,7 +15,7 @@ from flask_login import LoginManager
 from flask_mail import Mail
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, exc
 from sqlmodel import Session, create_engine
 
 import portal.ratelimit_storage  # noqa: F401 - registers the portaldb:// storage scheme with Flask-Limiter
@@ -37,9 +39,77 @@ def make_engine(url: str) -> Engine:
     # psycopg prepares a statement on the server after its fifth run, and PostgreSQL may then keep a generic plan
     # made from the statistics of the moment: for the progress summary, planned while the tables were nearly
     # empty, that was a nested loop over every form of the province (tens of seconds once lists arrived). Each
-    # statement is planned with its own values instead; the portal's statements are cheap to plan.
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
-                         connect_args={"prepare_threshold": None})
+    # statement is planned with its own values instead, unless it asks otherwise (`PREPARED`).
+    engine = create_engine(url, pool_size=5, max_overflow=10,
+                           connect_args={"prepare_threshold": _PREPARE_ONLY_WHEN_ASKED})
+    _ping_after_idle(engine)
+    _prepare_when_asked(engine)
+    return engine
+
+
+# A statement built with `.execution_options(**PREPARED)` is prepared on each connection at its first run and
+# its plan kept (PostgreSQL; SQLite ignores it). Only for statements whose every condition is an equality on a
+# unique key or an index, whose plan the statistics cannot change: a respondent's visit was 1 to 3 ms of
+# planning for 0.15 ms of execution. psycopg prepares nothing while its threshold is None, even when asked,
+# so the threshold is one no statement reaches.
+PREPARED = {"portal_prepared": True}
+_PREPARE_ONLY_WHEN_ASKED = 2**62
+
+
+def _prepare_when_asked(engine: Engine) -> None:
+    @event.listens_for(engine, "do_execute")
+    def _execute_prepared(cursor, statement, parameters, context) -> bool | None:
+        if context.execution_options.get("portal_prepared"):
+            cursor.execute(statement, parameters, prepare=True)
+            return True
+        return None
+
+
+# A pooled PostgreSQL connection is checked (one round trip) when it has been idle this long.
+PING_AFTER_IDLE_SECONDS = 10.0
+
+
+def _server_spoke(dbapi_connection) -> bool:
+    """Whether an idle connection's socket has something to read: nothing is expected on an idle connection,
+    so it is the server's goodbye (a restart or pg_terminate_backend closes it) or a notice. A local check of
+    the socket, no round trip."""
+    try:
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    except Exception:  # noqa: BLE001 - a closed connection has no socket to look at: check it the long way
+        return True
+    return bool(readable)
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Check a pooled connection before a request uses it, only when it sat idle PING_AFTER_IDLE_SECONDS or
+    its server closed it meanwhile.
+
+    pool_pre_ping checked every checkout: one round trip per request, a tenth of a respondent's page. A
+    connection that served a request moments ago is almost always alive; one the server closed (a restart,
+    an administrator ending sessions) has its socket readable, which is seen without asking the server, and
+    one left idle long (a quiet night, a connection a firewall dropped silently) is pinged. Either is
+    replaced, if dead, before the request sees it. What this gives up against a ping on every checkout: a
+    connection broken without a word from the server (a network fault) in the seconds since its last use
+    fails the request's first statement (the "unavailable" page), after which SQLAlchemy discards every
+    connection the pool held and the next requests reconnect.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
+        since = record.info.get("idle_since")
+        if since is None:  # just connected
+            return
+        if time.monotonic() - since < PING_AFTER_IDLE_SECONDS and not _server_spoke(dbapi_connection):
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # The pool discards this connection and checks out another (a new one if need be).
+            raise exc.DisconnectionError() from error
 
 
 class Database:
@@ -47,9 +117,11 @@ class Database:
 
     def __init__(self) -> None:
         self.engine: Engine | None = None
+        self._autocommit: Engine | None = None
 
     def init_app(self, app: Flask) -> None:
         self.engine = make_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+        self._autocommit = None
         app.extensions["portal_db"] = self
         app.teardown_appcontext(self._close_session)
 
@@ -57,8 +129,28 @@ class Database:
     def session(self) -> Session:
         if "db_session" not in g:
             assert self.engine is not None, "Database.init_app was not called"
-            g.db_session = Session(self.engine, expire_on_commit=False)
+            bind = self.engine
+            if g.get("db_autocommit"):
+                # Shares the engine's pool; the pool restores the isolation level when the connection returns.
+                if self._autocommit is None:
+                    self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+                bind = self._autocommit
+            g.db_session = Session(bind, expire_on_commit=False)
         return g.db_session
+
+    def use_autocommit(self) -> bool:
+        """Let this request's session send each statement on its own, without BEGIN and COMMIT.
+
+        PostgreSQL only (SQLite's transactions cost no round trip), and only for requests whose every write
+        is one statement, atomic by itself (a respondent's page and draft save): BEGIN and COMMIT were two
+        of a page's five round trips. Called before the request's session is first used; returns whether
+        the request runs so.
+        """
+        assert self.engine is not None, "Database.init_app was not called"
+        if self.engine.dialect.name != "postgresql" or "db_session" in g:
+            return False
+        g.db_autocommit = True
+        return True
 
     @contextmanager
     def new_session(self) -> Iterator[Session]:

@@ -26,8 +26,18 @@ from sqlalchemy.exc import SQLAlchemyError
 from portal.models import RateLimitCounter
 
 _TABLE = RateLimitCounter.__table__
+
+
+def current_count():
+    """A counter's count while its window lasts (no row: none), its key and the time (time.time()) given as
+    the parameters `counter_key` and `now`: built once here, and read inside a respondent's visit statement
+    (portal/domain/answers.py)."""
+    return select(_TABLE.c.count).where(_TABLE.c.key == bindparam("counter_key"),
+                                        _TABLE.c.expires_at > bindparam("now"))
+
+
 # Built once: a respondent's every page reads its address's counter.
-_CURRENT_COUNT = select(_TABLE.c.count).where(_TABLE.c.key == bindparam("key"), _TABLE.c.expires_at > bindparam("now"))
+_CURRENT_COUNT = current_count()
 # Every this many hits a worker deletes the counters whose window ended long ago.
 _PURGE_EVERY = 500
 
@@ -70,7 +80,7 @@ class PortalDatabaseStorage(Storage):
         return int(count)
 
     def get(self, key: str) -> int:
-        values = {"key": key, "now": time.time()}
+        values = {"counter_key": key, "now": time.time()}
         if has_request_context():
             # Every respondent's page asks this before anything else: read on the connection the request's
             # session takes anyway (no second checkout, and on PostgreSQL no second liveness ping). A read

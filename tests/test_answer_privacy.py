@@ -14,6 +14,7 @@ import random
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
@@ -36,8 +37,9 @@ def _answer_rows(session: Session) -> list[dict]:
     """The answer table as a dump gives it, each row with its physical position when the database tells it."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        rows = session.exec(text("SELECT ctid::text AS place, * FROM answer")).mappings().all()
-        return [{**row, "place": tuple(int(n) for n in row["place"].strip("()").split(","))} for row in rows]
+        rows = session.exec(text("SELECT ctid::text AS place, xmin::text AS xact, * FROM answer")).mappings().all()
+        return [{**row, "place": tuple(int(n) for n in row["place"].strip("()").split(",")),
+                 "xact": int(row["xact"])} for row in rows]
     try:
         return [dict(row) for row in session.exec(text("SELECT rowid AS place, * FROM answer")).mappings()]
     except OperationalError:  # a table WITHOUT ROWID has none: its order is the one rows come out in
@@ -104,6 +106,8 @@ def test_a_copy_of_the_database_cannot_relink_answers_to_respondents(app, sessio
         "dump order": dumped,
         "physical place": sorted(dumped, key=lambda row: row["place"]),
     }
+    if "xact" in dumped[0]:  # PostgreSQL: the transaction that wrote the row
+        answer_orders["transaction id"] = sorted(dumped, key=lambda row: (row["xact"], ties.random()))
     person_orders = {
         "invited": sorted(progress, key=lambda row: row["invitation_id"]),
         "started": sorted(progress, key=lambda row: row["started_at"]),
@@ -121,6 +125,38 @@ def test_a_copy_of_the_database_cannot_relink_answers_to_respondents(app, sessio
              for a in answer_orders for p in person_orders}
     assert max(attempts.values()) <= bound, (attempts, len(people))
     assert max(abs(leak) for leak in leaks.values()) < 0.7, leaks
+
+
+def test_on_postgresql_no_answer_shares_its_transaction_id_with_a_form_state_or_signal(app, client, session,
+                                                                                      ministry_user, during_survey):
+    """A draft save writes the answer, the form's state and the integrity signal in one statement, a submission
+    the state and the answer in one transaction: each row version carries that transaction's id (xmin), the
+    state and signal rows name the invitation, and a copy of the data files (not a pg_dump) shows xmin. The
+    rewrite gives every answer row one id of its own."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite rows carry no transaction id")
+    survey = launch_survey(app, session, ministry_user, per_group=None)
+    people = survey.invitations[:12]
+    for person in people:
+        form = form_def(session, person.form_codes[0])
+        saved = client.post(person.form_url(form.code), data={**complete_answers(form), "action": "save"})
+        assert saved.status_code == 200
+    for person in people[::2]:
+        assert client.post(person.submit_url(person.form_codes[0])).status_code == 303
+
+    def written_with_answers() -> int:
+        session.expire_all()
+        return session.exec(text(
+            "SELECT count(*) FROM answer a WHERE a.xmin IN (SELECT xmin FROM formprogress) "
+            "OR a.xmin IN (SELECT xmin FROM formsignal)")).one()[0]
+
+    assert written_with_answers() == len(people)  # before the rewrite: every answer tied to its person
+    session.commit()
+    assert jobs.shuffle_answers(app) is True
+
+    assert written_with_answers() == 0
+    assert len({row["xact"] for row in _answer_rows(session)}) == 1
+    assert session.exec(text("SELECT count(*) FROM answer")).one()[0] == len(people)
 
 
 def test_the_migration_gives_existing_answers_random_identifiers_and_day_only_times(app, session, ministry_user,

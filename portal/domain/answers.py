@@ -16,29 +16,36 @@ about an answer row may follow that order:
   writes every insert and update as a new row version wherever there is room,
   roughly in the order of the writes, so `shuffle_answer_order` rewrites the
   table in the order of its random key (CLUSTER); the worker runs it every
-  PORTAL_ANSWER_SHUFFLE_MINUTES. Creating every row at the
-  launch in a shuffled batch would not help there: the updates that carry the
-  answers would still land in the order they come.
+  PORTAL_ANSWER_SHUFFLE_MINUTES. Creating every row at the launch in a shuffled
+  batch would not help there: the updates that carry the answers would still
+  land in the order they come;
+- its transaction id on PostgreSQL (`xmin`, the same as the form state's and the
+  integrity signal's written with it, and in the order of the writes): the same
+  run first gives every row one id.
+Between two runs the latest writes keep their order and ids, as the README says.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, false, inspect, select, text, update
+from sqlalchemy import bindparam, false, inspect, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 from sqlmodel import select as model_select
 
-from portal.domain import plain_rows, questionnaires
+from portal import ratelimit_storage
+from portal.domain import integrity, plain_rows, questionnaires
 from portal.domain.campaigns import is_past
 from portal.domain.invitations import response_key, token_id, token_matches
+from portal.extensions import PREPARED
 from portal.models import (
     Answer,
     Campaign,
@@ -84,6 +91,7 @@ class Visit:
     states: dict[str, FormProgress]
     answer: Answer | None
     forms: list[questionnaires.FormDef] = field(default_factory=list)
+    guesses: int | None = None  # the address's count of wrong links, when load_visit was asked to read it
 
     @property
     def deadline(self) -> date:
@@ -107,56 +115,83 @@ class Visit:
 def _visit_statement():
     """The one statement of a respondent's page, built once (building it cost more than running it).
 
-    Plain columns, in the order of `_VISIT_MODELS`, then the extension, group code and ministry; a form code
-    of None leaves the answer out (no response_key is NULL)."""
-    answer_on = and_(Answer.response_key == bindparam("key"), FormProgress.form_code == bindparam("code"))
-    return (select(*plain_rows.columns(*_VISIT_MODELS),
-                   RespondentList.response_extension_until, RespondentGroup.code, Ministry.code, Ministry.name)
+    Plain columns of the invitation, the person (`_PERSON_COLUMNS`), the campaign and a form state (one row
+    per form state), then the saved answer's document,
+    the extension, group code, ministry and the count of wrong links of the visitor's address
+    (survey/guessing.py: read here, it costs no statement of its own); a form code of None leaves the
+    answer out (no response_key is NULL), a counter key of None the count.
+
+    Only four tables are joined; the rest are scalar subqueries, each a lookup by key: with eight tables
+    joined PostgreSQL's search over their orders took most of the statement's time (1 to 3 ms of planning
+    for 0.15 ms of execution). Every condition is an equality on a key, so the statement is prepared and
+    its plan kept (extensions.PREPARED), which leaves no planning at all.
+    """
+    def one(column, *where):
+        return select(column).where(*where).scalar_subquery()
+
+    return (select(*plain_rows.columns(Invitation), *_PERSON_COLUMNS, *plain_rows.columns(Campaign, FormProgress),
+                   one(Answer.answers, Answer.response_key == bindparam("key")),
+                   one(RespondentList.response_extension_until, RespondentList.campaign_id == Invitation.campaign_id,
+                       RespondentList.province_id == Invitation.province_id),
+                   one(RespondentGroup.code, RespondentGroup.id == Respondent.group_id),
+                   one(Ministry.code, Ministry.id == Respondent.ministry_id),
+                   one(Ministry.name, Ministry.id == Respondent.ministry_id),
+                   ratelimit_storage.current_count().scalar_subquery())
             .select_from(Invitation)
             .join(Respondent, Respondent.id == Invitation.respondent_id)
             .join(Campaign, Campaign.id == Invitation.campaign_id)
-            .join(RespondentList, and_(RespondentList.campaign_id == Invitation.campaign_id,
-                                       RespondentList.province_id == Invitation.province_id), isouter=True)
-            .join(RespondentGroup, RespondentGroup.id == Respondent.group_id, isouter=True)
-            .join(Ministry, Ministry.id == Respondent.ministry_id, isouter=True)
             .join(FormProgress, FormProgress.invitation_id == Invitation.id, isouter=True)
-            .join(Answer, answer_on, isouter=True)
-            .where(Invitation.id == bindparam("invitation_id")).order_by(FormProgress.id))
+            .where(Invitation.id == bindparam("invitation_id")).order_by(FormProgress.id)
+            .execution_options(**PREPARED))
 
 
-_VISIT_MODELS = (Invitation, Respondent, Campaign, FormProgress, Answer)
+# Of the person, what the pages show or the visit needs: the list row's other columns (its checks, its search
+# text, its spreadsheet cells) were most of the visit's columns.
+_PERSON_COLUMNS = (Respondent.id, Respondent.list_id, Respondent.province_id, Respondent.full_name,
+                   Respondent.group_id, Respondent.ministry_id)
+
+
+def _visit_row(row) -> list:
+    """The visit statement's row as [invitation, person, campaign, form state or None, *the scalar values]."""
+    invitation, *rest = plain_rows.split(row, (Invitation,))
+    size = len(_PERSON_COLUMNS)
+    person = Respondent.model_construct(**{c.key: v for c, v in zip(_PERSON_COLUMNS, rest[:size], strict=True)})
+    return [invitation, person, *plain_rows.split(rest[size:], (Campaign, FormProgress))]
 
 
 def load_visit(session: Session, invitation_id: int, code: str | None = None,
-               secret: str | None = None) -> Visit | None:
+               secret: str | None = None, *, counter_key: str | None = None) -> Visit | None:
     """The invitation with its person, campaign, deadline extension, form states and the answer to
-    form `code`, in one statement (the questionnaire itself comes from the per-process cache).
+    form `code`, in one statement (the questionnaire itself comes from the per-process cache); with
+    `counter_key`, also that rate-limit counter's current count (`Visit.guesses`, 0 when none).
 
     The rows are read as plain values and the objects built from them are not in the session (loading
     nine entities through the ORM took most of a page's time): every write of the survey is an explicit
-    INSERT or UPDATE, none goes through these objects.
+    INSERT or UPDATE, none goes through these objects. The person has only `_PERSON_COLUMNS`, the answer
+    only its document.
     """
     key = response_key(invitation_id, code, secret) if code else None
-    rows = [plain_rows.split(row, _VISIT_MODELS) for row in session.connection().execute(
-        _visit_statement(), {"invitation_id": invitation_id, "key": key, "code": code})]
+    rows = [_visit_row(row) for row in session.connection().execute(
+        _visit_statement(), {"invitation_id": invitation_id, "key": key, "code": code,
+                             "counter_key": counter_key, "now": time.time()})]
     if not rows:
         return None
-    invitation, person, campaign, _, _, extension, group_code, ministry_code, ministry_name = rows[0]
+    invitation, person, campaign, _, document, extension, group_code, ministry_code, ministry_name, guesses = rows[0]
     states = {row[3].form_code: row[3] for row in rows if row[3] is not None}
-    answer = next((row[4] for row in rows if row[4] is not None), None)
+    answer = Answer.model_construct(answers=document) if document is not None and code in states else None
     by_code = {f.code: f for f in questionnaires.load_frozen(session, invitation.questionnaire_version_id).forms}
     forms = [by_code[c].for_ministry(ministry_name or "") for c in invitation.form_codes.split(",") if c in by_code]
     return Visit(invitation, campaign, person, group_code or "", ministry_code, ministry_name or "", extension,
-                 states, answer, forms)
+                 states, answer, forms, int(guesses or 0) if counter_key is not None else None)
 
 
 def visit_for_token(session: Session, token: str, code: str | None = None,
-                    secret: str | None = None) -> Visit | None:
+                    secret: str | None = None, *, counter_key: str | None = None) -> Visit | None:
     """What a personal link leads to, or None for anything forged, truncated or unknown."""
     ident = token_id(token)
     if ident is None:
         return None
-    visit = load_visit(session, ident, code, secret)
+    visit = load_visit(session, ident, code, secret, counter_key=counter_key)
     return visit if token_matches(visit.invitation if visit else None, token, secret) else None
 
 
@@ -200,48 +235,75 @@ def _day_only(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def _draft_values(visit: Visit, form: questionnaires.FormDef, values: dict, key: str, now: datetime) -> dict:
+    """The parameters of `_upsert_statement`: the whole answer row, as its first save creates it."""
+    invitation = visit.invitation
+    return _prefixed(id=new_answer_id(), response_key=key, campaign_id=invitation.campaign_id,
+                     province_id=invitation.province_id, group_code=visit.group_code,
+                     ministry_code=visit.ministry_code if form.target == "ministry" else None, form_code=form.code,
+                     questionnaire_version_id=invitation.questionnaire_version_id,
+                     answers=json.dumps(values, ensure_ascii=False), submitted=False, updated_at=_day_only(now),
+                     submitted_at=None)
+
+
+def _prefixed(**values) -> dict:
+    # Parameters named like a column are reserved by SQLAlchemy in an INSERT's values.
+    return {f"answer_{name}": value for name, value in values.items()}
+
+
+@lru_cache(maxsize=2)
+def _upsert_statement(dialect: str):
+    """A draft written whatever came before: the first save inserts the row (a double click's second save
+    finds it and updates it), a later one updates it, and a submitted answer is never overwritten, whatever
+    a stale tab posts. One statement, built once per dialect, its values sent as parameters."""
+    table = Answer.__table__
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(table).values({name: bindparam(f"answer_{name}") for name in table.c.keys()})
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.response_key], where=table.c.submitted == false(),
+        set_={"answers": statement.excluded.answers, "updated_at": statement.excluded.updated_at})
+
+
 def _upsert_draft(session: Session, visit: Visit, form: questionnaires.FormDef, values: dict,
                   key: str, now: datetime) -> None:
-    now = _day_only(now)
-    invitation = visit.invitation
-    document = json.dumps(values, ensure_ascii=False)
-    if visit.answer is None:
-        # The first save. A double click sends two at once: both find no row, and a plain INSERT would
-        # fail on the unique key for the second. ON CONFLICT DO NOTHING lets the second one fall through
-        # to the update below, like any later save.
-        dialect = session.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        created = session.exec(insert(Answer).values(
-            id=new_answer_id(), response_key=key, campaign_id=invitation.campaign_id,
-            province_id=invitation.province_id,
-            group_code=visit.group_code, ministry_code=visit.ministry_code if form.target == "ministry" else None,
-            form_code=form.code, questionnaire_version_id=invitation.questionnaire_version_id,
-            answers=document, submitted=False, updated_at=now, submitted_at=None,
-        ).on_conflict_do_nothing(index_elements=["response_key"]).returning(Answer.id))
-        if created.first() is not None:  # rowcount is not told reliably by every driver for ON CONFLICT
-            return
-    # Never overwrite a submitted answer, whatever a stale tab posts.
-    session.connection().execute(_update_draft_statement(), {"key": key, "answers": document, "updated_at": now})
+    session.connection().execute(_upsert_statement(session.get_bind().dialect.name),
+                                 _draft_values(visit, form, values, key, now))
 
 
-@lru_cache(maxsize=1)
-def _update_draft_statement():
-    """Every later save of a draft: one statement built once, its values sent as parameters."""
-    table = Answer.__table__
-    return (update(table).where(table.c.response_key == bindparam("key"), table.c.submitted == false())
-            .values(answers=bindparam("answers"), updated_at=bindparam("updated_at")))
+def _start_mark():
+    """Mark a form started, once (a form already in progress or submitted keeps its state and start)."""
+    table = FormProgress.__table__
+    return (update(table).where(table.c.id == bindparam("state_id"),
+                                table.c.state == FormState.NOT_STARTED.value)
+            .values(state=FormState.IN_PROGRESS.value, started_at=bindparam("mark_started_at")))
+
+
+@lru_cache(maxsize=2)
+def _save_statement(with_signal: bool):
+    """PostgreSQL: the draft, the start mark and the integrity signal in one statement (data-modifying CTEs).
+
+    One statement is atomic by itself, so a draft save needs neither BEGIN nor COMMIT (the survey page runs
+    it without a transaction: db.use_autocommit): two round trips fewer than three statements in a
+    transaction. The rows it writes share one transaction id (xmin), as they shared the one transaction
+    before; the answer rewrite (shuffle_answer_order) gives every answer row the same one.
+    """
+    saved = _upsert_statement("postgresql").returning(Answer.__table__.c.id).cte("saved")
+    started = _start_mark().returning(FormProgress.__table__.c.id).cte("started")
+    final = integrity.insert_statement("signal_") if with_signal else select(literal(1))
+    return final.add_cte(saved, started)
 
 
 def save_draft(
     session: Session, invitation: Invitation, campaign: Campaign, form: questionnaires.FormDef,
     raw: Mapping[str, list[str]], *, tz_name: str, secret: str | None = None, now: datetime | None = None,
-    visit: Visit | None = None, commit: bool = True,
+    visit: Visit | None = None, commit: bool = True, signal: dict | None = None,
 ) -> SaveResult:
     """Keep what the respondent has answered so far; invalid values are reported, not kept.
 
     `visit` is what the page already read of this invitation and form (load_visit); without it, it is read here.
-    With `commit=False` the caller commits (the survey page adds its integrity signal to the same transaction:
-    one commit per save, which is most of a save's cost on PostgreSQL).
+    `signal` (integrity.signal_row) is written with the draft, and only when a draft is written. On PostgreSQL
+    the draft, the form's start mark and the signal are one statement (`_save_statement`); on SQLite three,
+    in the caller's transaction. With `commit=False` the caller commits.
     """
     now = now or utcnow()
     visit = visit or load_visit(session, invitation.id, form.code, secret)
@@ -253,11 +315,18 @@ def save_draft(
     if visit.closed(tz_name, now):
         return SaveResult({}, {}, closed=True)
     values, errors = questionnaires.check_answers(form, raw, final=False)
-    _upsert_draft(session, visit, form, values, response_key(invitation.id, form.code, secret), now)
-    if state.state == FormState.NOT_STARTED:
-        session.exec(update(FormProgress).where(FormProgress.id == state.id,
-                                                FormProgress.state == FormState.NOT_STARTED.value)
-                     .values(state=FormState.IN_PROGRESS.value, started_at=now))
+    draft = _draft_values(visit, form, values, response_key(invitation.id, form.code, secret), now)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_save_statement(signal is not None),
+                           {**draft, "state_id": state.id, "mark_started_at": now,
+                            **integrity.parameters(signal or {}, "signal_")})
+    else:
+        connection.execute(_upsert_statement(connection.dialect.name), draft)
+        if state.state == FormState.NOT_STARTED:
+            connection.execute(_start_mark(), {"state_id": state.id, "mark_started_at": now})
+        if signal is not None:
+            integrity.insert_row(session, signal)
     if commit:
         session.commit()
     return SaveResult(values, errors)
@@ -312,19 +381,29 @@ def submit(
 
 
 def shuffle_answer_order(session: Session, *, lock_timeout_ms: int = 2000) -> bool:
-    """Rewrite the answer table in the order of its random key, so that no physical order follows the writes.
+    """Rewrite the answer table in the order of its random key, so that no physical order follows the writes,
+    and give every row the same transaction id, so that none names the transaction that wrote it.
 
-    PostgreSQL only (CLUSTER, which locks the table for the moment of the rewrite: well under a second for a
-    campaign's answers); SQLite keeps the table in key order by itself. Returns whether a rewrite ran: it
-    does not when another transaction holds the table longer than `lock_timeout_ms`.
+    PostgreSQL only; SQLite keeps the table in key order by itself and has no transaction ids in its rows.
+    Every PostgreSQL row version carries the id of the transaction that wrote it (`xmin`): an answer's is
+    the one of the save or submission that also wrote the form's state and its integrity signal, rows tied
+    to the invitation; and ids follow the order of the writes. A rewrite (CLUSTER) keeps each row's xmin, so
+    one UPDATE of every row, committed before it, gives them all the id of that UPDATE; the rewrite then
+    leaves out the versions it replaced (unless an older transaction may still read them: the next run
+    does). CLUSTER locks the table for the moment of the rewrite: well under a second for a campaign's
+    answers. Returns whether both ran: they do not when another transaction holds the table (or a row)
+    longer than `lock_timeout_ms`.
     """
     if session.get_bind().dialect.name != "postgresql":
         return False
     primary = inspect(session.connection()).get_pk_constraint("answer")["name"]
     # A rewrite waiting for a long transaction would queue every respondent's save behind it: give up
     # instead, and let the next run rewrite the table.
-    session.exec(text(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}"))
     try:
+        session.exec(text(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}"))
+        session.exec(text("UPDATE answer SET submitted = submitted"))
+        session.commit()
+        session.exec(text(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}"))
         session.exec(text(f'CLUSTER answer USING "{primary}"'))
         session.commit()
     except OperationalError:

@@ -21,7 +21,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, TimestampSigner
-from sqlalchemy import delete, insert
+from sqlalchemy import bindparam, delete, insert
 from sqlmodel import Session, col, select
 
 from portal.models import Campaign, FormSignal, Invitation, utcnow
@@ -85,6 +85,29 @@ def seconds_on_page(stamp: str | None, secret: str, now: datetime | None = None)
 _INSERT_SIGNAL = insert(FormSignal.__table__)
 
 
+def signal_row(invitation: Invitation, event: str, *, form_code: str = "", device: str, user_agent: str,
+               address: str, secret: str, seconds: int | None = None, now: datetime | None = None) -> dict:
+    """The values of one signal row, as `record` inserts them (or a draft save writes them with the draft)."""
+    return dict(
+        invitation_id=invitation.id, campaign_id=invitation.campaign_id, province_id=invitation.province_id,
+        form_code=form_code, event=event, at=now or utcnow(), seconds_on_page=seconds, device=device,
+        # Any header may carry control characters (a NUL PostgreSQL would refuse): kept printable.
+        user_agent="".join(c for c in user_agent[:300] if c.isprintable()),
+        address_hash=address_hash(address, secret) if address else "", address_prefix=address_prefix(address))
+
+
+def insert_statement(prefix: str = ""):
+    """An INSERT of one signal whose values are parameters named `prefix` + column (see `parameters`), for a
+    statement that writes a signal along with something else."""
+    table = FormSignal.__table__
+    return insert(table).values({name: bindparam(prefix + name) for name in table.c.keys() if name != "id"})
+
+
+def parameters(row: dict, prefix: str = "") -> dict:
+    """`signal_row`'s values under the parameter names of `insert_statement(prefix)`."""
+    return {prefix + name: value for name, value in row.items()}
+
+
 def record(session: Session, invitation: Invitation, event: str, *, form_code: str = "", device: str,
            user_agent: str, address: str, secret: str, seconds: int | None = None,
            now: datetime | None = None) -> None:
@@ -92,12 +115,13 @@ def record(session: Session, invitation: Invitation, event: str, *, form_code: s
 
     A plain INSERT, not an object added to the session: it is sent at once, and costs no flush.
     """
-    session.connection().execute(_INSERT_SIGNAL, dict(
-        invitation_id=invitation.id, campaign_id=invitation.campaign_id, province_id=invitation.province_id,
-        form_code=form_code, event=event, at=now or utcnow(), seconds_on_page=seconds, device=device,
-        # Any header may carry control characters (a NUL PostgreSQL would refuse): kept printable.
-        user_agent="".join(c for c in user_agent[:300] if c.isprintable()),
-        address_hash=address_hash(address, secret) if address else "", address_prefix=address_prefix(address)))
+    insert_row(session, signal_row(invitation, event, form_code=form_code, device=device, user_agent=user_agent,
+                                   address=address, secret=secret, seconds=seconds, now=now))
+
+
+def insert_row(session: Session, row: dict) -> None:
+    """Insert a signal made by `signal_row` (in the caller's transaction)."""
+    session.connection().execute(_INSERT_SIGNAL, row)
 
 
 def signals_of(session: Session, invitation_id: int) -> list[FormSignal]:

@@ -18,7 +18,19 @@ bp = Blueprint("survey", __name__, url_prefix="/phieu")
 csrf.exempt(bp)
 limiter.exempt(bp)  # the one limit of these pages is checked by guessing.py, without Flask-Limiter's per-request work
 
-# Guessing links: a 404 counts against the address, which is held back for the window (guessing.py).
+
+
+@bp.before_request
+def without_transactions():
+    """The overview, a form and its draft save write one statement at a time, each atomic by itself: on
+    PostgreSQL they run without BEGIN and COMMIT (two round trips of a page's four). A submission, which
+    claims the form and writes the answer together, keeps its transaction."""
+    if request.endpoint in ("survey.overview", "survey.form"):
+        db.use_autocommit()
+
+
+# Guessing links: a 404 counts against the address, which is held back for the window (guessing.py). Every
+# page below starts with _visit, which reads the address's count along with the visit and holds it back.
 bp.before_request(guessing.hold_back_guessers)
 bp.after_request(guessing.count_wrong_links)
 
@@ -50,13 +62,18 @@ def keep_device(response):
     return response
 
 
-def _signal(visit: answers.Visit, event: str, code: str = "", *, posted: bool = False) -> None:
-    """Keep the moment for the integrity rules (domain/integrity.py), with how long a posted page was open."""
+def _signal_row(visit: answers.Visit, event: str, code: str = "", *, posted: bool = False) -> dict:
+    """The moment for the integrity rules (domain/integrity.py), with how long a posted page was open."""
     secret = current_app.config["SECRET_KEY"]
     seconds = integrity.seconds_on_page(request.form.get("_shown"), secret) if posted else None
-    integrity.record(db.session, visit.invitation, event, form_code=code, device=_device(),
-                     user_agent=request.user_agent.string, address=request.remote_addr or "", secret=secret,
-                     seconds=seconds)
+    return integrity.signal_row(visit.invitation, event, form_code=code, device=_device(),
+                                user_agent=request.user_agent.string, address=request.remote_addr or "",
+                                secret=secret, seconds=seconds)
+
+
+def _signal(visit: answers.Visit, event: str, code: str = "", *, posted: bool = False) -> None:
+    """Keep the moment for the integrity rules, committed."""
+    integrity.insert_row(db.session, _signal_row(visit, event, code, posted=posted))
     db.session.commit()
 
 
@@ -78,9 +95,11 @@ def _form_page(context: dict, *, errors: dict, saved: bool, values: dict) -> str
 def _visit(token: str, code: str | None = None) -> tuple[answers.Visit, FormDef | None] | None:
     """None for a forged or unknown link, or a form the respondent does not answer.
 
-    One statement reads all a page needs (answers.load_visit); the questionnaire is parsed once per process.
+    One statement reads all a page needs (answers.load_visit), the address's count of wrong links included
+    (429 once it is used up); the questionnaire is parsed once per process.
     """
-    visit = answers.visit_for_token(db.session, token, code)
+    visit = answers.visit_for_token(db.session, token, code, counter_key=guessing.counter_key())
+    guessing.hold_back(visit.guesses if visit is not None else None)
     if visit is None:
         withdrawn = invitations.invitation_for_token(db.session, token)
         if withdrawn is not None and withdrawn.withdrawn_at is not None:
@@ -124,10 +143,12 @@ def form(token: str, code: str):
         answers.mark_opened(db.session, invitation)
         _signal(visit, integrity.OPENED, code)
         return _form_page(context, errors={}, saved=False, values=visit.saved())
+    # The signal is written with the draft (on PostgreSQL in its one statement), and only if a draft is.
     result = answers.save_draft(db.session, invitation, campaign, form_def, request.form.to_dict(flat=False),
-                                tz_name=_tz(), visit=visit, commit=False)
+                                tz_name=_tz(), visit=visit, commit=False,
+                                signal=_signal_row(visit, integrity.SAVED, code, posted=True))
     if not (result.already or result.closed):
-        _signal(visit, integrity.SAVED, code, posted=True)  # commits the draft and the signal together
+        db.session.commit()
     else:
         db.session.rollback()  # nothing was written
     if result.already:

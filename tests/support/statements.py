@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -58,3 +59,43 @@ def query_plan(session, statement) -> str:
                                           tuple(values[name] for name in compiled.positiontup))
         return "\n".join(row[-1] for row in rows)
     return "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + compiled.string, values))
+
+
+@contextmanager
+def count_round_trips() -> Iterator[list[str]]:
+    """PostgreSQL: every round trip to the server while the block runs, as libpq traces it: the frontend
+    messages that end one (a simple Query such as BEGIN or COMMIT, or the Sync after a statement's
+    Parse/Bind/Execute), each given as the trace line of the first message of its trip. Connection pings
+    count (the pool's listener is made to run after ours); connecting does not.
+    """
+    from psycopg import pq
+
+    trips: list[str] = []
+    engine = db.engine
+    assert engine is not None and engine.dialect.name == "postgresql"
+    traced = []
+    with tempfile.TemporaryFile("w+") as trace:
+
+        def start(dbapi_connection, _record, _proxy) -> None:
+            pgconn = dbapi_connection.pgconn
+            pgconn.trace(trace.fileno())
+            pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+            traced.append(pgconn)
+
+        event.listen(engine, "checkout", start, insert=True)
+        try:
+            yield trips
+        finally:
+            event.remove(engine, "checkout", start)
+            for pgconn in traced:
+                pgconn.untrace()
+            trace.seek(0)
+            first = None
+            for line in trace:
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) < 2 or parts[0] != "F":
+                    continue
+                first = first or line.strip()[:120]
+                if parts[2] in ("Query", "Sync"):
+                    trips.append(first)
+                    first = None

@@ -1,0 +1,136 @@
+"""The engine's pool (portal/extensions.py): a PostgreSQL connection is checked only after it sat idle, and a
+dead one is replaced before a request sees it; the respondent's requests run without transactions."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import Engine, event, literal_column, select, text
+
+from portal import extensions
+from portal.extensions import make_engine
+
+
+@pytest.fixture
+def pg_engine(database) -> Engine:
+    if not database.url.startswith("postgresql"):
+        pytest.skip("SQLite connections are files in the process: nothing to ping")
+    engine = make_engine(database.url)
+    yield engine
+    engine.dispose()
+
+
+def _statements(engine: Engine) -> list[str]:
+    seen: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    return seen
+
+
+def _pings(engine: Engine) -> list[bool]:
+    """Every liveness check the pool makes (the dialect's ping is not sent through a cursor event)."""
+    pings: list[bool] = []
+    original = engine.dialect.do_ping
+
+    def counted(dbapi_connection) -> bool:
+        pings.append(True)
+        return original(dbapi_connection)
+
+    engine.dialect.do_ping = counted
+    return pings
+
+
+def test_a_connection_used_moments_ago_is_not_pinged(pg_engine):
+    pings = _pings(pg_engine)
+    for _ in range(3):
+        with pg_engine.connect() as connection:
+            assert connection.execute(text("SELECT 1")).scalar() == 1
+    assert pings == []
+
+
+def test_a_connection_idle_past_the_limit_is_pinged_once_on_checkout(pg_engine, monkeypatch):
+    with pg_engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    pings = _pings(pg_engine)
+    monkeypatch.setattr(extensions, "PING_AFTER_IDLE_SECONDS", 0.0)
+    with pg_engine.connect() as connection:
+        assert connection.execute(text("SELECT 1")).scalar() == 1
+    assert pings == [True]
+
+
+def test_a_connection_the_server_closed_moments_ago_is_replaced_before_the_request_uses_it(pg_engine):
+    """A restart, or an administrator ending sessions: the server says goodbye on the socket, which the pool
+    sees without a round trip, well before the connection is PING_AFTER_IDLE_SECONDS idle."""
+    with pg_engine.connect() as connection:
+        dead = connection.execute(text("SELECT pg_backend_pid()")).scalar()
+        pooled = connection.connection.dbapi_connection
+    admin_engine = make_engine(pg_engine.url.render_as_string(hide_password=False))
+    with admin_engine.connect() as admin:
+        assert admin.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": dead}).scalar() is True
+        admin.commit()
+    admin_engine.dispose()
+    deadline = time.monotonic() + 5
+    while not extensions._server_spoke(pooled) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    statements = _statements(pg_engine)
+
+    with pg_engine.connect() as connection:  # no error: the ping found it dead, the pool opened another
+        alive = connection.execute(text("SELECT pg_backend_pid()")).scalar()
+
+    assert alive != dead
+    assert statements == ["SELECT pg_backend_pid()"]
+
+
+def test_a_connection_idle_past_the_limit_that_died_silently_is_replaced(pg_engine, monkeypatch):
+    with pg_engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    monkeypatch.setattr(extensions, "_server_spoke", lambda _connection: False)  # as if a firewall dropped it
+    monkeypatch.setattr(extensions, "PING_AFTER_IDLE_SECONDS", 0.0)
+    monkeypatch.setattr(pg_engine.dialect, "do_ping", _failing_ping(pg_engine))
+    with pg_engine.connect() as connection:
+        assert connection.execute(text("SELECT 1")).scalar() == 1
+
+
+def _failing_ping(engine: Engine):
+    """A ping that finds the first connection it checks dead (closing it, as the network would have)."""
+    failed: list[bool] = []
+    original = engine.dialect.do_ping
+
+    def ping(dbapi_connection) -> bool:
+        if not failed:
+            failed.append(True)
+            dbapi_connection.close()
+        return original(dbapi_connection)
+
+    return ping
+
+
+def test_use_autocommit_sends_no_begin_or_commit(app, session):
+    """Only on PostgreSQL, and only before the request's session exists (its transaction is already open)."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    with app.test_request_context():
+        assert extensions.db.use_autocommit() is postgres
+        connection = extensions.db.session.connection()
+        assert (connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT") is postgres
+        if postgres:
+            assert connection.connection.dbapi_connection.autocommit is True
+    with app.test_request_context():
+        extensions.db.session.connection()
+        assert extensions.db.use_autocommit() is False
+        assert "isolation_level" not in extensions.db.session.connection().get_execution_options()
+    # The pool gives the connection back as it was: the next request's transactions are real ones.
+    with extensions.db.engine.connect() as connection:
+        assert not postgres or connection.connection.dbapi_connection.autocommit is False
+
+
+def test_only_a_statement_marked_prepared_keeps_its_plan_on_the_server(pg_engine):
+    """Everything else is planned with its own values at each run (make_engine: no generic plans from the
+    statistics of the moment), however often it runs."""
+    marked = select(literal_column("1").label("marked")).execution_options(**extensions.PREPARED)
+    plain = select(literal_column("2").label("plain"))
+    with pg_engine.connect() as connection:
+        for _ in range(8):
+            assert connection.execute(marked).scalar() == 1
+            assert connection.execute(plain).scalar() == 2
+        prepared = connection.execute(text("SELECT statement FROM pg_prepared_statements")).scalars().all()
+    assert len(prepared) == 1 and "marked" in prepared[0], prepared
