@@ -74,10 +74,12 @@ def _server_spoke(dbapi_connection) -> bool:
     so it is the server's goodbye (a restart or pg_terminate_backend closes it) or a notice. A local check of
     the socket, no round trip."""
     try:
-        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+        # poll, not select: select refuses descriptors above 1023, which a busy worker's sockets can reach.
+        watcher = select.poll()
+        watcher.register(dbapi_connection.fileno(), select.POLLIN)
+        return bool(watcher.poll(0))
     except Exception:  # noqa: BLE001 - a closed connection has no socket to look at: check it the long way
         return True
-    return bool(readable)
 
 
 def _ping_after_idle(engine: Engine) -> None:
@@ -161,6 +163,9 @@ class Database:
     @staticmethod
     def _close_session(_exc: BaseException | None) -> None:
         session = g.pop("db_session", None)
+        # One app context may serve several requests (tests, the CLI's test client): the next one starts in
+        # a transaction again.
+        g.pop("db_autocommit", None)
         if session is not None:
             session.close()
 

@@ -152,7 +152,8 @@ class Recorder:
                 log.exception("outbox: the last outcome of a failed batch could not be stored")
                 connection.invalidate()
             else:
-                if getattr(connection.connection.driver_connection, "closed", False):
+                if not connection.invalidated and getattr(connection.connection.driver_connection, "closed",
+                                                          False):
                     connection.invalidate()  # lost under the recorder's own calls, which the pool did not see
             raise
         recorder.settle()

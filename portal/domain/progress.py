@@ -404,8 +404,9 @@ def _fingerprint_query():
                    func.max(Invitation.delivery_at), func.count(Invitation.first_opened_at),
                    func.sum(Invitation.reminder_count))
             .where(Invitation.province_id == province_id, Invitation.campaign_id == campaign_id)).subquery()
-    # Forms by state alone, from the (province, state) index with no read of the table: a form's times move
-    # only with its state (started: in progress; submitted: submitted), and the page shows the states.
+    # Forms by state alone: a form's times move only with its state (started: in progress; submitted:
+    # submitted), and the page shows the states. The paired sum needs each form's id, which SQLite's
+    # (province, state) index holds; PostgreSQL reads the province's form rows for it.
     forms = (select(func.count(FormProgress.id),
                     _paired_sum(FormProgress.state, tuple(state.value for state in FormState)))
              .where(FormProgress.province_id == province_id)).subquery()

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from sqlalchemy import Engine, func, update
+from sqlalchemy import func, update
+from sqlalchemy.pool import Pool
 from sqlmodel import Session, select
 
 from portal.domain import document_versions
@@ -594,20 +595,21 @@ def load(version: QuestionnaireVersion) -> Questionnaire:
 
 # Frozen versions by database and id. A version is frozen at the first launch and never changes after,
 # so a respondent's page or a progress poll need not read its document (tens of KB) and parse it again.
-# Keyed by engine too: tests (and a CLI pointed elsewhere) open several databases in one process.
-_FROZEN: weakref.WeakKeyDictionary[Engine, dict[int, Questionnaire]] = weakref.WeakKeyDictionary()
+# Keyed by the database's pool too: tests (and a CLI pointed elsewhere) open several databases in one process,
+# and the pool (not the engine) is what the respondent pages' autocommit engine shares with the others.
+_FROZEN: weakref.WeakKeyDictionary[Pool, dict[int, Questionnaire]] = weakref.WeakKeyDictionary()
 
 
 def load_frozen(session: Session, version_id: int) -> Questionnaire:
     """The questionnaire of a version invitations point to, parsed once per process when frozen."""
-    engine = session.get_bind()
-    cached = _FROZEN.get(engine, {}).get(version_id)
+    pool = session.get_bind().pool
+    cached = _FROZEN.get(pool, {}).get(version_id)
     if cached is not None:
         return cached
     version = session.get(QuestionnaireVersion, version_id)
     questionnaire = load(version)
     if version.frozen_at is not None:
-        _FROZEN.setdefault(engine, {})[version_id] = questionnaire
+        _FROZEN.setdefault(pool, {})[version_id] = questionnaire
     return questionnaire
 
 

@@ -1116,7 +1116,8 @@ def _national_phone(text: str, digits: str, *, plus: bool) -> tuple[str, str | N
 # Group
 # --------------------------------------------------------------------------------------
 
-_GROUP_NUMBER = re.compile(r"^(?:nhom|n)?\s*(\d+|iv|i{1,3})\b\s*(.*)$")
+# At most nine digits: a longer number is no group, and int() of thousands of digits raises (a 500, not a message).
+_GROUP_NUMBER = re.compile(r"^(?:nhom|n)?\s*(\d{1,9}|iv|i{1,3})\b\s*(.*)$")
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4}
 
 

@@ -19,7 +19,6 @@ csrf.exempt(bp)
 limiter.exempt(bp)  # the one limit of these pages is checked by guessing.py, without Flask-Limiter's per-request work
 
 
-
 @bp.before_request
 def without_transactions():
     """The overview, a form and its draft save write one statement at a time, each atomic by itself: on

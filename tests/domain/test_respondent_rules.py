@@ -715,6 +715,15 @@ def test_group_number_out_of_range_is_an_error() -> None:
     )
 
 
+@pytest.mark.parametrize("typed", ["9" * 5000, "Nhóm " + "1" * 4400, "1234567890"])
+def test_a_group_number_too_long_to_be_a_group_is_refused_with_a_message(typed: str) -> None:
+    typed_row = row(4)
+    typed_row.values["group"] = typed  # past row()'s own reading of the number
+    result = check_list([typed_row], HANOI)
+
+    assert messages(result)[0].startswith("Dòng 4, cột Nhóm đối tượng: không nhận ra nhóm")
+
+
 def test_group_number_contradicting_the_group_name_is_an_error() -> None:
     result = check_list([row(4, "1. Lãnh đạo cấp sở")], HANOI)
 
