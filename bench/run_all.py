@@ -1,6 +1,6 @@
 """Run every bench/bench_*.py on SQLite and PostgreSQL, each in a fresh process, and write docs/benchmarks.md.
 
-    ./scripts/bench                        # everything, at the documented sizes (about 15-25 minutes on 2 cores)
+    ./scripts/bench                        # everything, at the documented sizes (about 5 minutes on 2 quiet cores)
     ./scripts/bench --quick                # small sizes, one round: a smoke run (prints, writes nothing unless --out)
     ./scripts/bench --only progress --db postgresql --out /tmp/b.md
 
