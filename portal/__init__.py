@@ -60,6 +60,15 @@ def create_app(config: Any = None) -> Flask:
     # surrogate from any form field or query argument reaches the database.
     app.request_class = CleanedRequest
     app.url_map.converters["int"] = StorableIntegerConverter
+
+    from portal.polling import is_read_only_poll
+
+    @app.before_request
+    def polls_without_a_transaction() -> None:
+        # Before the login check, whose account read opens the request's session.
+        if is_read_only_poll():
+            db.use_autocommit()
+
     _init_login(app)
 
     from portal.assets import init_assets
@@ -90,6 +99,8 @@ def create_app(config: Any = None) -> Flask:
 
 
 def _init_login(app: Flask) -> None:
+    from portal.domain import accounts
+    from portal.input_cleaning import LARGEST_ID
     from portal.models import User
     from portal.permissions import BEFORE_PASSWORD_CHANGE, is_public
 
@@ -106,11 +117,9 @@ def _init_login(app: Flask) -> None:
         version, _, tail = rest.partition(":")
         if not (ident.isascii() and ident.isdigit() and version.isascii() and version.isdigit()):
             return None
-        user = db.session.get(User, int(ident))
-        if (user is None or not user.is_active or user.session_version != int(version)
-                or user.password_hash[-12:] != tail):
-            return None
-        return user
+        if int(ident) > LARGEST_ID or int(version) > LARGEST_ID:
+            return None  # no account has them: refused here, not by an integer overflow in the query
+        return accounts.signed_in_user(db.session, int(ident), int(version), tail)
 
     @login_manager.unauthorized_handler
     def unauthorized() -> Response:

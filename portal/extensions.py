@@ -144,9 +144,9 @@ class Database:
         """Let this request's session send each statement on its own, without BEGIN and COMMIT.
 
         PostgreSQL only (SQLite's transactions cost no round trip), and only for requests whose every write
-        is one statement, atomic by itself (a respondent's page and draft save): BEGIN and COMMIT were two
-        of a page's five round trips. Called before the request's session is first used; returns whether
-        the request runs so.
+        is one statement, atomic by itself (a respondent's page and draft save; the polls that only read,
+        polling.READ_ONLY_POLLS): BEGIN and COMMIT were two of a page's five round trips. Called before the
+        request's session is first used; returns whether the request runs so.
         """
         assert self.engine is not None, "Database.init_app was not called"
         if self.engine.dialect.name != "postgresql" or "db_session" in g:

@@ -15,6 +15,20 @@ from portal.domain import operations
 from portal.models import Operation, OperationState
 
 OPERATION_TARGET = "operation-live"
+# The polls whose every answer only reads (a 304, a fresh fragment or 286), by endpoint and polled target.
+READ_ONLY_POLLS = frozenset({("progress.index", "progress-live"), ("ministry.province_progress", "progress-live"),
+                             ("progress.remind_operation", OPERATION_TARGET),
+                             ("ministry.launch_operation", OPERATION_TARGET)})
+
+
+def is_read_only_poll() -> bool:
+    """Whether this request is a poll of READ_ONLY_POLLS: one that may run without a transaction.
+
+    On PostgreSQL its statements then go without BEGIN and ROLLBACK (db.use_autocommit), two of an unchanged
+    poll's five round trips. What it reads is the same: under READ COMMITTED each statement of a transaction
+    reads its own snapshot anyway. Only these endpoints, which write nothing, whatever the headers say.
+    """
+    return request.method == "GET" and (request.endpoint, request.headers.get("HX-Target")) in READ_ONLY_POLLS
 
 
 def cached_etag(etag: str) -> str | None:

@@ -509,6 +509,22 @@ def test_an_administrators_password_reset_ends_the_accounts_open_sessions(app, c
     assert client.get("/").headers["Location"].startswith("/dang-nhap")
 
 
+@pytest.mark.parametrize("named", ["{id}:99999999999999999999:{tail}", "99999999999999999999:{version}:{tail}",
+                                   "{id}:{version}:another-tail", "{id}:{later}:{tail}"],
+                         ids=["version beyond any integer", "id beyond any integer", "another password",
+                              "a version not reached yet"])
+def test_a_session_naming_no_current_account_state_is_logged_out_not_an_error(client, province_user, named):
+    with client.session_transaction() as sess:
+        sess["_user_id"] = named.format(id=province_user.id, version=province_user.session_version,
+                                        later=province_user.session_version + 1,
+                                        tail=province_user.password_hash[-12:])
+
+    response = client.get("/")
+
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/dang-nhap")
+
+
 def test_a_session_ends_after_its_absolute_lifetime_however_active(app, client, province_user):
     started = datetime(2022, 1, 5, 1, 0, tzinfo=UTC)
     with time_machine.travel(started, tick=False) as clock:

@@ -30,6 +30,7 @@ import pytest
 from sqlalchemy import event, update
 from sqlmodel import Session, select
 
+from portal import polling
 from portal.domain import answers, bounces, delivery, invitations, outbox, progress
 from portal.domain.text import fold
 from portal.extensions import db
@@ -37,7 +38,7 @@ from portal.models import Answer, Invitation, OutboxMessage, Province, Responden
 from tests.support.accounts import HA_NOI, HAI_PHONG, log_in, make_user
 from tests.support.big_list import generated_rows
 from tests.support.html import text_of
-from tests.support.statements import Statements, count_statements
+from tests.support.statements import Statements, count_round_trips, count_statements
 from tests.support.survey import (
     AFTER_DEADLINE,
     DURING_SURVEY,
@@ -430,6 +431,35 @@ def test_a_compressed_unchanged_poll_is_answered_304_before_any_table_is_built(a
     assert unchanged.status_code == 304 and unchanged.get_data() == b""
     # The fingerprint's few queries (and the login's), none of the respondent table's.
     assert statements and not any("respondent.full_name" in s.lower() for s in statements)
+
+
+def test_on_postgresql_an_unchanged_poll_takes_three_round_trips(app, client, session, province_user, hanoi):
+    """The account, the campaign with the province, the fingerprint: no BEGIN or ROLLBACK, since a poll only
+    reads (polling.READ_ONLY_POLLS)."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite's statements are calls in the process, not round trips")
+    log_in(client, province_user)
+    etag = poll(client).headers["ETag"]
+
+    with app.app_context(), count_round_trips() as seen:
+        unchanged = poll(client, etag=etag)
+
+    assert unchanged.status_code == 304
+    assert len(seen) == 3, seen
+
+
+@pytest.mark.parametrize(("method", "path", "target", "read_only"), [
+    ("GET", PAGE, "progress-live", True),
+    ("GET", f"{PAGE}?q=lan", "progress-live", True),
+    ("GET", PAGE, None, False),
+    ("GET", PAGE, "operation-live", False),
+    ("POST", "/khao-sat/tien-do/don-doc", "progress-live", False),
+    ("GET", "/", "progress-live", False),
+])
+def test_only_the_polls_that_write_nothing_run_without_a_transaction(app, method, path, target, read_only):
+    headers = {"HX-Request": "true", **({"HX-Target": target} if target else {})}
+    with app.test_request_context(path, method=method, headers=headers):
+        assert polling.is_read_only_poll() is read_only
 
 
 def _submit(hanoi: Hanoi, client) -> str:
