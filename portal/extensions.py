@@ -154,6 +154,14 @@ class Database:
         g.db_autocommit = True
         return True
 
+    def commit(self) -> None:
+        """Commit the request's session; nothing to do in a request that runs without transactions
+        (`use_autocommit`), whose every statement the server committed as it ran (SQLAlchemy's commit of
+        that empty transaction was about 4% of a respondent's page)."""
+        if g.get("db_autocommit"):
+            return
+        self.session.commit()
+
     @contextmanager
     def new_session(self) -> Iterator[Session]:
         assert self.engine is not None

@@ -6,10 +6,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import Engine, event, literal_column, select, text
+from sqlalchemy import Engine, event, insert, literal_column, select, text
 
 from portal import extensions
 from portal.extensions import make_engine
+from portal.models import RateLimitCounter
 
 
 @pytest.fixture
@@ -121,6 +122,21 @@ def test_use_autocommit_sends_no_begin_or_commit(app, session):
     # The pool gives the connection back as it was: the next request's transactions are real ones.
     with extensions.db.engine.connect() as connection:
         assert not postgres or connection.connection.dbapi_connection.autocommit is False
+
+
+@pytest.mark.parametrize("autocommit", [False, True], ids=["in a transaction", "without transactions"])
+def test_db_commit_keeps_the_requests_write_with_or_without_a_transaction(app, session, autocommit):
+    """db.commit() commits a request's transaction; in a request without transactions (PostgreSQL) the server
+    committed the write as it ran, and db.commit() has nothing to do. Seen from another connection after the
+    request's session is closed (which rolls back whatever was not committed)."""
+    table = RateLimitCounter.__table__
+    with app.test_request_context():
+        if autocommit:
+            extensions.db.use_autocommit()
+        extensions.db.session.connection().execute(insert(table).values(key="commit-test", count=3, expires_at=1.0))
+        extensions.db.commit()
+    with extensions.db.engine.connect() as connection:
+        assert connection.execute(select(table.c.count).where(table.c.key == "commit-test")).scalar() == 3
 
 
 def test_only_a_statement_marked_prepared_keeps_its_plan_on_the_server(pg_engine):

@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import bindparam, false, inspect, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -83,7 +84,7 @@ class Visit:
 
     invitation: Invitation
     campaign: Campaign
-    person: Respondent
+    person: Any  # a record of the person's columns the pages show (_PERSON_COLUMNS)
     group_code: str
     ministry_code: str | None
     ministry_name: str
@@ -146,17 +147,17 @@ def _visit_statement():
 
 
 # Of the person, what the pages show or the visit needs: the list row's other columns (its checks, its search
-# text, its spreadsheet cells) were most of the visit's columns.
-_PERSON_COLUMNS = (Respondent.id, Respondent.list_id, Respondent.province_id, Respondent.full_name,
-                   Respondent.group_id, Respondent.ministry_id)
+# text, its spreadsheet cells) were most of the visit's columns. Read into a record, not a model copy: making
+# a Respondent of six columns filled in defaults for its eighteen others.
+_PERSON = plain_rows.Shape("VisitPerson", Respondent.id, Respondent.list_id, Respondent.province_id,
+                           Respondent.full_name, Respondent.group_id, Respondent.ministry_id)
+_PERSON_COLUMNS = tuple(_PERSON.columns)
 
-
-def _visit_row(row) -> list:
-    """The visit statement's row as [invitation, person, campaign, form state or None, *the scalar values]."""
-    invitation, *rest = plain_rows.split(row, (Invitation,))
-    size = len(_PERSON_COLUMNS)
-    person = Respondent.model_construct(**{c.key: v for c, v in zip(_PERSON_COLUMNS, rest[:size], strict=True)})
-    return [invitation, person, *plain_rows.split(rest[size:], (Campaign, FormProgress))]
+# Where each part starts in a row of the visit statement.
+_PERSON_AT = len(Invitation.__table__.c)
+_CAMPAIGN_AT = _PERSON_AT + _PERSON.width
+_STATE_AT = _CAMPAIGN_AT + len(Campaign.__table__.c)
+_SCALARS_AT = _STATE_AT + len(FormProgress.__table__.c)
 
 
 def load_visit(session: Session, invitation_id: int, code: str | None = None,
@@ -167,17 +168,26 @@ def load_visit(session: Session, invitation_id: int, code: str | None = None,
 
     The rows are read as plain values and the objects built from them are not in the session (loading
     nine entities through the ORM took most of a page's time): every write of the survey is an explicit
-    INSERT or UPDATE, none goes through these objects. The person has only `_PERSON_COLUMNS`, the answer
-    only its document.
+    INSERT or UPDATE, none goes through these objects. The person is a record of `_PERSON_COLUMNS`, the
+    answer has only its document.
     """
     key = response_key(invitation_id, code, secret) if code else None
-    rows = [_visit_row(row) for row in session.connection().execute(
+    rows = session.connection().execute(
         _visit_statement(), {"invitation_id": invitation_id, "key": key, "code": code,
-                             "counter_key": counter_key, "now": time.time()})]
+                             "counter_key": counter_key, "now": time.time()}).all()
     if not rows:
         return None
-    invitation, person, campaign, _, document, extension, group_code, ministry_code, ministry_name, guesses = rows[0]
-    states = {row[3].form_code: row[3] for row in rows if row[3] is not None}
+    # One row per form state; the invitation, the person, the campaign and the scalars repeat on each.
+    first = rows[0]
+    invitation = plain_rows.split(first[:_PERSON_AT], (Invitation,))[0]
+    person = _PERSON.read(first, _PERSON_AT)
+    campaign = plain_rows.split(first[_CAMPAIGN_AT:_STATE_AT], (Campaign,))[0]
+    document, extension, group_code, ministry_code, ministry_name, guesses = first[_SCALARS_AT:]
+    states = {}
+    for row in rows:
+        state = plain_rows.split(row[_STATE_AT:_SCALARS_AT], (FormProgress,))[0]
+        if state is not None:
+            states[state.form_code] = state
     answer = Answer.model_construct(answers=document) if document is not None and code in states else None
     by_code = {f.code: f for f in questionnaires.load_frozen(session, invitation.questionnaire_version_id).forms}
     forms = [by_code[c].for_ministry(ministry_name or "") for c in invitation.form_codes.split(",") if c in by_code]

@@ -19,6 +19,13 @@ csrf.exempt(bp)
 limiter.exempt(bp)  # the one limit of these pages is checked by guessing.py, without Flask-Limiter's per-request work
 
 
+@limiter.request_filter
+def _outside_flask_limiter() -> bool:
+    """Flask-Limiter looks no further for these pages: the blueprint's exemption alone still had it resolve
+    the view's limits (its name, its blueprint's exemptions, the application's defaults) on every request."""
+    return request.blueprint == bp.name
+
+
 @bp.before_request
 def without_transactions():
     """The overview, a form and its draft save write one statement at a time, each atomic by itself: on
@@ -73,7 +80,7 @@ def _signal_row(visit: answers.Visit, event: str, code: str = "", *, posted: boo
 def _signal(visit: answers.Visit, event: str, code: str = "", *, posted: bool = False) -> None:
     """Keep the moment for the integrity rules, committed."""
     integrity.insert_row(db.session, _signal_row(visit, event, code, posted=posted))
-    db.session.commit()
+    db.commit()
 
 
 def _invalid():
