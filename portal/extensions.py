@@ -51,7 +51,9 @@ def make_engine(url: str) -> Engine:
 # its plan kept (PostgreSQL; SQLite ignores it). Only for statements whose every condition is an equality on a
 # unique key or an index, whose plan the statistics cannot change: a respondent's visit was 1 to 3 ms of
 # planning for 0.15 ms of execution. psycopg prepares nothing while its threshold is None, even when asked,
-# so the threshold is one no statement reaches.
+# so the threshold is one no statement reaches. Only for requests that run without a transaction
+# (`use_autocommit`): once psycopg has prepared a statement on a connection, every ROLLBACK there is followed
+# by a DEALLOCATE ALL (its guard against dropped objects), one more round trip that also discards the plans.
 PREPARED = {"portal_prepared": True}
 _PREPARE_ONLY_WHEN_ASKED = 2**62
 

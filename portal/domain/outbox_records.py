@@ -27,6 +27,7 @@ Each outcome is its own transaction, committed before the next message's DATA:
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -132,7 +133,7 @@ class Recorder:
         self.renewed_at = time.monotonic()
         driver = connection.connection.driver_connection
         if connection.dialect.name == "postgresql":
-            self.writer: _Writer = _PostgresWriter(driver, connection.connection.info)
+            self.writer: _Writer = _PostgresWriter(driver)
         else:
             self.writer = _SqliteWriter(driver, connection.dialect)
 
@@ -221,24 +222,37 @@ class _SqliteWriter:
 _PARAMETER = re.compile(r":(\w+)")
 
 
+@functools.cache
+def _numbered(outcome: str, with_invitation: bool) -> tuple[bytes, tuple[str, ...]]:
+    """An outcome's statement in libpq's numbered form ($1, $2…), and its parameters' names in that order."""
+    sql = combined_statement(outcome) if with_invitation else outcome_statement(outcome)
+    order: list[str] = []
+    for parameter in _PARAMETER.findall(sql):
+        if parameter not in order:
+            order.append(parameter)
+    numbered = _PARAMETER.sub(lambda match: f"${order.index(match.group(1)) + 1}", sql)
+    return numbered.encode("utf-8"), tuple(order)
+
+
 class _PostgresWriter:
-    """Sends each outcome as a prepared statement without waiting; `settle` reads its answer.
+    """Sends each outcome without waiting; `settle` reads its answer.
 
     Through libpq's asynchronous calls on the psycopg connection (`pgconn`): the statement and its Sync go
-    out at once, so the server runs and commits it while the worker talks to the relay. The statements are
-    prepared once per database connection (remembered in the pool's `info` of that connection).
+    out at once, so the server runs and commits it while the worker talks to the relay. Each is sent as an
+    unnamed statement with its parameters: nothing is kept on the connection, since psycopg deallocates every
+    named statement of a connection at its next ROLLBACK once it has prepared one of its own (a batch then
+    found its outcome statements gone).
     """
 
-    def __init__(self, driver: Any, info: dict[str, Any]) -> None:
+    def __init__(self, driver: Any) -> None:
         self.pgconn = driver.pgconn
         self.encoding = driver.info.encoding
-        self.prepared: dict[tuple[str, bool], tuple[bytes, list[str]]] = info.setdefault("outbox_prepared", {})
         self.pending = False
 
     def write(self, outcome: str, values: Mapping[str, Any], *, with_invitation: bool) -> None:
         self.settle()
-        name, order = self._prepared(outcome, with_invitation)
-        self.pgconn.send_query_prepared(name, [self._text(values[parameter]) for parameter in order])
+        sql, order = _numbered(outcome, with_invitation)
+        self.pgconn.send_query_params(sql, [self._text(values[parameter]) for parameter in order])
         self.pending = True
 
     def settle(self) -> None:
@@ -251,22 +265,6 @@ class _PostgresWriter:
                 error = pg_errors.error_from_result(result, encoding=self.encoding)
         if error is not None:
             raise error
-
-    def _prepared(self, outcome: str, with_invitation: bool) -> tuple[bytes, list[str]]:
-        key = (outcome, with_invitation)
-        if key not in self.prepared:
-            sql = combined_statement(outcome) if with_invitation else outcome_statement(outcome)
-            order: list[str] = []
-            for parameter in _PARAMETER.findall(sql):
-                if parameter not in order:
-                    order.append(parameter)
-            numbered = _PARAMETER.sub(lambda match: f"${order.index(match.group(1)) + 1}", sql)
-            name = f"cchc_outbox_{outcome}{'_invitation' if with_invitation else ''}".encode("ascii")
-            result = self.pgconn.prepare(name, numbered.encode("utf-8"))
-            if result.status != pq.ExecStatus.COMMAND_OK:
-                raise pg_errors.error_from_result(result, encoding=self.encoding)
-            self.prepared[key] = (name, order)
-        return self.prepared[key]
 
     def _text(self, value: Any) -> bytes | None:
         """A parameter in PostgreSQL's text form (the server infers each one's type from its column)."""
