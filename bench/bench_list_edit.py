@@ -28,7 +28,7 @@ _SCRATCH = scratch("cchc-bench-edit-")
 from sqlmodel import Session, select  # noqa: E402
 
 from portal import create_app  # noqa: E402
-from portal.domain import lists  # noqa: E402
+from portal.domain import list_import, lists  # noqa: E402
 from portal.domain.campaigns import current_campaign  # noqa: E402
 from portal.domain.respondent_rules import RowInput  # noqa: E402
 from portal.extensions import db  # noqa: E402
@@ -66,7 +66,7 @@ class Editor:
             rlist = lists.get_or_create_list(session, campaign, HA_NOI)
             rows = [RowInput(key=n, number=n + 1, values=dict(zip(KEYS[1:], row[1:], strict=True)))
                     for n, row in enumerate(realistic_rows(count), start=1)]
-            lists.import_rows(session, user, rlist, campaign, province, rows, "bench.xlsx")
+            list_import.import_rows(session, user, rlist, campaign, province, rows, "bench.xlsx")
             person = session.exec(select(Respondent).where(Respondent.list_id == rlist.id)
                                   .order_by(Respondent.row_number).offset(count // 2).limit(1)).one()
             self.url = f"/khao-sat/danh-sach/nguoi/{person.id}"

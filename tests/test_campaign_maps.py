@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import openpyxl
 from sqlmodel import Session, select
 
-from portal.domain import campaign_admin, demo, lists, units
+from portal.domain import campaign_admin, demo, list_import, lists, units
 from portal.domain.respondent_rules import RowInput
 from portal.models import Campaign, CampaignProvince, District, Province, RespondentList, Role, User
 from tests.support.accounts import HA_NOI, log_in, make_user
@@ -112,7 +112,7 @@ def test_a_list_in_a_2025_campaign_takes_the_province_s_wards_and_communes_as_un
     fourth[2]["unit"] = "Xã Minh Tân"  # a commune of another province
     rlist = lists.get_or_create_list(session, campaign, HA_NOI)
 
-    lists.import_rows(session, account, rlist, campaign, hanoi,
+    list_import.import_rows(session, account, rlist, campaign, hanoi,
                       [RowInput(key=n, number=n + 1, values=row) for n, row in enumerate(rows, start=1)], "ds.xlsx")
 
     people = {p.full_name: p for p in lists.review_page(session, rlist, per_page=500).rows}

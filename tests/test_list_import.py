@@ -16,7 +16,7 @@ import pytest
 import time_machine
 from sqlmodel import Session, select
 
-from portal.domain import bulk_rows, lists, respondent_rules
+from portal.domain import bulk_rows, list_import, lists, respondent_rules
 from portal.domain.campaigns import current_campaign
 from portal.models import AuditEntry, Province, Respondent, RespondentList
 from tests.support.accounts import HA_NOI
@@ -93,7 +93,7 @@ def test_a_streamed_import_stores_what_the_whole_list_check_gives(session, provi
     rows = long_list(2300)
     data = xlsx_bytes(rows) if kind == "xlsx" else csv_text(rows).encode()
 
-    outcome = lists.import_file(session, province_user, rlist, campaign, province, data, f"ds.{kind}", tz_name=TZ)
+    outcome = list_import.import_file(session, province_user, rlist, campaign, province, data, f"ds.{kind}", tz_name=TZ)
 
     expected, notices, merges = whole_list_check(session, draft, rows)
     assert stored(session, rlist) == expected
@@ -110,7 +110,7 @@ def test_a_streamed_import_stores_what_the_whole_list_check_gives(session, provi
 @pytest.mark.parametrize("refusal", ["too_many_rows", "damaged_record"])
 def test_a_file_refused_half_way_leaves_the_saved_draft_as_it_was(session, province_user, draft, refusal):
     campaign, province, rlist = draft
-    lists.import_file(session, province_user, rlist, campaign, province, csv_text(long_list(1200)).encode(),
+    list_import.import_file(session, province_user, rlist, campaign, province, csv_text(long_list(1200)).encode(),
                       "cu.csv", tz_name=TZ)
     before = stored(session, rlist)
     session.refresh(rlist)
@@ -121,7 +121,7 @@ def test_a_file_refused_half_way_leaves_the_saved_draft_as_it_was(session, provi
         data, limit = (csv_text(long_list(1500)) + '1501,"Nguyễn Văn Hỏng' + "x" * 140_000).encode(), 20_000
 
     with pytest.raises(lists.ListError) as refused:
-        lists.import_file(session, province_user, rlist, campaign, province, data, "moi.csv", tz_name=TZ,
+        list_import.import_file(session, province_user, rlist, campaign, province, data, "moi.csv", tz_name=TZ,
                           max_rows=limit)
 
     assert ("tối đa 2.400 dòng" in refused.value.message) if refusal == "too_many_rows" else (

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert
 from sqlmodel import Session, select
 
-from portal.domain import lists
+from portal.domain import list_import, lists
 from portal.domain.campaigns import current_campaign
 from portal.domain.respondent_rules import RowInput
 from portal.models import Province, Respondent, RespondentList
@@ -65,7 +65,7 @@ def draft(session, province_user, list_period):
 
 def import_draft(session: Session, user, draft, rows: list[dict[str, str]]) -> None:
     campaign, province, rlist = draft
-    lists.import_rows(session, user, rlist, campaign, province,
+    list_import.import_rows(session, user, rlist, campaign, province,
                       [RowInput(key=n, number=n + 1, values=row) for n, row in enumerate(rows, start=1)], "tep.xlsx")
 
 

@@ -20,7 +20,7 @@ import pytest
 import time_machine
 from sqlmodel import Session, select
 
-from portal.domain import lists, outbox
+from portal.domain import list_import, lists, outbox
 from portal.domain.campaigns import current_campaign
 from portal.models import (
     AuditEntry,
@@ -1218,7 +1218,7 @@ def _province_list(session: Session, user: User, province_id: int, rows: list[li
     campaign = current_campaign(session)
     province = session.get(Province, province_id)
     rlist = lists.get_or_create_list(session, campaign, province_id)
-    lists.import_file(session, user, rlist, campaign, province, csv_text(rows).encode(), "ds.csv", tz_name=TZ)
+    list_import.import_file(session, user, rlist, campaign, province, csv_text(rows).encode(), "ds.csv", tz_name=TZ)
     return rlist
 
 
@@ -1229,10 +1229,10 @@ def test_an_import_turns_the_garbage_collector_back_on_whether_the_file_is_refus
     rlist = lists.get_or_create_list(session, campaign, HAI_PHONG)
 
     with pytest.raises(lists.ListError):
-        lists.import_file(session, other_province_user, rlist, campaign, province, b"PK\x03\x04 hong", "ds.xlsx",
+        list_import.import_file(session, other_province_user, rlist, campaign, province, b"PK\x03\x04 hong", "ds.xlsx",
                           tz_name=TZ)
     assert gc.isenabled()
-    outcome = lists.import_file(session, other_province_user, rlist, campaign, province,
+    outcome = list_import.import_file(session, other_province_user, rlist, campaign, province,
                                 csv_text(_council_only("hp", 3)).encode(), "ds.csv", tz_name=TZ)
 
     assert gc.isenabled()

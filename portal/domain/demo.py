@@ -210,7 +210,7 @@ def build_sample_data(
     sent, waiting for the ministry to launch. Đà Nẵng: a draft with mistakes to fix.
     Safe to run again: provinces that already have a list are left alone.
     """
-    from portal.domain import answers, demo_assessment, invitations, lists, questionnaires
+    from portal.domain import answers, demo_assessment, invitations, list_import, lists, questionnaires
     from portal.domain.respondent_rules import RowInput
     from portal.models import FormProgress, Invitation, ListStatus
 
@@ -226,7 +226,7 @@ def build_sample_data(
             continue
         rlist = lists.get_or_create_list(session, campaign, province.id)
         rows = sample_rows(session, province, errors=state == "draft", campaign=campaign)
-        lists.import_rows(session, account, rlist, campaign, province,
+        list_import.import_rows(session, account, rlist, campaign, province,
                           [RowInput(key=n, number=n + 1, values=row) for n, row in enumerate(rows, start=1)],
                           "danh-sach-mau.xlsx")
         if state != "draft":

@@ -307,52 +307,6 @@ class ImportOutcome:
     ignored_columns: list[str] = field(default_factory=list)
 
 
-def import_file(
-    session: Session,
-    user: User,
-    rlist: RespondentList,
-    campaign: Campaign,
-    province: Province,
-    data: bytes,
-    filename: str,
-    *,
-    tz_name: str,
-    max_bytes: int = spreadsheets.DEFAULT_MAX_BYTES,
-    max_rows: int = spreadsheets.DEFAULT_MAX_ROWS,
-    now: datetime | None = None,
-) -> ImportOutcome:
-    """Replace the draft with the rows of an uploaded file, checked: `list_import.import_file`.
-
-    A file that cannot be read, or is refused half-way, raises ListError and rolls the session back,
-    leaving the saved draft exactly as it was.
-    """
-    from portal.domain import list_import  # it builds on this module's rows and checks: imported when used
-
-    return list_import.import_file(session, user, rlist, campaign, province, data, filename, tz_name=tz_name,
-                                   max_bytes=max_bytes, max_rows=max_rows, now=now)
-
-
-def import_rows(
-    session: Session,
-    user: User | None,
-    rlist: RespondentList,
-    campaign: Campaign,
-    province: Province,
-    rows: list[respondent_rules.RowInput],
-    source: str,
-    *,
-    now: datetime | None = None,
-) -> ImportOutcome:
-    """Check `rows` and make them the draft, replacing the previous one in one transaction
-    (`list_import.import_rows`).
-
-    Refused once the survey was launched to this list: people already invited keep their rows.
-    """
-    from portal.domain import list_import
-
-    return list_import.import_rows(session, user, rlist, campaign, province, rows, source, now=now)
-
-
 def _as_input(person: Respondent) -> respondent_rules.RowInput:
     return respondent_rules.RowInput(key=person.id, number=person.row_number, values={
         "full_name": person.full_name, "position": person.position, "group": person.group_text,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from portal.domain import departments, list_warnings, lists, units
+from portal.domain import departments, list_import, list_warnings, lists, units
 from portal.downloads import xlsx_download
 from portal.extensions import db
 from portal.models import Respondent, RespondentGroup
@@ -82,7 +82,7 @@ def upload():
         error = "Vui lòng chọn tệp danh sách (.xlsx hoặc .csv) trước khi bấm “Tải lên”."
     else:
         try:
-            outcome = lists.import_file(db.session, current_user, rlist, campaign, province, upload.read(),
+            outcome = list_import.import_file(db.session, current_user, rlist, campaign, province, upload.read(),
                                         upload.filename, tz_name=_tz(),
                                         max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
                                         max_rows=current_app.config["PORTAL_LIST_MAX_ROWS"])

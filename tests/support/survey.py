@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from sqlmodel import Session, select
 
-from portal.domain import demo, invitations, lists, questionnaires
+from portal.domain import demo, invitations, list_import, lists, questionnaires
 from portal.domain.campaigns import current_campaign, local_today
 from portal.domain.respondent_rules import RowInput
 from portal.models import (
@@ -134,7 +134,7 @@ def send_list(
     account = province_account(session, province)
     rlist = lists.get_or_create_list(session, campaign, province.id)
     chosen = rows if rows is not None else sample_rows(session, province, per_group)
-    lists.import_rows(session, account, rlist, campaign, province,
+    list_import.import_rows(session, account, rlist, campaign, province,
                       [RowInput(key=n, number=n + 1, values=row) for n, row in enumerate(chosen, start=1)],
                       "danh-sach-mau.xlsx", now=now)
     session.refresh(rlist)
