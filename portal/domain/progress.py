@@ -108,7 +108,9 @@ def _summary_statement():
                func.count(Invitation.first_opened_at).label("opened"))
         .select_from(Respondent)
         .join(Invitation, _invitation_of(province_id), isouter=True)
-        .where(*_people_of(campaign_id, province_id))
+        # The province's one list of the campaign as a value, not a set: its people and their groups are
+        # then read from ix_respondent_list_summary alone (on SQLite, a third of this part's time).
+        .where(Respondent.list_id == _list_ids(campaign_id, province_id).scalar_subquery())
         .group_by(Respondent.group_id)).subquery()
     forms = (
         select(Respondent.group_id, func.count(FormProgress.id).label("expected"),
