@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from portal.domain import delivery, it_focal, lists, progress, spreadsheets, units
+from portal.domain import delivery, it_focal, lists, national_progress, spreadsheets, units
 from portal.domain.campaigns import is_past
 from portal.domain.outbox import INVITATION_KINDS
 from portal.models import (
@@ -123,16 +123,16 @@ def progress_headers(groups: list[RespondentGroup]) -> list[str]:
 
 def progress_export(session: Session, campaign: Campaign, *, sort: str, tz_name: str) -> bytes:
     """The national progress table, sorted as the page was; rates as numbers (per cent, one decimal)."""
-    table, total = progress.national_table(session, campaign.id, sort=sort)
+    table, total = national_progress.national_table(session, campaign.id, sort=sort)
     groups = lists.campaign_groups(session, campaign)
 
-    def line(r: progress.ProvinceProgress) -> list[object]:
+    def line(r: national_progress.ProvinceProgress) -> list[object]:
         rates = [r.group_rate(g.id) for g in groups]
         return [r.name, r.list_status, r.people, r.invited, r.failed,
                 *(round(rate, 1) if rate is not None else "–" for rate in rates),
                 f"{r.submitted}/{r.expected}", round(r.rate, 1), _when(r.last_activity, tz_name)]
 
-    sorted_by = progress.NATIONAL_SORTS.get(sort, progress.NATIONAL_SORTS["ma"])
+    sorted_by = national_progress.NATIONAL_SORTS.get(sort, national_progress.NATIONAL_SORTS["ma"])
     return spreadsheets.export_rows(progress_headers(groups), [*(line(r) for r in table), line(total)],
                                     sheet_title="Tiến độ khảo sát",
                                     title=f"Tiến độ khảo sát cả nước: {campaign.name} · sắp xếp theo "
