@@ -1083,7 +1083,6 @@ def _normalise_phone(raw: str) -> tuple[str, str | None, str | None]:
 
 def _national_phone(text: str, digits: str, *, plus: bool) -> tuple[str, str | None, str | None]:
     """(phone, error, notice) of the ASCII `digits` read from the cell `text` (after a "+" when `plus`)."""
-    bad = f"số {_quote(text)} không hợp lệ ({_PHONE_RULE})"
     if not plus and digits.startswith("00"):
         plus, digits = True, digits[2:]
     if plus:
@@ -1106,7 +1105,7 @@ def _national_phone(text: str, digits: str, *, plus: bool) -> tuple[str, str | N
         )
         digits = fixed
     if len(digits) not in (10, 11) or not digits.startswith("0") or digits[1] == "0":  # "0" alone: no [1]
-        return text, bad, None
+        return text, f"số {_quote(text)} không hợp lệ ({_PHONE_RULE})", None
     if len(digits) == 11 and digits[1] == "1":
         return text, f"số {_quote(text)} là đầu số di động 11 số cũ (đã đổi sang 10 số từ năm 2018)", None
     return digits, None, notice
@@ -1340,12 +1339,17 @@ def _check_row(row: RowInput, order: int, index: _Index) -> _Work:
         answers_ministry_form=answers_ministry,
         problems=[*errors, *warnings, *notices],
     )
-    checked.problems.sort(key=lambda p: (_COLUMN_ORDER.get(p.column, 99), p.level != "error"))
+    if len(checked.problems) > 1:
+        checked.problems.sort(key=_problem_order)
     checked.name_key = _fold(full_name)
     return _Work(checked, order, group, checked.name_key, unit_key, notices)
 
 
 _COLUMN_ORDER = {col: i for i, col in enumerate(COLUMNS.values())}
+
+
+def _problem_order(problem: Problem) -> tuple[int, bool]:
+    return _COLUMN_ORDER.get(problem.column, 99), problem.level != "error"
 _DEPARTMENT_WORDS = ("so ", "ban ")  # folded starts of a department's or an equivalent board's name
 
 
