@@ -432,6 +432,7 @@ _POSITION_PHRASES = _Phrases({"uy ban nhan dan": "ubnd", "hoi dong nhan dan": "h
                               "giam doc": "gd", "chu tich": "ct", "truong phong": "tp", "pho phong": "pho tp",
                               "thuong truc": " "})
 _POSITION_WORDS = {"pgd": "pho gd", "ptp": "pho tp", "pct": "pho ct", "pcct": "pho chi cuc truong"}
+_SPECIAL_FIRST_WORDS = frozenset({"p", "q", "quyen", "phu"})
 _RANKS = (("pho", "chanh"), ("chanh",), ("pho", "truong"), ("truong",))
 _CHAIR_KEYS = (("ct", "ubnd"), ("pho", "ct", "ubnd"))
 _DIRECTOR_KEYS = (("gd",), ("pho", "gd"))
@@ -447,7 +448,11 @@ _NOT_CODE = re.compile(r"[\W_]+")
 
 
 def _fold_punct(text: str, breaks: bool) -> str:
-    s = _fold(text).replace("&", " va ")
+    s = _fold(text)
+    if not breaks and "  " not in s and s.replace(" ", "").isalnum():
+        # Words and single spaces (most titles): the pass below would replace each space by a space.
+        return s
+    s = s.replace("&", " va ")
     if not breaks:
         # Every break is a run of non-word characters too: without the "|" markers, one pass does.
         return _ANY_NON_WORD.sub(" ", s)
@@ -466,9 +471,11 @@ def clear_value_caches() -> None:
 @functools.lru_cache(maxsize=_VALUE_CACHE)
 def _position_key(text: str) -> tuple[str, ...]:
     """Tokens of a position in canonical form: "P.GĐ Sở Y tế" -> ("pho", "gd", "so", "y", "te")."""
-    s = _POSITION_PHRASES.sub(_fold_punct(text, breaks=False).replace("…", " ").replace("_", " "))
+    words = _POSITION_PHRASES.sub(_fold_punct(text, breaks=False).replace("…", " ").replace("_", " ")).split()
+    if words and words[0] not in _SPECIAL_FIRST_WORDS and _POSITION_WORDS.keys().isdisjoint(words):
+        return tuple(words)  # most titles: no short form to spell out, no "Quyền" or "Phụ trách" to drop
     tokens: list[str] = []
-    for i, tok in enumerate(s.split()):
+    for i, tok in enumerate(words):
         if tok in _POSITION_WORDS:
             tokens.extend(_POSITION_WORDS[tok].split())
         elif i == 0 and tok == "p":
