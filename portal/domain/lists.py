@@ -22,6 +22,7 @@ from portal.domain import (
     group_kinds,
     respondent_rules,
     spreadsheets,
+    unit_rules,
     units,
 )
 from portal.domain.campaigns import end_of_day_utc, is_past
@@ -163,8 +164,8 @@ def province_refs(session: Session, campaign: Campaign, province: Province) -> r
         # Huế became a centrally-run city in 2025: the map's name says which a province is in that campaign.
         is_centrally_run_city=entry.name.startswith("Thành phố ") if entry else province.is_centrally_run,
         groups=group_refs,
-        departments=tuple(respondent_rules.DepartmentRef(*row) for row in departments),
-        districts=tuple(respondent_rules.DistrictRef(*row) for row in districts),
+        departments=tuple(unit_rules.DepartmentRef(*row) for row in departments),
+        districts=tuple(unit_rules.DistrictRef(*row) for row in districts),
         unit_kind=entry.unit_kind if entry else "",
     )
 
