@@ -7,11 +7,10 @@ refused with a message saying why.
 
 from __future__ import annotations
 
-import functools
 import re
 from decimal import Decimal, InvalidOperation
 
-from portal.domain.rule_text import VALUE_CACHE, cached_fold, quote
+from portal.domain.rule_text import cached_fold, quote
 from portal.domain.text import clean
 
 _PHONE_SEPARATORS = re.compile(r"[\s.\-()–]")
@@ -22,7 +21,6 @@ _PHONE_SCI = re.compile(r"\d(?:\.\d+)?[eE]\+?\d+")
 _PHONE_RULE = "số trong nước gồm 10 chữ số (di động) hoặc 11 chữ số (cố định), bắt đầu bằng 0"
 
 
-@functools.lru_cache(maxsize=VALUE_CACHE)
 def normalise_phone(raw: str) -> tuple[str, str | None, str | None]:
     """A phone cell read as one national number: (phone, error, notice). "0912 345 678", "+84 912345678" and
     "912345678" (a number cell that lost its 0, with a notice) all read "0912345678"; two numbers in one cell,

@@ -4,9 +4,10 @@ Pure module: plain dataclasses in, plain dataclasses out; no Flask, no database.
 An import checks each row as it reads it (:func:`check_rows`) and then runs :func:`check_list`
 over the rows sharing a name or a mailbox; an edit runs :func:`check_list` over the rows it can
 affect. So the checks are cheap: lookup tables are built once per ``ProvinceRefs`` (cached by
-value), loose matches of units, positions and groups are memoised on those tables, cell
-normalisation is memoised, ordinary phones and ASCII e-mail addresses skip the splitting,
-stripping and the (slower) email_validator call, and the phrase forms are one regex pass.
+value), loose matches of units, positions and groups are memoised on those tables, the cells
+that repeat (titles, units, groups) are normalised once, ordinary phones and ASCII e-mail addresses
+skip the splitting, stripping and the (slower) email_validator call, and the phrase forms are one
+regex pass.
 Which unit a cell names is `unit_rules`' (the index kept as ``_Index.units``), the phone rule is
 `phone_rules`', and the text keys all of them share are in `rule_text`.
 
@@ -357,7 +358,7 @@ def identity_keys(raw_name: str, raw_email: str) -> tuple[str, str]:
     Two rows can affect each other's check only when they share one of these (same person, namesakes,
     one mailbox for two people), so an edit re-checks the rows that share the old or the new keys.
     """
-    return cached_fold(_normalise_name(raw_name)[0]), _normalise_email(raw_email)[0]
+    return fold(_normalise_name(raw_name)[0]), _normalise_email(raw_email)[0]
 
 
 def is_blank(row: RowInput) -> bool:
@@ -395,8 +396,7 @@ def clear_value_caches() -> None:
     """Empty the per-cell and per-value caches and the provinces' indexes with their memos, after an import:
     their entries, made while the rows were read, sit among the import's freed objects and keep those memory
     pages from going back to the system (35 MB of a worker after a 20,000-row upload)."""
-    for cached in (cached_clean, cached_fold, _position_key, _normalise_name, _email_syntax_ok, _normalise_email,
-                   phone_rules.normalise_phone, _cached_index):
+    for cached in (cached_clean, cached_fold, _position_key, _email_syntax_ok, _cached_index):
         cached.cache_clear()
 
 
@@ -626,9 +626,10 @@ _LEGACY_SIGNS = re.compile(r"[\u00a1-\u00bf\u00d7\u00f7]")
 _PLAIN_NAME = re.compile(r"[^\W\d_]+(?:[ '’.-]+[^\W\d_]+)*\.?")
 
 
-@functools.lru_cache(maxsize=VALUE_CACHE)
+# Names, mailboxes and phones are one person's each: they are not cached (a cache of them would never be hit
+# in an import, and would push the repeating titles and units out of the cell caches).
 def _normalise_name(raw: str) -> tuple[str, str | None]:
-    name = cached_clean(raw)
+    name = clean(raw)
     if not name:
         return "", "chưa ghi họ và tên"
     if name.isupper() and len(name) > 1:
@@ -671,7 +672,6 @@ def _email_syntax_ok(email: str) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=VALUE_CACHE)
 def _normalise_email(raw: str) -> tuple[str, str | None]:
     text = clean(raw)
     if not text:
@@ -943,7 +943,7 @@ def _check_row(row: RowInput, order: int, index: _Index) -> _Work:
     )
     if len(checked.problems) > 1:
         checked.problems.sort(key=_problem_order)
-    checked.name_key = cached_fold(full_name)
+    checked.name_key = fold(full_name)
     return _Work(checked, order, group, checked.name_key, unit_key, notices)
 
 

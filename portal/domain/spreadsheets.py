@@ -867,6 +867,9 @@ def _is_column_numbering(values: Iterable[str]) -> bool:
 
 
 _REPEATING_KEYS = frozenset({"position", "group", "unit", "note"})
+# The distinct values kept for sharing: a list's groups and units are a few hundred, its titles a few thousand;
+# a file whose titles are all different (numbered divisions) would otherwise keep one of each to the end.
+_SHARED_VALUES = 4096
 
 
 class SheetStream:
@@ -911,7 +914,9 @@ class SheetStream:
         for column, key in self._positions:
             if column < width:
                 text = _cell_text(record[column])
-                values[key] = shared.setdefault(text, text) if key in _REPEATING_KEYS else text
+                if key in _REPEATING_KEYS:
+                    text = shared.setdefault(text, text) if len(shared) < _SHARED_VALUES else shared.get(text, text)
+                values[key] = text
             formula = formulas.get((number, column)) if formulas else None
             if formula and key != "stt":
                 row_formulas[key] = formula
