@@ -380,6 +380,7 @@ _POSITION_PHRASES = Phrases({"uy ban nhan dan": "ubnd", "hoi dong nhan dan": "hd
 _POSITION_WORDS = {"pgd": "pho gd", "ptp": "pho tp", "pct": "pho ct", "pcct": "pho chi cuc truong"}
 _SPECIAL_FIRST_WORDS = frozenset({"p", "q", "quyen", "phu"})
 _RANKS = (("pho", "chanh"), ("chanh",), ("pho", "truong"), ("truong",))
+_RANK_WORDS = frozenset(rank[0] for rank in _RANKS)
 _CHAIR_KEYS = (("ct", "ubnd"), ("pho", "ct", "ubnd"))
 _DIRECTOR_KEYS = (("gd",), ("pho", "gd"))
 _BOARD_KEYS = (("truong", "ban"), ("pho", "truong", "ban"))
@@ -520,7 +521,12 @@ class _Index:
                     key = _position_key(text)
                     if key:
                         self.aliases[key].add(group.number)
-        self.max_alias = max((len(k) for k in self.aliases), default=0)
+        # The lengths of the aliases starting with each word, longest first: the longest alias a title starts
+        # with is looked for among those alone.
+        lengths: dict[str, set[int]] = defaultdict(set)
+        for alias in self.aliases:
+            lengths[alias[0]].add(len(alias))
+        self.alias_lengths = {word: sorted(found, reverse=True) for word, found in lengths.items()}
         self.group_titles = {
             g.number: ", ".join(p.title for p in g.positions) for g in self.groups
         }
@@ -552,8 +558,8 @@ class _Index:
         if key in (("ct",), ("pho", "ct")) and has_district:
             key = (*key, "ubnd")
         best: tuple[str, ...] | None = None
-        for length in range(min(len(key), self.max_alias), 0, -1):
-            if key[:length] in self.aliases:
+        for length in self.alias_lengths.get(key[0], ()) if key else ():
+            if length <= len(key) and key[:length] in self.aliases:
                 best = key[:length]
                 break
         if best is None:
@@ -596,6 +602,8 @@ class _Index:
 
 
 def _split_rank(key: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if not key or key[0] not in _RANK_WORDS:
+        return (), ()
     for rank in _RANKS:
         if key[: len(rank)] == rank:
             return rank, key[len(rank):]
