@@ -594,10 +594,12 @@ class _SheetScan:
         if not end:
             return
         self.is_sheet = self.is_sheet or text.find(b"sheetData", 0, end) >= 0
-        self.has_formulas = self.has_formulas or text.find(b"<f>", 0, end) >= 0 or text.find(b"<f ", 0, end) >= 0
+        self.has_formulas = self.has_formulas or _FORMULA_TAG.search(text, 0, end) is not None
         self._state.follow(text, end)
 
 
+# A formula's start tag, <f> or <f ...>: one pass over a chunk rather than a search for each form.
+_FORMULA_TAG = re.compile(rb"<f[ >]")
 # A <row> or <c> start tag, with its r="B12" attribute when it has one.
 _CELL_OR_ROW_TAG = re.compile(
     rb"""<(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])"""
