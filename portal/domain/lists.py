@@ -225,7 +225,7 @@ class Lookups:
 
 
 def row_values(row: respondent_rules.CheckedRow, raw_group: str, lookups: Lookups) -> dict:
-    errors = [p for p in row.problems if p.level == "error"]
+    errors = [p for p in row.problems if p.level == "error"] if row.problems else []
     # A namesake warning carries its key: the review table offers "they are two people" with it.
     problems = [{"column": p.column, "message": p.message, "level": p.level,
                  **({"namesake_key": p.namesake_key} if p.namesake_key else {}),
@@ -249,7 +249,7 @@ def row_values(row: respondent_rules.CheckedRow, raw_group: str, lookups: Lookup
         "problems": json.dumps(problems, ensure_ascii=False) if problems else "[]",
         "error_count": len(errors),
         "name_key": row.name_key,
-        "has_notice": any(p.level == "notice" for p in row.problems),
+        "has_notice": bool(row.problems) and any(p.level == "notice" for p in row.problems),
     }
 
 

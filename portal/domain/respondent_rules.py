@@ -1128,7 +1128,7 @@ def search_text(row: CheckedRow) -> str:
     `fold` of the four joined, made of the folds the check already has (the name key, the cached units
     and positions) rather than folding the whole line again."""
     parts = (row.name_key, fold(row.email), cached_fold(row.unit), cached_fold(row.position))
-    return " ".join(part for part in parts if part)
+    return " ".join([part for part in parts if part])
 
 
 def check_rows(rows: Iterable[RowInput], refs: ProvinceRefs) -> Iterator[CheckedRow]:
