@@ -618,22 +618,27 @@ class _Extent:
     def __init__(self) -> None:
         self.row = self.column = self.max_row = self.max_column = 0
         self._letters: dict[bytes, int] = {}
+        self._row_digits = b""
 
     def follow(self, xml: bytes, end: int) -> None:
         """Follow the cells of `xml` up to `end`."""
         row, column, max_row, max_column = self.row, self.column, self.max_row, self.max_column
         letters_seen = self._letters
+        # The digits `row` was read from: a row's cells repeat its number, read once.
+        row_digits = self._row_digits
         for tag, letters, digits in _CELL_OR_ROW_TAG.findall(xml, 0, end):
             if tag == b"row":
                 row = int(digits) if digits else row + 1
+                row_digits = digits
                 column = 0
                 continue
             if letters:
                 column = letters_seen.get(letters) or letters_seen.setdefault(
                     letters, _column_number(letters.decode("ascii"))
                 )
-                if digits:
+                if digits and digits != row_digits:
                     row = int(digits)
+                    row_digits = digits
             else:
                 column += 1
             if row > max_row:
@@ -641,6 +646,7 @@ class _Extent:
             if column > max_column:
                 max_column = column
         self.row, self.column, self.max_row, self.max_column = row, column, max_row, max_column
+        self._row_digits = row_digits
 
 
 def _check_extent(rows: int, columns: int) -> None:
