@@ -12,11 +12,12 @@ import re
 from portal.domain.text import clean, fold
 
 # Cells that repeat down a list (groups, units, titles) are cleaned and folded once. The caches are
-# small on purpose: names, mailboxes and phones are unique per row, so a cache as long as a 20,000-row
-# list would only keep tens of megabytes alive in every worker after one import (an edit re-checks a
-# handful of rows and needs no cache at all).
-CELL_CACHE = 8192
-VALUE_CACHE = 4096
+# small on purpose: a province's list holds a few groups, some hundreds of units and rarely more than a
+# couple of thousand distinct titles, while a file whose titles all differ would fill a longer cache with
+# values never met again, kept in every worker until the next import clears it (names, mailboxes and
+# phones, one per person, are not cached at all).
+CELL_CACHE = 2048
+VALUE_CACHE = 2048
 cached_clean = functools.lru_cache(maxsize=CELL_CACHE)(clean)
 cached_fold = functools.lru_cache(maxsize=CELL_CACHE)(fold)
 
@@ -59,7 +60,7 @@ class Phrases:
         return self._forms[match.group()]
 
 
-MEMO_LIMIT = 4096
+MEMO_LIMIT = 2048
 
 
 def remember(memo: dict, key: object, value: object) -> None:
