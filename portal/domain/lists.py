@@ -22,6 +22,7 @@ from portal.domain import (
     group_kinds,
     respondent_rules,
     spreadsheets,
+    unit_rules,
     units,
 )
 from portal.domain.campaigns import end_of_day_utc, is_past
@@ -163,8 +164,8 @@ def province_refs(session: Session, campaign: Campaign, province: Province) -> r
         # Huế became a centrally-run city in 2025: the map's name says which a province is in that campaign.
         is_centrally_run_city=entry.name.startswith("Thành phố ") if entry else province.is_centrally_run,
         groups=group_refs,
-        departments=tuple(respondent_rules.DepartmentRef(*row) for row in departments),
-        districts=tuple(respondent_rules.DistrictRef(*row) for row in districts),
+        departments=tuple(unit_rules.DepartmentRef(*row) for row in departments),
+        districts=tuple(unit_rules.DistrictRef(*row) for row in districts),
         unit_kind=entry.unit_kind if entry else "",
     )
 
@@ -224,7 +225,7 @@ class Lookups:
 
 
 def row_values(row: respondent_rules.CheckedRow, raw_group: str, lookups: Lookups) -> dict:
-    errors = [p for p in row.problems if p.level == "error"]
+    errors = [p for p in row.problems if p.level == "error"] if row.problems else []
     # A namesake warning carries its key: the review table offers "they are two people" with it.
     problems = [{"column": p.column, "message": p.message, "level": p.level,
                  **({"namesake_key": p.namesake_key} if p.namesake_key else {}),
@@ -248,7 +249,7 @@ def row_values(row: respondent_rules.CheckedRow, raw_group: str, lookups: Lookup
         "problems": json.dumps(problems, ensure_ascii=False) if problems else "[]",
         "error_count": len(errors),
         "name_key": row.name_key,
-        "has_notice": any(p.level == "notice" for p in row.problems),
+        "has_notice": bool(row.problems) and any(p.level == "notice" for p in row.problems),
     }
 
 

@@ -594,10 +594,12 @@ class _SheetScan:
         if not end:
             return
         self.is_sheet = self.is_sheet or text.find(b"sheetData", 0, end) >= 0
-        self.has_formulas = self.has_formulas or text.find(b"<f>", 0, end) >= 0 or text.find(b"<f ", 0, end) >= 0
+        self.has_formulas = self.has_formulas or _FORMULA_TAG.search(text, 0, end) is not None
         self._state.follow(text, end)
 
 
+# A formula's start tag, <f> or <f ...>: one pass over a chunk rather than a search for each form.
+_FORMULA_TAG = re.compile(rb"<f[ >]")
 # A <row> or <c> start tag, with its r="B12" attribute when it has one.
 _CELL_OR_ROW_TAG = re.compile(
     rb"""<(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])"""
@@ -616,22 +618,27 @@ class _Extent:
     def __init__(self) -> None:
         self.row = self.column = self.max_row = self.max_column = 0
         self._letters: dict[bytes, int] = {}
+        self._row_digits = b""
 
     def follow(self, xml: bytes, end: int) -> None:
         """Follow the cells of `xml` up to `end`."""
         row, column, max_row, max_column = self.row, self.column, self.max_row, self.max_column
         letters_seen = self._letters
+        # The digits `row` was read from: a row's cells repeat its number, read once.
+        row_digits = self._row_digits
         for tag, letters, digits in _CELL_OR_ROW_TAG.findall(xml, 0, end):
             if tag == b"row":
                 row = int(digits) if digits else row + 1
+                row_digits = digits
                 column = 0
                 continue
             if letters:
                 column = letters_seen.get(letters) or letters_seen.setdefault(
                     letters, _column_number(letters.decode("ascii"))
                 )
-                if digits:
+                if digits and digits != row_digits:
                     row = int(digits)
+                    row_digits = digits
             else:
                 column += 1
             if row > max_row:
@@ -639,6 +646,7 @@ class _Extent:
             if column > max_column:
                 max_column = column
         self.row, self.column, self.max_row, self.max_column = row, column, max_row, max_column
+        self._row_digits = row_digits
 
 
 def _check_extent(rows: int, columns: int) -> None:
@@ -867,6 +875,9 @@ def _is_column_numbering(values: Iterable[str]) -> bool:
 
 
 _REPEATING_KEYS = frozenset({"position", "group", "unit", "note"})
+# The distinct values kept for sharing: a list's groups and units are a few hundred, its titles a few thousand;
+# a file whose titles are all different (numbered divisions) would otherwise keep one of each to the end.
+_SHARED_VALUES = 4096
 
 
 class SheetStream:
@@ -911,7 +922,9 @@ class SheetStream:
         for column, key in self._positions:
             if column < width:
                 text = _cell_text(record[column])
-                values[key] = shared.setdefault(text, text) if key in _REPEATING_KEYS else text
+                if key in _REPEATING_KEYS:
+                    text = shared.setdefault(text, text) if len(shared) < _SHARED_VALUES else shared.get(text, text)
+                values[key] = text
             formula = formulas.get((number, column)) if formulas else None
             if formula and key != "stt":
                 row_formulas[key] = formula
