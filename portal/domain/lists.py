@@ -1,8 +1,8 @@
 """A province's respondent list: import, check, edit, send; the ministry's returns and extensions.
 
 The rules themselves (what a valid row is, who is the same person, the council
-priority) live in `respondent_rules`; reading and writing spreadsheets in
-`spreadsheets`. This module keeps the draft in the database and decides what a
+priority) live in `respondent_rules`; reading spreadsheets in `spreadsheets`,
+writing them in `spreadsheet_exports`. This module keeps the draft in the database and decides what a
 province may do with it, when.
 """
 
@@ -21,6 +21,7 @@ from portal.domain import (
     campaign_departments,
     group_kinds,
     respondent_rules,
+    spreadsheet_exports,
     spreadsheets,
     unit_rules,
     units,
@@ -918,7 +919,7 @@ def export_list(session: Session, rlist: RespondentList, campaign: Campaign, pro
                      ministries.get(person.ministry_id, "") if person.answers_ministry_form else "", person.note,
                      "; ".join(p["message"] for p in row_problems(person) if p.get("level") == "error")])
     status = LIST_STATUS_LABELS[ListStatus(rlist.status)]
-    return spreadsheets.export_rows(headers, rows, sheet_title="Danh sách",
+    return spreadsheet_exports.export_rows(headers, rows, sheet_title="Danh sách",
                                     title=f"Danh sách đối tượng khảo sát: {province.name} ({status})")
 
 

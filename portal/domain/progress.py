@@ -420,7 +420,7 @@ def unanswered_export(session: Session, campaign_id: int, province_id: int, prov
     """Everyone who has not submitted all their forms, as a formula-safe .xlsx for follow-up calls."""
     from zoneinfo import ZoneInfo
 
-    from portal.domain import spreadsheets
+    from portal.domain import spreadsheet_exports
 
     tz = ZoneInfo(tz_name)
     page = respondent_page(session, campaign_id, province_id, show="chua-xong", per_page=100_000)
@@ -437,5 +437,5 @@ def unanswered_export(session: Session, campaign_id: int, province_id: int, prov
                      DELIVERY_LABELS.get(inv.delivery_status, "") if inv else "",
                      inv.last_reminded_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
                      if inv and inv.last_reminded_at else ""])
-    return spreadsheets.export_rows(headers, rows, sheet_title="Chưa trả lời",
+    return spreadsheet_exports.export_rows(headers, rows, sheet_title="Chưa trả lời",
                                     title=f"Người chưa hoàn thành phiếu khảo sát: {province_name}")
