@@ -9,7 +9,7 @@ that repeat (titles, units, groups) are normalised once, ordinary phones and ASC
 skip the splitting, stripping and the (slower) email_validator call, and the phrase forms are one
 regex pass.
 Which unit a cell names is `unit_rules`' (the index kept as ``_Index.units``), the phone rule is
-`phone_rules`', and the text keys all of them share are in `rule_text`.
+`phone_rules`', the name and mailbox rules `name_email_rules`', and the text keys all of them share are in `rule_text`.
 
 Decisions worth knowing (see also the docstrings below):
 
@@ -41,15 +41,12 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from email_validator import EmailNotValidError, validate_email
-
-from portal.domain import group_kinds, phone_rules
+from portal.domain import group_kinds, name_email_rules, phone_rules
 from portal.domain.rule_text import VALUE_CACHE, Phrases, cached_clean, cached_fold, fold_punct, quote, remember
 from portal.domain.text import clean, fold
 from portal.domain.unit_rules import DEPARTMENT_WORDS, UNIT_KIND_TEXT, DepartmentRef, DistrictRef, UnitIndex, remove_seq
@@ -358,7 +355,7 @@ def identity_keys(raw_name: str, raw_email: str) -> tuple[str, str]:
     Two rows can affect each other's check only when they share one of these (same person, namesakes,
     one mailbox for two people), so an edit re-checks the rows that share the old or the new keys.
     """
-    return fold(_normalise_name(raw_name)[0]), _normalise_email(raw_email)[0]
+    return fold(name_email_rules.normalise_name(raw_name)[0]), name_email_rules.normalise_email(raw_email)[0]
 
 
 def is_blank(row: RowInput) -> bool:
@@ -397,7 +394,7 @@ def clear_value_caches() -> None:
     """Empty the per-cell and per-value caches and the provinces' indexes with their memos, after an import:
     their entries, made while the rows were read, sit among the import's freed objects and keep those memory
     pages from going back to the system (35 MB of a worker after a 20,000-row upload)."""
-    for cached in (cached_clean, cached_fold, _position_key, _email_syntax_ok, _cached_index):
+    for cached in (cached_clean, cached_fold, _position_key, name_email_rules.email_syntax_ok, _cached_index):
         cached.cache_clear()
 
 
@@ -623,103 +620,6 @@ def _index_for(refs: ProvinceRefs) -> _Index:
 
 
 # --------------------------------------------------------------------------------------
-# Field normalisers
-# --------------------------------------------------------------------------------------
-
-_NAME_ALLOWED_PUNCT = frozenset(" '’-.")
-_LEGACY_SIGNS = re.compile(r"[\u00a1-\u00bf\u00d7\u00f7]")
-
-
-# A plain name: words of letters separated by spaces, apostrophes, hyphens or dots.
-_PLAIN_NAME = re.compile(r"[^\W\d_]+(?:[ '’.-]+[^\W\d_]+)*\.?")
-
-
-# Names, mailboxes and phones are one person's each: they are not cached (a cache of them would never be hit
-# in an import, and would push the repeating titles and units out of the cell caches).
-def _normalise_name(raw: str) -> tuple[str, str | None]:
-    name = clean(raw)
-    if not name:
-        return "", "chưa ghi họ và tên"
-    if name.isupper() and len(name) > 1:
-        name = " ".join(w[:1].upper() + w[1:].lower() for w in name.split(" "))
-    if _PLAIN_NAME.fullmatch(name):
-        return name, None
-    if not any(c.isalpha() for c in name):
-        return name, f"họ và tên {quote(name)} không có chữ cái"
-    odd = {c for c in name if not (c.isalpha() or unicodedata.category(c) == "Mn")}
-    bad = sorted(odd - _NAME_ALLOWED_PUNCT)
-    if not bad:
-        return name, None
-    hint = ""
-    if _LEGACY_SIGNS.search(name):
-        hint = " (có thể tệp dùng bảng mã cũ TCVN3 hoặc VNI; hãy chuyển sang Unicode)"
-    return name, f"họ và tên {quote(name)} có ký tự không hợp lệ: {' '.join(bad)}{hint}"
-
-
-_EMAIL_SPLIT = re.compile(r"[;,\s]+")
-_EMAIL_BRACKETS = re.compile(r"<([^<>]*)>")
-
-
-# An ordinary official address: letters, digits and . _ + - before the @ (no dot first, last or twice),
-# plain labels after it (no "--", so no IDNA), under a common top-level domain none of which is a
-# special-use name. email-validator accepts every such address; checking it costs 0.5 ms a row.
-_PLAIN_ADDRESS = re.compile(r"[a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+"
-                            r"(?:vn|com|net|org|edu|gov|info|int)")
-
-
-@functools.lru_cache(maxsize=VALUE_CACHE)
-def _email_syntax_ok(email: str) -> bool:
-    """Syntax only, by email-validator (no DNS), but for ordinary addresses (`_PLAIN_ADDRESS`)."""
-    if len(email) <= 254 and "--" not in email and _PLAIN_ADDRESS.fullmatch(email) \
-            and len(email.partition("@")[0]) <= 64:
-        return True
-    try:
-        validate_email(email, check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError:
-        return False
-    return True
-
-
-def _normalise_email(raw: str) -> tuple[str, str | None]:
-    text = clean(raw)
-    if not text:
-        return "", "chưa ghi email công vụ"
-    plain = text.lower()
-    if len(plain) <= 254 and "--" not in plain and _PLAIN_ADDRESS.fullmatch(plain) \
-            and len(plain.partition("@")[0]) <= 64:
-        # An ordinary address (most cells): no brackets, "mailto:", separators or trailing stops to remove,
-        # and valid (see `_email_syntax_ok`).
-        return plain, None
-    email = text
-    bracket = _EMAIL_BRACKETS.search(email)
-    if bracket:
-        email = bracket.group(1)
-    email = email.strip().strip("<>").strip()
-    if email.lower().startswith("mailto:"):
-        email = email[7:].strip()
-    email = email.rstrip(".,;:").lower()
-    parts = [p for p in _EMAIL_SPLIT.split(email) if "@" in p]
-    if len(parts) > 1:
-        return email, f"ô có nhiều địa chỉ ({quote(text)}); chỉ ghi một hộp thư công vụ"
-    if _email_syntax_ok(email):
-        return email, None
-    reason = ""
-    if "@" not in email:
-        reason = " (thiếu dấu @)"
-    elif email.count("@") > 1:
-        reason = " (có nhiều hơn một dấu @)"
-    elif " " in email:
-        reason = " (có khoảng trắng)"
-    elif not email.isascii():
-        reason = " (có chữ có dấu hoặc ký tự ngoài bảng chữ cái tiếng Anh)"
-    elif "." not in email.rsplit("@", 1)[1]:
-        reason = " (tên miền sau dấu @ không đầy đủ)"
-    elif ".." in email:
-        reason = " (có hai dấu chấm liền nhau)"
-    return email, f"địa chỉ {quote(text)} không hợp lệ{reason}"
-
-
-# --------------------------------------------------------------------------------------
 # Group
 # --------------------------------------------------------------------------------------
 
@@ -818,7 +718,7 @@ def _check_row(row: RowInput, order: int, index: _Index) -> _Work:
         full_name = cached_clean(raw_name)
         error(COL_NAME, "chưa có họ tên (ô chỉ có công thức)")
     else:
-        full_name, name_error = _normalise_name(raw_name)
+        full_name, name_error = name_email_rules.normalise_name(raw_name)
         if name_error:
             error(COL_NAME, name_error)
 
@@ -826,7 +726,7 @@ def _check_row(row: RowInput, order: int, index: _Index) -> _Work:
     unit_text = cached_clean(values.get("unit", ""))
     note = cached_clean(values.get("note", ""))
 
-    email, email_error = _normalise_email(values.get("email", ""))
+    email, email_error = name_email_rules.normalise_email(values.get("email", ""))
     if email_error:
         error(COL_EMAIL, email_error)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from portal.domain import addresses, outbox, respondent_rules
+from portal.domain import addresses, name_email_rules, outbox
 from portal.models import OutboxMessage
 from tests.support.smtp import mail_config
 
@@ -36,5 +36,5 @@ def test_the_list_check_accepts_an_idn_domain_and_refuses_vietnamese_letters_bef
     assert addresses.deliverable("an.nv@hanoi.gov.vn") == "an.nv@hanoi.gov.vn"
     assert addresses.problem(IDN) is None
     assert addresses.problem("cường@yenbai.gov.vn") == addresses.NON_ASCII_LOCAL_PART
-    assert respondent_rules._normalise_email(IDN)[1] is None
-    assert "có chữ có dấu" in respondent_rules._normalise_email("cường@yenbai.gov.vn")[1]
+    assert name_email_rules.normalise_email(IDN)[1] is None
+    assert "có chữ có dấu" in name_email_rules.normalise_email("cường@yenbai.gov.vn")[1]
