@@ -28,10 +28,9 @@ from portal.domain.spreadsheets import (
     HEADERS,
     LIST_SHEET,
     TEMPLATE_ROWS,
-    _megabytes,
-    _thousands,
 )
 from portal.domain.text import clean, fold
+from portal.domain.workbook_guards import megabytes, thousands
 
 _EXAMPLE_FONT = Font(italic=True, color="808080")
 _COLUMN_WIDTHS = {
@@ -254,7 +253,7 @@ def _write_guide(
                  "Windows-1258; phân cách bằng dấu phẩy, chấm phẩy hoặc tab)."),
         ("", "", "Tệp Excel 97–2003 (.xls) cần mở bằng Excel và lưu lại dưới dạng .xlsx. Tệp đặt mật khẩu "
                  "phải gỡ mật khẩu trước khi tải lên."),
-        ("", "", f"Dung lượng tối đa {_megabytes(max_bytes)} MB; mỗi tệp tối đa {_thousands(max_rows)} dòng "
+        ("", "", f"Dung lượng tối đa {megabytes(max_bytes)} MB; mỗi tệp tối đa {thousands(max_rows)} dòng "
                  "dữ liệu."),
         ("", "", "Sau khi tải lên, kiểm tra lại danh sách trên Cổng trước khi bấm “Gửi danh sách”."),
     ]

@@ -912,7 +912,7 @@ def test_export_read_back_by_calamine_shows_the_text_not_a_result():
 @pytest.mark.parametrize("chunk", [1, 7, 64])
 def test_the_zip_check_reading_a_few_bytes_at_a_time_finds_what_it_finds_in_whole_entries(monkeypatch, chunk):
     # The check inflates each entry a chunk at a time (1 MB); tiny chunks cut every tag and word somewhere.
-    from portal.domain import spreadsheets
+    from portal.domain import workbook_guards
 
     far = openpyxl.Workbook()
     far.active.append(HEADER)
@@ -924,7 +924,7 @@ def test_the_zip_check_reading_a_few_bytes_at_a_time_finds_what_it_finds_in_whol
     plain = list_xlsx(PEOPLE_ROWS)
     whole = read(plain)
 
-    monkeypatch.setattr(spreadsheets, "_INFLATE_CHUNK", chunk)
+    monkeypatch.setattr(workbook_guards, "_INFLATE_CHUNK", chunk)
 
     assert refusal(far_data.getvalue()).code == "sheet_too_large"
     assert read(with_formula).rows[0].formulas == {"note": "=1/0"}

@@ -24,7 +24,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from portal.domain import spreadsheet_exports, spreadsheets
+from portal.domain import spreadsheet_exports, spreadsheets, workbook_guards
 from portal.domain.document_versions import DocumentError
 from portal.domain.text import clean, fold
 
@@ -369,8 +369,8 @@ def _open(data: bytes, filename: str, *, noun: str, error: type[DocumentError], 
         raise error(f"Tệp {name} quá lớn ({math.ceil(len(data) / 1024)} KB); bảng tính {noun} tối đa "
                     f"{max_bytes // (1024 * 1024)} MB.")
     try:
-        spreadsheets.check_workbook_package(data, max_unpacked_bytes=MAX_UNPACKED_BYTES)
-    except spreadsheets.SpreadsheetError as problem:
+        workbook_guards.check_workbook_package(data, max_unpacked_bytes=MAX_UNPACKED_BYTES)
+    except workbook_guards.SpreadsheetError as problem:
         raise error(f"Tệp {name}: {_for_documents(problem, noun)}") from None
     try:
         return load_workbook(io.BytesIO(data), read_only=True, data_only=False)
@@ -379,7 +379,7 @@ def _open(data: bytes, filename: str, *, noun: str, error: type[DocumentError], 
                     "nhập lần nữa.") from None
 
 
-def _for_documents(problem: spreadsheets.SpreadsheetError, noun: str) -> str:
+def _for_documents(problem: workbook_guards.SpreadsheetError, noun: str) -> str:
     """The list upload's message, with its advice about lists turned to this document."""
     if problem.code == "not_spreadsheet" and "danh sách" in problem.message:
         head = problem.message.split(". Hãy", 1)[0]
