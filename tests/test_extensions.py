@@ -172,3 +172,43 @@ def test_only_a_statement_marked_prepared_keeps_its_plan_on_the_server(database)
         engine.dispose()
     assert len(kept["autocommit"]) == 1 and "marked" in kept["autocommit"][0], kept
     assert kept["transactions"] == [], kept
+
+
+def test_a_result_description_makes_its_columns_only_when_looked_at(database, monkeypatch):
+    """SQLAlchemy reads a statement's description at each run but looks into it only at the first (it keeps the
+    result's shape): the autocommit engine's cursors make no psycopg Column for the later runs, and give the
+    same columns as psycopg when asked."""
+    if not database.url.startswith("postgresql"):
+        pytest.skip("a psycopg cursor")
+    import psycopg
+
+    made: list[int] = []
+    original = psycopg.Column.__init__
+
+    def counted(self, cursor, index) -> None:
+        made.append(index)
+        original(self, cursor, index)
+
+    monkeypatch.setattr(psycopg.Column, "__init__", counted)
+    statement = select(literal_column("1").label("one"), literal_column("'two'").label("two"))
+    engine = make_autocommit_engine(database.url)
+    try:
+        with engine.connect() as connection:
+            made.clear()  # the dialect's own queries on a first connection
+            first = connection.execute(statement).one()
+            made_first = list(made)
+            again = connection.execute(statement).one()
+            made_again = list(made)
+            cursor = connection.connection.dbapi_connection.cursor()
+            cursor.execute("SELECT 1 AS one, 'two' AS two")
+            names = [column.name for column in cursor.description]
+            cursor.execute("SELECT 1 WHERE false")
+            assert cursor.description is not None and len(cursor.description) == 1  # no rows, a shape
+            cursor.execute("SET search_path TO public")
+            assert cursor.description is None  # no rows at all
+    finally:
+        engine.dispose()
+    assert first._mapping == again._mapping == {"one": 1, "two": "two"}
+    assert made_first == made_again == [0, 1], made  # the second run made none
+    assert made[2:] == [0, 1], made  # asked for, they are made
+    assert names == ["one", "two"]

@@ -693,6 +693,18 @@ def test_on_postgresql_a_staff_request_that_rolls_back_leaves_the_respondents_pr
     assert any("FROM invitation" in statement for statement in kept), kept
 
 
+def test_a_respondents_page_looks_for_no_login(app, client, session, survey, monkeypatch):
+    """No session, remember cookie or request loader is consulted: a respondent is nobody to Flask-Login."""
+    from portal.extensions import login_manager
+
+    looked: list[bool] = []
+    monkeypatch.setattr(login_manager, "_load_user", lambda: looked.append(True))
+    person = survey.of_group("LD_SO")
+    for method, path, data in survey_requests(person, form_def(session, person.form_codes[0])):
+        assert client.open(path, method=method, data=data).status_code == 200
+    assert looked == []
+
+
 @pytest.mark.parametrize("staff_cookie", [False, True], ids=["no cookie", "a staff session in the same browser"])
 def test_respondent_pages_write_no_session_cookie(client, session, survey, ministry_user, staff_cookie):
     if staff_cookie:

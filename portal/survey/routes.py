@@ -11,7 +11,7 @@ from flask import Blueprint, abort, current_app, g, make_response, redirect, ren
 
 from portal.domain import answers, integrity, invitations
 from portal.domain.questionnaires import FormDef
-from portal.extensions import csrf, db, limiter
+from portal.extensions import csrf, db, limiter, login_manager
 from portal.survey import fields, guessing
 
 bp = Blueprint("survey", __name__, url_prefix="/phieu")
@@ -33,6 +33,13 @@ def without_transactions():
     claims the form and writes the answer together, keeps its transaction."""
     if request.endpoint in ("survey.overview", "survey.form"):
         db.use_autocommit()
+
+
+@bp.before_request
+def as_nobody():
+    """A respondent is nobody to Flask-Login: the pages' templates get its anonymous user without its looking
+    for one (the session, which is none here, a remember cookie, the request loaders) on every page."""
+    g._login_user = login_manager.anonymous_user()
 
 
 # Guessing links: a 404 counts against the address, which is held back for the window (guessing.py). Every
