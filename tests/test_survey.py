@@ -664,6 +664,21 @@ def test_on_postgresql_a_respondents_page_or_saved_draft_takes_two_round_trips(g
     assert progress_of(session, person, form.code).state == FormState.IN_PROGRESS
 
 
+def test_on_postgresql_the_thanks_page_takes_one_round_trip(app, client, session, survey):
+    """After a submission: the visit's statement alone, without BEGIN or ROLLBACK (the page only reads)."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite's statements are calls in the process, not round trips")
+    person = survey.of_group("LD_SO")
+    form = form_def(session, person.form_codes[0])
+    submit_completely(client, person, form.code, complete_answers(form))
+    thanks = person.form_url(form.code) + "/cam-on"
+    assert client.get(thanks).status_code == 200
+    with app.app_context(), count_round_trips() as seen:
+        response = client.get(thanks)
+    assert response.status_code == 200
+    assert len(seen) == 1, seen
+
+
 def test_on_postgresql_a_staff_request_that_rolls_back_leaves_the_respondents_prepared_statements_alone(
         app, client, session, survey, ministry_user):
     """The respondent's visit and signal are prepared on the server and their plans kept; psycopg follows a

@@ -28,10 +28,11 @@ def _outside_flask_limiter() -> bool:
 
 @bp.before_request
 def without_transactions():
-    """The overview, a form and its draft save write one statement at a time, each atomic by itself: on
-    PostgreSQL they run without BEGIN and COMMIT (two round trips of a page's four). A submission, which
-    claims the form and writes the answer together, keeps its transaction."""
-    if request.endpoint in ("survey.overview", "survey.form"):
+    """The overview, a form and its draft save write one statement at a time, each atomic by itself, and the
+    thanks page after a submission only reads: on PostgreSQL they run without BEGIN and COMMIT (two round trips
+    of a page's four), on the pool where the visit's statement keeps its plan. A submission, which claims the
+    form and writes the answer together, keeps its transaction."""
+    if request.endpoint in ("survey.overview", "survey.form", "survey.thanks"):
         db.use_autocommit()
 
 
