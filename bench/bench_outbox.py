@@ -6,7 +6,7 @@
     python bench/bench_outbox.py --queue 0       # without the long queue
 
 (a) baseline: smtplib sends N messages over one connection, each composed beforehand (by the outbox's own
-    `build_message`, with its VERP envelope sender): the transport alone. Composing is the portal's cost.
+    `outbox_smtp.build_message`, with its VERP envelope sender): the transport alone. Composing is the portal's cost.
 (b) the outbox: N rows enqueued in one transaction (not timed), then `run_once` batches until the queue is
     empty: claim, build the MIME message, MAIL/RCPT/DATA, record each outcome.
 (c) the long queue: the same N messages sent from the front of a queue of --queue messages (50,000; stored
@@ -37,7 +37,7 @@ from sqlmodel import Session, func, select  # noqa: E402
 
 from portal import create_app  # noqa: E402
 from portal.database import upgrade_schema  # noqa: E402
-from portal.domain import outbox  # noqa: E402
+from portal.domain import outbox, outbox_smtp  # noqa: E402
 from portal.domain.reference import load_reference_data  # noqa: E402
 from portal.extensions import db, make_engine  # noqa: E402
 from portal.models import OutboxMessage, utcnow  # noqa: E402
@@ -111,10 +111,10 @@ def timed(into: list[Timing]):
 def bench_smtplib(port: int, count: int, *, prerender: bool, into: list[Timing]) -> None:
     """smtplib sends `count` messages over one connection, composing each (or not: prerender)."""
     rows = smtplib_messages(count)
-    rendered = {row.id: outbox.build_message(row, sender=SENDER) for row in rows} if prerender else {}
+    rendered = {row.id: outbox_smtp.build_message(row, sender=SENDER) for row in rows} if prerender else {}
     with timed(into), smtplib.SMTP("127.0.0.1", port) as host:
         for row in rows:
-            payload = rendered.get(row.id) or outbox.build_message(row, sender=SENDER)
+            payload = rendered.get(row.id) or outbox_smtp.build_message(row, sender=SENDER)
             host.sendmail(f"bounces+{row.bounce_token}@{DOMAIN}", [row.to_addr], payload)
 
 

@@ -413,12 +413,16 @@ class Respondent(SQLModel, table=True):
 
     # An edit re-checks only the rows sharing the edited row's name or mailbox: these find them in the list.
     # The list's summary (people per group, errors, second forms by ministry), shown after every edit, is
-    # read from the last index alone, never from the rows.
+    # read from ix_respondent_list_summary alone, never from the rows. The progress page chooses its fifty
+    # people (and counts them) from ix_respondent_province_list_row alone on SQLite, whose indexes hold the
+    # row ids: the rows are read for the fifty shown only, where sorting the province's rows by their row
+    # number read every one of them.
     __table_args__ = (Index("ix_respondent_list_name_key", "list_id", "name_key"),
                       Index("ix_respondent_list_email", "list_id", "email"),
                       Index("ix_respondent_list_notice", "list_id", "has_notice"),
                       Index("ix_respondent_list_summary", "list_id", "group_id", "answers_ministry_form",
-                            "ministry_id", "error_count"))
+                            "ministry_id", "error_count"),
+                      Index("ix_respondent_province_list_row", "province_id", "list_id", "row_number"))
 
     id: int | None = Field(default=None, primary_key=True)
     list_id: int = Field(foreign_key="respondentlist.id", index=True)

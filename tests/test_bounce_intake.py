@@ -29,7 +29,8 @@ from sqlmodel import Session, select
 from config import Config, ConfigError
 from portal import jobs
 from portal.domain import bounces, outbox
-from portal.domain.bounces import IntakeResult, intake, parse_bounce, read_imap, read_maildir
+from portal.domain.bounce_parsing import parse_bounce
+from portal.domain.bounces import IntakeResult, intake, read_imap, read_maildir
 from portal.domain.campaigns import current_campaign
 from portal.models import BounceMessage, Invitation, OutboxMessage, QuestionnaireVersion, Respondent, RespondentList
 from tests.domain.test_bounces import SAMPLES, Sample

@@ -7,7 +7,7 @@ import base64
 import pytest
 from sqlmodel import Session
 
-from portal.domain import bounces, kept_aside
+from portal.domain import bounce_parsing, kept_aside
 from portal.domain.bounces import intake
 from portal.models import BounceMessage
 from tests.support.accounts import HA_NOI, HAI_PHONG, log_in
@@ -96,7 +96,7 @@ def test_a_kept_message_is_shown_as_text_only_with_personal_links_hidden(client,
     assert "Tôi đang nghỉ phép." in page and "bấm vào đây" in page  # the HTML's text
     assert "<script>alert" not in page and "onerror" not in page and "javascript:" not in page
     assert "<img" not in page.split("<main")[1]
-    assert "secret-token" not in page and bounces.HIDDEN_LINK in page
+    assert "secret-token" not in page and bounce_parsing.HIDDEN_LINK in page
     assert "thu.pdf (application/pdf)" in page
 
 

@@ -31,7 +31,7 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from portal import polling
-from portal.domain import answers, bounces, delivery, invitations, outbox, progress
+from portal.domain import answers, bounces, delivery, invitations, national_progress, outbox, progress
 from portal.domain.text import fold
 from portal.models import Answer, Invitation, OutboxMessage, Province, Respondent, RespondentGroup, Role
 from tests.support.accounts import HA_NOI, HAI_PHONG, log_in, make_user
@@ -654,7 +654,7 @@ def nation(app, session, ministry_user, hanoi, clock) -> dict[str, Hanoi]:
 
 def test_the_national_totals_equal_the_sum_of_the_provinces(session, nation):
     campaign_id = nation["hanoi"].survey.campaign.id
-    table, total = progress.national_table(session, campaign_id)
+    table, total = national_progress.national_table(session, campaign_id)
 
     assert len(table) == 63
     rows = {row.province_id: row for row in table}

@@ -43,7 +43,7 @@ from sqlmodel import Session
 from sqlmodel import select as model_select
 
 from portal import ratelimit_storage
-from portal.domain import integrity, plain_rows, questionnaires
+from portal.domain import answer_checks, integrity, plain_rows, questionnaires
 from portal.domain.campaigns import is_past
 from portal.domain.invitations import response_key, token_id, token_matches
 from portal.extensions import PREPARED
@@ -324,7 +324,7 @@ def save_draft(
         return SaveResult(visit.saved(), {}, submitted=True, already=True)
     if visit.closed(tz_name, now):
         return SaveResult({}, {}, closed=True)
-    values, errors = questionnaires.check_answers(form, raw, final=False)
+    values, errors = answer_checks.check_answers(form, raw, final=False)
     draft = _draft_values(visit, form, values, response_key(invitation.id, form.code, secret), now)
     connection = session.connection()
     if connection.dialect.name == "postgresql":
@@ -345,7 +345,7 @@ def save_draft(
 def final_errors(form: questionnaires.FormDef, saved: Mapping) -> dict[str, str]:
     """What stops these saved answers from being submitted (required questions left), by question id."""
     raw = {qid: (value if isinstance(value, list) else [str(value)]) for qid, value in saved.items()}
-    return questionnaires.check_answers(form, raw, final=True)[1]
+    return answer_checks.check_answers(form, raw, final=True)[1]
 
 
 def submit_check(session: Session, invitation: Invitation, form: questionnaires.FormDef,
@@ -371,7 +371,7 @@ def submit(
     if visit.closed(tz_name, now):
         return SaveResult(saved, {}, closed=True)
     raw = {qid: (value if isinstance(value, list) else [str(value)]) for qid, value in saved.items()}
-    values, errors = questionnaires.check_answers(form, raw, final=True)
+    values, errors = answer_checks.check_answers(form, raw, final=True)
     if errors:
         return SaveResult(values, errors)
     claimed = session.exec(update(FormProgress).where(FormProgress.id == state.id,

@@ -18,7 +18,7 @@ from portal.domain import assessment as assessments
 from portal.domain.campaigns import end_of_day_utc
 from portal.domain.framework import Framework
 from portal.domain.scoring import Entry, totals
-from portal.domain.spreadsheets import export_rows
+from portal.domain.spreadsheet_exports import export_rows
 from portal.models import Appraisal, AppraisalScore, AppraisalState, Campaign
 
 

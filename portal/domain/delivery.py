@@ -11,7 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import and_, or_
 from sqlmodel import Session, select
 
-from portal.domain import addresses, audit, invitations, spreadsheets
+from portal.domain import addresses, audit, invitations, spreadsheet_exports
 from portal.domain.notices import post_system_notice
 from portal.domain.outbox import INVITATION_KINDS
 from portal.domain.text import clean, fold
@@ -174,7 +174,7 @@ def export_errors(rows: list[ErrorRow], province_name: str, tz_name: str) -> byt
 
     data = [[r.respondent.full_name, r.respondent.position, r.respondent.unit, r.respondent.email, r.label, when(r),
              r.explanation, r.reason] for r in rows]
-    return spreadsheets.export_rows(headers, data, sheet_title="Lỗi gửi thư",
+    return spreadsheet_exports.export_rows(headers, data, sheet_title="Lỗi gửi thư",
                                     title=f"Lỗi gửi thư mời khảo sát: {province_name}")
 
 

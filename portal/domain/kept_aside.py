@@ -22,7 +22,7 @@ from email.message import Message
 
 from sqlmodel import Session, col, select
 
-from portal.domain.bounces import header_text, hide_links, html_text, text_of
+from portal.domain.bounce_parsing import header_text, hide_links, html_text, text_of
 from portal.models import BounceMessage, Province
 
 KEPT_KINDS = ("unparsed", "unmatched")

@@ -120,8 +120,10 @@ class _Tally:
         self.notices: list[tuple[int, str]] = []  # (row number, message): the rows' own notices
 
     def count(self, row: respondent_rules.CheckedRow, sign: int = 1) -> None:
-        errors = sum(1 for p in row.problems if p.level == "error")
         self.rows += sign
+        if not row.problems:
+            return
+        errors = sum(1 for p in row.problems if p.level == "error")
         self.errors += sign * errors
         self.rows_with_errors += sign * (errors > 0)
 
@@ -146,7 +148,8 @@ def _import(session: Session, user: User | None, rlist: RespondentList, campaign
         for checked in respondent_rules.check_rows(given(rows), refs):
             row = inputs.pop(checked.key)
             tally.count(checked)
-            tally.notices += [(checked.number, p.message) for p in checked.problems if p.level == "notice"]
+            if checked.problems:
+                tally.notices += [(checked.number, p.message) for p in checked.problems if p.level == "notice"]
             yield _record(checked, row, groups, lookups, rlist, now)
 
     # The old draft disappears only together with the new one's arrival (one transaction).
@@ -184,9 +187,12 @@ def _record(checked: respondent_rules.CheckedRow, given: respondent_rules.RowInp
     group = groups.get(raw_group)
     if group is None:
         group = groups[raw_group] = clean(raw_group)
-    return {**lists.row_values(checked, group, lookups), "list_id": rlist.id,
-            "formula_cells": json.dumps(given.formulas, ensure_ascii=False) if given.formulas else _NO_FORMULAS,
-            "province_id": rlist.province_id, "created_at": now, "updated_at": now}
+    record = lists.row_values(checked, group, lookups)  # a new dict: completed in place
+    record["list_id"] = rlist.id
+    record["formula_cells"] = json.dumps(given.formulas, ensure_ascii=False) if given.formulas else _NO_FORMULAS
+    record["province_id"] = rlist.province_id
+    record["created_at"] = record["updated_at"] = now
+    return record
 
 
 def _check_shared(session: Session, rlist: RespondentList, refs: respondent_rules.ProvinceRefs, reread: Reread,

@@ -1,8 +1,8 @@
 """A province's respondent list: import, check, edit, send; the ministry's returns and extensions.
 
 The rules themselves (what a valid row is, who is the same person, the council
-priority) live in `respondent_rules`; reading and writing spreadsheets in
-`spreadsheets`. This module keeps the draft in the database and decides what a
+priority) live in `respondent_rules`; reading spreadsheets in `spreadsheets`,
+writing them in `spreadsheet_exports`. This module keeps the draft in the database and decides what a
 province may do with it, when.
 """
 
@@ -21,7 +21,9 @@ from portal.domain import (
     campaign_departments,
     group_kinds,
     respondent_rules,
+    spreadsheet_exports,
     spreadsheets,
+    unit_rules,
     units,
 )
 from portal.domain.campaigns import end_of_day_utc, is_past
@@ -163,8 +165,8 @@ def province_refs(session: Session, campaign: Campaign, province: Province) -> r
         # Huế became a centrally-run city in 2025: the map's name says which a province is in that campaign.
         is_centrally_run_city=entry.name.startswith("Thành phố ") if entry else province.is_centrally_run,
         groups=group_refs,
-        departments=tuple(respondent_rules.DepartmentRef(*row) for row in departments),
-        districts=tuple(respondent_rules.DistrictRef(*row) for row in districts),
+        departments=tuple(unit_rules.DepartmentRef(*row) for row in departments),
+        districts=tuple(unit_rules.DistrictRef(*row) for row in districts),
         unit_kind=entry.unit_kind if entry else "",
     )
 
@@ -224,7 +226,7 @@ class Lookups:
 
 
 def row_values(row: respondent_rules.CheckedRow, raw_group: str, lookups: Lookups) -> dict:
-    errors = [p for p in row.problems if p.level == "error"]
+    errors = [p for p in row.problems if p.level == "error"] if row.problems else []
     # A namesake warning carries its key: the review table offers "they are two people" with it.
     problems = [{"column": p.column, "message": p.message, "level": p.level,
                  **({"namesake_key": p.namesake_key} if p.namesake_key else {}),
@@ -248,7 +250,7 @@ def row_values(row: respondent_rules.CheckedRow, raw_group: str, lookups: Lookup
         "problems": json.dumps(problems, ensure_ascii=False) if problems else "[]",
         "error_count": len(errors),
         "name_key": row.name_key,
-        "has_notice": any(p.level == "notice" for p in row.problems),
+        "has_notice": bool(row.problems) and any(p.level == "notice" for p in row.problems),
     }
 
 
@@ -917,7 +919,7 @@ def export_list(session: Session, rlist: RespondentList, campaign: Campaign, pro
                      ministries.get(person.ministry_id, "") if person.answers_ministry_form else "", person.note,
                      "; ".join(p["message"] for p in row_problems(person) if p.get("level") == "error")])
     status = LIST_STATUS_LABELS[ListStatus(rlist.status)]
-    return spreadsheets.export_rows(headers, rows, sheet_title="Danh sách",
+    return spreadsheet_exports.export_rows(headers, rows, sheet_title="Danh sách",
                                     title=f"Danh sách đối tượng khảo sát: {province.name} ({status})")
 
 

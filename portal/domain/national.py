@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from portal.domain import delivery, it_focal, lists, progress, spreadsheets, units
+from portal.domain import delivery, it_focal, lists, national_progress, spreadsheet_exports, units
 from portal.domain.campaigns import is_past
 from portal.domain.outbox import INVITATION_KINDS
 from portal.models import (
@@ -109,7 +109,7 @@ def lists_export(rows: list[ListRow], groups: list[RespondentGroup], campaign: C
              *(r.counts.get(g.id, 0) for g in groups), r.total, _when(r.sent_at, tz_name), _day(r.deadline),
              _day(r.extension_until), r.flag] for r in rows]
     shown = f" · {LIST_FILTERS.get(status, '')}" if status else ""
-    return spreadsheets.export_rows(list_headers(groups), data, sheet_title="Danh sách đối tượng",
+    return spreadsheet_exports.export_rows(list_headers(groups), data, sheet_title="Danh sách đối tượng",
                                     title=f"Danh sách đối tượng khảo sát của các địa phương: {campaign.name}{shown}")
 
 
@@ -123,17 +123,17 @@ def progress_headers(groups: list[RespondentGroup]) -> list[str]:
 
 def progress_export(session: Session, campaign: Campaign, *, sort: str, tz_name: str) -> bytes:
     """The national progress table, sorted as the page was; rates as numbers (per cent, one decimal)."""
-    table, total = progress.national_table(session, campaign.id, sort=sort)
+    table, total = national_progress.national_table(session, campaign.id, sort=sort)
     groups = lists.campaign_groups(session, campaign)
 
-    def line(r: progress.ProvinceProgress) -> list[object]:
+    def line(r: national_progress.ProvinceProgress) -> list[object]:
         rates = [r.group_rate(g.id) for g in groups]
         return [r.name, r.list_status, r.people, r.invited, r.failed,
                 *(round(rate, 1) if rate is not None else "–" for rate in rates),
                 f"{r.submitted}/{r.expected}", round(r.rate, 1), _when(r.last_activity, tz_name)]
 
-    sorted_by = progress.NATIONAL_SORTS.get(sort, progress.NATIONAL_SORTS["ma"])
-    return spreadsheets.export_rows(progress_headers(groups), [*(line(r) for r in table), line(total)],
+    sorted_by = national_progress.NATIONAL_SORTS.get(sort, national_progress.NATIONAL_SORTS["ma"])
+    return spreadsheet_exports.export_rows(progress_headers(groups), [*(line(r) for r in table), line(total)],
                                     sheet_title="Tiến độ khảo sát",
                                     title=f"Tiến độ khảo sát cả nước: {campaign.name} · sắp xếp theo "
                                           f"{sorted_by.lower()}")
@@ -164,7 +164,7 @@ def focal_export(rows: list[it_focal.FocalRow], campaign: Campaign, *, status: s
                 r.nomination.original_name if r.nomination else "Chưa có" if u else ""]
 
     shown = f" · {FOCAL_LABELS[status]}" if status in FOCAL_LABELS else ""
-    return spreadsheets.export_rows(FOCAL_HEADERS, [line(r) for r in rows], sheet_title="Đầu mối CNTT",
+    return spreadsheet_exports.export_rows(FOCAL_HEADERS, [line(r) for r in rows], sheet_title="Đầu mối CNTT",
                                     title=f"Đầu mối kỹ thuật CNTT của các địa phương: {campaign.name}{shown}")
 
 
@@ -238,5 +238,5 @@ def delivery_export(rows: list[DeliveryRow], campaign: Campaign, *, show: str, t
              f"{r.focal.full_name}, {r.focal.position}" if r.focal else "Chưa đăng ký",
              r.focal.phone if r.focal else "", r.focal.email if r.focal else ""] for r in rows]
     shown = f" · {DELIVERY_FILTERS[show]}" if show in DELIVERY_FILTERS and show else ""
-    return spreadsheets.export_rows(DELIVERY_HEADERS, data, sheet_title="Lỗi gửi thư",
+    return spreadsheet_exports.export_rows(DELIVERY_HEADERS, data, sheet_title="Lỗi gửi thư",
                                     title=f"Thư mời chưa đến người nhận, theo địa phương: {campaign.name}{shown}")

@@ -9,7 +9,7 @@ own round trips.
     with batch_connection(engine) as connection:
         messages = claim_batch(Session(bind=connection), ...)
         with Recorder.open(connection, messages, worker_id=worker_id, lease=lease) as recorder:
-            send_batch(messages, record=recorder.record, ready=recorder.settle, hold=recorder.holds, ...)
+            outbox_smtp.send_batch(messages, record=recorder.record, ready=recorder.settle, hold=recorder.holds, ...)
 
 Each outcome is its own transaction, committed before the next message's DATA:
 

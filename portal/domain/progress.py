@@ -7,17 +7,16 @@ here reads an answer. A province sees who has answered, never what.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, func, or_, true
 from sqlmodel import Session, select
 
-from portal.domain import plain_rows, units
+from portal.domain import plain_rows
 from portal.domain.text import fold
 from portal.models import (
-    Campaign,
     DeliveryStatus,
     FormProgress,
     FormState,
@@ -69,10 +68,8 @@ class GroupProgress:
 
 
 def _list_ids(campaign_id: Any, province_id: Any):
-    query = select(RespondentList.id).where(RespondentList.campaign_id == campaign_id)
-    if province_id is not None:
-        query = query.where(RespondentList.province_id == province_id)
-    return query
+    return select(RespondentList.id).where(RespondentList.campaign_id == campaign_id,
+                                           RespondentList.province_id == province_id)
 
 
 def _people_of(campaign_id: Any, province_id: Any) -> tuple:
@@ -111,7 +108,9 @@ def _summary_statement():
                func.count(Invitation.first_opened_at).label("opened"))
         .select_from(Respondent)
         .join(Invitation, _invitation_of(province_id), isouter=True)
-        .where(*_people_of(campaign_id, province_id))
+        # The province's one list of the campaign as a value, not a set: its people and their groups are
+        # then read from ix_respondent_list_summary alone (on SQLite, a third of this part's time).
+        .where(Respondent.list_id == _list_ids(campaign_id, province_id).scalar_subquery())
         .group_by(Respondent.group_id)).subquery()
     forms = (
         select(Respondent.group_id, func.count(FormProgress.id).label("expected"),
@@ -421,7 +420,7 @@ def unanswered_export(session: Session, campaign_id: int, province_id: int, prov
     """Everyone who has not submitted all their forms, as a formula-safe .xlsx for follow-up calls."""
     from zoneinfo import ZoneInfo
 
-    from portal.domain import spreadsheets
+    from portal.domain import spreadsheet_exports
 
     tz = ZoneInfo(tz_name)
     page = respondent_page(session, campaign_id, province_id, show="chua-xong", per_page=100_000)
@@ -438,101 +437,5 @@ def unanswered_export(session: Session, campaign_id: int, province_id: int, prov
                      DELIVERY_LABELS.get(inv.delivery_status, "") if inv else "",
                      inv.last_reminded_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
                      if inv and inv.last_reminded_at else ""])
-    return spreadsheets.export_rows(headers, rows, sheet_title="Chưa trả lời",
+    return spreadsheet_exports.export_rows(headers, rows, sheet_title="Chưa trả lời",
                                     title=f"Người chưa hoàn thành phiếu khảo sát: {province_name}")
-
-
-# ---------------------------------------------------------------- the ministry's national table
-
-
-@dataclass
-class ProvinceProgress:
-    province_id: int
-    name: str
-    list_status: str
-    short_name: str = ""
-    people: int = 0
-    invited: int = 0
-    failed: int = 0
-    by_group: dict[int, tuple[int, int]] = field(default_factory=dict)  # group id -> (submitted, expected)
-    submitted: int = 0
-    expected: int = 0
-    last_activity: datetime | None = None
-
-    @property
-    def rate(self) -> float:
-        return 100.0 * self.submitted / self.expected if self.expected else 0.0
-
-    def group_rate(self, group_id: int) -> float | None:
-        submitted, expected = self.by_group.get(group_id, (0, 0))
-        return 100.0 * submitted / expected if expected else None
-
-
-NATIONAL_SORTS = {"ma": "Mã tỉnh", "ten": "Tên", "ty-le": "Tỷ lệ phiếu đã nộp", "loi": "Lỗi gửi thư",
-                  "hoat-dong": "Hoạt động gần nhất"}
-
-
-def national_table(session: Session, campaign_id: int, *, sort: str = "ma") -> tuple[list[ProvinceProgress],
-                                                                                    ProvinceProgress]:
-    """One row per province (and the national totals), in a handful of grouped queries."""
-    from portal.models import LIST_STATUS_LABELS, ListStatus
-
-    lists_by_province = {r.province_id: r for r in session.exec(
-        select(RespondentList).where(RespondentList.campaign_id == campaign_id))}
-    rows: dict[int, ProvinceProgress] = {}
-    # The provinces of the campaign's map: 63 in 2021, 34 from 2025.
-    campaign = session.get(Campaign, campaign_id)
-    for province in units.provinces_of(session, campaign):
-        rlist = lists_by_province.get(province.id)
-        label = LIST_STATUS_LABELS[ListStatus(rlist.status)] if rlist else LIST_STATUS_LABELS[None]
-        rows[province.id] = ProvinceProgress(province.id, province.name, label, province.short_name)
-    for province_id, people in session.exec(
-            select(Respondent.province_id, func.count(Respondent.id))
-            .where(Respondent.list_id.in_(_list_ids(campaign_id, None)))
-            .group_by(Respondent.province_id)):
-        rows[province_id].people = people
-    for province_id, invited, failed in session.exec(
-            select(Invitation.province_id,
-                   func.count(Invitation.id).filter(Invitation.delivery_status == DeliveryStatus.SENT.value),
-                   func.count(Invitation.id).filter(Invitation.delivery_status.in_(FAILED_STATES)))
-            .where(Invitation.campaign_id == campaign_id, Invitation.withdrawn_at.is_(None))
-            .group_by(Invitation.province_id)):
-        rows[province_id].invited, rows[province_id].failed = invited, failed
-    for province_id, group_id, expected, submitted, last_submit, last_start in session.exec(
-            select(FormProgress.province_id, Respondent.group_id, func.count(FormProgress.id),
-                   func.count(FormProgress.id).filter(FormProgress.state == FormState.SUBMITTED.value),
-                   func.max(FormProgress.submitted_at), func.max(FormProgress.started_at))
-            .select_from(FormProgress)
-            .join(Invitation, Invitation.id == FormProgress.invitation_id)
-            .join(Respondent, Respondent.id == Invitation.respondent_id)
-            .where(Invitation.campaign_id == campaign_id)
-            .group_by(FormProgress.province_id, Respondent.group_id)):
-        row = rows[province_id]
-        row.by_group[group_id] = (submitted, expected)
-        row.submitted += submitted
-        row.expected += expected
-        for moment in (last_submit, last_start):
-            if moment is not None and (row.last_activity is None or moment > row.last_activity):
-                row.last_activity = moment
-    table = list(rows.values())
-    keys = {
-        "ten": lambda r: (fold(r.short_name), r.province_id),  # "Tỉnh"/"Thành phố" aside, Đ with D
-        "ty-le": lambda r: (-r.rate, r.province_id),
-        "loi": lambda r: (-r.failed, r.province_id),
-        "hoat-dong": lambda r: (-(r.last_activity.timestamp() if r.last_activity else 0), r.province_id),
-    }
-    if sort in keys:
-        table.sort(key=keys[sort])
-    total = ProvinceProgress(0, "Cả nước", "")
-    for row in table:
-        total.people += row.people
-        total.invited += row.invited
-        total.failed += row.failed
-        total.submitted += row.submitted
-        total.expected += row.expected
-        for group_id, (submitted, expected) in row.by_group.items():
-            done, due = total.by_group.get(group_id, (0, 0))
-            total.by_group[group_id] = (done + submitted, due + expected)
-        if row.last_activity and (total.last_activity is None or row.last_activity > total.last_activity):
-            total.last_activity = row.last_activity
-    return table, total

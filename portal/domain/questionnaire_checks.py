@@ -37,8 +37,8 @@ from portal.domain.questionnaires import (
     Questionnaire,
     QuestionnaireError,
     Section,
-    _clean_block,
-    _fmt,
+    clean_block,
+    fmt,
 )
 from portal.domain.text import clean
 
@@ -184,7 +184,7 @@ class _Checker:
             self.report(where, (*path, key), f"“{key}” phải là văn bản, không phải {_describe(value)} (đặt trong "
                                              "dấu ngoặc kép nếu là số hoặc các từ yes/no/on/off).")
             return ""
-        cleaned = _clean_block(value) if block else clean(value)
+        cleaned = clean_block(value) if block else clean(value)
         if required and not cleaned:
             self.report(where, (*path, key), f"thiếu “{key}” ({_KEY_MEANINGS.get(key, key)}).")
         return cleaned
@@ -455,7 +455,7 @@ class _Checker:
             high = self.number(item, "max", where, path)
             integer = self.boolean(item, "integer", where, path, True)
             if low is not None and high is not None and low > high:
-                self.report(where, (*path, "min"), f"“min” ({_fmt(low)}) lớn hơn “max” ({_fmt(high)}).")
+                self.report(where, (*path, "min"), f"“min” ({fmt(low)}) lớn hơn “max” ({fmt(high)}).")
             for key, bound in (("min", low), ("max", high)):
                 if integer and bound is not None and not float(bound).is_integer():
                     self.report(where, (*path, key), f"“{key}” phải là số nguyên vì câu hỏi chỉ nhận số nguyên "

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from portal.domain.framework import Framework, format_points
 from portal.domain.par_index import BASIS_LABELS, ProvinceFigures
 from portal.domain.results_publication import published_computation
-from portal.domain.spreadsheets import export_rows
+from portal.domain.spreadsheet_exports import export_rows
 from portal.models import Campaign, ProvinceIndex
 
 

@@ -4,9 +4,12 @@ Pure module: plain dataclasses in, plain dataclasses out; no Flask, no database.
 An import checks each row as it reads it (:func:`check_rows`) and then runs :func:`check_list`
 over the rows sharing a name or a mailbox; an edit runs :func:`check_list` over the rows it can
 affect. So the checks are cheap: lookup tables are built once per ``ProvinceRefs`` (cached by
-value), loose matches of units, positions and groups are memoised on those tables, cell
-normalisation is memoised, ordinary phones and ASCII e-mail addresses skip the splitting,
-stripping and the (slower) email_validator call, and the phrase forms are one regex pass.
+value), loose matches of units, positions and groups are memoised on those tables, the cells
+that repeat (titles, units, groups) are normalised once, ordinary phones and ASCII e-mail addresses
+skip the splitting, stripping and the (slower) email_validator call, and the phrase forms are one
+regex pass.
+Which unit a cell names is `unit_rules`' (the index kept as ``_Index.units``), the phone rule is
+`phone_rules`', and the text keys all of them share are in `rule_text`.
 
 Decisions worth knowing (see also the docstrings below):
 
@@ -42,22 +45,14 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Literal
 
 from email_validator import EmailNotValidError, validate_email
 
-from portal.domain import group_kinds
+from portal.domain import group_kinds, phone_rules
+from portal.domain.rule_text import VALUE_CACHE, Phrases, cached_clean, cached_fold, fold_punct, quote, remember
 from portal.domain.text import clean, fold
-
-# Cells that repeat down a list (groups, units, titles) are cleaned and folded once. The caches are
-# small on purpose: names, mailboxes and phones are unique per row, so a cache as long as a 20,000-row
-# list would only keep tens of megabytes alive in every worker after one import (an edit re-checks a
-# handful of rows and needs no cache at all).
-_CELL_CACHE = 8192
-_VALUE_CACHE = 4096
-_clean = functools.lru_cache(maxsize=_CELL_CACHE)(clean)
-_fold = functools.lru_cache(maxsize=_CELL_CACHE)(fold)
+from portal.domain.unit_rules import DEPARTMENT_WORDS, UNIT_KIND_TEXT, DepartmentRef, DistrictRef, UnitIndex, remove_seq
 
 __all__ = [
     "COLUMNS",
@@ -68,8 +63,6 @@ __all__ = [
     "COL_POSITION",
     "COL_UNIT",
     "CheckedRow",
-    "DepartmentRef",
-    "DistrictRef",
     "Dropped",
     "GroupRef",
     "ListCheck",
@@ -144,25 +137,6 @@ class GroupRef:
     positions: tuple[PositionRef, ...] = ()
     unit_kind: str = ""
     council_priority: bool | None = None
-
-
-@dataclass(frozen=True)
-class DepartmentRef:
-    """A department (or equivalent) of the province, with its parent ministry."""
-
-    id: int
-    name: str
-    ministry_code: str
-    ministry_name: str
-    aliases: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class DistrictRef:
-    """A district-level unit of the province, official full name ("Huyện Đông Anh")."""
-
-    id: int
-    name: str
 
 
 @dataclass(frozen=True)
@@ -384,7 +358,7 @@ def identity_keys(raw_name: str, raw_email: str) -> tuple[str, str]:
     Two rows can affect each other's check only when they share one of these (same person, namesakes,
     one mailbox for two people), so an edit re-checks the rows that share the old or the new keys.
     """
-    return _fold(_normalise_name(raw_name)[0]), _normalise_email(raw_email)[0]
+    return fold(_normalise_name(raw_name)[0]), _normalise_email(raw_email)[0]
 
 
 def is_blank(row: RowInput) -> bool:
@@ -396,43 +370,17 @@ def is_blank(row: RowInput) -> bool:
 # Text keys
 # --------------------------------------------------------------------------------------
 
-_VOWELS = frozenset("aeiouy")
-_BREAKS = re.compile(r"\s*[-–—,;:()\[\]/|\\+]\s*")
-_NON_WORD = re.compile(r"[^\w|]+")
-_ANY_NON_WORD = re.compile(r"\W+")
-_DIGITS_IN_WORD = re.compile(r"^(q|h|tx|tp|p)(\d+)$")
 
-
-
-class _Phrases:
-    """Loose phrase forms of folded text ("uy ban nhan dan" -> "ubnd"), replaced in one pass of one regex.
-
-    No phrase overlaps another (none ends with the start of another, or holds another), and no replacement
-    forms a phrase with its neighbours, so one pass gives what replacing each phrase in turn gave.
-    """
-
-    def __init__(self, forms: dict[str, str]) -> None:
-        self._forms = forms
-        self._pattern = re.compile(r"\b(?:" + "|".join(re.escape(p) for p in forms) + r")\b")
-        self._first_words = frozenset(p.split()[0] for p in forms)
-
-    def sub(self, text: str) -> str:
-        if not any(word in text for word in self._first_words):
-            return text
-        return self._pattern.sub(self._replace, text)
-
-    def _replace(self, match: re.Match[str]) -> str:
-        return self._forms[match.group()]
 
 
 # Loose phrase forms shared by unit and position keys (applied on folded text).
-_UNIT_PHRASES = _Phrases({"uy ban nhan dan": "ubnd", "hoi dong nhan dan": "hdnd", "van phong": "vp",
-                          "thanh pho": "tp", "thi xa": "tx", "dac khu": "dk"})
-_POSITION_PHRASES = _Phrases({"uy ban nhan dan": "ubnd", "hoi dong nhan dan": "hdnd", "van phong": "vp",
+_POSITION_PHRASES = Phrases({"uy ban nhan dan": "ubnd", "hoi dong nhan dan": "hdnd", "van phong": "vp",
                               "giam doc": "gd", "chu tich": "ct", "truong phong": "tp", "pho phong": "pho tp",
                               "thuong truc": " "})
 _POSITION_WORDS = {"pgd": "pho gd", "ptp": "pho tp", "pct": "pho ct", "pcct": "pho chi cuc truong"}
+_SPECIAL_FIRST_WORDS = frozenset({"p", "q", "quyen", "phu"})
 _RANKS = (("pho", "chanh"), ("chanh",), ("pho", "truong"), ("truong",))
+_RANK_WORDS = frozenset(rank[0] for rank in _RANKS)
 _CHAIR_KEYS = (("ct", "ubnd"), ("pho", "ct", "ubnd"))
 _DIRECTOR_KEYS = (("gd",), ("pho", "gd"))
 _BOARD_KEYS = (("truong", "ban"), ("pho", "truong", "ban"))
@@ -442,33 +390,25 @@ _SUB_UNITS = (
     "nha van hoa", "nha xuat ban", "dai phat thanh", "cang vu", "cong ty", "khu", "vuon quoc gia",
     "truong", "xi nghiep", "doan", "chi nhanh", "vp dang ky",
 )
-_PROVINCE_MARKERS = frozenset({"tinh", "tp"})
 _NOT_CODE = re.compile(r"[\W_]+")
-
-
-def _fold_punct(text: str, breaks: bool) -> str:
-    s = _fold(text).replace("&", " va ")
-    if not breaks:
-        # Every break is a run of non-word characters too: without the "|" markers, one pass does.
-        return _ANY_NON_WORD.sub(" ", s)
-    return _NON_WORD.sub(" ", _BREAKS.sub(" | ", s))
 
 
 def clear_value_caches() -> None:
     """Empty the per-cell and per-value caches and the provinces' indexes with their memos, after an import:
     their entries, made while the rows were read, sit among the import's freed objects and keep those memory
     pages from going back to the system (35 MB of a worker after a 20,000-row upload)."""
-    for cached in (_clean, _fold, _position_key, _normalise_name, _email_syntax_ok, _normalise_email,
-                   _normalise_phone, _cached_index):
+    for cached in (cached_clean, cached_fold, _position_key, _email_syntax_ok, _cached_index):
         cached.cache_clear()
 
 
-@functools.lru_cache(maxsize=_VALUE_CACHE)
+@functools.lru_cache(maxsize=VALUE_CACHE)
 def _position_key(text: str) -> tuple[str, ...]:
     """Tokens of a position in canonical form: "P.GĐ Sở Y tế" -> ("pho", "gd", "so", "y", "te")."""
-    s = _POSITION_PHRASES.sub(_fold_punct(text, breaks=False).replace("…", " ").replace("_", " "))
+    words = _POSITION_PHRASES.sub(fold_punct(text, breaks=False).replace("…", " ").replace("_", " ")).split()
+    if words and words[0] not in _SPECIAL_FIRST_WORDS and _POSITION_WORDS.keys().isdisjoint(words):
+        return tuple(words)  # most titles: no short form to spell out, no "Quyền" or "Phụ trách" to drop
     tokens: list[str] = []
-    for i, tok in enumerate(s.split()):
+    for i, tok in enumerate(words):
         if tok in _POSITION_WORDS:
             tokens.extend(_POSITION_WORDS[tok].split())
         elif i == 0 and tok == "p":
@@ -484,77 +424,6 @@ def _position_key(text: str) -> tuple[str, ...]:
     return tuple(tokens)
 
 
-def _is_acronym_token(tok: str) -> bool:
-    return tok.isalpha() and not (_VOWELS & set(tok))
-
-
-def _unit_tokens(text: str, acronyms: dict[str, tuple[str, ...]]) -> list[str]:
-    """Tokens of a unit name; separators kept as "|"; "KH&ĐT" -> "ke hoach va dau tu"."""
-    s = _UNIT_PHRASES.sub(_fold_punct(text, breaks=True))
-    raw = s.split()
-    tokens: list[str] = []
-    i = 0
-    while i < len(raw):
-        tok = raw[i]
-        if acronyms and _is_acronym_token(tok):
-            end = i
-            while end < len(raw) and (_is_acronym_token(raw[end]) or raw[end] in ("va", "|")):
-                end += 1
-            found = False
-            for j in range(end, i, -1):
-                squashed = "".join(t for t in raw[i:j] if t not in ("va", "|"))
-                if squashed in acronyms:
-                    tokens.extend(acronyms[squashed])
-                    i = j
-                    found = True
-                    break
-            if found:
-                continue
-        match = _DIGITS_IN_WORD.match(tok)
-        if match:
-            tokens.extend((match.group(1), match.group(2)))
-        else:
-            tokens.append(tok)
-        i += 1
-    return [t.lstrip("0") or "0" if t.isdigit() else t for t in tokens]
-
-
-def _plain(tokens: list[str]) -> tuple[list[str], set[int]]:
-    """Drop "|" markers; return the tokens and the indexes that follow a separator."""
-    plain: list[str] = []
-    breaks: set[int] = set()
-    for tok in tokens:
-        if tok == "|":
-            breaks.add(len(plain))
-        else:
-            plain.append(tok)
-    breaks.add(len(plain))
-    return plain, breaks
-
-
-def _remove_seq(tokens: list[str], seq: tuple[str, ...]) -> list[str]:
-    if not seq:
-        return tokens
-    out: list[str] = []
-    i, n = 0, len(seq)
-    while i < len(tokens):
-        if tuple(tokens[i:i + n]) == seq:
-            i += n
-        else:
-            out.append(tokens[i])
-            i += 1
-    return out
-
-
-def _strip_markers(tokens: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    out = list(tokens)
-    if out and out[0] == "so":
-        out.pop(0)
-    while out and out[-1] in _PROVINCE_MARKERS:
-        out.pop()
-    return tuple(out)
-
-
 def _lower_first(text: str) -> str:
     """"Tỉnh Quảng Ninh" -> "tỉnh Quảng Ninh" (for use inside a sentence)."""
     for prefix in ("Tỉnh ", "Thành phố "):
@@ -566,10 +435,6 @@ def _lower_first(text: str) -> str:
 def _short_name(name: str) -> str:
     short = name.replace("Hội đồng nhân dân", "HĐND").replace("Ủy ban nhân dân", "UBND")
     return short.removesuffix(" cấp tỉnh")
-
-
-def _quote(value: str) -> str:
-    return f"“{value}”"
 
 
 def _msg(number: int, column: str | None, text: str) -> str:
@@ -584,28 +449,6 @@ def _msg(number: int, column: str | None, text: str) -> str:
 # Lookup tables for one province
 # --------------------------------------------------------------------------------------
 
-_KIND_WORDS = {"quan": "quan", "q": "quan", "huyen": "huyen", "h": "huyen", "tx": "tx", "tp": "tp"}
-# Wards, communes and special zones (the 2025 map); "đặc khu" is folded to one token by _UNIT_PHRASES.
-_COMMUNE_KIND_WORDS = {"xa": "xa", "x": "xa", "phuong": "phuong", "p": "phuong", "dk": "dk"}
-# What a unit of each kind is called when a row names something else.
-_UNIT_KIND_TEXT = {"district": "quận, huyện, thị xã hoặc thành phố", "commune": "xã, phường hoặc đặc khu"}
-_MEMO_LIMIT = 4096
-
-
-def _remember(memo: dict, key: object, value: object) -> None:
-    """Store a memoised answer; start afresh when a long-lived process has seen too many."""
-    if len(memo) >= _MEMO_LIMIT:
-        memo.clear()
-    memo[key] = value
-
-
-@dataclass(frozen=True)
-class _DistrictMatch:
-    district: DistrictRef | None
-    candidates: tuple[DistrictRef, ...] = ()
-    reinterpreted: bool = False
-
-
 class _Index:
     """Lookup tables derived once from a ProvinceRefs."""
 
@@ -616,9 +459,8 @@ class _Index:
         self.by_number = {g.number: g for g in self.groups}
         self.province_label = _lower_first(clean(refs.province_name))
         self._build_group_words()
+        self.units = UnitIndex(refs.province_name, refs.departments, refs.districts, refs.unit_kind)
         self._build_positions()
-        self._build_departments()
-        self._build_districts()
 
     # ---- groups ----------------------------------------------------------------------
 
@@ -639,7 +481,7 @@ class _Index:
     @classmethod
     def group_words(cls, text: str) -> frozenset[str]:
         words: set[str] = set()
-        for tok in _fold_punct(text, breaks=False).replace("_", " ").split():
+        for tok in fold_punct(text, breaks=False).replace("_", " ").split():
             for word in cls._GROUP_EXPAND.get(tok, (tok,)):
                 if word not in cls._GROUP_IGNORED:
                     words.add(word)
@@ -679,11 +521,18 @@ class _Index:
                     key = _position_key(text)
                     if key:
                         self.aliases[key].add(group.number)
-        self.max_alias = max((len(k) for k in self.aliases), default=0)
+        # The lengths of the aliases starting with each word, longest first: the longest alias a title starts
+        # with is looked for among those alone.
+        lengths: dict[str, set[int]] = defaultdict(set)
+        for alias in self.aliases:
+            lengths[alias[0]].add(len(alias))
+        self.alias_lengths = {word: sorted(found, reverse=True) for word, found in lengths.items()}
         self.group_titles = {
             g.number: ", ".join(p.title for p in g.positions) for g in self.groups
         }
         self._position_memo: dict[tuple[tuple[str, ...], int | None, bool], frozenset[int]] = {}
+        # A title is read against its department's name: "Chánh Văn phòng" in "Văn phòng UBND tỉnh".
+        self.dept_position_keys = {d.id: _position_key(d.name) for d in self.refs.departments}
 
     def position_groups(
         self, key: tuple[str, ...], dept: DepartmentRef | None, has_district: bool
@@ -694,7 +543,7 @@ class _Index:
         cached = self._position_memo.get(memo_key)
         if cached is None:
             cached = self._classify(key, dept, has_district)
-            _remember(self._position_memo, memo_key, cached)
+            remember(self._position_memo, memo_key, cached)
         return cached
 
     def _classify(
@@ -709,8 +558,8 @@ class _Index:
         if key in (("ct",), ("pho", "ct")) and has_district:
             key = (*key, "ubnd")
         best: tuple[str, ...] | None = None
-        for length in range(min(len(key), self.max_alias), 0, -1):
-            if key[:length] in self.aliases:
+        for length in self.alias_lengths.get(key[0], ()) if key else ():
+            if length <= len(key) and key[:length] in self.aliases:
                 best = key[:length]
                 break
         if best is None:
@@ -742,192 +591,19 @@ class _Index:
     def _is_province_level(self, tail: tuple[str, ...]) -> bool:
         """"tỉnh", "tỉnh Quảng Ninh", (in a centrally-run city) "thành phố" alone."""
         rest = list(tail)
-        for seq in self.province_seqs:
-            rest = _remove_seq(rest, seq)
+        for seq in self.units.province_seqs:
+            rest = remove_seq(rest, seq)
         if rest and rest[0] == "tinh":
             return len(rest) == 1 or len(rest) < len(tail)
         if rest in (["thanh", "pho"], ["tp"]):
             return self.refs.is_centrally_run_city or len(rest) < len(tail)
         return not rest and len(rest) < len(tail)
 
-    # ---- departments -----------------------------------------------------------------
-
-    def _build_departments(self) -> None:
-        bare = fold(self.refs.province_name).split()
-        for prefix in (["thanh", "pho"], ["tinh"], ["tp"]):
-            if bare[: len(prefix)] == prefix and len(bare) > len(prefix):
-                bare = bare[len(prefix):]
-                break
-        seqs = [tuple(bare)]
-        if len(bare) >= 3:
-            seqs.append(("".join(w[0] for w in bare),))  # "hcm"
-        self.province_seqs = tuple(s for s in seqs if s)
-
-        # Acronyms of department names: "ke hoach va dau tu" -> "khdt" (unique ones, 3+ letters).
-        # Parts between "và" or a dash count too: "Nông nghiệp và PTNT", "Lao động - TB&XH".
-        acronyms: dict[str, tuple[str, ...] | None] = {}
-        for dept in self.refs.departments:
-            for text in (dept.name, *dept.aliases):
-                words = _strip_markers([t for t in _unit_tokens(text, {}) if t != "|"])
-                if not words or not all(_VOWELS & set(w) for w in words):
-                    continue
-                phrases = [words]
-                part: list[str] = []
-                for tok in [*_strip_markers(_unit_tokens(text, {})), "|"]:
-                    if tok in ("va", "|"):
-                        if part and len(part) < len(words):
-                            phrases.append(tuple(part))
-                        part = []
-                    else:
-                        part.append(tok)
-                for phrase in phrases:
-                    acronym = "".join(w[0] for w in phrase if w not in ("va", "|"))
-                    if len(acronym) < 3:
-                        continue
-                    if acronym in acronyms and acronyms[acronym] != phrase:
-                        acronyms[acronym] = None
-                    else:
-                        acronyms[acronym] = phrase
-        self.acronyms = {k: v for k, v in acronyms.items() if v is not None}
-
-        self.departments = {d.id: d for d in self.refs.departments}
-        self.dept_keys: dict[tuple[str, ...], set[int]] = defaultdict(set)
-        self.so_keys: dict[tuple[str, ...], set[int]] = defaultdict(set)
-        self.other_keys: dict[tuple[str, ...], set[int]] = defaultdict(set)
-        self.dept_position_keys: dict[int, tuple[str, ...]] = {}
-        for dept in self.refs.departments:
-            self.dept_position_keys[dept.id] = _position_key(dept.name)
-            for text in (dept.name, *dept.aliases):
-                plain, _ = _plain(self._unit_tokens_no_province(text))
-                key = _strip_markers(plain)
-                if not key:
-                    continue
-                self.dept_keys[key].add(dept.id)
-                if plain[0] == "so":
-                    self.so_keys[key].add(dept.id)
-                else:
-                    self.other_keys[key].add(dept.id)
-        self.max_so_key = max((len(k) for k in self.so_keys), default=0)
-        self._dept_memo: dict[str, tuple[DepartmentRef, ...]] = {}
-
-    def _unit_tokens_no_province(self, text: str) -> list[str]:
-        tokens = _unit_tokens(text, self.acronyms)
-        for seq in self.province_seqs:
-            tokens = _remove_seq(tokens, seq)
-        return tokens
-
-    def match_department(self, text: str) -> tuple[DepartmentRef, ...]:
-        """Departments named by a unit text: one on success, none or several otherwise."""
-        cached = self._dept_memo.get(text)
-        if cached is None:
-            cached = self._match_department(text)
-            _remember(self._dept_memo, text, cached)
-        return cached
-
-    def _match_department(self, text: str) -> tuple[DepartmentRef, ...]:
-        plain, breaks = _plain(self._unit_tokens_no_province(text))
-        if not plain:
-            return ()
-        exact = self.dept_keys.get(_strip_markers(plain))
-        if exact:
-            return self._depts(exact)
-        # Named explicitly: "… Sở Tài chính …" (the longest name after the word "Sở"), or a
-        # department not called "Sở" closed by a separator or "tỉnh" ("Phòng 1 - Thanh tra tỉnh").
-        found: set[int] = set()
-        n = len(plain)
-        for i, tok in enumerate(plain):
-            if tok == "so":
-                for j in range(min(n, i + 1 + self.max_so_key), i + 1, -1):
-                    ids = self.so_keys.get(tuple(plain[i + 1:j]))
-                    if ids:
-                        found |= ids
-                        break
-        for key, ids in self.other_keys.items():
-            size = len(key)
-            for i in range(n - size + 1):
-                if tuple(plain[i:i + size]) != key or (i > 0 and plain[i - 1] == "phong"):
-                    continue
-                j = i + size
-                if j in breaks or plain[j] in _PROVINCE_MARKERS:
-                    found |= ids
-        if found:
-            return self._depts(found)
-        # Otherwise one segment is a department name without "Sở" ("Tài chính - Phòng Ngân sách").
-        cuts = sorted(breaks | {0})
-        for start, end in zip(cuts, cuts[1:], strict=False):
-            ids = self.dept_keys.get(_strip_markers(plain[start:end]))
-            if ids:
-                found |= ids
-        return self._depts(found)
-
-    def _depts(self, ids: set[int]) -> tuple[DepartmentRef, ...]:
-        return tuple(self.departments[i] for i in sorted(ids))
-
-    # ---- districts -------------------------------------------------------------------
-
-    def _build_districts(self) -> None:
-        self.district_names: dict[tuple[str, ...], list[tuple[str | None, DistrictRef]]] = defaultdict(list)
-        self.kind_words = _COMMUNE_KIND_WORDS if self.refs.unit_kind == "commune" else _KIND_WORDS
-        for district in self.refs.districts:
-            kind, name = self._split_kind(_unit_tokens(district.name, {}))
-            if name:
-                self.district_names[name].append((kind, district))
-        self._district_memo: dict[str, _DistrictMatch] = {}
-
-    def _split_kind(self, tokens: list[str]) -> tuple[str | None, tuple[str, ...]]:
-        plain = [t for t in tokens if t != "|"]
-        while plain and plain[0] in ("ubnd", "hdnd", "va", "vp", "lanh", "dao"):
-            plain.pop(0)
-        if plain and plain[0] in self.kind_words:
-            return self.kind_words[plain[0]], tuple(plain[1:])
-        return None, tuple(plain)
-
-    def match_district(self, text: str) -> _DistrictMatch:
-        """The district named by a unit text ("UBND huyện Đông Anh", "Q.1", "Đông Anh")."""
-        cached = self._district_memo.get(text)
-        if cached is None:
-            cached = self._match_district(text)
-            _remember(self._district_memo, text, cached)
-        return cached
-
-    def _match_district(self, text: str) -> _DistrictMatch:
-        tokens = _unit_tokens(text, {})
-        attempts: list[list[str]] = [tokens]
-        stripped = list(tokens)
-        for seq in self.province_seqs:
-            stripped = _remove_seq(stripped, seq)
-        while stripped and stripped[-1] in ("tinh", "tp", "|"):
-            stripped.pop()
-        attempts.append(stripped)
-        # Also each segment between separators ("Huyện Vân Đồn - Quảng Ninh").
-        segment: list[str] = []
-        for tok in [*stripped, "|"]:
-            if tok == "|":
-                if segment:
-                    attempts.append(segment)
-                segment = []
-            else:
-                segment.append(tok)
-        best = _DistrictMatch(None)
-        for attempt in attempts:
-            kind, name = self._split_kind(attempt)
-            entries = self.district_names.get(name, [])
-            if not entries:
-                continue
-            same_kind = [d for k, d in entries if kind is None or k == kind]
-            if len(same_kind) == 1:
-                return _DistrictMatch(same_kind[0])
-            if not same_kind and len(entries) == 1:
-                # "Huyện Sơn Tây" for "Thị xã Sơn Tây": a unit renamed on upgrade.
-                best = best if best.district else _DistrictMatch(entries[0][1], reinterpreted=True)
-                continue
-            choices = same_kind or [d for _, d in entries]
-            if not best.district and not best.candidates:
-                best = _DistrictMatch(None, tuple(choices))
-        return best
 
 
 def _split_rank(key: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if not key or key[0] not in _RANK_WORDS:
+        return (), ()
     for rank in _RANKS:
         if key[: len(rank)] == rank:
             return rank, key[len(rank):]
@@ -958,9 +634,10 @@ _LEGACY_SIGNS = re.compile(r"[\u00a1-\u00bf\u00d7\u00f7]")
 _PLAIN_NAME = re.compile(r"[^\W\d_]+(?:[ '’.-]+[^\W\d_]+)*\.?")
 
 
-@functools.lru_cache(maxsize=_VALUE_CACHE)
+# Names, mailboxes and phones are one person's each: they are not cached (a cache of them would never be hit
+# in an import, and would push the repeating titles and units out of the cell caches).
 def _normalise_name(raw: str) -> tuple[str, str | None]:
-    name = _clean(raw)
+    name = clean(raw)
     if not name:
         return "", "chưa ghi họ và tên"
     if name.isupper() and len(name) > 1:
@@ -968,7 +645,7 @@ def _normalise_name(raw: str) -> tuple[str, str | None]:
     if _PLAIN_NAME.fullmatch(name):
         return name, None
     if not any(c.isalpha() for c in name):
-        return name, f"họ và tên {_quote(name)} không có chữ cái"
+        return name, f"họ và tên {quote(name)} không có chữ cái"
     odd = {c for c in name if not (c.isalpha() or unicodedata.category(c) == "Mn")}
     bad = sorted(odd - _NAME_ALLOWED_PUNCT)
     if not bad:
@@ -976,7 +653,7 @@ def _normalise_name(raw: str) -> tuple[str, str | None]:
     hint = ""
     if _LEGACY_SIGNS.search(name):
         hint = " (có thể tệp dùng bảng mã cũ TCVN3 hoặc VNI; hãy chuyển sang Unicode)"
-    return name, f"họ và tên {_quote(name)} có ký tự không hợp lệ: {' '.join(bad)}{hint}"
+    return name, f"họ và tên {quote(name)} có ký tự không hợp lệ: {' '.join(bad)}{hint}"
 
 
 _EMAIL_SPLIT = re.compile(r"[;,\s]+")
@@ -990,7 +667,7 @@ _PLAIN_ADDRESS = re.compile(r"[a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*@(?:[a-z0-9](?:[a-z
                             r"(?:vn|com|net|org|edu|gov|info|int)")
 
 
-@functools.lru_cache(maxsize=_VALUE_CACHE)
+@functools.lru_cache(maxsize=VALUE_CACHE)
 def _email_syntax_ok(email: str) -> bool:
     """Syntax only, by email-validator (no DNS), but for ordinary addresses (`_PLAIN_ADDRESS`)."""
     if len(email) <= 254 and "--" not in email and _PLAIN_ADDRESS.fullmatch(email) \
@@ -1003,7 +680,6 @@ def _email_syntax_ok(email: str) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=_VALUE_CACHE)
 def _normalise_email(raw: str) -> tuple[str, str | None]:
     text = clean(raw)
     if not text:
@@ -1024,7 +700,7 @@ def _normalise_email(raw: str) -> tuple[str, str | None]:
     email = email.rstrip(".,;:").lower()
     parts = [p for p in _EMAIL_SPLIT.split(email) if "@" in p]
     if len(parts) > 1:
-        return email, f"ô có nhiều địa chỉ ({_quote(text)}); chỉ ghi một hộp thư công vụ"
+        return email, f"ô có nhiều địa chỉ ({quote(text)}); chỉ ghi một hộp thư công vụ"
     if _email_syntax_ok(email):
         return email, None
     reason = ""
@@ -1040,76 +716,7 @@ def _normalise_email(raw: str) -> tuple[str, str | None]:
         reason = " (tên miền sau dấu @ không đầy đủ)"
     elif ".." in email:
         reason = " (có hai dấu chấm liền nhau)"
-    return email, f"địa chỉ {_quote(text)} không hợp lệ{reason}"
-
-
-_PHONE_SEPARATORS = re.compile(r"[\s.\-()–]")
-_PHONE_MANY = re.compile(r"[;,/|]|\bhoac\b|\bor\b")
-_PHONE_FLOAT = re.compile(r"(\d+)\.0+")
-_SIX_DIGITS = re.compile(r"\d{6}")
-_PHONE_SCI = re.compile(r"\d(?:\.\d+)?[eE]\+?\d+")
-_PHONE_RULE = "số trong nước gồm 10 chữ số (di động) hoặc 11 chữ số (cố định), bắt đầu bằng 0"
-
-
-@functools.lru_cache(maxsize=_VALUE_CACHE)
-def _normalise_phone(raw: str) -> tuple[str, str | None, str | None]:
-    """Return (phone, error, notice)."""
-    text = clean(raw)
-    if not text:
-        return "", None, None
-    if text.isdigit() and text.isascii():  # most cells: one number, nothing to split or strip
-        return _national_phone(text, text, plus=False)
-    pieces = [p for p in _PHONE_MANY.split(_fold(text)) if _SIX_DIGITS.search(_PHONE_SEPARATORS.sub("", p))]
-    if len(pieces) > 1:
-        return text, f"ô có nhiều số ({_quote(text)}); chỉ ghi một số điện thoại", None
-    value = text
-    float_match = _PHONE_FLOAT.fullmatch(value)
-    if float_match:
-        value = float_match.group(1)
-    elif _PHONE_SCI.fullmatch(value):
-        try:
-            number = Decimal(value)
-            # "1e999999999" would be a billion digits: no phone has more than 20 (it is refused as typed).
-            if number.adjusted() < 20 and number == number.to_integral_value():
-                value = str(int(number))
-        except InvalidOperation:
-            pass
-    plus = value.startswith("+")
-    digits = _PHONE_SEPARATORS.sub("", value[1:] if plus else value)
-    if not digits.isdigit() or not digits.isascii():
-        return text, f"số {_quote(text)} có ký tự không phải chữ số", None
-    return _national_phone(text, digits, plus=plus)
-
-
-def _national_phone(text: str, digits: str, *, plus: bool) -> tuple[str, str | None, str | None]:
-    """(phone, error, notice) of the ASCII `digits` read from the cell `text` (after a "+" when `plus`)."""
-    bad = f"số {_quote(text)} không hợp lệ ({_PHONE_RULE})"
-    if not plus and digits.startswith("00"):
-        plus, digits = True, digits[2:]
-    if plus:
-        if digits.startswith("84"):
-            national = digits[2:].removeprefix("0")
-            if len(national) in (9, 10) and national[0] != "0":
-                # Every other row reads 0…: one form for everyone, so the same phone is the same phone.
-                return "0" + national, None, None
-            return text, f"số {_quote(text)} không hợp lệ (sau +84 cần 9 hoặc 10 chữ số)", None
-        if 8 <= len(digits) <= 15:
-            return "+" + digits, None, None
-        return text, f"số {_quote(text)} không hợp lệ (số quốc tế gồm 8 đến 15 chữ số)", None
-    if digits.startswith("84") and len(digits) in (11, 12):
-        return "0" + digits[2:], None, None
-    notice = None
-    if not digits.startswith("0") and (len(digits) == 9 or (len(digits) == 10 and digits[0] == "2")):
-        fixed = "0" + digits
-        notice = (
-            f"số {_quote(text)} bị mất số 0 ở đầu (ô kiểu số trong bảng tính), đã sửa thành {_quote(fixed)}"
-        )
-        digits = fixed
-    if len(digits) not in (10, 11) or not digits.startswith("0") or digits[1] == "0":  # "0" alone: no [1]
-        return text, bad, None
-    if len(digits) == 11 and digits[1] == "1":
-        return text, f"số {_quote(text)} là đầu số di động 11 số cũ (đã đổi sang 10 số từ năm 2018)", None
-    return digits, None, notice
+    return email, f"địa chỉ {quote(text)} không hợp lệ{reason}"
 
 
 # --------------------------------------------------------------------------------------
@@ -1119,6 +726,8 @@ def _national_phone(text: str, digits: str, *, plus: bool) -> tuple[str, str | N
 # At most nine digits: a longer number is no group, and int() of thousands of digits raises (a 500, not a message).
 _GROUP_NUMBER = re.compile(r"^(?:nhom|n)?\s*(\d{1,9}|iv|i{1,3})\b\s*(.*)$")
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4}
+# A group number a spreadsheet turned into a number: "2.0".
+_WHOLE_FLOAT = re.compile(r"(\d+)\.0+")
 
 
 def _groups_list(index: _Index) -> str:
@@ -1133,20 +742,20 @@ def _resolve_group(raw: str, index: _Index) -> tuple[GroupRef | None, str | None
     cached = index.group_memo.get(raw)
     if cached is None:
         cached = _read_group(raw, index)
-        _remember(index.group_memo, raw, cached)
+        remember(index.group_memo, raw, cached)
     return cached
 
 
 def _read_group(raw: str, index: _Index) -> tuple[GroupRef | None, str | None]:
-    text = _clean(raw)
+    text = cached_clean(raw)
     choices = f"ghi một trong các nhóm: {_groups_list(index)}"
     if not text:
         return None, f"chưa ghi nhóm đối tượng; {choices}"
-    folded = _fold_punct(text, breaks=False).strip()
-    float_match = _PHONE_FLOAT.fullmatch(_fold(text))
+    folded = fold_punct(text, breaks=False).strip()
+    float_match = _WHOLE_FLOAT.fullmatch(cached_fold(text))
     if float_match:
         folded = float_match.group(1)
-    code_key = _NOT_CODE.sub("", _fold(text))
+    code_key = _NOT_CODE.sub("", cached_fold(text))
     if code_key in index.code_keys:
         return index.code_keys[code_key], None
     number_match = _GROUP_NUMBER.match(folded)
@@ -1156,11 +765,11 @@ def _read_group(raw: str, index: _Index) -> tuple[GroupRef | None, str | None]:
         rest = index.group_words(number_match.group(2))
         by_number = index.by_number.get(number)
         if by_number is None:
-            return None, f"không có nhóm số {number} ({_quote(text)}); {choices}"
+            return None, f"không có nhóm số {number} ({quote(text)}); {choices}"
         named = index.groups_from_words(rest)
         if len(named) == 1 and named[0] is not by_number:
             return None, (
-                f"{_quote(text)} không rõ: số {number} là {_label(by_number)}, còn tên là "
+                f"{quote(text)} không rõ: số {number} là {_label(by_number)}, còn tên là "
                 f"{_label(named[0])}; {choices}"
             )
         return by_number, None
@@ -1169,8 +778,8 @@ def _read_group(raw: str, index: _Index) -> tuple[GroupRef | None, str | None]:
         return named[0], None
     if len(named) > 1:
         options = ", ".join(_label(g) for g in named)
-        return None, f"{_quote(text)} có thể là {options}; ghi rõ số nhóm"
-    return None, f"không nhận ra nhóm {_quote(text)}; {choices}"
+        return None, f"{quote(text)} có thể là {options}; ghi rõ số nhóm"
+    return None, f"không nhận ra nhóm {quote(text)}; {choices}"
 
 
 # --------------------------------------------------------------------------------------
@@ -1204,24 +813,24 @@ def _check_row(row: RowInput, order: int, index: _Index) -> _Work:
         notices.append(Problem(n, column, _msg(n, column, text), "notice"))
 
     raw_name = values.get("full_name", "")
-    if "full_name" in row.formulas and _clean(raw_name) == row.formulas["full_name"]:
+    if "full_name" in row.formulas and cached_clean(raw_name) == row.formulas["full_name"]:
         # A formula with no stored result: show it exactly as the file has it, never as a name.
-        full_name = _clean(raw_name)
+        full_name = cached_clean(raw_name)
         error(COL_NAME, "chưa có họ tên (ô chỉ có công thức)")
     else:
         full_name, name_error = _normalise_name(raw_name)
         if name_error:
             error(COL_NAME, name_error)
 
-    position = _clean(values.get("position", ""))
-    unit_text = _clean(values.get("unit", ""))
-    note = _clean(values.get("note", ""))
+    position = cached_clean(values.get("position", ""))
+    unit_text = cached_clean(values.get("unit", ""))
+    note = cached_clean(values.get("note", ""))
 
     email, email_error = _normalise_email(values.get("email", ""))
     if email_error:
         error(COL_EMAIL, email_error)
 
-    phone, phone_error, phone_notice = _normalise_phone(values.get("phone", ""))
+    phone, phone_error, phone_notice = phone_rules.normalise_phone(values.get("phone", ""))
     if phone_error:
         error(COL_PHONE, phone_error)
     if phone_notice:
@@ -1235,12 +844,12 @@ def _check_row(row: RowInput, order: int, index: _Index) -> _Work:
         column = COLUMNS.get(key)
         if column is None:
             continue
-        shown = _clean(values.get(key, ""))
+        shown = cached_clean(values.get(key, ""))
         if shown and shown != formula:
-            text = (f"ô là công thức {_quote(formula)} trong tệp; cổng không tính công thức, đang hiện giá trị "
-                    f"lưu kèm trong tệp ({_quote(shown)}). Hãy kiểm tra rồi nhập lại giá trị thật")
+            text = (f"ô là công thức {quote(formula)} trong tệp; cổng không tính công thức, đang hiện giá trị "
+                    f"lưu kèm trong tệp ({quote(shown)}). Hãy kiểm tra rồi nhập lại giá trị thật")
         else:
-            text = (f"ô là công thức {_quote(formula)} trong tệp, không có giá trị lưu kèm; cổng không tính "
+            text = (f"ô là công thức {quote(formula)} trong tệp, không có giá trị lưu kèm; cổng không tính "
                     "công thức. Hãy nhập giá trị thật")
         warnings.append(Problem(n, column, _msg(n, column, text), "warning"))
 
@@ -1250,56 +859,56 @@ def _check_row(row: RowInput, order: int, index: _Index) -> _Work:
     department: DepartmentRef | None = None
     district: DistrictRef | None = None
     unit = unit_text
-    unit_key: tuple[str, object] | None = ("text", _fold(unit_text)) if unit_text else None
+    unit_key: tuple[str, object] | None = ("text", cached_fold(unit_text)) if unit_text else None
 
     if group is not None and not council:
         if not unit_text:
             error(COL_UNIT, f"chưa ghi cơ quan/đơn vị (bắt buộc với {_label(group)})")
         elif kind in group_kinds.LOWER_UNIT_KINDS:
-            match = index.match_district(unit_text)
+            match = index.units.match_district(unit_text)
             if match.district is not None:
                 district = match.district
                 unit = district.name
                 if match.reinterpreted:
-                    notice(COL_UNIT, f"{_quote(unit_text)} được hiểu là {district.name}")
+                    notice(COL_UNIT, f"{quote(unit_text)} được hiểu là {district.name}")
             elif match.candidates:
                 names = ", ".join(d.name for d in match.candidates)
-                error(COL_UNIT, f"{_quote(unit_text)} khớp với nhiều đơn vị: {names}; ghi rõ tên đầy đủ")
+                error(COL_UNIT, f"{quote(unit_text)} khớp với nhiều đơn vị: {names}; ghi rõ tên đầy đủ")
             else:
                 error(
                     COL_UNIT,
-                    f"{_quote(unit_text)} không phải "
-                    f"{_UNIT_KIND_TEXT.get(index.refs.unit_kind, 'đơn vị cấp dưới')} thuộc "
+                    f"{quote(unit_text)} không phải "
+                    f"{UNIT_KIND_TEXT.get(index.refs.unit_kind, 'đơn vị cấp dưới')} thuộc "
                     f"{index.province_label}",
                 )
         else:
-            found = index.match_department(unit_text)
+            found = index.units.match_department(unit_text)
             if len(found) == 1:
                 department = found[0]
                 unit = department.name
             elif found:
                 names = ", ".join(d.name for d in found)
-                error(COL_UNIT, f"{_quote(unit_text)} khớp với nhiều cơ quan: {names}; ghi rõ một cơ quan")
-            elif _fold(unit_text).startswith(_DEPARTMENT_WORDS):
+                error(COL_UNIT, f"{quote(unit_text)} khớp với nhiều cơ quan: {names}; ghi rõ một cơ quan")
+            elif cached_fold(unit_text).startswith(DEPARTMENT_WORDS):
                 # Provinces differ (Hà Nội's Sở Du lịch): a department the reference data lacks can be added.
                 error(
                     COL_UNIT,
-                    f"{_quote(unit_text)} chưa có trong danh mục sở, ngành của {index.province_label}; "
+                    f"{quote(unit_text)} chưa có trong danh mục sở, ngành của {index.province_label}; "
                     "nếu tỉnh có cơ quan này, hãy thêm vào danh mục",
                     add_department=unit_text,
                 )
             else:
                 error(
                     COL_UNIT,
-                    f"{_quote(unit_text)} không phải sở hoặc cơ quan tương đương của {index.province_label}",
+                    f"{quote(unit_text)} không phải sở hoặc cơ quan tương đương của {index.province_label}",
                 )
     elif council and unit_text:
         # Free text for deputies; still resolved quietly so the same person can be recognised.
-        found = index.match_department(unit_text)
+        found = index.units.match_department(unit_text)
         if len(found) == 1:
             unit_key = ("department", found[0].id)
         else:
-            match = index.match_district(unit_text)
+            match = index.units.match_district(unit_text)
             if match.district is not None and not match.reinterpreted:
                 unit_key = ("district", match.district.id)
     if department is not None:
@@ -1314,13 +923,13 @@ def _check_row(row: RowInput, order: int, index: _Index) -> _Work:
         if group.number not in fits:
             if fits:
                 others = " hoặc ".join(_label(index.by_number[g]) for g in sorted(fits))
-                error(COL_POSITION, f"chức vụ {_quote(position)} thuộc {others}, không thuộc {_label(group)}")
+                error(COL_POSITION, f"chức vụ {quote(position)} thuộc {others}, không thuộc {_label(group)}")
             else:
                 titles = index.group_titles.get(group.number, "")
                 listing = f"; nhóm này gồm: {titles} và tương đương" if titles else ""
                 error(
                     COL_POSITION,
-                    f"chức vụ {_quote(position)} không phải chức vụ của {_label(group)}{listing}",
+                    f"chức vụ {quote(position)} không phải chức vụ của {_label(group)}{listing}",
                 )
 
     answers_ministry = bool(group and group.answers_ministry_form)
@@ -1340,13 +949,17 @@ def _check_row(row: RowInput, order: int, index: _Index) -> _Work:
         answers_ministry_form=answers_ministry,
         problems=[*errors, *warnings, *notices],
     )
-    checked.problems.sort(key=lambda p: (_COLUMN_ORDER.get(p.column, 99), p.level != "error"))
-    checked.name_key = _fold(full_name)
+    if len(checked.problems) > 1:
+        checked.problems.sort(key=_problem_order)
+    checked.name_key = fold(full_name)
     return _Work(checked, order, group, checked.name_key, unit_key, notices)
 
 
 _COLUMN_ORDER = {col: i for i, col in enumerate(COLUMNS.values())}
-_DEPARTMENT_WORDS = ("so ", "ban ")  # folded starts of a department's or an equivalent board's name
+
+
+def _problem_order(problem: Problem) -> tuple[int, bool]:
+    return _COLUMN_ORDER.get(problem.column, 99), problem.level != "error"
 
 
 def _find(parent: list[int], i: int) -> int:
@@ -1409,7 +1022,7 @@ def _merge(works: list[_Work], index: _Index) -> tuple[list[_Work], list[Dropped
             if gone.row.phone and not kept.row.phone:
                 kept.row.phone = gone.row.phone
                 message += (
-                    f" Đã chuyển số điện thoại {_quote(gone.row.phone)} từ dòng {gone.row.number} "
+                    f" Đã chuyển số điện thoại {quote(gone.row.phone)} từ dòng {gone.row.number} "
                     f"sang dòng {kept.row.number}."
                 )
             dropped_ids.add(i)
@@ -1444,8 +1057,8 @@ def _merge_message(gone: _Work, kept: _Work, index: _Index) -> str:
         )
     if g.email and k.email and g.email != k.email:
         text += (
-            f" Email ở dòng {g.number} ({_quote(g.email)}) khác email ở dòng {k.number} "
-            f"({_quote(k.email)}); hãy kiểm tra hộp thư công vụ của người này."
+            f" Email ở dòng {g.number} ({quote(g.email)}) khác email ở dòng {k.number} "
+            f"({quote(k.email)}); hãy kiểm tra hộp thư công vụ của người này."
         )
     return text
 
@@ -1465,7 +1078,7 @@ def _flag_shared_emails(works: list[_Work]) -> None:
             )
             n = work.row.number
             text = (
-                f"địa chỉ {_quote(email)} cũng được ghi cho người khác: {others}; "
+                f"địa chỉ {quote(email)} cũng được ghi cho người khác: {others}; "
                 "mỗi người cần một hộp thư công vụ riêng"
             )
             problem = Problem(n, COL_EMAIL, _msg(n, COL_EMAIL, text), "error")
@@ -1514,7 +1127,8 @@ def search_text(row: CheckedRow) -> str:
     """The row's name, email, unit and position folded into one line, what the searches of a list look in:
     `fold` of the four joined, made of the folds the check already has (the name key, the cached units
     and positions) rather than folding the whole line again."""
-    return " ".join(part for part in (row.name_key, fold(row.email), _fold(row.unit), _fold(row.position)) if part)
+    parts = (row.name_key, fold(row.email), cached_fold(row.unit), cached_fold(row.position))
+    return " ".join([part for part in parts if part])
 
 
 def check_rows(rows: Iterable[RowInput], refs: ProvinceRefs) -> Iterator[CheckedRow]:

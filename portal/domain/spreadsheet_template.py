@@ -18,6 +18,7 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
+from portal.domain.spreadsheet_exports import styles
 from portal.domain.spreadsheets import (
     CHOICES_SHEET,
     COLUMNS,
@@ -29,7 +30,6 @@ from portal.domain.spreadsheets import (
     TEMPLATE_ROWS,
     _megabytes,
     _thousands,
-    styles,
 )
 from portal.domain.text import clean, fold
 

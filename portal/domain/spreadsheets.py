@@ -1,4 +1,4 @@
-"""Reading and writing the respondent-list spreadsheets that provinces upload.
+"""Reading the respondent-list spreadsheets that provinces upload (writing: spreadsheet_exports.py).
 
 Each province officer uploads the list of people to survey, usually as the .xlsx
 template spreadsheet_template.py builds, sometimes as a CSV saved by Excel on Vietnamese
@@ -25,19 +25,16 @@ import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cache
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from portal.domain.text import clean, fold
 
 if TYPE_CHECKING:
     import python_calamine
 
-# openpyxl (6 MB resident) and python-calamine are imported by the functions that read or write a workbook, not
-# with this module: every web process imports it, few of its requests touch a spreadsheet.
-# The control characters a worksheet cell cannot hold (the same as openpyxl's ILLEGAL_CHARACTERS_RE).
-_ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+# openpyxl (6 MB resident) and python-calamine are imported by the functions that read a workbook, not with this
+# module: every web process imports it, few of its requests touch a spreadsheet.
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("stt", "STT"),
@@ -594,10 +591,12 @@ class _SheetScan:
         if not end:
             return
         self.is_sheet = self.is_sheet or text.find(b"sheetData", 0, end) >= 0
-        self.has_formulas = self.has_formulas or text.find(b"<f>", 0, end) >= 0 or text.find(b"<f ", 0, end) >= 0
+        self.has_formulas = self.has_formulas or _FORMULA_TAG.search(text, 0, end) is not None
         self._state.follow(text, end)
 
 
+# A formula's start tag, <f> or <f ...>: one pass over a chunk rather than a search for each form.
+_FORMULA_TAG = re.compile(rb"<f[ >]")
 # A <row> or <c> start tag, with its r="B12" attribute when it has one.
 _CELL_OR_ROW_TAG = re.compile(
     rb"""<(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])"""
@@ -616,22 +615,27 @@ class _Extent:
     def __init__(self) -> None:
         self.row = self.column = self.max_row = self.max_column = 0
         self._letters: dict[bytes, int] = {}
+        self._row_digits = b""
 
     def follow(self, xml: bytes, end: int) -> None:
         """Follow the cells of `xml` up to `end`."""
         row, column, max_row, max_column = self.row, self.column, self.max_row, self.max_column
         letters_seen = self._letters
+        # The digits `row` was read from: a row's cells repeat its number, read once.
+        row_digits = self._row_digits
         for tag, letters, digits in _CELL_OR_ROW_TAG.findall(xml, 0, end):
             if tag == b"row":
                 row = int(digits) if digits else row + 1
+                row_digits = digits
                 column = 0
                 continue
             if letters:
                 column = letters_seen.get(letters) or letters_seen.setdefault(
                     letters, _column_number(letters.decode("ascii"))
                 )
-                if digits:
+                if digits and digits != row_digits:
                     row = int(digits)
+                    row_digits = digits
             else:
                 column += 1
             if row > max_row:
@@ -639,6 +643,7 @@ class _Extent:
             if column > max_column:
                 max_column = column
         self.row, self.column, self.max_row, self.max_column = row, column, max_row, max_column
+        self._row_digits = row_digits
 
 
 def _check_extent(rows: int, columns: int) -> None:
@@ -867,6 +872,9 @@ def _is_column_numbering(values: Iterable[str]) -> bool:
 
 
 _REPEATING_KEYS = frozenset({"position", "group", "unit", "note"})
+# The distinct values kept for sharing: a list's groups and units are a few hundred, its titles a few thousand;
+# a file whose titles are all different (numbered divisions) would otherwise keep one of each to the end.
+_SHARED_VALUES = 4096
 
 
 class SheetStream:
@@ -911,7 +919,9 @@ class SheetStream:
         for column, key in self._positions:
             if column < width:
                 text = _cell_text(record[column])
-                values[key] = shared.setdefault(text, text) if key in _REPEATING_KEYS else text
+                if key in _REPEATING_KEYS:
+                    text = shared.setdefault(text, text) if len(shared) < _SHARED_VALUES else shared.get(text, text)
+                values[key] = text
             formula = formulas.get((number, column)) if formulas else None
             if formula and key != "stt":
                 row_formulas[key] = formula
@@ -1001,162 +1011,3 @@ def _number_text(value: float) -> str:
     if "e" in text:
         text = format(Decimal(text), "f")
     return text
-
-
-# ------------------------------------------------------- the look the template and the exports share
-
-@dataclass(frozen=True)
-class Styles:
-    """The cell styles the list template and the exports share."""
-
-    header_font: Any
-    header_fill: Any
-    border: Any
-
-
-@cache
-def styles() -> Styles:
-    """The shared cell styles, made once, when the first workbook is written."""
-    from openpyxl.styles import Border, Font, PatternFill, Side
-
-    thin = Side(style="thin", color="999999")
-    return Styles(header_font=Font(bold=True), header_fill=PatternFill("solid", fgColor="DDEBF7"),
-                  border=Border(left=thin, right=thin, top=thin, bottom=thin))
-
-
-# ------------------------------------------------------------------------- exports
-
-_FORMULA_STARTS = ("=", "+", "-", "@")
-_MAX_CELL_TEXT = 32767
-
-
-def looks_like_formula(value: str) -> bool:
-    """Whether a spreadsheet could take this text for a formula if it were typed into a cell."""
-    return value.startswith(("\t", "\r")) or value.lstrip().startswith(_FORMULA_STARTS)
-
-
-def neutralise_formula(value: str) -> str:
-    """Prefix a single quote to text a spreadsheet could run as a formula (for CSV, which has no cell types).
-
-    Following OWASP's CSV-injection advice: text starting with =, +, -, @, a
-    tab or a carriage return, also after leading whitespace, gets a leading
-    "'" so Excel and LibreOffice show it instead of evaluating it. A phone
-    number "+84912345678" becomes "'+84912345678", still readable.
-    """
-    if looks_like_formula(value):
-        return "'" + value
-    return value
-
-
-def export_rows(
-    headers: list[str],
-    rows: list[list[object]],
-    *,
-    sheet_title: str,
-    title: str | None = None,
-) -> bytes:
-    """Write rows to a formatted .xlsx: optional bold title, bold frozen header,
-    column widths fitted to the content.
-
-    Text is stored as a typed text cell, so Excel and LibreOffice never
-    evaluate it and phone numbers stay text; text that looks like a formula
-    ("+84…", "=…") also gets the quotePrefix style, which keeps it text when
-    someone edits the cell, without the stray "'" a prefixed value would
-    show. Numbers and dates stay numbers and dates.
-    """
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
-
-    shared = styles()
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(_safe_sheet_title(sheet_title))
-    width = max([len(headers), *(len(row) for row in rows)])
-    widths = [len(str(name)) for name in headers] + [0] * (width - len(headers))
-    prepared: list[list[object]] = []
-    for row in rows:
-        values = [_export_value(value) for value in row]
-        for index, value in enumerate(values):
-            widths[index] = max(widths[index], len(_display(value)))
-        prepared.append(values)
-    for index, chars in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = min(max(chars + 2, 8), 60)
-
-    header_row = 3 if title else 1
-    # A write-only sheet writes its view with the first row: freeze first.
-    sheet.freeze_panes = f"A{header_row + 1}"
-    if title:
-        cell = WriteOnlyCell(sheet, value=_text_value(title))
-        cell.font = Font(bold=True, size=13)
-        cell.data_type = "s"
-        sheet.append([cell])
-        sheet.append([])
-    header_cells = []
-    for name in headers:
-        cell = WriteOnlyCell(sheet, value=_text_value(str(name)))
-        cell.data_type = "s"
-        cell.font = shared.header_font
-        cell.fill = shared.header_fill
-        cell.border = shared.border
-        cell.alignment = Alignment(vertical="center", wrap_text=True)
-        header_cells.append(cell)
-    sheet.append(header_cells)
-    for values in prepared:
-        sheet.append([_export_cell(sheet, value) for value in values])
-
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def _safe_sheet_title(title: str) -> str:
-    text = re.sub(r"[\[\]:*?/\\]", "-", clean(title)).strip("'")
-    return text[:31] or "Sheet1"
-
-
-def _text_value(value: str) -> str:
-    text = _ILLEGAL_CHARACTERS_RE.sub("", value)
-    return text[:_MAX_CELL_TEXT]
-
-
-def _export_value(value: object) -> object:
-    if value is None or isinstance(value, (bool, int, float, dt.date, dt.time)):
-        if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-            return ""
-        return value
-    if isinstance(value, Decimal):
-        return float(value)
-    return _text_value(str(value))
-
-
-def _display(value: object) -> str:
-    """The text a cell shows, to size its column."""
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        return "dd/mm/yyyy hh:mm"
-    if isinstance(value, dt.date):
-        return "dd/mm/yyyy"
-    return str(value)
-
-
-def _export_cell(sheet: Any, value: object) -> object:
-    from openpyxl.cell import WriteOnlyCell
-
-    if isinstance(value, str):
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.data_type = "s"
-        cell.number_format = "@"
-        if looks_like_formula(value):
-            cell.quotePrefix = True
-        return cell
-    if isinstance(value, dt.datetime):
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.number_format = "dd/mm/yyyy hh:mm"
-        return cell
-    if isinstance(value, dt.date):
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.number_format = "dd/mm/yyyy"
-        return cell
-    return value

@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 from portal.domain import questionnaires, units
 from portal.domain.integrity_decisions import counted_answers_query
 from portal.domain.questionnaires import Question
-from portal.domain.spreadsheets import _export_cell, _export_value, export_rows, neutralise_formula
+from portal.domain.spreadsheet_exports import export_cell, export_rows, export_value, neutralise_formula
 from portal.domain.survey_report import TOO_FEW, MinistryResult, version_labels
 from portal.domain.survey_results import answer_versions
 from portal.models import Answer, Campaign, Ministry, RespondentGroup
@@ -168,7 +168,7 @@ def write_analysis_xlsx(session: Session, campaign: Campaign, secret: str, out: 
     sheet.append(header)
     count = 0
     for row in analysis_rows(session, campaign, secret, columns, rng=rng):
-        sheet.append([_export_cell(sheet, _export_value(value)) for value in row])
+        sheet.append([export_cell(sheet, export_value(value)) for value in row])
         count += 1
     guide = workbook.create_sheet("Giải thích")
     guide.append(["Mỗi dòng là một phiếu đã nộp và không bị hủy, theo thứ tự ngẫu nhiên. Mỗi cột câu hỏi ghi "

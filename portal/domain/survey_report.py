@@ -17,7 +17,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from portal.domain import framework as fw
-from portal.domain import progress, questionnaires, units
+from portal.domain import national_progress, questionnaires, units
 from portal.domain import survey_mapping as mapping
 from portal.domain.integrity_decisions import counted_answers_query, is_province_voided
 from portal.domain.questionnaires import Question, Questionnaire
@@ -59,7 +59,7 @@ def rates(session: Session, campaign_id: int, secret: str, *,
     """(province id, group code) -> forms expected, counted and voided, in three grouped queries."""
     codes = {group.id: group.code for group in _groups(session, campaign_id)}
     found: dict[tuple[int, str], Rate] = defaultdict(Rate)
-    table, _ = progress.national_table(session, campaign_id)
+    table, _ = national_progress.national_table(session, campaign_id)
     for row in table:
         if province_id is None or row.province_id == province_id:
             for group_id, (_submitted, expected) in row.by_group.items():

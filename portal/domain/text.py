@@ -39,6 +39,16 @@ def fold(value: object) -> str:
     text = clean(value).lower().replace("đ", "d")
     if text.isascii():
         return text
+    # Vietnamese text is ASCII letters and precomposed Latin letters: one table maps each of those to what the
+    # steps below make of it (the decomposition of a string is that of its characters, and the marks removed
+    # leave ASCII, which composes no further). Any other character falls through to the steps below.
+    ascii_text = text.translate(_LETTER_FOLDS)
+    if ascii_text.isascii():
+        return ascii_text
+    return _fold_marks(text)
+
+
+def _fold_marks(text: str) -> str:
     # Vietnamese diacritics decompose into the Combining Diacritical Marks block (all of it "Mn"): one
     # regex pass removes them; only text with other non-ASCII letters is walked character by character.
     stripped = _COMBINING_MARKS.sub("", unicodedata.normalize("NFD", text))
@@ -48,6 +58,21 @@ def fold(value: object) -> str:
 
 
 _COMBINING_MARKS = re.compile("[\u0300-\u036f]+")
+
+
+def _letter_folds() -> dict[int, str]:
+    """The lower-case Latin letters with marks (and the marks alone), each with its ASCII fold."""
+    table = {}
+    for code in (*range(0xC0, 0x250), *range(0x300, 0x370), *range(0x1E00, 0x1F00)):
+        letter = chr(code)
+        if letter.lower() == letter:
+            folded = _fold_marks(letter)
+            if folded.isascii():
+                table[code] = folded
+    return table
+
+
+_LETTER_FOLDS = _letter_folds()
 
 
 # Shown when a file cannot be written (the disk or the quota is full): nothing was saved, so the person may

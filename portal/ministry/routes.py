@@ -18,13 +18,13 @@ from portal.domain import (
     notices,
     operations,
     overview,
-    progress,
     questionnaires,
     reminders,
     units,
 )
 from portal.domain.campaigns import DEADLINE_LABELS, current_campaign, is_past
 from portal.domain.dates import parse_date_vn
+from portal.domain.national_progress import NATIONAL_SORTS, national_table
 from portal.downloads import xlsx_download
 from portal.extensions import db
 from portal.models import Department, Operation, Province, User
@@ -397,10 +397,10 @@ def remove_reminder(schedule_id: int):
 def national_progress():
     item = _campaign_or_404()
     sort = request.args.get("xep", "ma")
-    table, total = progress.national_table(db.session, item.id, sort=sort)
+    table, total = national_table(db.session, item.id, sort=sort)
     groups = lists.campaign_groups(db.session, item)
     return render_template("ministry/progress.html", campaign=item, table=table, total=total, groups=groups,
-                           sort=sort, sorts=progress.NATIONAL_SORTS,
+                           sort=sort, sorts=NATIONAL_SORTS,
                            chart=sorted((r for r in table if r.expected), key=lambda r: -r.rate))
 
 

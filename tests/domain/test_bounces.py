@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from portal.domain import bounces, delivery
-from portal.domain.bounces import explain, explain_smtp_reply, parse_bounce
+from portal.domain import bounce_parsing, bounces, delivery
+from portal.domain.bounce_explanations import SPECIFIC, explain, explain_smtp_reply
+from portal.domain.bounce_parsing import parse_bounce
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "bounces"
 
@@ -264,10 +265,10 @@ MALFORMED = {
 @pytest.fixture
 def parser_errors(caplog):
     """What the bounce reader logged at ERROR during the test, as a function to call at the end."""
-    with caplog.at_level(logging.ERROR, logger="portal.domain.bounces"):
+    with caplog.at_level(logging.ERROR, logger="portal.domain.bounce_parsing"):
         # Ours only: flufl.bounce logs (and survives) its own detectors' failures on junk.
         yield lambda: [record.getMessage() for record in caplog.get_records("call")
-                       if record.name == "portal.domain.bounces" and record.levelno >= logging.ERROR]
+                       if record.name == "portal.domain.bounce_parsing" and record.levelno >= logging.ERROR]
 
 
 @pytest.mark.parametrize("raw", MALFORMED.values(), ids=MALFORMED.keys())
@@ -292,7 +293,7 @@ def test_a_reader_that_fails_is_caught_and_logged(monkeypatch, parser_errors):
     def broken(raw, bounce_local):
         raise ValueError("unreadable")
 
-    monkeypatch.setattr(bounces, "_parse", broken)
+    monkeypatch.setattr(bounce_parsing, "_parse", broken)
 
     assert parse_bounce(b"Subject: x\r\n\r\nbody").kind == "unparsed"
     assert parser_errors() == ["bounce message could not be read"]
@@ -300,7 +301,6 @@ def test_a_reader_that_fails_is_caught_and_logged(monkeypatch, parser_errors):
 
 # ---------------------------------------------------------------- issue 8: explanations that say what the bounce says
 
-SPECIFIC = bounces.explanations.SPECIFIC
 STATE_OF_KIND = {"permanent": "bounced", "temporary": "delayed"}
 # The failures of the corpus whose bounce states no reason a reader can act on: no code, no words beyond
 # "could not be delivered" (or a list moderator's note, or "554 No Resent-From field given").
@@ -471,7 +471,7 @@ def test_a_free_form_reason_in_any_charset_is_decoded(charset, text, expected):
            b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=" + charset.encode()
            + b"\r\nContent-Transfer-Encoding: base64\r\n\r\n" + body)
 
-    diagnostic = bounces._telling_line(email.message_from_bytes(raw), ["huong@hanoi.gov.vn"])
+    diagnostic = bounce_parsing._telling_line(email.message_from_bytes(raw), ["huong@hanoi.gov.vn"])
 
     assert expected in unicodedata.normalize("NFC", diagnostic)
     assert "\ufffd" not in diagnostic and "Ä" not in diagnostic
@@ -528,4 +528,4 @@ def test_a_personal_survey_link_quoted_in_the_reason_is_hidden():
     parsed = parse_bounce(raw)
 
     assert parsed.explanation == bounces.MAILBOX_UNKNOWN
-    assert "secret-TOKEN" not in parsed.diagnostic and bounces.HIDDEN_LINK in parsed.diagnostic
+    assert "secret-TOKEN" not in parsed.diagnostic and bounce_parsing.HIDDEN_LINK in parsed.diagnostic

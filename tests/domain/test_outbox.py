@@ -12,7 +12,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, select
 
-from portal.domain import outbox
+from portal.domain import outbox, outbox_smtp
 from portal.models import OutboxMessage, utcnow
 from tests.support.outbox import SUBJECT, make_invitation, queue
 from tests.support.smtp import MAIL_DOMAIN, mail_config
@@ -97,7 +97,7 @@ def test_a_long_vietnamese_subject_and_a_text_only_message_parse_back_exactly_wi
                         body_text="Dòng một\nDòng hai " + "ễ" * 200 + "\n", body_html=body_html,
                         bounce_token="t", message_id="<m@chisocchc.gov.vn>")
 
-    payload = outbox.build_message(row, sender="Bộ Nội vụ <khaosat@chisocchc.gov.vn>")
+    payload = outbox_smtp.build_message(row, sender="Bộ Nội vụ <khaosat@chisocchc.gov.vn>")
 
     message = message_from_bytes(payload, policy=policy.default)
     assert message["Subject"] == subject and message["From"] == "Bộ Nội vụ <khaosat@chisocchc.gov.vn>"
@@ -242,7 +242,7 @@ def test_a_stop_request_ends_the_batch_after_the_current_message(app, session, s
                                       retry_at=result.retry_at, released=result.released)
                 s.commit()
 
-        results = outbox.send_batch(claimed, settings=outbox.MailSettings.from_config(app.config),
+        results = outbox_smtp.send_batch(claimed, settings=outbox_smtp.MailSettings.from_config(app.config),
                                     record=store_and_stop, stop=stop)
 
     assert [(r.status, r.released) for r in results] == [("sent", False)] + [("queued", True)] * 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -42,6 +43,15 @@ def claim(session: Session, count: int = 10, *, now=None) -> list[ClaimedMessage
 
 def is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def record_outcomes(engine, *outcomes: Callable[[int], SendResult], now=None) -> None:
+    """Claim the one queued message on a batch connection and record `outcomes` (each given its id) in turn."""
+    with batch_connection(engine) as connection:
+        [message] = claim(Session(bind=connection), now=now)
+        with Recorder.open(connection, [message], worker_id="test:1", lease=timedelta(minutes=30)) as recorder:
+            for outcome in outcomes:
+                recorder.record(outcome(message.id))
 
 
 # ---------------------------------------------------------------- the claim
@@ -86,10 +96,7 @@ def test_a_sent_outcome_marks_the_message_and_its_invitation_sent_with_the_serve
     queue(session, 1, kind="invitation", invitation_id=invitation.id)
     at = utcnow()
 
-    with batch_connection(engine) as connection:
-        [message] = claim(Session(bind=connection))
-        with Recorder.open(connection, [message], worker_id="test:1", lease=timedelta(minutes=30)) as recorder:
-            recorder.record(SendResult(message.id, "sent", "250 2.0.0 Ok: queued as X1", at))
+    record_outcomes(engine, lambda id: SendResult(id, "sent", "250 2.0.0 Ok: queued as X1", at))
 
     [row] = rows(session)
     assert (row.status, row.last_reply, row.sent_at, row.updated_at) == ("sent", "250 2.0.0 Ok: queued as X1", at, at)
@@ -103,10 +110,7 @@ def test_a_failed_outcome_keeps_the_refusal_on_the_message_and_its_reminders_inv
     queue(session, 1, kind="reminder", invitation_id=invitation.id)
     at = utcnow()
 
-    with batch_connection(engine) as connection:
-        [message] = claim(Session(bind=connection))
-        with Recorder.open(connection, [message], worker_id="test:1", lease=timedelta(minutes=30)) as recorder:
-            recorder.record(SendResult(message.id, "failed", "550 5.1.1 Không có hộp thư này", at))
+    record_outcomes(engine, lambda id: SendResult(id, "failed", "550 5.1.1 Không có hộp thư này", at))
 
     [row] = rows(session)
     assert (row.status, row.last_reply, row.sent_at) == ("failed", "550 5.1.1 Không có hộp thư này", None)
@@ -119,11 +123,8 @@ def test_a_retry_queues_the_message_again_at_its_backoff_and_the_claim_finds_it_
     queue(session, 1, kind="invitation", invitation_id=invitation.id)
     at = utcnow()
 
-    with batch_connection(engine) as connection:
-        [message] = claim(Session(bind=connection), now=at)
-        with Recorder.open(connection, [message], worker_id="test:1", lease=timedelta(minutes=30)) as recorder:
-            recorder.record(SendResult(message.id, "queued", "451 4.7.1 Greylisted", at,
-                                       retry_at=at + timedelta(minutes=2)))
+    record_outcomes(engine, lambda id: SendResult(id, "queued", "451 4.7.1 Greylisted", at,
+                                                  retry_at=at + timedelta(minutes=2)), now=at)
 
     [row] = rows(session)
     assert (row.status, row.attempts, row.claimed_by, row.claimed_at, row.lease_until, row.next_attempt_at) == (
@@ -140,11 +141,8 @@ def test_a_retry_of_a_message_no_longer_sending_changes_neither_it_nor_its_invit
     queue(session, 1, kind="invitation", invitation_id=invitation.id)
     at = utcnow()
 
-    with batch_connection(engine) as connection:
-        [message] = claim(Session(bind=connection))
-        with Recorder.open(connection, [message], worker_id="test:1", lease=timedelta(minutes=30)) as recorder:
-            recorder.record(SendResult(message.id, "sent", "250 ok", at))
-            recorder.record(SendResult(message.id, "queued", "451 late", at, retry_at=at))
+    record_outcomes(engine, lambda id: SendResult(id, "sent", "250 ok", at),
+                    lambda id: SendResult(id, "queued", "451 late", at, retry_at=at))
 
     [row] = rows(session)
     assert (row.status, row.last_reply) == ("sent", "250 ok")
@@ -157,10 +155,7 @@ def test_a_release_gives_back_the_claims_attempt_and_leaves_the_invitation_alone
     queue(session, 1, kind="invitation", invitation_id=invitation.id)
     at = utcnow()
 
-    with batch_connection(engine) as connection:
-        [message] = claim(Session(bind=connection))
-        with Recorder.open(connection, [message], worker_id="test:1", lease=timedelta(minutes=30)) as recorder:
-            recorder.record(SendResult(message.id, "queued", "", at, released=True))
+    record_outcomes(engine, lambda id: SendResult(id, "queued", "", at, released=True))
 
     [row] = rows(session)
     assert (row.status, row.attempts, row.claimed_by, row.lease_until, row.last_reply) == ("queued", 0, "", None, "")
@@ -172,10 +167,7 @@ def test_a_notice_about_an_invitation_records_the_message_only(engine, session):
     invitation = make_invitation(session)
     queue(session, 1, kind="notice", invitation_id=invitation.id)
 
-    with batch_connection(engine) as connection:
-        [message] = claim(Session(bind=connection))
-        with Recorder.open(connection, [message], worker_id="test:1", lease=timedelta(minutes=30)) as recorder:
-            recorder.record(SendResult(message.id, "sent", "250 ok", utcnow()))
+    record_outcomes(engine, lambda id: SendResult(id, "sent", "250 ok", utcnow()))
 
     assert rows(session)[0].status == "sent"
     session.refresh(invitation)

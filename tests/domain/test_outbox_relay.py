@@ -74,7 +74,7 @@ def test_a_trusted_relay_gets_every_message_encrypted_after_the_portal_logged_in
 def test_a_relay_whose_certificate_is_not_trusted_gets_nothing_and_the_batch_waits(app, session, relay, caplog):
     queue(session, "an@hanoi.gov.vn")
 
-    with caplog.at_level(logging.ERROR, logger="portal.domain.outbox"):
+    with caplog.at_level(logging.ERROR, logger="portal.domain.outbox_smtp"):
         outbox.run_once(app, "test:1", limit=10)
 
     assert relay.sink.count() == 0 and relay.sink.logged_in == []  # the password never left the portal
@@ -86,7 +86,7 @@ def test_a_relay_whose_certificate_is_not_trusted_gets_nothing_and_the_batch_wai
 def test_a_refused_login_sends_nothing_and_the_batch_waits(app, session, relay, caplog):
     queue(session, "an@hanoi.gov.vn")
 
-    with caplog.at_level(logging.ERROR, logger="portal.domain.outbox"):
+    with caplog.at_level(logging.ERROR, logger="portal.domain.outbox_smtp"):
         outbox.run_once(app, "test:1", limit=10)
 
     assert relay.sink.count() == 0

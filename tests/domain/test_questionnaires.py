@@ -7,15 +7,14 @@ import unicodedata
 
 import pytest
 
+from portal.domain.answer_checks import check_answers
 from portal.domain.questionnaires import (
     MAX_BYTES,
     QuestionnaireError,
-    check_answers,
     forms_for,
     from_document,
     parse_questionnaire,
     sample_path,
-    score,
     to_document,
     to_yaml,
 )
@@ -479,18 +478,3 @@ def test_minimum_choices_apply_when_sending():
     form = parse(changed("max_choices: 2", "min_choices: 2\n            max_choices: 2")).form("DP")
     assert check_answers(form, {"q2": ["a"]}, final=False) == ({"q2": ["a"]}, {})
     assert check_answers(form, {"q2": ["a"]}, final=True)[1]["q2"] == "Vui lòng chọn ít nhất 2 phương án."
-
-
-# ---------------------------------------------------------------- scores
-
-
-def test_score_sums_the_chosen_options(form):
-    assert score(form, {"q1": "2", "q2": ["a", "b"], "q3": 40}) == 3.5
-    assert score(form, {"q1": "kb", "q2": ["c"]}) is None
-    assert score(form, {}) is None
-
-
-def test_a_sample_form_scores_the_likert_answers(sample):
-    form = sample.form("DP-HDND")
-    answers = {q.id: "4" for q in form.questions if q.kind == "single"}
-    assert score(form, answers) == 4 * len(answers)

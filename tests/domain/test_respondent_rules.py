@@ -13,8 +13,6 @@ from hypothesis import strategies as st
 from portal.domain import respondent_rules as rr
 from portal.domain.respondent_rules import (
     CheckedRow,
-    DepartmentRef,
-    DistrictRef,
     Dropped,
     GroupRef,
     ListCheck,
@@ -28,6 +26,7 @@ from portal.domain.respondent_rules import (
     is_council_group,
     parse_common_forms,
 )
+from portal.domain.unit_rules import DepartmentRef, DistrictRef
 
 # --------------------------------------------------------------------------------------
 # Fixtures: two real provinces, built the way the seed code builds them

@@ -14,13 +14,12 @@ import openpyxl
 import pytest
 import python_calamine
 
+from portal.domain.spreadsheet_exports import export_rows, neutralise_formula
 from portal.domain.spreadsheet_template import build_template
 from portal.domain.spreadsheets import (
     COLUMNS,
     SheetReadResult,
     SpreadsheetError,
-    export_rows,
-    neutralise_formula,
     read_respondent_file,
 )
 

@@ -24,7 +24,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from portal.domain import spreadsheets
+from portal.domain import spreadsheet_exports, spreadsheets
 from portal.domain.document_versions import DocumentError
 from portal.domain.text import clean, fold
 
@@ -91,7 +91,7 @@ def _set_value(cell: Any, value: object) -> None:
     if isinstance(value, str):
         cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)[:32767]
         cell.data_type = "s"
-        if spreadsheets.looks_like_formula(value):
+        if spreadsheet_exports.looks_like_formula(value):
             cell.quotePrefix = True
         return
     cell.value = value
