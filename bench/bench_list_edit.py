@@ -81,8 +81,7 @@ class Editor:
         assert response.status_code == 200, (response.status_code, response.get_data(as_text=True)[:300])
 
     def close(self) -> None:
-        if db.engine is not None:
-            db.engine.dispose()
+        db.dispose()
 
 
 def timed(action, cpu: list[float] | None = None) -> float:

@@ -128,8 +128,7 @@ def measure(backend: str, url: str, count: int, rounds: int) -> list[Figure]:
         with_errors = db.session.exec(select(func.count()).select_from(Respondent)
                                       .where(Respondent.error_count > 0)).one()
     assert with_errors == rows_in_error, (kept, with_errors, count, rows_in_error)
-    if db.engine is not None:
-        db.engine.dispose()
+    db.dispose()
     path = Path(_SCRATCH) / f"list-{count}.xlsx"
     path.write_bytes(data)
     answer = subprocess.run([sys.executable, str(Path(__file__).with_name("upload_once.py")), url, str(path)],

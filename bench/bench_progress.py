@@ -278,8 +278,7 @@ def measure(backend: str, url: str, total: int, big: int, rounds: int) -> tuple[
         poll, poll_bare = paired(rounds, lambda: get(304, **POLL, **{"If-None-Match": etag}), bare.fingerprint)
     finally:
         bare.close()
-        if db.engine is not None:
-            db.engine.dispose()
+        db.dispose()
     size = f"{big:,} of {total:,} people"
     figures = [
         Figure("progress", backend, f"progress fragment, Hà Nội ({size})", fragment * 1000, "ms",

@@ -8,15 +8,20 @@ Preparation: a database migrated and seeded as the tests prepare it (SQLite file
 cluster); Hà Nội's sample list (52 people of the four groups) sent and the survey launched with the shipped
 sample questionnaire; the campaign's deadlines moved ahead so the forms are open.
 
-Two gunicorn servers (`--no-control-socket -w 2`, sync workers, loopback): the portal, and bench/trivial_app.py
-(a Flask app answering "ok"). A small load generator of our own (threads, one http.client connection each,
-8 at once) runs each case for --seconds; round after round the cases alternate, and the median of each is kept:
-GET of the largest form page (18 questions) against GET of the trivial app (goal ≥ 0.25×); POST saving a draft
-(half the answers, spread over the respondents of that form) against POST of the same body to the trivial app
-(goal ≥ 0.1×). Then the page's weight: raw, gzip and brotli as served (goal under 14 KB compressed), and the
-staff's login page on a first visit (its HTML and stylesheet, gzip and brotli; goal ≤ 14 KB and no htmx: the
-pages that use htmx load it, precompressed and cached for a year). And the resident memory of a portal worker
-after its first pages (the largest of the workers): what a fresh web process costs.
+Two gunicorn servers (`--no-control-socket -w 2`, sync workers, loopback): the portal, and bench/trivial_app.py (a
+Flask app answering "ok"). A small load generator of our own (threads, one http.client connection each, 8 at once)
+runs each case for --seconds; round after round the cases alternate, and the median of each is kept: GET of the
+largest form page (18 questions) against GET of the trivial app (goal ≥ 0.25×); POST saving a draft (half the
+answers, spread over the respondents of that form) against POST of the same body to the trivial app (goal ≥ 0.1×).
+And, in each round, a mixed load (no baseline, no goal): a quarter of the clients get the ministry administrator's
+home page with a signed-in session (a staff request: its transaction ends in ROLLBACK) while the others get the
+form page from the same workers; the form page's rate is the figure, the staff page's rate is in its label. It
+shows what staff traffic costs the respondents, and would show a respondent's page paying again for what a staff
+request on its connection undid (before the respondents' pool of their own, psycopg's DEALLOCATE ALL after each
+ROLLBACK discarded the prepared visit and signal). Then the page's weight: raw, gzip and brotli as served (goal
+under 14 KB compressed), and the staff's login page on a first visit (its HTML and stylesheet, gzip and brotli;
+goal ≤ 14 KB and no htmx: the pages that use htmx load it, precompressed and cached for a year). And the resident
+memory of a portal worker after its first pages (the largest of the workers): what a fresh web process costs.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ os.environ["SECRET_KEY"] = SECRET_KEY  # the links made here must open in the gu
 
 from sqlmodel import Session  # noqa: E402
 
-from portal import create_app  # noqa: E402
+from portal import SESSION_STARTED, create_app  # noqa: E402
 from portal.domain import accounts  # noqa: E402
 from portal.models import Role, User, utcnow  # noqa: E402
 from tests.support.database import PreparedDatabase  # noqa: E402
@@ -63,10 +68,24 @@ from tests.support.survey import (  # noqa: E402
 
 HA_NOI = 1
 GOAL_BYTES = 14 * 1024
+STAFF_PAGE = "/"  # the ministry administrator's home page: a staff request, in a transaction that rolls back
+
+
+def staff_cookie(app, user: User) -> str:
+    """A signed session cookie of `user`, as a completed login leaves it (the gunicorn workers share the key)."""
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = user.get_id()
+        sess["_fresh"] = True
+        sess[SESSION_STARTED] = time.time()
+        sess.permanent = True
+    name = app.config["SESSION_COOKIE_NAME"]
+    return f"{name}={client.get_cookie(name).value}"
 
 
 def prepare(database_url: str):
-    """The launched survey; returns (the app, {form code: [form URLs]}, {form code: FormDef})."""
+    """The launched survey; returns (the app, {form code: [form URLs]}, {form code: FormDef}, the ministry
+    administrator's session cookie)."""
     database = PreparedDatabase(database_url)
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": SECRET_KEY,
                       "RATELIMIT_ENABLED": False, "PORTAL_BASE_URL": "http://127.0.0.1"})
@@ -84,8 +103,9 @@ def prepare(database_url: str):
             for code in person.form_codes:
                 urls.setdefault(code, []).append(person.form_url(code))
         forms = {code: form_def(session, code) for code in urls}
+        cookie = staff_cookie(app, session.get(User, ministry.id))
     database.dispose()
-    return app, urls, forms
+    return app, urls, forms, cookie
 
 
 def free_port() -> int:
@@ -95,9 +115,13 @@ def free_port() -> int:
 
 
 def fetch(port: int, path: str, *, encoding: str = "identity") -> tuple[int, bytes, dict[str, str]]:
+    return fetch_with(port, path, {"Accept-Encoding": encoding})
+
+
+def fetch_with(port: int, path: str, headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        connection.request("GET", path, headers={"Accept-Encoding": encoding})
+        connection.request("GET", path, headers=headers)
         response = connection.getresponse()
         return response.status, response.read(), {k.lower(): v for k, v in response.getheaders()}
     finally:
@@ -196,6 +220,19 @@ def run_case(name: str, port: int, make_request, *, seconds: float, concurrency:
     return result
 
 
+def run_together(port: int, cases: dict, *, seconds: float) -> list[CaseResult]:
+    """The cases {name: (clients, make_request)} at once on the same server, each with its own clients."""
+    results: list[CaseResult] = []
+    threads = [threading.Thread(target=lambda name=name, clients=clients, make=make: results.append(
+        run_case(name, port, make, seconds=seconds, concurrency=clients, expected=200)))
+        for name, (clients, make) in cases.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 def children(pid: int) -> list[int]:
     """The gunicorn master's worker processes."""
     found = []
@@ -219,7 +256,7 @@ def start_gunicorn(app_spec: str, port: int, workers: int, env: dict, cwd: Path)
 
 def measure(backend: str, database_url: str, args) -> list[Figure]:
     print(f"[{backend}] preparing: Hà Nội's sample list sent, the survey launched …", file=sys.stderr)
-    app, urls, forms = prepare(database_url)
+    app, urls, forms, cookie = prepare(database_url)
     env = {**os.environ, "DATABASE_URL": database_url, "PORTAL_INSTANCE_DIR": _SCRATCH, "SECRET_KEY": SECRET_KEY,
            "PYTHONPATH": str(ROOT)}
     port, trivial_port = free_port(), free_port()
@@ -257,13 +294,23 @@ def measure(backend: str, database_url: str, args) -> list[Figure]:
         }
         for name, (where, make) in cases.items():  # warm up every worker of both servers
             run_case(name, where, make, seconds=min(0.5, args.seconds), concurrency=args.concurrency, expected=200)
-        rates: dict[str, list[float]] = {name: [] for name in cases}
+        staff_headers = {"Accept-Encoding": "gzip, br", "Cookie": cookie}
+        staff_clients = max(1, args.concurrency // 4)
+        mixed = {"mixed form GET": (args.concurrency - staff_clients,
+                                    cases["form GET"][1]),
+                 "mixed staff GET": (staff_clients, lambda n, i: ("GET", STAFF_PAGE, None, staff_headers))}
+        status, _, _ = fetch_with(port, STAFF_PAGE, staff_headers)
+        assert status == 200, status  # the cookie is a login: not a redirect to the login page
+        rates: dict[str, list[float]] = {name: [] for name in [*cases, *mixed]}
         errors = 0
         for _ in range(args.rounds):
             for name, (where, make) in cases.items():
                 result = run_case(name, where, make, seconds=args.seconds, concurrency=args.concurrency,
                                   expected=200)
                 rates[name].append(result.rate)
+                errors += result.errors
+            for result in run_together(port, mixed, seconds=args.seconds):
+                rates[result.name].append(result.rate)
                 errors += result.errors
     finally:
         stop(portal)
@@ -280,6 +327,10 @@ def measure(backend: str, database_url: str, args) -> list[Figure]:
         Figure("survey", backend, f"POST saving a draft ({flags})", rate["draft POST"], "req/s",
                "POST of the same body to the trivial app", rate["trivial POST"], post_ratio, "≥ 0.1×",
                post_ratio >= 0.1),
+        Figure("survey", backend, f"GET the form page while staff pages load on the same workers "
+               f"({args.concurrency - staff_clients} respondents' clients; {staff_clients} staff clients getting the "
+               f"ministry's home page, {rate['mixed staff GET']:,.0f} req/s; gunicorn -w {args.workers})",
+               rate["mixed form GET"], "req/s"),
         Figure("survey", backend, f"the form page, gzip as served ({len(raw):,} B raw)", len(gzipped) / 1024, "KB",
                goal="< 14 KB", met=len(gzipped) < 14 * 1024),
         Figure("survey", backend, "the form page, brotli as served", len(brotlied) / 1024, "KB",

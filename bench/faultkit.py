@@ -293,8 +293,7 @@ class Scratch:
         database.dispose()
         from portal.extensions import db
 
-        if db.engine is not None:
-            db.engine.dispose()
+        db.dispose()
         return Portal(self, url, people, answers, provinces=chosen)
 
     # PostgreSQL only: the server stopped and started again as an administrator's restart does.

@@ -91,8 +91,7 @@ def databases(backend: str, folder: str) -> Iterator[Callable[[str], str] | None
     finally:
         from portal.extensions import db
 
-        if db.engine is not None:
-            db.engine.dispose()
+        db.dispose()
         cluster.stop()
 
 

@@ -281,24 +281,34 @@ class _Lazy:
     __hash__ = None  # type: ignore[assignment]
 
 
-def _security_headers(response: Response) -> Response:
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
+# Sent with every response that has not set its own (werkzeug's Headers look a name up by scanning them all, so
+# the names present are read once).
+_DEFAULT_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
     # htmx needs no inline script of ours; its own indicator styles are injected, hence style-src.
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-    )
-    if request.is_secure:
+    ("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                                "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
+)
+
+
+def _security_headers(response: Response) -> Response:
+    headers = response.headers
+    present = {name.lower() for name, _value in headers}
+    for name, value in _DEFAULT_HEADERS:
+        if name.lower() not in present:
+            headers.add(name, value)
+    if request.is_secure and "strict-transport-security" not in present:
         # The portal is served over https (as seen after ProxyFix): browsers must never fall back to http.
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        headers.add("Strict-Transport-Security", "max-age=31536000")
     if request.path.startswith(RESPONDENT_PATHS):
         # A respondent's pages (and their redirects and errors): the link and the answers on them stay out of
         # shared caches, the browser's disk cache and the Referer of any address followed from them.
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Referrer-Policy"] = "no-referrer"
-    elif response.mimetype == "text/html" and "Cache-Control" not in response.headers:
-        response.headers["Cache-Control"] = "no-store"
+        headers["Cache-Control"] = "no-store"
+        headers["Referrer-Policy"] = "no-referrer"
+        return response
+    if "referrer-policy" not in present:
+        headers.add("Referrer-Policy", "same-origin")
+    if response.mimetype == "text/html" and "cache-control" not in present:
+        headers["Cache-Control"] = "no-store"
     return response

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import select
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from flask import Flask, g
@@ -19,6 +19,12 @@ from sqlalchemy import Engine, event, exc
 from sqlmodel import Session, create_engine
 
 import portal.ratelimit_storage  # noqa: F401 - registers the portaldb:// storage scheme with Flask-Limiter
+
+# Connections each gunicorn worker may hold on PostgreSQL (README, "Deploying for real"). A sync worker serves
+# one request at a time and holds one or two of the first pool (a request's session, now and then a second
+# connection beside it) and one of the second; the rest is headroom for threaded workers and the CLI.
+POOL_SIZE, POOL_OVERFLOW = 5, 10
+AUTOCOMMIT_POOL_SIZE, AUTOCOMMIT_POOL_OVERFLOW = 2, 2
 
 
 def make_engine(url: str) -> Engine:
@@ -39,21 +45,82 @@ def make_engine(url: str) -> Engine:
     # psycopg prepares a statement on the server after its fifth run, and PostgreSQL may then keep a generic plan
     # made from the statistics of the moment: for the progress summary, planned while the tables were nearly
     # empty, that was a nested loop over every form of the province (tens of seconds once lists arrived). Each
-    # statement is planned with its own values instead, unless it asks otherwise (`PREPARED`).
-    engine = create_engine(url, pool_size=5, max_overflow=10,
+    # statement is planned with its own values instead. Nothing is prepared on these connections, even a
+    # statement marked `PREPARED`: see make_autocommit_engine.
+    engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
                            connect_args={"prepare_threshold": _PREPARE_ONLY_WHEN_ASKED})
+    _ping_after_idle(engine)
+    return engine
+
+
+def make_autocommit_engine(url: str) -> Engine:
+    """PostgreSQL: the engine of the requests that run without transactions (`Database.use_autocommit`), with
+    its own small pool, the only one whose connections keep prepared statements (`PREPARED`).
+
+    Its own pool, not the first one's connections switched to autocommit for a request: once psycopg has
+    prepared a statement on a connection, every ROLLBACK there is followed by a DEALLOCATE ALL (its guard
+    against dropped objects), one more round trip that also discards the kept plans, and staff requests end
+    in ROLLBACK all the time. These connections never hold a transaction, so they never roll back (a
+    rollback of an idle connection sends nothing), and the pool has nothing to reset when they come back.
+    """
+    engine = create_engine(url, pool_size=AUTOCOMMIT_POOL_SIZE, max_overflow=AUTOCOMMIT_POOL_OVERFLOW,
+                           isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
+                           connect_args={"prepare_threshold": _PREPARE_ONLY_WHEN_ASKED,
+                                         "cursor_factory": _cursor_described_on_demand()})
     _ping_after_idle(engine)
     _prepare_when_asked(engine)
     return engine
 
 
-# A statement built with `.execution_options(**PREPARED)` is prepared on each connection at its first run and
-# its plan kept (PostgreSQL; SQLite ignores it). Only for statements whose every condition is an equality on a
-# unique key or an index, whose plan the statistics cannot change: a respondent's visit was 1 to 3 ms of
-# planning for 0.15 ms of execution. psycopg prepares nothing while its threshold is None, even when asked,
-# so the threshold is one no statement reaches. Only for requests that run without a transaction
-# (`use_autocommit`): once psycopg has prepared a statement on a connection, every ROLLBACK there is followed
-# by a DEALLOCATE ALL (its guard against dropped objects), one more round trip that also discards the plans.
+def _cursor_described_on_demand() -> type:
+    """A psycopg cursor whose `description` makes its columns only when one is looked at.
+
+    SQLAlchemy reads a result's description at every execution, but looks into it only the first time a
+    statement runs (it keeps the result's shape with the compiled statement): psycopg made a Column per
+    column each time all the same, which for the 56 columns of a respondent's visit was about 2% of the page.
+    """
+    import psycopg
+    from psycopg.pq import ExecStatus
+
+    described = psycopg.Cursor.description.fget
+    with_rows = (ExecStatus.TUPLES_OK, ExecStatus.SINGLE_TUPLE, ExecStatus.TUPLES_CHUNK)
+
+    class Description(Sequence):
+        """The columns of one result, made from it on first use (as psycopg would have made them)."""
+
+        __slots__ = ("_cursor", "_result", "_columns")
+
+        def __init__(self, cursor: psycopg.Cursor, result) -> None:
+            self._cursor, self._result, self._columns = cursor, result, None
+
+        def __len__(self) -> int:
+            return self._result.nfields
+
+        def __getitem__(self, index):
+            if self._columns is None:
+                # psycopg makes a column from the cursor's current result: still this one, or say so.
+                if self._cursor.pgresult is not self._result:
+                    raise RuntimeError("the cursor ran another statement since this description was taken")
+                self._columns = described(self._cursor)
+            return self._columns[index]
+
+    class DescribedOnDemandCursor(psycopg.Cursor):
+        @property
+        def description(self):
+            result = self.pgresult
+            if result is None or not (result.nfields or result.status in with_rows):
+                return None
+            return Description(self, result)
+
+    return DescribedOnDemandCursor
+
+
+# A statement built with `.execution_options(**PREPARED)` is prepared on each connection of the autocommit
+# engine at its first run there and its plan kept (PostgreSQL; SQLite ignores it, and so does the engine of
+# requests with transactions). Only for statements whose every condition is an equality on a unique key or an
+# index, whose plan the statistics cannot change: a respondent's visit was 1 to 3 ms of planning for 0.15 ms
+# of execution. psycopg prepares nothing while its threshold is None, even when asked, so the threshold is
+# one no statement reaches.
 PREPARED = {"portal_prepared": True}
 _PREPARE_ONLY_WHEN_ASKED = 2**62
 
@@ -117,28 +184,35 @@ def _ping_after_idle(engine: Engine) -> None:
 
 
 class Database:
-    """The engine, and one session per request (or per app context in jobs and the CLI)."""
+    """The engines, and one session per request (or per app context in jobs and the CLI)."""
 
     def __init__(self) -> None:
         self.engine: Engine | None = None
-        self._autocommit: Engine | None = None
+        # PostgreSQL only: the requests without transactions (use_autocommit), on a pool of their own.
+        self.autocommit_engine: Engine | None = None
 
     def init_app(self, app: Flask) -> None:
-        self.engine = make_engine(app.config["SQLALCHEMY_DATABASE_URI"])
-        self._autocommit = None
+        url = app.config["SQLALCHEMY_DATABASE_URI"]
+        self.engine = make_engine(url)
+        self.autocommit_engine = make_autocommit_engine(url) if self.engine.dialect.name == "postgresql" else None
         app.extensions["portal_db"] = self
         app.teardown_appcontext(self._close_session)
+
+    @property
+    def engines(self) -> list[Engine]:
+        """Every engine with a pool of its own (for tests that watch statements, and for dispose)."""
+        return [engine for engine in (self.engine, self.autocommit_engine) if engine is not None]
+
+    def dispose(self) -> None:
+        """Close every pooled connection (a test's end, a process that forked)."""
+        for engine in self.engines:
+            engine.dispose()
 
     @property
     def session(self) -> Session:
         if "db_session" not in g:
             assert self.engine is not None, "Database.init_app was not called"
-            bind = self.engine
-            if g.get("db_autocommit"):
-                # Shares the engine's pool; the pool restores the isolation level when the connection returns.
-                if self._autocommit is None:
-                    self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-                bind = self._autocommit
+            bind = self.autocommit_engine if g.get("db_autocommit") else self.engine
             g.db_session = Session(bind, expire_on_commit=False)
         return g.db_session
 
@@ -147,11 +221,12 @@ class Database:
 
         PostgreSQL only (SQLite's transactions cost no round trip), and only for requests whose every write
         is one statement, atomic by itself (a respondent's page and draft save; the polls that only read,
-        polling.READ_ONLY_POLLS): BEGIN and COMMIT were two of a page's five round trips. Called before the
-        request's session is first used; returns whether the request runs so.
+        polling.READ_ONLY_POLLS): BEGIN and COMMIT were two of a page's five round trips. The session then
+        uses the autocommit engine's pool, where the statements marked PREPARED keep their plans. Called
+        before the request's session is first used; returns whether the request runs so.
         """
         assert self.engine is not None, "Database.init_app was not called"
-        if self.engine.dialect.name != "postgresql" or "db_session" in g:
+        if self.autocommit_engine is None or "db_session" in g:
             return False
         g.db_autocommit = True
         return True

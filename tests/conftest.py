@@ -109,8 +109,7 @@ def app(app_config: dict, database: PreparedDatabase):
     # from one request to the next). Tests that need one use `app_ctx`.
     application = create_app(app_config)
     yield application
-    if db.engine is not None:
-        db.engine.dispose()
+    db.dispose()
     database.reset()
 
 

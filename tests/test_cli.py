@@ -61,7 +61,7 @@ def test_init_db_on_an_empty_database_creates_the_schema_and_reference_data(app_
         first = invoke(fresh.test_cli_runner(), "init-db")
         second = invoke(fresh.test_cli_runner(), "init-db")
     finally:
-        db.engine.dispose()
+        db.dispose()
 
     assert first.exit_code == 0
     assert "provinces 63, districts 696, provinces_2025 0, communes_2025 3321" in first.output

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, event, insert, literal_column, select, text
 
 from portal import extensions
-from portal.extensions import make_engine
+from portal.extensions import make_autocommit_engine, make_engine
 from portal.models import RateLimitCounter
 
 
@@ -112,16 +112,30 @@ def test_use_autocommit_sends_no_begin_or_commit(app, session):
     with app.test_request_context():
         assert extensions.db.use_autocommit() is postgres
         connection = extensions.db.session.connection()
-        assert (connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT") is postgres
         if postgres:
+            assert connection.engine is extensions.db.autocommit_engine
             assert connection.connection.dbapi_connection.autocommit is True
     with app.test_request_context():
         extensions.db.session.connection()
         assert extensions.db.use_autocommit() is False
-        assert "isolation_level" not in extensions.db.session.connection().get_execution_options()
-    # The pool gives the connection back as it was: the next request's transactions are real ones.
+        assert extensions.db.session.connection().engine is extensions.db.engine
     with extensions.db.engine.connect() as connection:
         assert not postgres or connection.connection.dbapi_connection.autocommit is False
+
+
+def test_requests_without_transactions_never_share_a_connection_with_requests_in_one(app, session):
+    """Two pools on PostgreSQL: the connections where statements are prepared never see a ROLLBACK (psycopg
+    would follow it with DEALLOCATE ALL), and staff transactions never run on a connection in autocommit."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("one SQLite pool: its transactions cost no round trip")
+    with app.test_request_context():
+        extensions.db.use_autocommit()
+        without = extensions.db.session.connection().connection.dbapi_connection
+    with app.test_request_context():
+        within = extensions.db.session.connection().connection.dbapi_connection
+    assert without is not within
+    assert extensions.db.engines == [extensions.db.engine, extensions.db.autocommit_engine]
+    assert extensions.db.engine.pool is not extensions.db.autocommit_engine.pool
 
 
 @pytest.mark.parametrize("autocommit", [False, True], ids=["in a transaction", "without transactions"])
@@ -139,14 +153,62 @@ def test_db_commit_keeps_the_requests_write_with_or_without_a_transaction(app, s
         assert connection.execute(select(table.c.count).where(table.c.key == "commit-test")).scalar() == 3
 
 
-def test_only_a_statement_marked_prepared_keeps_its_plan_on_the_server(pg_engine):
+def test_only_a_statement_marked_prepared_keeps_its_plan_on_the_server(database):
     """Everything else is planned with its own values at each run (make_engine: no generic plans from the
-    statistics of the moment), however often it runs."""
+    statistics of the moment), however often it runs; and nothing is prepared on the engine of transactions,
+    even a statement marked so, since its connections roll back."""
+    if not database.url.startswith("postgresql"):
+        pytest.skip("SQLite prepares nothing on a server")
     marked = select(literal_column("1").label("marked")).execution_options(**extensions.PREPARED)
     plain = select(literal_column("2").label("plain"))
-    with pg_engine.connect() as connection:
-        for _ in range(8):
-            assert connection.execute(marked).scalar() == 1
-            assert connection.execute(plain).scalar() == 2
-        prepared = connection.execute(text("SELECT statement FROM pg_prepared_statements")).scalars().all()
-    assert len(prepared) == 1 and "marked" in prepared[0], prepared
+    kept = {}
+    for name, engine in (("autocommit", make_autocommit_engine(database.url)), ("transactions",
+                                                                            make_engine(database.url))):
+        with engine.connect() as connection:
+            for _ in range(8):
+                assert connection.execute(marked).scalar() == 1
+                assert connection.execute(plain).scalar() == 2
+            kept[name] = connection.execute(text("SELECT statement FROM pg_prepared_statements")).scalars().all()
+        engine.dispose()
+    assert len(kept["autocommit"]) == 1 and "marked" in kept["autocommit"][0], kept
+    assert kept["transactions"] == [], kept
+
+
+def test_a_result_description_makes_its_columns_only_when_looked_at(database, monkeypatch):
+    """SQLAlchemy reads a statement's description at each run but looks into it only at the first (it keeps the
+    result's shape): the autocommit engine's cursors make no psycopg Column for the later runs, and give the
+    same columns as psycopg when asked."""
+    if not database.url.startswith("postgresql"):
+        pytest.skip("a psycopg cursor")
+    import psycopg
+
+    made: list[int] = []
+    original = psycopg.Column.__init__
+
+    def counted(self, cursor, index) -> None:
+        made.append(index)
+        original(self, cursor, index)
+
+    monkeypatch.setattr(psycopg.Column, "__init__", counted)
+    statement = select(literal_column("1").label("one"), literal_column("'two'").label("two"))
+    engine = make_autocommit_engine(database.url)
+    try:
+        with engine.connect() as connection:
+            made.clear()  # the dialect's own queries on a first connection
+            first = connection.execute(statement).one()
+            made_first = list(made)
+            again = connection.execute(statement).one()
+            made_again = list(made)
+            cursor = connection.connection.dbapi_connection.cursor()
+            cursor.execute("SELECT 1 AS one, 'two' AS two")
+            names = [column.name for column in cursor.description]
+            cursor.execute("SELECT 1 WHERE false")
+            assert cursor.description is not None and len(cursor.description) == 1  # no rows, a shape
+            cursor.execute("SET search_path TO public")
+            assert cursor.description is None  # no rows at all
+    finally:
+        engine.dispose()
+    assert first._mapping == again._mapping == {"one": 1, "two": "two"}
+    assert made_first == made_again == [0, 1], made  # the second run made none
+    assert made[2:] == [0, 1], made  # asked for, they are made
+    assert names == ["one", "two"]

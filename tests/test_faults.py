@@ -399,7 +399,7 @@ def test_postgresql_restarted_gives_the_friendly_page_during_the_gap_saves_nothi
         assert client.post(person.submit_url(code)).status_code == 303
     finally:
         with app.app_context():
-            db.engine.dispose()
+            db.dispose()
         prepared.dispose()
 
 

@@ -83,7 +83,7 @@ def test_the_production_path_asks_the_ministry_for_a_campaign_and_then_every_rol
         assert province.get("/khao-sat/danh-sach/").status_code == 200
         assert province.get("/khao-sat/danh-sach/mau.xlsx").status_code == 200
     finally:
-        db.engine.dispose()
+        db.dispose()
 
 
 def test_no_page_fails_before_the_first_campaign(request, client, session, ministry_user, province_user,

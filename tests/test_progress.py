@@ -27,13 +27,12 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from portal import polling
 from portal.domain import answers, bounces, delivery, invitations, national_progress, outbox, progress
 from portal.domain.text import fold
-from portal.extensions import db
 from portal.models import Answer, Invitation, OutboxMessage, Province, Respondent, RespondentGroup, Role
 from tests.support.accounts import HA_NOI, HAI_PHONG, log_in, make_user
 from tests.support.big_list import generated_rows
@@ -415,18 +414,8 @@ def test_a_compressed_unchanged_poll_is_answered_304_before_any_table_is_built(a
     log_in(client, province_user)
     first = poll(client, **{"Accept-Encoding": "gzip"})
     assert first.headers["Content-Encoding"] == "gzip" and first.headers["ETag"].endswith(':gzip"')
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with app.app_context(), count_statements() as statements:
         unchanged = poll(client, etag=first.headers["ETag"], **{"Accept-Encoding": "gzip"})
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
     assert unchanged.status_code == 304 and unchanged.get_data() == b""
     # The fingerprint's few queries (and the login's), none of the respondent table's.

@@ -15,10 +15,12 @@ from collections import deque
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from portal.domain import invitations
 from portal.domain.invitations import masked_path, response_key
+from portal.extensions import db
 from portal.models import Answer, FormProgress, FormState, Invitation, OutboxMessage, RespondentGroup
 from tests.support.accounts import log_in
 from tests.support.database import count_rows
@@ -660,6 +662,62 @@ def test_on_postgresql_a_respondents_page_or_saved_draft_takes_two_round_trips(g
     stored = stored_answer(app, session, person, form.code)
     assert stored is not None and not stored.submitted
     assert progress_of(session, person, form.code).state == FormState.IN_PROGRESS
+
+
+def test_on_postgresql_the_thanks_page_takes_one_round_trip(app, client, session, survey):
+    """After a submission: the visit's statement alone, without BEGIN or ROLLBACK (the page only reads)."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite's statements are calls in the process, not round trips")
+    person = survey.of_group("LD_SO")
+    form = form_def(session, person.form_codes[0])
+    submit_completely(client, person, form.code, complete_answers(form))
+    thanks = person.form_url(form.code) + "/cam-on"
+    assert client.get(thanks).status_code == 200
+    with app.app_context(), count_round_trips() as seen:
+        response = client.get(thanks)
+    assert response.status_code == 200
+    assert len(seen) == 1, seen
+
+
+def test_on_postgresql_a_staff_request_that_rolls_back_leaves_the_respondents_prepared_statements_alone(
+        app, client, session, survey, ministry_user):
+    """The respondent's visit and signal are prepared on the server and their plans kept; psycopg follows a
+    ROLLBACK with DEALLOCATE ALL on any connection where it prepared a statement. Staff requests end in
+    ROLLBACK, so they must never get a connection holding those statements: one more round trip for them, and
+    a respondent's next page planning its statements again."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite prepares nothing on a server")
+    person = survey.of_group("LD_SO")
+    page = person.form_url(person.form_codes[0])
+    assert client.get(page).status_code == 200  # prepares the visit and the signal
+    staff = app.test_client()
+    log_in(staff, ministry_user)
+
+    # No app context around the requests: each ends its own, and with it its session (the staff's ROLLBACK).
+    with count_round_trips() as staff_trips:
+        assert staff.get("/").status_code == 200
+    with count_round_trips() as respondent_trips:
+        assert client.get(page).status_code == 200
+
+    assert any("ROLLBACK" in trip for trip in staff_trips), staff_trips  # the staff request did roll back
+    assert not any("DEALLOCATE" in trip for trip in staff_trips + respondent_trips), (staff_trips, respondent_trips)
+    assert len(respondent_trips) == 2, respondent_trips  # its statements executed as prepared: no Parse trip
+    with app.app_context(), db.autocommit_engine.connect() as connection:
+        kept = connection.execute(text("SELECT statement FROM pg_prepared_statements")).scalars().all()
+    assert any("INSERT INTO formsignal" in statement for statement in kept), kept
+    assert any("FROM invitation" in statement for statement in kept), kept
+
+
+def test_a_respondents_page_looks_for_no_login(app, client, session, survey, monkeypatch):
+    """No session, remember cookie or request loader is consulted: a respondent is nobody to Flask-Login."""
+    from portal.extensions import login_manager
+
+    looked: list[bool] = []
+    monkeypatch.setattr(login_manager, "_load_user", lambda: looked.append(True))
+    person = survey.of_group("LD_SO")
+    for method, path, data in survey_requests(person, form_def(session, person.form_codes[0])):
+        assert client.open(path, method=method, data=data).status_code == 200
+    assert looked == []
 
 
 @pytest.mark.parametrize("staff_cookie", [False, True], ids=["no cookie", "a staff session in the same browser"])

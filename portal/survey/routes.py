@@ -11,7 +11,7 @@ from flask import Blueprint, abort, current_app, g, make_response, redirect, ren
 
 from portal.domain import answers, integrity, invitations
 from portal.domain.questionnaires import FormDef
-from portal.extensions import csrf, db, limiter
+from portal.extensions import csrf, db, limiter, login_manager
 from portal.survey import fields, guessing
 
 bp = Blueprint("survey", __name__, url_prefix="/phieu")
@@ -28,11 +28,19 @@ def _outside_flask_limiter() -> bool:
 
 @bp.before_request
 def without_transactions():
-    """The overview, a form and its draft save write one statement at a time, each atomic by itself: on
-    PostgreSQL they run without BEGIN and COMMIT (two round trips of a page's four). A submission, which
-    claims the form and writes the answer together, keeps its transaction."""
-    if request.endpoint in ("survey.overview", "survey.form"):
+    """The overview, a form and its draft save write one statement at a time, each atomic by itself, and the
+    thanks page after a submission only reads: on PostgreSQL they run without BEGIN and COMMIT (two round trips
+    of a page's four), on the pool where the visit's statement keeps its plan. A submission, which claims the
+    form and writes the answer together, keeps its transaction."""
+    if request.endpoint in ("survey.overview", "survey.form", "survey.thanks"):
         db.use_autocommit()
+
+
+@bp.before_request
+def as_nobody():
+    """A respondent is nobody to Flask-Login: the pages' templates get its anonymous user without its looking
+    for one (the session, which is none here, a remember cookie, the request loaders) on every page."""
+    g._login_user = login_manager.anonymous_user()
 
 
 # Guessing links: a 404 counts against the address, which is held back for the window (guessing.py). Every

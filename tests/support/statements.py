@@ -28,21 +28,23 @@ class Statements(list):
 
 @contextmanager
 def count_statements() -> Iterator[Statements]:
-    """Every statement the portal's engine sends while the block runs (PRAGMAs of a new SQLite
+    """Every statement the portal's engines send while the block runs (PRAGMAs of a new SQLite
     connection excepted: they belong to the pool, not to the request)."""
     seen = Statements()
-    engine = db.engine
-    assert engine is not None
+    engines = db.engines
+    assert engines
 
     def listen(_conn, _cursor, statement, _parameters, _context, _executemany) -> None:
         if not statement.lstrip().upper().startswith("PRAGMA"):
             seen.append(statement)
 
-    event.listen(engine, "before_cursor_execute", listen)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", listen)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", listen)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", listen)
 
 
 def query_plan(session, statement) -> str:
@@ -71,22 +73,26 @@ def count_round_trips() -> Iterator[list[str]]:
     from psycopg import pq
 
     trips: list[str] = []
-    engine = db.engine
-    assert engine is not None and engine.dialect.name == "postgresql"
+    engines = db.engines
+    assert engines and engines[0].dialect.name == "postgresql"
     traced = []
     with tempfile.TemporaryFile("w+") as trace:
 
         def start(dbapi_connection, _record, _proxy) -> None:
             pgconn = dbapi_connection.pgconn
+            if any(pgconn is seen for seen in traced):
+                return  # tracing it again would drop what libpq buffered for the first trace
             pgconn.trace(trace.fileno())
             pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
             traced.append(pgconn)
 
-        event.listen(engine, "checkout", start, insert=True)
+        for engine in engines:
+            event.listen(engine, "checkout", start, insert=True)
         try:
             yield trips
         finally:
-            event.remove(engine, "checkout", start)
+            for engine in engines:
+                event.remove(engine, "checkout", start)
             for pgconn in traced:
                 pgconn.untrace()
             trace.seek(0)
