@@ -619,16 +619,24 @@ def survey_requests(person: SentInvitation, form) -> list[tuple[str, str, dict |
             ("GET", person.form_url(form.code), None)]
 
 
-def test_a_respondents_page_or_saved_draft_takes_one_or_two_statements(app, client, session, survey):
+def watch_survey_requests(app, client, session, survey, watch) -> tuple:
+    """An LD_SO respondent's survey_requests, each under `watch()` (a counter of statements or round trips),
+    after a first visit has parsed the questionnaire: (person, form, [(method, path, what was seen)])."""
     person = survey.of_group("LD_SO")
     form = form_def(session, person.form_codes[0])
     client.get(person.form_url(form.code))  # the questionnaire is parsed once per process, here
-    counts = []
+    seen_per_request = []
     for method, path, data in survey_requests(person, form):
-        with app.app_context(), count_statements() as statements:
+        with app.app_context(), watch() as seen:
             response = client.open(path, method=method, data=data)
         assert response.status_code == 200, (method, path, response.status_code)
-        counts.append((method, path, len(statements), [s[:60] for s in statements]))
+        seen_per_request.append((method, path, seen))
+    return person, form, seen_per_request
+
+
+def test_a_respondents_page_or_saved_draft_takes_one_or_two_statements(app, client, session, survey):
+    _, _, seen = watch_survey_requests(app, client, session, survey, count_statements)
+    counts = [(method, path, len(statements), [s[:60] for s in statements]) for method, path, statements in seen]
 
     # GET: the visit (invitation, person, campaign, extension, form states, saved answer in one SELECT) and
     # one integrity signal (an INSERT into formsignal, portal/domain/integrity.py).
@@ -648,16 +656,9 @@ def test_on_postgresql_a_respondents_page_or_saved_draft_takes_two_round_trips(g
     The link-guessing limit is on, as in production; its count costs no round trip of its own."""
     if session.get_bind().dialect.name != "postgresql":
         pytest.skip("SQLite's statements are calls in the process, not round trips")
-    person = survey.of_group("LD_SO")
-    form = form_def(session, person.form_codes[0])
-    client.get(person.form_url(form.code))  # the questionnaire is parsed once per process, here
-    trips = []
-    for method, path, data in survey_requests(person, form):
-        with app.app_context(), count_round_trips() as seen:
-            response = client.open(path, method=method, data=data)
-        assert response.status_code == 200, (method, path, response.status_code)
-        trips.append((method, len(seen), seen))
+    person, form, seen = watch_survey_requests(app, client, session, survey, count_round_trips)
 
+    trips = [(method, len(lines), lines) for method, _path, lines in seen]
     assert [t[1] for t in trips] == [2, 2, 2, 2, 2], trips
     stored = stored_answer(app, session, person, form.code)
     assert stored is not None and not stored.submitted
