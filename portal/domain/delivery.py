@@ -174,8 +174,9 @@ def export_errors(rows: list[ErrorRow], province_name: str, tz_name: str) -> byt
 
     data = [[r.respondent.full_name, r.respondent.position, r.respondent.unit, r.respondent.email, r.label, when(r),
              r.explanation, r.reason] for r in rows]
-    return spreadsheet_exports.export_rows(headers, data, sheet_title="Lỗi gửi thư",
-                                    title=f"Lỗi gửi thư mời khảo sát: {province_name}")
+    return spreadsheet_exports.export_rows(
+        headers, data, sheet_title="Lỗi gửi thư",
+        title=f"Lỗi gửi thư mời khảo sát: {province_name}")
 
 
 def notify_focal_points(

@@ -919,8 +919,9 @@ def export_list(session: Session, rlist: RespondentList, campaign: Campaign, pro
                      ministries.get(person.ministry_id, "") if person.answers_ministry_form else "", person.note,
                      "; ".join(p["message"] for p in row_problems(person) if p.get("level") == "error")])
     status = LIST_STATUS_LABELS[ListStatus(rlist.status)]
-    return spreadsheet_exports.export_rows(headers, rows, sheet_title="Danh sách",
-                                    title=f"Danh sách đối tượng khảo sát: {province.name} ({status})")
+    return spreadsheet_exports.export_rows(
+        headers, rows, sheet_title="Danh sách",
+        title=f"Danh sách đối tượng khảo sát: {province.name} ({status})")
 
 
 def unread_ministry_notices(session: Session) -> list[MinistryNotice]:

@@ -109,8 +109,9 @@ def lists_export(rows: list[ListRow], groups: list[RespondentGroup], campaign: C
              *(r.counts.get(g.id, 0) for g in groups), r.total, _when(r.sent_at, tz_name), _day(r.deadline),
              _day(r.extension_until), r.flag] for r in rows]
     shown = f" · {LIST_FILTERS.get(status, '')}" if status else ""
-    return spreadsheet_exports.export_rows(list_headers(groups), data, sheet_title="Danh sách đối tượng",
-                                    title=f"Danh sách đối tượng khảo sát của các địa phương: {campaign.name}{shown}")
+    return spreadsheet_exports.export_rows(
+        list_headers(groups), data, sheet_title="Danh sách đối tượng",
+        title=f"Danh sách đối tượng khảo sát của các địa phương: {campaign.name}{shown}")
 
 
 # ---------------------------------------------------------------- survey progress
@@ -133,10 +134,11 @@ def progress_export(session: Session, campaign: Campaign, *, sort: str, tz_name:
                 f"{r.submitted}/{r.expected}", round(r.rate, 1), _when(r.last_activity, tz_name)]
 
     sorted_by = national_progress.NATIONAL_SORTS.get(sort, national_progress.NATIONAL_SORTS["ma"])
-    return spreadsheet_exports.export_rows(progress_headers(groups), [*(line(r) for r in table), line(total)],
-                                    sheet_title="Tiến độ khảo sát",
-                                    title=f"Tiến độ khảo sát cả nước: {campaign.name} · sắp xếp theo "
-                                          f"{sorted_by.lower()}")
+    return spreadsheet_exports.export_rows(
+        progress_headers(groups), [*(line(r) for r in table), line(total)],
+        sheet_title="Tiến độ khảo sát",
+        title=f"Tiến độ khảo sát cả nước: {campaign.name} · sắp xếp theo "
+              f"{sorted_by.lower()}")
 
 
 # ---------------------------------------------------------------- IT focal points
@@ -164,8 +166,9 @@ def focal_export(rows: list[it_focal.FocalRow], campaign: Campaign, *, status: s
                 r.nomination.original_name if r.nomination else "Chưa có" if u else ""]
 
     shown = f" · {FOCAL_LABELS[status]}" if status in FOCAL_LABELS else ""
-    return spreadsheet_exports.export_rows(FOCAL_HEADERS, [line(r) for r in rows], sheet_title="Đầu mối CNTT",
-                                    title=f"Đầu mối kỹ thuật CNTT của các địa phương: {campaign.name}{shown}")
+    return spreadsheet_exports.export_rows(
+        FOCAL_HEADERS, [line(r) for r in rows], sheet_title="Đầu mối CNTT",
+        title=f"Đầu mối kỹ thuật CNTT của các địa phương: {campaign.name}{shown}")
 
 
 # ---------------------------------------------------------------- delivery errors
@@ -238,5 +241,6 @@ def delivery_export(rows: list[DeliveryRow], campaign: Campaign, *, show: str, t
              f"{r.focal.full_name}, {r.focal.position}" if r.focal else "Chưa đăng ký",
              r.focal.phone if r.focal else "", r.focal.email if r.focal else ""] for r in rows]
     shown = f" · {DELIVERY_FILTERS[show]}" if show in DELIVERY_FILTERS and show else ""
-    return spreadsheet_exports.export_rows(DELIVERY_HEADERS, data, sheet_title="Lỗi gửi thư",
-                                    title=f"Thư mời chưa đến người nhận, theo địa phương: {campaign.name}{shown}")
+    return spreadsheet_exports.export_rows(
+        DELIVERY_HEADERS, data, sheet_title="Lỗi gửi thư",
+        title=f"Thư mời chưa đến người nhận, theo địa phương: {campaign.name}{shown}")

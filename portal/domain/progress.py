@@ -437,5 +437,6 @@ def unanswered_export(session: Session, campaign_id: int, province_id: int, prov
                      DELIVERY_LABELS.get(inv.delivery_status, "") if inv else "",
                      inv.last_reminded_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
                      if inv and inv.last_reminded_at else ""])
-    return spreadsheet_exports.export_rows(headers, rows, sheet_title="Chưa trả lời",
-                                    title=f"Người chưa hoàn thành phiếu khảo sát: {province_name}")
+    return spreadsheet_exports.export_rows(
+        headers, rows, sheet_title="Chưa trả lời",
+        title=f"Người chưa hoàn thành phiếu khảo sát: {province_name}")
