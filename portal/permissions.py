@@ -133,16 +133,20 @@ def _campaign_and_province() -> Select:
     """The current campaign, the province and its place in the campaign's map, in one statement: every poll of
     the progress page comes here. No row without a current campaign or without that province.
 
-    Built once; not prepared (extensions.PREPARED), since the progress page's full loads run in a transaction,
-    and psycopg deallocates a connection's prepared statements at each ROLLBACK."""
+    Built once, and marked PREPARED (equalities on keys of small tables: no plan to go stale): the polls, on the
+    pool of requests without transactions, keep its plan; the page's full loads, whose engine prepares nothing,
+    plan it each time."""
     from sqlalchemy import and_, bindparam
     from sqlmodel import select
+
+    from portal.extensions import PREPARED
 
     return (select(Campaign, Province, CampaignProvince.id).select_from(Campaign)
             .join(Province, Province.id == bindparam("province_id"))
             .outerjoin(CampaignProvince, and_(CampaignProvince.province_id == Province.id,
                                               CampaignProvince.campaign_id == Campaign.id))
-            .where(Campaign.is_current == True))  # noqa: E712
+            .where(Campaign.is_current == True)  # noqa: E712
+            .execution_options(**PREPARED))
 
 
 def get_campaign_for_user(session: Session, user: User, campaign_id: int) -> Campaign:

@@ -27,12 +27,13 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlmodel import Session, select
 
 from portal import polling
 from portal.domain import answers, bounces, delivery, invitations, national_progress, outbox, progress
 from portal.domain.text import fold
+from portal.extensions import db
 from portal.models import Answer, Invitation, OutboxMessage, Province, Respondent, RespondentGroup, Role
 from tests.support.accounts import HA_NOI, HAI_PHONG, log_in, make_user
 from tests.support.big_list import generated_rows
@@ -435,6 +436,27 @@ def test_on_postgresql_an_unchanged_poll_takes_three_round_trips(app, client, se
 
     assert unchanged.status_code == 304
     assert len(seen) == 3, seen
+
+
+def test_on_postgresql_a_poll_keeps_the_plans_of_its_account_and_campaign_statements(app, client, session,
+                                                                                      province_user, hanoi):
+    """Polls run on the pool of requests without transactions, where statements marked PREPARED are prepared
+    and kept: the account's and the campaign's are planned once per connection, not at every poll. A full load
+    of the page in between (a transaction on the other pool, ended by ROLLBACK) takes none of them away."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite prepares nothing on a server")
+    log_in(client, province_user)
+    etag = poll(client).headers["ETag"]
+    assert client.get(PAGE).status_code == 200
+
+    with count_round_trips() as seen:
+        assert poll(client, etag=etag).status_code == 304
+
+    assert len(seen) == 3 and not any("DEALLOCATE" in trip for trip in seen), seen
+    with app.app_context(), db.autocommit_engine.connect() as connection:
+        kept = connection.execute(text("SELECT statement FROM pg_prepared_statements")).scalars().all()
+    assert any('FROM "user"' in statement for statement in kept), kept
+    assert any("is_current" in statement for statement in kept), kept
 
 
 @pytest.mark.parametrize(("method", "path", "target", "read_only"), [

@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from portal.domain import login_throttle
 from portal.domain.login_throttle import ThrottlePolicy
+from portal.extensions import PREPARED
 from portal.models import Province, Role, User, utcnow
 
 _hasher = PasswordHasher()
@@ -243,12 +244,13 @@ def reset_password(session: Session, actor: User, user: User) -> str:
 
 
 # Every staff request reads its account: built once (a statement built per request, as Session.get does, took
-# longer to build than SQLite took to answer it). Not prepared (extensions.PREPARED): most staff requests run
-# in a transaction, and psycopg deallocates a connection's prepared statements at each ROLLBACK, one more
-# round trip per request.
-_SIGNED_IN = select(User).where(User.id == bindparam("user_id"),
-                                User.session_version == bindparam("session_version"),
-                                User.is_active == True)  # noqa: E712
+# longer to build than SQLite took to answer it). Marked PREPARED (an equality on the primary key: no plan to
+# go stale): the read-only polls, on the pool of requests without transactions, keep its plan; the requests
+# with transactions, whose engine prepares nothing, plan it each time.
+_SIGNED_IN = (select(User).where(User.id == bindparam("user_id"),
+                                 User.session_version == bindparam("session_version"),
+                                 User.is_active == True)  # noqa: E712
+              .execution_options(**PREPARED))
 
 
 def signed_in_user(session: Session, user_id: int, session_version: int, hash_tail: str) -> User | None:
