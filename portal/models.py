@@ -416,7 +416,8 @@ class Respondent(SQLModel, table=True):
     # read from ix_respondent_list_summary alone, never from the rows. The progress page chooses its fifty
     # people (and counts them) from ix_respondent_province_list_row alone on SQLite, whose indexes hold the
     # row ids: the rows are read for the fifty shown only, where sorting the province's rows by their row
-    # number read every one of them.
+    # number read every one of them. No index of list_id, province_id or email alone: composites begin with
+    # them, and each index more is written for every row of a 20,000-row upload.
     __table_args__ = (Index("ix_respondent_list_name_key", "list_id", "name_key"),
                       Index("ix_respondent_list_email", "list_id", "email"),
                       Index("ix_respondent_list_notice", "list_id", "has_notice"),
@@ -425,8 +426,8 @@ class Respondent(SQLModel, table=True):
                       Index("ix_respondent_province_list_row", "province_id", "list_id", "row_number"))
 
     id: int | None = Field(default=None, primary_key=True)
-    list_id: int = Field(foreign_key="respondentlist.id", index=True)
-    province_id: int = Field(foreign_key="province.id", index=True)
+    list_id: int = Field(foreign_key="respondentlist.id")
+    province_id: int = Field(foreign_key="province.id")
     row_number: int = 0  # the row the person had in the uploaded file, or its place in the list
     full_name: str = ""
     position: str = ""
@@ -437,7 +438,7 @@ class Respondent(SQLModel, table=True):
     district_id: int | None = Field(default=None, foreign_key="district.id")
     ministry_id: int | None = Field(default=None, foreign_key="ministry.id")
     answers_ministry_form: bool = False
-    email: str = Field(default="", index=True)
+    email: str = ""
     phone: str = ""
     note: str = ""
     search_text: str = ""  # folded name, email and unit, for diacritics-insensitive search
