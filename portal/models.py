@@ -411,13 +411,9 @@ class RespondentList(SQLModel, table=True):
 class Respondent(SQLModel, table=True):
     """A person on a province's list. Their answers are stored elsewhere, never beside them."""
 
-    # An edit re-checks only the rows sharing the edited row's name or mailbox: these find them in the list.
-    # The list's summary (people per group, errors, second forms by ministry), shown after every edit, is
-    # read from ix_respondent_list_summary alone, never from the rows. The progress page chooses its fifty
-    # people (and counts them) from ix_respondent_province_list_row alone on SQLite, whose indexes hold the
-    # row ids: the rows are read for the fifty shown only, where sorting the province's rows by their row
-    # number read every one of them. No index of list_id, province_id or email alone: composites begin with
-    # them, and each index more is written for every row of a 20,000-row upload.
+    # An edit finds the rows sharing a name or mailbox by the first two; the list's summary is read from
+    # ix_respondent_list_summary alone, and the progress page's fifty people from the last (on SQLite, without
+    # reading the province's rows). None on list_id, province_id or email alone: composites begin with them.
     __table_args__ = (Index("ix_respondent_list_name_key", "list_id", "name_key"),
                       Index("ix_respondent_list_email", "list_id", "email"),
                       Index("ix_respondent_list_notice", "list_id", "has_notice"),

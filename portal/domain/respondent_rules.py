@@ -9,7 +9,8 @@ that repeat (titles, units, groups) are normalised once, ordinary phones and ASC
 skip the splitting, stripping and the (slower) email_validator call, and the phrase forms are one
 regex pass.
 Which unit a cell names is `unit_rules`' (the index kept as ``_Index.units``), the phone rule is
-`phone_rules`', the name and mailbox rules `name_email_rules`', and the text keys all of them share are in `rule_text`.
+`phone_rules`', the name and mailbox rules `name_email_rules`', and the text keys all of them share are in
+`rule_text`.
 
 Decisions worth knowing (see also the docstrings below):
 
