@@ -10,11 +10,12 @@ longer than one chunk and full of collisions.
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime
 
 import pytest
 import time_machine
-from sqlmodel import Session, select
+from sqlmodel import Session, delete, select
 
 from portal.domain import bulk_rows, list_import, lists, respondent_rules
 from portal.domain.campaigns import current_campaign
@@ -154,3 +155,75 @@ def test_bulk_rows_are_read_back_as_the_orm_writes_them_and_leave_with_a_rollbac
                                                  Respondent.created_at == at)).all().__len__() == 2501
     session.rollback()
     assert session.exec(select(Respondent).where(Respondent.list_id == rlist.id)).all() == []
+
+
+def writer_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "bulk-rows"]
+
+
+def test_the_writer_runs_its_statements_in_order_and_leaves_no_thread_behind(session, draft):
+    campaign, province, rlist = draft
+    at = datetime(2022, 1, 5, 2, 0, 0, tzinfo=UTC)
+    template = Respondent(list_id=rlist.id, province_id=HA_NOI, created_at=at, updated_at=at).model_dump()
+    del template["id"]
+    columns = tuple(template)
+    old = [tuple({**template, "row_number": n, "full_name": f"Cũ {n}"}.values()) for n in range(1, 1201)]
+    bulk_rows.insert_rows(session, Respondent.__table__, columns, old, chunk=500)
+    session.commit()
+
+    with bulk_rows.writing(session) as writer:
+        writer.execute(delete(Respondent).where(Respondent.list_id == rlist.id, Respondent.row_number > 100))
+        written = writer.insert(Respondent.__table__, columns, (
+            tuple({**template, "row_number": n, "full_name": f"Mới {n}"}.values()) for n in range(101, 2602)),
+            chunk=500)
+    session.commit()
+
+    names = session.exec(select(Respondent.full_name).where(Respondent.list_id == rlist.id)
+                         .order_by(Respondent.row_number)).all()
+    assert written == 2501
+    assert names == [f"Cũ {n}" for n in range(1, 101)] + [f"Mới {n}" for n in range(101, 2602)]
+    assert writer_threads() == []
+
+
+def test_a_row_the_database_refuses_raises_from_the_writer_and_the_rollback_keeps_the_draft(session, draft):
+    campaign, province, rlist = draft
+    at = datetime(2022, 1, 5, 2, 0, 0, tzinfo=UTC)
+    template = Respondent(list_id=rlist.id, province_id=HA_NOI, created_at=at, updated_at=at).model_dump()
+    del template["id"]
+    columns = tuple(template)
+    bulk_rows.insert_rows(session, Respondent.__table__, columns,
+                          [tuple({**template, "row_number": n, "full_name": f"Cũ {n}"}.values()) for n in (1, 2)])
+    session.commit()
+
+    def rows():
+        for n in range(1, 3001):  # the 1,500th names a list that does not exist: a foreign key refuses it
+            yield tuple({**template, "row_number": n, "list_id": rlist.id if n != 1500 else 987_654}.values())
+
+    with pytest.raises(Exception, match="(?i)foreign key"), bulk_rows.writing(session) as writer:
+        writer.execute(delete(Respondent).where(Respondent.list_id == rlist.id))
+        writer.insert(Respondent.__table__, columns, rows(), chunk=500)
+    session.rollback()
+
+    assert session.exec(select(Respondent.full_name).where(Respondent.list_id == rlist.id)
+                        .order_by(Respondent.row_number)).all() == ["Cũ 1", "Cũ 2"]
+    assert writer_threads() == []
+
+
+def test_a_failure_while_rows_are_read_drops_what_the_writer_had_queued(session, draft):
+    campaign, province, rlist = draft
+    at = datetime(2022, 1, 5, 2, 0, 0, tzinfo=UTC)
+    template = Respondent(list_id=rlist.id, province_id=HA_NOI, created_at=at, updated_at=at).model_dump()
+    del template["id"]
+    columns = tuple(template)
+
+    def rows():
+        for n in range(1, 2201):
+            yield tuple({**template, "row_number": n}.values())
+        raise lists.ListError("Tệp bị hỏng ở dòng 2.201.")
+
+    with pytest.raises(lists.ListError, match="dòng 2.201"), bulk_rows.writing(session) as writer:
+        writer.insert(Respondent.__table__, columns, rows(), chunk=500)
+    session.rollback()
+
+    assert session.exec(select(Respondent.id).where(Respondent.list_id == rlist.id)).all() == []
+    assert writer_threads() == []
