@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, has_request_context, redirect, request, session, url_for
+from flask import Flask, Response, g, has_request_context, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 from sqlalchemy import text
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -103,6 +103,7 @@ def _init_login(app: Flask) -> None:
     from portal.input_cleaning import LARGEST_ID
     from portal.models import User
     from portal.permissions import BEFORE_PASSWORD_CHANGE, is_public
+    from portal.polling import is_own_province_poll
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -119,6 +120,11 @@ def _init_login(app: Flask) -> None:
             return None
         if int(ident) > LARGEST_ID or int(version) > LARGEST_ID:
             return None  # no account has them: refused here, not by an integer overflow in the query
+        if is_own_province_poll():
+            # One round trip for the account and what the poll's view reads next (the campaign, the province).
+            user, place = accounts.signed_in_user_and_place(db.session, int(ident), int(version), tail)
+            g.campaign_place = place
+            return user
         return accounts.signed_in_user(db.session, int(ident), int(version), tail)
 
     @login_manager.unauthorized_handler

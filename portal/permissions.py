@@ -13,7 +13,7 @@ from collections.abc import Callable
 from functools import lru_cache, wraps
 from typing import Any, TypeVar
 
-from flask import abort
+from flask import abort, g
 from flask_login import current_user
 from sqlmodel import Session
 from sqlmodel.sql.expression import Select
@@ -117,7 +117,10 @@ def campaign_and_own_province(session: Session, user: User) -> tuple[Campaign, P
     from portal.domain.campaigns import NotInCampaign
 
     found = None
-    if user.province_id is not None:
+    place = g.pop("campaign_place", None)  # read with the account by a poll (accounts.signed_in_user_and_place)
+    if place is not None and place.province.id == user.province_id:
+        found = (place.campaign, place.province, place.in_map)
+    elif user.province_id is not None:
         found = session.exec(_campaign_and_province(), params={"province_id": user.province_id}).first()
     if found is None:
         current_campaign_or_refuse(session)  # no current campaign: the 409 page, as for every user

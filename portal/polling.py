@@ -20,6 +20,10 @@ READ_ONLY_POLLS = frozenset({("progress.index", "progress-live"), ("ministry.pro
                              ("progress.remind_operation", OPERATION_TARGET),
                              ("ministry.launch_operation", OPERATION_TARGET)})
 
+# Those of them whose view reads the current campaign and the account's own province first: their account is read
+# with both, in one statement (accounts.signed_in_user_and_place).
+OWN_PROVINCE_POLLS = frozenset({("progress.index", "progress-live"), ("progress.remind_operation", OPERATION_TARGET)})
+
 
 def is_read_only_poll() -> bool:
     """Whether this request is a poll of READ_ONLY_POLLS: one that may run without a transaction.
@@ -29,6 +33,11 @@ def is_read_only_poll() -> bool:
     reads its own snapshot anyway. Only these endpoints, which write nothing, whatever the headers say.
     """
     return request.method == "GET" and (request.endpoint, request.headers.get("HX-Target")) in READ_ONLY_POLLS
+
+
+def is_own_province_poll() -> bool:
+    """Whether this request is one of OWN_PROVINCE_POLLS (a read-only poll, see `is_read_only_poll`)."""
+    return request.method == "GET" and (request.endpoint, request.headers.get("HX-Target")) in OWN_PROVINCE_POLLS
 
 
 def cached_etag(etag: str) -> str | None:

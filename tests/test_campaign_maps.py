@@ -146,6 +146,8 @@ def test_a_province_merged_in_2025_reads_its_2021_list_and_progress_and_changes_
     past_list = client.get(f"/dot/{old.id}/tinh/{HA_GIANG}/danh-sach")
     past_progress = client.get(f"/dot/{old.id}/tinh/{HA_GIANG}/tien-do")
     work = client.get("/khao-sat/danh-sach/")
+    # A poll reads the campaign and the province with the account (accounts.signed_in_user_and_place).
+    poll = client.get("/khao-sat/tien-do/", headers={"HX-Request": "true", "HX-Target": "progress-live"})
     upload = client.post("/khao-sat/danh-sach/tai-len", data={})
     edit = client.post(f"/khao-sat/danh-sach/nguoi/{person.id}", data={"full_name": "Đổi tên"})
 
@@ -153,6 +155,7 @@ def test_a_province_merged_in_2025_reads_its_2021_list_and_progress_and_changes_
     assert past_list.status_code == 200 and person.full_name in text_of(past_list.get_data(as_text=True))
     assert past_progress.status_code == 200
     assert work.status_code == 409 and "không thuộc bản đồ hành chính" in text_of(work.get_data(as_text=True))
+    assert poll.status_code == 409 and "không thuộc bản đồ hành chính" in text_of(poll.get_data(as_text=True))
     assert upload.status_code in (409, 404) and edit.status_code in (409, 404, 405)
     session.expire_all()
     assert session.get(RespondentList, rlist.id).version == rlist.version

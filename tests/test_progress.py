@@ -423,9 +423,9 @@ def test_a_compressed_unchanged_poll_is_answered_304_before_any_table_is_built(a
     assert statements and not any("respondent.full_name" in s.lower() for s in statements)
 
 
-def test_on_postgresql_an_unchanged_poll_takes_three_round_trips(app, client, session, province_user, hanoi):
-    """The account, the campaign with the province, the fingerprint: no BEGIN or ROLLBACK, since a poll only
-    reads (polling.READ_ONLY_POLLS)."""
+def test_on_postgresql_an_unchanged_poll_takes_two_round_trips(app, client, session, province_user, hanoi):
+    """The account with the campaign and the province (polling.OWN_PROVINCE_POLLS), then the fingerprint: no
+    BEGIN or ROLLBACK, since a poll only reads (polling.READ_ONLY_POLLS)."""
     if session.get_bind().dialect.name != "postgresql":
         pytest.skip("SQLite's statements are calls in the process, not round trips")
     log_in(client, province_user)
@@ -435,13 +435,13 @@ def test_on_postgresql_an_unchanged_poll_takes_three_round_trips(app, client, se
         unchanged = poll(client, etag=etag)
 
     assert unchanged.status_code == 304
-    assert len(seen) == 3, seen
+    assert len(seen) == 2, seen
 
 
-def test_on_postgresql_a_poll_keeps_the_plans_of_its_account_and_campaign_statements(app, client, session,
+def test_on_postgresql_a_poll_keeps_the_plan_of_its_account_and_campaign_statement(app, client, session,
                                                                                       province_user, hanoi):
     """Polls run on the pool of requests without transactions, where statements marked PREPARED are prepared
-    and kept: the account's and the campaign's are planned once per connection, not at every poll. A full load
+    and kept: the account's with the campaign is planned once per connection, not at every poll. A full load
     of the page in between (a transaction on the other pool, ended by ROLLBACK) takes none of them away."""
     if session.get_bind().dialect.name != "postgresql":
         pytest.skip("SQLite prepares nothing on a server")
@@ -452,11 +452,10 @@ def test_on_postgresql_a_poll_keeps_the_plans_of_its_account_and_campaign_statem
     with count_round_trips() as seen:
         assert poll(client, etag=etag).status_code == 304
 
-    assert len(seen) == 3 and not any("DEALLOCATE" in trip for trip in seen), seen
+    assert len(seen) == 2 and not any("DEALLOCATE" in trip for trip in seen), seen
     with app.app_context(), db.autocommit_engine.connect() as connection:
         kept = connection.execute(text("SELECT statement FROM pg_prepared_statements")).scalars().all()
-    assert any('FROM "user"' in statement for statement in kept), kept
-    assert any("is_current" in statement for statement in kept), kept
+    assert any('FROM "user"' in statement and "is_current" in statement for statement in kept), kept
 
 
 @pytest.mark.parametrize(("method", "path", "target", "read_only"), [
@@ -839,3 +838,30 @@ def test_an_unchanged_poll_costs_one_statement_beyond_the_request_basics(app, cl
 
     # The user; the campaign with the province and its place in the map; the fingerprint with the extension.
     assert len(statements) <= 3, statements.text()
+
+
+@pytest.mark.parametrize("change", ["account_disabled", "password_changed", "no_current_campaign"])
+def test_a_poll_that_reads_the_campaign_with_the_account_refuses_what_a_page_load_refuses(
+        client, session, province_user, hanoi, change):
+    """A poll of the province's page reads its account, the current campaign and the province in one
+    statement (accounts.signed_in_user_and_place): an account ended since, or a campaign gone, is refused as
+    the page refuses it (a province off the campaign's map: test_campaign_maps)."""
+    log_in(client, province_user)
+    etag = poll(client).headers["ETag"]
+    if change == "account_disabled":
+        province_user.is_active = False
+    elif change == "password_changed":
+        province_user.password_hash = province_user.password_hash[:-12] + "x" * 12
+    else:
+        hanoi.survey.campaign.is_current = False
+    session.add_all([province_user, hanoi.survey.campaign])
+    session.commit()
+
+    polled = poll(client, etag=etag)
+    page = client.get(PAGE)
+
+    if change in ("account_disabled", "password_changed"):
+        assert polled.status_code == 204 and "/dang-nhap" in polled.headers["HX-Redirect"]
+        assert page.status_code == 302 and "/dang-nhap" in page.headers["Location"]
+    else:
+        assert polled.status_code == page.status_code == 409
