@@ -151,7 +151,7 @@ def measure(backend: str, url: str, count: int, rounds: int) -> list[Figure]:
 
 
 def main() -> None:
-    parser = arguments(__doc__.split("\n")[0], rounds=3)
+    parser = arguments(__doc__.split("\n")[0], rounds=5)
     parser.add_argument("-n", "--rows", default="5000,20000", help="rows of each file (default 5000,20000)")
     args = parser.parse_args()
     sizes, rounds = ([300], 1) if args.quick else ([int(n) for n in str(args.rows).split(",")], args.rounds)

@@ -93,7 +93,7 @@ class _ThreadWriter:
     """PostgreSQL: the jobs go through a short queue to a thread that owns the driver's connection."""
 
     def __init__(self, connection: Any) -> None:
-        self._dialect = connection.dialect
+        self._connection = connection
         self._driver = connection.connection.driver_connection  # psycopg's, in the session's transaction
         self._formatting = self._driver.cursor()  # its adapters format the rows; it never runs a statement
         self._jobs: queue.Queue[Callable[[Any], None] | None] = queue.Queue(maxsize=_QUEUED_CHUNKS)
@@ -103,12 +103,8 @@ class _ThreadWriter:
         self._thread.start()
 
     def execute(self, statement: Executable) -> None:
-        compiled = statement.compile(dialect=self._dialect)
-        sql, params = str(compiled), compiled.params
-
-        def run(cursor: Any) -> None:
-            cursor.execute(sql, params)
-        self._put(run)
+        # Through SQLAlchemy's connection, in the writer's thread: the block's thread leaves it alone meanwhile.
+        self._put(lambda _cursor: self._connection.execute(statement))
 
     def insert(self, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]], *,
                chunk: int = CHUNK_ROWS) -> int:

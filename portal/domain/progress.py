@@ -95,17 +95,50 @@ def _groups_statement():
             .order_by(RespondentGroup.number))
 
 
+def _summary_statement(dialect: str):
+    """The summary's counts per group, with the campaign and the province as parameters, as each database
+    plans it best (the same counts; tests/test_progress.py holds both to a hand count)."""
+    return _summary_by_invitation() if dialect == "postgresql" else _summary_by_person()
+
+
+def _people_counts():
+    return (Respondent.group_id, func.count(Respondent.id).label("people"),
+            func.count(Invitation.id).filter(Invitation.delivery_status == DeliveryStatus.SENT.value).label("invited"),
+            func.count(Invitation.id).filter(or_(*(Invitation.delivery_status == state
+                                                   for state in FAILED_STATES))).label("failed"),
+            func.count(Invitation.first_opened_at).label("opened"))
+
+
 @lru_cache(maxsize=1)
-def _summary_statement():
-    """The summary's counts per group, with the campaign and the province as parameters."""
+def _summary_by_invitation():
+    """PostgreSQL: each invitation's forms in one row (how many, how many submitted, whether any was started),
+    joined to the person's invitation like the delivery states, in one pass from the list's people. Joining
+    each form to its person instead, the planner (expecting a few dozen forms) looked each person up by key,
+    form by form: 6.2 ms at 100,000 people against 2.9 ms this way, and it grew with the country."""
+    campaign_id, province_id = bindparam("campaign_id"), bindparam("province_id")
+    forms = (select(FormProgress.invitation_id, func.count(FormProgress.id).label("expected"),
+                    func.count(FormProgress.id).filter(FormProgress.state == FormState.SUBMITTED.value)
+                    .label("submitted"),
+                    func.max(case((FormProgress.state != FormState.NOT_STARTED.value, 1), else_=0)).label("started"))
+             .where(FormProgress.province_id == province_id)
+             .group_by(FormProgress.invitation_id)).subquery()
+    return (select(*_people_counts(), func.sum(forms.c.expected), func.sum(forms.c.submitted),
+                   func.sum(forms.c.started))
+            .select_from(Respondent)
+            .join(Invitation, _invitation_of(province_id), isouter=True)
+            .join(forms, forms.c.invitation_id == Invitation.id, isouter=True)
+            .where(Respondent.list_id == _list_ids(campaign_id, province_id).scalar_subquery())
+            .group_by(Respondent.group_id))
+
+
+@lru_cache(maxsize=1)
+def _summary_by_person():
+    """SQLite: the people's counts and the forms' counts per group, each its own aggregate, joined by group.
+    (Grouping the forms per invitation first made SQLite sort them into a temporary tree and index the result:
+    2.6 to 3.8 ms.)"""
     campaign_id, province_id = bindparam("campaign_id"), bindparam("province_id")
     people = (
-        select(Respondent.group_id, func.count(Respondent.id).label("people"),
-               func.count(Invitation.id).filter(Invitation.delivery_status == DeliveryStatus.SENT.value)
-               .label("invited"),
-               func.count(Invitation.id).filter(or_(*(Invitation.delivery_status == state
-                                                      for state in FAILED_STATES))).label("failed"),
-               func.count(Invitation.first_opened_at).label("opened"))
+        select(*_people_counts())
         .select_from(Respondent)
         .join(Invitation, _invitation_of(province_id), isouter=True)
         # The province's one list of the campaign as a value, not a set: its people and their groups are
@@ -139,12 +172,14 @@ def province_summary(session: Session, campaign_id: int, province_id: int) -> li
     lines = {group.id: GroupProgress(group) for group in map(_GROUP.read, connection.execute(
         _groups_statement(), params))}
     for group_id, count, invited, failed, opened, expected, submitted, started in connection.execute(
-            _summary_statement(), params):
+            _summary_statement(connection.dialect.name), params):
         line = lines.get(group_id)
         if line is None:
             line = lines[group_id] = GroupProgress(None)
         line.people, line.invited, line.failed, line.opened = count, invited, failed, opened
-        line.forms_expected, line.forms_submitted, line.started = expected or 0, submitted or 0, started or 0
+        # Sums of counts: PostgreSQL gives them as numeric (Decimal), SQLite as integers.
+        line.forms_expected, line.forms_submitted = int(expected or 0), int(submitted or 0)
+        line.started = int(started or 0)
     total = GroupProgress(None)
     for line in lines.values():
         total.people += line.people
