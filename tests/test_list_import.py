@@ -133,12 +133,18 @@ def test_a_file_refused_half_way_leaves_the_saved_draft_as_it_was(session, provi
     assert session.exec(select(AuditEntry).where(AuditEntry.action == "Tải lên danh sách")).all().__len__() == 1
 
 
-def test_bulk_rows_are_read_back_as_the_orm_writes_them_and_leave_with_a_rollback(session, draft):
-    campaign, province, rlist = draft
+def row_template(rlist: RespondentList) -> tuple[dict, tuple[str, ...]]:
+    """A respondent row of `rlist` as the table's columns (all but the id) and their names."""
     at = datetime(2022, 1, 5, 2, 0, 0, tzinfo=UTC)
     template = Respondent(list_id=rlist.id, province_id=HA_NOI, created_at=at, updated_at=at).model_dump()
     del template["id"]
-    columns = tuple(template)
+    return template, tuple(template)
+
+
+def test_bulk_rows_are_read_back_as_the_orm_writes_them_and_leave_with_a_rollback(session, draft):
+    campaign, province, rlist = draft
+    template, columns = row_template(rlist)
+    at = template["created_at"]
 
     def person(n: int) -> tuple:
         return tuple({**template, "row_number": n, "full_name": f"Người {n}", "answers_ministry_form": n % 2 == 0}
@@ -163,10 +169,7 @@ def writer_threads() -> list[threading.Thread]:
 
 def test_the_writer_runs_its_statements_in_order_and_leaves_no_thread_behind(session, draft):
     campaign, province, rlist = draft
-    at = datetime(2022, 1, 5, 2, 0, 0, tzinfo=UTC)
-    template = Respondent(list_id=rlist.id, province_id=HA_NOI, created_at=at, updated_at=at).model_dump()
-    del template["id"]
-    columns = tuple(template)
+    template, columns = row_template(rlist)
     old = [tuple({**template, "row_number": n, "full_name": f"Cũ {n}"}.values()) for n in range(1, 1201)]
     bulk_rows.insert_rows(session, Respondent.__table__, columns, old, chunk=500)
     session.commit()
@@ -187,10 +190,7 @@ def test_the_writer_runs_its_statements_in_order_and_leaves_no_thread_behind(ses
 
 def test_a_row_the_database_refuses_raises_from_the_writer_and_the_rollback_keeps_the_draft(session, draft):
     campaign, province, rlist = draft
-    at = datetime(2022, 1, 5, 2, 0, 0, tzinfo=UTC)
-    template = Respondent(list_id=rlist.id, province_id=HA_NOI, created_at=at, updated_at=at).model_dump()
-    del template["id"]
-    columns = tuple(template)
+    template, columns = row_template(rlist)
     bulk_rows.insert_rows(session, Respondent.__table__, columns,
                           [tuple({**template, "row_number": n, "full_name": f"Cũ {n}"}.values()) for n in (1, 2)])
     session.commit()
@@ -211,10 +211,7 @@ def test_a_row_the_database_refuses_raises_from_the_writer_and_the_rollback_keep
 
 def test_a_failure_while_rows_are_read_drops_what_the_writer_had_queued(session, draft):
     campaign, province, rlist = draft
-    at = datetime(2022, 1, 5, 2, 0, 0, tzinfo=UTC)
-    template = Respondent(list_id=rlist.id, province_id=HA_NOI, created_at=at, updated_at=at).model_dump()
-    del template["id"]
-    columns = tuple(template)
+    template, columns = row_template(rlist)
 
     def rows():
         for n in range(1, 2201):
