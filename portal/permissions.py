@@ -133,12 +133,12 @@ def campaign_and_own_province(session: Session, user: User) -> tuple[Campaign, P
 
 @lru_cache(maxsize=1)
 def _campaign_and_province() -> Select:
-    """The current campaign, the province and its place in the campaign's map, in one statement: every poll of
-    the progress page comes here. No row without a current campaign or without that province.
+    """The current campaign, the province and its place in the campaign's map, in one statement: every page of a
+    province's survey work comes here (its polls read the same with the account instead:
+    accounts.signed_in_user_and_place). No row without a current campaign or without that province.
 
-    Built once, and marked PREPARED (equalities on keys of small tables: no plan to go stale): the polls, on the
-    pool of requests without transactions, keep its plan; the page's full loads, whose engine prepares nothing,
-    plan it each time."""
+    Built once, and marked PREPARED (equalities on keys of small tables: no plan to go stale): a request on the
+    pool without transactions keeps its plan; the others, whose engine prepares nothing, plan it each time."""
     from sqlalchemy import and_, bindparam
     from sqlmodel import select
 
