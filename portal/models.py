@@ -526,13 +526,18 @@ class FormState(StrEnum):
 class FormProgress(SQLModel, table=True):
     """Whether a respondent has answered a form: all a province may know, never the answers."""
 
-    # The province's counts by state (progress summary, polls) are read from the index alone.
+    # The progress summary and its polls read one province's forms of one campaign from this index alone
+    # (filtered by the province only, they read every past year's forms too, more with each campaign). In the
+    # invitations' order: the summary joins each form to its invitation, and SQLite then reads them in the
+    # order they are stored (1.3 ms at 3,200 forms, against 1.9 ms ordered by state).
     __table_args__ = (UniqueConstraint("invitation_id", "form_code"),
-                      Index("ix_formprogress_province_state", "province_id", "state"))
+                      Index("ix_formprogress_province_campaign_invitation", "province_id", "campaign_id",
+                            "invitation_id", "state"))
 
     id: int | None = Field(default=None, primary_key=True)
     invitation_id: int = Field(foreign_key="invitation.id", index=True)
-    province_id: int = Field(foreign_key="province.id", index=True)
+    province_id: int = Field(foreign_key="province.id")
+    campaign_id: int = Field(foreign_key="campaign.id")  # the invitation's, kept here for the index above
     form_code: str
     state: str = FormState.NOT_STARTED.value
     started_at: datetime | None = None

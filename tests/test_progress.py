@@ -31,10 +31,28 @@ from sqlalchemy import text, update
 from sqlmodel import Session, select
 
 from portal import polling
-from portal.domain import answers, bounces, delivery, invitations, national_progress, outbox, progress
+from portal.domain import (
+    answers,
+    bounces,
+    campaign_admin,
+    delivery,
+    invitations,
+    national_progress,
+    outbox,
+    progress,
+)
 from portal.domain.text import fold
 from portal.extensions import db
-from portal.models import Answer, Invitation, OutboxMessage, Province, Respondent, RespondentGroup, Role
+from portal.models import (
+    Answer,
+    FormProgress,
+    Invitation,
+    OutboxMessage,
+    Province,
+    Respondent,
+    RespondentGroup,
+    Role,
+)
 from tests.support.accounts import HA_NOI, HAI_PHONG, log_in, make_user
 from tests.support.big_list import generated_rows
 from tests.support.html import text_of
@@ -375,6 +393,33 @@ def test_the_fingerprint_changes_when_two_invitations_swap_their_delivery_states
     hanoi.session.commit()
 
     assert fingerprint_of(hanoi) != before
+
+
+
+def test_the_next_campaign_reads_none_of_the_past_years_forms_or_people(hanoi, ministry_user):
+    """Forms and people stay from year to year: the new campaign's summary and fingerprint leave the past
+    year's out (filtered by the province alone, every poll would read more with each year, and a past row
+    changing would change this year's page)."""
+    past = hanoi.survey.campaign
+    created = campaign_admin.create_campaign(hanoi.session, ministry_user, {
+        "year": "2022", "name": "Xác định Chỉ số CCHC năm 2022", "it_focal_deadline": "10/01/2023",
+        "list_deadline": "15/01/2023", "self_assessment_deadline": "15/02/2023",
+        "response_deadline": "25/02/2023"}, source=past)
+    campaign_admin.make_current(hanoi.session, ministry_user, created.campaign, confirmed=True)
+    now = created.campaign.id
+    before = progress.fingerprint(hanoi.session, now, HA_NOI)
+
+    hanoi.session.exec(update(FormProgress).where(FormProgress.invitation_id == hanoi["G"].invitation.id)
+                       .values(state="submitted"))
+    hanoi.session.exec(update(Respondent).where(Respondent.id == hanoi["G"].respondent.id)
+                       .values(updated_at=DURING_SURVEY + timedelta(days=1)))
+    hanoi.session.commit()
+
+    assert progress.fingerprint(hanoi.session, now, HA_NOI) == before
+    assert progress.fingerprint(hanoi.session, past.id, HA_NOI) != before
+    total = progress.province_summary(hanoi.session, now, HA_NOI)[-1]
+    assert (total.people, total.forms_expected, total.forms_submitted, total.started) == (0, 0, 0, 0)
+    assert progress.province_summary(hanoi.session, past.id, HA_NOI)[-1].forms_submitted == 5  # four, and G
 
 
 # ---------------------------------------------------------------- live: polling with an ETag
@@ -817,6 +862,9 @@ def test_the_progress_fragment_sends_a_fixed_handful_of_statements_scoped_to_the
         if survey_tables.search(statement.split("FROM", 1)[-1]):
             # Each one filters on the province's own column, never on the campaign alone (the whole country).
             assert re.search(r"(respondent|invitation|formprogress)\.province_id = ", statement), statement
+        if re.search(r"\bformprogress\b", statement.split("FROM", 1)[-1]):
+            # And its forms on the campaign (the past years' stay in the table), or on the page's invitations.
+            assert re.search(r"formprogress\.(campaign_id = |invitation_id IN )", statement), statement
 
 
 def test_more_people_in_the_province_means_no_more_statements(app, client, session, province_user, hanoi):

@@ -383,8 +383,8 @@ def _invite(
                             form_codes=",".join(f.code for f in forms), created_at=now)
     session.add(invitation)
     session.flush()
-    session.add_all(FormProgress(invitation_id=invitation.id, province_id=person.province_id, form_code=f.code)
-                    for f in forms)
+    session.add_all(FormProgress(invitation_id=invitation.id, province_id=person.province_id,
+                                 campaign_id=campaign.id, form_code=f.code) for f in forms)
     queue_email(session, "invitation", invitation, person, campaign, forms, base_url=base_url,
                  mail_domain=mail_domain, secret=secret, now=now)
     return invitation

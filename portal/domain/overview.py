@@ -141,8 +141,7 @@ def province_status(session: Session, campaign: Campaign, province_id: int) -> P
     expected, submitted = session.exec(
         select(func.count(FormProgress.id),
                func.count(FormProgress.id).filter(FormProgress.state == FormState.SUBMITTED.value))
-        .join(Invitation, Invitation.id == FormProgress.invitation_id)
-        .where(Invitation.campaign_id == campaign.id, FormProgress.province_id == province_id)).one()
+        .where(FormProgress.province_id == province_id, FormProgress.campaign_id == campaign.id)).one()
     errors = session.exec(select(func.count(Invitation.id)).where(
         Invitation.campaign_id == campaign.id, Invitation.province_id == province_id,
         Invitation.delivery_status.in_(delivery.ERROR_STATES), Invitation.withdrawn_at.is_(None))).one()

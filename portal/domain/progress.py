@@ -120,7 +120,7 @@ def _summary_by_invitation():
                     func.count(FormProgress.id).filter(FormProgress.state == FormState.SUBMITTED.value)
                     .label("submitted"),
                     func.max(case((FormProgress.state != FormState.NOT_STARTED.value, 1), else_=0)).label("started"))
-             .where(FormProgress.province_id == province_id)
+             .where(FormProgress.province_id == province_id, FormProgress.campaign_id == campaign_id)
              .group_by(FormProgress.invitation_id)).subquery()
     return (select(*_people_counts(), func.sum(forms.c.expected), func.sum(forms.c.submitted),
                    func.sum(forms.c.started))
@@ -154,8 +154,7 @@ def _summary_by_person():
         .select_from(FormProgress)
         .join(Invitation, Invitation.id == FormProgress.invitation_id)
         .join(Respondent, Respondent.id == Invitation.respondent_id)
-        .where(FormProgress.province_id == province_id, Invitation.province_id == province_id,
-               Invitation.campaign_id == campaign_id, Respondent.province_id == province_id)
+        .where(FormProgress.province_id == province_id, FormProgress.campaign_id == campaign_id)
         .group_by(Respondent.group_id)).subquery()
     # One round trip for both: every form belongs to a person of the province, so the people's groups
     # cover the forms' (a group without a group id, too: the join is null-safe).
@@ -252,6 +251,7 @@ def _page_statements(searching: bool, show: str, sort: str):
     request: `show` is one of _STATE_FILTERS, "nhom" (one group) or ""; `sort` one of SORTS."""
     campaign_id, province_id = bindparam("campaign_id"), bindparam("province_id")
     open_forms = select(FormProgress.invitation_id).where(FormProgress.province_id == province_id,
+                                                          FormProgress.campaign_id == campaign_id,
                                                           FormProgress.state != FormState.SUBMITTED.value)
     conditions = list(_people_of(campaign_id, province_id))
     if searching:
@@ -440,12 +440,13 @@ def _fingerprint_query():
             .where(Invitation.province_id == province_id, Invitation.campaign_id == campaign_id)).subquery()
     # Forms by state alone: a form's times move only with its state (started: in progress; submitted:
     # submitted), and the page shows the states. The paired sum needs each form's id, which SQLite's
-    # (province, state) index holds; PostgreSQL reads the province's form rows for it.
+    # (province, campaign, invitation, state) index holds; PostgreSQL reads the campaign's form rows for it. The
+    # campaign, not the province alone: the past years' forms stay, and would be read by every poll.
     forms = (select(func.count(FormProgress.id),
                     _paired_sum(FormProgress.state, tuple(state.value for state in FormState)))
-             .where(FormProgress.province_id == province_id)).subquery()
+             .where(FormProgress.province_id == province_id, FormProgress.campaign_id == campaign_id)).subquery()
     people = (select(func.count(Respondent.id), func.max(Respondent.updated_at))
-              .where(Respondent.province_id == province_id)).subquery()
+              .where(*_people_of(campaign_id, province_id))).subquery()
     # Three one-row aggregates in one statement: a poll costs one round trip to the database.
     return select(*sent.c, *forms.c, *people.c).select_from(sent).join(forms, true()).join(people, true())
 
