@@ -129,6 +129,8 @@ def test_a_database_holding_lists_upgrades_through_the_table_rebuilds(empty_data
 
         with engine.connect() as connection:
             assert connection.execute(text("SELECT department_id, district_id FROM respondent")).one() == (1, 1)
+            # A form takes its invitation's campaign (formprogress_campaign).
+            assert connection.execute(text("SELECT campaign_id FROM formprogress")).scalar_one() == 1
             if engine.dialect.name == "sqlite":
                 assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     finally:
