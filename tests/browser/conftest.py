@@ -7,9 +7,15 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+# Playwright's assertions wait 5 s by default. On CI's two cores, with the suite's other worker, a database
+# cluster and chromium sharing them, a login's redirect once took longer (the header was not there yet): a
+# journey waits up to 15 s for what a person would see, and fails then.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="session")
