@@ -24,6 +24,9 @@ Measured per backend and national size, paired round by round, median of --round
     Until 12/2026 the baseline was an older fingerprint of counts and maxima, less work than the portal's (it
     missed two rows swapping states), which made the ratio unfair. Goal ≤ 2×.
 (c) flatness: the fragment at 100,000 people against the same at 12,500 (Hà Nội fixed). Goal ≤ 1.2×.
+(d) flatness over the years: (a) and (b) again at 12,500 people in a database that also keeps the year
+    before's 12,500 (a closed campaign's lists, invitations and forms, stored first), and the fragment against
+    the first year's. Goal ≤ 1.2×.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from portal.domain.campaigns import current_campaign, local_today  # noqa: E402
 from portal.domain.text import fold  # noqa: E402
 from portal.extensions import db, make_engine  # noqa: E402
 from portal.models import (  # noqa: E402
+    Campaign,
     FormProgress,
     Invitation,
     Province,
@@ -77,14 +81,26 @@ class DataSet:
     seconds: float = 0.0
 
 
-def generate(database: PreparedDatabase, tz_name: str, total: int, big: int, seed: int = 2021) -> DataSet:
-    """Bulk-insert a national data set of `total` people, `big` of them in Hà Nội; returns its size."""
+def generate(database: PreparedDatabase, tz_name: str, total: int, big: int, seed: int = 2021, *,
+             past_year: bool = False) -> DataSet:
+    """Bulk-insert a national data set of `total` people, `big` of them in Hà Nội; returns its size.
+
+    past_year: the same data set for the year before first (a closed campaign of its own, stored before this
+    year's rows, as a database a year old holds it).
+    """
     rng = random.Random(seed)
     began = time.perf_counter()
     now = datetime.now(UTC)
     launched = now - timedelta(days=10)
     with Session(database.engine) as session:
         campaign = current_campaign(session)
+        past = None
+        if past_year:
+            past = Campaign(year=campaign.year - 1, name=f"{campaign.name} (năm trước)", closed_at=launched,
+                            **{day: getattr(campaign, day) - timedelta(days=365) for day in
+                               ("it_focal_deadline", "list_deadline", "self_assessment_deadline",
+                                "response_deadline")})
+            session.add(past)
         today = local_today(tz_name)
         campaign.list_deadline = today - timedelta(days=12)
         campaign.response_deadline = today + timedelta(days=20)
@@ -111,52 +127,58 @@ def generate(database: PreparedDatabase, tz_name: str, total: int, big: int, see
                                                       (RespondentList, Respondent, Invitation, FormProgress))
         lists, people, invitations, forms = [], [], [], []
         names = (demo._FAMILY, demo._MIDDLE, demo._GIVEN)
-        for province in provinces:
-            lists.append({"id": list_id, "campaign_id": campaign.id, "province_id": province.id, "status": "sent",
-                          "version": 3, "sent_at": launched - timedelta(days=3), "launched_at": launched,
-                          "updated_at": launched, "check_notices": "[]"})
-            for row in range(sizes[province.id]):
-                code, _share, codes = rng.choices(GROUPS, weights=[g[1] for g in GROUPS])[0]
-                name = " ".join(rng.choice(part) for part in names)
-                email = f"nguoi{person_id}@{province.slug}.gov.vn"
-                unit = f"Sở số {row % 20 + 1}"
-                people.append({"id": person_id, "list_id": list_id, "province_id": province.id, "row_number": row + 2,
-                               "full_name": name, "position": POSITIONS[code], "group_id": groups[code].id,
-                               "group_text": groups[code].label, "unit": unit, "email": email,
-                               "phone": f"09{rng.randrange(10**7, 10**8)}",
-                               "answers_ministry_form": len(codes) == 2,
-                               "search_text": fold(f"{name} {email} {unit} {POSITIONS[code]}"),
-                               "problems": "[]", "error_count": 0, "note": "",
-                               "created_at": launched, "updated_at": launched})
-                roll = rng.random()
-                status = ("sent" if roll < 0.93 else "failed" if roll < 0.95 else "bounced" if roll < 0.97
-                          else "delayed" if roll < 0.98 else "queued")
-                delivered_at = launched + timedelta(minutes=rng.randrange(0, 600))
-                opened = status in ("sent", "delayed") and rng.random() < 0.70
-                invitations.append({
-                    "id": invitation_id, "respondent_id": person_id, "campaign_id": campaign.id,
-                    "province_id": province.id, "questionnaire_version_id": version.id,
-                    "nonce": f"{rng.getrandbits(128):032x}", "form_codes": ",".join(codes), "created_at": launched,
-                    "first_opened_at": delivered_at + timedelta(hours=rng.randrange(1, 100)) if opened else None,
-                    "delivery_status": status, "delivery_at": None if status == "queued" else delivered_at,
-                    "delivery_reply": {"failed": "550 5.1.1 User unknown", "bounced": "5.2.2 mailbox full",
-                                       "delayed": "4.4.1 no answer from host"}.get(status, "250 2.0.0 Ok"),
-                    "last_reminded_at": None, "reminder_count": 0})
-                for form_code in codes:
-                    state, started, submitted = "not_started", None, None
-                    if opened:
-                        pick = rng.random()
-                        if pick < 0.70:
-                            started = delivered_at + timedelta(hours=rng.randrange(1, 150))
-                            state = "submitted" if pick < 0.55 else "in_progress"
-                            submitted = started + timedelta(minutes=rng.randrange(5, 90)) if pick < 0.55 else None
-                    forms.append({"id": form_id, "invitation_id": invitation_id, "province_id": province.id,
-                                  "campaign_id": campaign.id, "form_code": form_code, "state": state,
-                                  "started_at": started, "submitted_at": submitted})
-                    form_id += 1
-                person_id += 1
-                invitation_id += 1
-            list_id += 1
+        years = [(past, launched - timedelta(days=365))] if past is not None else []
+        for year, moment in [*years, (campaign, launched)]:
+            for province in provinces:
+                lists.append({"id": list_id, "campaign_id": year.id, "province_id": province.id,
+                              "status": "sent", "version": 3, "sent_at": moment - timedelta(days=3),
+                              "launched_at": moment, "updated_at": moment, "check_notices": "[]"})
+                for row in range(sizes[province.id]):
+                    code, _share, codes = rng.choices(GROUPS, weights=[g[1] for g in GROUPS])[0]
+                    name = " ".join(rng.choice(part) for part in names)
+                    email = f"nguoi{person_id}@{province.slug}.gov.vn"
+                    unit = f"Sở số {row % 20 + 1}"
+                    people.append({"id": person_id, "list_id": list_id, "province_id": province.id,
+                                   "row_number": row + 2, "full_name": name, "position": POSITIONS[code],
+                                   "group_id": groups[code].id,
+                                   "group_text": groups[code].label, "unit": unit, "email": email,
+                                   "phone": f"09{rng.randrange(10**7, 10**8)}",
+                                   "answers_ministry_form": len(codes) == 2,
+                                   "search_text": fold(f"{name} {email} {unit} {POSITIONS[code]}"),
+                                   "problems": "[]", "error_count": 0, "note": "",
+                                   "created_at": moment, "updated_at": moment})
+                    roll = rng.random()
+                    status = ("sent" if roll < 0.93 else "failed" if roll < 0.95 else "bounced" if roll < 0.97
+                              else "delayed" if roll < 0.98 else "queued")
+                    delivered_at = moment + timedelta(minutes=rng.randrange(0, 600))
+                    opened = status in ("sent", "delayed") and rng.random() < 0.70
+                    invitations.append({
+                        "id": invitation_id, "respondent_id": person_id, "campaign_id": year.id,
+                        "province_id": province.id, "questionnaire_version_id": version.id,
+                        "nonce": f"{rng.getrandbits(128):032x}", "form_codes": ",".join(codes),
+                        "created_at": moment,
+                        "first_opened_at": (delivered_at + timedelta(hours=rng.randrange(1, 100)) if opened
+                                            else None),
+                        "delivery_status": status, "delivery_at": None if status == "queued" else delivered_at,
+                        "delivery_reply": {"failed": "550 5.1.1 User unknown", "bounced": "5.2.2 mailbox full",
+                                           "delayed": "4.4.1 no answer from host"}.get(status, "250 2.0.0 Ok"),
+                        "last_reminded_at": None, "reminder_count": 0})
+                    for form_code in codes:
+                        state, started, submitted = "not_started", None, None
+                        if opened:
+                            pick = rng.random()
+                            if pick < 0.70:
+                                started = delivered_at + timedelta(hours=rng.randrange(1, 150))
+                                state = "submitted" if pick < 0.55 else "in_progress"
+                                submitted = (started + timedelta(minutes=rng.randrange(5, 90)) if pick < 0.55
+                                             else None)
+                        forms.append({"id": form_id, "invitation_id": invitation_id, "province_id": province.id,
+                                      "campaign_id": year.id, "form_code": form_code, "state": state,
+                                      "started_at": started, "submitted_at": submitted})
+                        form_id += 1
+                    person_id += 1
+                    invitation_id += 1
+                list_id += 1
         for model, rows in ((RespondentList, lists), (Respondent, people), (Invitation, invitations),
                             (FormProgress, forms)):
             for start in range(0, len(rows), 5_000):
@@ -268,13 +290,16 @@ class BareSQL:
 # ---------------------------------------------------------------- measuring
 
 
-def measure(backend: str, url: str, total: int, big: int, rounds: int) -> tuple[float, list[Figure]]:
-    """Figures at one national size; returns (the fragment's median ms, the figures)."""
-    print(f"[{backend}] {total:,} people: preparing the database …", file=sys.stderr)
+def measure(backend: str, url: str, total: int, big: int, rounds: int, *,
+            past_year: bool = False) -> tuple[float, list[Figure]]:
+    """Figures at one national size (past_year: with the year before's data kept too); returns (the fragment's
+    median ms, the figures)."""
+    print(f"[{backend}] {total:,} people{' and a past year' if past_year else ''}: preparing the database …",
+          file=sys.stderr)
     database = PreparedDatabase(url)
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": False,
                       "SECRET_KEY": "bench-progress-secret-key-0123456789abcdef", "SERVER_NAME": None})
-    data = generate(database, app.config["PORTAL_TIMEZONE"], total, big)
+    data = generate(database, app.config["PORTAL_TIMEZONE"], total, big, past_year=past_year)
     print(f"[{backend}] {data.respondents:,} respondents, {data.forms:,} forms in {data.seconds:.1f} s",
           file=sys.stderr)
     with Session(database.engine) as session:
@@ -302,7 +327,7 @@ def measure(backend: str, url: str, total: int, big: int, rounds: int) -> tuple[
     finally:
         bare.close()
         db.dispose()
-    size = f"{big:,} of {total:,} people"
+    size = f"{big:,} of {total:,} people" + ("; the past year's as many, kept" if past_year else "")
     figures = [
         Figure("progress", backend, f"progress fragment, Hà Nội ({size})", fragment * 1000, "ms",
                "bare SQL: summary + one page of rows (raw DBAPI)", fragment_bare * 1000, fragment / fragment_bare,
@@ -338,6 +363,15 @@ def main() -> None:
                                       f"progress fragment at {nations[-1]:,} people (Hà Nội {big:,})",
                                       fragments[-1], "ms", f"the same at {nations[0]:,} people", fragments[0],
                                       growth, "≤ 1.2× (flat in the national size)", growth <= 1.2))
+            # The next year: the same country again, with the first year's lists, invitations and forms kept.
+            ms, found = measure(backend, new_url(f"progress-{nations[0]}-second-year"), nations[0], big, rounds,
+                                past_year=True)
+            figures += found
+            growth = ms / fragments[0]
+            figures.append(Figure("progress", backend,
+                                  f"progress fragment in the second year ({nations[0]:,} people, the first "
+                                  f"year's kept)", ms, "ms", "the same in the first year", fragments[0], growth,
+                                  "≤ 1.2× (flat over the years)", growth <= 1.2))
     figures.append(Figure("progress", "-", "peak resident memory of the bench process", peak_rss_mb(), "MB"))
     report("Progress fragment against its bare SQL", figures, args.json)
 
