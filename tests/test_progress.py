@@ -395,7 +395,6 @@ def test_the_fingerprint_changes_when_two_invitations_swap_their_delivery_states
     assert fingerprint_of(hanoi) != before
 
 
-
 def test_the_next_campaign_reads_none_of_the_past_years_forms_or_people(hanoi, ministry_user):
     """Forms and people stay from year to year: the new campaign's summary and fingerprint leave the past
     year's out (filtered by the province alone, every poll would read more with each year, and a past row
