@@ -394,6 +394,10 @@ class RespondentList(SQLModel, table=True):
     merge_record: str = "[]"
     # JSON: the keys of rows the officer confirmed are different people with one name (respondent_rules)
     dismissed_namesakes: str = "[]"
+    # JSON: what the rows add up to (list_tally), and the version of the list it describes: used only while
+    # that is the list's version.
+    tally: str | None = None
+    tally_version: int | None = None
     sent_at: datetime | None = None
     sent_by_id: int | None = Field(default=None, foreign_key="user.id")
     returned_at: datetime | None = None

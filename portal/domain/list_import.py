@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, delete, update
 from sqlmodel import Session
 
-from portal.domain import audit, bulk_rows, lists, respondent_rules, spreadsheets
+from portal.domain import audit, bulk_rows, list_tally, lists, respondent_rules, spreadsheets
 from portal.domain.text import clean
 from portal.models import Campaign, Province, Respondent, RespondentList, User, utcnow
 
@@ -129,19 +129,22 @@ def _inputs(rows: Iterable[spreadsheets.SheetRow]) -> Iterator[respondent_rules.
 class _Tally:
     """What the rows written so far add up to, kept as they stream past (never the rows themselves)."""
 
-    def __init__(self) -> None:
+    def __init__(self, lookups: lists.Lookups) -> None:
         self.rows = 0
         self.errors = 0
         self.rows_with_errors = 0
         self.notices: list[tuple[int, str]] = []  # (row number, message): the rows' own notices
+        self.of_list = list_tally.ListTally()  # kept with the list (its summary), as lists.row_values stores rows
+        self._lookups = lookups
 
     def count(self, row: respondent_rules.CheckedRow, sign: int = 1) -> None:
         self.rows += sign
-        if not row.problems:
-            return
-        errors = sum(1 for p in row.problems if p.level == "error")
+        errors = sum(1 for p in row.problems if p.level == "error") if row.problems else 0
         self.errors += sign * errors
         self.rows_with_errors += sign * (errors > 0)
+        group_id = self._lookups.group_ids.get(row.group_code) if row.group_code else None
+        ministry_id = self._lookups.ministry_ids.get(row.ministry_code) if row.ministry_code else None
+        self.of_list.add((group_id, bool(row.answers_ministry_form), ministry_id), errors, sign)
 
 
 def _import(session: Session, user: User | None, rlist: RespondentList, campaign: Campaign, province: Province,
@@ -150,7 +153,7 @@ def _import(session: Session, user: User | None, rlist: RespondentList, campaign
     refs = lists.province_refs(session, campaign, province)
     lookups = lists.Lookups.load(session, campaign)
     now = now or utcnow()
-    tally = _Tally()
+    tally = _Tally(lookups)
     list_id, province_id = rlist.id, rlist.province_id  # read now: the rows below are made without the session
     shared = _SharedKeys()
 
@@ -193,6 +196,7 @@ def _import(session: Session, user: User | None, rlist: RespondentList, campaign
     rlist.merge_record = json.dumps(lists.merge_entries(check, now, f"Tải lên tệp “{source[:120]}”"),
                                     ensure_ascii=False)
     rlist.version += 1
+    list_tally.keep(rlist, tally.of_list)
     rlist.updated_at = now
     session.add(rlist)
     audit.record(session, user, "Tải lên danh sách", province_id=rlist.province_id,

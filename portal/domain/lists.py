@@ -20,6 +20,7 @@ from portal.domain import (
     audit,
     campaign_departments,
     group_kinds,
+    list_tally,
     respondent_rules,
     spreadsheet_exports,
     spreadsheets,
@@ -339,13 +340,26 @@ def _kept_notices(values: dict, stored_problems: str) -> None:
     values["has_notice"] = bool(kept)
 
 
+@dataclass
+class RowsWritten:
+    """What an edit did to the list's rows before its check: rows it added (not in the kept tally yet) and
+    the change to the tally so far (a removed row uncounted)."""
+
+    since: int | None  # the list's version when the request read it (list_tally.read_version)
+    added: set[int] = field(default_factory=set)
+    change: list_tally.ListTally = field(default_factory=list_tally.ListTally)
+
+
 def _store_check(
     session: Session, rlist: RespondentList, check: respondent_rules.ListCheck, people: dict[int, Respondent],
-    targets: set[int], edited_id: int | None, lookups: Lookups, cause: str,
+    targets: set[int], edited_id: int | None, lookups: Lookups, cause: str, written: RowsWritten,
+    *, whole_list: bool = False,
 ) -> Recheck:
     """Write the check's results for the `targets` rows (the others were only read), remove merged rows,
-    and bring the list's notices and merge record up to date."""
+    and bring the list's notices, merge record and tally up to date (`whole_list`: every row was checked,
+    so the tally is counted from them)."""
     now = utcnow()
+    change = written.change
     changed_ids = []
     for row in check.rows:
         if row.key not in targets:
@@ -355,27 +369,40 @@ def _store_check(
         if row.key != edited_id:
             _kept_notices(values, person.problems)
         changed = {k: v for k, v in values.items() if getattr(person, k) != v}
-        if changed:
+        if changed or row.key in written.added:
+            if row.key not in written.added:
+                change.add_person(person, -1)
             for key, value in changed.items():
                 setattr(person, key, value)
+            change.add_person(person)
             person.updated_at = now
             session.add(person)
             changed_ids.append(person.id)
     dropped = [d.key for d in check.dropped]
+    merge_record = rlist.merge_record
     if dropped:
+        for key in dropped:
+            if key not in written.added or key in changed_ids:  # counted by now: uncounted as it goes
+                change.add_person(people[key], -1)
         _remove_people(session, None, dropped)
-        rlist.merge_record = json.dumps([*json.loads(rlist.merge_record or "[]"), *merge_entries(check, now, cause)],
-                                        ensure_ascii=False)
+        merge_record = json.dumps([*json.loads(merge_record or "[]"), *merge_entries(check, now, cause)],
+                                  ensure_ascii=False)
     session.flush()
-    rlist.check_notices = _notices_json(_stored_notices(session, rlist), check)
-    rlist.version += 1
-    rlist.updated_at = now
-    session.add(rlist)
+    counted = None
+    if whole_list:
+        counted = list_tally.ListTally()
+        for key, person in people.items():
+            if key not in dropped:
+                counted.add_person(person)
+    list_tally.bump_after_rows(session, rlist, written.since, now, change=change, counted=counted,
+                               check_notices=_notices_json(_stored_notices(session, rlist), check),
+                               merge_record=merge_record)
     return Recheck(check, changed_ids, dropped)
 
 
 def recheck(session: Session, rlist: RespondentList, campaign: Campaign, province: Province,
-            cause: str = "Sửa danh sách", *, edited_id: int | None = None) -> Recheck:
+            cause: str = "Sửa danh sách", *, edited_id: int | None = None,
+            written: RowsWritten | None = None) -> Recheck:
     """Check the whole draft again: update changed rows, remove merged ones.
 
     Used when something every row depends on changed (the province's departments). An edit of rows
@@ -387,12 +414,12 @@ def recheck(session: Session, rlist: RespondentList, campaign: Campaign, provinc
     check = _check(session, rlist, campaign, province, [_as_input(p) for p in people])
     by_id = {p.id: p for p in people}
     return _store_check(session, rlist, check, by_id, set(by_id), edited_id, Lookups.load(session, campaign),
-                        cause)
+                        cause, written or RowsWritten(list_tally.read_version(rlist)), whole_list=True)
 
 
 def recheck_rows(
     session: Session, rlist: RespondentList, campaign: Campaign, province: Province, cause: str,
-    *, names: set[str], emails: set[str], edited_id: int | None = None,
+    *, names: set[str], emails: set[str], edited_id: int | None = None, written: RowsWritten | None = None,
 ) -> Recheck:
     """Check again only the rows an edit can affect, with the same result as `recheck` of the whole list.
 
@@ -404,7 +431,9 @@ def recheck_rows(
     Those rows are checked together with every row of the targets' names (their context); the
     results of the context rows that are not targets are not written: the list was checked in whole
     before, so they stay right. The lookups use the (list, name) and (list, email) indexes.
+    `written`: what the edit did to rows before (list_tally), by default nothing since the list was read.
     """
+    written = written or RowsWritten(list_tally.read_version(rlist))
     where = Respondent.list_id == rlist.id
     names = {n for n in names if n}
     people: dict[int, Respondent] = {}
@@ -425,7 +454,8 @@ def recheck_rows(
             where, Respondent.name_key.in_(context_names))) if p.id not in people)
     ordered = sorted(people.values(), key=lambda p: (p.row_number, p.id))
     check = _check(session, rlist, campaign, province, [_as_input(p) for p in ordered])
-    return _store_check(session, rlist, check, people, targets, edited_id, Lookups.load(session, campaign), cause)
+    return _store_check(session, rlist, check, people, targets, edited_id, Lookups.load(session, campaign), cause,
+                        written)
 
 
 def _clean_values(values: dict[str, str]) -> dict[str, str]:
@@ -505,28 +535,31 @@ def update_respondent(
 ) -> EditOutcome:
     """Save an edited row and check again the rows it can affect (`whole_list`: every row, the reference
     the incremental check is tested against); the change is audited (old and new values)."""
+    written = RowsWritten(list_tally.read_version(rlist))
     require_editable(rlist, campaign, tz_name, now)
     fields_before = _row_fields(person)
     before = (person.name_key, person.email)
     _apply_values(person, values)
     _audit_edit(session, user, rlist, person, fields_before)
     return _save_and_recheck(session, person, rlist, campaign, province, f"Sửa dòng {person.row_number}",
-                             before, whole_list)
+                             before, whole_list, written)
 
 
 def _save_and_recheck(
     session: Session, person: Respondent, rlist: RespondentList, campaign: Campaign, province: Province,
-    cause: str, before: tuple[str, str], whole_list: bool,
+    cause: str, before: tuple[str, str], whole_list: bool, written: RowsWritten, *, added: bool = False,
 ) -> EditOutcome:
     session.add(person)
     session.flush()
     person_id = person.id
+    if added:
+        written.added.add(person_id)
     if whole_list:
-        result = recheck(session, rlist, campaign, province, cause, edited_id=person_id)
+        result = recheck(session, rlist, campaign, province, cause, edited_id=person_id, written=written)
     else:
         name, email = respondent_rules.identity_keys(person.full_name, person.email)
         result = recheck_rows(session, rlist, campaign, province, cause, names={before[0], name},
-                              emails={before[1], email}, edited_id=person_id)
+                              emails={before[1], email}, edited_id=person_id, written=written)
     session.commit()
     return _outcome(session, person_id, result)
 
@@ -536,6 +569,7 @@ def add_respondent(
     values: dict[str, str], *, tz_name: str, now: datetime | None = None, whole_list: bool = False,
 ) -> EditOutcome:
     """Add a row at the end of the list and check it with the rows it can affect."""
+    written = RowsWritten(list_tally.read_version(rlist))
     require_editable(rlist, campaign, tz_name, now)
     cleaned = _clean_values(values)
     if not any(cleaned.values()):
@@ -545,7 +579,8 @@ def add_respondent(
     _apply_values(person, values)
     audit.record(session, user, "Thêm một người vào danh sách", province_id=rlist.province_id,
                  detail=f"Dòng {person.row_number}: {person.full_name}, {person.email}")
-    return _save_and_recheck(session, person, rlist, campaign, province, "Thêm một người", ("", ""), whole_list)
+    return _save_and_recheck(session, person, rlist, campaign, province, "Thêm một người", ("", ""), whole_list,
+                             written, added=True)
 
 
 def delete_respondent(
@@ -554,15 +589,18 @@ def delete_respondent(
 ) -> Recheck:
     """Remove a row and check again the rows it shared a name or a mailbox with (a removed duplicate may
     clear another row's error)."""
+    written = RowsWritten(list_tally.read_version(rlist))
     require_editable(rlist, campaign, tz_name, now)
     audit.record(session, user, "Xóa một người khỏi danh sách", province_id=rlist.province_id,
                  detail=f"Dòng {person.row_number}: {person.full_name}, {person.email}")
     name, email = person.name_key, person.email
+    written.change.add_person(person, -1)
     _remove_people(session, user, [person.id])
     if whole_list:
-        result = recheck(session, rlist, campaign, province, "Xóa một dòng")
+        result = recheck(session, rlist, campaign, province, "Xóa một dòng", written=written)
     else:
-        result = recheck_rows(session, rlist, campaign, province, "Xóa một dòng", names={name}, emails={email})
+        result = recheck_rows(session, rlist, campaign, province, "Xóa một dòng", names={name}, emails={email},
+                              written=written)
     session.commit()
     return result
 
@@ -573,6 +611,7 @@ def dismiss_namesake(
 ) -> Recheck:
     """The officer confirms that rows with one name in one unit are different people: the warning goes,
     for good (until a contact of theirs changes), and the decision is audited."""
+    written = RowsWritten(list_tally.read_version(rlist))
     require_editable(rlist, campaign, tz_name, now)
     key = key.strip()[:4000]
     # The key starts with the rows' folded name and a "|": the name is one of the key's "|"-prefixes.
@@ -587,7 +626,7 @@ def dismiss_namesake(
     rlist.dismissed_namesakes = json.dumps(sorted(dismissed_namesakes(rlist) | {key}), ensure_ascii=False)
     name = next(n for n, number, _ in names if number in rows)
     result = recheck_rows(session, rlist, campaign, province, "Xác nhận người trùng họ tên",
-                          names={fold(name)}, emails=set())
+                          names={fold(name)}, emails=set(), written=written)
     audit.record(session, user, "Xác nhận hai người khác nhau trùng họ tên", province_id=rlist.province_id,
                  detail=f"{name}: dòng {', '.join(str(n) for n in sorted(rows))}")
     session.commit()
@@ -629,20 +668,19 @@ class Summary:
     ministries: list[tuple[str, int]] = field(default_factory=list)
 
 
-def summary(session: Session, rlist: RespondentList | None, campaign: Campaign) -> Summary:
-    """How many people per group, errors left, people answering two forms, parent ministries involved."""
+def summary(session: Session, rlist: RespondentList | None, campaign: Campaign, *, from_rows: bool = False) -> Summary:
+    """How many people per group, errors left, people answering two forms, parent ministries involved.
+
+    Read from the list's kept tally while it is current (list_tally), or with `from_rows` from the rows
+    themselves (what sending the list decides on)."""
     groups = campaign_groups(session, campaign)
     if rlist is None:
         return Summary(by_group=[(g, 0) for g in groups])
-    # One pass over the summary index, added up here: each count of its own read the whole list again.
+    tally = list_tally.count_rows(session, rlist.id) if from_rows else list_tally.tally_of(session, rlist)
     per_group: Counter[int | None] = Counter()
     per_ministry: Counter[int | None] = Counter()
     errors = rows_with_errors = 0
-    for group_id, two_forms, ministry_id, count, error_sum, with_errors in session.exec(
-            select(Respondent.group_id, Respondent.answers_ministry_form, Respondent.ministry_id, func.count(),
-                   func.coalesce(func.sum(Respondent.error_count), 0), func.count().filter(Respondent.error_count > 0))
-            .where(Respondent.list_id == rlist.id)
-            .group_by(Respondent.group_id, Respondent.answers_ministry_form, Respondent.ministry_id)).all():
+    for (group_id, two_forms, ministry_id), (count, error_sum, with_errors) in tally.counts.items():
         per_group[group_id] += count
         errors += int(error_sum)
         rows_with_errors += with_errors
@@ -723,7 +761,7 @@ def send_list(
         raise ListError(f"Đã hết hạn trả lời phiếu ({response_deadline_of(rlist, campaign):%d/%m/%Y}): người được "
                         "thêm không thể trả lời nữa. Hãy gửi đề nghị gia hạn trả lời phiếu (mục “Đề nghị”) "
                         "trước khi gửi lại danh sách.")
-    facts = summary(session, rlist, campaign)
+    facts = summary(session, rlist, campaign, from_rows=True)  # the gate: never a kept count
     if facts.total == 0:
         raise ListError("Danh sách chưa có người nào. Hãy tải lên hoặc nhập danh sách trước khi gửi.")
     if facts.errors or facts.without_group:
@@ -740,7 +778,8 @@ def send_list(
     result = session.exec(update(RespondentList).where(
         RespondentList.id == rlist.id, RespondentList.version == version,
         RespondentList.status != ListStatus.SENT.value,
-    ).values(status=ListStatus.SENT.value, sent_at=now, sent_by_id=user.id, version=version + 1, updated_at=now))
+    ).values(status=ListStatus.SENT.value, sent_at=now, sent_by_id=user.id, version=version + 1, updated_at=now,
+             tally_version=list_tally.carried_version(version)))
     if result.rowcount != 1:
         session.rollback()
         session.refresh(rlist)
@@ -802,7 +841,7 @@ def return_list(
     rlist.return_reason = reason
     if extension_until:
         rlist.extension_until = extension_until
-    rlist.version += 1
+    list_tally.carry(rlist)
     rlist.updated_at = now
     session.add(rlist)
     detail = f"Hạn mới: {extension_until:%d/%m/%Y}" if extension_until else ""
@@ -827,7 +866,7 @@ def grant_extension(
         raise ListError("Ngày gia hạn phải từ hôm nay trở đi.")
     old = rlist.extension_until
     rlist.extension_until = until
-    rlist.version += 1
+    list_tally.carry(rlist)
     rlist.updated_at = utcnow()
     session.add(rlist)
     audit.record(session, actor, "Gia hạn gửi danh sách", province_id=province.id,
