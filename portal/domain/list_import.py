@@ -22,6 +22,7 @@ import gc
 import json
 import traceback
 from array import array
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import datetime
 from itertools import chain, pairwise
@@ -134,17 +135,27 @@ class _Tally:
         self.errors = 0
         self.rows_with_errors = 0
         self.notices: list[tuple[int, str]] = []  # (row number, message): the rows' own notices
-        self.of_list = list_tally.ListTally()  # kept with the list (its summary), as lists.row_values stores rows
+        # Rows per (group, two forms, ministry, errors) by code: the list's kept tally (`of_list`) is made
+        # of it once, as lists.row_values stores the codes.
+        self._kinds: Counter[tuple[str, bool, str, int]] = Counter()
         self._lookups = lookups
 
     def count(self, row: respondent_rules.CheckedRow, sign: int = 1) -> None:
         self.rows += sign
         errors = sum(1 for p in row.problems if p.level == "error") if row.problems else 0
-        self.errors += sign * errors
-        self.rows_with_errors += sign * (errors > 0)
-        group_id = self._lookups.group_ids.get(row.group_code) if row.group_code else None
-        ministry_id = self._lookups.ministry_ids.get(row.ministry_code) if row.ministry_code else None
-        self.of_list.add((group_id, bool(row.answers_ministry_form), ministry_id), errors, sign)
+        if errors:
+            self.errors += sign * errors
+            self.rows_with_errors += sign
+        self._kinds[(row.group_code, row.answers_ministry_form, row.ministry_code, errors)] += sign
+
+    def of_list(self) -> list_tally.ListTally:
+        tally = list_tally.ListTally()
+        groups, ministries = self._lookups.group_ids, self._lookups.ministry_ids
+        for (group_code, two_forms, ministry_code, errors), rows in self._kinds.items():
+            key = (groups.get(group_code) if group_code else None, bool(two_forms),
+                   ministries.get(ministry_code) if ministry_code else None)
+            tally.add(key, errors, rows)
+        return tally
 
 
 def _import(session: Session, user: User | None, rlist: RespondentList, campaign: Campaign, province: Province,
@@ -196,7 +207,7 @@ def _import(session: Session, user: User | None, rlist: RespondentList, campaign
     rlist.merge_record = json.dumps(lists.merge_entries(check, now, f"Tải lên tệp “{source[:120]}”"),
                                     ensure_ascii=False)
     rlist.version += 1
-    list_tally.keep(rlist, tally.of_list)
+    list_tally.keep(rlist, tally.of_list())
     rlist.updated_at = now
     session.add(rlist)
     audit.record(session, user, "Tải lên danh sách", province_id=rlist.province_id,

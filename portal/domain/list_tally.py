@@ -41,14 +41,14 @@ class ListTally:
     def __init__(self, counts: dict[Key, list[int]] | None = None) -> None:
         self.counts: dict[Key, list[int]] = counts if counts is not None else {}
 
-    def add(self, key: Key, errors: int, sign: int = 1) -> None:
-        """Count (or, with `sign` -1, uncount) one row of `key` with `errors` errors."""
+    def add(self, key: Key, errors: int, rows: int = 1) -> None:
+        """Count `rows` rows of `key` with `errors` errors each (negative: uncount them)."""
         people, error_sum, with_errors = self.counts.get(key, (0, 0, 0))
-        self.counts[key] = [people + sign, error_sum + sign * errors, with_errors + sign * (errors > 0)]
+        self.counts[key] = [people + rows, error_sum + rows * errors, with_errors + rows * (errors > 0)]
 
-    def add_person(self, person: Respondent, sign: int = 1) -> None:
-        """Count a stored row as it stands now."""
-        self.add(key_of(person), person.error_count, sign)
+    def add_person(self, person: Respondent, rows: int = 1) -> None:
+        """Count a stored row as it stands now (`rows` -1: uncount it)."""
+        self.add(key_of(person), person.error_count, rows)
 
     def merged(self, change: ListTally) -> ListTally:
         """This tally with `change` added (a new tally; keys left with nobody are dropped)."""
