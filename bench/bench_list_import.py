@@ -14,7 +14,9 @@ deputy also listed as a department leader (merged into one row), `n` rows in all
 Paired round by round after a first (cold) upload, the median of each kept; goal (b)/(a) ≤ 10×. Then one
 upload in a fresh process (bench/upload_once.py): its peak resident set before and after the upload (and the
 increment, what the upload itself cost), and its resident set after it (whether the memory went back).
-Goal: peak under 100 MB at 20,000 rows.
+Goal: peak under 100 MB at 20,000 rows. Beside it, the floor (bench/read_once.py): a fresh process of the
+libraries the portal stands on, without its code, reading the same file with python-calamine; no upload
+through this stack can peak below it.
 """
 
 from __future__ import annotations
@@ -134,6 +136,9 @@ def measure(backend: str, url: str, count: int, rounds: int) -> list[Figure]:
     answer = subprocess.run([sys.executable, str(Path(__file__).with_name("upload_once.py")), url, str(path)],
                             capture_output=True, text=True, check=True, timeout=600)
     memory = json.loads(answer.stdout.strip().splitlines()[-1])
+    floor = json.loads(subprocess.run([sys.executable, str(Path(__file__).with_name("read_once.py")), url, str(path)],
+                                      capture_output=True, text=True, check=True, timeout=600)
+                       .stdout.strip().splitlines()[-1])
     ratio = imported / read
     size = f"{count:,} rows, {len(data) / 1024:,.0f} KB"
     return [
@@ -147,6 +152,10 @@ def measure(backend: str, url: str, count: int, rounds: int) -> list[Figure]:
                                        f"{memory['resident_after']:.0f} MB resident after it)", memory["after"], "MB",
                goal="< 100 MB at 20,000 rows" if count >= 20_000 else "",
                met=memory["after"] < 100 if count >= 20_000 else None),
+        Figure("list_import", backend, f"the floor: a fresh process of the stack alone (Flask, SQLAlchemy, SQLModel, "
+                                       f"the driver; no portal code) reading the same file with python-calamine "
+                                       f"({size}; {floor['before']:.0f} MB before the reading)",
+               floor["after"], "MB"),
     ]
 
 
