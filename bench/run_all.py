@@ -1,8 +1,13 @@
 """Run every bench/bench_*.py on SQLite and PostgreSQL, each in a fresh process, and write docs/benchmarks.md.
 
-    ./scripts/bench                        # everything, at the documented sizes (about 5 minutes on 2 quiet cores)
+    ./scripts/bench                        # everything, 3 times over, at the documented sizes (about 15 minutes)
     ./scripts/bench --quick                # small sizes, one round: a smoke run (prints, writes nothing unless --out)
-    ./scripts/bench --only progress --db postgresql --out /tmp/b.md
+    ./scripts/bench --only progress --db postgresql --repeat 1 --out /tmp/b.md
+
+Every bench runs `--repeat` times (the benches in turn, then again), so that a burst of other work on the
+machine spoils one run, not the table: each figure shown is that of the run with the median ratio (or value,
+for a figure without baseline), with the range over the runs. Comparisons between two measurements that are
+not paired (the same figure at two sizes, or two years) move the most from run to run.
 
 A bench that fails is reported in the table as failed, and the command exits non-zero after writing it.
 """
@@ -84,13 +89,31 @@ def run(name: str, backend: str, quick: bool, extra: list[str]) -> tuple[list[di
         return json.loads(out.read_text()), ""
 
 
-def markdown(figures: list[dict], failures: list[str], *, started: datetime, seconds: float, quick: bool) -> str:
+def median_runs(runs: list[list[dict]]) -> list[dict]:
+    """One bench's figures on one database over several runs: per figure (by its place: the labels carry
+    measured values), the run with the median ratio (or value), with `spread`, the range of the ratios."""
+    chosen = []
+    for place, first in enumerate(runs[0]):
+        same = [run[place] for run in runs if len(run) > place and run[place]["figure"][:40] == first["figure"][:40]]
+        by = "ratio" if first["ratio"] is not None else "value"
+        same.sort(key=lambda f: f[by])
+        figure = dict(same[(len(same) - 1) // 2])
+        if len(same) > 1 and by == "ratio":
+            figure["spread"] = (same[0]["ratio"], same[-1]["ratio"])
+        chosen.append(figure)
+    return chosen
+
+
+def markdown(figures: list[dict], failures: list[str], *, started: datetime, seconds: float, quick: bool,
+             repeat: int = 1) -> str:
+    repeated = (f" The whole set ran {repeat} times in turn; each figure is that of the run with the median ratio "
+                "(or value), the range of the ratios over the runs in brackets.") if repeat > 1 else ""
     lines = ["# Benchmarks", "",
              "Written by `./scripts/bench` (bench/run_all.py): every `bench/bench_*.py`, each in a fresh process, on",
              "SQLite and on PostgreSQL (a throwaway cluster on loopback, as the tests start one). Each figure is",
              "measured against its baseline in the same process, the two alternating round after round; the",
              "medians are shown. A ratio compares the portal to its baseline (time over time, or rate over rate:",
-             "see each goal). Re-run it after a change that touches a figure, and commit this file.", "",
+             f"see each goal).{repeated} Re-run it after a change that touches a figure, and commit this file.", "",
              f"- Date: {started:%d/%m/%Y %H:%M} UTC{' (quick smoke run: small sizes, one round)' if quick else ''}",
              f"- Machine: {machine()}",
              f"- Load average at the end: {os.getloadavg()[0]:.1f} (other work on the machine slows every figure)",
@@ -117,7 +140,11 @@ def markdown(figures: list[dict], failures: list[str], *, started: datetime, sec
 def ratio_text_of(figure: dict) -> str:
     from harness import Figure
 
-    return ratio_text(Figure(**figure))
+    text = ratio_text(Figure(**{k: v for k, v in figure.items() if k != "spread"}))
+    if "spread" in figure:
+        low, high = figure["spread"]
+        text += f" ({low:.2f}–{high:.2f})"
+    return text
 
 
 def main() -> int:
@@ -127,20 +154,31 @@ def main() -> int:
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--out", type=Path, help="where to write the table (default: docs/benchmarks.md, "
                                                   "not written by a --quick run)")
+    parser.add_argument("--repeat", type=int, help="runs of the whole set, the median run of each figure shown "
+                                                   "(default 3; 1 with --quick)")
     args, extra = parser.parse_known_args()
+    repeat = max(1, args.repeat or (1 if args.quick else 3))
     out = args.out or (None if args.quick else ROOT / "docs" / "benchmarks.md")
     started, began = datetime.now(UTC), time.perf_counter()
-    figures: list[dict] = []
+    runs: dict[tuple[str, str], list[list[dict]]] = {}
     failures: list[str] = []
-    for name in args.only or list(BENCHES):
-        for backend in (["sqlite", "postgresql"] if args.db == "both" else [args.db]):
-            found, error = run(name, backend, args.quick, extra)
-            for figure in found:  # the memory of the bench process: that of this database's run
-                figure["backend"] = backend if figure["backend"] == "-" else figure["backend"]
-            figures += found
-            if error:
-                failures.append(f"{name} on {backend}: {error}")
-    text = markdown(figures, failures, started=started, seconds=time.perf_counter() - began, quick=args.quick)
+    names, backends = args.only or list(BENCHES), ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    for turn in range(repeat):
+        if repeat > 1:
+            print(f"== run {turn + 1} of {repeat}", file=sys.stderr, flush=True)
+        for name in names:
+            for backend in backends:
+                found, error = run(name, backend, args.quick, extra)
+                for figure in found:  # the memory of the bench process: that of this database's run
+                    figure["backend"] = backend if figure["backend"] == "-" else figure["backend"]
+                if found:
+                    runs.setdefault((name, backend), []).append(found)
+                if error:
+                    failures.append(f"{name} on {backend} (run {turn + 1}): {error}")
+    figures = [figure for name in names for backend in backends for figure in median_runs(runs.get((name, backend))
+                                                                                          or [[]])]
+    text = markdown(figures, failures, started=started, seconds=time.perf_counter() - began, quick=args.quick,
+                    repeat=repeat)
     print(text)
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
