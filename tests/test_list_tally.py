@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import time_machine
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from portal.domain import list_tally, lists
@@ -118,3 +119,48 @@ def test_sending_and_returning_carry_a_current_tally(session, province_user, min
         lists.return_list(session, ministry_user, rlist, province, "Sửa lại chức vụ")
         kept, counted = kept_and_counted(session, rlist)
         assert kept == counted
+
+
+def bump_elsewhere(session: Session, rlist: RespondentList) -> None:
+    """Another request's change that retires the tally, committed after this request read the list (a
+    department renamed: its rows' ministry changed, the version bumped in SQL)."""
+    with Session(session.get_bind()) as other:
+        other.exec(update(RespondentList).where(RespondentList.id == rlist.id)
+                   .values(version=RespondentList.version + 1))
+        other.commit()
+
+
+def test_an_import_that_read_the_list_before_another_change_does_not_take_its_version_back(
+        session, province_user, draft):
+    campaign, province, rlist = draft
+    session.refresh(rlist)
+    read = rlist.version
+    bump_elsewhere(session, rlist)
+    with time_machine.travel("2022-01-05 09:20 +0700", tick=False):
+        import_draft(session, province_user, (campaign, province, rlist),
+                     [person("Nguyễn Văn An", "an@hanoi.gov.vn"), person("Lê Hà", "")])
+    session.expire_all()
+    assert rlist.version == read + 2  # after the other change's, never equal to it
+    kept, counted = kept_and_counted(session, rlist)
+    assert kept == counted
+    assert lists.summary(session, rlist, campaign).rows_with_errors == 1
+
+
+def test_a_return_that_read_the_list_before_another_change_leaves_the_tally_retired(
+        session, province_user, ministry_user, draft):
+    campaign, province, rlist = draft
+    chung = row(session, "Phạm Chung")
+    with time_machine.travel("2022-01-05 09:10 +0700", tick=False):
+        lists.update_respondent(session, province_user, rlist, campaign, province, chung,
+                                values_of(chung, email="chung@hanoi.gov.vn"), tz_name=TZ)
+        session.refresh(rlist)
+        assert lists.send_list(session, province_user, rlist, campaign, province, version=rlist.version,
+                               tz_name=TZ, confirmed_warnings=True)
+        session.refresh(rlist)
+        read = rlist.version
+        bump_elsewhere(session, rlist)
+        lists.return_list(session, ministry_user, rlist, province, "Sửa lại chức vụ")
+    session.expire_all()
+    assert rlist.version == read + 2
+    assert list_tally.stored(rlist) is None  # retired by the other change: counted from the rows
+    assert lists.summary(session, rlist, campaign) == lists.summary(session, rlist, campaign, from_rows=True)

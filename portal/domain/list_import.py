@@ -166,6 +166,7 @@ def _import(session: Session, user: User | None, rlist: RespondentList, campaign
     now = now or utcnow()
     tally = _Tally(lookups)
     list_id, province_id = rlist.id, rlist.province_id  # read now: the rows below are made without the session
+    since = list_tally.read_version(rlist)
     shared = _SharedKeys()
 
     def records() -> Iterator[dict[str, Any]]:
@@ -200,16 +201,14 @@ def _import(session: Session, user: User | None, rlist: RespondentList, campaign
     dropped = {d.number for d in check.dropped}
     notices = [(n, m) for n, m in tally.notices if n not in dropped] + [(d.number, d.message) for d in check.dropped]
     notices.sort(key=lambda item: item[0])
-    rlist.source_filename = source[:200]
-    rlist.uploaded_at = now
-    rlist.check_notices = json.dumps([message for _, message in notices], ensure_ascii=False)
-    # A new upload replaces the draft, and with it the record of what was merged in the old one.
-    rlist.merge_record = json.dumps(lists.merge_entries(check, now, f"Tải lên tệp “{source[:120]}”"),
-                                    ensure_ascii=False)
-    rlist.version += 1
-    list_tally.keep(rlist, tally.of_list())
-    rlist.updated_at = now
-    session.add(rlist)
+    # The version goes up in SQL, and what this import counted is kept only if nobody changed the list since it
+    # was read (an edit committed during the upload): otherwise its rows are counted (list_tally).
+    list_tally.bump_after_rows(
+        session, rlist, since, now, counted=tally.of_list(), source_filename=source[:200], uploaded_at=now,
+        check_notices=json.dumps([message for _, message in notices], ensure_ascii=False),
+        # A new upload replaces the draft, and with it the record of what was merged in the old one.
+        merge_record=json.dumps(lists.merge_entries(check, now, f"Tải lên tệp “{source[:120]}”"),
+                                ensure_ascii=False))
     audit.record(session, user, "Tải lên danh sách", province_id=rlist.province_id,
                  detail=f"{source[:120]}: {tally.rows} người, {tally.errors} lỗi, {len(check.dropped)} dòng gộp")
     session.commit()

@@ -1,11 +1,13 @@
 """What a respondent list adds up to (people per group and parent ministry, errors left), kept with the list.
 
-The review page shows these counts after every edit, and the ministry's table for every province: added up
-from the rows, they cost a read of the whole list (12 ms for 20,000 rows on PostgreSQL right after an
-import), so that editing one row grew with the list. The list keeps them instead (`RespondentList.tally`),
-together with the version of the list they describe (`tally_version`):
+The review page shows these counts after every edit (the province's home and the ministry's page of one list
+show them too): added up from the rows, they cost a read of the whole list (12 ms for 20,000 rows on
+PostgreSQL right after an import), so that editing one row grew with the list. The list keeps them instead
+(`RespondentList.tally`), with the version of the list they describe (`tally_version`). Every version bump
+below is made in SQL from the stored row (`version + 1`), never from the value a request read:
 
-- an import and a check of the whole list store what they counted;
+- an import and a check of the whole list store what they counted, if the list is still at the version
+  they read (else its rows are counted);
 - an edit adds the change of the rows it wrote (uncounted as they were, counted as they are) in the UPDATE
   that bumps the version, only if nobody else changed the list since this request read it; otherwise it
   counts the rows again (`bump_after_rows`);
@@ -106,18 +108,23 @@ def tally_of(session: Session, rlist: RespondentList) -> ListTally:
 
 
 def keep(rlist: RespondentList, tally: ListTally) -> None:
-    """Store `tally` as describing the list at its version (an import, once it has bumped the version)."""
+    """Store `tally` as describing the list at its version as read (tests forging a kept tally)."""
     rlist.tally = tally.to_json()
     rlist.tally_version = rlist.version
 
 
-def carry(rlist: RespondentList) -> None:
-    """Bump the list's version for a change that moves no row (a return, an extension): a tally that was
-    current stays current."""
-    current = stored(rlist) is not None
-    rlist.version += 1
-    if current:
-        rlist.tally_version = rlist.version
+def carry(session: Session, rlist: RespondentList) -> None:
+    """Bump the list's version for a change that moves no row (a return, an extension): a tally current in
+    the stored row stays current. In SQL, from the row as stored, not as this request read it: a change
+    committed meanwhile (a department renamed, which retires the tally) is not undone."""
+    statement = (update(RespondentList).where(RespondentList.id == rlist.id)
+                 .values(version=RespondentList.version + 1,
+                         tally_version=case((RespondentList.tally_version == RespondentList.version,
+                                             RespondentList.version + 1), else_=None))
+                 .returning(RespondentList.version, RespondentList.tally_version))
+    version, tally_version = session.execute(statement).one()
+    set_committed_value(rlist, "version", version)
+    set_committed_value(rlist, "tally_version", tally_version)
 
 
 def carried_version(read_version: int) -> Any:

@@ -841,7 +841,7 @@ def return_list(
     rlist.return_reason = reason
     if extension_until:
         rlist.extension_until = extension_until
-    list_tally.carry(rlist)
+    list_tally.carry(session, rlist)
     rlist.updated_at = now
     session.add(rlist)
     detail = f"Hạn mới: {extension_until:%d/%m/%Y}" if extension_until else ""
@@ -866,7 +866,7 @@ def grant_extension(
         raise ListError("Ngày gia hạn phải từ hôm nay trở đi.")
     old = rlist.extension_until
     rlist.extension_until = until
-    list_tally.carry(rlist)
+    list_tally.carry(session, rlist)
     rlist.updated_at = utcnow()
     session.add(rlist)
     audit.record(session, actor, "Gia hạn gửi danh sách", province_id=province.id,
