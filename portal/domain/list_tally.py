@@ -107,12 +107,6 @@ def tally_of(session: Session, rlist: RespondentList) -> ListTally:
     return kept if kept is not None else count_rows(session, rlist.id)
 
 
-def keep(rlist: RespondentList, tally: ListTally) -> None:
-    """Store `tally` as describing the list at its version as read (tests forging a kept tally)."""
-    rlist.tally = tally.to_json()
-    rlist.tally_version = rlist.version
-
-
 def carry(session: Session, rlist: RespondentList) -> None:
     """Bump the list's version for a change that moves no row (a return, an extension): a tally current in
     the stored row stays current. In SQL, from the row as stored, not as this request read it: a change

@@ -382,7 +382,7 @@ def _store_check(
     merge_record = rlist.merge_record
     if dropped:
         for key in dropped:
-            if key not in written.added or key in changed_ids:  # counted by now: uncounted as it goes
+            if key not in written.added:  # counted in the kept tally: uncounted as it goes (check.rows are kept rows)
                 change.add_person(people[key], -1)
         _remove_people(session, None, dropped)
         merge_record = json.dumps([*json.loads(merge_record or "[]"), *merge_entries(check, now, cause)],
